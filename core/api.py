@@ -1,0 +1,108 @@
+"""The provider-generic entry points. External conformance checks call exactly these.
+
+>>> from .schema import ChatRequest, Message
+>>> req = ChatRequest(model="gpt-4o-mini", messages=(Message.user("hi"),))
+>>> encode_request("openai", req, api_key="sk-x").unwrap().url
+'https://api.openai.com/v1/chat/completions'
+>>> body = b'{"id":"c1","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello"},"finish_reason":"stop"}]}'
+>>> decode_response("openai", 200, body).unwrap().text
+'Hello'
+>>> decode_stream("openai", [b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"He"}}]}\\n\\n',
+...                          b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"llo"},"finish_reason":"stop"}]}\\n\\ndata: [DONE]\\n\\n']).unwrap().text
+'Hello'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+from returns.result import Failure, Result, Success
+
+from .dialect import ProviderConfig, invalid_request
+from .errors import LlmError
+from .fold import Accumulator, accumulate, to_response
+from .http import Headers, HttpRequest, HttpResponse
+from .registry import get_dialect
+from .schema import ChatChunk, ChatRequest, ChatResponse
+from .secret import Secret
+
+__all__ = ["decode_response", "decode_stream", "encode_request", "iter_stream"]
+
+
+def encode_request(
+    provider: str,
+    request: ChatRequest | Mapping[str, Any],
+    *,
+    api_key: str | Secret | None = None,
+    base_url: str | None = None,
+    stream: bool = False,
+    now: float | None = None,
+    config: ProviderConfig | None = None,
+) -> Result[HttpRequest, LlmError]:
+    """Describe the HTTP request that asks ``provider`` for ``request`` (nothing is sent)."""
+    dialect = get_dialect(provider)
+    if isinstance(dialect, Failure):
+        return dialect
+    d = dialect.unwrap()
+    if not isinstance(request, ChatRequest):
+        try:
+            request = msgspec.convert(request, ChatRequest)
+        except msgspec.ValidationError as e:
+            return invalid_request(d.name, f"not a valid ChatRequest: {e}")
+    cfg = config or ProviderConfig()
+    if api_key is not None:
+        cfg = msgspec.structs.replace(cfg, api_key=api_key if isinstance(api_key, Secret) else Secret(api_key))
+    if base_url is not None:
+        cfg = msgspec.structs.replace(cfg, base_url=base_url)
+    return d.encode_request(request, cfg, stream=stream, now=now)
+
+
+def decode_response(
+    provider: str,
+    status: int,
+    body: bytes | str,
+    headers: Mapping[str, str] | None = None,
+) -> Result[ChatResponse, LlmError]:
+    """Turn a provider's non-streamed reply (any status) into a response or a typed error."""
+    dialect = get_dialect(provider)
+    if isinstance(dialect, Failure):
+        return dialect
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    return dialect.unwrap().decode_response(HttpResponse(status, Headers(headers or {}), raw))
+
+
+def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | LlmError]:
+    """The chunks of a streamed body fed in ``pieces``; an :class:`LlmError` item ends it."""
+    d = get_dialect(provider)
+    if isinstance(d, Failure):
+        yield d.failure()
+        return
+    dialect = d.unwrap()
+    st = dialect.stream_start()
+    for piece in pieces:
+        st, events = dialect.stream_feed(st, bytes(piece))
+        for e in events:
+            yield e
+            if isinstance(e, LlmError):
+                return
+    tail = dialect.stream_finish(st)
+    if isinstance(tail, Failure):
+        yield tail.failure()
+        return
+    yield from tail.unwrap()
+
+
+def decode_stream(provider: str, pieces: Iterable[bytes]) -> Result[ChatResponse, LlmError]:
+    """Fold a streamed body, split into arbitrary byte slices, into the non-streamed response."""
+    acc = Accumulator()
+    name = provider
+    d = get_dialect(provider)
+    if isinstance(d, Success):
+        name = d.unwrap().name
+    for item in iter_stream(provider, pieces):
+        if isinstance(item, LlmError):
+            return Failure(item)
+        acc = accumulate(acc, item)
+    return Success(to_response(acc, name))

@@ -1,0 +1,179 @@
+"""What every provider dialect provides, and the config it is given.
+
+A dialect is a value with pure methods (h11's shape: no sockets, no clock, no env)::
+
+    encode_request(req, cfg, *, stream, now)  -> Result[HttpRequest, LlmError]
+    decode_response(resp)                      -> Result[ChatResponse, LlmError]
+    decode_error(resp)                         -> LlmError
+    stream_start()                             -> state
+    stream_feed(state, bytes)                  -> (state, (ChatChunk | LlmError, ...))
+    stream_finish(state)                       -> Result[(ChatChunk, ...), LlmError]
+
+A stream is a left fold of ``stream_feed`` over the byte slices as they arrive, closed by
+``stream_finish``, which reports a stream that ended before the provider's terminal event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+from returns.result import Failure, Result, Success
+
+from .errors import ErrorKind, LlmError, excerpt, kind_for_status, parse_retry_after
+from .http import HttpRequest, HttpResponse
+from .schema import ChatChunk, ChatRequest, ChatResponse
+from .secret import Secret, redact
+
+__all__ = [
+    "Dialect",
+    "ProviderConfig",
+    "StreamEvent",
+    "error_from_response",
+    "invalid_request",
+    "join_url",
+    "malformed",
+]
+
+StreamEvent = ChatChunk | LlmError
+S = TypeVar("S")
+
+
+class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a dialect needs to address one provider, resolved once by the caller.
+
+    Dialects read only the fields that mean something to them. ``api_key`` and the AWS secrets
+    are :class:`Secret` so they never print.
+    """
+
+    base_url: str | None = None
+    api_key: Secret | None = None
+    api_version: str | None = None
+    organization: str | None = None
+    project: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: Secret | None = None
+    aws_session_token: Secret | None = None
+    allow_insecure_http: bool = False
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "unset"
+        return f"ProviderConfig(base_url={self.base_url!r}, api_key={key})"
+
+    def secrets(self) -> tuple[Secret, ...]:
+        return tuple(s for s in (self.api_key, self.aws_secret_access_key, self.aws_session_token) if s)
+
+
+class Dialect(Protocol[S]):
+    name: str
+    default_base_url: str
+
+    def encode_request(
+        self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
+    ) -> Result[HttpRequest, LlmError]: ...
+
+    def decode_response(self, resp: HttpResponse) -> Result[ChatResponse, LlmError]: ...
+
+    def decode_error(self, resp: HttpResponse) -> LlmError: ...
+
+    def stream_start(self) -> S: ...
+
+    def stream_feed(self, state: S, data: bytes) -> tuple[S, tuple[StreamEvent, ...]]: ...
+
+    def stream_finish(self, state: S) -> Result[tuple[ChatChunk, ...], LlmError]: ...
+
+
+def join_url(base: str, path: str) -> str:
+    """``base`` + ``path`` with exactly one slash between them.
+
+    >>> join_url("https://api.openai.com/v1/", "/chat/completions")
+    'https://api.openai.com/v1/chat/completions'
+    """
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def invalid_request(provider: str, message: str) -> Failure[LlmError]:
+    return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, message=message, provider=provider))
+
+
+def malformed(provider: str, what: str, body: bytes | str = b"", *, status: int | None = None) -> LlmError:
+    """A body we could not understand (not JSON, wrong shape, cut short)."""
+    return LlmError(
+        kind=ErrorKind.DECODE,
+        message=f"malformed {provider} response: {what}",
+        provider=provider,
+        status=status,
+        raw=excerpt(body, 512) if body else None,
+    )
+
+
+def error_from_response(
+    provider: str,
+    resp: HttpResponse,
+    *,
+    message: str | None = None,
+    kind: ErrorKind | None = None,
+    code: str | None = None,
+    retryable: bool | None = None,
+    retry_after: float | None = None,
+    secrets: tuple[Secret, ...] = (),
+) -> LlmError:
+    """The common tail of every dialect's ``decode_error``: status defaults, Retry-After, a redacted excerpt."""
+    hinted = parse_retry_after(resp.headers, resp.received_at)
+    body_text = resp.body.decode("utf-8", "replace")
+    msg = message or _fallback_message(resp.status, body_text)
+    return LlmError(
+        kind=kind or kind_for_status(resp.status),
+        message=redact(msg, *secrets),
+        provider=provider,
+        status=resp.status,
+        retry_after=hinted if hinted is not None else retry_after,
+        code=code,
+        retryable=retryable,
+        raw=redact(excerpt(body_text), *secrets) if body_text else None,
+    )
+
+
+def _fallback_message(status: int, body: str) -> str:
+    snippet = " ".join(body.split())[:200]
+    if snippet.startswith("<"):
+        snippet = "an HTML error page"
+    return f"HTTP {status}" + (f": {snippet}" if snippet else " with an empty body")
+
+
+def should_retry_hint(headers: Mapping[str, str]) -> bool | None:
+    """OpenAI and Anthropic send ``x-should-retry: true|false`` to override the client's guess."""
+    v = headers.get("x-should-retry")
+    if v == "true":
+        return True
+    if v == "false":
+        return False
+    return None
+
+
+def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> Result[str, LlmError]:
+    """Refuse plain http to anything but loopback unless the caller opted in for this provider."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return invalid_request(provider, f"base URL {base_url!r} is not an http(s) URL with a host")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        return invalid_request(
+            provider,
+            f"refusing plain http to non-loopback host {parts.hostname!r}: use https, or set "
+            "allow_insecure_http=True for this provider if the network is trusted",
+        )
+    return Success(base_url)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in ("localhost", "::1") or host.endswith(".localhost"):
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
+

@@ -1,0 +1,671 @@
+"""OpenAI Chat Completions, as a pure dialect.
+
+Wire reference: https://platform.openai.com/docs/api-reference/chat (create, object, streaming).
+Compatible servers (Azure, xAI, Docker Model Runner, vLLM, …) are *configurations* of
+:class:`OpenAIDialect` — base URL, auth header, URL shape, a few field names — never copies.
+
+>>> from .schema import ChatRequest, Message
+>>> from .secret import Secret
+>>> r = OPENAI.encode_request(ChatRequest(model="gpt-4o-mini", messages=(Message.user("hi"),)),
+...                           ProviderConfig(api_key=Secret("sk-test"))).unwrap()
+>>> r.method, r.url, r.headers["authorization"]
+('POST', 'https://api.openai.com/v1/chat/completions', 'Bearer sk-test')
+>>> r.body
+b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+from returns.result import Failure, Result, Success
+
+from . import sse
+from .dialect import (
+    ProviderConfig,
+    StreamEvent,
+    check_base_url,
+    error_from_response,
+    invalid_request,
+    join_url,
+    malformed,
+    should_retry_hint,
+)
+from .errors import ErrorKind, LlmError
+from .http import Headers, HttpRequest, HttpResponse
+from .schema import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    FinishReason,
+    ImagePart,
+    Message,
+    ReasoningPart,
+    Role,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoiceFunction,
+    Usage,
+    assistant_message,
+)
+
+__all__ = ["OPENAI", "OpenAIDialect", "OpenAIStreamState", "strip_model_prefix"]
+
+USER_AGENT = "interlingua/0.1"
+
+# ---------------------------------------------------------------------------------------------
+# Request wire types. UNSET fields are left out of the JSON entirely.
+
+
+class _WTextPart(msgspec.Struct, tag="text"):
+    text: str
+
+
+class _WImageUrl(msgspec.Struct):
+    url: str
+    detail: str | UnsetType = UNSET
+
+
+class _WImagePart(msgspec.Struct, tag="image_url"):
+    image_url: _WImageUrl
+
+
+class _WFunctionCall(msgspec.Struct):
+    name: str
+    arguments: str
+
+
+class _WToolCall(msgspec.Struct):
+    id: str
+    type: str
+    function: _WFunctionCall
+
+
+class _WMessage(msgspec.Struct):
+    role: str
+    content: str | list[_WTextPart | _WImagePart] | None | UnsetType = UNSET
+    tool_calls: list[_WToolCall] | UnsetType = UNSET
+    tool_call_id: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+
+
+class _WFunctionDef(msgspec.Struct):
+    name: str
+    parameters: dict[str, Any]
+    description: str | UnsetType = UNSET
+    strict: bool | UnsetType = UNSET
+
+
+class _WTool(msgspec.Struct):
+    type: str
+    function: _WFunctionDef
+
+
+class _WNamedFunction(msgspec.Struct):
+    name: str
+
+
+class _WToolChoice(msgspec.Struct):
+    type: str
+    function: _WNamedFunction
+
+
+class _WJsonSchema(msgspec.Struct):
+    name: str
+    schema: dict[str, Any] | UnsetType = UNSET
+    strict: bool | UnsetType = UNSET
+
+
+class _WResponseFormat(msgspec.Struct):
+    type: str
+    json_schema: _WJsonSchema | UnsetType = UNSET
+
+
+class _WStreamOptions(msgspec.Struct):
+    include_usage: bool
+
+
+class _WRequest(msgspec.Struct):
+    model: str
+    messages: list[_WMessage]
+    tools: list[_WTool] | UnsetType = UNSET
+    tool_choice: str | _WToolChoice | UnsetType = UNSET
+    temperature: float | UnsetType = UNSET
+    top_p: float | UnsetType = UNSET
+    max_completion_tokens: int | UnsetType = UNSET
+    max_tokens: int | UnsetType = UNSET
+    stop: list[str] | UnsetType = UNSET
+    seed: int | UnsetType = UNSET
+    response_format: _WResponseFormat | UnsetType = UNSET
+    user: str | UnsetType = UNSET
+    reasoning_effort: str | UnsetType = UNSET
+    stream: bool | UnsetType = UNSET
+    stream_options: _WStreamOptions | UnsetType = UNSET
+
+
+# ---------------------------------------------------------------------------------------------
+# Response wire types: every field optional and nullable (providers omit and null freely), unknown
+# fields ignored (providers add fields).
+
+
+class _RFunction(msgspec.Struct):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class _RToolCall(msgspec.Struct):
+    id: str | None = None
+    type: str | None = None
+    function: _RFunction | None = None
+    index: int = 0
+
+
+class _RMessage(msgspec.Struct):
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[_RToolCall] | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+
+
+class _RChoice(msgspec.Struct):
+    index: int = 0
+    message: _RMessage | None = None
+    delta: _RMessage | None = None
+    finish_reason: str | None = None
+    content_filter_results: dict[str, Any] | None = None
+
+
+class _RPromptDetails(msgspec.Struct):
+    cached_tokens: int | None = None
+
+
+class _RCompletionDetails(msgspec.Struct):
+    reasoning_tokens: int | None = None
+
+
+class _RUsage(msgspec.Struct):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    prompt_tokens_details: _RPromptDetails | None = None
+    completion_tokens_details: _RCompletionDetails | None = None
+
+
+class _RErrorDetail(msgspec.Struct):
+    message: str | None = None
+    type: str | None = None
+    param: str | None = None
+    code: str | int | None = None
+    innererror: dict[str, Any] | None = None
+
+
+class _RCompletion(msgspec.Struct):
+    id: str | None = None
+    object: str | None = None
+    created: int | None = None
+    model: str | None = None
+    choices: list[_RChoice] | None = None
+    usage: _RUsage | None = None
+    error: _RErrorDetail | None = None
+    prompt_filter_results: list[dict[str, Any]] | None = None
+
+
+class _RErrorBody(msgspec.Struct):
+    error: _RErrorDetail | str | None = None
+    message: str | None = None
+
+
+_ENCODER = msgspec.json.Encoder()
+_COMPLETION = msgspec.json.Decoder(_RCompletion)
+_ERROR = msgspec.json.Decoder(_RErrorBody)
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "tool_calls": FinishReason.TOOL_CALLS,
+    "function_call": FinishReason.TOOL_CALLS,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+
+# (error code or type) -> kind, checked before the status-derived default.
+ERROR_CODES: dict[str, ErrorKind] = {
+    "context_length_exceeded": ErrorKind.CONTEXT_LENGTH_EXCEEDED,
+    "string_above_max_length": ErrorKind.CONTEXT_LENGTH_EXCEEDED,
+    "content_filter": ErrorKind.CONTENT_FILTER,
+    "content_policy_violation": ErrorKind.CONTENT_FILTER,
+    "invalid_api_key": ErrorKind.AUTHENTICATION,
+    "model_not_found": ErrorKind.NOT_FOUND,
+    "DeploymentNotFound": ErrorKind.NOT_FOUND,
+    "rate_limit_exceeded": ErrorKind.RATE_LIMIT,
+    "insufficient_quota": ErrorKind.RATE_LIMIT,
+    "server_error": ErrorKind.PROVIDER,
+}
+# Retrying these cannot help: the account is out of credit.
+NOT_RETRYABLE_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+
+
+def strip_model_prefix(model: str, *names: str) -> str:
+    """``openai:gpt-4o`` / ``openai/gpt-4o`` → ``gpt-4o`` for any of ``names``; others unchanged."""
+    for n in names:
+        for sep in (":", "/"):
+            if model.startswith(n + sep):
+                return model[len(n) + 1 :]
+    return model
+
+
+UrlBuilder = Callable[["OpenAIDialect", str, str, ProviderConfig], str]
+
+
+def _default_url(d: OpenAIDialect, base: str, model: str, cfg: ProviderConfig) -> str:
+    return join_url(base, d.chat_path)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OpenAIDialect:
+    """OpenAI Chat Completions and everything that speaks it; each field is one known difference."""
+
+    name: str = "openai"
+    default_base_url: str = "https://api.openai.com/v1"
+    chat_path: str = "/chat/completions"
+    auth_header: str = "Authorization"
+    auth_prefix: str = "Bearer "
+    key_required: bool = True
+    max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
+    url_for: UrlBuilder = _default_url
+    model_names: tuple[str, ...] = ("openai",)
+
+    # -- encode ---------------------------------------------------------------------------------
+
+    def encode_request(
+        self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
+    ) -> Result[HttpRequest, LlmError]:
+        if not req.messages:
+            return invalid_request(self.name, "messages must not be empty")
+        if self.key_required and not cfg.api_key:
+            return Failure(
+                LlmError(
+                    kind=ErrorKind.AUTHENTICATION,
+                    message=f"no API key for {self.name}: pass api_key= or set the provider's key variable",
+                    provider=self.name,
+                )
+            )
+        base = cfg.base_url or self.default_base_url
+        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        if isinstance(checked, Failure):
+            return checked
+        model = strip_model_prefix(req.model, *self.model_names)
+        messages: list[_WMessage] = []
+        for m in req.messages:
+            wm = _encode_message(m)
+            if isinstance(wm, str):
+                return invalid_request(self.name, wm)
+            messages.append(wm)
+        body = _WRequest(model=model, messages=messages)
+        if req.tools:
+            body.tools = [
+                _WTool(
+                    "function",
+                    _WFunctionDef(
+                        t.name,
+                        t.parameters,
+                        UNSET if t.description is None else t.description,
+                        UNSET if t.strict is None else t.strict,
+                    ),
+                )
+                for t in req.tools
+            ]
+        if req.tool_choice is not None:
+            body.tool_choice = (
+                _WToolChoice("function", _WNamedFunction(req.tool_choice.name))
+                if isinstance(req.tool_choice, ToolChoiceFunction)
+                else req.tool_choice
+            )
+        if req.temperature is not None:
+            body.temperature = req.temperature
+        if req.top_p is not None:
+            body.top_p = req.top_p
+        if req.max_tokens is not None:
+            setattr(body, self.max_tokens_field, req.max_tokens)
+        if req.stop:
+            body.stop = list(req.stop)
+        if req.seed is not None:
+            body.seed = req.seed
+        if req.user is not None:
+            body.user = req.user
+        if req.response_format is not None:
+            rf = req.response_format
+            body.response_format = _WResponseFormat(
+                rf.type,
+                _WJsonSchema(
+                    rf.name,
+                    UNSET if rf.schema is None else rf.schema,
+                    UNSET if rf.strict is None else rf.strict,
+                )
+                if rf.type == "json_schema"
+                else UNSET,
+            )
+        if req.reasoning is not None and req.reasoning.effort is not None:
+            body.reasoning_effort = req.reasoning.effort
+        if stream:
+            body.stream = True
+            body.stream_options = _WStreamOptions(include_usage=True)
+        raw = _ENCODER.encode(body)
+        if req.provider_options:
+            merged = msgspec.json.decode(raw)
+            merged.update(req.provider_options)
+            raw = _ENCODER.encode(merged)
+        headers: list[tuple[str, str]] = [
+            ("Content-Type", "application/json"),
+            ("Accept", "text/event-stream" if stream else "application/json"),
+            ("User-Agent", USER_AGENT),
+        ]
+        if cfg.api_key:
+            headers.append((self.auth_header, self.auth_prefix + cfg.api_key.reveal()))
+        if cfg.organization:
+            headers.append(("OpenAI-Organization", cfg.organization))
+        if cfg.project:
+            headers.append(("OpenAI-Project", cfg.project))
+        headers.extend(cfg.headers)
+        return Success(HttpRequest("POST", self.url_for(self, base, model, cfg), Headers(headers), raw))
+
+    # -- decode ---------------------------------------------------------------------------------
+
+    def decode_response(self, resp: HttpResponse) -> Result[ChatResponse, LlmError]:
+        if not 200 <= resp.status < 300:
+            return Failure(self.decode_error(resp))
+        try:
+            c = _COMPLETION.decode(resp.body)
+        except _DECODE_ERRORS as e:
+            return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
+        if c.error is not None:
+            return Failure(self._error_from_detail(c.error, resp))
+        if not c.choices:
+            if c.prompt_filter_results:
+                return Failure(self._filtered(c.prompt_filter_results, resp.status))
+            return Failure(malformed(self.name, "no choices in the response", resp.body, status=resp.status))
+        choice = c.choices[0]
+        msg = choice.message or _RMessage()
+        parts: list[TextPart | ReasoningPart] = []
+        reasoning = msg.reasoning_content or msg.reasoning
+        if reasoning:
+            parts.append(ReasoningPart(text=reasoning))
+        if msg.content:
+            parts.append(TextPart(msg.content))
+        calls = tuple(
+            ToolCall(
+                id=tc.id or f"call_{i}",
+                name=(tc.function.name or "") if tc.function else "",
+                arguments=(tc.function.arguments or "") if tc.function else "",
+            )
+            for i, tc in enumerate(msg.tool_calls or ())
+        )
+        finish, raw_finish = _finish(choice.finish_reason, msg.refusal)
+        meta = _filter_metadata(c.prompt_filter_results, choice.content_filter_results)
+        return Success(
+            ChatResponse(
+                id=c.id or "",
+                model=c.model or "",
+                created=c.created or 0,
+                message=assistant_message(parts, calls, refusal=msg.refusal),
+                finish_reason=finish,
+                raw_finish_reason=raw_finish,
+                usage=_usage(c.usage),
+                provider=self.name,
+                provider_metadata=meta,
+            )
+        )
+
+    def decode_error(self, resp: HttpResponse) -> LlmError:
+        try:
+            body = _ERROR.decode(resp.body) if resp.body else _RErrorBody()
+        except _DECODE_ERRORS:
+            body = _RErrorBody()
+        detail = body.error
+        if isinstance(detail, str):
+            detail = _RErrorDetail(message=detail)
+        if detail is None:
+            detail = _RErrorDetail(message=body.message)
+        return self._error_from_detail(detail, resp)
+
+    def _error_from_detail(self, d: _RErrorDetail, resp: HttpResponse) -> LlmError:
+        code = None if d.code is None else str(d.code)
+        kind = ERROR_CODES.get(code or "") or ERROR_CODES.get(d.type or "")
+        message = d.message or None
+        if kind is None and message and resp.status == 400 and "maximum context length" in message:
+            kind = ErrorKind.CONTEXT_LENGTH_EXCEEDED
+        if kind is None and resp.status < 400:
+            kind = ErrorKind.PROVIDER
+        retryable = should_retry_hint(resp.headers)
+        if code in NOT_RETRYABLE_CODES:
+            retryable = False
+        return error_from_response(
+            self.name,
+            resp,
+            message=message,
+            kind=kind,
+            code=code or d.type,
+            retryable=retryable,
+        )
+
+    def _filtered(self, results: list[dict[str, Any]], status: int) -> LlmError:
+        return LlmError(
+            kind=ErrorKind.CONTENT_FILTER,
+            message="the prompt was blocked by the provider's content filter",
+            provider=self.name,
+            status=status,
+            code="content_filter",
+            raw=msgspec.json.encode(results).decode()[:2048],
+        )
+
+    # -- stream ---------------------------------------------------------------------------------
+
+    def stream_start(self) -> OpenAIStreamState:
+        return OpenAIStreamState()
+
+    def stream_feed(
+        self, state: OpenAIStreamState, data: bytes
+    ) -> tuple[OpenAIStreamState, tuple[StreamEvent, ...]]:
+        if state.failed or state.done:
+            # Nothing after [DONE] or an error event can change the result.
+            return state, ()
+        sst, events = sse.feed(state.sse, data)
+        if not events:
+            return OpenAIStreamState(sst, state.done, state.finished, state.failed), ()
+        return self._on_events(OpenAIStreamState(sst, state.done, state.finished, state.failed), events)
+
+    def _on_events(
+        self, st: OpenAIStreamState, events: tuple[sse.SseEvent, ...]
+    ) -> tuple[OpenAIStreamState, tuple[StreamEvent, ...]]:
+        out: list[StreamEvent] = []
+        done, finished = st.done, st.finished
+        for ev in events:
+            if done:
+                break
+            if ev.data == b"[DONE]":
+                done = True
+                continue
+            try:
+                c = _COMPLETION.decode(ev.data)
+            except _DECODE_ERRORS as e:
+                out.append(_stream_error(self.name, f"malformed stream event: {e}", ev.data))
+                return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
+            if c.error is not None:
+                err = self._error_from_detail(c.error, HttpResponse(200))
+                out.append(
+                    LlmError(
+                        kind=err.kind if err.kind is not ErrorKind.PROVIDER else ErrorKind.STREAMING,
+                        message=f"error event mid-stream: {err.message}",
+                        provider=self.name,
+                        code=err.code,
+                        raw=err.raw,
+                    )
+                )
+                return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
+            chunk = _chunk(c)
+            if chunk.finish_reason is not None:
+                finished = True
+            out.append(chunk)
+        return OpenAIStreamState(st.sse, done, finished, False), tuple(out)
+
+    def stream_finish(self, state: OpenAIStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
+        if state.failed:
+            return Failure(_stream_error(self.name, "stream already failed", b""))
+        st, events = state, ()
+        if not state.done:
+            st, events = self._on_events(state, sse.finish(state.sse))
+        for e in events:
+            if isinstance(e, LlmError):
+                return Failure(e)
+        # Compatible servers that never send [DONE] still end with a finish_reason; a stream with
+        # neither was cut short.
+        if not (st.done or st.finished):
+            return Failure(
+                LlmError(
+                    kind=ErrorKind.STREAMING,
+                    message="stream ended before the provider finished ([DONE] or finish_reason missing)",
+                    provider=self.name,
+                )
+            )
+        return Success(tuple(e for e in events if isinstance(e, ChatChunk)))
+
+
+class OpenAIStreamState(msgspec.Struct, frozen=True):
+    sse: sse.SseState = sse.SseState()
+    done: bool = False
+    finished: bool = False
+    failed: bool = False
+
+
+def _stream_error(provider: str, message: str, data: bytes) -> LlmError:
+    return LlmError(
+        kind=ErrorKind.STREAMING,
+        message=message,
+        provider=provider,
+        raw=data[:512].decode("utf-8", "replace") if data else None,
+    )
+
+
+def _encode_message(m: Message) -> _WMessage | str:
+    role = m.role
+    if role is Role.TOOL:
+        if not m.tool_call_id:
+            return "a tool message needs tool_call_id"
+        return _WMessage("tool", content=m.text, tool_call_id=m.tool_call_id)
+    if role is Role.ASSISTANT:
+        text = m.text
+        wm = _WMessage("assistant", content=text if text or not m.tool_calls else None)
+        if m.tool_calls:
+            wm.tool_calls = [
+                _WToolCall(tc.id, "function", _WFunctionCall(tc.name, tc.arguments or "{}"))
+                for tc in m.tool_calls
+            ]
+        if m.name:
+            wm.name = m.name
+        return wm
+    if isinstance(m.content, str):
+        wm = _WMessage(role.value, content=m.content)
+    else:
+        parts: list[_WTextPart | _WImagePart] = []
+        for p in m.content:
+            if isinstance(p, TextPart):
+                parts.append(_WTextPart(p.text))
+            elif isinstance(p, ImagePart):
+                if role is not Role.USER:
+                    return f"images are only allowed in user messages, not {role.value}"
+                url = p.url if p.url is not None else f"data:{p.media_type};base64,{p.data}"
+                parts.append(_WImagePart(_WImageUrl(url, UNSET if p.detail is None else p.detail)))
+            # ReasoningPart: Chat Completions has no way to send reasoning back; it is dropped.
+        if role is Role.SYSTEM:
+            if any(isinstance(p, _WImagePart) for p in parts):
+                return "images are not allowed in system messages"
+            wm = _WMessage("system", content="".join(p.text for p in parts if isinstance(p, _WTextPart)))
+        else:
+            wm = _WMessage(role.value, content=parts)
+    if m.name:
+        wm.name = m.name
+    return wm
+
+
+def _finish(raw: str | None, refusal: str | None = None) -> tuple[FinishReason, str | None]:
+    if refusal:
+        return FinishReason.CONTENT_FILTER, raw or "refusal"
+    if raw is None:
+        return FinishReason.OTHER, None
+    return FINISH_REASONS.get(raw, FinishReason.OTHER), raw
+
+
+def _usage(u: _RUsage | None) -> Usage:
+    if u is None:
+        return Usage()
+    prompt = u.prompt_tokens or 0
+    completion = u.completion_tokens or 0
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=u.total_tokens if u.total_tokens is not None else prompt + completion,
+        cached_tokens=(u.prompt_tokens_details.cached_tokens or 0) if u.prompt_tokens_details else 0,
+        reasoning_tokens=(u.completion_tokens_details.reasoning_tokens or 0)
+        if u.completion_tokens_details
+        else 0,
+    )
+
+
+def _filter_metadata(
+    prompt: list[dict[str, Any]] | None, completion: dict[str, Any] | None
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    if prompt:
+        meta["prompt_filter_results"] = prompt
+    if completion:
+        meta["content_filter_results"] = completion
+    return meta
+
+
+def _chunk(c: _RCompletion) -> ChatChunk:
+    usage = _usage(c.usage) if c.usage is not None else None
+    if not c.choices:
+        meta = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
+        return ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=meta)
+    ch = c.choices[0]
+    d = ch.delta or ch.message or _RMessage()
+    deltas: tuple[ToolCallDelta, ...] = ()
+    if d.tool_calls:
+        deltas = tuple(
+            ToolCallDelta(
+                index=tc.index,
+                id=tc.id,
+                name=tc.function.name if tc.function else None,
+                arguments=(tc.function.arguments or "") if tc.function else "",
+            )
+            for tc in d.tool_calls
+        )
+    finish: FinishReason | None = None
+    raw_finish = ch.finish_reason
+    if raw_finish is not None:
+        finish = FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
+    return ChatChunk(
+        text=d.content or "",
+        reasoning=d.reasoning_content or d.reasoning or "",
+        tool_calls=deltas,
+        finish_reason=finish,
+        raw_finish_reason=raw_finish,
+        usage=usage,
+        id=c.id,
+        model=c.model,
+        created=c.created,
+        refusal=d.refusal,
+        provider_metadata={"content_filter_results": ch.content_filter_results}
+        if ch.content_filter_results
+        else None,
+    )
+
+
+OPENAI = OpenAIDialect()

@@ -1,0 +1,38 @@
+"""The one table from provider name to dialect. Adding a provider is adding a row, never a branch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from returns.result import Failure, Result, Success
+
+from .dialect import Dialect
+from .errors import ErrorKind, LlmError
+from .models import PROVIDER_ALIASES, PROVIDERS
+from .openai import OPENAI
+
+__all__ = ["DIALECTS", "get_dialect"]
+
+DIALECTS: Mapping[str, Dialect[Any]] = {
+    "openai": OPENAI,
+}
+
+
+def get_dialect(provider: str) -> Result[Dialect[Any], LlmError]:
+    name = PROVIDER_ALIASES.get(provider, provider)
+    d = DIALECTS.get(name)
+    if d is not None:
+        return Success(d)
+    known = name in PROVIDERS
+    return Failure(
+        LlmError(
+            kind=ErrorKind.PROVIDER if known else ErrorKind.INVALID_MODEL,
+            message=(
+                f"provider {name!r} is known but has no dialect in this version"
+                if known
+                else f"unknown provider {provider!r}; known: {', '.join(sorted(DIALECTS))}"
+            ),
+            provider=name if known else None,
+        )
+    )

@@ -1,0 +1,335 @@
+"""The one data model every provider is translated to and from.
+
+>>> req = ChatRequest(model="openai:gpt-4o-mini", messages=(Message.system("Be brief."), Message.user("Hi")))
+>>> req.messages[1].text
+'Hi'
+>>> msgspec.json.decode(msgspec.json.encode(req), type=ChatRequest) == req
+True
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "ChatChunk",
+    "ChatRequest",
+    "ChatResponse",
+    "FinishReason",
+    "ImagePart",
+    "Message",
+    "ModelInfo",
+    "Part",
+    "ReasoningConfig",
+    "ReasoningPart",
+    "ResponseFormat",
+    "Role",
+    "TextPart",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "ToolChoiceFunction",
+    "ToolSpec",
+    "Usage",
+]
+
+
+class Role(enum.StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class TextPart(msgspec.Struct, frozen=True, tag="text"):
+    text: str
+
+
+class ImagePart(msgspec.Struct, frozen=True, tag="image", kw_only=True):
+    """An image by ``url`` (https or ``data:``) or inline as base64 ``data`` with its ``media_type``."""
+
+    url: str | None = None
+    data: str | None = None
+    media_type: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.data is None):
+            raise ValueError("ImagePart takes exactly one of url= or data=")
+        if self.data is not None and not self.media_type:
+            raise ValueError("ImagePart(data=...) needs media_type, e.g. 'image/png'")
+
+
+class ReasoningPart(msgspec.Struct, frozen=True, tag="reasoning", kw_only=True):
+    """The model's visible reasoning ("thinking"), kept apart from the answer.
+
+    ``signature`` (Anthropic, Gemini ``thoughtSignature``) and ``redacted`` data must be sent back
+    unchanged in multi-turn tool conversations, so they are kept verbatim.
+    """
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+
+
+Part = TextPart | ImagePart | ReasoningPart
+
+
+class ToolCall(msgspec.Struct, frozen=True):
+    """A call the model asked for. ``arguments`` is the raw JSON text exactly as the model produced it."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded (raises ``msgspec.DecodeError`` if the model wrote invalid JSON)."""
+        return msgspec.json.decode(self.arguments or "{}")
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    role: Role
+    content: str | tuple[Part, ...] = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+    refusal: str | None = None
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        return cls(role=Role.SYSTEM, content=text)
+
+    @classmethod
+    def user(cls, content: str | Iterable[Part]) -> Message:
+        return cls(role=Role.USER, content=content if isinstance(content, str) else tuple(content))
+
+    @classmethod
+    def assistant(
+        cls, content: str | Iterable[Part] = "", tool_calls: Iterable[ToolCall] = ()
+    ) -> Message:
+        return cls(
+            role=Role.ASSISTANT,
+            content=content if isinstance(content, str) else tuple(content),
+            tool_calls=tuple(tool_calls),
+        )
+
+    @classmethod
+    def tool(
+        cls, tool_call_id: str, content: str, *, name: str | None = None, is_error: bool = False
+    ) -> Message:
+        """The result of running tool call ``tool_call_id``."""
+        return cls(role=Role.TOOL, content=content, tool_call_id=tool_call_id, name=name, is_error=is_error)
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        if isinstance(self.content, str):
+            return (TextPart(self.content),) if self.content else ()
+        return self.content
+
+    @property
+    def text(self) -> str:
+        """The answer text: every text part joined, reasoning left out."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(p.text for p in self.parts if isinstance(p, ReasoningPart))
+
+
+def assistant_message(
+    parts: Iterable[Part], tool_calls: Iterable[ToolCall] = (), *, refusal: str | None = None
+) -> Message:
+    """The one normal form every decoder (and the stream fold) uses for an assistant turn.
+
+    Adjacent text parts are joined; a turn with only text has plain ``str`` content, so that a
+    streamed answer and its non-streamed twin compare equal.
+    """
+    merged: list[Part] = []
+    for p in parts:
+        if isinstance(p, TextPart):
+            if not p.text:
+                continue
+            if merged and isinstance(merged[-1], TextPart):
+                merged[-1] = TextPart(merged[-1].text + p.text)
+                continue
+        merged.append(p)
+    content: str | tuple[Part, ...]
+    if all(isinstance(p, TextPart) for p in merged):
+        content = "".join(p.text for p in merged if isinstance(p, TextPart))
+    else:
+        content = tuple(merged)
+    return Message(role=Role.ASSISTANT, content=content, tool_calls=tuple(tool_calls), refusal=refusal)
+
+
+class ToolSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A function the model may call; ``parameters`` is a JSON-Schema object."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+
+class ToolChoiceFunction(msgspec.Struct, frozen=True):
+    """Force a call to the named tool."""
+
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
+
+
+class ResponseFormat(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """``text``, free ``json_object``, or ``json_schema`` structured output."""
+
+    type: Literal["text", "json_object", "json_schema"] = "json_schema"
+    name: str = "response"
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ReasoningConfig(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Ask for visible reasoning: an ``effort`` level, a token budget, or both (each dialect maps it)."""
+
+    effort: Literal["minimal", "low", "medium", "high"] | None = None
+    budget_tokens: int | None = None
+    include_thoughts: bool = True
+
+
+class ChatRequest(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    model: str
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    response_format: ResponseFormat | None = None
+    user: str | None = None
+    reasoning: ReasoningConfig | None = None
+    provider_options: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Provider-specific extras, merged into the wire body by the dialect that knows them
+    (e.g. Ollama ``keep_alive``/``num_ctx``); documented per dialect."""
+
+
+class FinishReason(enum.StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    OTHER = "other"
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Token counts; zero where the provider says nothing.
+
+    ``prompt_tokens`` includes ``cached_tokens`` (read from cache) and ``cache_write_tokens``
+    (written to cache); ``completion_tokens`` includes ``reasoning_tokens``.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+
+class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    model: str
+    created: int
+    message: Message
+    finish_reason: FinishReason
+    usage: Usage
+    provider: str
+    raw_finish_reason: str | None = None
+    provider_metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return self.message.tool_calls
+
+    @property
+    def reasoning(self) -> str:
+        return self.message.reasoning
+
+
+class ToolCallDelta(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A fragment of tool call number ``index``; ``id`` and ``name`` come once, ``arguments`` in pieces."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class ChatChunk(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One streamed increment. ``usage``, when present, is cumulative for the whole response."""
+
+    text: str = ""
+    reasoning: str = ""
+    reasoning_signature: str | None = None
+    redacted_reasoning: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    usage: Usage | None = None
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    refusal: str | None = None
+    provider_metadata: dict[str, Any] | None = None
+
+
+class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What the catalog knows of one model. Prices are USD per 1M tokens; ``None`` means unknown."""
+
+    id: str
+    provider: str
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    input_price: Decimal | None = None
+    output_price: Decimal | None = None
+    cached_input_price: Decimal | None = None
+    cache_write_price: Decimal | None = None
+    supports_tools: bool = False
+    supports_vision: bool = False
+    supports_structured_output: bool = False
+    supports_reasoning: bool = False
+    supports_streaming: bool = True
+    aliases: tuple[str, ...] = ()
+    prices_as_of: str | None = None
+
+
+def messages_from(value: str | Message | Sequence[Message]) -> tuple[Message, ...]:
+    """Accept a bare prompt, one message or a sequence of them."""
+    if isinstance(value, str):
+        return (Message.user(value),)
+    if isinstance(value, Message):
+        return (value,)
+    return tuple(value)

@@ -1,0 +1,149 @@
+"""How every fake decides what to answer. Deterministic: the same request gets the same answer.
+
+The rule, for all providers alike:
+
+* **Text.** The answer to a user turn whose text is ``P`` is
+  ``"Fake reply: " + P`` (P cut to its first 60 words), so tests can predict it.
+  An empty prompt gets ``"Fake reply: (empty prompt)"``.
+* **Tool calls.** When tools are offered, the fake calls one when the tool choice *demands* it
+  (OpenAI ``required`` or a named function, Anthropic ``any``/``tool``, Gemini ``ANY``) or, under
+  ``auto``, when the last user text contains ``call <tool_name>`` or the tool's name. The
+  arguments fill the tool's JSON schema: every required property (or every property if none is
+  required) gets a sample of its type (``"sample"``, 1, 1.5, true, [], {} recursively, or the
+  first ``enum`` value).
+* **After a tool result** the answer is ``"Fake reply: tool <name> returned <content>"``.
+* **Structured output.** With a JSON schema response format, the answer is the JSON sample of that
+  schema (same filling rule as tool arguments).
+* **Limits.** ``max_tokens`` cuts the answer to that many tokens (finish reason: length);
+  a stop sequence found in the answer cuts it before the sequence (finish reason: stop).
+* **Thinking.** When reasoning is requested the answer is preceded by the reasoning text
+  ``"Thinking about: " + P``.
+* **Usage.** Prompt and completion tokens are counted with the real ``o200k_base`` tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from interlingua.core.tokens import get_encoding
+
+__all__ = [
+    "Decision",
+    "count_tokens",
+    "decide",
+    "sample_for_schema",
+    "split_for_stream",
+    "stable_id",
+]
+
+PREFIX = "Fake reply: "
+
+
+def count_tokens(text: str) -> int:
+    return len(get_encoding("o200k_base").encode(text, disallowed_special=()))
+
+
+def stable_id(*parts: object, n: int = 24) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+def sample_for_schema(schema: Any, depth: int = 0) -> Any:
+    if not isinstance(schema, dict) or depth > 8:
+        return "sample"
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return sample_for_schema(schema[key][0], depth + 1)
+    t = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), "null")
+    t = str(t).lower()
+    if t == "object":
+        props = schema.get("properties") or {}
+        keys = schema.get("required") or list(props)
+        return {k: sample_for_schema(props.get(k, {}), depth + 1) for k in keys}
+    if t == "array":
+        items = schema.get("items")
+        return [sample_for_schema(items, depth + 1)] if isinstance(items, dict) and items else []
+    return {"string": "sample", "integer": 1, "number": 1.5, "boolean": True, "null": None}.get(t, "sample")
+
+
+class Decision(msgspec.Struct, kw_only=True):
+    text: str = ""
+    reasoning: str = ""
+    tool_name: str | None = None
+    tool_args: dict[str, Any] | None = None
+    finish: str = "stop"  # "stop" | "length" | "tool_calls"
+
+
+def decide(
+    *,
+    prompt: str,
+    tools: Sequence[tuple[str, dict[str, Any]]] = (),
+    choice: str = "auto",
+    forced_tool: str | None = None,
+    tool_result: tuple[str, str] | None = None,
+    schema: dict[str, Any] | None = None,
+    json_mode: bool = False,
+    max_tokens: int | None = None,
+    stop: Sequence[str] = (),
+    thinking: bool = False,
+) -> Decision:
+    """The provider-neutral answer. ``choice`` is ``auto`` | ``none`` | ``required``."""
+    reasoning = f"Thinking about: {prompt or '(empty prompt)'}" if thinking else ""
+    if tool_result is None and tools and choice != "none":
+        names = [n for n, _ in tools]
+        target = forced_tool if forced_tool in names else None
+        if target is None:
+            low = prompt.lower()
+            mentioned = [n for n in names if f"call {n.lower()}" in low] or [n for n in names if n.lower() in low]
+            if mentioned:
+                target = mentioned[0]
+            elif choice == "required":
+                target = names[0]
+        if target is not None:
+            params = dict(tools)[target]
+            args = sample_for_schema(params if params else {"type": "object", "properties": {}})
+            return Decision(reasoning=reasoning, tool_name=target, tool_args=args, finish="tool_calls")
+    if tool_result is not None:
+        text = f"{PREFIX}tool {tool_result[0]} returned {tool_result[1][:200]}"
+    elif schema is not None:
+        text = json.dumps(sample_for_schema(schema), separators=(",", ":"))
+    elif json_mode:
+        text = json.dumps({"reply": prompt[:200]}, separators=(",", ":"))
+    else:
+        words = prompt.split()
+        shown = " ".join(words[:60]) if words else "(empty prompt)"
+        text = PREFIX + shown
+    finish = "stop"
+    for s in stop:
+        if s and s in text:
+            text = text[: text.index(s)]
+            break
+    if max_tokens is not None and max_tokens >= 0:
+        enc = get_encoding("o200k_base")
+        toks = enc.encode(text, disallowed_special=())
+        if len(toks) > max_tokens:
+            text = enc.decode(toks[:max_tokens])
+            finish = "length"
+    return Decision(text=text, reasoning=reasoning, finish=finish)
+
+
+def split_for_stream(text: str, size: int = 2) -> list[str]:
+    """Cut ``text`` into pieces of ``size`` words (keeping spaces), as token streams look."""
+    if not text:
+        return []
+    words = text.split(" ")
+    out = []
+    for i in range(0, len(words), size):
+        piece = " ".join(words[i : i + size])
+        out.append(piece if i == 0 else " " + piece)
+    return out

@@ -12,6 +12,8 @@ import pytest
 from interlingua.effects import Client, LlmConfig
 from interlingua.fakes import FakeServer, serve
 
+from .helpers import config_for
+
 _PROVIDER_ENV = re.compile(
     r"^(OPENAI|ANTHROPIC|GEMINI|GOOGLE|OLLAMA|AZURE|XAI|DMR|DOCKER|AWS|BEDROCK|LITELLM|INTERLINGUA)_"
 )
@@ -30,14 +32,6 @@ async def fake() -> AsyncIterator[FakeServer]:
     """Every provider's fake on a free loopback port."""
     async with serve() as server:
         yield server
-
-
-def config_for(fake: FakeServer, **settings: object) -> LlmConfig:
-    """A config pointing every provider that has a fake at it, with the fake's key."""
-    cfg = LlmConfig(**settings)  # type: ignore[arg-type]
-    for spec in fake.specs:
-        cfg = cfg.with_provider(spec.name, base_url=fake.url_for(spec.name), api_key=fake.api_key)
-    return cfg
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import msgspec
 from returns.result import Failure, Result, Success
 
-from .errors import ErrorKind, LlmError, excerpt, kind_for_status, parse_retry_after
+from .errors import ErrorKind, LlmError, excerpt, kept_headers, kind_for_status, parse_retry_after
 from .http import HttpRequest, HttpResponse
 from .schema import ChatChunk, ChatRequest, ChatResponse
 from .secret import Secret, redact
@@ -136,6 +136,7 @@ def error_from_response(
         code=code,
         retryable=retryable,
         raw=redact(excerpt(body_text), *secrets) if body_text else None,
+        headers=kept_headers(resp.headers),
     )
 
 

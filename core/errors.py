@@ -104,6 +104,8 @@ class LlmError(msgspec.Struct, frozen=True, kw_only=True):
     code: str | None = None
     retryable: bool | None = None
     raw: str | None = None
+    headers: dict[str, str] | None = None
+    """Diagnostic response headers worth keeping (rate limits, request id, retry hints) — never credentials."""
 
     def is_retryable(self) -> bool:
         if self.kind in _NEVER_RETRY:
@@ -215,6 +217,26 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
     if now is None:
         return None
     return max(0.0, when - now)
+
+
+_KEPT_HEADER_PREFIXES = (
+    "retry-after",
+    "x-ratelimit-",
+    "anthropic-ratelimit-",
+    "x-request-id",
+    "request-id",
+    "x-should-retry",
+    "x-amzn-requestid",
+    "x-amzn-errortype",
+    "apim-request-id",
+    "x-ms-",
+)
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The diagnostic subset of response headers an error keeps (see ``LlmError.headers``)."""
+    kept = {k.lower(): v for k, v in headers.items() if k.lower().startswith(_KEPT_HEADER_PREFIXES)}
+    return kept or None
 
 
 def excerpt(body: bytes | str, limit: int = 2048) -> str:

@@ -39,6 +39,7 @@ class _Call(msgspec.Struct):
     id: str = ""
     name: str = ""
     arguments: list[str] = msgspec.field(default_factory=list)
+    signature: str | None = None
 
 
 class Accumulator(msgspec.Struct):
@@ -106,6 +107,8 @@ def accumulate(acc: Accumulator, c: ChatChunk) -> Accumulator:
             call.name += d.name
         if d.arguments:
             call.arguments.append(d.arguments)
+        if d.signature is not None:
+            call.signature = d.signature
     if c.refusal:
         acc.refusal.append(c.refusal)
     if c.finish_reason is not None:
@@ -122,7 +125,7 @@ def to_response(acc: Accumulator, provider: str) -> ChatResponse:
     _close_reasoning(acc)
     _close_text(acc)
     calls = tuple(
-        ToolCall(id=c.id, name=c.name, arguments="".join(c.arguments))
+        ToolCall(id=c.id, name=c.name, arguments="".join(c.arguments), signature=c.signature)
         for _, c in sorted(acc.calls.items())
     )
     refusal = "".join(acc.refusal) or None

@@ -86,6 +86,8 @@ class ToolCall(msgspec.Struct, frozen=True):
     id: str
     name: str
     arguments: str = "{}"
+    signature: str | None = None
+    """An opaque provider token that must travel back with the call (Gemini ``thoughtSignature``)."""
 
     def parsed_arguments(self) -> Any:
         """The arguments decoded (raises ``msgspec.DecodeError`` if the model wrote invalid JSON)."""
@@ -286,6 +288,7 @@ class ToolCallDelta(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    signature: str | None = None
 
 
 class ChatChunk(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -119,7 +120,7 @@ class Client:
     async def send(self, p: Prepared) -> Result[ChatResponse, LlmError]:
         d: Dialect[Any] = p.dialect
         name = p.ref.provider
-        encoded = d.encode_request(p.request, p.config, stream=False)
+        encoded = d.encode_request(p.request, p.config, stream=False, now=time.time())
         if isinstance(encoded, Failure):
             return Failure(_with_provider(encoded.failure(), name, p.config))
         sent = await self._transport.send(encoded.unwrap(), timeouts=self._timeouts, max_bytes=self.config.max_response_bytes)
@@ -141,7 +142,7 @@ class Client:
         p = prepared.unwrap()
         d: Dialect[Any] = p.dialect
         name = p.ref.provider
-        encoded = d.encode_request(p.request, p.config, stream=True)
+        encoded = d.encode_request(p.request, p.config, stream=True, now=time.time())
         if isinstance(encoded, Failure):
             yield Failure(_with_provider(encoded.failure(), name, p.config))
             return

@@ -34,6 +34,7 @@ Taxonomy (``ErrorKind``)::
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import enum
 from collections.abc import Mapping
@@ -210,10 +211,8 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
     now: float | None = received_at
     date = headers.get("date")
     if date:
-        try:
+        with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
             now = email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass
     if now is None:
         return None
     return max(0.0, when - now)

@@ -81,7 +81,7 @@ def accumulate(acc: Accumulator, c: ChatChunk) -> Accumulator:
     if c.created and not acc.created:
         acc.created = c.created
     if c.reasoning or c.reasoning_signature is not None:
-        if not acc.in_reasoning or acc.signature is not None and c.reasoning:
+        if not acc.in_reasoning or (acc.signature is not None and c.reasoning):
             # a new reasoning block starts after text, or after the previous block was signed
             _close_reasoning(acc)
             _close_text(acc)

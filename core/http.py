@@ -33,7 +33,7 @@ SENSITIVE_HEADERS = frozenset(
 class Headers(Mapping[str, str]):
     """An immutable, case-insensitive header mapping that keeps the original spelling for sending."""
 
-    __slots__ = ("_items", "_index")
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         pairs = tuple(items.items()) if isinstance(items, Mapping) else tuple(items)

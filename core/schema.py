@@ -103,6 +103,16 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     is_error: bool = False
     refusal: str | None = None
 
+    def __post_init__(self) -> None:
+        # Accept Message(role="user", ...) from hand-written code: store the enum, so every
+        # dialect can compare with ``is``. An unknown role is a ValueError naming the valid ones.
+        if type(self.role) is not Role:
+            try:
+                role = Role(self.role)
+            except ValueError:
+                raise ValueError(f"unknown role {self.role!r}; expected one of {[r.value for r in Role]}") from None
+            msgspec.structs.force_setattr(self, "role", role)
+
     @classmethod
     def system(cls, text: str) -> Message:
         return cls(role=Role.SYSTEM, content=text)

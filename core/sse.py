@@ -71,9 +71,8 @@ def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
             data.append(value)
         elif name == b"event":
             event = value.decode("utf-8", "replace")
-        elif name == b"id":
-            if b"\x00" not in value:
-                last_id = value.decode("utf-8", "replace")
+        elif name == b"id" and b"\x00" not in value:
+            last_id = value.decode("utf-8", "replace")
         # "retry" and unknown fields are ignored, as the spec says.
     return SseState(rest, event, tuple(data), last_id, st.bytes_seen + len(chunk)), tuple(out)
 
@@ -85,8 +84,9 @@ def finish(st: SseState) -> tuple[SseEvent, ...]:
     are common, so a pending event is dispatched instead. Whether the *stream* was complete is the
     dialect's call (it knows its terminal event); this only flushes.
     """
+    flushed: tuple[SseEvent, ...] = ()
     if st.buffer:
-        st, _ = feed(st, b"\n")
+        st, flushed = feed(st, b"\n")
     if st.data:
-        return (SseEvent(st.event or "message", b"\n".join(st.data), st.id),)
-    return ()
+        return (*flushed, SseEvent(st.event or "message", b"\n".join(st.data), st.id))
+    return flushed

@@ -55,7 +55,7 @@ def stable_id(*parts: object, n: int = 24) -> str:
 def sample_for_schema(schema: Any, depth: int = 0) -> Any:
     if not isinstance(schema, dict) or depth > 8:
         return "sample"
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     if "const" in schema:
         return schema["const"]

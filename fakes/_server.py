@@ -275,7 +275,7 @@ async def serve(
     state = FakeState(api_key=api_key)
     runner = web.AppRunner(build_app(chosen, state), handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=0.5)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     bound = runner.addresses[0]
     try:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from interlingua.effects import Client, LlmConfig
+from interlingua.effects import Client
 from interlingua.fakes import FakeServer, serve
 
 from .helpers import config_for

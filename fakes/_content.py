@@ -19,10 +19,15 @@ The rule, for all providers alike:
 * **Thinking.** When reasoning is requested the answer is preceded by the reasoning text
   ``"Thinking about: " + P``.
 * **Usage.** Prompt and completion tokens are counted with the real ``o200k_base`` tokenizer.
+* **Scripts.** A scripted answer (``fake.script(provider, responses=[...])``) replaces the rule for
+  one request: a ``str`` is the answer text; ``{"tool": name, "arguments": {...}}`` a tool call;
+  ``{"text": ..., "finish": ..., "reasoning": ...}`` spells everything out; a :class:`Decision` is
+  used as is.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 from collections.abc import Sequence
@@ -33,7 +38,9 @@ import msgspec
 from interlingua.core.tokens import get_encoding
 
 __all__ = [
+    "SCRIPTED",
     "Decision",
+    "as_decision",
     "count_tokens",
     "decide",
     "sample_for_schema",
@@ -84,6 +91,25 @@ class Decision(msgspec.Struct, kw_only=True):
     finish: str = "stop"  # "stop" | "length" | "tool_calls"
 
 
+# The scripted answer for the request being handled (set per request task by ``_server.record``).
+SCRIPTED: contextvars.ContextVar[object | None] = contextvars.ContextVar("interlingua_fake_script", default=None)
+
+
+def as_decision(item: object) -> Decision:
+    """A scripted item (see the module docstring) as a :class:`Decision`."""
+    if isinstance(item, Decision):
+        return item
+    if isinstance(item, str):
+        return Decision(text=item)
+    if isinstance(item, dict):
+        if "tool" in item:
+            return Decision(tool_name=str(item["tool"]), tool_args=dict(item.get("arguments") or {}), finish="tool_calls",
+                            reasoning=str(item.get("reasoning", "")))
+        return Decision(text=str(item.get("text", "")), reasoning=str(item.get("reasoning", "")),
+                        finish=str(item.get("finish", "stop")))
+    raise TypeError(f"cannot script a fake answer from {type(item).__name__}: use str, dict or Decision")
+
+
 def decide(
     *,
     prompt: str,
@@ -98,6 +124,9 @@ def decide(
     thinking: bool = False,
 ) -> Decision:
     """The provider-neutral answer. ``choice`` is ``auto`` | ``none`` | ``required``."""
+    scripted = SCRIPTED.get()
+    if scripted is not None:
+        return as_decision(scripted)
     reasoning = f"Thinking about: {prompt or '(empty prompt)'}" if thinking else ""
     if tool_result is None and tools and choice != "none":
         names = [n for n, _ in tools]

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._content import SCRIPTED, as_decision
 from ._faults import FAULT_HEADER, Fault, parse_fault
 
 __all__ = [
@@ -80,6 +81,12 @@ class FakeState:
             raise ValueError(f"unknown fault {fault!r}; see interlingua.fakes._faults for the grammar")
         self.faults[provider].extend([f] * times)
 
+    def script(self, provider: str, responses: Sequence[Any]) -> None:
+        """Answer the next requests to ``provider`` with these, in order (see ``_content``)."""
+        for r in responses:
+            as_decision(r)  # validate now, not inside a request handler
+        self.scripts[provider].extend(responses)
+
     def clear(self) -> None:
         self.requests.clear()
         self.attempts.clear()
@@ -103,6 +110,9 @@ async def record(request: web.Request, provider: str) -> tuple[bytes, Fault | No
     if fault is None and st.faults[provider]:
         fault = st.faults[provider].popleft()
     st.attempts[provider] += 1
+    # A scripted answer applies to this request only: the handler runs in its own task, so the
+    # context variable is private to it.
+    SCRIPTED.set(st.scripts[provider].popleft() if st.scripts[provider] and fault is None else None)
     st.requests.append(
         RecordedRequest(
             provider=provider,
@@ -255,6 +265,12 @@ class FakeServer:
 
     def attempts(self, provider: str) -> int:
         return self.state.count(provider)
+
+    def script(self, provider: str, responses: Sequence[Any]) -> None:
+        self.state.script(provider, responses)
+
+    def requests_for(self, provider: str) -> list[RecordedRequest]:
+        return [r for r in self.state.requests if r.provider == provider]
 
 
 @contextlib.asynccontextmanager

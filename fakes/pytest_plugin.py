@@ -1,0 +1,149 @@
+"""pytest plugin (registered through the ``pytest11`` entry point): the ``fake_llm`` fixtures.
+
+``fake_llm`` (async tests) starts every provider's fake on a free loopback port and yields a
+:class:`FakeLlm`: the base URLs, a configured :class:`interlingua.effects.Client`, the requests the
+fakes received (to assert what your code sent), and helpers to script answers and inject faults::
+
+    async def test_my_summary(fake_llm):
+        fake_llm.script("openai", responses=["A short summary."])
+        assert await summarize(fake_llm.client, "long text") == "A short summary."
+        assert fake_llm.requests_for("openai")[0].json()["model"] == "gpt-4o-mini"
+
+    async def test_retry_path(fake_llm):
+        fake_llm.fail_next("openai", "429")
+
+Code that uses an official SDK points it at ``fake_llm.url_for("openai")`` with
+``fake_llm.api_key`` (or sets ``fake_llm.env()`` with ``monkeypatch.setenv``).
+``fake_llm_sync`` is the same server on a background thread for synchronous tests (no ``client``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from ._faults import Fault
+from ._server import FakeServer, RecordedRequest, serve
+
+__all__ = ["FakeLlm", "fake_llm", "fake_llm_sync"]
+
+# Environment variables that point each provider's SDK (and interlingua) at a fake.
+_ENV: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_BASE_URL", "OPENAI_API_KEY"),
+    "anthropic": ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"),
+    "gemini": ("GEMINI_BASE_URL", "GEMINI_API_KEY"),
+    "ollama": ("OLLAMA_HOST", ""),
+}
+
+
+class FakeLlm:
+    """A handle on the running fakes, for tests."""
+
+    def __init__(self, server: FakeServer, client: Any = None) -> None:
+        self.server = server
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """An :class:`interlingua.effects.Client` wired to every fake (retries off, so faults show)."""
+        if self._client is None:
+            raise RuntimeError("fake_llm_sync has no client; use the async fake_llm fixture")
+        return self._client
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def api_key(self) -> str:
+        return self.server.api_key
+
+    def url_for(self, provider: str) -> str:
+        return self.server.url_for(provider)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.server.requests
+
+    def requests_for(self, provider: str) -> list[RecordedRequest]:
+        return self.server.requests_for(provider)
+
+    def script(self, provider: str, responses: Sequence[Any]) -> None:
+        """The next requests to ``provider`` get these answers, in order (str, tool dict or Decision)."""
+        self.server.script(provider, responses)
+
+    def fail_next(self, provider: str, fault: str | Fault, times: int = 1) -> None:
+        """The next ``times`` requests to ``provider`` get ``fault`` (e.g. "429", "500", "cut=2")."""
+        self.server.fail_next(provider, fault, times)
+
+    def attempts(self, provider: str) -> int:
+        return self.server.attempts(provider)
+
+    def config(self, **settings: Any) -> Any:
+        """An ``LlmConfig`` pointing every provider with a fake at it; ``settings`` override fields."""
+        from interlingua.effects import LlmConfig
+
+        cfg = LlmConfig(**settings)
+        for spec in self.server.specs:
+            cfg = cfg.with_provider(spec.name, base_url=self.url_for(spec.name), api_key=self.api_key)
+        return cfg
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the official SDKs (and interlingua) at the fakes."""
+        names = {s.name for s in self.server.specs}
+        out: dict[str, str] = {}
+        for provider, (url_var, key_var) in _ENV.items():
+            if provider in names:
+                out[url_var] = self.url_for(provider)
+                if key_var:
+                    out[key_var] = self.api_key
+        return out
+
+
+try:
+    import pytest_asyncio
+
+    @pytest_asyncio.fixture
+    async def fake_llm() -> AsyncIterator[FakeLlm]:
+        """Every provider's fake on a free port, plus a configured Client (closed afterwards)."""
+        from interlingua.effects import Client
+
+        async with serve() as server:
+            handle = FakeLlm(server)
+            async with Client(handle.config(retry_enabled=False)) as client:
+                handle._client = client
+                yield handle
+
+except ImportError:  # pragma: no cover - pytest-asyncio is what runs async tests; without it, sync only
+    pass
+
+
+@pytest.fixture
+def fake_llm_sync() -> Iterator[FakeLlm]:
+    """The fakes on a background thread with their own event loop, for synchronous tests/SDKs."""
+    started: dict[str, Any] = {}
+    ready = threading.Event()
+    stop: asyncio.Event | None = None
+
+    async def main() -> None:
+        nonlocal stop
+        stop = asyncio.Event()
+        async with serve() as server:
+            started["server"] = server
+            started["loop"] = asyncio.get_running_loop()
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="interlingua-fakes", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the fakes did not start within 30 s")
+    try:
+        yield FakeLlm(started["server"])
+    finally:
+        started["loop"].call_soon_threadsafe(stop.set)  # type: ignore[union-attr]
+        thread.join(10)

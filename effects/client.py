@@ -33,7 +33,9 @@ from interlingua.core import (
     parse_model,
     redact,
 )
+from interlingua.core.catalog import default_catalog
 from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.validate import validate_request
 
 from .config import LlmConfig
 from .transport import AiohttpTransport, Timeouts, Transport
@@ -105,7 +107,11 @@ class Client:
         dialect = get_dialect(ref.provider)
         if isinstance(dialect, Failure):
             return dialect
-        return Success(Prepared(ref, dialect.unwrap(), msgspec.structs.replace(req, model=ref.model), self.config.provider(ref.provider)))
+        req = msgspec.structs.replace(req, model=ref.model)
+        checked = validate_request(req, ref.provider, default_catalog().lookup(ref.provider, ref.model))
+        if isinstance(checked, Failure):
+            return checked
+        return Success(Prepared(ref, dialect.unwrap(), req, self.config.provider(ref.provider)))
 
     # -- calls ------------------------------------------------------------------------------------
 

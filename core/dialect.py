@@ -70,8 +70,11 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Dialect(Protocol[S]):
-    name: str
-    default_base_url: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def default_base_url(self) -> str: ...
 
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None

@@ -101,12 +101,12 @@ def parse_model(s: str) -> Result[ModelRef, LlmError]:
         if found and prefix.lower() in _KNOWN:
             if not rest:
                 return Failure(_unknown(s, f"no model id after '{prefix}{sep}'"))
-            provider = prefix.lower()
-            return Success(ModelRef(PROVIDER_ALIASES.get(provider, provider), rest))
-    provider = detect_provider(s)
-    if provider is None:
+            named = prefix.lower()
+            return Success(ModelRef(PROVIDER_ALIASES.get(named, named), rest))
+    detected = detect_provider(s)
+    if detected is None:
         return Failure(_unknown(s, "no provider prefix and the name matches no known model family"))
-    return Success(ModelRef(provider, s))
+    return Success(ModelRef(detected, s))
 
 
 def _unknown(s: str, why: str) -> LlmError:

@@ -146,10 +146,10 @@ def validate_request(
         required = schema.get("required", [])
         if not isinstance(required, list) or any(r not in props for r in required):
             return _fail(provider, f"tool {t.name!r}: 'required' must list names defined in 'properties'")
-    tc = req.tool_choice
-    if tc is not None and not isinstance(tc, str) and tc.name not in names:
-        return _fail(provider, f"tool_choice names {tc.name!r}, which is not among the tools")
-    if tc in ("required",) and not req.tools:
+    choice = req.tool_choice
+    if choice is not None and not isinstance(choice, str) and choice.name not in names:
+        return _fail(provider, f"tool_choice names {choice.name!r}, which is not among the tools")
+    if choice == "required" and not req.tools:
         return _fail(provider, "tool_choice='required' needs at least one tool")
     if req.max_tokens is not None:
         if req.max_tokens < 1:

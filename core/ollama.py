@@ -739,7 +739,8 @@ class OllamaDialect:
     def stream_finish(self, state: OllamaStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
             return Failure(_stream_error(self.name, "stream already failed", b""))
-        st, events = state, ()
+        st = state
+        events: tuple[StreamEvent, ...] = ()
         if not state.done:
             tail = ndjson.finish(state.lines)
             if tail:

@@ -10,12 +10,14 @@ from returns.result import Failure, Result, Success
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
 from .models import PROVIDER_ALIASES, PROVIDERS
+from .ollama import OLLAMA
 from .openai import OPENAI
 
 __all__ = ["DIALECTS", "get_dialect"]
 
 DIALECTS: Mapping[str, Dialect[Any]] = {
     "openai": OPENAI,
+    "ollama": OLLAMA,
 }
 
 

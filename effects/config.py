@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from interlingua.core import ProviderConfig, Secret
+from interlingua.core.ollama import normalize_host
 
 __all__ = ["ENV", "LlmConfig", "ProviderEnv"]
 
@@ -31,6 +32,10 @@ class ProviderEnv:
 # One row per provider; a provider missing here simply has no environment.
 ENV: dict[str, ProviderEnv] = {
     "openai": ProviderEnv(api_key=("OPENAI_API_KEY",), base_url=("OPENAI_BASE_URL",)),
+    # OLLAMA_HOST as Ollama reads it ("host:port", bare host or URL). A LAN host over plain http
+    # also needs allow_insecure_http=True (core.dialect.check_base_url); loopback never does.
+    # OLLAMA_API_KEY only for ollama.com or an authenticating proxy.
+    "ollama": ProviderEnv(api_key=("OLLAMA_API_KEY",), base_url=("OLLAMA_HOST",), normalize_base_url=normalize_host),
 }
 
 

@@ -12,6 +12,7 @@ from Python (``fake.fail_next("openai", "429")``). The grammar is ``name[=value]
 ``hang``            never answer (until the client gives up)
 ``reset``           close the connection without any response
 ``cut=N``           stream: close the connection after N events; non-stream: after half the body
+``cut-mid=N``       stream: send half of event N (cut inside a line/event), then close
 ``idle=S``          stream: stall S seconds after the first event, then continue
 ``error-event``     stream: the provider's mid-stream error event after the first event
 ``malformed``       200 with a body that is not valid JSON
@@ -74,5 +75,5 @@ def parse_fault(spec: str) -> Fault | None:
 
 
 _NAMED = frozenset(
-    {"slow", "hang", "reset", "cut", "idle", "error-event", "malformed", "truncate", "oversize", "content-type"}
+    {"slow", "hang", "reset", "cut", "cut-mid", "idle", "error-event", "malformed", "truncate", "oversize", "content-type"}
 )

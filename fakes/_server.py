@@ -196,10 +196,12 @@ async def send_stream(
     resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache", **headers})
     await resp.prepare(request)
     name = fault.name if fault else None
-    cut_at = int(fault.value if fault and fault.value is not None else 2) if name == "cut" else -1
+    cut_at = int(fault.value if fault and fault.value is not None else 2) if name in ("cut", "cut-mid") else -1
     try:
         for i, frame in enumerate(frames):
             if i == cut_at:
+                if name == "cut-mid":
+                    await resp.write(frame[: max(1, len(frame) // 2)])
                 _abort(request)
                 return resp
             if i == 1 and name == "idle":

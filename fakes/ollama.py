@@ -1,0 +1,314 @@
+"""A fake of Ollama's native API, written from Ollama's docs (docs/api.md, docs/api/*.mdx).
+
+Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
+
+* ``POST /api/chat`` — ``"stream"`` defaults to **true**: NDJSON (``application/x-ndjson``), one
+  object per line, the last with ``"done": true``, ``done_reason`` and the metrics; with
+  ``"stream": false`` one JSON object. Thinking lines come first (``message.thinking``), then
+  content lines; a tool call arrives whole in one line (``message.tool_calls`` with an ``id`` and
+  ``arguments`` as an object); ``done_reason`` stays ``"stop"`` for tool calls, as Ollama sends it.
+  An empty ``messages`` list loads the model (``done_reason: "load"``, or ``"unload"`` with
+  ``keep_alive: 0``).
+* ``GET /api/tags`` — the installed models, ``POST /api/show`` — details, ``model_info`` and
+  ``capabilities``, ``GET /api/version``.
+
+No auth (a local Ollama has none; an ``Authorization`` header is accepted and ignored). Errors
+are ``{"error": "..."}``: unknown model → 404 ``model "x" not found, try pulling it first``;
+tools or ``think`` for a model without that capability → 400; bad JSON → 400. Models with the
+``thinking`` capability think unless ``"think": false`` (Ollama turns thinking on by default for
+them). Content follows :mod:`interlingua.fakes._content`; token counts use its tokenizer and the
+durations are derived from them, so they are deterministic. Mid-stream errors are an
+``{"error": ...}`` line, as docs/api/errors.mdx shows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._faults import Fault
+from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream
+
+__all__ = ["MODELS", "SPEC", "chat_payload", "stream_lines"]
+
+NAME = "ollama"
+VERSION = "0.12.6"
+MODIFIED_AT = "2025-09-18T10:41:05.716372884+02:00"
+
+
+def _model(family: str, arch: str, size: int, params: str, quant: str, ctx: int, caps: list[str],
+           families: list[str] | None = None) -> dict[str, Any]:
+    return {"family": family, "arch": arch, "size": size, "parameter_size": params, "quantization_level": quant,
+            "context_length": ctx, "capabilities": caps, "families": families or [family]}
+
+
+# Installed models, by full "name:tag".
+MODELS: dict[str, dict[str, Any]] = {
+    "llama3.2:latest": _model("llama", "llama", 2_019_393_189, "3.2B", "Q4_K_M", 131_072, ["completion", "tools"]),
+    "qwen3:8b": _model("qwen3", "qwen3", 5_225_388_164, "8.2B", "Q4_K_M", 40_960, ["completion", "tools", "thinking"]),
+    "llava:7b": _model("llama", "llama", 4_733_363_377, "7B", "Q4_0", 32_768, ["completion", "vision"],
+                       ["llama", "clip"]),
+    "gpt-oss:20b": _model("gptoss", "gptoss", 13_780_173_724, "20.9B", "MXFP4", 131_072,
+                          ["completion", "tools", "thinking"]),
+    "nomic-embed-text:latest": _model("nomic-bert", "nomic-bert", 274_302_450, "137M", "F16", 2_048, ["embedding"]),
+}
+_THINK_LEVELS = frozenset({"low", "medium", "high", "max"})
+_STATUS_MESSAGES: dict[int, str] = {
+    429: "too many requests, please retry later",
+    500: "an error was encountered while running the model",
+    502: "remote model is unavailable",
+    503: "server busy, please try again.  maximum pending requests exceeded",
+}
+
+
+def resolve(name: str) -> str | None:
+    """The installed model a request names (a missing tag means ``:latest``), or ``None``."""
+    full = name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
+    return full if full in MODELS else None
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def error_response(status: int, message: str, fault: Fault | None = None) -> web.Response:
+    """Ollama's ``{"error": ...}`` body for a status the fault asked for."""
+    headers = {"Retry-After": fault.retry_after or "1"} if status == 429 and fault else None
+    return _error(status, _STATUS_MESSAGES.get(status, message), headers)
+
+
+def stream_error_frame() -> bytes:
+    return b'{"error":"an error was encountered while running the model"}\n'
+
+
+def _digest(name: str) -> str:
+    return stable_id("ollama-digest", name, n=64)
+
+
+def _details(info: dict[str, Any]) -> dict[str, Any]:
+    return {"parent_model": "", "format": "gguf", "family": info["family"], "families": info["families"],
+            "parameter_size": info["parameter_size"], "quantization_level": info["quantization_level"]}
+
+
+def _now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _text_of(m: dict[str, Any]) -> str:
+    c = m.get("content")
+    return c if isinstance(c, str) else ""
+
+
+def _decision(body: dict[str, Any], thinking: bool) -> tuple[Decision, int]:
+    msgs = body["messages"]
+    prompt_tokens = 1
+    for m in msgs:
+        prompt_tokens += 4 + count_tokens(_text_of(m)) + 768 * len(m.get("images") or ())
+    tools = [(t["function"].get("name", ""), t["function"].get("parameters") or {})
+             for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)]
+    for t in body.get("tools") or ():
+        prompt_tokens += count_tokens(json.dumps(t))
+    last = msgs[-1]
+    tool_result = None
+    if last.get("role") == "tool":
+        name = last.get("tool_name") or next(
+            (tc["function"]["name"] for m in msgs for tc in (m.get("tool_calls") or ())
+             if tc.get("id") and tc.get("id") == last.get("tool_call_id")), "tool")
+        tool_result = (name, _text_of(last))
+    prompt = next((_text_of(m) for m in reversed(msgs) if m.get("role") == "user"), "")
+    fmt = body.get("format")
+    opts = body.get("options") or {}
+    num_predict = opts.get("num_predict")
+    stop = opts.get("stop") or ()
+    d = decide(
+        prompt=prompt, tools=tools, tool_result=tool_result,
+        schema=fmt if isinstance(fmt, dict) else None, json_mode=fmt == "json",
+        max_tokens=num_predict if isinstance(num_predict, int) and num_predict >= 0 else None,
+        stop=[stop] if isinstance(stop, str) else list(stop), thinking=thinking,
+    )
+    return d, prompt_tokens
+
+
+def _tool_call(d: Decision, seed: str) -> dict[str, Any]:
+    # Current Ollama gives each call an id ("call_" + 8 random [a-z0-9]) and its index.
+    return {"id": "call_" + stable_id(seed, d.tool_name, n=8), "function": {"index": 0, "name": d.tool_name,
+                                                                             "arguments": d.tool_args}}
+
+
+def _metrics(prompt_tokens: int, eval_tokens: int) -> dict[str, int]:
+    load, prompt_ns, eval_ns = 12_873_292, 1_180_417 * prompt_tokens, 15_962_083 * eval_tokens
+    return {"total_duration": load + prompt_ns + eval_ns + 4_217_833, "load_duration": load,
+            "prompt_eval_count": prompt_tokens, "prompt_eval_duration": prompt_ns,
+            "eval_count": eval_tokens, "eval_duration": eval_ns}
+
+
+def _done_reason(d: Decision) -> str:
+    return "length" if d.finish == "length" else "stop"
+
+
+def chat_payload(model: str, created_at: str, d: Decision, call: dict[str, Any] | None,
+                 prompt_tokens: int, eval_tokens: int) -> dict[str, Any]:
+    """A non-streamed ``/api/chat`` response as Ollama documents it."""
+    message: dict[str, Any] = {"role": "assistant", "content": d.text}
+    if d.reasoning:
+        message["thinking"] = d.reasoning
+    if call:
+        message["tool_calls"] = [call]
+    return {"model": model, "created_at": created_at, "message": message, "done": True,
+            "done_reason": _done_reason(d), **_metrics(prompt_tokens, eval_tokens)}
+
+
+def stream_lines(model: str, created_at: str, d: Decision, call: dict[str, Any] | None,
+                 prompt_tokens: int, eval_tokens: int) -> list[bytes]:
+    """The NDJSON lines of a streamed ``/api/chat`` response, the ``done`` line last."""
+
+    def line(message: dict[str, Any], done: bool = False, **extra: Any) -> bytes:
+        obj = {"model": model, "created_at": created_at, "message": {"role": "assistant", **message},
+               "done": done, **extra}
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+    out = [line({"content": "", "thinking": piece}) for piece in split_for_stream(d.reasoning)]
+    out.extend(line({"content": piece}) for piece in split_for_stream(d.text))
+    if call:
+        out.append(line({"content": "", "tool_calls": [call]}))
+    out.append(line({"content": ""}, done=True, done_reason=_done_reason(d), **_metrics(prompt_tokens, eval_tokens)))
+    return out
+
+
+def _think_error(body: dict[str, Any], model: str, caps: list[str]) -> tuple[bool, web.Response | None]:
+    think = body.get("think")
+    if think is None:
+        return "thinking" in caps, None
+    if not isinstance(think, bool | str) or (isinstance(think, str) and think not in _THINK_LEVELS):
+        return False, _error(400, f'invalid think value: "{think}" (must be "high", "medium", "low", "max", true, or false)')
+    if think is not False and "thinking" not in caps:
+        return False, _error(400, f'"{model}" does not support thinking')
+    return think is not False, None
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    raw, fault = await record(request, NAME)
+    early = await apply_pre_fault(request, SPEC, fault)
+    if early is not None:
+        return early
+    if not raw:
+        return _error(400, "missing request body")
+    try:
+        body = json.loads(raw)
+    except ValueError as e:
+        return _error(400, f"invalid character in request body: {e}")
+    if not isinstance(body, dict):
+        return _error(400, "json: cannot unmarshal into Go value of type api.ChatRequest")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return _error(400, "model is required")
+    full = resolve(model)
+    if full is None:
+        return _error(404, f'model "{model}" not found, try pulling it first')
+    info = MODELS[full]
+    msgs = body.get("messages")
+    if msgs is not None and (not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs)):
+        return _error(400, "json: cannot unmarshal messages into Go struct field ChatRequest.messages")
+    created_at = _now_rfc3339()
+    if not msgs:
+        reason = "unload" if body.get("keep_alive") in (0, "0", "0s") else "load"
+        return await send_json(request, {"model": model, "created_at": created_at,
+                                         "message": {"role": "assistant", "content": ""},
+                                         "done_reason": reason, "done": True}, fault)
+    if "completion" not in info["capabilities"]:
+        return _error(400, f'"{model}" does not support chat')
+    if body.get("tools") and "tools" not in info["capabilities"]:
+        return _error(400, f"registry.ollama.ai/library/{full} does not support tools")
+    thinking, bad = _think_error(body, model, info["capabilities"])
+    if bad is not None:
+        return bad
+    d, prompt_tokens = _decision(body, thinking)
+    seed = stable_id(body)
+    call = _tool_call(d, seed) if d.tool_name else None
+    eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(json.dumps(d.tool_args)) + 4 if call else 0)
+    eval_tokens = max(1, eval_tokens)
+    if body.get("stream") is False:
+        return await send_json(request, chat_payload(model, created_at, d, call, prompt_tokens, eval_tokens), fault)
+    lines = stream_lines(model, created_at, d, call, prompt_tokens, eval_tokens)
+    return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
+                             error_frame=stream_error_frame)
+
+
+async def tags(request: web.Request) -> web.StreamResponse:
+    _, fault = await record(request, NAME)
+    early = await apply_pre_fault(request, SPEC, fault)
+    if early is not None:
+        return early
+    models = [{"name": name, "model": name, "modified_at": MODIFIED_AT, "size": info["size"],
+               "digest": _digest(name), "details": _details(info)} for name, info in MODELS.items()]
+    return await send_json(request, {"models": models}, fault)
+
+
+async def show(request: web.Request) -> web.StreamResponse:
+    raw, fault = await record(request, NAME)
+    early = await apply_pre_fault(request, SPEC, fault)
+    if early is not None:
+        return early
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return _error(400, "missing request body")
+    model = body.get("model") or body.get("name")  # "name" is the deprecated spelling
+    if not isinstance(model, str) or not model:
+        return _error(400, "model is required")
+    full = resolve(model)
+    if full is None:
+        return _error(404, f"model '{model}' not found")
+    info = MODELS[full]
+    arch = info["arch"]
+    payload = {
+        "license": "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT" if info["family"] == "llama" else "Apache License 2.0",
+        "modelfile": f"# Modelfile generated by \"ollama show\"\nFROM {full}\n",
+        "parameters": 'stop                           "<|eot_id|>"',
+        "template": "{{ .Prompt }}",
+        "details": _details(info),
+        "model_info": {
+            "general.architecture": arch,
+            "general.basename": full.split(":")[0],
+            "general.file_type": 15,
+            "general.parameter_count": int(float(info["parameter_size"].rstrip("BM")) * (1e9 if info["parameter_size"].endswith("B") else 1e6)),
+            "general.quantization_version": 2,
+            f"{arch}.context_length": info["context_length"],
+            f"{arch}.embedding_length": 4096,
+            f"{arch}.block_count": 32,
+        },
+        "capabilities": info["capabilities"],
+        "modified_at": MODIFIED_AT,
+    }
+    return await send_json(request, payload, fault)
+
+
+async def version(request: web.Request) -> web.StreamResponse:
+    _, fault = await record(request, NAME)
+    early = await apply_pre_fault(request, SPEC, fault)
+    if early is not None:
+        return early
+    return await send_json(request, {"version": VERSION}, fault)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/chat", chat)
+    app.router.add_get("/api/tags", tags)
+    app.router.add_post("/api/show", show)
+    app.router.add_get("/api/version", version)
+
+
+SPEC = FakeSpec(
+    name=NAME,
+    base_path="",
+    add_routes=add_routes,
+    error_response=error_response,
+    stream_error_frame=stream_error_frame,
+    default_status_message=lambda status: _STATUS_MESSAGES.get(status, f"fake error {status}"),
+)

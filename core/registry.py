@@ -7,6 +7,7 @@ from typing import Any
 
 from returns.result import Failure, Result, Success
 
+from .bedrock import BEDROCK
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
 from .models import PROVIDER_ALIASES, PROVIDERS
@@ -18,6 +19,7 @@ __all__ = ["DIALECTS", "get_dialect"]
 DIALECTS: Mapping[str, Dialect[Any]] = {
     "openai": OPENAI,
     "ollama": OLLAMA,
+    "bedrock": BEDROCK,
 }
 
 

@@ -7,7 +7,7 @@ nothing reads it at call time, and nothing in ``core`` reads it at all.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,26 @@ class ProviderEnv:
     base_url: tuple[str, ...] = ()
     api_version: tuple[str, ...] = ()
     normalize_base_url: Any = None  # Callable[[str], str] | None
+    build: Callable[[Mapping[str, str]], ProviderConfig | None] | None = None
+    """A provider whose settings are more than key/URL/version (AWS) builds its config itself."""
+
+
+def _bedrock_from_env(env: Mapping[str, str]) -> ProviderConfig | None:
+    """AWS's standard variables (boto3 reads the same ones); a Bedrock API key wins over SigV4."""
+    key = env.get("AWS_BEARER_TOKEN_BEDROCK")
+    key_id, secret, token = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"), env.get("AWS_SESSION_TOKEN")
+    region = _first(env, ("AWS_REGION", "AWS_DEFAULT_REGION"))
+    base = env.get("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+    if not key and not (key_id and secret):
+        return None
+    return ProviderConfig(
+        api_key=Secret(key) if key else None,
+        aws_access_key_id=key_id or None,
+        aws_secret_access_key=Secret(secret) if secret else None,
+        aws_session_token=Secret(token) if token else None,
+        region=region,
+        base_url=base or None,
+    )
 
 
 # One row per provider; a provider missing here simply has no environment.
@@ -36,6 +56,7 @@ ENV: dict[str, ProviderEnv] = {
     # also needs allow_insecure_http=True (core.dialect.check_base_url); loopback never does.
     # OLLAMA_API_KEY only for ollama.com or an authenticating proxy.
     "ollama": ProviderEnv(api_key=("OLLAMA_API_KEY",), base_url=("OLLAMA_HOST",), normalize_base_url=normalize_host),
+    "bedrock": ProviderEnv(build=_bedrock_from_env),
 }
 
 
@@ -100,6 +121,8 @@ def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
 
 
 def provider_from_env(spec: ProviderEnv, env: Mapping[str, str]) -> ProviderConfig | None:
+    if spec.build is not None:
+        return spec.build(env)
     key = _first(env, spec.api_key)
     base = _first(env, spec.base_url)
     version = _first(env, spec.api_version)

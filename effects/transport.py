@@ -7,6 +7,7 @@ table ordered most specific first (httpcore's ``map_exceptions``).
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from typing import Protocol
 
 import aiohttp
 import msgspec
+import yarl
 from returns.result import Failure, Result, Success
 
 from interlingua.core import ErrorKind, Headers, HttpRequest, HttpResponse, LlmError
@@ -83,6 +85,15 @@ def _too_large(provider: str | None, limit: int) -> LlmError:
     )
 
 
+_ENCODED_URL = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*(%[0-9A-Fa-f]{2}[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*)*$")
+
+
+def _url(url: str) -> str | yarl.URL:
+    """Send an already percent-encoded URL byte for byte: yarl would otherwise normalise escapes
+    such as ``%3A`` to ``:``, and a signed request (AWS SigV4 signs the path) must arrive as signed."""
+    return yarl.URL(url, encoded=True) if _ENCODED_URL.match(url) else url
+
+
 class AiohttpTransport:
     """One pooled ``aiohttp.ClientSession`` per transport, created inside the running loop on first use."""
 
@@ -120,7 +131,7 @@ class AiohttpTransport:
         try:
             async with session.request(
                 request.method,
-                request.url,
+                _url(request.url),
                 data=request.body or None,
                 headers=request.headers.items_raw(),
                 timeout=self._timeout(timeouts),
@@ -150,7 +161,7 @@ class AiohttpTransport:
         try:
             async with session.request(
                 request.method,
-                request.url,
+                _url(request.url),
                 data=request.body or None,
                 headers=request.headers.items_raw(),
                 timeout=t,

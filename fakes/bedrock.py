@@ -1,0 +1,404 @@
+"""A fake of Amazon Bedrock Runtime's Converse API, written from the AWS documentation.
+
+Paths (Bedrock Runtime API reference): ``POST /model/{modelId}/converse`` (JSON) and
+``POST /model/{modelId}/converse-stream`` (``application/vnd.amazon.eventstream``). Point an SDK at
+``fake.url_for("bedrock")`` as its endpoint URL; the region is whatever the client signs for.
+
+Auth, checked as Bedrock checks it:
+
+* ``Authorization: Bearer <fake.api_key>`` — a Bedrock API key;
+* SigV4 with the fixed fake credentials :data:`ACCESS_KEY_ID` / :data:`SECRET_ACCESS_KEY` (any
+  session token is accepted; it is signed like any header). The signature is recomputed here, by
+  this module's own implementation of the documented algorithm ("Create a signed AWS API request":
+  canonical request with each path segment URI-encoded twice, string to sign, derived key). A wrong
+  secret gets 403 ``InvalidSignatureException``, an unknown key id 403
+  ``UnrecognizedClientException``, an ``X-Amz-Date`` more than 5 minutes from the server's clock 403
+  ``InvalidSignatureException: Signature expired…``, no credentials 403
+  ``MissingAuthenticationTokenException``.
+
+Errors use AWS's REST-JSON shape: the exception name in ``x-amzn-ErrorType`` and
+``{"message": "…"}`` as the body. Answers follow :mod:`interlingua.fakes._content`; usage counts
+come from the tokenizer. The event-stream frames are built by this module's own encoder (prelude,
+CRC32s, typed string headers), with the ``p`` padding member real Bedrock events carry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import struct
+import time
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._faults import Fault
+from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+
+__all__ = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SPEC", "encode_frame"]
+
+NAME = "bedrock"
+ACCESS_KEY_ID = "AKIDFAKEINTERLINGUA1"
+"""The only access key id the fake knows."""
+SECRET_ACCESS_KEY = "fakeSecretKey/interlingua+0123456789ABCDEF"
+"""Its secret: sign with this and the fake accepts the request."""
+SERVICE = "bedrock"
+MAX_SKEW_SECONDS = 300
+CONTEXT_WINDOW = 200_000
+_MODEL_ID = re.compile(
+    r"^(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:[a-z-]+/.+|((us|eu|apac|global|us-gov|jp|au|ca)\.)?"
+    r"(anthropic|amazon|meta|mistral|cohere|ai21|deepseek|writer|qwen|openai)\.[A-Za-z0-9._:-]+)$"
+)
+_AUTH = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+_PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def _error(status: int, type_: str, message: str) -> web.Response:
+    return web.json_response(
+        {"message": message},
+        status=status,
+        headers={
+            "x-amzn-ErrorType": f"{type_}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+            "x-amzn-RequestId": _request_id(type_, time.time()),
+        },
+    )
+
+
+_STATUS_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("ValidationException", "The request failed validation."),
+    403: ("AccessDeniedException", "You don't have access to the model with the specified model ID."),
+    404: ("ResourceNotFoundException", "The requested resource could not be found."),
+    408: ("ModelTimeoutException", "The model took too long to respond."),
+    424: ("ModelErrorException", "The model failed to process the request."),
+    429: ("ThrottlingException", "Too many requests, please wait before trying again."),
+    500: ("InternalServerException", "The server encountered an internal error."),
+    503: ("ServiceUnavailableException", "Bedrock is unable to process your request."),
+}
+
+
+def error_response(status: int, message: str, fault: Fault | None = None) -> web.Response:
+    """Bedrock's body for a status the fault asked for."""
+    type_, text = _STATUS_ERRORS.get(status) or (
+        ("ServiceUnavailableException", _STATUS_ERRORS[503][1]) if status >= 500 else ("ValidationException", message)
+    )
+    return _error(status, type_, text)
+
+
+def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
+    """One event-stream message with string-typed headers (type 7), CRCs and all."""
+    hb = b"".join(
+        bytes([len(k.encode())]) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
+        for k, v in headers.items()
+    )
+    total = 12 + len(hb) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(hb))
+    prelude += struct.pack(">I", zlib.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + hb + payload
+    return message + struct.pack(">I", zlib.crc32(message) & 0xFFFFFFFF)
+
+
+def _event(event_type: str, body: dict[str, Any]) -> bytes:
+    body = {**body, "p": _PAD[: 1 + len(json.dumps(body)) % len(_PAD)]}
+    headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
+    return encode_frame(headers, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def stream_error_frame() -> bytes:
+    """The exception event ConverseStream sends when throttled mid-stream."""
+    headers = {":exception-type": "throttlingException", ":content-type": "application/json", ":message-type": "exception"}
+    return encode_frame(headers, b'{"message":"Too many requests, please wait before trying again."}')
+
+
+# -- SigV4 verification (independent of interlingua.core.sigv4) ------------------------------------
+
+
+def _uri_encode(text: str) -> str:
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode("utf-8"))
+
+
+def _canonical_path(raw_path: str) -> str:
+    # "Normalize URI paths according to RFC 3986 … each path segment must be URI-encoded twice":
+    # the path arrives encoded once, so each segment as received is encoded once more.
+    segments: list[str] = []
+    for seg in raw_path.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(seg)
+    trailing = "/" if raw_path.endswith("/") and segments else ""
+    return "/" + "/".join(_uri_encode(s) for s in segments) + trailing
+
+
+def _canonical_query(raw_query: str) -> str:
+    pairs = []
+    for item in raw_query.split("&") if raw_query else ():
+        k, _, v = item.partition("=")
+        pairs.append((_uri_encode(unquote(k)), _uri_encode(unquote(v))))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def _signing_key(secret: str, day: str, region: str) -> bytes:
+    key = ("AWS4" + secret).encode()
+    for part in (day, region, SERVICE, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _verify_sigv4(request: web.Request, auth: str, body: bytes) -> web.Response | None:
+    m = _AUTH.match(auth)
+    if m is None:
+        return _error(403, "IncompleteSignatureException", "Authorization header requires 'Credential', "
+                      "'SignedHeaders' and 'Signature' parameters.")
+    credential, signed_headers, signature = m.groups()
+    scope = credential.split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        return _error(403, "IncompleteSignatureException", "Credential should be scoped to a valid region. ")
+    key_id, day, region, service, _ = scope
+    if service != SERVICE:
+        return _error(403, "InvalidSignatureException", f"Credential should be scoped to correct service: '{SERVICE}'. ")
+    if key_id != ACCESS_KEY_ID:
+        return _error(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
+    amz_date = request.headers.get("X-Amz-Date", "")
+    try:
+        sent = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return _error(403, "IncompleteSignatureException", "Authorization header requires existence of either a "
+                      "'X-Amz-Date' or a 'Date' header.")
+    now = time.time()
+    if sent < now - MAX_SKEW_SECONDS:
+        fmt = "%Y%m%dT%H%M%SZ"
+        return _error(403, "InvalidSignatureException",
+                      f"Signature expired: {amz_date} is now earlier than "
+                      f"{datetime.fromtimestamp(now - MAX_SKEW_SECONDS, UTC).strftime(fmt)} "
+                      f"({datetime.fromtimestamp(now, UTC).strftime(fmt)} - 5 min.)")
+    if sent > now + MAX_SKEW_SECONDS:
+        fmt = "%Y%m%dT%H%M%SZ"
+        return _error(403, "InvalidSignatureException",
+                      f"Signature not yet current: {amz_date} is still later than "
+                      f"{datetime.fromtimestamp(now + MAX_SKEW_SECONDS, UTC).strftime(fmt)} "
+                      f"({datetime.fromtimestamp(now, UTC).strftime(fmt)} + 5 min.)")
+    if day != amz_date[:8]:
+        return _error(403, "InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from "
+                      "ISO-8601 version of date from HTTP")
+    names = signed_headers.split(";")
+    if "host" not in names:
+        return _error(403, "InvalidSignatureException", "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
+                      "Authorization.")
+    lines = [f"{n}:{','.join(' '.join(v.split()) for v in request.headers.getall(n, []))}" for n in names]
+    path, _, query = request.raw_path.partition("?")
+    payload_hash = request.headers.get("X-Amz-Content-SHA256") or hashlib.sha256(body).hexdigest()
+    canonical = "\n".join([request.method, _canonical_path(path), _canonical_query(query), *lines, "",
+                           signed_headers, payload_hash])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, f"{day}/{region}/{SERVICE}/aws4_request",
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    expected = hmac.new(_signing_key(SECRET_ACCESS_KEY, day, region), to_sign.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return _error(403, "InvalidSignatureException", "The request signature we calculated does not match the "
+                      "signature you provided. Check your AWS Secret Access Key and signing method. Consult the "
+                      "service documentation for details.")
+    return None
+
+
+def _auth(request: web.Request, body: bytes) -> web.Response | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        if auth[7:].strip() != state_of(request).api_key:
+            return _error(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        return None
+    if not auth:
+        return _error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    return _verify_sigv4(request, auth, body)
+
+
+# -- the conversation -----------------------------------------------------------------------------
+
+
+def _texts(blocks: list[Any]) -> str:
+    return "".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str))
+
+
+def _validate(body: Any) -> web.Response | None:
+    if not isinstance(body, dict):
+        return _error(400, "SerializationException", "Unable to parse the request body as JSON.")
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs or not isinstance(msgs[0], dict) or msgs[0].get("role") != "user":
+        return _error(400, "ValidationException", "A conversation must start with a user message. Try again with a "
+                      "conversation that starts with a user message.")
+    uses_tools = False
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in ("user", "assistant") or not isinstance(m.get("content"), list):
+            return _error(400, "ValidationException", f"1 validation error detected: Value at 'messages.{i + 1}.member.role' "
+                          "failed to satisfy constraint: Member must satisfy enum value set: [user, assistant]")
+        if i and msgs[i - 1].get("role") == m["role"]:
+            return _error(400, "ValidationException", "A conversation must alternate between user and assistant roles. "
+                          "Make sure the conversation alternates between user and assistant roles and try again.")
+        for b in m["content"]:
+            if not isinstance(b, dict) or len([k for k in b if k != "cachePoint"]) > 1:
+                return _error(400, "ValidationException", "A ContentBlock must have exactly one member set.")
+            if "text" in b and not str(b["text"]).strip():
+                return _error(400, "ValidationException", "The text field in the ContentBlock object is blank. Add text to "
+                              "the text field, and try again.")
+            if "image" in b:
+                try:
+                    base64.b64decode(b["image"]["source"]["bytes"], validate=True)
+                except (KeyError, TypeError, binascii.Error, ValueError):
+                    return _error(400, "ValidationException", "The provided image bytes are invalid.")
+            uses_tools = uses_tools or "toolUse" in b or "toolResult" in b
+    if uses_tools and not body.get("toolConfig"):
+        return _error(400, "ValidationException", "The toolConfig field must be defined when using toolUse and "
+                      "toolResult content blocks.")
+    inf = body.get("inferenceConfig") or {}
+    t = inf.get("temperature")
+    if t is not None and (not isinstance(t, int | float) or not 0 <= t <= 1):
+        return _error(400, "ValidationException", "1 validation error detected: Value at 'inferenceConfig.temperature' "
+                      "failed to satisfy constraint: Member must have value less than or equal to 1")
+    mt = inf.get("maxTokens")
+    if mt is not None and (not isinstance(mt, int) or mt < 1):
+        return _error(400, "ValidationException", "1 validation error detected: Value at 'inferenceConfig.maxTokens' "
+                      "failed to satisfy constraint: Member must have value greater than or equal to 1")
+    return None
+
+
+def _decision(body: dict[str, Any]) -> tuple[Decision, int]:
+    msgs = body["messages"]
+    prompt_tokens = sum(count_tokens(s.get("text", "")) for s in body.get("system") or () if isinstance(s, dict))
+    for m in msgs:
+        prompt_tokens += 3 + count_tokens(_texts(m["content"]))
+    last = msgs[-1]
+    tool_result = None
+    results = [b["toolResult"] for b in last["content"] if "toolResult" in b] if last["role"] == "user" else []
+    if results:
+        r = results[-1]
+        name = next((b["toolUse"]["name"] for m in msgs for b in m["content"]
+                     if "toolUse" in b and b["toolUse"].get("toolUseId") == r.get("toolUseId")), "tool")
+        content = "".join(c["text"] if "text" in c else json.dumps(c.get("json")) for c in r.get("content") or ())
+        tool_result = (name, content)
+    prompt = next((_texts(m["content"]) for m in reversed(msgs) if m["role"] == "user" and _texts(m["content"])), "")
+    cfg = body.get("toolConfig") or {}
+    tools = [(t["toolSpec"]["name"], (t["toolSpec"].get("inputSchema") or {}).get("json") or {})
+             for t in cfg.get("tools") or () if isinstance(t, dict) and "toolSpec" in t]
+    prompt_tokens += sum(count_tokens(json.dumps(t)) for t in cfg.get("tools") or ())
+    choice_obj = cfg.get("toolChoice") or {"auto": {}}
+    choice, forced = "auto", None
+    if "any" in choice_obj:
+        choice = "required"
+    elif "tool" in choice_obj:
+        choice, forced = "required", (choice_obj["tool"] or {}).get("name")
+    inf = body.get("inferenceConfig") or {}
+    thinking = ((body.get("additionalModelRequestFields") or {}).get("thinking") or {}).get("type") == "enabled"
+    d = decide(prompt=prompt, tools=tools, choice=choice, forced_tool=forced, tool_result=tool_result,
+               max_tokens=inf.get("maxTokens"), stop=inf.get("stopSequences") or (), thinking=thinking)
+    return d, prompt_tokens
+
+
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+
+def _request_id(*seed: object) -> str:
+    h = stable_id(*seed, n=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    raw, fault = await record(request, NAME)
+    early = await apply_pre_fault(request, SPEC, fault)
+    if early is not None:
+        return early
+    denied = _auth(request, raw)
+    if denied is not None:
+        return denied
+    path = request.raw_path.partition("?")[0]
+    encoded_model, _, action = path[len("/model/"):].rpartition("/")
+    if action not in ("converse", "converse-stream") or not encoded_model:
+        return _error(404, "UnknownOperationException", "")
+    model = unquote(encoded_model)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    invalid = _validate(body)
+    if invalid is not None:
+        return invalid
+    if not _MODEL_ID.match(model):
+        return _error(400, "ValidationException", "The provided model identifier is invalid.")
+    d, prompt_tokens = _decision(body)
+    if prompt_tokens > CONTEXT_WINDOW:
+        return _error(400, "ValidationException", "Input is too long for requested model.")
+    seed = stable_id(model, body)
+    tool_id = "tooluse_" + stable_id(seed, d.tool_name, n=22) if d.tool_name else None
+    args = json.dumps(d.tool_args, separators=(",", ":"), ensure_ascii=False) if d.tool_name else ""
+    signature = base64.b64encode(hashlib.sha256(d.reasoning.encode()).digest()).decode() if d.reasoning else ""
+    completion = count_tokens(d.reasoning) + count_tokens(d.text) + (count_tokens(args) + 3 if d.tool_name else 0)
+    usage = {"inputTokens": prompt_tokens, "outputTokens": completion, "totalTokens": prompt_tokens + completion}
+    metrics = {"latencyMs": 100 + completion}
+    stop_reason = _STOP_REASONS[d.finish]
+    headers = {"x-amzn-RequestId": _request_id(seed)}
+    if action == "converse":
+        content: list[dict[str, Any]] = []
+        if d.reasoning:
+            content.append({"reasoningContent": {"reasoningText": {"text": d.reasoning, "signature": signature}}})
+        if d.text or not d.tool_name:
+            content.append({"text": d.text})
+        if d.tool_name:
+            content.append({"toolUse": {"toolUseId": tool_id, "name": d.tool_name, "input": d.tool_args}})
+        payload = {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": stop_reason,
+                   "usage": usage, "metrics": metrics}
+        return await send_json(request, payload, fault, headers)
+    frames = [_event("messageStart", {"role": "assistant"})]
+    index = 0
+    if d.reasoning:
+        frames += [_event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}})
+                   for piece in split_for_stream(d.reasoning)]
+        frames.append(_event("contentBlockDelta", {"contentBlockIndex": index,
+                                                   "delta": {"reasoningContent": {"signature": signature}}}))
+        frames.append(_event("contentBlockStop", {"contentBlockIndex": index}))
+        index += 1
+    if d.text or not d.tool_name:
+        frames += [_event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}})
+                   for piece in split_for_stream(d.text)]
+        frames.append(_event("contentBlockStop", {"contentBlockIndex": index}))
+        index += 1
+    if d.tool_name:
+        frames.append(_event("contentBlockStart", {"contentBlockIndex": index,
+                                                   "start": {"toolUse": {"toolUseId": tool_id, "name": d.tool_name}}}))
+        frames += [_event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": args[i:i + 8]}}})
+                   for i in range(0, len(args), 8)]
+        frames.append(_event("contentBlockStop", {"contentBlockIndex": index}))
+    frames.append(_event("messageStop", {"stopReason": stop_reason}))
+    frames.append(_event("metadata", {"usage": usage, "metrics": metrics}))
+    if fault is not None and fault.name == "malformed":
+        # The shared writer's "malformed" is text; a binary stream is corrupted the binary way:
+        # the second frame's payload is flipped, so its message CRC no longer matches.
+        bad = bytearray(frames[1])
+        bad[-6] ^= 0xFF
+        frames, fault = [frames[0], bytes(bad), *frames[2:]], None
+    return await send_stream(request, frames, content_type="application/vnd.amazon.eventstream", fault=fault,
+                             error_frame=stream_error_frame, headers=headers)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/model/{tail:.+}", _handle)
+
+
+SPEC = FakeSpec(
+    name=NAME,
+    base_path="",
+    add_routes=add_routes,
+    error_response=error_response,
+    stream_error_frame=stream_error_frame,
+)

@@ -10,12 +10,17 @@ from returns.result import Failure, Result, Success
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
 from .models import PROVIDER_ALIASES, PROVIDERS
+from .compat import AZURE, DOCKER, OPENAI_COMPATIBLE, XAI
 from .openai import OPENAI
 
 __all__ = ["DIALECTS", "get_dialect"]
 
 DIALECTS: Mapping[str, Dialect[Any]] = {
     "openai": OPENAI,
+    "azure": AZURE,
+    "xai": XAI,
+    "docker": DOCKER,
+    "openai_compatible": OPENAI_COMPATIBLE,
 }
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from returns.result import Failure, Result, Success
 
+from .compat import AZURE, DOCKER, OPENAI_COMPATIBLE, XAI
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
 from .models import PROVIDER_ALIASES, PROVIDERS
-from .compat import AZURE, DOCKER, OPENAI_COMPATIBLE, XAI
 from .openai import OPENAI
 
 __all__ = ["DIALECTS", "get_dialect"]

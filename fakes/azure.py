@@ -158,10 +158,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/openai/v1/models", v1_models)
 
 
-SPEC = FakeSpec(
-    name=NAME,
-    base_path="",
-    add_routes=add_routes,
-    error_response=error_response,
-    stream_error_frame=stream_error_frame,
-)
+# The fake's root is the resource endpoint: Azure's paths all start with /openai.
+SPEC = FakeSpec(NAME, "", add_routes, error_response, stream_error_frame)

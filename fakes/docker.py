@@ -23,13 +23,9 @@ from .openai import Flavour, answer_chat, answer_models, error_response, stream_
 __all__ = ["FLAVOUR", "MODELS", "SPEC"]
 
 NAME = "docker"
-MODELS: dict[str, int] = {
-    "ai/smollm2": 8_192,
-    "ai/llama3.2": 131_072,
-    "ai/qwen3": 40_960,
-    "ai/gemma3": 131_072,
-    "ai/mistral": 32_768,
-}
+# model -> context window
+MODELS: dict[str, int] = {"ai/smollm2": 8_192, "ai/llama3.2": 131_072, "ai/qwen3": 40_960, "ai/gemma3": 131_072,
+                          "ai/mistral": 32_768}
 
 
 def _no_auth(request: web.Request) -> web.Response | None:
@@ -69,10 +65,4 @@ def add_routes(app: web.Application) -> None:
         app.router.add_get(prefix + "/models", models)
 
 
-SPEC = FakeSpec(
-    name=NAME,
-    base_path="/engines/v1",
-    add_routes=add_routes,
-    error_response=error_response,
-    stream_error_frame=stream_error_frame,
-)
+SPEC = FakeSpec(NAME, "/engines/v1", add_routes, error_response, stream_error_frame)

@@ -30,24 +30,15 @@ from .openai import Flavour, serve_on_v1, stream_error_frame
 __all__ = ["FLAVOUR", "MODELS", "SPEC"]
 
 NAME = "xai"
-MODELS: dict[str, int] = {
-    "grok-4": 256_000,
-    "grok-4-0709": 256_000,
-    "grok-4-fast-reasoning": 2_000_000,
-    "grok-4-fast-non-reasoning": 2_000_000,
-    "grok-3": 131_072,
-    "grok-3-mini": 131_072,
-    "grok-3-mini-fast": 131_072,
-    "grok-code-fast-1": 256_000,
+# model -> (context window, reasoning: "shown" | "hidden" | None)
+_TABLE: dict[str, tuple[int, str | None]] = {
+    "grok-4": (256_000, "hidden"), "grok-4-0709": (256_000, "hidden"),
+    "grok-4-fast-reasoning": (2_000_000, "hidden"), "grok-4-fast-non-reasoning": (2_000_000, None),
+    "grok-3": (131_072, None), "grok-3-mini": (131_072, "shown"), "grok-3-mini-fast": (131_072, "shown"),
+    "grok-code-fast-1": (256_000, "shown"),
 }
-REASONING: dict[str, str] = {
-    "grok-3-mini": "shown",
-    "grok-3-mini-fast": "shown",
-    "grok-code-fast-1": "shown",
-    "grok-4": "hidden",
-    "grok-4-0709": "hidden",
-    "grok-4-fast-reasoning": "hidden",
-}
+MODELS: dict[str, int] = {m: window for m, (window, _) in _TABLE.items()}
+REASONING: dict[str, str] = {m: mode for m, (_, mode) in _TABLE.items() if mode}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -104,10 +95,4 @@ FLAVOUR = Flavour(
     NAME, MODELS, check_auth=_auth, model_missing=_model_missing, owned_by="xai", reasoning=REASONING, usage=_usage
 )
 
-SPEC = FakeSpec(
-    name=NAME,
-    base_path="/v1",
-    add_routes=lambda app: serve_on_v1(app, FLAVOUR, SPEC),
-    error_response=error_response,
-    stream_error_frame=stream_error_frame,
-)
+SPEC = FakeSpec(NAME, "/v1", lambda app: serve_on_v1(app, FLAVOUR, SPEC), error_response, stream_error_frame)

@@ -443,10 +443,16 @@ async def _v1_model(request: web.Request) -> web.StreamResponse:
 
 FLAVOUR = Flavour(NAME, MODELS)
 
+
+
+def add_routes(app: web.Application) -> None:
+    serve_on_v1(app, FLAVOUR, SPEC)
+
+
 SPEC = FakeSpec(
     name=NAME,
     base_path="/v1",
-    add_routes=lambda app: serve_on_v1(app, FLAVOUR, SPEC),
+    add_routes=add_routes,
     error_response=error_response,
     stream_error_frame=stream_error_frame,
 )

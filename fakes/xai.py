@@ -95,4 +95,8 @@ FLAVOUR = Flavour(
     NAME, MODELS, check_auth=_auth, model_missing=_model_missing, owned_by="xai", reasoning=REASONING, usage=_usage
 )
 
-SPEC = FakeSpec(NAME, "/v1", lambda app: serve_on_v1(app, FLAVOUR, SPEC), error_response, stream_error_frame)
+def add_routes(app: web.Application) -> None:
+    serve_on_v1(app, FLAVOUR, SPEC)
+
+
+SPEC = FakeSpec(NAME, "/v1", add_routes, error_response, stream_error_frame)

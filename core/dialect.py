@@ -60,13 +60,20 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     aws_session_token: Secret | None = None
     allow_insecure_http: bool = False
     options: dict[str, Any] = msgspec.field(default_factory=dict)
+    bearer_token: Secret | None = None
+    """An OAuth 2 access token sent as ``Authorization: Bearer`` *instead of* the API key, for providers
+    that accept one (a Microsoft Entra ID token for Azure OpenAI). The caller obtains and refreshes it."""
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
         return f"ProviderConfig(base_url={self.base_url!r}, api_key={key})"
 
     def secrets(self) -> tuple[Secret, ...]:
-        return tuple(s for s in (self.api_key, self.aws_secret_access_key, self.aws_session_token) if s)
+        return tuple(
+            s
+            for s in (self.api_key, self.aws_secret_access_key, self.aws_session_token, self.bearer_token)
+            if s
+        )
 
 
 class Dialect(Protocol[S]):

@@ -243,6 +243,9 @@ ERROR_CODES: dict[str, ErrorKind] = {
     "content_policy_violation": ErrorKind.CONTENT_FILTER,
     "invalid_api_key": ErrorKind.AUTHENTICATION,
     "model_not_found": ErrorKind.NOT_FOUND,
+    # Azure: https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter
+    # ("code": "content_filter", "innererror": {"code": "ResponsibleAIPolicyViolation", ...}).
+    "ResponsibleAIPolicyViolation": ErrorKind.CONTENT_FILTER,
     "DeploymentNotFound": ErrorKind.NOT_FOUND,
     "rate_limit_exceeded": ErrorKind.RATE_LIMIT,
     "insufficient_quota": ErrorKind.RATE_LIMIT,
@@ -250,6 +253,12 @@ ERROR_CODES: dict[str, ErrorKind] = {
 }
 # Retrying these cannot help: the account is out of credit.
 NOT_RETRYABLE_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+# Servers whose error bodies carry no code: (message prefix, kind), checked last. xAI answers a wrong
+# key with HTTP 400 {"code": "Client specified an invalid argument", "error": "Incorrect API key
+# provided: xa***. You can obtain an API key from https://console.x.ai."}.
+ERROR_MESSAGES: tuple[tuple[str, ErrorKind], ...] = (
+    ("Incorrect API key provided", ErrorKind.AUTHENTICATION),
+)
 
 
 def strip_model_prefix(model: str, *names: str) -> str:
@@ -281,6 +290,9 @@ class OpenAIDialect:
     max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
     url_for: UrlBuilder = _default_url
     model_names: tuple[str, ...] = ("openai",)
+    reasoning_in_completion: bool = True
+    """Whether ``usage.completion_tokens`` already counts the reasoning tokens (OpenAI: yes; xAI: no,
+    "reasoning_tokens ... separated from the completion_tokens"). :class:`Usage` always counts them."""
 
     # -- encode ---------------------------------------------------------------------------------
 
@@ -289,7 +301,7 @@ class OpenAIDialect:
     ) -> Result[HttpRequest, LlmError]:
         if not req.messages:
             return invalid_request(self.name, "messages must not be empty")
-        if self.key_required and not cfg.api_key:
+        if self.key_required and not (cfg.api_key or cfg.bearer_token):
             return Failure(
                 LlmError(
                     kind=ErrorKind.AUTHENTICATION,
@@ -298,6 +310,11 @@ class OpenAIDialect:
                 )
             )
         base = cfg.base_url or self.default_base_url
+        if not base:
+            return invalid_request(
+                self.name,
+                f"{self.name} has no default base URL: pass base_url= (or set the provider's base URL variable)",
+            )
         checked = check_base_url(self.name, base, cfg.allow_insecure_http)
         if isinstance(checked, Failure):
             return checked
@@ -367,7 +384,9 @@ class OpenAIDialect:
             ("Accept", "text/event-stream" if stream else "application/json"),
             ("User-Agent", USER_AGENT),
         ]
-        if cfg.api_key:
+        if cfg.bearer_token:
+            headers.append(("Authorization", "Bearer " + cfg.bearer_token.reveal()))
+        elif cfg.api_key:
             headers.append((self.auth_header, self.auth_prefix + cfg.api_key.reveal()))
         if cfg.organization:
             headers.append(("OpenAI-Organization", cfg.organization))
@@ -417,7 +436,7 @@ class OpenAIDialect:
                 message=assistant_message(parts, calls, refusal=msg.refusal),
                 finish_reason=finish,
                 raw_finish_reason=raw_finish,
-                usage=_usage(c.usage),
+                usage=_usage(c.usage, self.reasoning_in_completion),
                 provider=self.name,
                 provider_metadata=meta,
             )
@@ -438,9 +457,18 @@ class OpenAIDialect:
     def _error_from_detail(self, d: _RErrorDetail, resp: HttpResponse) -> LlmError:
         code = None if d.code is None else str(d.code)
         kind = ERROR_CODES.get(code or "") or ERROR_CODES.get(d.type or "")
+        inner = d.innererror or {}
+        inner_code = inner.get("code")
+        if kind is None and isinstance(inner_code, str):
+            kind = ERROR_CODES.get(inner_code)
         message = d.message or None
         if kind is None and message and resp.status == 400 and "maximum context length" in message:
             kind = ErrorKind.CONTEXT_LENGTH_EXCEEDED
+        if kind is None and message:
+            kind = next((k for prefix, k in ERROR_MESSAGES if message.startswith(prefix)), None)
+        categories = _filtered_categories(inner.get("content_filter_result"))
+        if categories:
+            message = f"{message or 'blocked by the content filter'} (filtered: {', '.join(categories)})"
         if kind is None and resp.status < 400:
             kind = ErrorKind.PROVIDER
         retryable = should_retry_hint(resp.headers)
@@ -456,9 +484,13 @@ class OpenAIDialect:
         )
 
     def _filtered(self, results: list[dict[str, Any]], status: int) -> LlmError:
+        categories = sorted(
+            {c for r in results if isinstance(r, dict) for c in _filtered_categories(r.get("content_filter_results"))}
+        )
         return LlmError(
             kind=ErrorKind.CONTENT_FILTER,
-            message="the prompt was blocked by the provider's content filter",
+            message="the prompt was blocked by the provider's content filter"
+            + (f" (filtered: {', '.join(categories)})" if categories else ""),
             provider=self.name,
             status=status,
             code="content_filter",
@@ -509,7 +541,7 @@ class OpenAIDialect:
                     )
                 )
                 return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
-            chunk = _chunk(c)
+            chunk = _chunk(c, self.reasoning_in_completion)
             if chunk.finish_reason is not None:
                 finished = True
             out.append(chunk)
@@ -602,20 +634,26 @@ def _finish(raw: str | None, refusal: str | None = None) -> tuple[FinishReason, 
     return FINISH_REASONS.get(raw, FinishReason.OTHER), raw
 
 
-def _usage(u: _RUsage | None) -> Usage:
+def _usage(u: _RUsage | None, reasoning_in_completion: bool = True) -> Usage:
     if u is None:
         return Usage()
     prompt = u.prompt_tokens or 0
-    completion = u.completion_tokens or 0
+    reasoning = (u.completion_tokens_details.reasoning_tokens or 0) if u.completion_tokens_details else 0
+    completion = (u.completion_tokens or 0) + (0 if reasoning_in_completion else reasoning)
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=u.total_tokens if u.total_tokens is not None else prompt + completion,
         cached_tokens=(u.prompt_tokens_details.cached_tokens or 0) if u.prompt_tokens_details else 0,
-        reasoning_tokens=(u.completion_tokens_details.reasoning_tokens or 0)
-        if u.completion_tokens_details
-        else 0,
+        reasoning_tokens=reasoning,
     )
+
+
+def _filtered_categories(results: object) -> list[str]:
+    """The names of the categories Azure's filter flagged: ``{"violence": {"filtered": true, ...}}``."""
+    if not isinstance(results, dict):
+        return []
+    return sorted(k for k, v in results.items() if isinstance(v, dict) and v.get("filtered") is True)
 
 
 def _filter_metadata(
@@ -629,8 +667,8 @@ def _filter_metadata(
     return meta
 
 
-def _chunk(c: _RCompletion) -> ChatChunk:
-    usage = _usage(c.usage) if c.usage is not None else None
+def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
+    usage = _usage(c.usage, reasoning_in_completion) if c.usage is not None else None
     if not c.choices:
         meta = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
         return ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=meta)

@@ -8,6 +8,7 @@ from typing import Any
 from returns.result import Failure, Result, Success
 
 from .bedrock import BEDROCK
+from .compat import AZURE, DOCKER, OPENAI_COMPATIBLE, XAI
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
 from .models import PROVIDER_ALIASES, PROVIDERS
@@ -20,6 +21,10 @@ DIALECTS: Mapping[str, Dialect[Any]] = {
     "openai": OPENAI,
     "ollama": OLLAMA,
     "bedrock": BEDROCK,
+    "azure": AZURE,
+    "xai": XAI,
+    "docker": DOCKER,
+    "openai_compatible": OPENAI_COMPATIBLE,
 }
 
 

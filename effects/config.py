@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -49,6 +50,15 @@ def _bedrock_from_env(env: Mapping[str, str]) -> ProviderConfig | None:
     )
 
 
+def _dmr_base_url(url: str) -> str:
+    """A bare runner address gets Docker Model Runner's OpenAI path.
+
+    >>> _dmr_base_url("http://localhost:12434"), _dmr_base_url("http://h:1/engines/llama.cpp/v1")
+    ('http://localhost:12434/engines/v1', 'http://h:1/engines/llama.cpp/v1')
+    """
+    return url if urlsplit(url).path.strip("/") else url.rstrip("/") + "/engines/v1"
+
+
 # One row per provider; a provider missing here simply has no environment.
 ENV: dict[str, ProviderEnv] = {
     "openai": ProviderEnv(api_key=("OPENAI_API_KEY",), base_url=("OPENAI_BASE_URL",)),
@@ -57,6 +67,17 @@ ENV: dict[str, ProviderEnv] = {
     # OLLAMA_API_KEY only for ollama.com or an authenticating proxy.
     "ollama": ProviderEnv(api_key=("OLLAMA_API_KEY",), base_url=("OLLAMA_HOST",), normalize_base_url=normalize_host),
     "bedrock": ProviderEnv(build=_bedrock_from_env),
+    # The openai SDK's AzureOpenAI reads the same three variables.
+    "azure": ProviderEnv(
+        api_key=("AZURE_OPENAI_API_KEY",), base_url=("AZURE_OPENAI_ENDPOINT",), api_version=("OPENAI_API_VERSION",)
+    ),
+    "xai": ProviderEnv(api_key=("XAI_API_KEY",), base_url=("XAI_BASE_URL",)),
+    # DMR_BASE_URL is ours (the full OpenAI base); MODEL_RUNNER_HOST is the `docker model` CLI's own
+    # variable and names only the runner (http://localhost:12434), so the engine path is added.
+    "docker": ProviderEnv(base_url=("DMR_BASE_URL", "MODEL_RUNNER_HOST"), normalize_base_url=_dmr_base_url),
+    "openai_compatible": ProviderEnv(
+        api_key=("OPENAI_COMPATIBLE_API_KEY",), base_url=("OPENAI_COMPATIBLE_BASE_URL",)
+    ),
 }
 
 

@@ -10,12 +10,18 @@ Streams are framed as OpenAI frames them: ``data: <chunk>\\n\\n`` per chunk, a f
 role, content deltas, a last choice chunk with ``finish_reason`` and an empty delta, then — when
 ``stream_options.include_usage`` is set — a chunk with ``"choices": []`` and the usage (every other
 chunk then has ``"usage": null``), then ``data: [DONE]``.
+
+The other Chat Completions servers (:mod:`.azure`, :mod:`.xai`, :mod:`.docker`) are played by the
+same handler, :func:`answer_chat`, given a :class:`Flavour`: their paths, auth, model table,
+error bodies, reasoning and annotations are data, never a copy of this code.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +30,19 @@ from ._content import Decision, count_tokens, decide, split_for_stream, stable_i
 from ._faults import Fault
 from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
 
-__all__ = ["MODELS", "SPEC"]
+__all__ = [
+    "FLAVOUR",
+    "MODELS",
+    "SPEC",
+    "Extras",
+    "Flavour",
+    "answer_chat",
+    "answer_models",
+    "completion_payload",
+    "serve_on_v1",
+    "stream_frames",
+    "usage_payload",
+]
 
 NAME = "openai"
 # model -> context window
@@ -98,10 +116,6 @@ def _auth(request: web.Request) -> web.Response | None:
     return None
 
 
-def known_model(model: str) -> bool:
-    return model in MODELS or any(model.startswith(m + "-20") for m in MODELS)
-
-
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -146,7 +160,8 @@ def _validate(body: Any) -> web.Response | None:
     return None
 
 
-def _decision(body: dict[str, Any]) -> tuple[Decision, int]:
+def _decision(body: dict[str, Any], thinking: bool = False) -> tuple[Decision, int, str]:
+    """The answer, the prompt's token count, and the last user text (the prompt)."""
     msgs = body["messages"]
     prompt_tokens = 3
     for m in msgs:
@@ -173,18 +188,19 @@ def _decision(body: dict[str, Any]) -> tuple[Decision, int]:
         prompt=prompt, tools=tools, choice=str(choice), forced_tool=forced, tool_result=tool_result,
         schema=schema, json_mode=rf.get("type") == "json_object",
         max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
-        stop=[stop] if isinstance(stop, str) else list(stop),
+        stop=[stop] if isinstance(stop, str) else list(stop), thinking=thinking,
     )
-    return d, prompt_tokens
+    return d, prompt_tokens, prompt
 
 
-def _usage(prompt: int, completion: int) -> dict[str, Any]:
+def usage_payload(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
+    """OpenAI's ``usage``: ``completion_tokens`` counts the reasoning tokens too."""
     return {
         "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
+        "completion_tokens": completion + reasoning,
+        "total_tokens": prompt + completion + reasoning,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
     }
 
@@ -194,23 +210,43 @@ def _tool_call(d: Decision, seed: str) -> dict[str, Any]:
             "function": {"name": d.tool_name, "arguments": json.dumps(d.tool_args, separators=(",", ":"))}}
 
 
+@dataclass(frozen=True)
+class Extras:
+    """Fields a compatible server adds to OpenAI's shapes: on the completion object (``top``; in a
+    stream, a leading chunk with ``"choices": []``) and on every choice (``choice``)."""
+
+    top: Mapping[str, Any] = field(default_factory=dict)
+    choice: Mapping[str, Any] = field(default_factory=dict)
+
+
+NO_EXTRAS = Extras()
+
+
 def completion_payload(cid: str, created: int, model: str, d: Decision, call: dict[str, Any] | None,
-                       usage: dict[str, Any], n: int = 1) -> dict[str, Any]:
-    """A ``chat.completion`` object as OpenAI documents it."""
+                       usage: dict[str, Any], n: int = 1, *, reasoning: str = "",
+                       extras: Extras = NO_EXTRAS) -> dict[str, Any]:
+    """A ``chat.completion`` object as OpenAI documents it (``reasoning`` → ``reasoning_content``)."""
     message: dict[str, Any] = {"role": "assistant", "content": d.text if not call else None,
                                "refusal": None, "annotations": []}
+    if reasoning:
+        message["reasoning_content"] = reasoning
     if call:
         message["tool_calls"] = [call]
+    choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": d.finish, **extras.choice}
+               for i in range(n)]
     return {
-        "id": cid, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{"index": i, "message": message, "logprobs": None, "finish_reason": d.finish} for i in range(n)],
-        "usage": usage, "service_tier": "default", "system_fingerprint": "fp_" + cid[-10:],
+        "id": cid, "object": "chat.completion", "created": created, "model": model, "choices": choices,
+        "usage": usage, "service_tier": "default", "system_fingerprint": "fp_" + cid[-10:], **extras.top,
     }
 
 
 def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[str, Any] | None,
-                  usage: dict[str, Any], *, include_usage: bool) -> list[bytes]:
-    """The SSE frames of a streamed ``chat.completion.chunk`` sequence, ``data: [DONE]`` last."""
+                  usage: dict[str, Any], *, include_usage: bool, reasoning: str = "",
+                  extras: Extras = NO_EXTRAS) -> list[bytes]:
+    """The SSE frames of a streamed ``chat.completion.chunk`` sequence, ``data: [DONE]`` last.
+
+    ``reasoning`` streams as ``reasoning_content`` deltas before the answer (xAI's shape).
+    """
 
     def frame(obj: dict[str, Any]) -> bytes:
         return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
@@ -218,22 +254,29 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         c: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                              "system_fingerprint": "fp_" + cid[-10:],
-                             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+                             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish,
+                                          **extras.choice}]}
         if include_usage:
             c["usage"] = None
         return frame(c)
 
     out = []
+    if extras.top:
+        # Azure's first chunk: no choices, empty id/model, the prompt's filter results.
+        out.append(frame({"choices": [], "created": 0, "id": "", "model": "", "object": "", **extras.top}))
+    deltas: list[dict[str, Any]] = [{"reasoning_content": piece} for piece in split_for_stream(reasoning)]
     if call:
         args = call["function"]["arguments"]
-        out.append(chunk({"role": "assistant", "content": None, "tool_calls": [
+        deltas.append({"content": None, "tool_calls": [
             {"index": 0, "id": call["id"], "type": "function",
-             "function": {"name": call["function"]["name"], "arguments": ""}}], "refusal": None}))
-        out.extend(chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]})
-                   for i in range(0, len(args), 8))
+             "function": {"name": call["function"]["name"], "arguments": ""}}], "refusal": None})
+        deltas.extend({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]}
+                      for i in range(0, len(args), 8))
     else:
-        out.append(chunk({"role": "assistant", "content": "", "refusal": None}))
-        out.extend(chunk({"content": piece}) for piece in split_for_stream(d.text))
+        deltas.append({"content": "", "refusal": None})
+        deltas.extend({"content": piece} for piece in split_for_stream(d.text))
+    deltas[0] = {"role": "assistant", **deltas[0]}
+    out.extend(chunk(delta) for delta in deltas)
     out.append(chunk({}, d.finish))
     if include_usage:
         out.append(frame({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -242,76 +285,168 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
     return out
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
+Screen = Callable[[str, Decision], "tuple[Decision, Extras] | web.Response"]
+
+
+def _unscreened(prompt: str, d: Decision) -> tuple[Decision, Extras]:
+    return d, NO_EXTRAS
+
+
+def _model_missing(model: str) -> web.Response:
+    return _error(404, f"The model `{model}` does not exist or you do not have access to it.",
+                  code="model_not_found")
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """One server that speaks Chat Completions, as the fakes play it: its differences, as data."""
+
+    name: str
+    """The provider requests are recorded (and faults queued) under."""
+    models: Mapping[str, int]
+    """Model (or deployment) → context window."""
+    check_auth: Callable[[web.Request], web.Response | None] = _auth
+    model_missing: Callable[[str], web.Response] = _model_missing
+    owned_by: str = "openai"
+    reasoning: Mapping[str, str] = field(default_factory=dict)
+    """Model → ``"shown"`` (``reasoning_content`` sent, tokens counted) or ``"hidden"`` (counted only)."""
+    usage: Callable[[int, int, int], dict[str, Any]] = usage_payload
+    """(prompt, answer, reasoning) tokens → the ``usage`` object."""
+    screen: Screen = _unscreened
+    """A content filter: may rewrite the answer and annotate it, or refuse the request outright."""
+
+    def knows(self, model: str) -> bool:
+        return model in self.models or any(model.startswith(m + "-20") for m in self.models)
+
+
+async def answer_chat(request: web.Request, flavour: Flavour, spec: FakeSpec, *,
+                      model: str | None = None) -> web.StreamResponse:
+    """The whole ``POST …/chat/completions`` exchange for ``flavour``; ``model`` overrides the body's
+    (Azure names the deployment in the path)."""
+    raw, fault = await record(request, flavour.name)
+    early = await apply_pre_fault(request, spec, fault)
     if early is not None:
         return early
-    denied = _auth(request)
+    denied = flavour.check_auth(request)
     if denied is not None:
         return denied
     try:
         body = json.loads(raw)
     except ValueError:
         body = None
+    if model is not None and isinstance(body, dict):
+        body.setdefault("model", model)
     invalid = _validate(body)
     if invalid is not None:
         return invalid
-    model = body["model"]
-    if not known_model(model):
-        return _error(404, f"The model `{model}` does not exist or you do not have access to it.",
-                      code="model_not_found")
-    d, prompt_tokens = _decision(body)
-    if prompt_tokens > MODELS.get(model, 128_000):
-        return _error(400, f"This model's maximum context length is {MODELS.get(model, 128_000)} tokens. However, "
-                      f"your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
+    model = model if model is not None else body["model"]
+    if not flavour.knows(model):
+        return flavour.model_missing(model)
+    window = flavour.models.get(model, 128_000)
+    mode = flavour.reasoning.get(model)
+    d, prompt_tokens, prompt = _decision(body, thinking=mode is not None)
+    if prompt_tokens > window:
+        return _error(400, f"This model's maximum context length is {window} tokens. However, your messages "
+                      f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
                       param="messages", code="context_length_exceeded")
+    screened = flavour.screen(prompt, d)
+    if isinstance(screened, web.Response):
+        return screened
+    d, extras = screened
     seed = stable_id(body)
     cid, created = "chatcmpl-" + seed, int(time.time())
     call = _tool_call(d, seed) if d.tool_name else None
     completion_tokens = count_tokens(d.text) + (count_tokens(call["function"]["arguments"]) + 3 if call else 0)
-    usage = _usage(prompt_tokens, completion_tokens)
+    usage = flavour.usage(prompt_tokens, completion_tokens, count_tokens(d.reasoning))
+    shown = d.reasoning if mode == "shown" else ""
     headers = {"x-request-id": "req_" + seed[:16], "openai-processing-ms": "12",
                "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
                "x-ratelimit-reset-requests": "120ms", "x-ratelimit-limit-tokens": "30000",
                "x-ratelimit-remaining-tokens": str(max(0, 30000 - prompt_tokens)),
                "x-ratelimit-reset-tokens": "2ms"}
     if not body.get("stream"):
-        payload = completion_payload(cid, created, model, d, call, usage, n=int(body.get("n") or 1))
+        payload = completion_payload(cid, created, model, d, call, usage, n=int(body.get("n") or 1),
+                                     reasoning=shown, extras=extras)
         return await send_json(request, payload, fault, headers)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames = stream_frames(cid, created, model, d, call, usage, include_usage=include_usage)
+    frames = stream_frames(cid, created, model, d, call, usage, include_usage=include_usage, reasoning=shown,
+                           extras=extras)
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
-                             error_frame=stream_error_frame, headers=headers)
+                             error_frame=spec.stream_error_frame, headers=headers)
 
 
-async def list_models(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
+def models_payload(flavours: Iterable[Flavour]) -> dict[str, Any]:
+    data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": f.owned_by}
+            for f in flavours for m in f.models]
+    return {"object": "list", "data": data}
+
+
+async def answer_models(request: web.Request, flavour: Flavour, spec: FakeSpec,
+                        listed: Iterable[Flavour] = ()) -> web.StreamResponse:
+    """``GET …/models``: every model of ``listed`` (default: of ``flavour``)."""
+    _, fault = await record(request, flavour.name)
+    early = await apply_pre_fault(request, spec, fault)
     if early is not None:
         return early
-    denied = _auth(request)
+    denied = flavour.check_auth(request)
     if denied is not None:
         return denied
-    data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": "openai"} for m in MODELS]
-    return await send_json(request, {"object": "list", "data": data}, fault)
+    return await send_json(request, models_payload(listed or (flavour,)), fault)
 
 
-async def get_model(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    denied = _auth(request)
-    if denied is not None:
-        return denied
+# OpenAI and xAI both answer at /v1: the routes are added once and the request's model picks the
+# flavour (first registered wins for unknown models, so they get OpenAI's 404).
+_V1: web.AppKey[list[tuple[Flavour, FakeSpec]]] = web.AppKey("interlingua_fake_v1_flavours")
+
+
+def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec) -> None:
+    """Answer ``flavour``'s models on the shared ``/v1/chat/completions`` and ``/v1/models`` paths."""
+    if _V1 not in app:
+        app[_V1] = []
+        app.router.add_post("/v1/chat/completions", _v1_chat)
+        app.router.add_get("/v1/models", _v1_models)
+        app.router.add_get("/v1/models/{model}", _v1_model)
+    app[_V1].append((flavour, spec))
+
+
+def _v1_for(request: web.Request, model: Any) -> tuple[Flavour, FakeSpec]:
+    served = request.app[_V1]
+    return next(((f, s) for f, s in served if isinstance(model, str) and f.knows(model)), served[0])
+
+
+async def _v1_chat(request: web.Request) -> web.StreamResponse:
+    try:
+        model = json.loads(await request.read()).get("model")
+    except (ValueError, AttributeError):
+        model = None
+    flavour, spec = _v1_for(request, model)
+    return await answer_chat(request, flavour, spec)
+
+
+async def _v1_models(request: web.Request) -> web.StreamResponse:
+    served = request.app[_V1]
+    return await answer_models(request, *served[0], listed=[f for f, _ in served])
+
+
+async def _v1_model(request: web.Request) -> web.StreamResponse:
     model = request.match_info["model"]
-    if not known_model(model):
+    flavour, _ = _v1_for(request, model)
+    _, fault = await record(request, flavour.name)
+    denied = flavour.check_auth(request)
+    if denied is not None:
+        return denied
+    if not flavour.knows(model):
         return _error(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
-    return await send_json(request, {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "openai"}, fault)
+    return await send_json(request, {"id": model, "object": "model", "created": 1_700_000_000,
+                                     "owned_by": flavour.owned_by}, fault)
+
+
+FLAVOUR = Flavour(NAME, MODELS)
+
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/chat/completions", chat_completions)
-    app.router.add_get("/v1/models", list_models)
-    app.router.add_get("/v1/models/{model}", get_model)
+    serve_on_v1(app, FLAVOUR, SPEC)
 
 
 SPEC = FakeSpec(

@@ -1,0 +1,68 @@
+"""A fake of Docker Model Runner's OpenAI-compatible API, written from
+https://docs.docker.com/ai/model-runner/api-reference/.
+
+Paths (the runner listens on ``http://localhost:12434`` from the host): ``POST
+/engines/v1/chat/completions`` and ``POST /engines/llama.cpp/v1/chat/completions`` (the engine
+named), ``GET /engines/v1/models`` and ``GET /engines/llama.cpp/v1/models``. No auth: any or no
+``Authorization`` header is accepted.
+
+Models are namespaced Docker Hub ids (``ai/smollm2``), optionally tagged (``ai/smollm2:360M-Q4_K_M``).
+A model that is not pulled gets 404 with the plain-text body ``model not found`` (the runner is a
+Go server answering with ``http.Error``). Usage has only the three totals, as llama.cpp reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ._server import FakeSpec
+from .openai import Flavour, answer_chat, answer_models, error_response, stream_error_frame
+
+__all__ = ["FLAVOUR", "MODELS", "SPEC"]
+
+NAME = "docker"
+# model -> context window
+MODELS: dict[str, int] = {"ai/smollm2": 8_192, "ai/llama3.2": 131_072, "ai/qwen3": 40_960, "ai/gemma3": 131_072,
+                          "ai/mistral": 32_768}
+
+
+def _no_auth(request: web.Request) -> web.Response | None:
+    return None
+
+
+def _model_missing(model: str) -> web.Response:
+    return web.Response(status=404, text="model not found\n", content_type="text/plain")
+
+
+def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
+    return {"completion_tokens": completion, "prompt_tokens": prompt, "total_tokens": prompt + completion}
+
+
+class _DockerFlavour(Flavour):
+    def knows(self, model: str) -> bool:
+        # a tag picks a quantisation of the same model
+        return model.partition(":")[0] in self.models
+
+
+FLAVOUR = _DockerFlavour(
+    NAME, MODELS, check_auth=_no_auth, model_missing=_model_missing, owned_by="docker", usage=_usage
+)
+
+
+async def chat(request: web.Request) -> web.StreamResponse:
+    return await answer_chat(request, FLAVOUR, SPEC)
+
+
+async def models(request: web.Request) -> web.StreamResponse:
+    return await answer_models(request, FLAVOUR, SPEC)
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix in ("/engines/v1", "/engines/llama.cpp/v1"):
+        app.router.add_post(prefix + "/chat/completions", chat)
+        app.router.add_get(prefix + "/models", models)
+
+
+SPEC = FakeSpec(NAME, "/engines/v1", add_routes, error_response, stream_error_frame)

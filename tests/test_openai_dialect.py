@@ -277,7 +277,7 @@ decisions = st.one_of(
 
 def _fake_outputs(d: Decision) -> tuple[bytes, list[bytes]]:
     call = fake_openai._tool_call(d, "seed") if d.tool_name else None
-    usage = fake_openai._usage(11, 7)
+    usage = fake_openai.usage_payload(11, 7, 0)
     payload = fake_openai.completion_payload("chatcmpl-x", 1700000000, "gpt-4o", d, call, usage)
     frames = fake_openai.stream_frames("chatcmpl-x", 1700000000, "gpt-4o", d, call, usage, include_usage=True)
     return json.dumps(payload).encode(), frames

@@ -7,6 +7,7 @@ from typing import Any
 
 from returns.result import Failure, Result, Success
 
+from .anthropic import ANTHROPIC
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
 from .models import PROVIDER_ALIASES, PROVIDERS
@@ -16,6 +17,7 @@ __all__ = ["DIALECTS", "get_dialect"]
 
 DIALECTS: Mapping[str, Dialect[Any]] = {
     "openai": OPENAI,
+    "anthropic": ANTHROPIC,
 }
 
 

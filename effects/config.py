@@ -31,6 +31,7 @@ class ProviderEnv:
 # One row per provider; a provider missing here simply has no environment.
 ENV: dict[str, ProviderEnv] = {
     "openai": ProviderEnv(api_key=("OPENAI_API_KEY",), base_url=("OPENAI_BASE_URL",)),
+    "anthropic": ProviderEnv(api_key=("ANTHROPIC_API_KEY",), base_url=("ANTHROPIC_BASE_URL",)),
 }
 
 

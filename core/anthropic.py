@@ -558,7 +558,8 @@ class AnthropicDialect:
             except _DECODE_ERRORS as exc:
                 out.append(_stream_error(self.name, f"malformed stream event: {exc}", ev.data))
                 return _freeze(st, tools, calls, tally, stopped, failed=True), tuple(out)
-            match e.type:
+            # data.type names the event; the SSE event line says the same and stands in if it is missing
+            match e.type or ev.event:
                 case "message_start":
                     m = e.message or _RMessage()
                     tally = tally.add(m.usage)
@@ -785,7 +786,7 @@ def _encode_messages(msgs: tuple[Message, ...]) -> tuple[list[_WText], list[_WMe
     system: list[_WText] = []
     turns: list[_WMessage] = []
     for m in msgs:
-        if m.role is Role.SYSTEM:
+        if m.role == Role.SYSTEM:
             if any(isinstance(p, ImagePart) for p in m.parts):
                 return "images are not allowed in system messages"
             if m.text:

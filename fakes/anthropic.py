@@ -2,7 +2,8 @@
 
 Paths: ``POST /v1/messages`` (JSON, or SSE when ``"stream": true``), ``POST /v1/messages/count_tokens``,
 ``GET /v1/models``, ``GET /v1/models/{model_id}``. An SDK's base URL is the server root (the SDK
-appends ``/v1/messages``).
+appends ``/v1/messages``). ``/v1/models`` is shared with the OpenAI fake on the same port; requests
+carrying ``anthropic-version`` get Anthropic's answer.
 
 Auth: ``x-api-key: <key>``; a missing or wrong key gets 401 ``authentication_error``. The
 ``anthropic-version`` header is required (400 ``invalid_request_error`` without it). Every
@@ -51,6 +52,8 @@ NAME = "anthropic"
 VERSION = "2023-06-01"
 # model -> (context window, max output tokens, display name, created_at)
 MODELS: dict[str, tuple[int, int, str, str]] = {
+    "claude-opus-4-6": (200_000, 128_000, "Claude Opus 4.6", "2026-02-05T00:00:00Z"),
+    "claude-sonnet-4-6": (200_000, 64_000, "Claude Sonnet 4.6", "2026-02-17T00:00:00Z"),
     "claude-opus-4-5": (200_000, 64_000, "Claude Opus 4.5", "2025-11-24T00:00:00Z"),
     "claude-opus-4-1": (200_000, 32_000, "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
     "claude-opus-4-0": (200_000, 32_000, "Claude Opus 4", "2025-05-22T00:00:00Z"),
@@ -526,7 +529,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     window = _limits(model)[0]
     if prompt > window:
         return _error(400, "invalid_request_error", f"prompt is too long: {prompt} tokens > {window} maximum")
-    seed = stable_id(body)
+    # the same request streamed or not gets the same message (id, content, signatures)
+    seed = stable_id({k: v for k, v in body.items() if k != "stream"})
     blocks, reason, stop_sequence, output = _answer(body, seed)
     mid = "msg_01" + seed[:22]
     usage = _usage(prompt, output)
@@ -574,22 +578,32 @@ async def list_models(request: web.Request) -> web.StreamResponse:
                                      "last_id": data[-1]["id"]}, fault, {"request-id": _request_id("models")})
 
 
-async def get_model(request: web.Request) -> web.StreamResponse:
+async def get_model(request: web.Request, model: str) -> web.StreamResponse:
     _, fault = await record(request, NAME)
     denied = _check_headers(request)
     if denied is not None:
         return denied
-    model = request.match_info["model"]
     if model not in MODELS:
         return _error(404, "not_found_error", f"model: {model}")
     return await send_json(request, _model_obj(model), fault, {"request-id": _request_id(model)})
 
 
+@web.middleware
+async def _models_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    # ``GET /v1/models`` is also OpenAI's path, and every fake shares one application: a request
+    # that speaks Anthropic (it must send ``anthropic-version``; SDKs always do) is answered here.
+    if request.method == "GET" and request.headers.get("anthropic-version"):
+        if request.path.rstrip("/") == "/v1/models":
+            return await list_models(request)
+        if request.path.startswith("/v1/models/"):
+            return await get_model(request, request.path.removeprefix("/v1/models/"))
+    return await handler(request)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens_handler)
-    app.router.add_get("/v1/models", list_models)
-    app.router.add_get("/v1/models/{model}", get_model)
+    app.middlewares.append(_models_middleware)
 
 
 SPEC = FakeSpec(

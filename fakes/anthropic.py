@@ -412,7 +412,8 @@ def _answer(body: dict[str, Any], seed: str) -> tuple[list[dict[str, Any]], str,
     last = msgs[-1]
     if last["role"] == "user" and isinstance(last["content"], list):
         results = [b for b in last["content"] if b.get("type") == "tool_result"]
-        if results:
+        # results followed by a new question (text after them in the same turn) answer the question
+        if results and not _text_of(last["content"]):
             uses = {b["id"]: b["name"] for m in msgs if isinstance(m["content"], list)
                     for b in m["content"] if b.get("type") == "tool_use"}
             tool_result = (uses.get(results[0]["tool_use_id"], "tool"), _text_of(results[0].get("content")))

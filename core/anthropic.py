@@ -625,7 +625,7 @@ class AnthropicDialect:
     def stream_finish(self, state: AnthropicStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
             return Failure(_stream_error(self.name, "stream already failed", b""))
-        st, events = state, ()
+        st, events = state, tuple[StreamEvent, ...]()
         if not state.stopped:
             st, events = self._on_events(state, sse.finish(state.sse))
         for e in events:

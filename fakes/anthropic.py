@@ -471,11 +471,12 @@ def stream_frames(mid: str, model: str, blocks: list[dict[str, Any]], stop_reaso
         "stop_reason": None, "stop_sequence": None, "usage": start_usage}})]
     for i, b in enumerate(blocks):
         t = b["type"]
-        empty: dict[str, Any] = {
+        empties: dict[str, dict[str, Any]] = {
             "text": {"type": "text", "text": ""},
             "thinking": {"type": "thinking", "thinking": "", "signature": ""},
             "tool_use": {"type": "tool_use", "id": b.get("id"), "name": b.get("name"), "input": {}},
-        }.get(t, b)
+        }
+        empty = empties.get(t, b)
         out.append(_frame("content_block_start", {"type": "content_block_start", "index": i, "content_block": empty}))
         if i == 0:
             out.append(_frame("ping", {"type": "ping"}))

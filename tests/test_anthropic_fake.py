@@ -21,6 +21,7 @@ from interlingua.core import (
 from interlingua.core.anthropic import ANTHROPIC
 from interlingua.effects import AiohttpTransport, Client, Timeouts
 from interlingua.fakes import FakeServer
+from interlingua.fakes.anthropic import validate_messages_body
 from returns.result import Failure, Success
 
 MODEL = "claude-haiku-4-5"
@@ -252,3 +253,37 @@ async def test_count_tokens_against_fake(fake: FakeServer) -> None:
         assert n == ANTHROPIC.decode_response(resp.unwrap()).unwrap().usage.prompt_tokens
     finally:
         await t.close()
+
+
+_OK: dict[str, Any] = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+_USE = {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"model": MODEL, "messages": _OK["messages"]}, "max_tokens: Field required"),
+        ({**_OK, "messages": []}, "at least one message"),
+        ({**_OK, "messages": [{"role": "system", "content": "x"}]}, "Input should be 'user' or 'assistant'"),
+        ({**_OK, "messages": [{"role": "assistant", "content": "x"}]}, "first message must use"),
+        ({**_OK, "messages": [*_OK["messages"], _USE, {"role": "user", "content": "no result"}]},
+         "`tool_use` ids were found without `tool_result`"),
+        ({**_OK, "messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "nope", "content": "x"}]}]}, "unexpected `tool_use_id`"),
+        ({**_OK, "messages": [*_OK["messages"], _USE, {"role": "user", "content": [
+            {"type": "text", "text": "first"}, {"type": "tool_result", "tool_use_id": "t1", "content": "x"}]}]},
+         "tool_result blocks must come first"),
+        ({**_OK, "messages": [*_OK["messages"], {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "t"}]}]}, "signature: Field required"),
+        ({**_OK, "messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]}, "must be non-empty"),
+        ({**_OK, "temperature": 1.5}, "temperature"),
+        ({**_OK, "thinking": {"type": "enabled", "budget_tokens": 100}}, "greater than or equal to 1024"),
+        ({**_OK, "tool_choice": {"type": "tool", "name": "f"}}, "not among the provided tools"),
+    ],
+)
+def test_fake_validation_rules(body: dict[str, Any], message: str) -> None:
+    """The fake refuses what the API documents as invalid, with Anthropic's 400 invalid_request_error."""
+    assert validate_messages_body(_OK) is None
+    status, type_, text = validate_messages_body(body) or (0, "", "")
+    assert (status, type_) == (400, "invalid_request_error")
+    assert message in text

@@ -7,6 +7,7 @@ from typing import Any
 
 from returns.result import Failure, Result, Success
 
+from .anthropic import ANTHROPIC
 from .bedrock import BEDROCK
 from .compat import AZURE, DOCKER, OPENAI_COMPATIBLE, XAI
 from .dialect import Dialect
@@ -25,6 +26,7 @@ DIALECTS: Mapping[str, Dialect[Any]] = {
     "xai": XAI,
     "docker": DOCKER,
     "openai_compatible": OPENAI_COMPATIBLE,
+    "anthropic": ANTHROPIC,
 }
 
 

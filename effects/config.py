@@ -78,6 +78,7 @@ ENV: dict[str, ProviderEnv] = {
     "openai_compatible": ProviderEnv(
         api_key=("OPENAI_COMPATIBLE_API_KEY",), base_url=("OPENAI_COMPATIBLE_BASE_URL",)
     ),
+    "anthropic": ProviderEnv(api_key=("ANTHROPIC_API_KEY",), base_url=("ANTHROPIC_BASE_URL",)),
 }
 
 

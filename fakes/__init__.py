@@ -6,6 +6,7 @@
 ...         print(fake.url_for("openai"))               # http://127.0.0.1:PORT/v1
 """
 
+from . import anthropic as _anthropic
 from . import azure as _azure
 from . import bedrock as _bedrock
 from . import docker as _docker
@@ -16,7 +17,7 @@ from ._faults import FAULT_HEADER, Fault, parse_fault
 from ._server import DEFAULT_API_KEY, FakeServer, FakeSpec, FakeState, RecordedRequest, build_app, serve
 
 # Every provider's fake, in one table; all share one application and port.
-SPECS: tuple[FakeSpec, ...] = (_openai.SPEC, _azure.SPEC, _xai.SPEC, _docker.SPEC, _ollama.SPEC, _bedrock.SPEC)
+SPECS: tuple[FakeSpec, ...] = (_openai.SPEC, _azure.SPEC, _xai.SPEC, _docker.SPEC, _ollama.SPEC, _bedrock.SPEC, _anthropic.SPEC)
 
 __all__ = [
     "DEFAULT_API_KEY",

@@ -9,6 +9,7 @@ from returns.result import Failure, Result, Success
 
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
+from .gemini import GEMINI
 from .models import PROVIDER_ALIASES, PROVIDERS
 from .openai import OPENAI
 
@@ -16,6 +17,7 @@ __all__ = ["DIALECTS", "get_dialect"]
 
 DIALECTS: Mapping[str, Dialect[Any]] = {
     "openai": OPENAI,
+    "gemini": GEMINI,
 }
 
 

@@ -31,6 +31,9 @@ class ProviderEnv:
 # One row per provider; a provider missing here simply has no environment.
 ENV: dict[str, ProviderEnv] = {
     "openai": ProviderEnv(api_key=("OPENAI_API_KEY",), base_url=("OPENAI_BASE_URL",)),
+    # GEMINI_API_KEY first, as the brief asks (note: google-genai itself prefers GOOGLE_API_KEY when
+    # both are set); GOOGLE_GEMINI_BASE_URL is the variable google-genai reads for the base URL.
+    "gemini": ProviderEnv(api_key=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url=("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL")),
 }
 
 

@@ -1,6 +1,6 @@
 """A fake of Google's Gemini API (Generative Language API), written from Google's API reference.
 
-Paths (``v1beta`` and ``v1``; https://ai.google.dev/api): ``POST /v1beta/models/{model}:generateContent``,
+Paths (https://ai.google.dev/api; the POST methods also under ``v1``): ``POST /v1beta/models/{model}:generateContent``,
 ``POST /v1beta/models/{model}:streamGenerateContent`` (SSE with ``?alt=sse``, else one JSON array),
 ``POST /v1beta/models/{model}:countTokens``, ``GET /v1beta/models``, ``GET /v1beta/models/{model}``.
 
@@ -389,10 +389,13 @@ async def get_model(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    # google-genai defaults to v1 (set HttpOptions(api_version="v1beta") for the documented paths).
+    # On the shared port ``GET /v1/models[/…]`` belongs to the OpenAI fake, so the model list and
+    # lookup are served under v1beta only; the POST methods answer under both versions.
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{{version:{version}}}/models/{{target}}", model_method)
-        app.router.add_get(f"/{{version:{version}}}/models", list_models)
-        app.router.add_get(f"/{{version:{version}}}/models/{{target}}", get_model)
+    app.router.add_get("/{version:v1beta}/models", list_models)
+    app.router.add_get("/{version:v1beta}/models/{target}", get_model)
 
 
 SPEC = FakeSpec(

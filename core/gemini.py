@@ -688,10 +688,11 @@ def _image(p: ImagePart) -> _WPart | str:
         return f"Gemini accepts gs://, https:// or data: image URLs, not {url[:40]!r}"
     # gs:// objects, Files API URIs and public or signed https URLs all go in fileData
     # (https://ai.google.dev/gemini-api/docs/file-input-methods); fileData needs a MIME type.
-    mime = p.media_type or IMAGE_TYPES.get(urlsplit(url).path.rsplit(".", 1)[-1].lower())
-    if mime is None and not url.startswith("https://generativelanguage.googleapis.com/"):
+    # A Files API URI needs none: the uploaded file already has one.
+    file_mime = p.media_type or IMAGE_TYPES.get(urlsplit(url).path.rsplit(".", 1)[-1].lower())
+    if file_mime is None and not url.startswith("https://generativelanguage.googleapis.com/"):
         return f"cannot tell the image type of {url[:80]!r}: pass ImagePart(url=..., media_type='image/png')"
-    return _WPart(file_data=_WFileData(url, UNSET if mime is None else mime))
+    return _WPart(file_data=_WFileData(url, UNSET if file_mime is None else file_mime))
 
 
 def _tool_result(m: Message, calls: dict[str, tuple[str, int]], arrival: int) -> tuple[int, _WPart] | str:

@@ -190,3 +190,27 @@ async def test_count_tokens_against_fake(fake: FakeServer) -> None:
     async with aiohttp.ClientSession() as s, s.post(r.url, data=r.body, headers=dict(r.headers.items_raw())) as resp:
         body = await resp.read()
     assert GEMINI.decode_count_tokens(HttpResponse(resp.status, body=body)) == Success(2)
+
+
+async def test_cross_dialect_conversation_accepted_by_fake(client: Client) -> None:
+    """Two calls, their two results (out of order), then a user turn: the fake accepts the encoding;
+    dropping one result is Gemini's 400 about unequal call and response counts."""
+    from interlingua.core import ToolCall
+
+    calls = [ToolCall("call_a", "get_weather", '{"city":"Paris"}'), ToolCall("call_b", "get_time", "{}")]
+    conv = [Message.user("Weather and time?"), Message.assistant("", calls),
+            Message.tool("call_b", "12:00"), Message.tool("call_a", "sunny"), Message.user("Thanks!")]
+    ok = (await client.chat(f"gemini:{MODEL}", conv)).unwrap()
+    assert ok.text == "Fake reply: Thanks!"
+    err = (await client.chat(f"gemini:{MODEL}", conv[:3] + conv[4:])).failure()
+    assert err.kind is ErrorKind.INVALID_REQUEST and "function response parts" in err.message
+
+
+def test_env_key_falls_back_to_google_api_key() -> None:
+    """GEMINI_API_KEY wins; GOOGLE_API_KEY is the fallback; GEMINI_BASE_URL sets the base URL."""
+    from interlingua.effects import LlmConfig
+
+    both = LlmConfig.from_env({"GEMINI_API_KEY": "g1", "GOOGLE_API_KEY": "g2", "GEMINI_BASE_URL": "http://127.0.0.1:1"})
+    assert both.provider("gemini").api_key.reveal() == "g1"
+    assert both.provider("gemini").base_url == "http://127.0.0.1:1"
+    assert LlmConfig.from_env({"GOOGLE_API_KEY": "g2"}).provider("gemini").api_key.reveal() == "g2"

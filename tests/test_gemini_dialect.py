@@ -350,12 +350,17 @@ def test_decode_encode_idempotent(dt: tuple[Decision, bool]) -> None:
 
 
 def _normal(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Gemini's parts as the decoder keeps them: a signature on a text after thoughts moves onto the thought."""
+    """Gemini's parts as the decoder keeps them: a signature on an answer text moves onto the thought
+    before it, or onto an empty signed part of its own when there is none."""
     out: list[dict[str, Any]] = []
     for p in parts:
         p = dict(p)
-        if "text" in p and not p.get("thought") and "thoughtSignature" in p and out and out[-1].get("thought"):
-            out[-1]["thoughtSignature"] = p.pop("thoughtSignature")
+        if "text" in p and not p.get("thought") and "thoughtSignature" in p:
+            sig = p.pop("thoughtSignature")
+            if out and out[-1].get("thought"):
+                out[-1]["thoughtSignature"] = sig
+            else:
+                out.append({"text": "", "thoughtSignature": sig})
         if p.get("thought") and not p["text"]:
             p = {"text": "", **({"thoughtSignature": p["thoughtSignature"]} if "thoughtSignature" in p else {})}
             if "thoughtSignature" not in p:

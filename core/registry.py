@@ -12,6 +12,7 @@ from .bedrock import BEDROCK
 from .compat import AZURE, DOCKER, OPENAI_COMPATIBLE, XAI
 from .dialect import Dialect
 from .errors import ErrorKind, LlmError
+from .gemini import GEMINI
 from .models import PROVIDER_ALIASES, PROVIDERS
 from .ollama import OLLAMA
 from .openai import OPENAI
@@ -27,6 +28,7 @@ DIALECTS: Mapping[str, Dialect[Any]] = {
     "docker": DOCKER,
     "openai_compatible": OPENAI_COMPATIBLE,
     "anthropic": ANTHROPIC,
+    "gemini": GEMINI,
 }
 
 

@@ -79,6 +79,9 @@ ENV: dict[str, ProviderEnv] = {
         api_key=("OPENAI_COMPATIBLE_API_KEY",), base_url=("OPENAI_COMPATIBLE_BASE_URL",)
     ),
     "anthropic": ProviderEnv(api_key=("ANTHROPIC_API_KEY",), base_url=("ANTHROPIC_BASE_URL",)),
+    # GEMINI_API_KEY first, as the brief asks (note: google-genai itself prefers GOOGLE_API_KEY when
+    # both are set); GOOGLE_GEMINI_BASE_URL is the variable google-genai reads for the base URL.
+    "gemini": ProviderEnv(api_key=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url=("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL")),
 }
 
 

@@ -10,6 +10,7 @@ from . import anthropic as _anthropic
 from . import azure as _azure
 from . import bedrock as _bedrock
 from . import docker as _docker
+from . import gemini as _gemini
 from . import ollama as _ollama
 from . import openai as _openai
 from . import xai as _xai
@@ -17,16 +18,16 @@ from ._faults import FAULT_HEADER, Fault, parse_fault
 from ._server import DEFAULT_API_KEY, FakeServer, FakeSpec, FakeState, RecordedRequest, build_app, serve
 
 # Every provider's fake, in one table; all share one application and port.
-SPECS: tuple[FakeSpec, ...] = (_openai.SPEC, _azure.SPEC, _xai.SPEC, _docker.SPEC, _ollama.SPEC, _bedrock.SPEC, _anthropic.SPEC)
+SPECS: tuple[FakeSpec, ...] = (_openai.SPEC, _azure.SPEC, _xai.SPEC, _docker.SPEC, _ollama.SPEC, _bedrock.SPEC, _anthropic.SPEC, _gemini.SPEC)
 
 __all__ = [
     "DEFAULT_API_KEY",
     "FAULT_HEADER",
     "SPECS",
-    "Fault",
     "FakeServer",
     "FakeSpec",
     "FakeState",
+    "Fault",
     "RecordedRequest",
     "build_app",
     "parse_fault",

@@ -1,0 +1,408 @@
+"""A fake of Google's Gemini API (Generative Language API), written from Google's API reference.
+
+Paths (https://ai.google.dev/api; the POST methods also under ``v1``): ``POST /v1beta/models/{model}:generateContent``,
+``POST /v1beta/models/{model}:streamGenerateContent`` (SSE with ``?alt=sse``, else one JSON array),
+``POST /v1beta/models/{model}:countTokens``, ``GET /v1beta/models``, ``GET /v1beta/models/{model}``.
+
+Auth: the key in the ``x-goog-api-key`` header or the ``key`` query parameter, as the real API
+accepts both. No key gets 403 ``PERMISSION_DENIED``; a wrong key gets what Google sends for one:
+400 ``INVALID_ARGUMENT`` with an ``ErrorInfo`` detail whose reason is ``API_KEY_INVALID``.
+Errors are ``google.rpc.Status`` JSON: ``{"error": {"code", "message", "status", "details"}}``; a
+429 is ``RESOURCE_EXHAUSTED`` with ``QuotaFailure``, ``Help`` and ``RetryInfo`` (``retryDelay``)
+details and no Retry-After header, as the Gemini API sends it; a 502 is the Google front end's
+HTML page. Content follows :mod:`interlingua.fakes._content`: ``toolConfig`` mode ``ANY`` demands a
+call (one ``allowedFunctionNames`` entry names it), ``thinkingConfig.includeThoughts`` adds a
+``thought: true`` part and a ``thoughtSignature`` on the first answer part.
+
+Streams are framed as Google frames them: each event is ``data: <GenerateContentResponse>\\r\\n\\r\\n``,
+every chunk a delta carrying ``usageMetadata`` with running totals; the last carries
+``finishReason``. There is no end sentinel. A mid-stream error is a ``data:`` event holding the
+``{"error": …}`` Status object.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._faults import Fault
+from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+
+__all__ = ["MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
+
+NAME = "gemini"
+# model -> (inputTokenLimit, outputTokenLimit, thinking); https://ai.google.dev/gemini-api/docs/models
+MODELS: dict[str, tuple[int, int, bool]] = {
+    "gemini-3-pro-preview": (1_048_576, 65_536, True),
+    "gemini-3-flash-preview": (1_048_576, 65_536, True),
+    "gemini-2.5-pro": (1_048_576, 65_536, True),
+    "gemini-2.5-flash": (1_048_576, 65_536, True),
+    "gemini-2.5-flash-lite": (1_048_576, 65_536, True),
+    "gemini-2.0-flash": (1_048_576, 8_192, False),
+    "gemini-2.0-flash-lite": (1_048_576, 8_192, False),
+    "gemma-3-27b-it": (131_072, 8_192, False),
+}
+_METHODS = ("generateContent", "countTokens", "createCachedContent", "batchGenerateContent")
+# HTTP status -> google.rpc.Code name and the message Google sends with it.
+_STATUS: dict[int, tuple[str, str]] = {
+    400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
+    401: ("UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+          "login cookie or other valid authentication credential. See "
+          "https://developers.google.com/identity/sign-in/web/devconsole-project."),
+    403: ("PERMISSION_DENIED", "The caller does not have permission"),
+    404: ("NOT_FOUND", "Requested entity was not found."),
+    409: ("ABORTED", "The operation was aborted."),
+    429: ("RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and billing details. "
+          "For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits."),
+    499: ("CANCELLED", "The operation was cancelled."),
+    500: ("INTERNAL", "An internal error has occurred. Please retry or report in "
+          "https://developers.generativeai.google/guide/troubleshooting"),
+    501: ("UNIMPLEMENTED", "Operation is not implemented, or supported, or enabled."),
+    503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
+    504: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+}
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
+_MODES = {"AUTO": "auto", "ANY": "required", "NONE": "none", "VALIDATED": "auto"}
+_CONTENT_TYPE = "application/json; charset=UTF-8"
+_GFE_502 = (
+    b"<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 502 (Server Error)!!1</title>\n"
+    b"  <p><b>502.</b> <ins>That\xe2\x80\x99s an error.</ins>\n  <p>The server encountered a temporary error and "
+    b"could not complete your request.<p>Please try again in 30 seconds.  <ins>That\xe2\x80\x99s all we know.</ins>\n"
+)
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """A field by its lowerCamelCase JSON name or its proto snake_case name: proto3 JSON parsers accept
+    both (https://protobuf.dev/programming-guides/json/), and google-genai sends some fields
+    (``parameters_json_schema``, ``include_thoughts``) in snake_case."""
+    if not isinstance(obj, dict):
+        return default
+    if name in obj:
+        return obj[name]
+    return obj.get(re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), name), default)
+
+
+def _status(code: int, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message,
+                           "status": _STATUS.get(code, ("UNKNOWN", ""))[0]}
+    if details:
+        err["details"] = details
+    return {"error": err}
+
+
+def _error(code: int, message: str, details: list[dict[str, Any]] | None = None) -> web.Response:
+    return web.Response(status=code, text=json.dumps(_status(code, message, details), indent=2),
+                        content_type="application/json", charset="UTF-8")
+
+
+def _retry_info(delay: str) -> list[dict[str, Any]]:
+    return [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+            {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+             "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+             "quotaDimensions": {"location": "global", "model": "gemini-2.5-flash"}, "quotaValue": "10"}]},
+        {"@type": "type.googleapis.com/google.rpc.Help",
+         "links": [{"description": "Learn more about Gemini API quotas",
+                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
+    ]
+
+
+def error_response(status: int, message: str, fault: Fault | None = None) -> web.Response:
+    """Google's body for a status the fault asked for."""
+    if status == 502:
+        return web.Response(status=502, body=_GFE_502, content_type="text/html", charset="UTF-8")
+    if status == 429:
+        delay = (fault.retry_after if fault and fault.retry_after else "1").rstrip("s") + "s"
+        return _error(429, _STATUS[429][1], _retry_info(delay))
+    return _error(status, _STATUS.get(status, ("UNKNOWN", message))[1] or message)
+
+
+def stream_error_frame() -> bytes:
+    return _frame(_status(500, _STATUS[500][1]))
+
+
+def _frame(obj: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\r\n\r\n"
+
+
+def _auth(request: web.Request) -> web.Response | None:
+    key = request.headers.get("x-goog-api-key") or request.query.get("key")
+    if not key:
+        return _error(403, "Method doesn't allow unregistered callers (callers without established identity). "
+                      "Please use API Key or other form of API consumer identity to call this API.")
+    if key != state_of(request).api_key:
+        return _error(400, "API key not valid. Please pass a valid API key.", [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+             "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}},
+            {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+             "message": "API key not valid. Please pass a valid API key."},
+        ])
+    return None
+
+
+def _texts(content: Any) -> str:
+    if not isinstance(content, dict):
+        return ""
+    return "".join(p.get("text", "") for p in content.get("parts") or () if isinstance(p, dict)
+                   and isinstance(p.get("text"), str) and not p.get("thought"))
+
+
+def _validate(body: Any, counting: bool = False) -> web.Response | None:
+    if not isinstance(body, dict):
+        return _error(400, "Invalid JSON payload received. Unexpected token.")
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        if counting:
+            return None
+        return _error(400, "* GenerateContentRequest.contents: contents is not specified\n")
+    prev_calls: list[str] = []
+    for i, c in enumerate(contents):
+        if not isinstance(c, dict):
+            return _error(400, f'Invalid value at \'contents[{i}]\', expected an object.')
+        if c.get("role", "user") not in ("user", "model"):
+            return _error(400, "Please use a valid role: user, model.")
+        parts = c.get("parts")
+        if not isinstance(parts, list) or not parts:
+            return _error(400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n")
+        responses = [_get(p, "functionResponse").get("name") for p in parts
+                     if isinstance(p, dict) and isinstance(_get(p, "functionResponse"), dict)]
+        if responses and (len(responses) != len(prev_calls) or sorted(responses) != sorted(prev_calls)):
+            return _error(400, "Please ensure that the number of function response parts is equal to the number "
+                          "of function call parts of the function call turn.")
+        prev_calls = [_get(p, "functionCall").get("name") for p in parts
+                      if isinstance(p, dict) and isinstance(_get(p, "functionCall"), dict)]
+    return None
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    n = count_tokens(_texts(_get(body, "systemInstruction")))
+    for c in body.get("contents") or ():
+        n += count_tokens(_texts(c))
+        for p in (c.get("parts") if isinstance(c, dict) else None) or ():
+            for k in ("functionCall", "functionResponse"):
+                if _get(p, k) is not None:
+                    n += count_tokens(json.dumps(_get(p, k)))
+    for t in body.get("tools") or ():
+        n += count_tokens(json.dumps(t))
+    return n
+
+
+def _decision(body: dict[str, Any]) -> tuple[Decision, bool]:
+    contents = body["contents"]
+    last = contents[-1]
+    tool_result = None
+    for p in last.get("parts") or ():
+        fr = _get(p, "functionResponse")
+        if isinstance(fr, dict):
+            resp = fr.get("response") or {}
+            out = resp.get("output", resp.get("error")) if isinstance(resp, dict) else None
+            tool_result = (str(fr.get("name", "tool")), out if isinstance(out, str) else json.dumps(resp))
+            break
+    prompt = next((_texts(c) for c in reversed(contents) if c.get("role", "user") == "user" and _texts(c)), "")
+    decls = [d for t in body.get("tools") or () for d in _get(t, "functionDeclarations") or () if isinstance(d, dict)]
+    tools = [(str(d.get("name")), _get(d, "parametersJsonSchema") or d.get("parameters") or {}) for d in decls]
+    fcc = _get(_get(body, "toolConfig"), "functionCallingConfig") or {}
+    choice = _MODES.get(str(fcc.get("mode", "AUTO")).upper(), "auto")
+    allowed = _get(fcc, "allowedFunctionNames") or []
+    forced = allowed[0] if choice == "required" and len(allowed) == 1 else None
+    if allowed and choice == "required":
+        tools = [t for t in tools if t[0] in allowed]
+    gen = _get(body, "generationConfig") or {}
+    schema = _get(gen, "responseJsonSchema") or _get(gen, "responseSchema")
+    thinking = bool(_get(_get(gen, "thinkingConfig"), "includeThoughts"))
+    d = decide(
+        prompt=prompt, tools=tools, choice=choice, forced_tool=forced, tool_result=tool_result,
+        schema=schema if isinstance(schema, dict) else None,
+        json_mode=_get(gen, "responseMimeType") == "application/json",
+        max_tokens=_get(gen, "maxOutputTokens"), stop=list(_get(gen, "stopSequences") or ()), thinking=thinking,
+    )
+    return d, thinking
+
+
+def usage_metadata(prompt: int, candidates: int, thoughts: int = 0) -> dict[str, Any]:
+    """``usageMetadata`` as the API writes it: proto3 JSON leaves zero counts out."""
+    u: dict[str, Any] = {"promptTokenCount": prompt}
+    if candidates:
+        u["candidatesTokenCount"] = candidates
+    u["totalTokenCount"] = prompt + candidates + thoughts
+    u["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    if thoughts:
+        u["thoughtsTokenCount"] = thoughts
+    return u
+
+
+def _signature(seed: str) -> str:
+    return "CiQB" + stable_id("signature", seed, n=40)
+
+
+def _call_part(d: Decision) -> dict[str, Any]:
+    return {"functionCall": {"name": d.tool_name, "args": d.tool_args or {}}}
+
+
+def _candidate_tokens(d: Decision) -> int:
+    return count_tokens(json.dumps(d.tool_args or {})) + 3 if d.tool_name else count_tokens(d.text)
+
+
+def generate_payload(model: str, d: Decision, prompt_tokens: int, response_id: str, *, thinking: bool) -> dict[str, Any]:
+    """A whole ``GenerateContentResponse`` as ``generateContent`` returns it."""
+    parts: list[dict[str, Any]] = []
+    if thinking:
+        parts.append({"text": d.reasoning, "thought": True})
+    answer = _call_part(d) if d.tool_name else {"text": d.text}
+    if thinking:
+        answer["thoughtSignature"] = _signature(response_id)
+    parts.append(answer)
+    thoughts = count_tokens(d.reasoning) if thinking else 0
+    return {
+        "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": _FINISH[d.finish], "index": 0}],
+        "usageMetadata": usage_metadata(prompt_tokens, _candidate_tokens(d), thoughts),
+        "modelVersion": model,
+        "responseId": response_id,
+    }
+
+
+def stream_frames(model: str, d: Decision, prompt_tokens: int, response_id: str, *, thinking: bool) -> list[bytes]:
+    """The SSE events of ``streamGenerateContent?alt=sse``: the same answer as :func:`generate_payload`,
+    cut into deltas, each with running ``usageMetadata``; the last carries ``finishReason``."""
+    deltas: list[tuple[dict[str, Any], int, int]] = []  # (part, candidate tokens so far, thoughts so far)
+    thought_text = ""
+    if thinking:
+        for piece in split_for_stream(d.reasoning) or [""]:
+            thought_text += piece
+            deltas.append(({"text": piece, "thought": True}, 0, count_tokens(thought_text)))
+    thoughts = count_tokens(thought_text)
+    if d.tool_name:
+        deltas.append((_call_part(d), _candidate_tokens(d), thoughts))
+    else:
+        text = ""
+        for piece in split_for_stream(d.text) or [""]:
+            text += piece
+            deltas.append(({"text": piece}, count_tokens(text), thoughts))
+    if thinking:
+        first_answer = next(i for i, (p, _, _) in enumerate(deltas) if not p.get("thought"))
+        deltas[first_answer][0]["thoughtSignature"] = _signature(response_id)
+    frames = []
+    for i, (part, cand, th) in enumerate(deltas):
+        candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
+        if i == len(deltas) - 1:
+            candidate["finishReason"] = _FINISH[d.finish]
+        frames.append(_frame({"candidates": [candidate], "usageMetadata": usage_metadata(prompt_tokens, cand, th),
+                              "modelVersion": model, "responseId": response_id}))
+    return frames
+
+
+def _known(model: str) -> bool:
+    return model in MODELS
+
+
+def _not_found(model: str, version: str, method: str = "generateContent") -> web.Response:
+    return _error(404, f"models/{model} is not found for API version {version}, or is not supported for "
+                  f"{method}. Call ListModels to see the list of available models and their supported methods.")
+
+
+async def model_method(request: web.Request) -> web.StreamResponse:
+    raw, fault = await record(request, NAME)
+    early = await apply_pre_fault(request, SPEC, fault)
+    if early is not None:
+        return early
+    denied = _auth(request)
+    if denied is not None:
+        return denied
+    version = request.match_info["version"]
+    model, _, method = request.match_info["target"].partition(":")
+    if method not in ("generateContent", "streamGenerateContent", "countTokens"):
+        return _error(404, f"Method not found: {method or '(none)'}.")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if method == "countTokens" and isinstance(_get(body, "generateContentRequest"), dict):
+        body = _get(body, "generateContentRequest")
+    invalid = _validate(body, counting=method == "countTokens")
+    if invalid is not None:
+        return invalid
+    if not _known(model):
+        return _not_found(model, version, method)
+    prompt_tokens = _prompt_tokens(body)
+    if method == "countTokens":
+        return await send_json(request, {"totalTokens": prompt_tokens, "promptTokensDetails": [
+            {"modality": "TEXT", "tokenCount": prompt_tokens}]}, fault)
+    limit = MODELS[model][0]
+    if prompt_tokens > limit:
+        return _error(400, f"The input token count ({prompt_tokens}) exceeds the maximum number of tokens "
+                      f"allowed ({limit}).")
+    d, thinking = _decision(body)
+    response_id = stable_id(body, n=22)
+    if method == "generateContent":
+        return await send_json(request, generate_payload(model, d, prompt_tokens, response_id, thinking=thinking),
+                               fault)
+    frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking)
+    if request.query.get("alt") != "sse":
+        # Without alt=sse the API streams one JSON array of the same response objects.
+        objs = [f[len(b"data: "):].strip() for f in frames]
+        frames = [b"[" + objs[0]] + [b",\r\n" + o for o in objs[1:]] + [b"]"]
+        return await send_stream(request, frames, content_type=_CONTENT_TYPE, fault=fault,
+                                 error_frame=stream_error_frame)
+    return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
+                             error_frame=stream_error_frame)
+
+
+def _model_info(model: str, version: str) -> dict[str, Any]:
+    limit_in, limit_out, thinking = MODELS[model]
+    info: dict[str, Any] = {
+        "name": f"models/{model}", "version": "001", "displayName": model.replace("-", " ").title(),
+        "description": f"Fake {model}", "inputTokenLimit": limit_in, "outputTokenLimit": limit_out,
+        "supportedGenerationMethods": list(_METHODS), "temperature": 1, "topP": 0.95, "topK": 64,
+        "maxTemperature": 2,
+    }
+    if thinking:
+        info["thinking"] = True
+    return info
+
+
+async def list_models(request: web.Request) -> web.StreamResponse:
+    _, fault = await record(request, NAME)
+    early = await apply_pre_fault(request, SPEC, fault)
+    if early is not None:
+        return early
+    denied = _auth(request)
+    if denied is not None:
+        return denied
+    version = request.match_info["version"]
+    return await send_json(request, {"models": [_model_info(m, version) for m in MODELS]}, fault)
+
+
+async def get_model(request: web.Request) -> web.StreamResponse:
+    _, fault = await record(request, NAME)
+    denied = _auth(request)
+    if denied is not None:
+        return denied
+    version, model = request.match_info["version"], request.match_info["target"]
+    if not _known(model):
+        return _error(404, f"models/{model} is not found for API version {version}.")
+    return await send_json(request, _model_info(model, version), fault)
+
+
+def add_routes(app: web.Application) -> None:
+    # google-genai defaults to v1 (set HttpOptions(api_version="v1beta") for the documented paths).
+    # On the shared port ``GET /v1/models[/…]`` belongs to the OpenAI fake, so the model list and
+    # lookup are served under v1beta only; the POST methods answer under both versions.
+    for version in ("v1beta", "v1"):
+        app.router.add_post(f"/{{version:{version}}}/models/{{target}}", model_method)
+    app.router.add_get("/{version:v1beta}/models", list_models)
+    app.router.add_get("/{version:v1beta}/models/{target}", get_model)
+
+
+SPEC = FakeSpec(
+    name=NAME,
+    base_path="",
+    add_routes=add_routes,
+    error_response=error_response,
+    stream_error_frame=stream_error_frame,
+    default_status_message=lambda status: _STATUS.get(status, ("UNKNOWN", f"fake error {status}"))[1],
+)

@@ -194,7 +194,7 @@ async def test_count_tokens_against_fake(fake: FakeServer) -> None:
 
 async def test_cross_dialect_conversation_accepted_by_fake(client: Client) -> None:
     """Two calls, their two results (out of order), then a user turn: the fake accepts the encoding;
-    dropping one result is Gemini's 400 about unequal call and response counts."""
+    dropping one result is refused before sending (Gemini would answer 400 about unequal counts)."""
     from interlingua.core import ToolCall
 
     calls = [ToolCall("call_a", "get_weather", '{"city":"Paris"}'), ToolCall("call_b", "get_time", "{}")]
@@ -203,7 +203,7 @@ async def test_cross_dialect_conversation_accepted_by_fake(client: Client) -> No
     ok = (await client.chat(f"gemini:{MODEL}", conv)).unwrap()
     assert ok.text == "Fake reply: Thanks!"
     err = (await client.chat(f"gemini:{MODEL}", conv[:3] + conv[4:])).failure()
-    assert err.kind is ErrorKind.INVALID_REQUEST and "function response parts" in err.message
+    assert err.kind is ErrorKind.INVALID_REQUEST and "no tool result" in err.message
 
 
 def test_env_key_falls_back_to_google_api_key() -> None:

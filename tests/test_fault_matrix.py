@@ -1,4 +1,4 @@
-"""Every landed provider × every injectable fault × {chat, stream}, against the fakes over loopback:
+"""Every landed provider x every injectable fault x {chat, stream}, against the fakes over loopback:
 the typed error or the success after retries, the exact attempt count the fake saw, no leaks, no
 secret anywhere; then a 10,000-request load run with seeded faults."""
 

@@ -107,6 +107,9 @@ class LlmError(msgspec.Struct, frozen=True, kw_only=True):
     raw: str | None = None
     headers: dict[str, str] | None = None
     """Diagnostic response headers worth keeping (rate limits, request id, retry hints) — never credentials."""
+    attempts: int | None = None
+    """How many HTTP attempts the client made before returning this error (all models, when it
+    failed over); ``None`` for errors that never reached the retry loop."""
 
     def is_retryable(self) -> bool:
         if self.kind in _NEVER_RETRY:

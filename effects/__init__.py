@@ -6,7 +6,7 @@ failure.
 
 from returns.result import Failure, Result, Success
 
-from .client import Client
+from .client import Client, Env
 from .config import ENV, LlmConfig
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
@@ -14,6 +14,7 @@ __all__ = [
     "ENV",
     "AiohttpTransport",
     "Client",
+    "Env",
     "Failure",
     "LlmConfig",
     "Result",

@@ -88,14 +88,24 @@ async def _demo(args: argparse.Namespace) -> int:
                             out.write("   → " + error_line(e) + "\n")
                 case Failure(e):
                     out.write("   → " + error_line(e) + "\n")
-            out.write("\n4. injected fault: the fake answers 429 with Retry-After\n")
+            out.write("\n4. injected fault: the fake answers 429 with Retry-After (retries disabled)\n")
             fake.fail_next("openai", "429;retry-after=2")
             match await client.chat("openai:gpt-4o-mini", "hello"):
                 case Success(r):
                     out.write(f"   → unexpected success: {r.text!r}\n")
                 case Failure(e):
                     out.write(f"   → Failure(kind={e.kind.value}, status={e.status}, retry_after={e.retry_after}, retryable={e.is_retryable()})\n")
-            out.write("\n5. unknown model string\n")
+        # The same fault with retries on (the default): the client waits out Retry-After and retries.
+        retrying = msgspec.structs.replace(cfg, retry_enabled=True)
+        async with Client(retrying) as client:
+            out.write("\n5. the same 429 with retries on: the client waits Retry-After (1s), then retries\n")
+            fake.fail_next("openai", "429;retry-after=1")
+            match await client.chat("openai:gpt-4o-mini", "hello"):
+                case Success(r):
+                    out.write(f"   → {r.text!r}  [attempts={r.provider_metadata['attempts']}]\n")
+                case Failure(e):
+                    out.write("   → " + error_line(e) + "\n")
+            out.write("\n6. unknown model string\n")
             match await client.chat("mystery-model", "hello"):
                 case Failure(e):
                     out.write(f"   → Failure(kind={e.kind.value}): {e.message[:90]}…\n")

@@ -88,7 +88,28 @@ ENV: dict[str, ProviderEnv] = {
 class LlmConfig(msgspec.Struct, kw_only=True):
     """Client-wide settings. Names from the original design are kept: ``retry_enabled``,
     ``max_retries``, ``retry_delay``, ``circuit_breaker_enabled``, ``circuit_breaker_threshold``,
-    ``timeout``."""
+    ``timeout``.
+
+    Timeouts (seconds, ``None`` for none): ``connect_timeout``; ``first_byte_timeout`` (request
+    sent → response headers); ``idle_timeout`` (longest gap between body reads, stream chunks
+    included); ``timeout`` (one whole exchange, body included).
+
+    Retries: ``max_retries`` retries after the first attempt (``retry_enabled=False``: none),
+    full-jitter exponential backoff from ``retry_delay`` times ``retry_multiplier`` per retry,
+    capped at ``retry_max_delay``; ``retry_deadline`` bounds a whole call per model, sleeps
+    included. A server's Retry-After replaces the computed delay; one longer than
+    ``retry_max_delay`` or past the deadline ends the retries at once.
+
+    Circuit breaker (per provider, or per provider+model with ``circuit_breaker_per_model``):
+    opens after ``circuit_breaker_threshold`` consecutive retryable failures, or when at least
+    ``circuit_breaker_failure_ratio`` of the last ``circuit_breaker_window`` outcomes failed
+    (``0``: ratio rule off); after ``circuit_breaker_cooldown`` s, ``circuit_breaker_probes``
+    requests test the provider.
+
+    ``fallbacks``: model strings tried in order when a model's retries are exhausted or its
+    circuit is open (a call's ``fallbacks=`` replaces them). ``max_response_bytes`` caps a body or
+    a whole stream; ``pool_limit``/``pool_limit_per_host`` cap open connections.
+    """
 
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
     timeout: float = 600.0
@@ -99,9 +120,15 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     max_retries: int = 3
     retry_delay: float = 1.0
     retry_max_delay: float = 60.0
+    retry_multiplier: float = 2.0
+    retry_deadline: float | None = None
     circuit_breaker_enabled: bool = True
     circuit_breaker_threshold: int = 5
     circuit_breaker_cooldown: float = 30.0
+    circuit_breaker_probes: int = 1
+    circuit_breaker_window: int = 0
+    circuit_breaker_failure_ratio: float = 0.5
+    circuit_breaker_per_model: bool = False
     max_response_bytes: int = 32 * 1024 * 1024
     pool_limit: int = 100
     pool_limit_per_host: int = 0

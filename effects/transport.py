@@ -11,7 +11,7 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import msgspec
@@ -24,6 +24,18 @@ __all__ = ["EXCEPTION_KINDS", "AiohttpTransport", "StreamItem", "Timeouts", "Tra
 
 
 class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
+    """Seconds, ``None`` for no limit.
+
+    ``connect``: establishing the TCP/TLS connection. ``first_byte``: from sending the request to
+    the response headers. ``idle``: the longest gap between two body reads (for a stream, between
+    the headers and the first chunk, and between chunks). ``total``: the whole exchange, body
+    included; for a stream, until the last chunk is read.
+
+    aiohttp's ``ClientTimeout.sock_read`` applies one number to every socket read, headers
+    included, so it cannot tell a slow first byte from a stalled stream: only ``connect`` is left
+    to aiohttp; the other three are one rescheduled deadline per request in this module.
+    """
+
     total: float | None = 600.0
     connect: float | None = 10.0
     first_byte: float | None = None
@@ -82,6 +94,7 @@ def _too_large(provider: str | None, limit: int) -> LlmError:
         kind=ErrorKind.DECODE,
         message=f"response body exceeded the {limit}-byte limit (max_response_bytes)",
         provider=provider,
+        retryable=False,
     )
 
 
@@ -94,8 +107,82 @@ def _url(url: str) -> str | yarl.URL:
     return yarl.URL(url, encoded=True) if _ENCODED_URL.match(url) else url
 
 
+class _Deadlines:
+    """The first-byte, idle and total limits of one exchange, as asyncio deadlines.
+
+    Each wait on the socket runs under ``asyncio.timeout_at(next deadline)``; a stream's ``yield``
+    never does, so time the caller spends between chunks is not charged to the server (an asyncio
+    timeout held across a ``yield`` would cancel whatever the caller awaits meanwhile).
+    """
+
+    __slots__ = ("cm", "last", "loop", "phase", "t", "total_at")
+
+    def __init__(self, t: Timeouts) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.t = t
+        now = self.loop.time()
+        self.total_at = None if t.total is None else now + t.total
+        self.last = now
+        self.phase = "first_byte"
+        self.cm: asyncio.Timeout | None = None
+
+    def _at(self, limit: float | None) -> float | None:
+        at = None if limit is None else self.last + limit
+        if self.total_at is not None and (at is None or self.total_at <= at):
+            return self.total_at
+        return at
+
+    def first_byte(self) -> asyncio.Timeout:
+        self.cm = asyncio.timeout_at(self._at(self.t.first_byte))
+        return self.cm
+
+    def idle(self) -> asyncio.Timeout:
+        self.phase = "idle"
+        self.last = self.loop.time()
+        self.cm = asyncio.timeout_at(self._at(self.t.idle))
+        return self.cm
+
+    def reschedule(self) -> None:
+        """Restart the idle clock inside an ``idle()`` block after a read made progress."""
+        self.last = self.loop.time()
+        if self.cm is not None:
+            self.cm.reschedule(self._at(self.t.idle))
+
+    def error(self, exc: BaseException) -> LlmError:
+        """The timeout that fired, named; aiohttp's own (connect) timeouts go through the table."""
+        if self.cm is None or not self.cm.expired():
+            return map_exception(exc)
+        limit = self.t.first_byte if self.phase == "first_byte" else self.t.idle
+        if limit is None or (self.total_at is not None and self.total_at <= self.last + limit):
+            return LlmError(kind=ErrorKind.TIMEOUT, message=f"the exchange exceeded the total timeout of {self.t.total:g}s")
+        what = "no response headers" if self.phase == "first_byte" else "no data"
+        return LlmError(kind=ErrorKind.TIMEOUT, message=f"{what} within {limit:g}s ({self.phase} timeout)")
+
+
+async def _read_body(resp: aiohttp.ClientResponse, d: _Deadlines, max_bytes: int) -> bytes | None:
+    """The whole body, or ``None`` once it passes ``max_bytes`` (the rest is never read)."""
+    declared = resp.content_length
+    if declared is not None and declared > max_bytes:
+        return None
+    pieces: list[bytes] = []
+    size = 0
+    async with d.idle():
+        while data := await resp.content.readany():
+            size += len(data)
+            if size > max_bytes:
+                return None
+            pieces.append(data)
+            d.reschedule()
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
 class AiohttpTransport:
-    """One pooled ``aiohttp.ClientSession`` per transport, created inside the running loop on first use."""
+    """One pooled ``aiohttp.ClientSession`` per transport, created inside the running loop on first use.
+
+    ``limit`` bounds all open connections, ``limit_per_host`` those to one host (``0``: no
+    per-host bound); a request waiting for a free connection is still bounded by its first-byte
+    and total timeouts.
+    """
 
     def __init__(
         self,
@@ -111,6 +198,7 @@ class AiohttpTransport:
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
+        self._timeout_for: tuple[Timeouts, aiohttp.ClientTimeout] | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -122,67 +210,82 @@ class AiohttpTransport:
             )
         return self._session
 
-    @staticmethod
-    def _timeout(t: Timeouts) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.first_byte or t.idle)
+    def _timeout(self, t: Timeouts) -> aiohttp.ClientTimeout:
+        # Only the connect limit is aiohttp's; built once per Timeouts value, not per request.
+        cached = self._timeout_for
+        if cached is not None and cached[0] is t:
+            return cached[1]
+        ct = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=t.connect, sock_read=None)
+        self._timeout_for = (t, ct)
+        return ct
+
+    def _request(self, request: HttpRequest, timeouts: Timeouts) -> Any:
+        return self._get_session().request(
+            request.method,
+            _url(request.url),
+            data=request.body or None,
+            headers=request.headers.items_raw(),
+            timeout=self._timeout(timeouts),
+            allow_redirects=False,
+        )
 
     async def send(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> Result[HttpResponse, LlmError]:
-        session = self._get_session()
+        d = _Deadlines(timeouts)
+        resp: aiohttp.ClientResponse | None = None
+        complete = False
         try:
-            async with session.request(
-                request.method,
-                _url(request.url),
-                data=request.body or None,
-                headers=request.headers.items_raw(),
-                timeout=self._timeout(timeouts),
-                allow_redirects=False,
-            ) as resp:
-                declared = resp.content_length
-                if declared is not None:
-                    if declared > max_bytes:
-                        return Failure(_too_large(None, max_bytes))
-                    body = await resp.read()
-                else:
-                    pieces: list[bytes] = []
-                    size = 0
-                    async for data in resp.content.iter_any():
-                        size += len(data)
-                        if size > max_bytes:
-                            return Failure(_too_large(None, max_bytes))
-                        pieces.append(data)
-                    body = b"".join(pieces)
-                return Success(HttpResponse(resp.status, Headers(resp.headers.items()), body, time.time()))
+            async with d.first_byte():
+                resp = await self._request(request, timeouts)
+            body = await _read_body(resp, d, max_bytes)
+            if body is None:
+                return Failure(_too_large(None, max_bytes))
+            complete = True
+            return Success(HttpResponse(resp.status, Headers(resp.headers.items()), body, time.time()))
+        except TimeoutError as e:
+            return Failure(d.error(e))
         except _EXPECTED as e:
             return Failure(map_exception(e))
+        finally:
+            if resp is not None:
+                # A connection with unread body bytes cannot be reused: close it, never pool it.
+                resp.release() if complete else resp.close()
 
     async def stream(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> AsyncIterator[StreamItem]:
-        session = self._get_session()
-        t = aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.idle)
+        d = _Deadlines(timeouts)
+        resp: aiohttp.ClientResponse | None = None
+        complete = False
         try:
-            async with session.request(
-                request.method,
-                _url(request.url),
-                data=request.body or None,
-                headers=request.headers.items_raw(),
-                timeout=t,
-                allow_redirects=False,
-            ) as resp:
-                head = HttpResponse(resp.status, Headers(resp.headers.items()), b"", time.time())
-                if not 200 <= resp.status < 300:
-                    body = await resp.content.read(max_bytes)
-                    yield msgspec.structs.replace(head, body=body)
+            async with d.first_byte():
+                resp = await self._request(request, timeouts)
+            head = HttpResponse(resp.status, Headers(resp.headers.items()), b"", time.time())
+            if not 200 <= resp.status < 300:
+                body = await _read_body(resp, d, max_bytes)
+                if body is None:
+                    yield _too_large(None, max_bytes)
                     return
-                yield head
-                seen = 0
-                # sock_read (set from timeouts.idle) bounds the wait for each piece: an idle cap.
-                async for data in resp.content.iter_any():
-                    seen += len(data)
-                    if seen > max_bytes:
-                        yield _too_large(None, max_bytes)
-                        return
-                    yield data
+                complete = True
+                yield msgspec.structs.replace(head, body=body)
+                return
+            yield head
+            seen = 0
+            while True:
+                async with d.idle():
+                    data = await resp.content.readany()
+                if not data:
+                    complete = True
+                    return
+                seen += len(data)
+                if seen > max_bytes:
+                    yield _too_large(None, max_bytes)
+                    return
+                yield data
+        except TimeoutError as e:
+            yield d.error(e)
         except _EXPECTED as e:
             yield map_exception(e)
+        finally:
+            if resp is not None:
+                resp.release() if complete else resp.close()
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:

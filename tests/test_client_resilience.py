@@ -66,7 +66,7 @@ async def test_failover_after_exhausted_retries(fake: FakeServer) -> None:
     events: list[Any] = []
     async with Client(config_for(fake, max_retries=1), env=clock.env(), on_event=events.append) as client:
         fake.fail_next("openai", "503", 2)
-        r = await client.chat(MODEL, "hi", fallbacks=["not-a-provider:x", "openai:gpt-4.1-mini"])
+        r = await client.chat(MODEL, "hi", fallbacks=["mystery-model", "openai:gpt-4.1-mini"])
     assert isinstance(r, Success)
     resp = r.unwrap()
     assert resp.model == "gpt-4.1-mini" and resp.provider == "openai"

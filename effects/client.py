@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -34,7 +35,10 @@ from interlingua.core import (
     redact,
 )
 from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.schema import ToolSpec  # [tokens]
+from interlingua.core.tokens import TokenCount  # [tokens]
 
+from .budget import Guard, count_tokens_remote  # [tokens]
 from .config import LlmConfig
 from .transport import AiohttpTransport, Timeouts, Transport
 
@@ -71,6 +75,8 @@ class Client:
             limit_per_host=self.config.pool_limit_per_host,
             trust_env=self.config.trust_env,
         )
+        self._guard = Guard.for_config(self.config)  # [tokens] budgets, context window, rate limits
+        self._transport = self._guard.observing(self._transport)  # [tokens] rate-limit headers → limiter
         self._timeouts = Timeouts(
             total=self.config.timeout,
             connect=self.config.connect_timeout,
@@ -89,6 +95,16 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client({self.config!r})"
+
+    @property
+    def total_cost(self) -> Decimal:  # [tokens]
+        """USD spent so far by this client's calls whose model has a known price (exact decimal)."""
+        return self._guard.total_cost
+
+    async def count_tokens(self, model: str, messages: Messages, tools: Sequence[ToolSpec] = ()) -> Result[TokenCount, LlmError]:  # [tokens]
+        """Prompt tokens: the provider's exact count where its dialect can ask, else the offline count."""
+        prepared = self.prepare(model, messages, **({"tools": tuple(tools)} if tools else {}))
+        return await count_tokens_remote(prepared, self._transport, self._timeouts, self.config.max_response_bytes)
 
     # -- preparing --------------------------------------------------------------------------------
 
@@ -118,6 +134,9 @@ class Client:
         return await self.send(prepared.unwrap())
 
     async def send(self, p: Prepared) -> Result[ChatResponse, LlmError]:
+        return await self._guard.guarded(p, self._send)  # [tokens] admit (budget, context, rate) → send → settle
+
+    async def _send(self, p: Prepared) -> Result[ChatResponse, LlmError]:
         d: Dialect[Any] = p.dialect
         name = p.ref.provider
         encoded = d.encode_request(p.request, p.config, stream=False, now=time.time())
@@ -133,7 +152,7 @@ class Client:
 
     def stream(self, model: str | ChatRequest, messages: Messages | None = None, **options: Any) -> AsyncIterator[Result[ChatChunk, LlmError]]:
         """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one."""
-        return self._stream(self.prepare(model, messages, **options))
+        return self._guard.guarded_stream(self.prepare(model, messages, **options), self._stream)  # [tokens]
 
     async def _stream(self, prepared: Result[Prepared, LlmError]) -> AsyncIterator[Result[ChatChunk, LlmError]]:
         if isinstance(prepared, Failure):

@@ -41,6 +41,7 @@ from interlingua.core.catalog import Catalog, default_catalog
 from interlingua.core.tokens import TokenCount, count_tokens
 from returns.result import Failure, Result, Success
 
+from .config import LlmConfig
 from .ratelimit import Limiter
 from .transport import StreamItem, Timeouts, Transport
 
@@ -79,9 +80,9 @@ class Guard:
         self.limiter = Limiter(self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep)
 
     @classmethod
-    def for_config(cls, config: Any) -> Guard:
-        """The guard for an :class:`~interlingua.effects.config.LlmConfig` (its ``limits`` field)."""
-        return cls(getattr(config, "limits", None))
+    def for_config(cls, config: LlmConfig) -> Guard:
+        """The guard for a client's config (its ``limits`` field)."""
+        return cls(config.limits)
 
     @property
     def total_cost(self) -> Decimal:

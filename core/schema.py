@@ -57,6 +57,9 @@ class ImagePart(msgspec.Struct, frozen=True, tag="image", kw_only=True):
     data: str | None = None
     media_type: str | None = None
     detail: Literal["auto", "low", "high"] | None = None
+    width: int | None = None
+    """Pixel size, when the caller knows it: used only to count image tokens before sending."""
+    height: int | None = None
 
     def __post_init__(self) -> None:
         if (self.url is None) == (self.data is None):
@@ -265,6 +268,33 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
+
+    def calculate_cost(self, info: ModelInfo) -> Decimal | None:
+        """The exact USD cost of this usage at ``info``'s prices, or ``None`` when a price is unknown.
+
+        Uncached prompt tokens are billed at the input price, cache reads at the cached-input price
+        and cache writes at the cache-write price (each falling back to the input price when the
+        catalog lists none); completion tokens, which include reasoning tokens, at the output price.
+
+        >>> info = ModelInfo(id="m", provider="p", input_price=Decimal("2.50"), output_price=Decimal("10"),
+        ...                  cached_input_price=Decimal("1.25"))
+        >>> Usage(prompt_tokens=1000, cached_tokens=400, completion_tokens=100).calculate_cost(info)
+        Decimal('0.00300000')
+        >>> Usage(prompt_tokens=1).calculate_cost(ModelInfo(id="m", provider="p")) is None
+        True
+        """
+        if info.input_price is None or info.output_price is None:
+            return None
+        cached = info.cached_input_price if info.cached_input_price is not None else info.input_price
+        write = info.cache_write_price if info.cache_write_price is not None else info.input_price
+        uncached = max(0, self.prompt_tokens - self.cached_tokens - self.cache_write_tokens)
+        micro = (
+            uncached * info.input_price
+            + self.cached_tokens * cached
+            + self.cache_write_tokens * write
+            + self.completion_tokens * info.output_price
+        )
+        return Decimal(micro).scaleb(-6)  # per 1M tokens; scaleb shifts the exponent, never rounds
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,4 +1,4 @@
-"""Offline tiktoken encodings, built from the rank files vendored in ``interlingua.core/data``.
+"""Token counting, offline: tiktoken encodings built from the rank files vendored in ``core/data``.
 
 tiktoken normally downloads its BPE files on first use; here they ship as package data (see
 ``data/TIKTOKEN_PROVENANCE.md``) and are verified against the SHA-256 that tiktoken itself expects
@@ -7,6 +7,15 @@ before use. Reading our own package data is the one read core does, done once pe
 >>> enc = get_encoding("o200k_base")
 >>> enc.encode("hello world")
 [24912, 2375]
+
+:func:`count_tokens` counts a whole conversation the way the provider bills it. For OpenAI chat
+models the count is exact (``exact=True``) wherever OpenAI has published the rule; everything else
+is an offline estimate and says so (``exact=False``).
+
+>>> count_tokens("openai:gpt-4o", [Message.user("Say hi")])
+TokenCount(count=9, exact=True, encoding='o200k_base')
+>>> count_tokens("anthropic:claude-sonnet-4-5", [Message.user("Say hi")]).exact
+False
 """
 
 from __future__ import annotations
@@ -14,11 +23,28 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
+from typing import Any
 
+import msgspec
 import tiktoken
+from returns.result import Success
 
-__all__ = ["ENCODINGS", "encoding_for_model", "get_encoding"]
+from .models import parse_model
+from .schema import ImagePart, Message, ReasoningPart, TextPart, ToolSpec
+
+__all__ = [
+    "ENCODINGS",
+    "TokenCount",
+    "anthropic_image_tokens",
+    "count_tokens",
+    "encoding_for_model",
+    "gemini_image_tokens",
+    "get_encoding",
+    "openai_image_tokens",
+]
 
 _ENDOFTEXT = "<|endoftext|>"
 _FIM_PREFIX = "<|fim_prefix|>"
@@ -109,3 +135,293 @@ def encoding_for_model(model: str) -> str | None:
         if model.startswith(prefix) and (best is None or len(prefix) > best[0]):
             best = (len(prefix), enc)
     return best[1] if best else None
+
+
+# -- counting a conversation ----------------------------------------------------------------------
+
+
+class TokenCount(msgspec.Struct, frozen=True):
+    """How many prompt tokens a request costs; ``exact`` says whether it follows a published rule."""
+
+    count: int
+    exact: bool
+    encoding: str | None = None
+
+
+# OpenAI's cookbook, "How to count tokens with tiktoken" (examples/How_to_count_tokens_with_tiktoken.ipynb,
+# section 6): every message is framed as <|start|>{role/name}\n{content}<|end|>\n, which costs 3 tokens
+# on top of the encoded values, a ``name`` costs 1 more, and every reply is primed with
+# <|start|>assistant<|message|>, 3 tokens. The notebook checks this against the API's ``prompt_tokens``
+# for gpt-3.5-turbo, gpt-4, gpt-4o and gpt-4o-mini (tests/test_tokens.py replays those pairs).
+_TOKENS_PER_MESSAGE = 3
+_TOKENS_PER_NAME = 1
+_REPLY_PRIMING = 3
+
+
+class _ToolRule(msgspec.Struct, frozen=True):
+    """The per-tool constants of the cookbook's ``num_tokens_for_tools`` (section 7), per encoding."""
+
+    func_init: int
+    prop_init: int
+    prop_key: int
+    enum_init: int
+    enum_item: int
+    func_end: int
+
+
+# gpt-4o / gpt-4o-mini (o200k_base) use func_init=7, gpt-3.5-turbo / gpt-4 (cl100k_base) use 10; the
+# notebook verifies both against the API (101 and 105 prompt tokens for its weather example).
+_TOOL_RULES: Mapping[str, _ToolRule] = {
+    "o200k_base": _ToolRule(func_init=7, prop_init=3, prop_key=3, enum_init=-3, enum_item=3, func_end=12),
+    "cl100k_base": _ToolRule(func_init=10, prop_init=3, prop_key=3, enum_init=-3, enum_item=3, func_end=12),
+}
+
+
+def _encode_len(enc: tiktoken.Encoding, text: str) -> int:
+    # Special-token text in user content is ordinary text to the API; never let tiktoken raise on it.
+    return len(enc.encode(text, disallowed_special=())) if text else 0
+
+
+def _tool_tokens(enc: tiktoken.Encoding, rule: _ToolRule, tools: Sequence[ToolSpec]) -> tuple[int, bool]:
+    """The cookbook's tool-definition count, and whether every tool had the shape it was verified on
+    (flat properties, each with a type). Nested schemas are counted the same way but flagged inexact."""
+    if not tools:
+        return 0, True
+    total, exact = 0, True
+    for t in tools:
+        total += rule.func_init
+        desc = (t.description or "").removesuffix(".")
+        total += _encode_len(enc, f"{t.name}:{desc}")
+        props = t.parameters.get("properties") if isinstance(t.parameters, dict) else None
+        if not isinstance(props, dict):
+            exact = exact and props is None
+            continue
+        if props:
+            total += rule.prop_init
+        for key, spec in props.items():
+            total += rule.prop_key
+            spec = spec if isinstance(spec, dict) else {}
+            p_type = spec.get("type")
+            if not isinstance(p_type, str) or p_type in ("object", "array") or "anyOf" in spec:
+                exact = False
+            enum = spec.get("enum")
+            if isinstance(enum, list):
+                total += rule.enum_init
+                for item in enum:
+                    total += rule.enum_item + _encode_len(enc, str(item))
+            p_desc = str(spec.get("description") or "").removesuffix(".")
+            total += _encode_len(enc, f"{key}:{p_type}:{p_desc}")
+    return total + rule.func_end, exact
+
+
+# OpenAI "Images and vision" guide, "Calculating costs": tile-billed models cost ``base`` tokens plus
+# ``tile`` tokens per 512px square after scaling; ``detail: low`` costs ``base`` alone. Patch-billed
+# models cost 32px patches (at most 1536) times a multiplier. Longest prefix wins.
+_IMAGE_TILES: tuple[tuple[str, int, int], ...] = (
+    ("gpt-4o", 85, 170),
+    ("chatgpt-4o", 85, 170),
+    ("gpt-4o-mini", 2833, 5667),
+    ("gpt-4.1", 85, 170),
+    ("gpt-4.5", 85, 170),
+    ("gpt-4-turbo", 85, 170),
+    ("o1", 75, 150),
+    ("o3", 75, 150),
+)
+_IMAGE_PATCHES: tuple[tuple[str, float], ...] = (
+    ("gpt-4.1-mini", 1.62),
+    ("gpt-4.1-nano", 2.46),
+    ("o4-mini", 1.72),
+)
+
+
+def _longest_prefix(model: str, table: Sequence[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    best: tuple[Any, ...] | None = None
+    for row in table:
+        if model.startswith(row[0]) and (best is None or len(row[0]) > len(best[0])):
+            best = row
+    return best
+
+
+def openai_image_tokens(model: str, width: int | None, height: int | None, detail: str | None = None) -> tuple[int, bool]:
+    """Image tokens for an OpenAI model, and whether the count is exact.
+
+    Unknown dimensions give the largest count the image could cost (2048x768 after scaling: 8 tiles),
+    flagged inexact; so do ``detail="auto"`` (OpenAI picks) and models missing from the published table.
+
+    >>> openai_image_tokens("gpt-4o", 1024, 1024, "high")        # OpenAI's worked example
+    (765, True)
+    >>> openai_image_tokens("gpt-4o", 2048, 4096, "high")        # the other one
+    (1105, True)
+    >>> openai_image_tokens("gpt-4o", 4096, 8192, "low")
+    (85, True)
+    >>> openai_image_tokens("gpt-4.1-mini", 1800, 2400)           # 1452 patches x 1.62
+    (2353, False)
+    """
+    patch = _longest_prefix(model, _IMAGE_PATCHES)
+    tile = _longest_prefix(model, _IMAGE_TILES)
+    if patch is not None and (tile is None or len(patch[0]) > len(tile[0])):
+        if width is None or height is None:
+            return math.ceil(1536 * patch[1]), False
+        return math.ceil(_patches(width, height) * patch[1]), False
+    known = tile is not None
+    base, per_tile = (tile[1], tile[2]) if tile is not None else (85, 170)
+    if detail == "low":
+        return base, known
+    if width is None or height is None or width <= 0 or height <= 0:
+        return base + per_tile * 8, False
+    return base + per_tile * _tiles(width, height), known and detail == "high"
+
+
+def _tiles(width: int, height: int) -> int:
+    w, h = float(width), float(height)
+    if max(w, h) > 2048:
+        scale = 2048 / max(w, h)
+        w, h = w * scale, h * scale
+    if min(w, h) > 768:
+        scale = 768 / min(w, h)
+        w, h = w * scale, h * scale
+    return math.ceil(w / 512) * math.ceil(h / 512)
+
+
+def _patches(width: int, height: int) -> int:
+    patches = math.ceil(width / 32) * math.ceil(height / 32)
+    if patches <= 1536:
+        return patches
+    # Shrink so the image fits 1536 patches, then shrink further so a whole number of patches spans
+    # the narrower fit (OpenAI's published steps; 1800x2400 -> 1056x1408 -> 1452 patches).
+    r = math.sqrt(32 * 32 * 1536 / (width * height))
+    r *= min(math.floor(width * r / 32) / (width * r / 32), math.floor(height * r / 32) / (height * r / 32))
+    return min(1536, math.ceil(int(width * r) / 32) * math.ceil(int(height * r) / 32))
+
+
+def anthropic_image_tokens(width: int | None, height: int | None) -> int:
+    """Anthropic's published estimate, ``tokens = (width * height) / 750``, after its resize of the long
+    edge to at most 1568px (so at most ~1600 tokens); unknown dimensions count as that maximum.
+
+    >>> anthropic_image_tokens(1000, 1000)
+    1334
+    >>> anthropic_image_tokens(None, None)
+    1600
+    """
+    if width is None or height is None or width <= 0 or height <= 0:
+        return 1600
+    w, h = float(width), float(height)
+    if max(w, h) > 1568:
+        scale = 1568 / max(w, h)
+        w, h = w * scale, h * scale
+    return min(1600, math.ceil(w * h / 750))
+
+
+def gemini_image_tokens(width: int | None, height: int | None) -> int:
+    """Gemini's documented rule: 258 tokens when both sides are at most 384px, else 258 per 768px tile.
+
+    >>> gemini_image_tokens(300, 300), gemini_image_tokens(1024, 1024)
+    (258, 1032)
+    """
+    if width is None or height is None or width <= 0 or height <= 0:
+        return 258 * 4
+    if width <= 384 and height <= 384:
+        return 258
+    return 258 * math.ceil(width / 768) * math.ceil(height / 768)
+
+
+def _text_of_part(part: Any) -> str:
+    match part:
+        case TextPart(text=t):
+            return t
+        case ReasoningPart():
+            return ""  # chat completions do not take reasoning back
+        case _:
+            return ""
+
+
+def _count_openai(model: str, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> TokenCount:
+    name = encoding_for_model(model)
+    if name is None:
+        return _estimate("openai", model, messages, tools)
+    enc = get_encoding(name)
+    exact = True
+    total = _REPLY_PRIMING
+    for m in messages:
+        total += _TOKENS_PER_MESSAGE + _encode_len(enc, m.role.value)
+        if isinstance(m.content, str):
+            total += _encode_len(enc, m.content)
+        else:
+            for p in m.content:
+                if isinstance(p, ImagePart):
+                    n, ok = openai_image_tokens(model, p.width, p.height, p.detail)
+                    total += n
+                    exact = exact and ok
+                else:
+                    total += _encode_len(enc, _text_of_part(p))
+        if m.name:
+            total += _encode_len(enc, m.name) + _TOKENS_PER_NAME
+        # Tool calls and tool results have no published framing: counted as their JSON, flagged inexact.
+        for c in m.tool_calls:
+            total += _encode_len(enc, c.name) + _encode_len(enc, c.arguments) + _TOKENS_PER_MESSAGE
+            exact = False
+        if m.tool_call_id is not None:
+            total += _encode_len(enc, m.tool_call_id)
+            exact = False
+    n_tools, tools_exact = _tool_tokens(enc, _TOOL_RULES[name], tools)
+    return TokenCount(total + n_tools, exact and tools_exact, name)
+
+
+# Images in other providers' estimates: each provider's own published formula.
+_IMAGE_ESTIMATES: Mapping[str, Callable[[ImagePart], int]] = {
+    "anthropic": lambda p: anthropic_image_tokens(p.width, p.height),
+    "bedrock": lambda p: anthropic_image_tokens(p.width, p.height),
+    "gemini": lambda p: gemini_image_tokens(p.width, p.height),
+}
+
+
+def _estimate(provider: str, model: str, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> TokenCount:
+    """An offline estimate for providers whose tokenizer is not public (Claude, Gemini, Grok, local models).
+
+    Text is counted with ``o200k_base`` plus the same per-message framing as OpenAI's, tools as their
+    JSON. Real counts differ by tokenizer — typically by 10-30% for English and more for code or other
+    scripts — which is why the result is ``exact=False`` and the budget applies a margin to it. The
+    exact figures come from the providers' count-tokens endpoints (``Client.count_tokens``).
+    """
+    enc = get_encoding("o200k_base")
+    image = _IMAGE_ESTIMATES.get(provider, lambda p: openai_image_tokens(model, p.width, p.height, p.detail)[0])
+    total = _REPLY_PRIMING
+    for m in messages:
+        total += _TOKENS_PER_MESSAGE + _encode_len(enc, m.role.value)
+        for p in m.parts:
+            total += image(p) if isinstance(p, ImagePart) else _encode_len(enc, _text_of_part(p))
+        for c in m.tool_calls:
+            total += _encode_len(enc, c.name) + _encode_len(enc, c.arguments) + _TOKENS_PER_MESSAGE
+        if m.name:
+            total += _encode_len(enc, m.name) + _TOKENS_PER_NAME
+    for t in tools:
+        total += _encode_len(enc, msgspec.json.encode(t).decode())
+    return TokenCount(total, False, None)
+
+
+_COUNTERS: Mapping[str, Callable[[str, Sequence[Message], Sequence[ToolSpec]], TokenCount]] = {
+    "openai": _count_openai,
+    "azure": _count_openai,  # Azure serves OpenAI's models; a deployment named after one counts exactly
+}
+
+
+def count_tokens(model: str, messages: Sequence[Message] | str, tools: Sequence[ToolSpec] | None = None) -> TokenCount:
+    """The prompt tokens ``messages`` (and ``tools``) cost on ``model`` (``provider:model`` or a bare name).
+
+    Total: an unknown model string gets an estimate, never an exception.
+
+    >>> count_tokens("gpt-4o-mini", "tiktoken is great!")
+    TokenCount(count=13, exact=True, encoding='o200k_base')
+    >>> count_tokens("mystery", "hello").exact
+    False
+    """
+    msgs: Sequence[Message] = (Message.user(messages),) if isinstance(messages, str) else messages
+    match parse_model(model):
+        case Success(ref):
+            provider, name = ref.provider, ref.model
+        case _:
+            provider, name = "", model
+    counter = _COUNTERS.get(provider)
+    if counter is not None:
+        return counter(name, msgs, tuple(tools or ()))
+    return _estimate(provider, name, msgs, tuple(tools or ()))

@@ -238,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
 # Later verbs (models, tokens, bench, …) register themselves here: (subparsers) -> None.
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
+from .tokens_cli import register as _register_tokens  # noqa: E402
+
+EXTRA_COMMANDS.append(_register_tokens)  # `tokens` and `models`
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)

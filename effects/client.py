@@ -38,6 +38,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -63,7 +64,10 @@ from interlingua.core.catalog import default_catalog
 from interlingua.core.fold import Accumulator, accumulate, to_response
 from interlingua.core.retry import GiveUp, RetryPolicy, decide
 from interlingua.core.validate import validate_request
+from interlingua.core.schema import ToolSpec
+from interlingua.core.tokens import TokenCount
 
+from .budget import Guard, count_tokens_remote
 from .config import LlmConfig
 from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
 from .transport import AiohttpTransport, Timeouts, Transport
@@ -142,6 +146,8 @@ class Client:
             limit_per_host=cfg.pool_limit_per_host,
             trust_env=cfg.trust_env,
         )
+        self._guard = Guard.for_config(self.config)  # budgets, context window, rate limits
+        self._transport = self._guard.observing(self._transport)  # rate-limit headers → limiter
         self._timeouts = Timeouts(
             total=cfg.timeout,
             connect=cfg.connect_timeout,
@@ -182,6 +188,16 @@ class Client:
     def breaker(self, key: str) -> BreakerState:
         """The circuit state for ``key`` (``"openai"``, or ``"openai:gpt-4o"`` per model)."""
         return self._breakers.get(key, _CLOSED)
+
+    @property
+    def total_cost(self) -> Decimal:
+        """USD spent so far by this client's calls whose model has a known price (exact decimal)."""
+        return self._guard.total_cost
+
+    async def count_tokens(self, model: str, messages: Messages, tools: Sequence[ToolSpec] = ()) -> Result[TokenCount, LlmError]:
+        """Prompt tokens: the provider's exact count where its dialect can ask, else the offline count."""
+        prepared = self.prepare(model, messages, **({"tools": tuple(tools)} if tools else {}))
+        return await count_tokens_remote(prepared, self._transport, self._timeouts, self.config.max_response_bytes)
 
     # -- preparing --------------------------------------------------------------------------------
 
@@ -227,7 +243,8 @@ class Client:
         run = _Run()
         chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
         while True:
-            result = await self._send_model(p, run)
+            # Budget, context window and rate limits admit each model tried (prices differ).
+            result = await self._guard.guarded(p, lambda q: self._send_model(q, run))
             if isinstance(result, Success):
                 return Success(self._stamp_response(result.unwrap(), run))
             nxt = self._fail_over(p, result.failure(), chain, run)
@@ -293,7 +310,8 @@ class Client:
         p = prepared.unwrap()
         chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
         while True:
-            async with contextlib.aclosing(self._stream_model(p, run)) as chunks:
+            guarded = self._guard.guarded_stream(Success(p), lambda r: self._stream_model(r.unwrap(), run))
+            async with contextlib.aclosing(guarded) as chunks:
                 async for item in chunks:
                     yield item
             if run.error is None:

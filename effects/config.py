@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from interlingua.core import ProviderConfig, Secret
+from interlingua.core.budget import Limits
 from interlingua.core.ollama import normalize_host
 
 __all__ = ["ENV", "LlmConfig", "ProviderEnv"]
@@ -134,6 +135,8 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     pool_limit_per_host: int = 0
     trust_env: bool = False
     fallbacks: tuple[str, ...] = ()
+    limits: Limits = msgspec.field(default_factory=Limits)
+    """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
 
     def __repr__(self) -> str:
         return f"LlmConfig(providers={sorted(self.providers)}, timeout={self.timeout})"

@@ -1,0 +1,247 @@
+"""Client-side rate limiting: a pure token-bucket state machine fed ``now``.
+
+Two sources decide when a request may go:
+
+* the caller's own limits (:class:`~interlingua.core.budget.RateLimit`: requests and tokens per
+  minute, per provider or per model) — one :class:`Bucket` each, refilled continuously;
+* what the provider last said about the caller's quota — OpenAI's ``x-ratelimit-remaining-*`` /
+  ``x-ratelimit-reset-*`` (resets as durations: ``"1s"``, ``"6m0s"``, ``"120ms"``) and Anthropic's
+  ``anthropic-ratelimit-*-remaining`` / ``-reset`` (RFC 3339 times). When the provider says nothing
+  is left until a reset, requests wait for the reset instead of collecting 429s.
+
+:func:`acquire` is all-or-nothing: it either takes from every applicable bucket (:class:`Granted`)
+or changes nothing and says how long to wait (:class:`Wait`), or that the request can never fit
+(:class:`Never`). Waiting (``asyncio.sleep``) happens in :mod:`interlingua.effects.ratelimit`.
+
+>>> rules = (RateLimit(provider="openai", requests_per_minute=2),)
+>>> st, d = acquire(LimiterState(), rules, "openai", "gpt-4o", tokens=10, now=0.0)
+>>> st, d = acquire(st, rules, "openai", "gpt-4o", tokens=10, now=0.0)
+>>> acquire(st, rules, "openai", "gpt-4o", tokens=10, now=0.0)[1]
+Wait(seconds=30.0)
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+
+import msgspec
+
+from .budget import RateLimit
+
+__all__ = [
+    "Bucket",
+    "Decision",
+    "Granted",
+    "LimiterState",
+    "Never",
+    "Observed",
+    "Wait",
+    "Window",
+    "acquire",
+    "observe",
+    "parse_duration",
+    "parse_rate_headers",
+]
+
+
+class Bucket(msgspec.Struct, frozen=True):
+    """``level`` units available at time ``at``; refills at ``per_second`` up to ``capacity``."""
+
+    capacity: float
+    per_second: float
+    level: float
+    at: float
+
+    @classmethod
+    def per_minute(cls, capacity: float, now: float) -> Bucket:
+        return cls(capacity, capacity / 60.0, capacity, now)
+
+    def refilled(self, now: float) -> Bucket:
+        if now <= self.at:
+            return self
+        return Bucket(self.capacity, self.per_second, min(self.capacity, self.level + (now - self.at) * self.per_second), now)
+
+    def wait_for(self, amount: float, now: float) -> float:
+        """Seconds until ``amount`` is available (0 when it is now); ``inf`` if it never fits."""
+        if amount > self.capacity:
+            return float("inf")
+        level = self.refilled(now).level
+        return 0.0 if level >= amount else (amount - level) / self.per_second
+
+    def take(self, amount: float, now: float) -> Bucket:
+        b = self.refilled(now)
+        return Bucket(b.capacity, b.per_second, b.level - amount, max(now, b.at))
+
+
+class Window(msgspec.Struct, frozen=True):
+    """The provider's word: ``remaining`` units are left until ``reset_at`` (unix seconds)."""
+
+    remaining: float
+    reset_at: float
+
+
+class Observed(msgspec.Struct, frozen=True):
+    requests: Window | None = None
+    tokens: Window | None = None
+
+
+class Granted(msgspec.Struct, frozen=True):
+    pass
+
+
+class Wait(msgspec.Struct, frozen=True):
+    seconds: float
+
+
+class Never(msgspec.Struct, frozen=True):
+    reason: str
+
+
+Decision = Granted | Wait | Never
+
+Key = tuple[str, str | None]
+
+
+class LimiterState(msgspec.Struct, frozen=True):
+    """Buckets keyed by (provider, model-or-None, "requests"|"tokens"); provider windows by (provider, model)."""
+
+    buckets: dict[tuple[str, str | None, str], Bucket] = msgspec.field(default_factory=dict)
+    observed: dict[Key, Observed] = msgspec.field(default_factory=dict)
+
+
+def _rules_for(rules: tuple[RateLimit, ...], provider: str, model: str) -> list[RateLimit]:
+    return [r for r in rules if r.provider == provider and (r.model is None or r.model == model)]
+
+
+def acquire(
+    state: LimiterState, rules: tuple[RateLimit, ...], provider: str, model: str, *, tokens: int, now: float
+) -> tuple[LimiterState, Decision]:
+    """Take one request and ``tokens`` tokens from every applicable limit, or say how long to wait."""
+    needs: list[tuple[tuple[str, str | None, str], float, float]] = []  # key, capacity, amount
+    for r in _rules_for(rules, provider, model):
+        if r.requests_per_minute is not None:
+            needs.append(((provider, r.model, "requests"), float(r.requests_per_minute), 1.0))
+        if r.tokens_per_minute is not None:
+            needs.append(((provider, r.model, "tokens"), float(r.tokens_per_minute), float(tokens)))
+    wait = 0.0
+    buckets = dict(state.buckets)
+    for key, capacity, amount in needs:
+        b = buckets.get(key)
+        if b is None or b.capacity != capacity:
+            b = buckets[key] = Bucket.per_minute(capacity, now)
+        w = b.wait_for(amount, now)
+        if w == float("inf"):
+            return state, Never(f"a request of {int(amount)} {key[2]} exceeds the {int(capacity)} {key[2]}-per-minute limit "
+                                f"for {provider}{':' + key[1] if key[1] else ''}")
+        wait = max(wait, w)
+    observed = dict(state.observed)
+    for key in ((provider, model), (provider, None)):
+        o = observed.get(key)
+        if o is None:
+            continue
+        for win, amount in ((o.requests, 1.0), (o.tokens, float(tokens))):
+            if win is not None and now < win.reset_at and win.remaining < amount:
+                wait = max(wait, win.reset_at - now)
+    if wait > 0:
+        return state, Wait(wait)
+    for key, _, amount in needs:
+        buckets[key] = buckets[key].take(amount, now)
+    for key in ((provider, model), (provider, None)):
+        o = observed.get(key)
+        if o is not None:
+            observed[key] = Observed(_spend(o.requests, 1.0, now), _spend(o.tokens, float(tokens), now))
+    return LimiterState(buckets, observed), Granted()
+
+
+def _spend(win: Window | None, amount: float, now: float) -> Window | None:
+    # Past its reset the provider's figure says nothing any more; until then count our own sends
+    # against it, so that many concurrent calls after one response do not all trust the same number.
+    if win is None or now >= win.reset_at:
+        return None
+    return Window(win.remaining - amount, win.reset_at)
+
+
+def observe(state: LimiterState, provider: str, model: str, headers: Mapping[str, str], now: float) -> LimiterState:
+    """Fold a response's rate-limit headers into the state (unchanged when there are none)."""
+    seen = parse_rate_headers(headers, now)
+    if seen is None:
+        return state
+    return LimiterState(state.buckets, {**state.observed, (provider, model): seen})
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float | None:
+    """OpenAI's reset durations, in seconds.
+
+    >>> parse_duration("1s"), parse_duration("6m0s"), parse_duration("120ms"), parse_duration("1h2m3.5s")
+    (1.0, 360.0, 0.12, 3723.5)
+    >>> parse_duration("soon") is None
+    True
+    """
+    text = text.strip()
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _UNIT[m.group(2)]
+        pos = m.end()
+    return total if pos == len(text) and pos > 0 else None
+
+
+def _rfc3339(text: str) -> float | None:
+    try:
+        when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if v >= 0 and v == v and v != float("inf") else None
+
+
+def _window(headers: Mapping[str, str], remaining: str, reset: str, now: float, absolute: bool) -> Window | None:
+    left = _number(headers.get(remaining))
+    raw = headers.get(reset)
+    if left is None or raw is None:
+        return None
+    if absolute:
+        at = _rfc3339(raw)
+    else:
+        d = parse_duration(raw)
+        at = None if d is None else now + d
+    return None if at is None else Window(left, at)
+
+
+def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | None:
+    """The quota a response reports, as :class:`Observed` windows (``None`` when it reports none).
+
+    >>> parse_rate_headers({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}, now=100.0)
+    Observed(requests=Window(remaining=0.0, reset_at=101.0), tokens=None)
+    >>> parse_rate_headers({"anthropic-ratelimit-tokens-remaining": "5",
+    ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
+    Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0))
+    """
+    h = {k.lower(): v for k, v in headers.items()}
+    requests = _window(h, "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", now, False) or _window(
+        h, "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset", now, True
+    )
+    tokens = (
+        _window(h, "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens", now, False)
+        or _window(h, "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset", now, True)
+        or _window(h, "anthropic-ratelimit-input-tokens-remaining", "anthropic-ratelimit-input-tokens-reset", now, True)
+    )
+    if requests is None and tokens is None:
+        return None
+    return Observed(requests, tokens)

@@ -1,0 +1,265 @@
+"""Budgets, context-window checks and rate limits, enforced before a request is sent.
+
+The client calls three things (the lines marked ``[tokens]`` in ``effects/client.py``)::
+
+    self._guard = Guard.for_config(config)              # once
+    transport = self._guard.observing(transport)        # sees every response's rate-limit headers
+    await self._guard.guarded(prepared, send_once)      # per call (guarded_stream for streams)
+
+``guarded`` counts the prompt (offline, :func:`interlingua.core.tokens.count_tokens`), refuses a
+prompt that cannot fit the model's window (``context_length_exceeded``, no network call), reserves
+the worst-case cost and tokens (``budget_exceeded`` if a cap could be crossed), waits for the rate
+limiter, sends, then settles the reservation to the real usage. All arithmetic lives in
+:mod:`interlingua.core.budget` and :mod:`interlingua.core.ratelimit`; this module only holds the
+state, sleeps, and knows which call a response belongs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
+from interlingua.core import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    ErrorKind,
+    HttpRequest,
+    HttpResponse,
+    LlmError,
+    ModelInfo,
+    ProviderConfig,
+    Usage,
+)
+from interlingua.core import budget as B
+from interlingua.core.catalog import Catalog, default_catalog
+from interlingua.core.tokens import TokenCount, count_tokens
+from returns.result import Failure, Result, Success
+
+from .config import LlmConfig
+from .ratelimit import Limiter
+from .transport import StreamItem, Timeouts, Transport
+
+__all__ = ["CountTokens", "Guard", "Ticket", "count_tokens_remote"]
+
+
+class Ticket(msgspec.Struct, frozen=True, kw_only=True):
+    """One admitted call: what it reserved and which (provider, model) its responses report on."""
+
+    provider: str
+    model: str
+    info: ModelInfo | None
+    reservation: B.Reservation
+    prompt: TokenCount
+
+
+# Which call the transport is serving right now, so response headers reach the right limiter key.
+# Set and reset within one await chain (never across a yield), so concurrent tasks cannot mix.
+_CURRENT: contextvars.ContextVar[tuple[Guard, Ticket] | None] = contextvars.ContextVar("interlingua_guard_ticket", default=None)
+
+
+class Guard:
+    """Per-client budget state, rate limiter and catalog."""
+
+    def __init__(
+        self,
+        limits: B.Limits | None = None,
+        *,
+        catalog: Catalog | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.limits = limits or B.Limits()
+        self.catalog = catalog or default_catalog()
+        self.state = B.BudgetState()
+        self.limiter = Limiter(self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep)
+
+    @classmethod
+    def for_config(cls, config: LlmConfig) -> Guard:
+        """The guard for a client's config (its ``limits`` field)."""
+        return cls(config.limits)
+
+    @property
+    def total_cost(self) -> Decimal:
+        """USD spent by settled calls whose price is known (``state.unpriced_calls`` counts the others)."""
+        return self.state.spent
+
+    # -- admission --------------------------------------------------------------------------------
+
+    async def acquire(self, provider: str, request: ChatRequest) -> Result[Ticket, LlmError]:
+        model = request.model
+        info = self.catalog.lookup(provider, model)
+        prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
+        if self.limits.enforce_context_window:
+            err = B.check_context(info, prompt.count, prompt.exact, model)
+            if err is not None:
+                return Failure(msgspec.structs.replace(err, provider=provider))
+        p = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
+        reserved = B.reserve(self.state, self.limits, p)  # no await between check and update: atomic
+        if isinstance(reserved, Failure):
+            return Failure(msgspec.structs.replace(reserved.failure(), provider=provider))
+        self.state, reservation = reserved.unwrap()
+        ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt)
+        try:
+            turn = await self.limiter.wait_turn(provider, model, p.tokens if p.tokens is not None else p.prompt_tokens)
+        except BaseException:
+            self.release(ticket)
+            raise
+        if isinstance(turn, Failure):
+            self.release(ticket)
+            return Failure(turn.failure())
+        return Success(ticket)
+
+    def settle(self, ticket: Ticket, usage: Usage | None) -> None:
+        """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case)."""
+        self.state = B.settle(self.state, ticket.reservation, usage, ticket.info)
+
+    def release(self, ticket: Ticket) -> None:
+        self.state = B.release(self.state, ticket.reservation)
+
+    def _settle_result(self, ticket: Ticket, result: Result[ChatResponse, LlmError]) -> None:
+        match result:
+            case Success(resp):
+                self.settle(ticket, resp.usage)
+            case Failure(err) if err.kind is ErrorKind.DECODE:
+                self.settle(ticket, None)  # a 2xx we could not read was still billed
+            case _:
+                self.release(ticket)
+
+    # -- wrapping calls ---------------------------------------------------------------------------
+
+    async def guarded(
+        self, prepared: Any, send: Callable[[Any], Awaitable[Result[ChatResponse, LlmError]]]
+    ) -> Result[ChatResponse, LlmError]:
+        """Admit, send with ``send(prepared)``, settle."""
+        admitted = await self.acquire(prepared.ref.provider, prepared.request)
+        if isinstance(admitted, Failure):
+            return admitted
+        ticket = admitted.unwrap()
+        token = _CURRENT.set((self, ticket))
+        try:
+            result = await send(prepared)
+        except BaseException:
+            self.release(ticket)
+            raise
+        finally:
+            _CURRENT.reset(token)
+        self._settle_result(ticket, result)
+        return result
+
+    async def guarded_stream(
+        self,
+        prepared: Result[Any, LlmError],
+        stream: Callable[[Result[Any, LlmError]], AsyncIterator[Result[ChatChunk, LlmError]]],
+    ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
+        """Admit, stream, settle to the last (cumulative) usage a chunk carried."""
+        if isinstance(prepared, Failure):
+            yield prepared
+            return
+        p = prepared.unwrap()
+        admitted = await self.acquire(p.ref.provider, p.request)
+        if isinstance(admitted, Failure):
+            yield admitted
+            return
+        ticket = admitted.unwrap()
+        inner = stream(prepared)
+        usage: Usage | None = None
+        received = False
+        try:
+            while True:
+                token = _CURRENT.set((self, ticket))
+                try:
+                    item = await inner.__anext__()
+                except StopAsyncIteration:
+                    break
+                finally:
+                    _CURRENT.reset(token)
+                if isinstance(item, Success):
+                    received = True
+                    chunk = item.unwrap()
+                    usage = chunk.usage or usage
+                yield item
+        finally:
+            await inner.aclose()  # type: ignore[attr-defined]
+            if usage is not None or received:
+                self.settle(ticket, usage)
+            else:
+                self.release(ticket)
+
+    def observing(self, transport: Transport) -> Transport:
+        """``transport``, reporting each response's rate-limit headers to the limiter of its call."""
+        return _ObservingTransport(transport)
+
+
+def _observe(resp: HttpResponse) -> None:
+    current = _CURRENT.get()
+    if current is not None:
+        guard, ticket = current
+        guard.limiter.observe(ticket.provider, ticket.model, resp.headers)
+
+
+class _ObservingTransport:
+    def __init__(self, inner: Transport) -> None:
+        self._inner = inner
+
+    async def send(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> Result[HttpResponse, LlmError]:
+        result = await self._inner.send(request, timeouts=timeouts, max_bytes=max_bytes)
+        if isinstance(result, Success):
+            _observe(result.unwrap())
+        return result
+
+    async def stream(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> AsyncIterator[StreamItem]:
+        items = self._inner.stream(request, timeouts=timeouts, max_bytes=max_bytes)
+        try:
+            async for item in items:
+                if isinstance(item, HttpResponse):
+                    _observe(item)
+                yield item
+        finally:
+            await items.aclose()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+# -- exact counts from the providers' count-tokens endpoints ----------------------------------------
+
+
+@runtime_checkable
+class CountTokens(Protocol):
+    """A dialect that can ask its provider for an exact prompt count (Anthropic ``/v1/messages/count_tokens``,
+    Gemini ``:countTokens``): pure encode and decode, as every dialect operation."""
+
+    def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]: ...
+
+    def decode_count_tokens(self, resp: HttpResponse) -> Result[int, LlmError]: ...
+
+
+async def count_tokens_remote(
+    prepared: Result[Any, LlmError], transport: Transport, timeouts: Timeouts, max_bytes: int
+) -> Result[TokenCount, LlmError]:
+    """The provider's own count when its dialect has a count-tokens operation, else the offline count."""
+    if isinstance(prepared, Failure):
+        return prepared
+    p = prepared.unwrap()
+    dialect = p.dialect
+    if not isinstance(dialect, CountTokens):
+        return Success(count_tokens(f"{p.ref.provider}:{p.request.model}", p.request.messages, p.request.tools))
+    encoded = dialect.encode_count_tokens(p.request, p.config)
+    if isinstance(encoded, Failure):
+        return encoded
+    sent = await transport.send(encoded.unwrap(), timeouts=timeouts, max_bytes=max_bytes)
+    if isinstance(sent, Failure):
+        return sent
+    decoded: Result[Any, LlmError] = dialect.decode_count_tokens(sent.unwrap())
+    return decoded.map(lambda n: n if isinstance(n, TokenCount) else TokenCount(int(n), True, None))
+
+

@@ -1,0 +1,55 @@
+"""Client-side rate limiting, the effect half: one :class:`Limiter` per client holds the pure state of
+:mod:`interlingua.core.ratelimit` and sleeps when it says ``Wait``.
+
+The clock and sleep are injected (tests pass fakes); the state changes only between awaits, so
+concurrent tasks on one event loop can never both take the last unit of a bucket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from interlingua.core import ErrorKind, LlmError
+from interlingua.core.budget import RateLimit
+from interlingua.core.ratelimit import Granted, LimiterState, Never, Wait, acquire, observe
+from returns.result import Failure, Result, Success
+
+__all__ = ["Limiter"]
+
+
+class Limiter:
+    def __init__(
+        self,
+        rules: tuple[RateLimit, ...] = (),
+        *,
+        adapt_to_headers: bool = True,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.rules = rules
+        self.adapt_to_headers = adapt_to_headers
+        self.state = LimiterState()
+        self._clock = clock
+        self._sleep = sleep
+        self.waited = 0.0
+        """Total seconds this limiter has made callers wait (a cheap metric for tests and dashboards)."""
+
+    async def wait_turn(self, provider: str, model: str, tokens: int) -> Result[None, LlmError]:
+        """Return once a request of ``tokens`` tokens may be sent; a Failure if it never can."""
+        while True:
+            self.state, decision = acquire(self.state, self.rules, provider, model, tokens=tokens, now=self._clock())
+            match decision:
+                case Granted():
+                    return Success(None)
+                case Wait(seconds=s):
+                    self.waited += s
+                    await self._sleep(s)
+                case Never(reason=why):
+                    return Failure(LlmError(kind=ErrorKind.RATE_LIMIT, message=why + "; nothing was sent",
+                                            provider=provider, retryable=False, code="client_rate_limit"))
+
+    def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
+        if self.adapt_to_headers:
+            self.state = observe(self.state, provider, model, headers, self._clock())

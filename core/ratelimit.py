@@ -76,10 +76,43 @@ class Bucket(msgspec.Struct, frozen=True):
 
 
 class Window(msgspec.Struct, frozen=True):
-    """The provider's word: ``remaining`` units are left until ``reset_at`` (unix seconds)."""
+    """The provider's word at ``observed_at``: ``remaining`` units are left, and the quota is *fully*
+    replenished at ``reset_at`` (unix seconds) — both OpenAI and Anthropic document the reset that way."""
 
     remaining: float
     reset_at: float
+    limit: float | None = None
+    observed_at: float | None = None
+
+    def wait_for(self, amount: float, now: float) -> float:
+        """Seconds until ``amount`` units are available.
+
+        Both providers refill continuously (a token bucket), so with ``limit`` and ``observed_at``
+        known the quota refills linearly from ``remaining`` to ``limit`` by ``reset_at``; waiting for
+        the whole reset would stall a client for a minute after a single 429. Without them, the
+        only safe answer is the reset itself.
+
+        >>> Window(remaining=0, reset_at=160.0, limit=50, observed_at=100.0).wait_for(1, now=100.0)
+        1.2
+        >>> Window(remaining=0, reset_at=160.0, limit=50, observed_at=100.0).wait_for(1, now=101.2)
+        0.0
+        >>> Window(remaining=0, reset_at=160.0).wait_for(1, now=100.0)
+        60.0
+        >>> Window(remaining=40_000, reset_at=160.0, limit=40_000, observed_at=100.0).wait_for(64_000, now=100.0)
+        0.0
+        """
+        if now >= self.reset_at:
+            return 0.0
+        if self.limit is None or self.observed_at is None:
+            return 0.0 if self.remaining >= amount else self.reset_at - now
+        # a request larger than the whole quota can only wait for a full one, never longer
+        amount = min(amount, self.limit)
+        span = self.reset_at - self.observed_at
+        rate = (self.limit - self.remaining) / span if span > 0 else 0.0
+        available = self.remaining + rate * max(0.0, now - self.observed_at)
+        if available >= amount - 1e-9:
+            return 0.0
+        return min(self.reset_at - now, (amount - available) / rate) if rate > 0 else self.reset_at - now
 
 
 class Observed(msgspec.Struct, frozen=True):
@@ -142,8 +175,8 @@ def acquire(
         if o is None:
             continue
         for win, amount in ((o.requests, 1.0), (o.tokens, float(tokens))):
-            if win is not None and now < win.reset_at and win.remaining < amount:
-                wait = max(wait, win.reset_at - now)
+            if win is not None:
+                wait = max(wait, win.wait_for(amount, now))
     if wait > 0:
         return state, Wait(wait)
     for key, _, amount in needs:
@@ -160,7 +193,7 @@ def _spend(win: Window | None, amount: float, now: float) -> Window | None:
     # against it, so that many concurrent calls after one response do not all trust the same number.
     if win is None or now >= win.reset_at:
         return None
-    return Window(win.remaining - amount, win.reset_at)
+    return Window(win.remaining - amount, win.reset_at, win.limit, win.observed_at)
 
 
 def observe(state: LimiterState, provider: str, model: str, headers: Mapping[str, str], now: float) -> LimiterState:
@@ -213,6 +246,7 @@ def _number(text: str | None) -> float | None:
 
 def _window(headers: Mapping[str, str], remaining: str, reset: str, now: float, absolute: bool) -> Window | None:
     left = _number(headers.get(remaining))
+    limit = _number(headers.get(remaining.replace("-remaining", "-limit")))
     raw = headers.get(reset)
     if left is None or raw is None:
         return None
@@ -221,17 +255,18 @@ def _window(headers: Mapping[str, str], remaining: str, reset: str, now: float, 
     else:
         d = parse_duration(raw)
         at = None if d is None else now + d
-    return None if at is None else Window(left, at)
+    return None if at is None else Window(left, at, limit, now)
 
 
 def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | None:
     """The quota a response reports, as :class:`Observed` windows (``None`` when it reports none).
 
-    >>> parse_rate_headers({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}, now=100.0)
-    Observed(requests=Window(remaining=0.0, reset_at=101.0), tokens=None)
+    >>> parse_rate_headers({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s",
+    ...                     "x-ratelimit-limit-requests": "500"}, now=100.0)
+    Observed(requests=Window(remaining=0.0, reset_at=101.0, limit=500.0, observed_at=100.0), tokens=None)
     >>> parse_rate_headers({"anthropic-ratelimit-tokens-remaining": "5",
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
-    Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0))
+    Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0))
     """
     h = {k.lower(): v for k, v in headers.items()}
     requests = _window(h, "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", now, False) or _window(

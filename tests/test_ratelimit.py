@@ -30,12 +30,13 @@ def test_openai_durations(text: str, seconds: float | None) -> None:
 def test_header_tables() -> None:
     """OpenAI (durations) and Anthropic (RFC 3339) headers become windows; other headers none."""
     openai = {"x-ratelimit-remaining-requests": "499", "x-ratelimit-reset-requests": "120ms",
+              "x-ratelimit-limit-requests": "500",
               "x-ratelimit-remaining-tokens": "29000", "x-ratelimit-reset-tokens": "6m0s"}
-    assert parse_rate_headers(openai, now=10.0) == Observed(Window(499, 10.12), Window(29000, 370.0))
+    assert parse_rate_headers(openai, now=10.0) == Observed(Window(499, 10.12, 500, 10.0), Window(29000, 370.0, None, 10.0))
     anthropic = {"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-requests-reset": "2024-01-01T00:00:30Z",
                  "anthropic-ratelimit-input-tokens-remaining": "100", "anthropic-ratelimit-input-tokens-reset": "2024-01-01T00:01:00+00:00"}
     base = 1704067200.0  # 2024-01-01T00:00:00Z
-    assert parse_rate_headers(anthropic, now=base) == Observed(Window(0, base + 30), Window(100, base + 60))
+    assert parse_rate_headers(anthropic, now=base) == Observed(Window(0, base + 30, None, base), Window(100, base + 60, None, base))
     assert parse_rate_headers({"x-ratelimit-remaining-requests": "x", "x-ratelimit-reset-requests": "1s"}, 0) is None
     assert parse_rate_headers({"content-type": "application/json"}, 0) is None
 
@@ -68,6 +69,19 @@ def test_provider_headers_make_requests_wait_until_reset() -> None:
     assert acquire(st_, (), "openai", "gpt-4o", tokens=1, now=102.0)[1] == Granted()
     st_ = observe(st_, "openai", "gpt-4o", {"x-ratelimit-remaining-tokens": "50", "x-ratelimit-reset-tokens": "1s"}, now=200.0)
     assert acquire(st_, (), "openai", "gpt-4o", tokens=51, now=200.0)[1] == Wait(1.0)
+
+
+def test_known_limit_refills_continuously() -> None:
+    """With the limit reported, an empty quota refills linearly to full at the reset: the wait for one
+    unit is a share of the time to reset, and a request bigger than the quota waits for a full one."""
+    h = {"anthropic-ratelimit-requests-limit": "50", "anthropic-ratelimit-requests-remaining": "0",
+         "anthropic-ratelimit-requests-reset": "1970-01-01T00:01:00Z"}
+    st_ = observe(LimiterState(), "anthropic", "m", h, now=0.0)
+    assert acquire(st_, (), "anthropic", "m", tokens=1, now=0.0)[1] == Wait(pytest.approx(1.2))
+    assert acquire(st_, (), "anthropic", "m", tokens=1, now=1.2)[1] == Granted()
+    t = {"x-ratelimit-limit-tokens": "1000", "x-ratelimit-remaining-tokens": "1000", "x-ratelimit-reset-tokens": "1m"}
+    st_ = observe(LimiterState(), "openai", "m", t, now=0.0)
+    assert acquire(st_, (), "openai", "m", tokens=5000, now=0.0)[1] == Granted()
 
 
 _requests = st.lists(st.tuples(st.floats(0, 20), st.integers(1, 300)), max_size=80)
@@ -128,7 +142,8 @@ async def test_oversized_request_is_a_typed_failure(fake: FakeServer) -> None:
 
 
 async def test_client_waits_after_a_429_says_nothing_is_left(fake: FakeServer) -> None:
-    """A 429 whose headers say 0 requests remain until 1s makes the next call wait ~1s, then succeed."""
+    """A 429 whose headers say 0 of 500 requests remain, full again in 1s, makes the next call wait for
+    one request's share of that second (1/500 s), then succeed."""
     clock = FakeClock()
     async with Client(config_for(fake, retry_enabled=False)) as client:
         client._guard = Guard(Limits(), clock=clock, sleep=clock.sleep)
@@ -139,7 +154,7 @@ async def test_client_waits_after_a_429_says_nothing_is_left(fake: FakeServer) -
         async for _ in client.stream("openai:gpt-4o-mini", "hi"):
             pass
     assert isinstance(second, Success)
-    assert clock.slept == [pytest.approx(1.0)]  # the fake's x-ratelimit-reset-requests: "1s"
+    assert clock.slept == [pytest.approx(1 / 500)]  # x-ratelimit-limit-requests 500, reset "1s"
 
 
 async def test_rpm_limit_paces_concurrent_calls(fake: FakeServer) -> None:

@@ -61,7 +61,7 @@ PROVIDERS: dict[str, ProviderRow] = {
     "openai": ProviderRow("gpt-4o-mini", " ".join(["w"] * 100), json_mode=True),
     "anthropic": ProviderRow("claude-sonnet-4-5", _WORDS_60, max_tokens=1024),
     "gemini": ProviderRow("gemini-2.5-flash", _WORDS_60),
-    "ollama": ProviderRow("llama3.2", _WORDS_60),
+    "ollama": ProviderRow("llama3.2:latest", _WORDS_60),
 }
 
 # Client order within a repetition; rotated every repetition.

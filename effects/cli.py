@@ -235,8 +235,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Run ``python -m benchmarks`` from the source checkout (the suite is not shipped in the wheel)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__main__.py").exists():
+        print("error: the benchmark suite lives in the source checkout (benchmarks/); run it from there "
+              "with `python -m benchmarks`", file=sys.stderr)
+        return 2
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))}
+    passed = args.bench_args[1:] if args.bench_args[:1] == ["--"] else args.bench_args
+    return subprocess.call([sys.executable, "-m", "benchmarks", *passed], cwd=root, env=env)
+
+
+def _register_bench(sub: Any) -> None:
+    # prefix_chars="+": every "-x"/"--x" argument goes through untouched to `python -m benchmarks`.
+    b = sub.add_parser("bench", help="run the benchmark suite (python -m benchmarks --help for its options)",
+                       prefix_chars="+", add_help=False)
+    b.add_argument("bench_args", nargs=argparse.REMAINDER, help="e.g. --quick --parts clients,core")
+    b.set_defaults(handler=_bench)
+
+
 # Later verbs (models, tokens, bench, …) register themselves here: (subparsers) -> None.
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+EXTRA_COMMANDS: list[Callable[[Any], None]] = [_register_bench]
 
 from .tokens_cli import register as _register_tokens  # noqa: E402
 

@@ -146,7 +146,9 @@ class Client:
             limit_per_host=cfg.pool_limit_per_host,
             trust_env=cfg.trust_env,
         )
-        self._guard = Guard.for_config(self.config)  # budgets, context window, rate limits
+        self._env = env = env or Env()
+        # budgets, context window, rate limits; the limiter waits on the client's own clock
+        self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
         self._transport = self._guard.observing(self._transport)  # rate-limit headers → limiter
         self._timeouts = Timeouts(
             total=cfg.timeout,
@@ -154,7 +156,6 @@ class Client:
             first_byte=cfg.first_byte_timeout,
             idle=cfg.idle_timeout,
         )
-        self._env = env or Env()
         self._hook = on_event
         self._retry = RetryPolicy(
             max_attempts=cfg.max_retries + 1 if cfg.retry_enabled else 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import gc
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,8 @@ class FakeTime:
 
     def __init__(self, draw: float = 0.5) -> None:
         self.now = 1000.0
+        # the wall clock starts at real time (servers stamp real dates) and advances with the sleeps
+        self.epoch = time.time() - self.now
         self.sleeps: list[float] = []
         self.draw = draw
 
@@ -28,7 +31,7 @@ class FakeTime:
         await asyncio.sleep(0)
 
     def env(self) -> Env:
-        return Env(clock=lambda: self.now, sleep=self.sleep, rng=lambda: self.draw)
+        return Env(clock=lambda: self.now, sleep=self.sleep, rng=lambda: self.draw, wall=lambda: self.epoch + self.now)
 
 
 async def leak_check() -> AsyncIterator[None]:

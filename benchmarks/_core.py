@@ -60,6 +60,7 @@ def compare(fns: dict[str, Callable[[], object]], budget: float, repeats: int = 
 
 async def _fetch(s: Scenario) -> tuple[bytes, dict[str, str], bytes]:
     import aiohttp
+
     from interlingua.core import encode_request
 
     from ._clients import _interlingua_request

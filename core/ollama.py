@@ -362,8 +362,10 @@ def _arguments_text(value: Any) -> str:
 def _error_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, dict) and isinstance(value.get("message"), str):
-        return value["message"]
+    if isinstance(value, dict):
+        message = value.get("message")
+        if isinstance(message, str):
+            return message
     return _ENCODER.encode(value).decode()
 
 

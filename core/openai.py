@@ -88,7 +88,7 @@ class _WToolCall(msgspec.Struct):
 
 class _WMessage(msgspec.Struct):
     role: str
-    content: str | list[_WTextPart | _WImagePart] | None | UnsetType = UNSET
+    content: str | list[_WTextPart | _WImagePart] | UnsetType | None = UNSET
     tool_calls: list[_WToolCall] | UnsetType = UNSET
     tool_call_id: str | UnsetType = UNSET
     name: str | UnsetType = UNSET
@@ -550,7 +550,8 @@ class OpenAIDialect:
     def stream_finish(self, state: OpenAIStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
             return Failure(_stream_error(self.name, "stream already failed", b""))
-        st, events = state, ()
+        st: OpenAIStreamState = state
+        events: tuple[StreamEvent, ...] = ()
         if not state.done:
             st, events = self._on_events(state, sse.finish(state.sse))
         for e in events:

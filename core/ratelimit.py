@@ -170,8 +170,9 @@ def acquire(
                                 f"for {provider}{':' + key[1] if key[1] else ''}")
         wait = max(wait, w)
     observed = dict(state.observed)
-    for key in ((provider, model), (provider, None)):
-        o = observed.get(key)
+    scopes: tuple[tuple[str, str | None], ...] = ((provider, model), (provider, None))
+    for scope in scopes:
+        o = observed.get(scope)
         if o is None:
             continue
         for win, amount in ((o.requests, 1.0), (o.tokens, float(tokens))):
@@ -181,10 +182,10 @@ def acquire(
         return state, Wait(wait)
     for key, _, amount in needs:
         buckets[key] = buckets[key].take(amount, now)
-    for key in ((provider, model), (provider, None)):
-        o = observed.get(key)
+    for scope in scopes:
+        o = observed.get(scope)
         if o is not None:
-            observed[key] = Observed(_spend(o.requests, 1.0, now), _spend(o.tokens, float(tokens), now))
+            observed[scope] = Observed(_spend(o.requests, 1.0, now), _spend(o.tokens, float(tokens), now))
     return LimiterState(buckets, observed), Granted()
 
 

@@ -384,7 +384,10 @@ def _estimate(provider: str, model: str, messages: Sequence[Message], tools: Seq
     exact figures come from the providers' count-tokens endpoints (``Client.count_tokens``).
     """
     enc = get_encoding("o200k_base")
-    image = _IMAGE_ESTIMATES.get(provider, lambda p: openai_image_tokens(model, p.width, p.height, p.detail)[0])
+    def openai_like(p: ImagePart) -> int:
+        return openai_image_tokens(model, p.width, p.height, p.detail)[0]
+
+    image: Callable[[ImagePart], int] = _IMAGE_ESTIMATES.get(provider, openai_like)
     total = _REPLY_PRIMING
     for m in messages:
         total += _TOKENS_PER_MESSAGE + _encode_len(enc, m.role.value)

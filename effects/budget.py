@@ -24,6 +24,8 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
+from returns.result import Failure, Result, Success
+
 from interlingua.core import (
     ChatChunk,
     ChatRequest,
@@ -39,7 +41,6 @@ from interlingua.core import (
 from interlingua.core import budget as B
 from interlingua.core.catalog import Catalog, default_catalog
 from interlingua.core.tokens import TokenCount, count_tokens
-from returns.result import Failure, Result, Success
 
 from .config import LlmConfig
 from .ratelimit import Limiter

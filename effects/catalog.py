@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 
 import msgspec
+from returns.result import Failure, Result, Success
+
 from interlingua.core import ErrorKind, LlmError
 from interlingua.core.catalog import Catalog, default_catalog, parse_catalog
-from returns.result import Failure, Result, Success
 
 __all__ = ["load_catalog"]
 

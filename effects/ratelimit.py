@@ -11,10 +11,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
+from returns.result import Failure, Result, Success
+
 from interlingua.core import ErrorKind, LlmError
 from interlingua.core.budget import RateLimit
 from interlingua.core.ratelimit import Granted, LimiterState, Never, Wait, acquire, observe
-from returns.result import Failure, Result, Success
 
 __all__ = ["Limiter"]
 

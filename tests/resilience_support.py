@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import gc
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 

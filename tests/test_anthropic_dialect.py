@@ -10,6 +10,8 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from returns.result import Failure, Success
+
 from interlingua.core import (
     ChatChunk,
     ChatRequest,
@@ -37,7 +39,6 @@ from interlingua.core import (
 )
 from interlingua.core.anthropic import ANTHROPIC, DEFAULT_MAX_TOKENS, AnthropicDialect
 from interlingua.fakes.anthropic import message_payload, stream_frames, validate_messages_body
-from returns.result import Failure, Success
 
 from .helpers import split_at
 

@@ -8,6 +8,8 @@ from typing import Any
 import aiohttp
 import anthropic
 import pytest
+from returns.result import Failure, Success
+
 from interlingua.core import (
     ChatRequest,
     ErrorKind,
@@ -22,7 +24,6 @@ from interlingua.core.anthropic import ANTHROPIC
 from interlingua.effects import AiohttpTransport, Client, Timeouts
 from interlingua.fakes import FakeServer
 from interlingua.fakes.anthropic import validate_messages_body
-from returns.result import Failure, Success
 
 MODEL = "claude-haiku-4-5"
 WEATHER: dict[str, Any] = {

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from returns.result import Failure, Success
+
 from interlingua.core import (
     DIALECTS,
     ChatRequest,
@@ -29,7 +31,6 @@ from interlingua.core import (
 from interlingua.core.compat import AZURE, DOCKER, OPENAI_COMPATIBLE, XAI
 from interlingua.core.openai import OPENAI
 from interlingua.effects.config import LlmConfig
-from returns.result import Failure, Success
 
 from .helpers import split_at
 

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import openai
 import pytest
+from returns.result import Failure
+
 from interlingua.core import ErrorKind, FinishReason, ToolSpec
 from interlingua.effects import Client, LlmConfig
 from interlingua.fakes import FakeServer
-from returns.result import Failure
 
 from .helpers import config_for
 

@@ -9,6 +9,8 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from returns.result import Failure, Success
+
 from interlingua.core import (
     ChatChunk,
     ChatRequest,
@@ -35,7 +37,6 @@ from interlingua.core.gemini import GEMINI, synthesize_call_id
 from interlingua.core.http import Headers
 from interlingua.fakes._content import Decision
 from interlingua.fakes.gemini import generate_payload, stream_frames
-from returns.result import Failure, Success
 
 from .helpers import split_at
 

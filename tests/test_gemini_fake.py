@@ -9,11 +9,12 @@ import aiohttp
 import pytest
 from google import genai
 from google.genai import errors, types
+from returns.result import Failure, Success
+
 from interlingua.core import ErrorKind, FinishReason, HttpResponse, Message, ReasoningConfig, ToolSpec
 from interlingua.core.gemini import GEMINI
 from interlingua.effects import Client
 from interlingua.fakes import FakeServer
-from returns.result import Failure, Success
 
 from .helpers import config_for
 

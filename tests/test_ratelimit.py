@@ -11,7 +11,18 @@ from returns.result import Success
 
 from interlingua.core import ErrorKind
 from interlingua.core.budget import Limits, RateLimit
-from interlingua.core.ratelimit import Granted, LimiterState, Never, Observed, Wait, Window, acquire, observe, parse_duration, parse_rate_headers
+from interlingua.core.ratelimit import (
+    Granted,
+    LimiterState,
+    Never,
+    Observed,
+    Wait,
+    Window,
+    acquire,
+    observe,
+    parse_duration,
+    parse_rate_headers,
+)
 from interlingua.effects import Client
 from interlingua.effects.budget import Guard
 from interlingua.effects.ratelimit import Limiter

@@ -13,11 +13,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from returns.result import Failure, Result, Success
 
-from interlingua.core import HttpRequest, HttpResponse, ImagePart, LlmError, Message, ModelRef, ProviderConfig, Role, ToolSpec
+from interlingua.core import (
+    HttpRequest,
+    HttpResponse,
+    ImagePart,
+    LlmError,
+    Message,
+    ModelRef,
+    ProviderConfig,
+    Role,
+    ToolSpec,
+)
 from interlingua.core import tokens as T
 from interlingua.core.http import Headers
 from interlingua.core.schema import ChatRequest
-from interlingua.core.tokens import TokenCount, anthropic_image_tokens, count_tokens, gemini_image_tokens, openai_image_tokens
+from interlingua.core.tokens import (
+    TokenCount,
+    anthropic_image_tokens,
+    count_tokens,
+    gemini_image_tokens,
+    openai_image_tokens,
+)
 from interlingua.effects.budget import CountTokens, count_tokens_remote
 from interlingua.effects.client import Prepared
 from interlingua.effects.transport import Timeouts

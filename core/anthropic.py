@@ -58,11 +58,13 @@ from .dialect import (
     ProviderConfig,
     StreamEvent,
     check_base_url,
+    close_stream,
     error_from_response,
     invalid_request,
     join_url,
     malformed,
     should_retry_hint,
+    stream_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
@@ -556,7 +558,7 @@ class AnthropicDialect:
             try:
                 e = _EVENT.decode(ev.data)
             except _DECODE_ERRORS as exc:
-                out.append(_stream_error(self.name, f"malformed stream event: {exc}", ev.data))
+                out.append(stream_error(self.name, f"malformed stream event: {exc}", ev.data))
                 return _freeze(st, tools, calls, tally, stopped, failed=True), tuple(out)
             # data.type names the event; the SSE event line says the same and stands in if it is missing
             match e.type or ev.event:
@@ -624,22 +626,11 @@ class AnthropicDialect:
 
     def stream_finish(self, state: AnthropicStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
-            return Failure(_stream_error(self.name, "stream already failed", b""))
+            return Failure(stream_error(self.name, "stream already failed", b""))
         st, events = state, tuple[StreamEvent, ...]()
         if not state.stopped:
             st, events = self._on_events(state, sse.finish(state.sse))
-        for e in events:
-            if isinstance(e, LlmError):
-                return Failure(e)
-        if not st.stopped:
-            return Failure(
-                LlmError(
-                    kind=ErrorKind.STREAMING,
-                    message="stream ended before the provider finished (no message_stop event)",
-                    provider=self.name,
-                )
-            )
-        return Success(tuple(e for e in events if isinstance(e, ChatChunk)))
+        return close_stream(self.name, events, complete=st.stopped, missing="no message_stop event")
 
 
 class _Tally(msgspec.Struct, frozen=True):
@@ -768,14 +759,6 @@ def _usage(t: _Tally) -> Usage:
 def _stop_metadata(stop_sequence: str | None) -> dict[str, Any]:
     return {"stop_sequence": stop_sequence} if stop_sequence else {}
 
-
-def _stream_error(provider: str, message: str, data: bytes) -> LlmError:
-    return LlmError(
-        kind=ErrorKind.STREAMING,
-        message=message,
-        provider=provider,
-        raw=data[:512].decode("utf-8", "replace") if data else None,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

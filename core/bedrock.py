@@ -72,6 +72,7 @@ from .dialect import (
     invalid_request,
     join_url,
     malformed,
+    stream_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
@@ -524,11 +525,11 @@ class BedrockDialect:
                 code = frame.header(":error-code") or ""
                 return st, self._stream_exception(code, b"", frame.header(":error-message"))
             case other:
-                return st, _stream_error(self.name, f"unknown :message-type {other!r}", frame.payload)
+                return st, stream_error(self.name, f"unknown :message-type {other!r}", frame.payload)
         try:
             ev = _EVENT.decode(frame.payload)
         except _DECODE_ERRORS as e:
-            return st, _stream_error(self.name, f"malformed {frame.header(':event-type')} event: {e}", frame.payload)
+            return st, stream_error(self.name, f"malformed {frame.header(':event-type')} event: {e}", frame.payload)
         idx = ev.content_block_index
         match frame.header(":event-type"):
             case "contentBlockStart":
@@ -600,7 +601,7 @@ class BedrockDialect:
 
     def stream_finish(self, state: BedrockStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
-            return Failure(_stream_error(self.name, "stream already failed", b""))
+            return Failure(stream_error(self.name, "stream already failed", b""))
         err = eventstream.finish(state.frames)
         if err is not None:
             return Failure(msgspec.structs.replace(err, provider=self.name))
@@ -620,14 +621,6 @@ class BedrockStreamState(msgspec.Struct, frozen=True):
     metadata: bool = False
     failed: bool = False
 
-
-def _stream_error(provider: str, message: str, data: bytes) -> LlmError:
-    return LlmError(
-        kind=ErrorKind.STREAMING,
-        message=message,
-        provider=provider,
-        raw=data[:512].decode("utf-8", "replace") if data else None,
-    )
 
 
 # -- request body ---------------------------------------------------------------------------------

@@ -31,10 +31,12 @@ __all__ = [
     "Dialect",
     "ProviderConfig",
     "StreamEvent",
+    "close_stream",
     "error_from_response",
     "invalid_request",
     "join_url",
     "malformed",
+    "stream_error",
 ]
 
 StreamEvent = ChatChunk | LlmError
@@ -96,6 +98,29 @@ class Dialect(Protocol[S]):
     def stream_feed(self, state: S, data: bytes) -> tuple[S, tuple[StreamEvent, ...]]: ...
 
     def stream_finish(self, state: S) -> Result[tuple[ChatChunk, ...], LlmError]: ...
+
+
+def stream_error(provider: str, message: str, data: bytes = b"") -> LlmError:
+    """A stream that failed after it started (bad event, cut short), with a bounded excerpt."""
+    return LlmError(
+        kind=ErrorKind.STREAMING,
+        message=message,
+        provider=provider,
+        raw=data[:512].decode("utf-8", "replace") if data else None,
+    )
+
+
+def close_stream(
+    provider: str, events: tuple[StreamEvent, ...], *, complete: bool, missing: str
+) -> Result[tuple[ChatChunk, ...], LlmError]:
+    """The common end of every ``stream_finish``: the flushed events' first error wins; a stream
+    that never reached its terminal event is a streaming error naming what was ``missing``."""
+    for e in events:
+        if isinstance(e, LlmError):
+            return Failure(e)
+    if not complete:
+        return Failure(stream_error(provider, f"stream ended before the provider finished ({missing})"))
+    return Success(tuple(e for e in events if isinstance(e, ChatChunk)))
 
 
 def join_url(base: str, path: str) -> str:

@@ -66,10 +66,12 @@ from .dialect import (
     ProviderConfig,
     StreamEvent,
     check_base_url,
+    close_stream,
     error_from_response,
     invalid_request,
     join_url,
     malformed,
+    stream_error,
 )
 from .errors import ErrorKind, LlmError
 from .fold import fold_chunks
@@ -585,7 +587,7 @@ class GeminiDialect:
             try:
                 r = _RESPONSE.decode(ev.data)
             except _DECODE_ERRORS as e:
-                out.append(_stream_error(self.name, f"malformed stream event: {e}", ev.data))
+                out.append(stream_error(self.name, f"malformed stream event: {e}", ev.data))
                 return GeminiStreamState(st.sse, calls, response_id, finished, True), tuple(out)
             if r.error is not None:
                 err = self._error_from_status(r.error, HttpResponse(200))
@@ -612,21 +614,10 @@ class GeminiDialect:
 
     def stream_finish(self, state: GeminiStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
-            return Failure(_stream_error(self.name, "stream already failed", b""))
+            return Failure(stream_error(self.name, "stream already failed", b""))
         st, events = self._on_events(state, sse.finish(state.sse))
-        for e in events:
-            if isinstance(e, LlmError):
-                return Failure(e)
         # Gemini has no terminal sentinel: the last candidate chunk carries finishReason.
-        if not st.finished:
-            return Failure(
-                LlmError(
-                    kind=ErrorKind.STREAMING,
-                    message="stream ended before the provider finished (no chunk carried finishReason)",
-                    provider=self.name,
-                )
-            )
-        return Success(tuple(e for e in events if isinstance(e, ChatChunk)))
+        return close_stream(self.name, events, complete=st.finished, missing="no chunk carried finishReason")
 
 
 class GeminiStreamState(msgspec.Struct, frozen=True):
@@ -874,14 +865,6 @@ def _duration(v: Any) -> float | None:
         return None
     return seconds if 0 <= seconds < float("inf") else None
 
-
-def _stream_error(provider: str, message: str, data: bytes) -> LlmError:
-    return LlmError(
-        kind=ErrorKind.STREAMING,
-        message=message,
-        provider=provider,
-        raw=data[:512].decode("utf-8", "replace") if data else None,
-    )
 
 
 GEMINI = GeminiDialect()

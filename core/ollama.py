@@ -64,10 +64,12 @@ from .dialect import (
     ProviderConfig,
     StreamEvent,
     check_base_url,
+    close_stream,
     error_from_response,
     invalid_request,
     join_url,
     malformed,
+    stream_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
@@ -704,10 +706,10 @@ class OllamaDialect:
             except _DECODE_ERRORS as e:
                 cut = final and i == len(lines) - 1
                 what = "stream cut mid-line" if cut else f"malformed stream line: {e}"
-                out.append(_stream_error(self.name, what, line))
+                out.append(stream_error(self.name, what, line))
                 return msgspec.structs.replace(st, failed=True), tuple(out)
             if c.error is not None:
-                out.append(_stream_error(self.name, f"error line mid-stream: {_error_text(c.error)}", line))
+                out.append(stream_error(self.name, f"error line mid-stream: {_error_text(c.error)}", line))
                 return msgspec.structs.replace(st, failed=True), tuple(out)
             msg = c.message or _RMessage()
             new_calls = _tool_calls(msg.tool_calls, calls)
@@ -740,21 +742,14 @@ class OllamaDialect:
 
     def stream_finish(self, state: OllamaStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
-            return Failure(_stream_error(self.name, "stream already failed", b""))
+            return Failure(stream_error(self.name, "stream already failed", b""))
         st = state
         events: tuple[StreamEvent, ...] = ()
         if not state.done:
             tail = ndjson.finish(state.lines)
             if tail:
                 st, events = self._on_lines(state, tail, final=True)
-        for e in events:
-            if isinstance(e, LlmError):
-                return Failure(e)
-        if not st.done:
-            return Failure(
-                _stream_error(self.name, 'stream ended before the final "done": true line', b"")
-            )
-        return Success(tuple(e for e in events if isinstance(e, ChatChunk)))
+        return close_stream(self.name, events, complete=st.done, missing='no final "done": true line')
 
 
 class OllamaStreamState(msgspec.Struct, frozen=True):
@@ -765,14 +760,6 @@ class OllamaStreamState(msgspec.Struct, frozen=True):
     done: bool = False
     failed: bool = False
 
-
-def _stream_error(provider: str, message: str, data: bytes) -> LlmError:
-    return LlmError(
-        kind=ErrorKind.STREAMING,
-        message=message,
-        provider=provider,
-        raw=data[:512].decode("utf-8", "replace") if data else None,
-    )
 
 
 def _merge_provider_options(raw: bytes, extra: dict[str, Any]) -> bytes:

@@ -29,11 +29,13 @@ from .dialect import (
     ProviderConfig,
     StreamEvent,
     check_base_url,
+    close_stream,
     error_from_response,
     invalid_request,
     join_url,
     malformed,
     should_retry_hint,
+    stream_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
@@ -527,7 +529,7 @@ class OpenAIDialect:
             try:
                 c = _COMPLETION.decode(ev.data)
             except _DECODE_ERRORS as e:
-                out.append(_stream_error(self.name, f"malformed stream event: {e}", ev.data))
+                out.append(stream_error(self.name, f"malformed stream event: {e}", ev.data))
                 return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
             if c.error is not None:
                 err = self._error_from_detail(c.error, HttpResponse(200))
@@ -549,25 +551,14 @@ class OpenAIDialect:
 
     def stream_finish(self, state: OpenAIStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
-            return Failure(_stream_error(self.name, "stream already failed", b""))
+            return Failure(stream_error(self.name, "stream already failed", b""))
         st: OpenAIStreamState = state
         events: tuple[StreamEvent, ...] = ()
         if not state.done:
             st, events = self._on_events(state, sse.finish(state.sse))
-        for e in events:
-            if isinstance(e, LlmError):
-                return Failure(e)
         # Compatible servers that never send [DONE] still end with a finish_reason; a stream with
         # neither was cut short.
-        if not (st.done or st.finished):
-            return Failure(
-                LlmError(
-                    kind=ErrorKind.STREAMING,
-                    message="stream ended before the provider finished ([DONE] or finish_reason missing)",
-                    provider=self.name,
-                )
-            )
-        return Success(tuple(e for e in events if isinstance(e, ChatChunk)))
+        return close_stream(self.name, events, complete=st.done or st.finished, missing="[DONE] or finish_reason missing")
 
 
 class OpenAIStreamState(msgspec.Struct, frozen=True):
@@ -576,14 +567,6 @@ class OpenAIStreamState(msgspec.Struct, frozen=True):
     finished: bool = False
     failed: bool = False
 
-
-def _stream_error(provider: str, message: str, data: bytes) -> LlmError:
-    return LlmError(
-        kind=ErrorKind.STREAMING,
-        message=message,
-        provider=provider,
-        raw=data[:512].decode("utf-8", "replace") if data else None,
-    )
 
 
 def _encode_message(m: Message) -> _WMessage | str:

@@ -268,7 +268,9 @@ _MESSAGE = msgspec.json.Decoder(_RMessage)
 _EVENT = msgspec.json.Decoder(_REvent)
 _COUNT = msgspec.json.Decoder(_RCount)
 _ANY = msgspec.json.Decoder()
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
+# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 # https://docs.anthropic.com/en/api/messages — "stop_reason"
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -819,7 +821,7 @@ def _encode_turn(m: Message) -> tuple[str, str | list[_WBlock]] | str:
             for tc in m.tool_calls:
                 try:
                     args = _ANY.decode(tc.arguments or "{}")
-                except msgspec.DecodeError:
+                except (msgspec.DecodeError, RecursionError):
                     return f"tool call {tc.id!r} has arguments that are not valid JSON"
                 blocks.append(_WToolUse(tc.id, tc.name, args))
             if isinstance(m.content, str) and not m.tool_calls:

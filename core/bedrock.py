@@ -302,7 +302,9 @@ _ENCODER = msgspec.json.Encoder()
 _CONVERSE = msgspec.json.Decoder(_RConverse)
 _EVENT = msgspec.json.Decoder(_REvent)
 _ERROR = msgspec.json.Decoder(_RError)
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
+# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": FinishReason.STOP,
@@ -719,7 +721,7 @@ def _encode_blocks(m: Message) -> list[_WBlock] | str:
     for tc in m.tool_calls:
         try:
             args = msgspec.json.decode(tc.arguments or "{}")
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             return f"tool call {tc.id!r} has arguments that are not JSON: Converse needs a JSON object"
         if not isinstance(args, dict):
             return f"tool call {tc.id!r} arguments must be a JSON object for Converse"

@@ -15,6 +15,7 @@ A stream is a left fold of ``stream_feed`` over the byte slices as they arrive, 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -193,23 +194,42 @@ def should_retry_hint(headers: Mapping[str, str]) -> bool | None:
 
 
 def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> Result[str, LlmError]:
-    """Refuse plain http to anything but loopback unless the caller opted in for this provider."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return invalid_request(provider, f"base URL {base_url!r} is not an http(s) URL with a host")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+    """Refuse plain http to anything but loopback unless the caller opted in for this provider.
+
+    >>> check_base_url("ollama", "http://192.168.1.20:11434", False).failure().message[:40]
+    'refusing plain http to non-loopback host'
+    >>> check_base_url("ollama", "http://[::1]:11434", False).unwrap()
+    'http://[::1]:11434'
+    """
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname
+    except ValueError:  # "http://[::1" and friends
+        return invalid_request(provider, "base URL is not a valid URL")
+    if parts.scheme not in ("http", "https") or not host:
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo user:password@
+        return invalid_request(provider, f"base URL {shown!r} is not an http(s) URL with a host")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         return invalid_request(
             provider,
-            f"refusing plain http to non-loopback host {parts.hostname!r}: use https, or set "
+            f"refusing plain http to non-loopback host {host!r}: use https, or set "
             "allow_insecure_http=True for this provider if the network is trusted",
         )
     return Success(base_url)
 
 
 def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host in ("localhost", "::1") or host.endswith(".localhost"):
-        return True
-    parts = host.split(".")
-    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() for p in parts)
+    """``localhost`` (and ``*.localhost``, RFC 6761), ``127.0.0.0/8``, ``::1`` and IPv4-mapped loopback.
 
+    >>> [_is_loopback(h) for h in ("localhost", "127.8.9.10", "::1", "::ffff:127.0.0.1", "10.0.0.1", "127.example.com")]
+    [True, True, True, True, False, False]
+    """
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone id ("fe80::1%eth0")
+    except ValueError:
+        return False  # a name other than localhost: DNS could point it anywhere
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)

@@ -261,7 +261,9 @@ _ENCODER = msgspec.json.Encoder()
 _RESPONSE = msgspec.json.Decoder(_RResponse)
 _ERROR = msgspec.json.Decoder(_RErrorBody | list[_RErrorBody])
 _COUNT = msgspec.json.Decoder(_RCountTokens)
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
+# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 # https://ai.google.dev/api/generate-content#FinishReason
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -468,7 +470,7 @@ class GeminiDialect:
                     calls[tc.id] = (tc.name, pos)
                     try:
                         args = msgspec.json.decode(tc.arguments or "{}")
-                    except msgspec.DecodeError:
+                    except (msgspec.DecodeError, RecursionError):
                         return f"messages[{i}]: tool call {tc.id!r} arguments are not valid JSON"
                     if not isinstance(args, dict):
                         return f"messages[{i}]: tool call {tc.id!r} arguments must be a JSON object"

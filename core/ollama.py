@@ -248,7 +248,9 @@ _ERROR = msgspec.json.Decoder(_RError)
 _TAGS = msgspec.json.Decoder(_RTags)
 _SHOW = msgspec.json.Decoder(_RShow)
 _ANY = msgspec.json.Decoder()
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
+# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": FinishReason.STOP,
@@ -801,7 +803,7 @@ def _encode_message(m: Message, call_names: dict[str, str]) -> _WMessage:
             for tc in m.tool_calls:
                 try:
                     args = msgspec.json.decode(tc.arguments or "{}")
-                except msgspec.DecodeError as e:
+                except (msgspec.DecodeError, RecursionError) as e:
                     raise ValueError(f"tool call {tc.id!r} ({tc.name}) has invalid JSON arguments: {e}") from None
                 if not isinstance(args, dict):
                     raise ValueError(f"tool call {tc.id!r} ({tc.name}): Ollama needs the arguments to be a JSON object")

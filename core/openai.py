@@ -227,7 +227,9 @@ class _RErrorBody(msgspec.Struct):
 _ENCODER = msgspec.json.Encoder()
 _COMPLETION = msgspec.json.Decoder(_RCompletion)
 _ERROR = msgspec.json.Decoder(_RErrorBody)
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
+# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": FinishReason.STOP,

@@ -80,4 +80,26 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
                 if end != -1 and end - start <= len(raw) + 8:
                     text = text[:start] + _MASK + text[end + len(tail) :]
                 start = text.find(head, start + 1)
+        text = _redact_cut_prefix(text, raw)
+    return text
+
+
+_CUT_MARKERS = ("…", "...")
+_MIN_PREFIX = 6  # shorter fragments ("sk-pro") are shared by every key of a provider
+
+
+def _redact_cut_prefix(text: str, raw: str) -> str:
+    """Mask the start of a key that a length limit cut off (an excerpt ends mid-key).
+
+    >>> _redact_cut_prefix("key sk-abcdef1… [40 more chars]", "sk-abcdef123456")
+    'key ********… [40 more chars]'
+    >>> _redact_cut_prefix("Incorrect API key provided: sk-abcdef1", "sk-abcdef123456")
+    'Incorrect API key provided: ********'
+    """
+    ends = [len(text)] + [i for m in _CUT_MARKERS if (i := text.find(m)) != -1]
+    for end in sorted(set(ends), reverse=True):
+        for k in range(min(len(raw) - 1, end), _MIN_PREFIX - 1, -1):
+            if text[end - k : end] == raw[:k]:
+                text = text[: end - k] + _MASK + text[end:]
+                break
     return text

@@ -145,6 +145,7 @@ class Client:
             limit=cfg.pool_limit,
             limit_per_host=cfg.pool_limit_per_host,
             trust_env=cfg.trust_env,
+            ssl_context=cfg.tls_context(),
         )
         self._env = env = env or Env()
         # budgets, context window, rate limits; the limiter waits on the client's own clock

@@ -7,6 +7,7 @@ nothing reads it at call time, and nothing in ``core`` reads it at all.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +111,14 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     ``fallbacks``: model strings tried in order when a model's retries are exhausted or its
     circuit is open (a call's ``fallbacks=`` replaces them). ``max_response_bytes`` caps a body or
     a whole stream; ``pool_limit``/``pool_limit_per_host`` cap open connections.
+
+    TLS: certificates and host names are always verified. ``ca_bundle`` (a PEM file, or a
+    directory prepared with ``openssl rehash``) is the set of trusted CAs *instead of* the system
+    store, as ``requests``' ``verify=path`` is; ``ssl_context`` replaces the whole context (it wins
+    over ``ca_bundle``; verification is then whatever that context says).
+    ``trust_env=True`` lets aiohttp read ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` and
+    ``~/.netrc``; by default the environment is ignored, so a stray proxy variable cannot
+    redirect traffic.
     """
 
     providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
@@ -134,12 +143,26 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     pool_limit: int = 100
     pool_limit_per_host: int = 0
     trust_env: bool = False
+    ca_bundle: str | None = None
+    ssl_context: ssl.SSLContext | None = None
     fallbacks: tuple[str, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
     """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
 
     def __repr__(self) -> str:
         return f"LlmConfig(providers={sorted(self.providers)}, timeout={self.timeout})"
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The SSL context the transport uses: ``ssl_context``, else one trusting ``ca_bundle``,
+        else ``None`` (aiohttp's default: the system store, verification on)."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        if self.ca_bundle is None:
+            return None
+        # create_default_context keeps CERT_REQUIRED and check_hostname=True
+        if os.path.isdir(self.ca_bundle):
+            return ssl.create_default_context(capath=self.ca_bundle)
+        return ssl.create_default_context(cafile=self.ca_bundle)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **settings: Any) -> LlmConfig:
@@ -160,7 +183,7 @@ class LlmConfig(msgspec.Struct, kw_only=True):
 
     def with_provider(self, name: str, **fields: Any) -> LlmConfig:
         """A copy with ``name``'s config replaced by one built from ``fields`` (keys wrapped in Secret)."""
-        for k in ("api_key", "aws_secret_access_key", "aws_session_token"):
+        for k in ("api_key", "aws_secret_access_key", "aws_session_token", "bearer_token"):
             if isinstance(fields.get(k), str):
                 fields[k] = Secret(fields[k])
         base = self.providers.get(name) or ProviderConfig()

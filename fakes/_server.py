@@ -33,6 +33,9 @@ DEFAULT_API_KEY = "test-key"
 _SECRET_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "x-goog-api-key", "x-amz-security-token", "cookie"}
 )
+# Query parameters that carry a credential (Gemini's documented ``?key=``; Azure's ``api-key`` is
+# accepted there by some gateways; SigV4 presigned URLs put the session token in the query).
+_SECRET_QUERY = frozenset({"key", "api-key", "api_key", "x-amz-security-token", "x-amz-signature"})
 STATE_KEY: web.AppKey[FakeState] = web.AppKey("interlingua_fake_state")
 
 
@@ -118,7 +121,7 @@ async def record(request: web.Request, provider: str) -> tuple[bytes, Fault | No
             provider=provider,
             method=request.method,
             path=request.path,
-            query=dict(request.query),
+            query={k: ("[redacted]" if k.lower() in _SECRET_QUERY else v) for k, v in request.query.items()},
             headers={k: ("[redacted]" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()},
             body=body,
             fault=fault.name if fault else None,

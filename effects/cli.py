@@ -9,39 +9,59 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Any, TextIO
 
 import msgspec
-from returns.result import Failure, Success
+from returns.result import Failure, Result, Success
 
-from interlingua.core import LlmError, Message, ToolSpec
+from interlingua.core import ChatResponse, LlmError, Message, ToolSpec, Usage, parse_model
+from interlingua.core.catalog import default_catalog
+from interlingua.core.fold import Accumulator, accumulate, to_response
 
 from .client import Client
-from .config import LlmConfig
+from .config import ENV, LlmConfig
 
 __all__ = ["main"]
 
 HINTS: dict[str, str] = {
-    "authentication": "check the API key (env var or --api-key)",
-    "invalid_model": "use provider:model, e.g. openai:gpt-4o-mini",
+    "authentication": "check the API key (its env var, or --api-key)",
+    "permission": "the key is valid but may not use this model or endpoint",
+    "invalid_model": "use provider:model, e.g. openai:gpt-4o-mini (`interlingua models` lists known ones)",
+    "not_found": "check the model name (`interlingua models`)",
     "rate_limit": "slow down or retry later",
-    "network": "is the base URL reachable?",
+    "overloaded": "the provider is overloaded; retry later",
+    "network": "is the base URL reachable? (env var or --base-url)",
     "timeout": "raise --timeout or check the server",
-    "not_found": "check the model name",
+    "context_length_exceeded": "shorten the prompt (`interlingua tokens MODEL FILE` counts it)",
+    "budget_exceeded": "raise the limit or lower --max-tokens",
+    "invalid_request": "fix the request as the message says",
 }
 
 
+def _hint(err: LlmError) -> str | None:
+    """The hint for ``err``, naming the provider's env var where that is what the user must fix."""
+    spec = ENV.get(err.provider or "")
+    if err.kind.value == "authentication" and spec is not None and spec.api_key:
+        return f"set {spec.api_key[0]} or pass --api-key"
+    if err.kind.value == "network" and spec is not None and spec.base_url:
+        return f"is the server up? check {spec.base_url[0]} or --base-url"
+    return HINTS.get(err.kind.value)
+
+
 def error_line(err: LlmError) -> str:
+    """One line: ``error: KIND provider=P status=S: message (hint: …)`` — never a traceback."""
     parts = [f"error: {err.kind.value}"]
     if err.provider:
         parts.append(f"provider={err.provider}")
     if err.status is not None:
         parts.append(f"status={err.status}")
-    line = " ".join(parts) + f": {err.message}"
-    hint = HINTS.get(err.kind.value)
+    line = " ".join(parts) + ": " + " ".join(err.message.split())
+    hint = _hint(err)
     return line + (f" (hint: {hint})" if hint else "")
 
 
@@ -119,79 +139,117 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def _fakes_serve(args: argparse.Namespace) -> int:
+    from interlingua.fakes._env import fake_env
     from interlingua.fakes._server import run_forever
 
     def ready(fake: Any) -> None:
         print(f"interlingua fakes listening on {fake.base_url}  (API key: {fake.api_key})")
+        print("\nbase URL per provider:")
         for spec in fake.specs:
             print(f"  {spec.name:<10} {fake.url_for(spec.name)}")
-        print("\nexport for the official SDKs / interlingua:")
-        print(f"  export OPENAI_BASE_URL={fake.url_for('openai')} OPENAI_API_KEY={fake.api_key}")
-        print("Ctrl-C stops.", flush=True)
+        print("\nexport these to point interlingua and the official SDKs at the fakes:")
+        for name, value in fake_env(fake).items():
+            print(f"  export {name}={shlex.quote(value)}")
+        print("\nfaults: send the header x-interlingua-fault: 429 (or 500, cut=2, …) on any request. Ctrl-C stops.",
+              flush=True)
 
-    run_forever(args.host, args.port, ready=ready)
+    try:
+        run_forever(args.host, args.port, ready=ready)
+    except OSError as e:  # port in use, address not available
+        print(f"error: cannot listen on {args.host}:{args.port}: {e.strerror or e} (hint: try --port 0)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 # -- chat -------------------------------------------------------------------------------------------
 
 
+def _chat_config(args: argparse.Namespace) -> Result[LlmConfig, LlmError]:
+    """The environment's config, with the command line's overrides for the model's provider."""
+    settings: dict[str, Any] = {"timeout": args.timeout}
+    if args.retries is not None:
+        settings.update(max_retries=args.retries, retry_enabled=args.retries > 0)
+    cfg = LlmConfig.from_env(**settings)
+    if not (args.base_url or args.api_key):
+        return Success(cfg)
+    fields = {k: v for k, v in (("base_url", args.base_url), ("api_key", args.api_key)) if v}
+    return parse_model(args.model).map(lambda ref: cfg.with_provider(ref.provider, **fields))
+
+
+def _cost(model: str, usage: Usage) -> Decimal | None:
+    """The catalog price of ``usage`` (``None`` when the model or its price is not in the catalog)."""
+    info = default_catalog().resolve(model)
+    return usage.calculate_cost(info) if info is not None else None
+
+
+def _footer(r: ChatResponse, model: str, elapsed: float) -> str:
+    u = r.usage
+    cost = _cost(model, u)
+    money = "cost unknown" if cost is None else "$0" if cost == 0 else f"${cost:.6f}"
+    return (f"[{u.prompt_tokens} in / {u.completion_tokens} out tokens · {money} · {elapsed * 1000:.0f} ms"
+            f" · {r.finish_reason.value} · {f'{r.provider}:{r.model}' if r.provider else model}]")
+
+
+async def _stream_to(out: TextIO, client: Client, model: str, messages: list[Message],
+                     options: dict[str, Any]) -> Result[ChatResponse, LlmError]:
+    """Print each chunk's text as it arrives; the folded response (or the stream's failure) at the end."""
+    acc, wrote = Accumulator(), False
+    async for item in client.stream(model, messages, **options):
+        match item:
+            case Success(chunk):
+                acc = accumulate(acc, chunk)
+                if chunk.text:
+                    out.write(chunk.text)
+                    out.flush()
+                    wrote = True
+            case Failure(e):
+                if wrote:  # end the partial answer's line before the error line
+                    out.write("\n")
+                return Failure(e)
+    out.write("\n")
+    return Success(to_response(acc, ""))
+
+
 async def _chat(args: argparse.Namespace) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     messages = ([Message.system(args.system)] if args.system else []) + [Message.user(prompt)]
-    cfg = LlmConfig.from_env(timeout=args.timeout)
-    options: dict[str, Any] = {}
-    if args.max_tokens is not None:
-        options["max_tokens"] = args.max_tokens
-    if args.base_url or args.api_key:
-        from interlingua.core import parse_model
-
-        ref = parse_model(args.model)
-        if isinstance(ref, Failure):
-            print(error_line(ref.failure()), file=sys.stderr)
-            return 2
-        fields: dict[str, Any] = {}
-        if args.base_url:
-            fields["base_url"] = args.base_url
-        if args.api_key:
-            fields["api_key"] = args.api_key
-        cfg = cfg.with_provider(ref.unwrap().provider, **fields)
+    options: dict[str, Any] = {} if args.max_tokens is None else {"max_tokens": args.max_tokens}
+    match _chat_config(args):
+        case Failure(e):
+            return _report(args, e)
+        case Success(cfg):
+            pass
     started = time.perf_counter()
     async with Client(cfg) as client:
         if args.no_stream or args.json:
             result = await client.chat(args.model, messages, **options)
         else:
-            from interlingua.core.fold import Accumulator, accumulate, to_response
-
-            acc = Accumulator()
-            failed: LlmError | None = None
-            async for item in client.stream(args.model, messages, **options):
-                match item:
-                    case Success(chunk):
-                        acc = accumulate(acc, chunk)
-                        sys.stdout.write(chunk.text)
-                        sys.stdout.flush()
-                    case Failure(e):
-                        failed = e
-            sys.stdout.write("\n")
-            result = Failure(failed) if failed else Success(to_response(acc, ""))
+            result = await _stream_to(sys.stdout, client, args.model, messages, options)
     elapsed = time.perf_counter() - started
     match result:
         case Success(r):
             if args.json:
-                sys.stdout.write(msgspec.json.encode({"response": r, "latency_s": round(elapsed, 4)}).decode() + "\n")
+                cost = _cost(args.model, r.usage)
+                payload = {"response": r, "latency_ms": round(elapsed * 1000, 1),
+                           "cost_usd": None if cost is None else str(cost)}
+                sys.stdout.write(msgspec.json.encode(payload).decode() + "\n")
             else:
                 if args.no_stream:
                     sys.stdout.write(r.text + "\n")
-                u = r.usage
-                sys.stderr.write(f"[{u.prompt_tokens} in / {u.completion_tokens} out tokens · {elapsed * 1000:.0f} ms · {r.finish_reason.value}]\n")
+                sys.stderr.write(_footer(r, args.model, elapsed) + "\n")
             return 0
         case Failure(e):
-            if args.json:
-                sys.stdout.write(msgspec.json.encode({"error": e}).decode() + "\n")
-            else:
-                sys.stderr.write(error_line(e) + "\n")
-            return 1
+            return _report(args, e)
+    return 1
+
+
+def _report(args: argparse.Namespace, err: LlmError) -> int:
+    """An expected failure: one line on stderr (or a JSON object with --json), exit status 1."""
+    if getattr(args, "json", False):
+        sys.stdout.write(msgspec.json.encode({"error": err}).decode() + "\n")
+    else:
+        sys.stderr.write(error_line(err) + "\n")
     return 1
 
 
@@ -214,20 +272,26 @@ def build_parser() -> argparse.ArgumentParser:
     fakes = sub.add_parser("fakes", help="the bundled fake provider servers")
     fsub = fakes.add_subparsers(dest="fakes_command", required=True, metavar="ACTION")
     serve = fsub.add_parser("serve", help="serve every provider's fake on one port")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 picks a free one)")
     serve.set_defaults(handler=_fakes_serve)
 
-    chat = sub.add_parser("chat", help="ask a model; streams the answer")
-    chat.add_argument("model", help="e.g. openai:gpt-4o-mini, claude-sonnet-4-5, ollama:llama3:8b")
+    chat = sub.add_parser(
+        "chat", help="ask a model; streams the answer",
+        description="Ask a model. The answer streams to stdout; a footer (tokens, cost, latency) goes to stderr. "
+                    "Keys and base URLs come from the providers' env vars (see `interlingua fakes serve`).",
+        epilog="example: interlingua chat openai:gpt-4o-mini 'Say hi' --max-tokens 50")
+    chat.add_argument("model", help="e.g. openai:gpt-4o-mini, claude-sonnet-4-5, ollama:llama3.2")
     chat.add_argument("prompt", help="the prompt, or - to read it from stdin")
     chat.add_argument("--system", help="a system message")
     chat.add_argument("--max-tokens", type=int)
     chat.add_argument("--base-url", help="override the provider's base URL")
     chat.add_argument("--api-key", help="override the provider's API key (prefer the env var)")
-    chat.add_argument("--timeout", type=float, default=120.0)
+    chat.add_argument("--timeout", type=float, default=120.0, help="seconds for the whole call (default 120)")
+    chat.add_argument("--retries", type=int, help="retries on transient failures (default 3; 0 turns them off)")
     chat.add_argument("--no-stream", action="store_true", help="one request, no streaming")
-    chat.add_argument("--json", action="store_true", help="print a machine-readable result")
+    chat.add_argument("--json", action="store_true",
+                      help="print one JSON object (response, latency_ms, cost_usd, or error); implies --no-stream")
     chat.set_defaults(handler=_run_async(_chat))
 
     for register in EXTRA_COMMANDS:

@@ -21,10 +21,12 @@ from ._faults import FAULT_HEADER, Fault, parse_fault
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "SHARED_PATH_OWNERS",
     "FakeServer",
     "FakeSpec",
     "FakeState",
     "RecordedRequest",
+    "add_shared_route",
     "build_app",
     "serve",
 ]
@@ -222,12 +224,66 @@ async def send_stream(
     return resp
 
 
+# -- paths several providers serve ------------------------------------------------------------------
+#
+# All fakes share one port, and some real APIs use the very same path: ``GET /v1/models`` and
+# ``GET /v1/models/{id}`` are OpenAI's and xAI's model list, Anthropic's (docs: "List Models",
+# ``GET /v1/models``) and Gemini's under API version v1 (google-genai's default). A fake registers
+# such a route with :func:`add_shared_route`; :func:`build_app` installs ONE aiohttp route per shared
+# (method, path) that picks the provider by what only that provider's clients send, in this order.
+# A provider without a row here is the fallback (OpenAI, which itself tells OpenAI from xAI by model).
+
+
+def _speaks_gemini(request: web.Request) -> bool:
+    # Gemini authenticates with ``x-goog-api-key`` or ``?key=`` (ai.google.dev/api#authentication).
+    return "x-goog-api-key" in request.headers or "key" in request.query
+
+
+def _speaks_anthropic(request: web.Request) -> bool:
+    # Anthropic requires ``anthropic-version`` on every call and takes the key as ``x-api-key``.
+    return "anthropic-version" in request.headers or "x-api-key" in request.headers
+
+
+SHARED_PATH_OWNERS: tuple[tuple[str, Callable[[web.Request], bool]], ...] = (
+    ("gemini", _speaks_gemini),
+    ("anthropic", _speaks_anthropic),
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_SHARED: web.AppKey[dict[tuple[str, str], dict[str, Handler]]] = web.AppKey("interlingua_fake_shared_routes")
+
+
+def add_shared_route(app: web.Application, method: str, path: str, provider: str, handler: Handler) -> None:
+    """Serve ``provider``'s ``handler`` on a path other providers may serve too (see above).
+
+    ``path`` is an aiohttp template; every provider sharing it must spell it the same way.
+    """
+    app.setdefault(_SHARED, {}).setdefault((method.upper(), path), {})[provider] = handler
+
+
+def _dispatcher(handlers: Mapping[str, Handler]) -> Handler:
+    owners = [(name, claims) for name, claims in SHARED_PATH_OWNERS if name in handlers]
+    fallback = next((h for name, h in handlers.items() if name not in dict(SHARED_PATH_OWNERS)), None)
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        for name, claims in owners:
+            if claims(request):
+                return await handlers[name](request)
+        if fallback is not None:
+            return await fallback(request)
+        raise web.HTTPNotFound()
+
+    return dispatch
+
+
 def build_app(specs: Sequence[FakeSpec] | None = None, state: FakeState | None = None) -> web.Application:
     """One application serving every provider's fake at its real paths."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE_KEY] = state or FakeState()
     for spec in specs if specs is not None else all_specs():
         spec.add_routes(app)
+    for (method, path), handlers in app.get(_SHARED, {}).items():
+        app.router.add_route(method, path, _dispatcher(handlers))
     return app
 
 

@@ -37,7 +37,7 @@ from aiohttp import web
 
 from ._content import count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
 
 __all__ = [
     "MODELS",
@@ -580,7 +580,8 @@ async def list_models(request: web.Request) -> web.StreamResponse:
                                      "last_id": data[-1]["id"]}, fault, {"request-id": _request_id("models")})
 
 
-async def get_model(request: web.Request, model: str) -> web.StreamResponse:
+async def get_model(request: web.Request) -> web.StreamResponse:
+    model = request.match_info["model"]
     _, fault = await record(request, NAME)
     denied = _check_headers(request)
     if denied is not None:
@@ -590,22 +591,13 @@ async def get_model(request: web.Request, model: str) -> web.StreamResponse:
     return await send_json(request, _model_obj(model), fault, {"request-id": _request_id(model)})
 
 
-@web.middleware
-async def _models_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    # ``GET /v1/models`` is also OpenAI's path, and every fake shares one application: a request
-    # that speaks Anthropic (it must send ``anthropic-version``; SDKs always do) is answered here.
-    if request.method == "GET" and request.headers.get("anthropic-version"):
-        if request.path.rstrip("/") == "/v1/models":
-            return await list_models(request)
-        if request.path.startswith("/v1/models/"):
-            return await get_model(request, request.path.removeprefix("/v1/models/"))
-    return await handler(request)
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens_handler)
-    app.middlewares.append(_models_middleware)
+    # ``GET /v1/models`` is OpenAI's path too: the shared-path dispatcher (fakes._server) sends a
+    # request here when it carries ``anthropic-version`` or ``x-api-key``, as every Anthropic client must.
+    add_shared_route(app, "GET", "/v1/models", NAME, list_models)
+    add_shared_route(app, "GET", "/v1/models/{model}", NAME, get_model)
 
 
 SPEC = FakeSpec(

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
 
 __all__ = ["MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
 
@@ -373,7 +373,7 @@ async def list_models(request: web.Request) -> web.StreamResponse:
     denied = _auth(request)
     if denied is not None:
         return denied
-    version = request.match_info["version"]
+    version = _version(request)
     return await send_json(request, {"models": [_model_info(m, version) for m in MODELS]}, fault)
 
 
@@ -382,20 +382,27 @@ async def get_model(request: web.Request) -> web.StreamResponse:
     denied = _auth(request)
     if denied is not None:
         return denied
-    version, model = request.match_info["version"], request.match_info["target"]
+    version, model = _version(request), request.match_info["model"]
     if not _known(model):
         return _error(404, f"models/{model} is not found for API version {version}.")
     return await send_json(request, _model_info(model, version), fault)
 
 
+def _version(request: web.Request) -> str:
+    """The API version segment of the path (``v1beta`` or ``v1``)."""
+    return request.path.split("/", 2)[1]
+
+
 def add_routes(app: web.Application) -> None:
-    # google-genai defaults to v1 (set HttpOptions(api_version="v1beta") for the documented paths).
-    # On the shared port ``GET /v1/models[/…]`` belongs to the OpenAI fake, so the model list and
-    # lookup are served under v1beta only; the POST methods answer under both versions.
+    # google-genai defaults to API version v1; the docs use v1beta. Both are served. ``GET
+    # /v1/models[/{model}]`` is OpenAI's and Anthropic's path too: the shared-path dispatcher
+    # (fakes._server) sends a request here when it carries ``x-goog-api-key`` or ``?key=``.
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{{version:{version}}}/models/{{target}}", model_method)
-    app.router.add_get("/{version:v1beta}/models", list_models)
-    app.router.add_get("/{version:v1beta}/models/{target}", get_model)
+    app.router.add_get("/v1beta/models", list_models)
+    app.router.add_get("/v1beta/models/{model}", get_model)
+    add_shared_route(app, "GET", "/v1/models", NAME, list_models)
+    add_shared_route(app, "GET", "/v1/models/{model}", NAME, get_model)
 
 
 SPEC = FakeSpec(

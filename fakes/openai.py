@@ -28,7 +28,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
 
 __all__ = [
     "FLAVOUR",
@@ -404,8 +404,9 @@ def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec) -> None:
     if _V1 not in app:
         app[_V1] = []
         app.router.add_post("/v1/chat/completions", _v1_chat)
-        app.router.add_get("/v1/models", _v1_models)
-        app.router.add_get("/v1/models/{model}", _v1_model)
+        # Shared with Anthropic and Gemini (v1): _server's dispatcher sends their clients elsewhere.
+        add_shared_route(app, "GET", "/v1/models", NAME, _v1_models)
+        add_shared_route(app, "GET", "/v1/models/{model}", NAME, _v1_model)
     app[_V1].append((flavour, spec))
 
 

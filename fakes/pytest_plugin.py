@@ -26,19 +26,11 @@ from typing import Any
 
 import pytest
 
+from ._env import fake_env
 from ._faults import Fault
 from ._server import FakeServer, RecordedRequest, serve
 
 __all__ = ["FakeLlm", "fake_llm", "fake_llm_sync"]
-
-# Environment variables that point each provider's SDK (and interlingua) at a fake.
-_ENV: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_BASE_URL", "OPENAI_API_KEY"),
-    "anthropic": ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY"),
-    "gemini": ("GEMINI_BASE_URL", "GEMINI_API_KEY"),
-    "ollama": ("OLLAMA_HOST", ""),
-}
-
 
 class FakeLlm:
     """A handle on the running fakes, for tests."""
@@ -93,15 +85,9 @@ class FakeLlm:
         return cfg
 
     def env(self) -> dict[str, str]:
-        """Environment variables that point the official SDKs (and interlingua) at the fakes."""
-        names = {s.name for s in self.server.specs}
-        out: dict[str, str] = {}
-        for provider, (url_var, key_var) in _ENV.items():
-            if provider in names:
-                out[url_var] = self.url_for(provider)
-                if key_var:
-                    out[key_var] = self.api_key
-        return out
+        """Environment variables that point the official SDKs (and ``LlmConfig.from_env()``) at the
+        fakes, for every provider: ``for k, v in fake_llm.env().items(): monkeypatch.setenv(k, v)``."""
+        return fake_env(self.server)
 
 
 try:

@@ -6,8 +6,11 @@ import json
 import urllib.request
 
 import openai
+import pytest
 
 from interlingua.core import ErrorKind, FinishReason
+from interlingua.effects import Client, LlmConfig
+from interlingua.effects.config import ENV
 from interlingua.fakes.pytest_plugin import FakeLlm
 
 
@@ -53,3 +56,26 @@ def test_sync_fixture_serves_sync_code(fake_llm_sync: FakeLlm) -> None:
     with urllib.request.urlopen(req, timeout=10) as resp:
         body = json.loads(resp.read())
     assert body["choices"][0]["message"]["content"] == "Fake reply: sync"
+
+
+async def test_env_covers_every_provider(fake_llm: FakeLlm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """fake_llm.env() configures every provider in config.ENV; a from_env client then reaches each fake."""
+    env = fake_llm.env()
+    cfg = LlmConfig.from_env(env, retry_enabled=False)
+    assert set(cfg.providers) == set(ENV)
+    models = {"openai": "openai:gpt-4o-mini", "azure": "azure:gpt-4o-mini", "xai": "xai:grok-4",
+              "docker": "docker:ai/smollm2", "openai_compatible": "openai_compatible:gpt-4o-mini",
+              "anthropic": "anthropic:claude-haiku-4-5", "gemini": "gemini:gemini-2.5-flash",
+              "ollama": "ollama:llama3.2", "bedrock": "bedrock:anthropic.claude-3-5-sonnet-20240620-v1:0"}
+    assert set(models) == set(ENV)
+    async with Client(cfg) as client:
+        for provider, model in models.items():
+            r = await client.chat(model, "hello")
+            assert r.unwrap().text == "Fake reply: hello", provider
+    # The official SDKs read the same variables.
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    sdk = openai.AsyncAzureOpenAI(max_retries=0)
+    r2 = await sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    await sdk.close()
+    assert r2.choices[0].message.content == "Fake reply: hi"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
@@ -157,7 +157,7 @@ class Guard:
         self,
         prepared: Result[Any, LlmError],
         stream: Callable[[Result[Any, LlmError]], AsyncIterator[Result[ChatChunk, LlmError]]],
-    ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
+    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
         """Admit, stream, settle to the last (cumulative) usage a chunk carried."""
         if isinstance(prepared, Failure):
             yield prepared

@@ -36,7 +36,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -63,9 +63,9 @@ from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal,
 from interlingua.core.catalog import default_catalog
 from interlingua.core.fold import Accumulator, accumulate, to_response
 from interlingua.core.retry import GiveUp, RetryPolicy, decide
-from interlingua.core.validate import validate_request
 from interlingua.core.schema import ToolSpec
 from interlingua.core.tokens import TokenCount
+from interlingua.core.validate import validate_request
 
 from .budget import Guard, count_tokens_remote
 from .config import LlmConfig
@@ -305,7 +305,7 @@ class Client:
 
     async def _stream(
         self, prepared: Result[Prepared, LlmError], fallbacks: Sequence[str] | None, run: _Run
-    ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
+    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
         if isinstance(prepared, Failure):
             yield prepared
             return

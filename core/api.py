@@ -69,8 +69,12 @@ def decode_response(
     dialect = get_dialect(provider)
     if isinstance(dialect, Failure):
         return dialect
-    raw = body.encode() if isinstance(body, str) else bytes(body)
-    return dialect.unwrap().decode_response(HttpResponse(status, Headers(headers or {}), raw))
+    raw = body if type(body) is bytes else body.encode() if isinstance(body, str) else bytes(body)
+    hdrs = headers if isinstance(headers, Headers) else _NO_HEADERS if not headers else Headers(headers)
+    return dialect.unwrap().decode_response(HttpResponse(status, hdrs, raw))
+
+
+_NO_HEADERS = Headers()
 
 
 def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | LlmError]:

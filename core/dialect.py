@@ -15,6 +15,7 @@ A stream is a left fold of ``stream_feed`` over the byte slices as they arrive, 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
@@ -193,6 +194,7 @@ def should_retry_hint(headers: Mapping[str, str]) -> bool | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # pure, and called on every request with the same few URLs
 def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> Result[str, LlmError]:
     """Refuse plain http to anything but loopback unless the caller opted in for this provider.
 

@@ -35,7 +35,6 @@ Taxonomy (``ErrorKind``)::
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import enum
 from collections.abc import Mapping
 
@@ -207,6 +206,9 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
         return value if value >= 0 and value == value and value != float("inf") else None
     except ValueError:
         pass
+    # Imported here: the email package costs ~40 ms at import and only the HTTP-date form needs it.
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(ra).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):

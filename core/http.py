@@ -33,12 +33,20 @@ SENSITIVE_HEADERS = frozenset(
 class Headers(Mapping[str, str]):
     """An immutable, case-insensitive header mapping that keeps the original spelling for sending."""
 
-    __slots__ = ("_index", "_items")
+    __slots__ = ("_items", "_lower")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        pairs = tuple(items.items()) if isinstance(items, Mapping) else tuple(items)
-        self._items: tuple[tuple[str, str], ...] = pairs
-        self._index: dict[str, str] = {k.lower(): v for k, v in pairs}
+        self._items: tuple[tuple[str, str], ...] = tuple(items.items()) if isinstance(items, Mapping) else tuple(items)
+        # The lower-cased index is built on the first lookup: most response headers are never read
+        # (a successful decode looks at none), and building it costs more than the decode itself.
+        self._lower: dict[str, str] | None = None
+
+    @property
+    def _index(self) -> dict[str, str]:
+        index = self._lower
+        if index is None:
+            index = self._lower = {k.lower(): v for k, v in self._items}
+        return index
 
     def __getitem__(self, key: str) -> str:
         return self._index[key.lower()]

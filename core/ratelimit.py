@@ -29,6 +29,7 @@ from collections.abc import Mapping
 import msgspec
 
 from .budget import RateLimit
+from .http import Headers
 
 __all__ = [
     "Bucket",
@@ -269,7 +270,8 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
     Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0))
     """
-    h = {k.lower(): v for k, v in headers.items()}
+    # Headers is already case-insensitive; any other mapping is lower-cased once.
+    h = headers if isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
     requests = _window(h, "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", now, False) or _window(
         h, "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset", now, True
     )

@@ -167,6 +167,9 @@ def assistant_message(
     Adjacent text parts are joined; a turn with only text has plain ``str`` content, so that a
     streamed answer and its non-streamed twin compare equal.
     """
+    if type(parts) in (list, tuple) and len(parts) == 1 and type(parts[0]) is TextPart and not tool_calls:  # type: ignore[arg-type,index]
+        # The common answer, one text part and no calls: same result as the loop below, without it.
+        return Message(role=Role.ASSISTANT, content=parts[0].text, tool_calls=(), refusal=refusal)  # type: ignore[index]
     merged: list[Part] = []
     for p in parts:
         if isinstance(p, TextPart):

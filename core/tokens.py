@@ -26,14 +26,16 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import tiktoken
 from returns.result import Success
 
 from .models import parse_model
 from .schema import ImagePart, Message, ReasoningPart, TextPart, ToolSpec
+
+if TYPE_CHECKING:  # imported on first use: tiktoken's extension module costs ~15-30 ms at import
+    import tiktoken
 
 __all__ = [
     "ENCODINGS",
@@ -98,6 +100,8 @@ def _parse_ranks(data: bytes) -> dict[bytes, int]:
 @functools.cache
 def get_encoding(name: str) -> tiktoken.Encoding:
     """The named encoding, built offline; raises ``KeyError`` for an encoding we do not ship."""
+    import tiktoken
+
     file, expected, pat_str, special = ENCODINGS[name]
     raw = gzip.decompress(resources.files(__package__).joinpath("data", file).read_bytes())
     digest = hashlib.sha256(raw).hexdigest()
@@ -124,6 +128,7 @@ _MODEL_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=256)
 def encoding_for_model(model: str) -> str | None:
     """The encoding name an OpenAI model uses, or ``None`` when it is not an OpenAI model.
 
@@ -177,9 +182,27 @@ _TOOL_RULES: Mapping[str, _ToolRule] = {
 }
 
 
+# A conversation resends its history (and system prompt) on every turn and the budget counts each
+# call's prompt, so the lengths of recent short texts are memoised; long texts are counted afresh
+# to keep the cache small (at most _CACHED_ENTRIES x _CACHED_CHARS characters held).
+_CACHED_CHARS = 8192
+_CACHED_ENTRIES = 256
+
+
 def _encode_len(enc: tiktoken.Encoding, text: str) -> int:
+    if not text:
+        return 0
+    if len(text) <= _CACHED_CHARS:
+        return _cached_len(enc, text)
+    return _count(enc, text)
+
+
+def _count(enc: tiktoken.Encoding, text: str) -> int:
     # Special-token text in user content is ordinary text to the API; never let tiktoken raise on it.
-    return len(enc.encode(text, disallowed_special=())) if text else 0
+    return len(enc.encode(text, disallowed_special=()))
+
+
+_cached_len = functools.lru_cache(maxsize=_CACHED_ENTRIES)(_count)
 
 
 def _tool_tokens(enc: tiktoken.Encoding, rule: _ToolRule, tools: Sequence[ToolSpec]) -> tuple[int, bool]:
@@ -419,12 +442,18 @@ def count_tokens(model: str, messages: Sequence[Message] | str, tools: Sequence[
     False
     """
     msgs: Sequence[Message] = (Message.user(messages),) if isinstance(messages, str) else messages
-    match parse_model(model):
-        case Success(ref):
-            provider, name = ref.provider, ref.model
-        case _:
-            provider, name = "", model
+    provider, name = _split_model(model)
     counter = _COUNTERS.get(provider)
     if counter is not None:
         return counter(name, msgs, tuple(tools or ()))
     return _estimate(provider, name, msgs, tuple(tools or ()))
+
+
+@functools.lru_cache(maxsize=256)
+def _split_model(model: str) -> tuple[str, str]:
+    """(provider, model id) of a model string; ``("", model)`` when it names no provider."""
+    match parse_model(model):
+        case Success(ref):
+            return ref.provider, ref.model
+        case _:
+            return "", model

@@ -77,8 +77,20 @@ class Guard:
     ) -> None:
         self.limits = limits or B.Limits()
         self.catalog = catalog or default_catalog()
+        self._info: dict[tuple[str, str], ModelInfo | None] = {}
         self.state = B.BudgetState()
         self.limiter = Limiter(self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep)
+
+    def _lookup(self, provider: str, model: str) -> ModelInfo | None:
+        # The catalog is immutable and the same few models recur on every call (bounded memo).
+        key = (provider, model)
+        try:
+            return self._info[key]
+        except KeyError:
+            info = self.catalog.lookup(provider, model)
+            if len(self._info) < 1024:
+                self._info[key] = info
+            return info
 
     @classmethod
     def for_config(cls, config: LlmConfig) -> Guard:
@@ -94,7 +106,7 @@ class Guard:
 
     async def acquire(self, provider: str, request: ChatRequest) -> Result[Ticket, LlmError]:
         model = request.model
-        info = self.catalog.lookup(provider, model)
+        info = self._lookup(provider, model)
         prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
         if self.limits.enforce_context_window:
             err = B.check_context(info, prompt.count, prompt.exact, model)

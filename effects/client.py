@@ -209,18 +209,16 @@ class Client:
         if isinstance(built, Failure):
             return built
         req = built.unwrap()
-        parsed = parse_model(req.model)
-        if isinstance(parsed, Failure):
-            return parsed
-        ref = parsed.unwrap()
-        dialect = get_dialect(ref.provider)
-        if isinstance(dialect, Failure):
-            return dialect
-        req = msgspec.structs.replace(req, model=ref.model)
-        checked = validate_request(req, ref.provider, default_catalog().lookup(ref.provider, ref.model))
+        resolved = _resolve(req.model)
+        if isinstance(resolved, Failure):
+            return resolved
+        ref, dialect, info = resolved.unwrap()
+        if req.model != ref.model:
+            req = msgspec.structs.replace(req, model=ref.model)
+        checked = validate_request(req, ref.provider, info)
         if isinstance(checked, Failure):
             return checked
-        return Success(Prepared(ref, dialect.unwrap(), req, self.config.provider(ref.provider)))
+        return Success(Prepared(ref, dialect, req, self.config.provider(ref.provider)))
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -511,6 +509,29 @@ class Client:
         if run.failed_over_from:
             meta["failed_over_from"] = tuple(run.failed_over_from)
         return msgspec.structs.replace(chunk, provider_metadata=meta)
+
+
+# Model string -> (ref, dialect, catalog entry): pure, and the same few strings recur on every call,
+# so they are resolved once (bounded: strings past the bound are resolved afresh each time).
+_RESOLVED: dict[str, Success[tuple[ModelRef, Any, Any]]] = {}
+_RESOLVED_MAX = 1024
+
+
+def _resolve(model: str) -> Result[tuple[ModelRef, Any, Any], LlmError]:
+    hit = _RESOLVED.get(model)
+    if hit is not None:
+        return hit
+    parsed = parse_model(model)
+    if isinstance(parsed, Failure):
+        return parsed
+    ref = parsed.unwrap()
+    dialect = get_dialect(ref.provider)
+    if isinstance(dialect, Failure):
+        return dialect
+    found = Success((ref, dialect.unwrap(), default_catalog().lookup(ref.provider, ref.model)))
+    if len(_RESOLVED) < _RESOLVED_MAX:
+        _RESOLVED[model] = found
+    return found
 
 
 def build_request(model: str | ChatRequest, messages: Messages | None, options: dict[str, Any]) -> Result[ChatRequest, LlmError]:

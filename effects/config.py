@@ -17,7 +17,6 @@ import msgspec
 
 from interlingua.core import ProviderConfig, Secret
 from interlingua.core.budget import Limits
-from interlingua.core.ollama import normalize_host
 
 __all__ = ["ENV", "LlmConfig", "ProviderEnv"]
 
@@ -62,12 +61,19 @@ def _dmr_base_url(url: str) -> str:
 
 
 # One row per provider; a provider missing here simply has no environment.
+def _normalize_ollama_host(value: str) -> str:
+    # Imported on use, so that reading the config does not import the Ollama dialect module.
+    from interlingua.core.ollama import normalize_host
+
+    return normalize_host(value)
+
+
 ENV: dict[str, ProviderEnv] = {
     "openai": ProviderEnv(api_key=("OPENAI_API_KEY",), base_url=("OPENAI_BASE_URL",)),
     # OLLAMA_HOST as Ollama reads it ("host:port", bare host or URL). A LAN host over plain http
     # also needs allow_insecure_http=True (core.dialect.check_base_url); loopback never does.
     # OLLAMA_API_KEY only for ollama.com or an authenticating proxy.
-    "ollama": ProviderEnv(api_key=("OLLAMA_API_KEY",), base_url=("OLLAMA_HOST",), normalize_base_url=normalize_host),
+    "ollama": ProviderEnv(api_key=("OLLAMA_API_KEY",), base_url=("OLLAMA_HOST",), normalize_base_url=_normalize_ollama_host),
     "bedrock": ProviderEnv(build=_bedrock_from_env),
     # The openai SDK's AzureOpenAI reads the same three variables.
     "azure": ProviderEnv(

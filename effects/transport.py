@@ -136,6 +136,12 @@ class _Deadlines:
         self.cm = asyncio.timeout_at(self._at(self.t.first_byte))
         return self.cm
 
+    def whole(self) -> asyncio.Timeout:
+        """With neither a first-byte nor an idle limit, one total deadline covers the whole exchange
+        (one timer per request instead of one per phase; a timeout is then always the total one)."""
+        self.cm = asyncio.timeout_at(self.total_at)
+        return self.cm
+
     def idle(self) -> asyncio.Timeout:
         self.phase = "idle"
         self.last = self.loop.time()
@@ -159,19 +165,27 @@ class _Deadlines:
         return LlmError(kind=ErrorKind.TIMEOUT, message=f"{what} within {limit:g}s ({self.phase} timeout)")
 
 
-async def _read_body(resp: aiohttp.ClientResponse, d: _Deadlines, max_bytes: int) -> bytes | None:
-    """The whole body, or ``None`` once it passes ``max_bytes`` (the rest is never read)."""
+async def _read_body(resp: aiohttp.ClientResponse, d: _Deadlines | None, max_bytes: int) -> bytes | None:
+    """The whole body, or ``None`` once it passes ``max_bytes`` (the rest is never read). ``d=None``:
+    the caller's deadline already covers the read."""
     declared = resp.content_length
     if declared is not None and declared > max_bytes:
         return None
+    if d is None:
+        return await _read_pieces(resp, None, max_bytes)
+    async with d.idle():
+        return await _read_pieces(resp, d, max_bytes)
+
+
+async def _read_pieces(resp: aiohttp.ClientResponse, d: _Deadlines | None, max_bytes: int) -> bytes | None:
     pieces: list[bytes] = []
     size = 0
-    async with d.idle():
-        while data := await resp.content.readany():
-            size += len(data)
-            if size > max_bytes:
-                return None
-            pieces.append(data)
+    while data := await resp.content.readany():
+        size += len(data)
+        if size > max_bytes:
+            return None
+        pieces.append(data)
+        if d is not None:
             d.reschedule()
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
@@ -234,9 +248,14 @@ class AiohttpTransport:
         resp: aiohttp.ClientResponse | None = None
         complete = False
         try:
-            async with d.first_byte():
-                resp = await self._request(request, timeouts)
-            body = await _read_body(resp, d, max_bytes)
+            if timeouts.first_byte is None and timeouts.idle is None:
+                async with d.whole():
+                    resp = await self._request(request, timeouts)
+                    body = await _read_body(resp, None, max_bytes)
+            else:
+                async with d.first_byte():
+                    resp = await self._request(request, timeouts)
+                body = await _read_body(resp, d, max_bytes)
             if body is None:
                 return Failure(_too_large(None, max_bytes))
             complete = True

@@ -67,6 +67,18 @@ def error_line(err: LlmError) -> str:
 
 # -- demo -------------------------------------------------------------------------------------------
 
+# One model per provider the fakes serve, for the demo's last step.
+DEMO_MODELS: tuple[str, ...] = (
+    "openai:gpt-4o-mini",
+    "anthropic:claude-haiku-4-5",
+    "gemini:gemini-2.5-flash",
+    "ollama:llama3.2",
+    "azure:gpt-4o-mini",
+    "xai:grok-3-mini",
+    "docker:ai/smollm2",
+    "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0",
+)
+
 
 async def _demo(args: argparse.Namespace) -> int:
     from interlingua.fakes import serve
@@ -131,6 +143,21 @@ async def _demo(args: argparse.Namespace) -> int:
                     out.write(f"   → Failure(kind={e.kind.value}): {e.message[:90]}…\n")
                 case Success(_):
                     out.write("   → unexpected success\n")
+        out.write("\n7. one question, every provider (config from the env vars `fakes serve` prints)\n")
+        from interlingua.fakes._env import fake_env
+
+        async with Client(LlmConfig.from_env(fake_env(fake), retry_enabled=False)) as everyone:
+            for model in DEMO_MODELS:
+                async for item in everyone.stream(model, "Say hello"):
+                    if isinstance(item, Failure):
+                        out.write(f"   {model:<52} → {error_line(item.failure())}\n")
+                        break
+                else:
+                    match await everyone.chat(model, "Say hello"):
+                        case Success(r):
+                            out.write(f"   {model:<52} → {r.text!r} ({r.usage.total_tokens} tokens; streamed too)\n")
+                        case Failure(e):
+                            out.write(f"   {model:<52} → {error_line(e)}\n")
     out.write("\ndone: no keys, no network — everything above ran against the bundled fakes.\n")
     return 0
 

@@ -701,7 +701,7 @@ class OllamaDialect:
         self, st: OllamaStreamState, lines: tuple[bytes, ...], *, final: bool
     ) -> tuple[OllamaStreamState, tuple[StreamEvent, ...]]:
         out: list[StreamEvent] = []
-        calls, saw_calls = st.calls, st.saw_calls
+        calls, saw_calls, started = st.calls, st.saw_calls, st.started
         for i, line in enumerate(lines):
             try:
                 c = _CHAT.decode(line)
@@ -726,8 +726,10 @@ class OllamaDialect:
                 reasoning=msg.thinking or "",
                 tool_calls=deltas,
                 model=c.model,
-                created=parse_rfc3339(c.created_at),
+                # the fold keeps the first chunk's timestamp: parse it once, not on every line
+                created=None if started else parse_rfc3339(c.created_at),
             )
+            started = True
             if c.done:
                 finish, raw = _finish(c, saw_calls)
                 chunk = msgspec.structs.replace(
@@ -738,9 +740,9 @@ class OllamaDialect:
                     provider_metadata=_durations(c) or None,
                 )
                 out.append(chunk)
-                return OllamaStreamState(st.lines, calls, saw_calls, True, False), tuple(out)
+                return OllamaStreamState(st.lines, calls, saw_calls, True, False, started), tuple(out)
             out.append(chunk)
-        return OllamaStreamState(st.lines, calls, saw_calls, False, False), tuple(out)
+        return OllamaStreamState(st.lines, calls, saw_calls, False, False, started), tuple(out)
 
     def stream_finish(self, state: OllamaStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
@@ -761,6 +763,8 @@ class OllamaStreamState(msgspec.Struct, frozen=True):
     saw_calls: bool = False
     done: bool = False
     failed: bool = False
+    started: bool = False
+    """A chunk (carrying the response's timestamp) has been produced."""
 
 
 

@@ -55,6 +55,7 @@ from returns.result import Failure, Result, Success
 from . import sse
 from .catalog import default_catalog
 from .dialect import (
+    DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
     check_base_url,
@@ -268,9 +269,6 @@ _MESSAGE = msgspec.json.Decoder(_RMessage)
 _EVENT = msgspec.json.Decoder(_REvent)
 _COUNT = msgspec.json.Decoder(_RCount)
 _ANY = msgspec.json.Decoder()
-# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
-# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 # https://docs.anthropic.com/en/api/messages — "stop_reason"
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -369,7 +367,7 @@ class AnthropicDialect:
             return Failure(self.decode_error(resp))
         try:
             c = _COUNT.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if c.error is not None or c.type == "error":
             return Failure(self._error_from_detail(c.error or _RErrorDetail(), resp))
@@ -476,7 +474,7 @@ class AnthropicDialect:
             return Failure(self.decode_error(resp))
         try:
             m = _MESSAGE.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if m.type == "error" or m.error is not None:
             return Failure(self._error_from_detail(m.error or _RErrorDetail(), resp))
@@ -515,7 +513,7 @@ class AnthropicDialect:
     def decode_error(self, resp: HttpResponse) -> LlmError:
         try:
             body = _MESSAGE.decode(resp.body) if resp.body else _RMessage()
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             body = _RMessage()
         return self._error_from_detail(body.error or _RErrorDetail(), resp)
 
@@ -559,7 +557,7 @@ class AnthropicDialect:
                 break
             try:
                 e = _EVENT.decode(ev.data)
-            except _DECODE_ERRORS as exc:
+            except DECODE_ERRORS as exc:
                 out.append(stream_error(self.name, f"malformed stream event: {exc}", ev.data))
                 return _freeze(st, tools, calls, tally, stopped, failed=True), tuple(out)
             # data.type names the event; the SSE event line says the same and stands in if it is missing
@@ -736,7 +734,7 @@ def _arguments_text(pieces: tuple[str, ...]) -> str:
     raw = "".join(pieces)
     try:
         return _arguments(_ANY.decode(raw))
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         return raw
 
 
@@ -821,7 +819,7 @@ def _encode_turn(m: Message) -> tuple[str, str | list[_WBlock]] | str:
             for tc in m.tool_calls:
                 try:
                     args = _ANY.decode(tc.arguments or "{}")
-                except (msgspec.DecodeError, RecursionError):
+                except DECODE_ERRORS:
                     return f"tool call {tc.id!r} has arguments that are not valid JSON"
                 blocks.append(_WToolUse(tc.id, tc.name, args))
             if isinstance(m.content, str) and not m.tool_calls:

@@ -65,6 +65,7 @@ from returns.result import Failure, Result, Success
 
 from . import eventstream, sigv4
 from .dialect import (
+    DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
     check_base_url,
@@ -302,9 +303,6 @@ _ENCODER = msgspec.json.Encoder()
 _CONVERSE = msgspec.json.Decoder(_RConverse)
 _EVENT = msgspec.json.Decoder(_REvent)
 _ERROR = msgspec.json.Decoder(_RError)
-# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
-# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": FinishReason.STOP,
@@ -438,7 +436,7 @@ class BedrockDialect:
             return Failure(self.decode_error(resp))
         try:
             c = _CONVERSE.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if c.output is None or c.output.message is None:
             return Failure(malformed(self.name, "no output.message in the response", resp.body, status=resp.status))
@@ -475,7 +473,7 @@ class BedrockDialect:
     def decode_error(self, resp: HttpResponse) -> LlmError:
         try:
             body = _ERROR.decode(resp.body) if resp.body else _RError()
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             body = _RError()
         # "x-amzn-ErrorType: ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/";
         # a JSON "__type" may carry a namespace: "com.amazon.coral.service#UnrecognizedClientException".
@@ -530,7 +528,7 @@ class BedrockDialect:
                 return st, stream_error(self.name, f"unknown :message-type {other!r}", frame.payload)
         try:
             ev = _EVENT.decode(frame.payload)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return st, stream_error(self.name, f"malformed {frame.header(':event-type')} event: {e}", frame.payload)
         idx = ev.content_block_index
         match frame.header(":event-type"):
@@ -585,7 +583,7 @@ class BedrockDialect:
     def _stream_exception(self, name: str, payload: bytes, message: str | None = None) -> LlmError:
         try:
             body = _ERROR.decode(payload) if payload else _RError()
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             body = _RError()
         text = message or body.message or body.Message or body.originalMessage or name or "error event"
         kind, status, retryable = ERROR_CODES.get(name.lower(), (ErrorKind.STREAMING, None, None))
@@ -721,7 +719,7 @@ def _encode_blocks(m: Message) -> list[_WBlock] | str:
     for tc in m.tool_calls:
         try:
             args = msgspec.json.decode(tc.arguments or "{}")
-        except (msgspec.DecodeError, RecursionError):
+        except DECODE_ERRORS:
             return f"tool call {tc.id!r} has arguments that are not JSON: Converse needs a JSON object"
         if not isinstance(args, dict):
             return f"tool call {tc.id!r} arguments must be a JSON object for Converse"

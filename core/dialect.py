@@ -30,6 +30,7 @@ from .schema import ChatChunk, ChatRequest, ChatResponse
 from .secret import Secret, redact
 
 __all__ = [
+    "DECODE_ERRORS",
     "Dialect",
     "ProviderConfig",
     "StreamEvent",
@@ -42,6 +43,11 @@ __all__ = [
 ]
 
 StreamEvent = ChatChunk | LlmError
+
+# What a msgspec decode of remote bytes may raise. msgspec has no nesting option: past its internal
+# depth it raises RecursionError, which a hostile body (b'[' * 100_000) must not turn into an
+# exception (tests/test_security.py).
+DECODE_ERRORS: tuple[type[Exception], ...] = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 S = TypeVar("S")
 
 

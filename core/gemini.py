@@ -63,6 +63,7 @@ from returns.result import Failure, Result, Success
 
 from . import sse
 from .dialect import (
+    DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
     check_base_url,
@@ -261,9 +262,6 @@ _ENCODER = msgspec.json.Encoder()
 _RESPONSE = msgspec.json.Decoder(_RResponse)
 _ERROR = msgspec.json.Decoder(_RErrorBody | list[_RErrorBody])
 _COUNT = msgspec.json.Decoder(_RCountTokens)
-# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
-# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 # https://ai.google.dev/api/generate-content#FinishReason
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -395,7 +393,7 @@ class GeminiDialect:
             return Failure(self.decode_error(resp))
         try:
             c = _COUNT.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if c.error is not None:
             return Failure(self._error_from_status(c.error, resp))
@@ -470,7 +468,7 @@ class GeminiDialect:
                     calls[tc.id] = (tc.name, pos)
                     try:
                         args = msgspec.json.decode(tc.arguments or "{}")
-                    except (msgspec.DecodeError, RecursionError):
+                    except DECODE_ERRORS:
                         return f"messages[{i}]: tool call {tc.id!r} arguments are not valid JSON"
                     if not isinstance(args, dict):
                         return f"messages[{i}]: tool call {tc.id!r} arguments must be a JSON object"
@@ -520,7 +518,7 @@ class GeminiDialect:
             return Failure(self.decode_error(resp))
         try:
             r = _RESPONSE.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if r.error is not None:
             return Failure(self._error_from_status(r.error, resp))
@@ -539,7 +537,7 @@ class GeminiDialect:
         if resp.body:
             try:
                 body = _ERROR.decode(resp.body)
-            except _DECODE_ERRORS:
+            except DECODE_ERRORS:
                 body = _RErrorBody()
             # streamGenerateContent without alt=sse wraps the error in a JSON array.
             if isinstance(body, list):
@@ -588,7 +586,7 @@ class GeminiDialect:
         for ev in events:
             try:
                 r = _RESPONSE.decode(ev.data)
-            except _DECODE_ERRORS as e:
+            except DECODE_ERRORS as e:
                 out.append(stream_error(self.name, f"malformed stream event: {e}", ev.data))
                 return GeminiStreamState(st.sse, calls, response_id, finished, True), tuple(out)
             if r.error is not None:

@@ -61,6 +61,7 @@ from returns.result import Failure, Result, Success
 
 from . import ndjson
 from .dialect import (
+    DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
     check_base_url,
@@ -248,9 +249,6 @@ _ERROR = msgspec.json.Decoder(_RError)
 _TAGS = msgspec.json.Decoder(_RTags)
 _SHOW = msgspec.json.Decoder(_RShow)
 _ANY = msgspec.json.Decoder()
-# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
-# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": FinishReason.STOP,
@@ -583,7 +581,7 @@ class OllamaDialect:
             return Failure(self.decode_error(resp))
         try:
             c = _CHAT.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if c.error is not None and c.message is None:
             return Failure(self._error(resp, _error_text(c.error), ErrorKind.PROVIDER))
@@ -615,7 +613,7 @@ class OllamaDialect:
             body = _ERROR.decode(resp.body) if resp.body else _RError()
             if body.error is not None:
                 message = _error_text(body.error)
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             pass
         return self._error(resp, message, None)
 
@@ -632,7 +630,7 @@ class OllamaDialect:
             return Failure(self.decode_error(resp))
         try:
             t = _TAGS.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if t.models is None:
             if t.error is not None:
@@ -664,7 +662,7 @@ class OllamaDialect:
             return Failure(self.decode_error(resp))
         try:
             s = _SHOW.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if s.error is not None and s.model_info is None and s.capabilities is None:
             return Failure(self._error(resp, _error_text(s.error), ErrorKind.PROVIDER))
@@ -705,7 +703,7 @@ class OllamaDialect:
         for i, line in enumerate(lines):
             try:
                 c = _CHAT.decode(line)
-            except _DECODE_ERRORS as e:
+            except DECODE_ERRORS as e:
                 cut = final and i == len(lines) - 1
                 what = "stream cut mid-line" if cut else f"malformed stream line: {e}"
                 out.append(stream_error(self.name, what, line))
@@ -807,7 +805,7 @@ def _encode_message(m: Message, call_names: dict[str, str]) -> _WMessage:
             for tc in m.tool_calls:
                 try:
                     args = msgspec.json.decode(tc.arguments or "{}")
-                except (msgspec.DecodeError, RecursionError) as e:
+                except DECODE_ERRORS as e:
                     raise ValueError(f"tool call {tc.id!r} ({tc.name}) has invalid JSON arguments: {e}") from None
                 if not isinstance(args, dict):
                     raise ValueError(f"tool call {tc.id!r} ({tc.name}): Ollama needs the arguments to be a JSON object")

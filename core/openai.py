@@ -26,6 +26,7 @@ from returns.result import Failure, Result, Success
 
 from . import sse
 from .dialect import (
+    DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
     check_base_url,
@@ -227,9 +228,6 @@ class _RErrorBody(msgspec.Struct):
 _ENCODER = msgspec.json.Encoder()
 _COMPLETION = msgspec.json.Decoder(_RCompletion)
 _ERROR = msgspec.json.Decoder(_RErrorBody)
-# msgspec has no nesting option: past its internal depth it raises RecursionError, which a hostile
-# body (b'[' * 100_000) must not turn into an exception (tests/test_security.py).
-_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": FinishReason.STOP,
@@ -406,7 +404,7 @@ class OpenAIDialect:
             return Failure(self.decode_error(resp))
         try:
             c = _COMPLETION.decode(resp.body)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             return Failure(malformed(self.name, str(e), resp.body, status=resp.status))
         if c.error is not None:
             return Failure(self._error_from_detail(c.error, resp))
@@ -449,7 +447,7 @@ class OpenAIDialect:
     def decode_error(self, resp: HttpResponse) -> LlmError:
         try:
             body = _ERROR.decode(resp.body) if resp.body else _RErrorBody()
-        except _DECODE_ERRORS:
+        except DECODE_ERRORS:
             body = _RErrorBody()
         detail = body.error
         if isinstance(detail, str):
@@ -530,7 +528,7 @@ class OpenAIDialect:
                 continue
             try:
                 c = _COMPLETION.decode(ev.data)
-            except _DECODE_ERRORS as e:
+            except DECODE_ERRORS as e:
                 out.append(stream_error(self.name, f"malformed stream event: {e}", ev.data))
                 return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
             if c.error is not None:

@@ -10,6 +10,7 @@ Headers({'Authorization': '[redacted]', 'Content-Type': 'application/json'})
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 
 import msgspec
 
@@ -50,6 +51,10 @@ class Headers(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return self._index[key.lower()]
+
+    def lowered(self) -> Mapping[str, str]:
+        """A read-only view keyed by lower-case name (one look-up per name, no ``.lower()`` per call)."""
+        return MappingProxyType(self._index)
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
         return self._index.get(key.lower(), default)

@@ -23,6 +23,7 @@ Wait(seconds=30.0)
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Mapping
 
@@ -210,6 +211,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
+@functools.lru_cache(maxsize=64)
 def parse_duration(text: str) -> float | None:
     """OpenAI's reset durations, in seconds.
 
@@ -228,7 +230,9 @@ def parse_duration(text: str) -> float | None:
     return total if pos == len(text) and pos > 0 else None
 
 
+@functools.lru_cache(maxsize=64)
 def _rfc3339(text: str) -> float | None:
+    # Memoised: every response within one second carries the same reset time.
     try:
         when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -246,18 +250,39 @@ def _number(text: str | None) -> float | None:
     return v if v >= 0 and v == v and v != float("inf") else None
 
 
-def _window(headers: Mapping[str, str], remaining: str, reset: str, now: float, absolute: bool) -> Window | None:
-    left = _number(headers.get(remaining))
-    limit = _number(headers.get(remaining.replace("-remaining", "-limit")))
-    raw = headers.get(reset)
-    if left is None or raw is None:
-        return None
-    if absolute:
-        at = _rfc3339(raw)
-    else:
-        d = parse_duration(raw)
-        at = None if d is None else now + d
-    return None if at is None else Window(left, at, limit, now)
+# (remaining, limit, reset, reset is an absolute time?) header names, lower-case, in order of preference
+_WindowNames = tuple[str, str, str, bool]
+_REQUEST_WINDOWS: tuple[_WindowNames, ...] = (
+    ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests", "x-ratelimit-reset-requests", False),
+    ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-reset", True),
+)
+_TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
+    ("x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens", "x-ratelimit-reset-tokens", False),
+    ("anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-reset", True),
+    (
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-input-tokens-reset",
+        True,
+    ),
+)
+
+
+def _window(h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float) -> Window | None:
+    """The first of ``windows`` the headers report in full (``h`` is keyed in lower case)."""
+    for remaining, limit, reset, absolute in windows:
+        left = _number(h.get(remaining))
+        raw = h.get(reset)
+        if left is None or raw is None:
+            continue
+        if absolute:
+            at = _rfc3339(raw)
+        else:
+            d = parse_duration(raw)
+            at = None if d is None else now + d
+        if at is not None:
+            return Window(left, at, _number(h.get(limit)), now)
+    return None
 
 
 def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | None:
@@ -270,16 +295,9 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
     Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0))
     """
-    # Headers is already case-insensitive; any other mapping is lower-cased once.
-    h = headers if isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
-    requests = _window(h, "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", now, False) or _window(
-        h, "anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset", now, True
-    )
-    tokens = (
-        _window(h, "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens", now, False)
-        or _window(h, "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset", now, True)
-        or _window(h, "anthropic-ratelimit-input-tokens-remaining", "anthropic-ratelimit-input-tokens-reset", now, True)
-    )
+    h = headers.lowered() if isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
+    requests = _window(h, _REQUEST_WINDOWS, now)
+    tokens = _window(h, _TOKEN_WINDOWS, now)
     if requests is None and tokens is None:
         return None
     return Observed(requests, tokens)

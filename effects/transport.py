@@ -101,10 +101,24 @@ def _too_large(provider: str | None, limit: int) -> LlmError:
 _ENCODED_URL = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*(%[0-9A-Fa-f]{2}[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]*)*$")
 
 
-def _url(url: str) -> str | yarl.URL:
+def _url(url: str) -> yarl.URL:
     """Send an already percent-encoded URL byte for byte: yarl would otherwise normalise escapes
     such as ``%3A`` to ``:``, and a signed request (AWS SigV4 signs the path) must arrive as signed."""
-    return yarl.URL(url, encoded=True) if _ENCODED_URL.match(url) else url
+    try:
+        return yarl.URL(url, encoded=True) if _ENCODED_URL.match(url) else yarl.URL(url)
+    except ValueError as e:  # what aiohttp itself raises for a URL it cannot parse
+        raise aiohttp.InvalidURL(url) from e
+
+
+class _Urls(dict[str, yarl.URL]):
+    """Parsed URLs by string, bounded: a client sends to a handful of endpoints, and parsing one
+    (regex check + yarl) costs more per request than the rest of the transport's own work."""
+
+    def __missing__(self, url: str) -> yarl.URL:
+        if len(self) >= 256:
+            self.clear()
+        parsed = self[url] = _url(url)
+        return parsed
 
 
 class _Deadlines:
@@ -172,6 +186,10 @@ async def _read_body(resp: aiohttp.ClientResponse, d: _Deadlines | None, max_byt
     if declared is not None and declared > max_bytes:
         return None
     if d is None:
+        if declared is not None and resp.headers.get("Content-Encoding") is None:
+            # A declared, uncompressed length within the limit: aiohttp's parser never delivers
+            # more than it, so one read is bounded (and cheaper than the piecewise loop).
+            return await resp.read()
         return await _read_pieces(resp, None, max_bytes)
     async with d.idle():
         return await _read_pieces(resp, d, max_bytes)
@@ -213,6 +231,7 @@ class AiohttpTransport:
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._timeout_for: tuple[Timeouts, aiohttp.ClientTimeout] | None = None
+        self._urls = _Urls()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -236,7 +255,7 @@ class AiohttpTransport:
     def _request(self, request: HttpRequest, timeouts: Timeouts) -> Any:
         return self._get_session().request(
             request.method,
-            _url(request.url),
+            self._urls[request.url],
             data=request.body or None,
             headers=request.headers.items_raw(),
             timeout=self._timeout(timeouts),

@@ -36,6 +36,7 @@ class Scenario:
     root: str
     """The fake's root URL (``http://127.0.0.1:PORT``)."""
     api_key: str
+    """Empty for a keyless provider (Docker Model Runner): clients then send no credentials."""
     json_mode: bool = False
     max_tokens: int | None = None
 
@@ -65,7 +66,31 @@ def _data_of(frame: bytes) -> bytes | None:
     return None
 
 
+@dataclass(frozen=True)
+class OpenAIRoute:
+    """Where an OpenAI-wire provider takes Chat Completions and how it wants the key (the same
+    fields core/compat.py sets on its OpenAIDialect values), so one floor serves the whole family."""
+
+    path: str
+    """Appended to ``Scenario.url``."""
+    auth_header: str | None = "Authorization"
+    auth_prefix: str = "Bearer "
+
+
+OPENAI_ROUTES: dict[str, OpenAIRoute] = {
+    "openai": OpenAIRoute("/chat/completions"),
+    # xAI: https://api.x.ai/v1/chat/completions, bearer key (fakes/xai.py).
+    "xai": OpenAIRoute("/chat/completions"),
+    # Docker Model Runner: …/engines/v1/chat/completions, no auth at all (fakes/docker.py).
+    "docker": OpenAIRoute("/chat/completions", auth_header=None),
+    # Azure OpenAI's v1 API, the form interlingua uses without api_version: the URL is the resource
+    # endpoint + /openai/v1/chat/completions and the key travels in ``api-key`` (fakes/azure.py).
+    "azure": OpenAIRoute("/openai/v1/chat/completions", auth_header="api-key", auth_prefix=""),
+}
+
+
 def _floor_openai(s: Scenario, session: Any) -> Bench:
+    """OpenAI Chat Completions, for every provider in :data:`OPENAI_ROUTES` (only URL and auth differ)."""
     import msgspec
 
     class Msg(msgspec.Struct):
@@ -86,8 +111,11 @@ def _floor_openai(s: Scenario, session: Any) -> Bench:
         usage: Usage | None = None
 
     enc, dec = msgspec.json.Encoder(), msgspec.json.Decoder(Completion)
-    url = s.url.rstrip("/") + "/chat/completions"
-    headers = {"Authorization": f"Bearer {s.api_key}", "Content-Type": "application/json"}
+    route = OPENAI_ROUTES[s.provider]
+    url = s.url.rstrip("/") + route.path
+    headers = {"Content-Type": "application/json"}
+    if route.auth_header and s.api_key:
+        headers[route.auth_header] = route.auth_prefix + s.api_key
 
     def body(stream: bool) -> bytes:
         b: dict[str, Any] = {"model": s.model, "messages": [{"role": "user", "content": s.prompt}]}
@@ -313,11 +341,136 @@ def _floor_ollama(s: Scenario, session: Any) -> Bench:
     return Bench(once, stream, _noop)
 
 
+# AWS event stream (application/vnd.amazon.eventstream), as documented in "Event stream encoding":
+# [total length u32][headers length u32][prelude CRC32 u32][headers][payload][message CRC32 u32],
+# big-endian; a header is [name length u8][name][type u8][value]. Value sizes by type: 0/1 bool (no
+# bytes), 2 byte, 3 short, 4 int, 5 long, 8 timestamp, 9 uuid; 6 (bytes) and 7 (string) carry a u16
+# length first.
+_EVENTSTREAM_FIXED = (0, 0, 1, 2, 4, 8, -1, -1, 8, 16)
+
+
+def _split_eventstream(buf: bytes) -> tuple[list[tuple[dict[bytes, bytes], bytes]], bytes]:
+    """Complete event-stream messages in ``buf`` as (string headers, payload), and the unused rest.
+
+    The floor is the least work a correct-on-good-input client does, so it does NOT check the
+    prelude or message CRC32s (interlingua's decoder does) and keeps only string/byte headers.
+    """
+    out: list[tuple[dict[bytes, bytes], bytes]] = []
+    pos, end = 0, len(buf)
+    while end - pos >= 12:
+        total = int.from_bytes(buf[pos : pos + 4], "big")
+        if total < 16:
+            raise RuntimeError(f"event stream: impossible message length {total}")
+        if end - pos < total:
+            break
+        h = pos + 12
+        h_end = h + int.from_bytes(buf[pos + 4 : pos + 8], "big")
+        headers: dict[bytes, bytes] = {}
+        while h < h_end:
+            n = buf[h]
+            name = buf[h + 1 : h + 1 + n]
+            kind = buf[h + 1 + n]
+            h += 2 + n
+            if kind in (6, 7):
+                size = int.from_bytes(buf[h : h + 2], "big")
+                headers[name] = buf[h + 2 : h + 2 + size]
+                h += 2 + size
+            else:
+                h += _EVENTSTREAM_FIXED[kind]
+        out.append((headers, buf[h_end : pos + total - 4]))
+        pos += total
+    return out, buf[pos:]
+
+
+def _floor_bedrock(s: Scenario, session: Any) -> Bench:
+    """Bedrock Runtime Converse / ConverseStream with a Bedrock API key (``Authorization: Bearer``,
+    so no SigV4). Converse: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html;
+    the stream is the binary event stream of ``messageStart``, ``contentBlockDelta``,
+    ``contentBlockStop``, ``messageStop``, ``metadata`` events, one JSON payload each."""
+    from urllib.parse import quote
+
+    import msgspec
+
+    class Block(msgspec.Struct):
+        text: str | None = None
+
+    class Msg(msgspec.Struct):
+        content: list[Block] = []
+
+    class Output(msgspec.Struct):
+        message: Msg | None = None
+
+    class Usage(msgspec.Struct):
+        inputTokens: int = 0
+        outputTokens: int = 0
+
+    class Converse(msgspec.Struct):
+        output: Output | None = None
+        stopReason: str | None = None
+        usage: Usage | None = None
+
+    class Delta(msgspec.Struct):
+        text: str | None = None
+
+    class Event(msgspec.Struct):
+        contentBlockIndex: int | None = None
+        delta: Delta | None = None
+        stopReason: str | None = None
+        usage: Usage | None = None
+
+    enc = msgspec.json.Encoder()
+    dec_msg, dec_ev = msgspec.json.Decoder(Converse), msgspec.json.Decoder(Event)
+    # The model id is one URI label: botocore percent-encodes everything but unreserved characters
+    # (``…-v1:0`` travels as ``…-v1%3A0``).
+    base = f"{s.url.rstrip('/')}/model/{quote(s.model, safe='')}"
+    headers = {"Authorization": f"Bearer {s.api_key}", "Content-Type": "application/json"}
+    b: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": s.prompt}]}]}
+    if s.max_tokens:
+        b["inferenceConfig"] = {"maxTokens": s.max_tokens}
+
+    async def once() -> int:
+        async with session.post(base + "/converse", data=enc.encode(b), headers=headers) as r:
+            raw = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}: {raw[:200]!r}")
+            c = dec_msg.decode(raw)
+            if c.output is None or c.output.message is None or not c.output.message.content:
+                raise RuntimeError("no content")
+            return 1
+
+    async def stream() -> int:
+        async with session.post(base + "/converse-stream", data=enc.encode(b), headers=headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            buf, n, text, stopped = b"", 0, [], False
+            async for piece in r.content.iter_any():
+                messages, buf = _split_eventstream(buf + piece)
+                for hs, payload in messages:
+                    if hs.get(b":message-type", b"event") != b"event":
+                        raise RuntimeError(f"exception event: {hs.get(b':exception-type')!r}")
+                    ev = dec_ev.decode(payload)
+                    n += 1
+                    etype = hs.get(b":event-type")
+                    if etype == b"contentBlockDelta" and ev.delta is not None and ev.delta.text:
+                        text.append(ev.delta.text)
+                    elif etype == b"messageStop":
+                        stopped = True
+            if not stopped or buf:
+                raise RuntimeError("stream ended without messageStop" if not stopped else "stream cut mid-message")
+            return n
+
+    return Bench(once, stream, _noop)
+
+
 FLOORS: dict[str, Callable[[Scenario, Any], Bench]] = {
     "openai": _floor_openai,
+    "azure": _floor_openai,
+    "xai": _floor_openai,
+    "docker": _floor_openai,
     "anthropic": _floor_anthropic,
     "gemini": _floor_gemini,
     "ollama": _floor_ollama,
+    "bedrock": _floor_bedrock,
 }
 
 
@@ -352,7 +505,8 @@ async def _interlingua(s: Scenario, resilience: bool) -> Bench:
     from interlingua.effects import Client, LlmConfig, Success
 
     settings: dict[str, Any] = {} if resilience else {"retry_enabled": False, "circuit_breaker_enabled": False}
-    cfg = LlmConfig(**settings).with_provider(s.provider, base_url=s.url, api_key=s.api_key)
+    # An empty key means "keyless provider" (Docker Model Runner): configure none, as a user would.
+    cfg = LlmConfig(**settings).with_provider(s.provider, base_url=s.url, api_key=s.api_key or None)
     client = Client(cfg)
     req = _interlingua_request(s)
 
@@ -385,11 +539,21 @@ async def interlingua_bare(s: Scenario) -> Bench:
 # -- official SDKs ---------------------------------------------------------------------------------
 
 
+# Azure through the SDK's own Azure client: deployment-scoped URLs, which need a dated api-version.
+AZURE_SDK_API_VERSION = "2024-10-21"
+
+
 async def openai_sdk(s: Scenario) -> Bench:
-    """``openai.AsyncOpenAI`` with its defaults (``max_retries=2``: no retry fires on the happy path)."""
+    """``openai.AsyncOpenAI`` with its defaults (``max_retries=2``: no retry fires on the happy path);
+    for Azure, ``openai.AsyncAzureOpenAI`` on the resource endpoint. xAI and Docker Model Runner
+    document the plain client with their base URL; the SDK insists on a key, DMR ignores it."""
     import openai
 
-    client = openai.AsyncOpenAI(base_url=s.url, api_key=s.api_key)
+    client: openai.AsyncOpenAI
+    if s.provider == "azure":
+        client = openai.AsyncAzureOpenAI(azure_endpoint=s.url, api_key=s.api_key, api_version=AZURE_SDK_API_VERSION)
+    else:
+        client = openai.AsyncOpenAI(base_url=s.url, api_key=s.api_key or "unused")
     msgs = [{"role": "user", "content": s.prompt}]
     extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if s.json_mode else {}
 
@@ -550,12 +714,13 @@ class ClientSpec:
     note: str = ""
 
 
-ALL = frozenset({"openai", "anthropic", "gemini", "ollama"})
+ALL = frozenset(FLOORS)
+OPENAI_SDK_PROVIDERS = frozenset(OPENAI_ROUTES)
 CLIENTS: dict[str, ClientSpec] = {
     "floor": ClientSpec(floor, ALL, note="reused aiohttp session + msgspec typed decode + hand SSE/NDJSON split"),
     "interlingua": ClientSpec(interlingua, ALL, note="interlingua.effects.Client, default LlmConfig (retry + breaker on)"),
     "interlingua-bare": ClientSpec(interlingua_bare, ALL, note="retry_enabled=False, circuit_breaker_enabled=False"),
-    "openai-sdk": ClientSpec(openai_sdk, frozenset({"openai"}), "openai", "openai.AsyncOpenAI, default max_retries=2"),
+    "openai-sdk": ClientSpec(openai_sdk, OPENAI_SDK_PROVIDERS, "openai", "openai.AsyncOpenAI, default max_retries=2"),
     "anthropic-sdk": ClientSpec(anthropic_sdk, frozenset({"anthropic"}), "anthropic", "anthropic.AsyncAnthropic, messages.create(stream=True)"),
     "gemini-sdk": ClientSpec(gemini_sdk, frozenset({"gemini"}), "google.genai", "google.genai Client.aio"),
     "ollama-sdk": ClientSpec(ollama_sdk, frozenset({"ollama"}), "ollama", "ollama.AsyncClient"),

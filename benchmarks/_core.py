@@ -10,7 +10,8 @@ the fake (over loopback, with a bare aiohttp session), then times, interleaved a
   from a typed :class:`ChatRequest` and also builds URL and headers);
 * stream folding: the streamed body fed frame by frame (as the server wrote it) through the
   dialect's ``stream_feed`` + the generic fold, against the floor's hand split (blank-line split,
-  ``data:`` strip, ``msgspec.json.decode``, text appended).
+  ``data:`` strip, ``msgspec.json.decode``, text appended; for Bedrock's binary event stream, the
+  floor's length-prefixed split without CRC checks, then the same decode).
 
 Each figure is the median of 5 repeats of a loop calibrated to ~``budget/10`` seconds.
 """
@@ -27,9 +28,12 @@ from typing import Any
 
 import msgspec
 
-from ._clients import Scenario, _data_of, _split_frames
+from ._clients import Scenario, _data_of, _split_eventstream, _split_frames
 
-FRAMING: dict[str, str] = {"openai": "sse", "anthropic": "sse", "gemini": "sse", "ollama": "ndjson"}
+FRAMING: dict[str, str] = {
+    "openai": "sse", "azure": "sse", "xai": "sse", "docker": "sse", "anthropic": "sse", "gemini": "sse",
+    "ollama": "ndjson", "bedrock": "eventstream",
+}
 
 
 def _calibrate(fn: Callable[[], object], target: float) -> int:
@@ -69,7 +73,7 @@ async def _fetch(s: Scenario) -> tuple[bytes, dict[str, str], bytes]:
     out: list[Any] = []
     async with aiohttp.ClientSession() as session:
         for stream in (False, True):
-            hr = encode_request(s.provider, req, api_key=s.api_key, base_url=s.url, stream=stream).unwrap()
+            hr = encode_request(s.provider, req, api_key=s.api_key or None, base_url=s.url, stream=stream).unwrap()
             async with session.request(hr.method, hr.url, data=hr.body, headers=hr.headers.items_raw()) as r:
                 body = await r.read()
                 if r.status != 200:
@@ -79,9 +83,18 @@ async def _fetch(s: Scenario) -> tuple[bytes, dict[str, str], bytes]:
 
 
 def _frames(body: bytes, framing: str) -> list[bytes]:
-    """The stream as the fake wrote it: one piece per SSE event / NDJSON line."""
+    """The stream as the fake wrote it: one piece per SSE event / NDJSON line / event-stream message."""
     if framing == "ndjson":
         return [line + b"\n" for line in body.split(b"\n") if line]
+    if framing == "eventstream":
+        out, pos = [], 0
+        while pos < len(body):
+            total = int.from_bytes(body[pos : pos + 4], "big")
+            if total < 16:
+                raise RuntimeError(f"event stream: impossible message length {total}")
+            out.append(body[pos : pos + total])
+            pos += total
+        return out
     norm = body.replace(b"\r\n", b"\n")
     return [f + b"\n\n" for f in norm.split(b"\n\n") if f.strip()]
 
@@ -99,6 +112,14 @@ def _floor_fold(pieces: list[bytes], framing: str) -> int:
                     obj = dec(line)
                     text.append((obj.get("message") or {}).get("content"))
                     n += 1
+        return n
+    if framing == "eventstream":
+        for p in pieces:
+            messages, buf = _split_eventstream(buf + p)
+            for headers, payload in messages:
+                obj = dec(payload)
+                text.append(headers.get(b":event-type") == b"contentBlockDelta" and obj.get("delta"))
+                n += 1
         return n
     for p in pieces:
         frames, buf = _split_frames(buf + p)
@@ -121,7 +142,7 @@ def bench_provider(s: Scenario, budget: float) -> dict[str, Any]:
     body, headers, stream_body = asyncio.run(_fetch(s))
     d = DIALECTS[s.provider]
     req = _interlingua_request(s)
-    cfg = ProviderConfig(api_key=Secret(s.api_key), base_url=s.url)
+    cfg = ProviderConfig(api_key=Secret(s.api_key) if s.api_key else None, base_url=s.url)
     if not decode_response(s.provider, 200, body, headers).unwrap().text:
         raise RuntimeError(f"{s.provider}: decoded an empty reply")
     decode = compare(
@@ -131,13 +152,13 @@ def bench_provider(s: Scenario, budget: float) -> dict[str, Any]:
         },
         budget,
     )
-    wire = json.loads(encode_request(s.provider, req, api_key=s.api_key, base_url=s.url).unwrap().body)
+    wire = json.loads(encode_request(s.provider, req, api_key=s.api_key or None, base_url=s.url).unwrap().body)
     enc = msgspec.json.Encoder()
     encode = compare(
         {
             "msgspec": lambda: enc.encode(wire),
             "json.dumps": lambda: json.dumps(wire).encode(),
-            "interlingua": lambda: encode_request(s.provider, req, api_key=s.api_key, base_url=s.url),
+            "interlingua": lambda: encode_request(s.provider, req, api_key=s.api_key or None, base_url=s.url),
             "dialect": lambda: d.encode_request(req, cfg, stream=False, now=0.0),
         },
         budget,

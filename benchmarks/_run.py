@@ -43,9 +43,12 @@ PARTS = ("clients", "core", "import", "capacity", "resilience", "tokens")
 # --- the scenario table: one row per provider -------------------------------------------------
 #
 # The fakes answer "Fake reply: " + the prompt's first 60 words and stream it 2 words per chunk
-# (fakes/_content.py), so a plain prompt tops out at ~31 content chunks. For OpenAI, JSON mode
-# answers {"reply": prompt[:200]} streamed the same way: 100 one-letter words give 50 content
-# deltas (+ role, finish and usage chunks = 53 events). Other dialects use the longest plain prompt.
+# (fakes/_content.py), so a plain prompt tops out at ~31 content chunks. For the OpenAI wire format
+# (OpenAI, Azure, xAI, Docker Model Runner: one shared fake core), JSON mode answers
+# {"reply": prompt[:200]} streamed the same way: 100 one-letter words give 50 content deltas
+# (+ role, finish and usage chunks = 53 events; Azure adds its prompt_filter_results chunk). Other
+# dialects (Bedrock's Converse has no JSON mode) use the longest plain prompt.
+_JSON_100 = " ".join(["w"] * 100)
 _WORDS_60 = " ".join(f"word{i}" for i in range(60))
 
 
@@ -55,13 +58,22 @@ class ProviderRow:
     prompt: str
     json_mode: bool = False
     max_tokens: int | None = None
+    keyless: bool = False
+    """The provider takes no key (Docker Model Runner): every client is configured without one."""
 
 
 PROVIDERS: dict[str, ProviderRow] = {
-    "openai": ProviderRow("gpt-4o-mini", " ".join(["w"] * 100), json_mode=True),
+    "openai": ProviderRow("gpt-4o-mini", _JSON_100, json_mode=True),
+    # Azure: the deployment name; the fake has a deployment per OpenAI fake model.
+    "azure": ProviderRow("gpt-4o-mini", _JSON_100, json_mode=True),
+    # grok-3 has no reasoning, so its stream is the same shape as the others' (no reasoning deltas).
+    "xai": ProviderRow("grok-3", _JSON_100, json_mode=True),
+    "docker": ProviderRow("ai/smollm2", _JSON_100, json_mode=True, keyless=True),
     "anthropic": ProviderRow("claude-sonnet-4-5", _WORDS_60, max_tokens=1024),
     "gemini": ProviderRow("gemini-2.5-flash", _WORDS_60),
     "ollama": ProviderRow("llama3.2:latest", _WORDS_60),
+    # A Bedrock API key (bearer), so no SigV4: https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html
+    "bedrock": ProviderRow("anthropic.claude-3-5-haiku-20241022-v1:0", _WORDS_60),
 }
 
 # Client order within a repetition; rotated every repetition.
@@ -190,7 +202,8 @@ def scenarios(fake: dict[str, Any], wanted: Sequence[str], notes: Notes) -> list
         out.append(
             Scenario(
                 provider=p, model=_pick_model(p, row.model), prompt=row.prompt, url=fake["urls"][p],
-                root=fake["base_url"], api_key=fake["api_key"], json_mode=row.json_mode, max_tokens=row.max_tokens,
+                root=fake["base_url"], api_key="" if row.keyless else fake["api_key"], json_mode=row.json_mode,
+                max_tokens=row.max_tokens,
             )
         )
     return out

@@ -29,6 +29,47 @@ def test_smoke_run_writes_a_report(tmp_path: Path) -> None:
     assert "worker failed" not in text
 
 
+def test_smoke_run_covers_the_newer_dialects(tmp_path: Path) -> None:
+    """Azure, xAI, Docker Model Runner and Bedrock each get a floor and an interlingua row, and a core row."""
+    out = tmp_path / "RESULTS.md"
+    providers = ("azure", "xai", "docker", "bedrock")
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--parts", "clients,core", "--providers", ",".join(providers),
+         "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = out.read_text()
+    for p in providers:
+        section = text.split(f"### {p} ", 1)[1].split("###", 1)[0]
+        assert "| floor | 1x (" in section, p
+        assert "| interlingua |" in section, p
+        assert f"\n| {p} | " in text, p  # its pure-core row
+    assert "worker failed" not in text
+    assert "request errors" not in text
+
+
+def test_floor_eventstream_split_matches_the_library_decoder() -> None:
+    """The Bedrock floor's hand event-stream split yields the same messages as core.eventstream, cut anywhere."""
+    from benchmarks._clients import _split_eventstream
+    from interlingua.core import eventstream
+    from interlingua.fakes.bedrock import encode_frame
+
+    body = b"".join(
+        encode_frame({":event-type": name, ":content-type": "application/json", ":message-type": "event"}, payload)
+        for name, payload in (("messageStart", b'{"role":"assistant"}'),
+                              ("contentBlockDelta", '{"delta":{"text":"h\u00e9"}}'.encode()),
+                              ("messageStop", b'{"stopReason":"end_turn"}'))
+    )
+    _, ref = eventstream.feed(eventstream.EventStreamState(), body)
+    want = [(m.headers[":event-type"].encode(), m.payload) for m in ref]
+    for cut in range(len(body) + 1):
+        first, rest = _split_eventstream(body[:cut])
+        second, left = _split_eventstream(rest + body[cut:])
+        assert left == b""
+        assert [(h[b":event-type"], pl) for h, pl in first + second] == want, cut
+
+
 def test_unknown_part_is_rejected() -> None:
     """A typo in --parts is an error message and exit code 2, not a silent empty run."""
     r = subprocess.run([sys.executable, "-m", "benchmarks", "--parts", "nope", "--out", "-"],

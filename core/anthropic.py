@@ -325,7 +325,7 @@ class AnthropicDialect:
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
         built = self._body(req, cfg)
-        if isinstance(built, Failure):
+        if type(built) is Failure:
             return built
         body, base = built.unwrap()
         if stream:
@@ -349,7 +349,7 @@ class AnthropicDialect:
         ('https://api.anthropic.com/v1/messages/count_tokens', b'{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"hi"}]}')
         """
         built = self._body(req, cfg)
-        if isinstance(built, Failure):
+        if type(built) is Failure:
             return built
         body, base = built.unwrap()
         body = msgspec.structs.replace(
@@ -400,7 +400,7 @@ class AnthropicDialect:
             )
         base = cfg.base_url or self.default_base_url
         checked = check_base_url(self.name, base, cfg.allow_insecure_http)
-        if isinstance(checked, Failure):
+        if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)
         encoded = _encode_messages(req.messages)

@@ -43,7 +43,7 @@ def encode_request(
 ) -> Result[HttpRequest, LlmError]:
     """Describe the HTTP request that asks ``provider`` for ``request`` (nothing is sent)."""
     dialect = get_dialect(provider)
-    if isinstance(dialect, Failure):
+    if type(dialect) is Failure:
         return dialect
     d = dialect.unwrap()
     if not isinstance(request, ChatRequest):
@@ -67,7 +67,7 @@ def decode_response(
 ) -> Result[ChatResponse, LlmError]:
     """Turn a provider's non-streamed reply (any status) into a response or a typed error."""
     dialect = get_dialect(provider)
-    if isinstance(dialect, Failure):
+    if type(dialect) is Failure:
         return dialect
     raw = body if type(body) is bytes else body.encode() if isinstance(body, str) else bytes(body)
     hdrs = headers if isinstance(headers, Headers) else _NO_HEADERS if not headers else Headers(headers)
@@ -80,7 +80,7 @@ _NO_HEADERS = Headers()
 def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | LlmError]:
     """The chunks of a streamed body fed in ``pieces``; an :class:`LlmError` item ends it."""
     d = get_dialect(provider)
-    if isinstance(d, Failure):
+    if type(d) is Failure:
         yield d.failure()
         return
     dialect = d.unwrap()
@@ -92,7 +92,7 @@ def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | 
             if isinstance(e, LlmError):
                 return
     tail = dialect.stream_finish(st)
-    if isinstance(tail, Failure):
+    if type(tail) is Failure:
         yield tail.failure()
         return
     yield from tail.unwrap()
@@ -103,7 +103,7 @@ def decode_stream(provider: str, pieces: Iterable[bytes]) -> Result[ChatResponse
     acc = Accumulator()
     name = provider
     d = get_dialect(provider)
-    if isinstance(d, Success):
+    if type(d) is Success:
         name = d.unwrap().name
     for item in iter_stream(provider, pieces):
         if isinstance(item, LlmError):

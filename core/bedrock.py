@@ -392,7 +392,7 @@ class BedrockDialect:
             return invalid_request(self.name, "SigV4 signing needs the current time: pass now= to encode_request")
         base = cfg.base_url or self.default_base_url.format(region=cfg.region)
         checked = check_base_url(self.name, base, cfg.allow_insecure_http)
-        if isinstance(checked, Failure):
+        if type(checked) is Failure:
             return checked
         if req.response_format is not None and req.response_format.type != "text":
             return invalid_request(

@@ -413,7 +413,7 @@ class GeminiDialect:
             )
         base = cfg.base_url or self.default_base_url
         checked = check_base_url(self.name, base, cfg.allow_insecure_http)
-        if isinstance(checked, Failure):
+        if type(checked) is Failure:
             return checked
         model_id = strip_model(model)
         if not model_id:

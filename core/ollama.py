@@ -504,7 +504,7 @@ class OllamaDialect:
         if not req.messages:
             return invalid_request(self.name, "messages must not be empty")
         base = self._base(cfg)
-        if isinstance(base, Failure):
+        if type(base) is Failure:
             return base
         messages: list[_WMessage] = []
         call_names: dict[str, str] = {}

@@ -318,7 +318,7 @@ class OpenAIDialect:
                 f"{self.name} has no default base URL: pass base_url= (or set the provider's base URL variable)",
             )
         checked = check_base_url(self.name, base, cfg.allow_insecure_http)
-        if isinstance(checked, Failure):
+        if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)
         messages: list[_WMessage] = []

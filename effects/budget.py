@@ -1,10 +1,10 @@
 """Budgets, context-window checks and rate limits, enforced before a request is sent.
 
-The client calls three things (the lines marked ``[tokens]`` in ``effects/client.py``)::
+The client calls three things::
 
     self._guard = Guard.for_config(config)              # once
-    transport = self._guard.observing(transport)        # sees every response's rate-limit headers
     await self._guard.guarded(prepared, send_once)      # per call (guarded_stream for streams)
+    self._guard.observe(provider, model, response)      # every response head: rate-limit headers
 
 ``guarded`` counts the prompt (offline, :func:`interlingua.core.tokens.count_tokens`), refuses a
 prompt that cannot fit the model's window (``context_length_exceeded``, no network call), reserves
@@ -17,7 +17,6 @@ state, sleeps, and knows which call a response belongs to.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from decimal import Decimal
@@ -44,7 +43,7 @@ from interlingua.core.tokens import TokenCount, count_tokens
 
 from .config import LlmConfig
 from .ratelimit import Limiter
-from .transport import StreamItem, Timeouts, Transport
+from .transport import Timeouts, Transport
 
 __all__ = ["CountTokens", "Guard", "Ticket", "count_tokens_remote"]
 
@@ -57,11 +56,6 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     info: ModelInfo | None
     reservation: B.Reservation
     prompt: TokenCount
-
-
-# Which call the transport is serving right now, so response headers reach the right limiter key.
-# Set and reset within one await chain (never across a yield), so concurrent tasks cannot mix.
-_CURRENT: contextvars.ContextVar[tuple[Guard, Ticket] | None] = contextvars.ContextVar("interlingua_guard_ticket", default=None)
 
 
 class Guard:
@@ -114,7 +108,7 @@ class Guard:
                 return Failure(msgspec.structs.replace(err, provider=provider))
         p = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
         reserved = B.reserve(self.state, self.limits, p)  # no await between check and update: atomic
-        if isinstance(reserved, Failure):
+        if type(reserved) is Failure:
             return Failure(msgspec.structs.replace(reserved.failure(), provider=provider))
         self.state, reservation = reserved.unwrap()
         ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt)
@@ -123,7 +117,7 @@ class Guard:
         except BaseException:
             self.release(ticket)
             raise
-        if isinstance(turn, Failure):
+        if type(turn) is Failure:
             self.release(ticket)
             return Failure(turn.failure())
         return Success(ticket)
@@ -151,17 +145,14 @@ class Guard:
     ) -> Result[ChatResponse, LlmError]:
         """Admit, send with ``send(prepared)``, settle."""
         admitted = await self.acquire(prepared.ref.provider, prepared.request)
-        if isinstance(admitted, Failure):
+        if type(admitted) is Failure:
             return admitted
         ticket = admitted.unwrap()
-        token = _CURRENT.set((self, ticket))
         try:
             result = await send(prepared)
         except BaseException:
             self.release(ticket)
             raise
-        finally:
-            _CURRENT.reset(token)
         self._settle_result(ticket, result)
         return result
 
@@ -171,12 +162,12 @@ class Guard:
         stream: Callable[[Result[Any, LlmError]], AsyncIterator[Result[ChatChunk, LlmError]]],
     ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
         """Admit, stream, settle to the last (cumulative) usage a chunk carried."""
-        if isinstance(prepared, Failure):
+        if type(prepared) is Failure:
             yield prepared
             return
         p = prepared.unwrap()
         admitted = await self.acquire(p.ref.provider, p.request)
-        if isinstance(admitted, Failure):
+        if type(admitted) is Failure:
             yield admitted
             return
         ticket = admitted.unwrap()
@@ -184,15 +175,8 @@ class Guard:
         usage: Usage | None = None
         received = False
         try:
-            while True:
-                token = _CURRENT.set((self, ticket))
-                try:
-                    item = await inner.__anext__()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    _CURRENT.reset(token)
-                if isinstance(item, Success):
+            async for item in inner:
+                if type(item) is Success:
                     received = True
                     chunk = item.unwrap()
                     usage = chunk.usage or usage
@@ -204,43 +188,9 @@ class Guard:
             else:
                 self.release(ticket)
 
-    def observing(self, transport: Transport) -> Transport:
-        """``transport``, reporting each response's rate-limit headers to the limiter of its call."""
-        return _ObservingTransport(transport)
-
-
-def _observe(resp: HttpResponse) -> None:
-    current = _CURRENT.get()
-    if current is not None:
-        guard, ticket = current
-        guard.limiter.observe(ticket.provider, ticket.model, resp.headers)
-
-
-class _ObservingTransport:
-    def __init__(self, inner: Transport) -> None:
-        self._inner = inner
-
-    async def send(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> Result[HttpResponse, LlmError]:
-        result = await self._inner.send(request, timeouts=timeouts, max_bytes=max_bytes)
-        if isinstance(result, Success):
-            _observe(result.unwrap())
-        return result
-
-    async def stream(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> AsyncIterator[StreamItem]:
-        items = self._inner.stream(request, timeouts=timeouts, max_bytes=max_bytes)
-        try:
-            async for item in items:
-                if isinstance(item, HttpResponse):
-                    _observe(item)
-                yield item
-        finally:
-            await items.aclose()  # type: ignore[attr-defined]
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def observe(self, provider: str, model: str, resp: HttpResponse) -> None:
+        """Fold a response's rate-limit headers (any status, every attempt) into the limiter."""
+        self.limiter.observe(provider, model, resp.headers)
 
 
 # -- exact counts from the providers' count-tokens endpoints ----------------------------------------
@@ -260,17 +210,17 @@ async def count_tokens_remote(
     prepared: Result[Any, LlmError], transport: Transport, timeouts: Timeouts, max_bytes: int
 ) -> Result[TokenCount, LlmError]:
     """The provider's own count when its dialect has a count-tokens operation, else the offline count."""
-    if isinstance(prepared, Failure):
+    if type(prepared) is Failure:
         return prepared
     p = prepared.unwrap()
     dialect = p.dialect
     if not isinstance(dialect, CountTokens):
         return Success(count_tokens(f"{p.ref.provider}:{p.request.model}", p.request.messages, p.request.tools))
     encoded = dialect.encode_count_tokens(p.request, p.config)
-    if isinstance(encoded, Failure):
+    if type(encoded) is Failure:
         return encoded
     sent = await transport.send(encoded.unwrap(), timeouts=timeouts, max_bytes=max_bytes)
-    if isinstance(sent, Failure):
+    if type(sent) is Failure:
         return sent
     decoded: Result[Any, LlmError] = dialect.decode_count_tokens(sent.unwrap())
     return decoded.map(lambda n: n if isinstance(n, TokenCount) else TokenCount(int(n), True, None))

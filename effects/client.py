@@ -39,7 +39,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -150,7 +150,6 @@ class Client:
         self._env = env = env or Env()
         # budgets, context window, rate limits; the limiter waits on the client's own clock
         self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
-        self._transport = self._guard.observing(self._transport)  # rate-limit headers → limiter
         self._timeouts = Timeouts(
             total=cfg.timeout,
             connect=cfg.connect_timeout,
@@ -206,17 +205,17 @@ class Client:
     def prepare(self, model: str | ChatRequest, messages: Messages | None = None, **options: Any) -> Result[Prepared, LlmError]:
         """Resolve model string, dialect and provider config; validate options. Pure apart from ``self.config``."""
         built = build_request(model, messages, options)
-        if isinstance(built, Failure):
+        if type(built) is Failure:
             return built
         req = built.unwrap()
         resolved = _resolve(req.model)
-        if isinstance(resolved, Failure):
+        if type(resolved) is Failure:
             return resolved
         ref, dialect, info = resolved.unwrap()
         if req.model != ref.model:
             req = msgspec.structs.replace(req, model=ref.model)
         checked = validate_request(req, ref.provider, info)
-        if isinstance(checked, Failure):
+        if type(checked) is Failure:
             return checked
         return Success(Prepared(ref, dialect, req, self.config.provider(ref.provider)))
 
@@ -234,7 +233,7 @@ class Client:
         :class:`ChatRequest`; ``options`` are :class:`ChatRequest` fields (``temperature=…``, ``tools=…``);
         ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``)."""
         prepared = self.prepare(model, messages, **options)
-        if isinstance(prepared, Failure):
+        if type(prepared) is Failure:
             return prepared
         return await self.send(prepared.unwrap(), fallbacks=fallbacks)
 
@@ -245,7 +244,7 @@ class Client:
         while True:
             # Budget, context window and rate limits admit each model tried (prices differ).
             result = await self._guard.guarded(p, lambda q: self._send_model(q, run))
-            if isinstance(result, Success):
+            if type(result) is Success:
                 return Success(self._stamp_response(result.unwrap(), run))
             nxt = self._fail_over(p, result.failure(), chain, run)
             if nxt is None:
@@ -263,7 +262,7 @@ class Client:
         attempt = 0
         while True:
             encoded = d.encode_request(p.request, p.config, stream=False, now=env.wall())
-            if isinstance(encoded, Failure):
+            if type(encoded) is Failure:
                 return Failure(_with_provider(encoded.failure(), name, p.config))
             generation = self._admit(key)
             if generation == _REJECTED:
@@ -274,8 +273,14 @@ class Client:
             signal = Signal.CANCEL
             try:
                 sent = await self._transport.send(encoded.unwrap(), timeouts=self._timeouts, max_bytes=self.config.max_response_bytes)
-                result = d.decode_response(sent.unwrap()) if isinstance(sent, Success) else sent
-                if isinstance(result, Success):
+                result: Result[ChatResponse, LlmError]
+                if type(sent) is Success:
+                    resp = sent.unwrap()
+                    self._guard.observe(name, p.request.model, resp)  # rate-limit headers → limiter
+                    result = d.decode_response(resp)
+                else:
+                    result = cast(Failure[LlmError], sent)
+                if type(result) is Success:
                     signal = Signal.SUCCESS
                     self._attempt_done(p, attempt, began, None)
                     return result
@@ -304,7 +309,7 @@ class Client:
     async def _stream(
         self, prepared: Result[Prepared, LlmError], fallbacks: Sequence[str] | None, run: _Run
     ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
-        if isinstance(prepared, Failure):
+        if type(prepared) is Failure:
             yield prepared
             return
         p = prepared.unwrap()
@@ -335,7 +340,7 @@ class Client:
         attempt = 0
         while True:
             encoded = d.encode_request(p.request, p.config, stream=True, now=env.wall())
-            if isinstance(encoded, Failure):
+            if type(encoded) is Failure:
                 yield Failure(_with_provider(encoded.failure(), name, p.config))
                 return
             generation = self._admit(key)
@@ -364,6 +369,7 @@ class Client:
                         if err is not None:
                             break
                     elif isinstance(item, HttpResponse):
+                        self._guard.observe(name, p.request.model, item)
                         if not 200 <= item.status < 300:
                             err = d.decode_error(item)
                             break
@@ -372,7 +378,7 @@ class Client:
                         break
                 else:
                     tail = d.stream_finish(state)
-                    if isinstance(tail, Failure):
+                    if type(tail) is Failure:
                         err = tail.failure()
                     else:
                         for c in tail.unwrap():
@@ -419,7 +425,7 @@ class Client:
         run = _Run()
         async with contextlib.aclosing(self._stream(self.prepare(model, messages, **options), fallbacks, run)) as items:
             async for item in items:
-                if isinstance(item, Failure):
+                if type(item) is Failure:
                     return item
                 acc = accumulate(acc, item.unwrap())
         return Success(to_response(acc, run.provider))
@@ -489,7 +495,7 @@ class Client:
             return None
         for model in chain:
             nxt = self.prepare(model, p.request)
-            if isinstance(nxt, Failure):
+            if type(nxt) is Failure:
                 LOGGER.warning("skipping fallback %s: %s", model, nxt.failure().message)
                 continue
             q = nxt.unwrap()
@@ -522,11 +528,11 @@ def _resolve(model: str) -> Result[tuple[ModelRef, Any, Any], LlmError]:
     if hit is not None:
         return hit
     parsed = parse_model(model)
-    if isinstance(parsed, Failure):
+    if type(parsed) is Failure:
         return parsed
     ref = parsed.unwrap()
     dialect = get_dialect(ref.provider)
-    if isinstance(dialect, Failure):
+    if type(dialect) is Failure:
         return dialect
     found = Success((ref, dialect.unwrap(), default_catalog().lookup(ref.provider, ref.model)))
     if len(_RESOLVED) < _RESOLVED_MAX:

@@ -186,7 +186,7 @@ async def _read_body(resp: aiohttp.ClientResponse, d: _Deadlines | None, max_byt
     if declared is not None and declared > max_bytes:
         return None
     if d is None:
-        if declared is not None and resp.headers.get("Content-Encoding") is None:
+        if declared is not None and "Content-Encoding" not in resp.headers:
             # A declared, uncompressed length within the limit: aiohttp's parser never delivers
             # more than it, so one read is bounded (and cheaper than the piecewise loop).
             return await resp.read()
@@ -274,7 +274,9 @@ class AiohttpTransport:
             else:
                 async with d.first_byte():
                     resp = await self._request(request, timeouts)
-                body = await _read_body(resp, d, max_bytes)
+                # A small reply usually arrives whole with its head: nothing left to wait for, so no
+                # idle deadline is armed for it.
+                body = await _read_body(resp, None if resp.content.is_eof() else d, max_bytes)
             if body is None:
                 return Failure(_too_large(None, max_bytes))
             complete = True

@@ -70,7 +70,7 @@ def decode_response(
     if type(dialect) is Failure:
         return dialect
     raw = body if type(body) is bytes else body.encode() if isinstance(body, str) else bytes(body)
-    hdrs = headers if isinstance(headers, Headers) else _NO_HEADERS if not headers else Headers(headers)
+    hdrs = _NO_HEADERS if not headers else headers if type(headers) is Headers else Headers(headers)
     return dialect.unwrap().decode_response(HttpResponse(status, hdrs, raw))
 
 

@@ -527,8 +527,29 @@ class GeminiDialect:
             if blocked is not None:
                 return Failure(blocked)
             return Failure(malformed(self.name, "no candidates in the response", resp.body, status=resp.status))
-        # The non-stream answer is folded exactly as a stream of one event would be, so the two
-        # are equal by construction (thoughts merged, signatures attached, ids synthesized alike).
+        cand = r.candidates[0]
+        parts = cand.content.parts if cand.content else None
+        if parts is not None and len(parts) == 1:
+            p = parts[0]
+            if p.text and not p.thought and p.function_call is None and p.thought_signature is None:
+                # The common answer, one plain text part: what the fold below builds from it,
+                # without the round trip through chunks (the fold's equality tests cover both).
+                finish, raw_finish, meta = _outcome(cand, 0)
+                return Success(
+                    ChatResponse(
+                        id=r.response_id or "",
+                        model=r.model_version or "",
+                        created=0,
+                        message=Message(role=Role.ASSISTANT, content=p.text),
+                        finish_reason=finish or FinishReason.OTHER,
+                        raw_finish_reason=raw_finish,
+                        usage=_usage(r.usage_metadata) if r.usage_metadata is not None else Usage(),
+                        provider=self.name,
+                        provider_metadata=meta,
+                    )
+                )
+        # Otherwise the answer is folded exactly as a stream of one event would be, so the two are
+        # equal by construction (thoughts merged, signatures attached, ids synthesized alike).
         chunks, _ = _chunks(r, 0, r.response_id)
         return Success(fold_chunks(chunks, self.name))
 
@@ -778,17 +799,7 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
         elif p.text or p.thought_signature is not None:
             out.append(ChatChunk(text=p.text or "", reasoning_signature=p.thought_signature))
         # inlineData (generated images), executableCode, codeExecutionResult: not in the unified model.
-    finish: FinishReason | None = None
-    raw_finish = cand.finish_reason if cand else None
-    if raw_finish is not None:
-        finish = FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
-        if finish is FinishReason.STOP and calls:
-            finish = FinishReason.TOOL_CALLS
-    meta: dict[str, Any] = {}
-    if cand is not None and cand.finish_message:
-        meta["finish_message"] = cand.finish_message
-    if cand is not None and cand.safety_ratings:
-        meta["safety_ratings"] = cand.safety_ratings
+    finish, raw_finish, meta = _outcome(cand, calls)
     tail = ChatChunk(
         finish_reason=finish,
         raw_finish_reason=raw_finish,
@@ -801,6 +812,22 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
     out[0] = _merge(out[0], head)
     out[-1] = _merge(out[-1], tail)
     return out, calls
+
+
+def _outcome(cand: _RCandidate | None, calls: int) -> tuple[FinishReason | None, str | None, dict[str, Any]]:
+    """The finish reason (raw and mapped) and the candidate's metadata, once ``calls`` calls were made."""
+    finish: FinishReason | None = None
+    raw_finish = cand.finish_reason if cand else None
+    if raw_finish is not None:
+        finish = FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
+        if finish is FinishReason.STOP and calls:
+            finish = FinishReason.TOOL_CALLS
+    meta: dict[str, Any] = {}
+    if cand is not None and cand.finish_message:
+        meta["finish_message"] = cand.finish_message
+    if cand is not None and cand.safety_ratings:
+        meta["safety_ratings"] = cand.safety_ratings
+    return finish, raw_finish, meta
 
 
 def _merge(a: ChatChunk, b: ChatChunk) -> ChatChunk:

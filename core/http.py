@@ -37,7 +37,10 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_items", "_lower")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        self._items: tuple[tuple[str, str], ...] = tuple(items.items()) if isinstance(items, Mapping) else tuple(items)
+        # ``type(...) is dict`` first: isinstance against the Mapping ABC costs more than the copy.
+        self._items: tuple[tuple[str, str], ...] = (
+            tuple(items.items()) if type(items) is dict or isinstance(items, Mapping) else tuple(items)
+        )
         # The lower-cased index is built on the first lookup: most response headers are never read
         # (a successful decode looks at none), and building it costs more than the decode itself.
         self._lower: dict[str, str] | None = None

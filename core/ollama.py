@@ -273,7 +273,6 @@ OPTION_KEYS = frozenset(
 # ReasoningConfig.effort -> Ollama ``think`` level (docs/capabilities/thinking.mdx).
 THINK_LEVELS: dict[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
-_DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
 _NOT_FOUND_MODEL = re.compile(r"""model ["']([^"']+)["'] not found""")
 
 
@@ -329,7 +328,17 @@ def parse_rfc3339(s: str | None) -> int | None:
     >>> parse_rfc3339("yesterday") is None
     True
     """
-    m = _RFC3339.match(s or "")
+    if not s:
+        return None
+    try:
+        # The fast path (Python 3.11 reads RFC 3339, nanoseconds truncated); the regex below keeps
+        # the strict reading (and a leap second) for whatever it refuses.
+        t = _dt.datetime.fromisoformat(s)
+        if t.tzinfo is not None:
+            return int(t.timestamp())
+    except ValueError:
+        pass
+    m = _RFC3339.match(s)
     if m is None:
         return None
     y, mo, d, h, mi, sec = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
@@ -844,7 +853,16 @@ def _usage(c: _RChat) -> Usage:
 
 
 def _durations(c: _RChat) -> dict[str, Any]:
-    return {k: v for k in _DURATIONS if (v := getattr(c, k)) is not None}
+    out: dict[str, Any] = {}
+    if c.total_duration is not None:
+        out["total_duration"] = c.total_duration
+    if c.load_duration is not None:
+        out["load_duration"] = c.load_duration
+    if c.prompt_eval_duration is not None:
+        out["prompt_eval_duration"] = c.prompt_eval_duration
+    if c.eval_duration is not None:
+        out["eval_duration"] = c.eval_duration
+    return out
 
 
 OLLAMA = OllamaDialect()

@@ -135,6 +135,7 @@ class Never(msgspec.Struct, frozen=True):
 
 
 Decision = Granted | Wait | Never
+_GRANTED = Granted()
 
 Key = tuple[str, str | None]
 
@@ -154,6 +155,8 @@ def acquire(
     state: LimiterState, rules: tuple[RateLimit, ...], provider: str, model: str, *, tokens: int, now: float
 ) -> tuple[LimiterState, Decision]:
     """Take one request and ``tokens`` tokens from every applicable limit, or say how long to wait."""
+    if not rules and not state.observed:
+        return state, _GRANTED  # no limit of the caller's and none reported yet: the common case
     needs: list[tuple[tuple[str, str | None, str], float, float]] = []  # key, capacity, amount
     for r in _rules_for(rules, provider, model):
         if r.requests_per_minute is not None:

@@ -22,7 +22,7 @@ from returns.result import Failure, Result, Success
 from .errors import ErrorKind, LlmError
 from .schema import ChatRequest, ImagePart, ModelInfo, Role
 
-__all__ = ["PROVIDER_RULES", "ProviderRules", "validate_request"]
+__all__ = ["PROVIDER_RULES", "ProviderRules", "request_problem", "validate_request"]
 
 
 class ProviderRules(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,8 +64,8 @@ PROVIDER_RULES: Mapping[str, ProviderRules] = {
 _DEFAULT = ProviderRules(tool_results_required=False)
 
 
-def _fail(provider: str, message: str) -> Failure[LlmError]:
-    return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, message=message, provider=provider))
+def _fail(provider: str, message: str) -> LlmError:
+    return LlmError(kind=ErrorKind.INVALID_REQUEST, message=message, provider=provider)
 
 
 def _media_type(p: ImagePart) -> str | None:
@@ -80,6 +80,13 @@ def validate_request(
     req: ChatRequest, provider: str, info: ModelInfo | None = None
 ) -> Result[ChatRequest, LlmError]:
     """``req`` unchanged if ``provider`` can take it, else the first problem as a Failure."""
+    problem = request_problem(req, provider, info)
+    return Success(req) if problem is None else Failure(problem)
+
+
+def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = None) -> LlmError | None:
+    """The first reason ``provider`` cannot take ``req``, or ``None`` (:func:`validate_request`
+    without the Result, for the client's per-call path)."""
     rules = PROVIDER_RULES.get(provider, _DEFAULT)
     if not req.messages:
         return _fail(provider, "messages must not be empty: add at least one user message")
@@ -166,4 +173,4 @@ def validate_request(
         s = req.response_format.schema
         if not isinstance(s, dict) or not s:
             return _fail(provider, "response_format json_schema needs a schema (a JSON-Schema object)")
-    return Success(req)
+    return None

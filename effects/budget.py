@@ -98,29 +98,31 @@ class Guard:
 
     # -- admission --------------------------------------------------------------------------------
 
-    async def acquire(self, provider: str, request: ChatRequest) -> Result[Ticket, LlmError]:
+    async def acquire(self, provider: str, request: ChatRequest) -> Ticket | LlmError:
+        """Admit one call (a :class:`Ticket` to settle or release), or the reason it may not go."""
         model = request.model
         info = self._lookup(provider, model)
         prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
         if self.limits.enforce_context_window:
             err = B.check_context(info, prompt.count, prompt.exact, model)
             if err is not None:
-                return Failure(msgspec.structs.replace(err, provider=provider))
+                return msgspec.structs.replace(err, provider=provider)
         p = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
         reserved = B.reserve(self.state, self.limits, p)  # no await between check and update: atomic
         if type(reserved) is Failure:
-            return Failure(msgspec.structs.replace(reserved.failure(), provider=provider))
+            refusal: LlmError = reserved.failure()
+            return msgspec.structs.replace(refusal, provider=provider)
         self.state, reservation = reserved.unwrap()
         ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt)
         try:
-            turn = await self.limiter.wait_turn(provider, model, p.tokens if p.tokens is not None else p.prompt_tokens)
+            refused = await self.limiter.wait_turn(provider, model, p.tokens if p.tokens is not None else p.prompt_tokens)
         except BaseException:
             self.release(ticket)
             raise
-        if type(turn) is Failure:
+        if refused is not None:
             self.release(ticket)
-            return Failure(turn.failure())
-        return Success(ticket)
+            return refused
+        return ticket
 
     def settle(self, ticket: Ticket, usage: Usage | None) -> None:
         """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case)."""
@@ -144,10 +146,9 @@ class Guard:
         self, prepared: Any, send: Callable[[Any], Awaitable[Result[ChatResponse, LlmError]]]
     ) -> Result[ChatResponse, LlmError]:
         """Admit, send with ``send(prepared)``, settle."""
-        admitted = await self.acquire(prepared.ref.provider, prepared.request)
-        if type(admitted) is Failure:
-            return admitted
-        ticket = admitted.unwrap()
+        ticket = await self.acquire(prepared.ref.provider, prepared.request)
+        if isinstance(ticket, LlmError):
+            return Failure(ticket)
         try:
             result = await send(prepared)
         except BaseException:
@@ -166,11 +167,10 @@ class Guard:
             yield prepared
             return
         p = prepared.unwrap()
-        admitted = await self.acquire(p.ref.provider, p.request)
-        if type(admitted) is Failure:
-            yield admitted
+        ticket = await self.acquire(p.ref.provider, p.request)
+        if isinstance(ticket, LlmError):
+            yield Failure(ticket)
             return
-        ticket = admitted.unwrap()
         inner = stream(prepared)
         usage: Usage | None = None
         received = False

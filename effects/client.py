@@ -65,7 +65,7 @@ from interlingua.core.fold import Accumulator, accumulate, to_response
 from interlingua.core.retry import GiveUp, RetryPolicy, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.tokens import TokenCount
-from interlingua.core.validate import validate_request
+from interlingua.core.validate import request_problem
 
 from .budget import Guard, count_tokens_remote
 from .config import LlmConfig
@@ -204,19 +204,18 @@ class Client:
 
     def prepare(self, model: str | ChatRequest, messages: Messages | None = None, **options: Any) -> Result[Prepared, LlmError]:
         """Resolve model string, dialect and provider config; validate options. Pure apart from ``self.config``."""
-        built = build_request(model, messages, options)
-        if type(built) is Failure:
-            return built
-        req = built.unwrap()
+        req = _build(model, messages, options)
+        if isinstance(req, LlmError):
+            return Failure(req)
         resolved = _resolve(req.model)
         if type(resolved) is Failure:
             return resolved
         ref, dialect, info = resolved.unwrap()
         if req.model != ref.model:
             req = msgspec.structs.replace(req, model=ref.model)
-        checked = validate_request(req, ref.provider, info)
-        if type(checked) is Failure:
-            return checked
+        problem = request_problem(req, ref.provider, info)
+        if problem is not None:
+            return Failure(problem)
         return Success(Prepared(ref, dialect, req, self.config.provider(ref.provider)))
 
     # -- calls ------------------------------------------------------------------------------------
@@ -540,14 +539,14 @@ def _resolve(model: str) -> Result[tuple[ModelRef, Any, Any], LlmError]:
     return found
 
 
-def build_request(model: str | ChatRequest, messages: Messages | None, options: dict[str, Any]) -> Result[ChatRequest, LlmError]:
-    """A :class:`ChatRequest` from the flexible call forms; unknown or ill-typed options are a Failure."""
+def _build(model: str | ChatRequest, messages: Messages | None, options: dict[str, Any]) -> ChatRequest | LlmError:
+    """A :class:`ChatRequest` from the flexible call forms; unknown or ill-typed options are an error."""
     if isinstance(model, ChatRequest):
         req = model
     elif isinstance(messages, ChatRequest):
         req = msgspec.structs.replace(messages, model=model)
     elif messages is None:
-        return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, message="no messages given"))
+        return LlmError(kind=ErrorKind.INVALID_REQUEST, message="no messages given")
     else:
         if isinstance(messages, str):
             msgs: tuple[Message, ...] = (Message.user(messages),)
@@ -557,10 +556,10 @@ def build_request(model: str | ChatRequest, messages: Messages | None, options: 
             msgs = tuple(messages)
         req = ChatRequest(model=model, messages=msgs)
     if not options:
-        return Success(req)
+        return req
     try:
         merged = msgspec.to_builtins(req)
         merged.update(msgspec.to_builtins(options))
-        return Success(msgspec.convert(merged, ChatRequest))
+        return msgspec.convert(merged, ChatRequest)
     except (msgspec.ValidationError, TypeError) as e:
-        return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, message=f"invalid request option: {e}"))
+        return LlmError(kind=ErrorKind.INVALID_REQUEST, message=f"invalid request option: {e}")

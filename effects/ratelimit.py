@@ -11,8 +11,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from returns.result import Failure, Result, Success
-
 from interlingua.core import ErrorKind, LlmError
 from interlingua.core.budget import RateLimit
 from interlingua.core.ratelimit import Granted, LimiterState, Never, Wait, acquire, observe
@@ -37,19 +35,19 @@ class Limiter:
         self.waited = 0.0
         """Total seconds this limiter has made callers wait (a cheap metric for tests and dashboards)."""
 
-    async def wait_turn(self, provider: str, model: str, tokens: int) -> Result[None, LlmError]:
-        """Return once a request of ``tokens`` tokens may be sent; a Failure if it never can."""
+    async def wait_turn(self, provider: str, model: str, tokens: int) -> LlmError | None:
+        """Return once a request of ``tokens`` tokens may be sent (``None``), or why it never can."""
         while True:
             self.state, decision = acquire(self.state, self.rules, provider, model, tokens=tokens, now=self._clock())
             match decision:
                 case Granted():
-                    return Success(None)
+                    return None
                 case Wait(seconds=s):
                     self.waited += s
                     await self._sleep(s)
                 case Never(reason=why):
-                    return Failure(LlmError(kind=ErrorKind.RATE_LIMIT, message=why + "; nothing was sent",
-                                            provider=provider, retryable=False, code="client_rate_limit"))
+                    return LlmError(kind=ErrorKind.RATE_LIMIT, message=why + "; nothing was sent",
+                                    provider=provider, retryable=False, code="client_rate_limit")
 
     def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
         if self.adapt_to_headers:

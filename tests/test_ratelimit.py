@@ -139,7 +139,7 @@ async def test_limiter_sleeps_instead_of_failing() -> None:
     clock = FakeClock()
     lim = Limiter((RateLimit(provider="openai", requests_per_minute=2),), clock=clock, sleep=clock.sleep)
     for _ in range(4):
-        assert await lim.wait_turn("openai", "gpt-4o", 1) == Success(None)
+        assert await lim.wait_turn("openai", "gpt-4o", 1) is None
     assert clock.slept == [30.0, 30.0]
 
 

@@ -39,7 +39,9 @@ class Headers(Mapping[str, str]):
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         # ``type(...) is dict`` first: isinstance against the Mapping ABC costs more than the copy.
         self._items: tuple[tuple[str, str], ...] = (
-            tuple(items.items()) if type(items) is dict or isinstance(items, Mapping) else tuple(items)
+            items if type(items) is tuple
+            else tuple(items.items()) if type(items) is dict or isinstance(items, Mapping)
+            else tuple(items)
         )
         # The lower-cased index is built on the first lookup: most response headers are never read
         # (a successful decode looks at none), and building it costs more than the decode itself.

@@ -38,6 +38,9 @@ def feed(st: NdjsonState, chunk: bytes) -> tuple[NdjsonState, tuple[bytes, ...]]
     if b"\n" not in chunk:
         return NdjsonState(st.buffer + chunk if st.buffer else chunk, seen), ()
     *lines, rest = (st.buffer + chunk if st.buffer else chunk).split(b"\n")
+    if len(lines) == 1:  # the usual slice: one whole line
+        line = lines[0]
+        return NdjsonState(rest, seen), ((line.removesuffix(b"\r"),) if line.strip(_BLANK) else ())
     out = tuple(line.removesuffix(b"\r") for line in lines if line.strip(_BLANK))
     return NdjsonState(rest, seen), out
 

@@ -721,13 +721,15 @@ class OllamaDialect:
                 out.append(stream_error(self.name, f"error line mid-stream: {_error_text(c.error)}", line))
                 return msgspec.structs.replace(st, failed=True), tuple(out)
             msg = c.message or _RMessage()
-            new_calls = _tool_calls(msg.tool_calls, calls)
-            deltas = tuple(
-                ToolCallDelta(index=calls + j, id=tc.id, name=tc.name, arguments=tc.arguments)
-                for j, tc in enumerate(new_calls)
-            )
-            calls += len(new_calls)
-            saw_calls = saw_calls or bool(new_calls)
+            deltas: tuple[ToolCallDelta, ...] = ()
+            if msg.tool_calls:
+                new_calls = _tool_calls(msg.tool_calls, calls)
+                deltas = tuple(
+                    ToolCallDelta(index=calls + j, id=tc.id, name=tc.name, arguments=tc.arguments)
+                    for j, tc in enumerate(new_calls)
+                )
+                calls += len(new_calls)
+                saw_calls = True
             chunk = ChatChunk(
                 text=msg.content or "",
                 reasoning=msg.thinking or "",

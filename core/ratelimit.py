@@ -274,9 +274,11 @@ _TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
 def _window(h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float) -> Window | None:
     """The first of ``windows`` the headers report in full (``h`` is keyed in lower case)."""
     for remaining, limit, reset, absolute in windows:
-        left = _number(h.get(remaining))
-        raw = h.get(reset)
-        if left is None or raw is None:
+        raw_left, raw = h.get(remaining), h.get(reset)
+        if raw_left is None or raw is None:
+            continue
+        left = _number(raw_left)
+        if left is None:
             continue
         if absolute:
             at = _rfc3339(raw)

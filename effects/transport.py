@@ -280,7 +280,7 @@ class AiohttpTransport:
             if body is None:
                 return Failure(_too_large(None, max_bytes))
             complete = True
-            return Success(HttpResponse(resp.status, Headers(resp.headers.items()), body, time.time()))
+            return Success(HttpResponse(resp.status, Headers(tuple(resp.headers.items())), body, time.time()))
         except TimeoutError as e:
             return Failure(d.error(e))
         except _EXPECTED as e:
@@ -297,7 +297,7 @@ class AiohttpTransport:
         try:
             async with d.first_byte():
                 resp = await self._request(request, timeouts)
-            head = HttpResponse(resp.status, Headers(resp.headers.items()), b"", time.time())
+            head = HttpResponse(resp.status, Headers(tuple(resp.headers.items())), b"", time.time())
             if not 200 <= resp.status < 300:
                 body = await _read_body(resp, d, max_bytes)
                 if body is None:

@@ -132,25 +132,24 @@ class Guard:
         self.state = B.release(self.state, ticket.reservation)
 
     def _settle_result(self, ticket: Ticket, result: Result[ChatResponse, LlmError]) -> None:
-        match result:
-            case Success(resp):
-                self.settle(ticket, resp.usage)
-            case Failure(err) if err.kind is ErrorKind.DECODE:
-                self.settle(ticket, None)  # a 2xx we could not read was still billed
-            case _:
-                self.release(ticket)
+        if type(result) is Success:
+            self.settle(ticket, result.unwrap().usage)
+        elif result.failure().kind is ErrorKind.DECODE:
+            self.settle(ticket, None)  # a 2xx we could not read was still billed
+        else:
+            self.release(ticket)
 
     # -- wrapping calls ---------------------------------------------------------------------------
 
     async def guarded(
-        self, prepared: Any, send: Callable[[Any], Awaitable[Result[ChatResponse, LlmError]]]
+        self, prepared: Any, send: Callable[[Any, Any], Awaitable[Result[ChatResponse, LlmError]]], context: Any = None
     ) -> Result[ChatResponse, LlmError]:
-        """Admit, send with ``send(prepared)``, settle."""
+        """Admit, send with ``send(prepared, context)``, settle."""
         ticket = await self.acquire(prepared.ref.provider, prepared.request)
         if isinstance(ticket, LlmError):
             return Failure(ticket)
         try:
-            result = await send(prepared)
+            result = await send(prepared, context)
         except BaseException:
             self.release(ticket)
             raise

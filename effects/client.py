@@ -242,7 +242,7 @@ class Client:
         chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
         while True:
             # Budget, context window and rate limits admit each model tried (prices differ).
-            result = await self._guard.guarded(p, lambda q: self._send_model(q, run))
+            result = await self._guard.guarded(p, self._send_model, run)
             if type(result) is Success:
                 return Success(self._stamp_response(result.unwrap(), run))
             nxt = self._fail_over(p, result.failure(), chain, run)

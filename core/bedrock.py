@@ -58,6 +58,7 @@ import binascii
 import dataclasses
 import re
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -355,12 +356,9 @@ def _model_id(model: str) -> str:
 
 
 def _quote_label(value: str) -> str:
-    # botocore's percent_encode for a URI label: only unreserved characters stay literal.
-    out = []
-    for b in value.encode("utf-8"):
-        c = chr(b)
-        out.append(c if c.isascii() and (c.isalnum() or c in "-_.~") else f"%{b:02X}")
-    return "".join(out)
+    # botocore's percent_encode for a URI label: only unreserved characters (RFC 3986) stay literal,
+    # which is exactly urllib's quote with nothing marked safe.
+    return quote(value, safe="")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

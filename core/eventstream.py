@@ -29,6 +29,7 @@ mismatch, impossible lengths, a bad header or a frame cut short at :func:`finish
 
 from __future__ import annotations
 
+import functools
 import struct
 import uuid
 import zlib
@@ -106,6 +107,13 @@ def _take(data: bytes, at: int, n: int) -> tuple[bytes, int]:
 
 
 def _headers(data: bytes) -> dict[str, HeaderValue]:
+    # Bedrock repeats one header block for every event of a type (":event-type" contentBlockDelta,
+    # ":content-type", ":message-type"): parse each distinct block once, hand out copies.
+    return dict(_parsed_headers(data))
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed_headers(data: bytes) -> tuple[tuple[str, HeaderValue], ...]:
     out: dict[str, HeaderValue] = {}
     at = 0
     while at < len(data):
@@ -147,7 +155,7 @@ def _headers(data: bytes) -> dict[str, HeaderValue]:
             case t:
                 raise _Bad(f"header {name!r} has unknown type {t}")
         out[name] = value
-    return out
+    return tuple(out.items())
 
 
 def _prelude(buf: bytes) -> tuple[int, int]:

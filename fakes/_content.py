@@ -28,6 +28,7 @@ The rule, for all providers alike:
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -51,7 +52,10 @@ __all__ = [
 PREFIX = "Fake reply: "
 
 
+@functools.lru_cache(maxsize=4096)
 def count_tokens(text: str) -> int:
+    # Memoised: the same prompts and replies recur (tests, load and benchmark runs), and tokenizing
+    # them afresh on every request made the fake, not the client, the bottleneck of a load run.
     return len(get_encoding("o200k_base").encode(text, disallowed_special=()))
 
 

@@ -504,7 +504,13 @@ def _interlingua_request(s: Scenario) -> Any:
 async def _interlingua(s: Scenario, resilience: bool) -> Bench:
     from interlingua.effects import Client, LlmConfig, Success
 
-    settings: dict[str, Any] = {} if resilience else {"retry_enabled": False, "circuit_breaker_enabled": False}
+    from interlingua.core.budget import Limits
+
+    # "bare": retry, circuit breaker and the budget guard's per-call work (token count, context
+    # check, header-driven pacing) all off; cost accounting from the replies' usage stays.
+    bare = {"retry_enabled": False, "circuit_breaker_enabled": False,
+            "limits": Limits(enforce_context_window=False, adapt_to_headers=False)}
+    settings: dict[str, Any] = {} if resilience else bare
     # An empty key means "keyless provider" (Docker Model Runner): configure none, as a user would.
     cfg = LlmConfig(**settings).with_provider(s.provider, base_url=s.url, api_key=s.api_key or None)
     client = Client(cfg)

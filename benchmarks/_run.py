@@ -457,7 +457,7 @@ def targets_summary(summary: dict[str, Any], mode: Mode, imports: dict[str, Any]
             for k in (f"once@{c1}", f"once@{c32}", f"stream@{c1}", f"stream@{c32}"):
                 x, b = il.get(k, {}).get("cpu_per_req"), bare.get(k, {}).get("cpu_per_req")
                 if x and b:
-                    out.append(f"| {p} resilience on ÷ off, CPU {k.replace('@', ' c')} ≤ 1.05x | {x / b:.3f}x | {'yes' if x / b <= 1.05 else 'NO'} |")
+                    out.append(f"| {p} retry+breaker+budget on ÷ off, CPU {k.replace('@', ' c')} ≤ 1.05x | {x / b:.3f}x | {'yes' if x / b <= 1.05 else 'NO'} |")
     b, il = imports.get("baseline"), imports.get("interlingua")
     if b and il:
         r = il["s"] / b["s"]
@@ -669,7 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if summary and ({"capacity", "clients"} & set(parts)):
         sections.append(("4. The fake's own capacity", capacity_table(summary, mode, notes)))
     if summary or imports:
-        sections.append(("5. Targets (resilience on vs off included)", targets_summary(summary, mode, imports)))
+        sections.append(("5. Targets (retry + breaker + budget guard on vs off included)", targets_summary(summary, mode, imports)))
     if "tokens" in parts:
         sections.append(("6. Tokenizer (benchmarks/tokens_bench.py)", tokens_part(mode, notes)))
     report = render(sections, mode, fake_info, notes)

@@ -58,6 +58,9 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     prompt: TokenCount
 
 
+_UNCOUNTED = TokenCount(0, False, None)
+
+
 class Guard:
     """Per-client budget state, rate limiter and catalog."""
 
@@ -74,6 +77,12 @@ class Guard:
         self._info: dict[tuple[str, str], ModelInfo | None] = {}
         self.state = B.BudgetState()
         self.limiter = Limiter(self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep)
+        lim = self.limits
+        self._paced = bool(lim.rate_limits) or lim.adapt_to_headers
+        # Whether anything reads a prompt's size: the caps, the context-window check, the limiter.
+        # With all of them off the prompt is not counted (a billed reply we could not read is then
+        # charged at its output cap alone), and only the real usage of each reply is accounted.
+        self._counts = lim.caps_cost() or lim.caps_tokens() or lim.enforce_context_window or self._paced
 
     def _lookup(self, provider: str, model: str) -> ModelInfo | None:
         # The catalog is immutable and the same few models recur on every call (bounded memo).
@@ -102,7 +111,7 @@ class Guard:
         """Admit one call (a :class:`Ticket` to settle or release), or the reason it may not go."""
         model = request.model
         info = self._lookup(provider, model)
-        prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
+        prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools) if self._counts else _UNCOUNTED
         if self.limits.enforce_context_window:
             err = B.check_context(info, prompt.count, prompt.exact, model)
             if err is not None:
@@ -114,6 +123,8 @@ class Guard:
             return msgspec.structs.replace(refusal, provider=provider)
         self.state, reservation = reserved.unwrap()
         ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt)
+        if not self._paced:
+            return ticket
         try:
             refused = await self.limiter.wait_turn(provider, model, p.tokens if p.tokens is not None else p.prompt_tokens)
         except BaseException:

@@ -136,3 +136,25 @@ async def test_unknown_model_is_sent_and_costs_nothing_known(fake: FakeServer) -
         r = await client.chat("openai:gpt-99", "hi")  # not in the fake either: 404, released
         assert r.failure().kind is ErrorKind.NOT_FOUND and client.total_cost == 0
         assert client._guard.state.reserved == 0
+
+
+async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monkeypatch: object) -> None:
+    """With no caps, no rate limits, no context check and no header pacing, no prompt is tokenized,
+    yet cost is still accounted from each reply's usage; turning one check back on counts again."""
+    import interlingua.effects.budget as guard_module
+
+    counted: list[str] = []
+    real = guard_module.count_tokens
+
+    def spy(model: str, *args: object, **kwargs: object) -> object:
+        counted.append(model)
+        return real(model, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(guard_module, "count_tokens", spy)  # type: ignore[attr-defined]
+    async with _client(fake, enforce_context_window=False, adapt_to_headers=False) as client:
+        r = await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5)
+        assert isinstance(r, Success) and counted == []
+        assert client.total_cost > 0
+    async with _client(fake, adapt_to_headers=False) as client:  # the context-window check needs the count
+        assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)
+        assert counted == ["openai:gpt-4o-mini"]

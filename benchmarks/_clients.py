@@ -502,9 +502,8 @@ def _interlingua_request(s: Scenario) -> Any:
 
 
 async def _interlingua(s: Scenario, resilience: bool) -> Bench:
-    from interlingua.effects import Client, LlmConfig, Success
-
     from interlingua.core.budget import Limits
+    from interlingua.effects import Client, LlmConfig, Success
 
     # "bare": retry, circuit breaker and the budget guard's per-call work (token count, context
     # check, header-driven pacing) all off; cost accounting from the replies' usage stays.

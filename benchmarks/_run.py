@@ -315,11 +315,15 @@ def run_imports(mode: Mode, notes: Notes) -> dict[str, dict[str, float]]:
             continue
         usable.append(t)
     samples: dict[str, list[dict[str, float]]] = {t: [] for t in usable}
+    # An installed wheel has its bytecode compiled by pip; a checkout run with PYTHONDONTWRITEBYTECODE
+    # (set on these machines) would recompile interlingua's sources on every import and time the
+    # compiler, so the warm-up repetition may write bytecode (to the git-ignored __pycache__).
+    env = {k: v for k, v in _env().items() if k != "PYTHONDONTWRITEBYTECODE"}
     for rep in range(mode.import_reps + 1):  # rep 0 warms the bytecode and OS file caches, discarded
         for t in usable:
             r = subprocess.run(
                 [sys.executable, "-c", _IMPORT_SCRIPT.format(stmt=IMPORTS[t][1])],
-                capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=120,
+                capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
             )
             if r.returncode != 0:
                 notes.add(f"{IMPORTS[t][0]}: failed: {r.stderr.strip()[-300:]}")

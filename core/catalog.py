@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from importlib import resources
 
 import msgspec
 from returns.result import Success
@@ -113,4 +112,6 @@ def parse_catalog(data: bytes) -> Catalog:
 
 @functools.cache
 def default_catalog() -> Catalog:
+    from importlib import resources  # here, not at import: it pulls in tempfile, shutil, bz2, lzma
+
     return parse_catalog(resources.files(__package__).joinpath("data", "models.json").read_bytes())

@@ -21,11 +21,9 @@ False
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -100,6 +98,10 @@ def _parse_ranks(data: bytes) -> dict[bytes, int]:
 @functools.cache
 def get_encoding(name: str) -> tiktoken.Encoding:
     """The named encoding, built offline; raises ``KeyError`` for an encoding we do not ship."""
+    # Imported with the first encoding built, not with the package.
+    import gzip
+    from importlib import resources
+
     import tiktoken
 
     file, expected, pat_str, special = ENCODINGS[name]

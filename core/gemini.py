@@ -776,6 +776,21 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
     out: list[ChatChunk] = []
     cand = r.candidates[0] if r.candidates else None
     parts = (cand.content.parts if cand and cand.content else None) or ()
+    if len(parts) == 1 and parts[0].text and not parts[0].thought and parts[0].function_call is None:
+        # The usual streamed delta, one plain text part: the one chunk the merges below would make.
+        p = parts[0]
+        finish, raw_finish, meta = _outcome(cand, calls)
+        chunk = ChatChunk(
+            text=p.text or "",
+            reasoning_signature=p.thought_signature,
+            id=r.response_id,
+            model=r.model_version,
+            finish_reason=finish,
+            raw_finish_reason=raw_finish,
+            usage=_usage(r.usage_metadata) if r.usage_metadata is not None else None,
+            provider_metadata=meta or None,
+        )
+        return [chunk], calls
     for p in parts:
         if p.function_call is not None:
             fc = p.function_call

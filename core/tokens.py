@@ -416,8 +416,11 @@ def _estimate(provider: str, model: str, messages: Sequence[Message], tools: Seq
     total = _REPLY_PRIMING
     for m in messages:
         total += _TOKENS_PER_MESSAGE + _encode_len(enc, m.role.value)
-        for p in m.parts:
-            total += image(p) if isinstance(p, ImagePart) else _encode_len(enc, _text_of_part(p))
+        if isinstance(m.content, str):  # the usual message: no parts to build
+            total += _encode_len(enc, m.content)
+        else:
+            for p in m.content:
+                total += image(p) if isinstance(p, ImagePart) else _encode_len(enc, _text_of_part(p))
         for c in m.tool_calls:
             total += _encode_len(enc, c.name) + _encode_len(enc, c.arguments) + _TOKENS_PER_MESSAGE
         if m.name:

@@ -124,7 +124,7 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
                 return _fail(provider, f"messages[{i}]: duplicate tool call id {tc.id!r}")
             known.append(tc.id)
             open_calls[tc.id] = i
-        for p in m.parts:
+        for p in () if isinstance(m.content, str) else m.content:
             if not isinstance(p, ImagePart):
                 continue
             if m.role is not Role.USER:

@@ -480,28 +480,18 @@ class AnthropicDialect:
             return Failure(self._error_from_detail(m.error or _RErrorDetail(), resp))
         if m.content is None:
             return Failure(malformed(self.name, "no content in the response", resp.body, status=resp.status))
-        parts: list[Part] = []
-        calls: list[ToolCall] = []
-        for b in m.content:
-            match b.type:
-                case "text":
-                    parts.append(TextPart(b.text or ""))
-                case "thinking":
-                    parts.append(ReasoningPart(text=b.thinking or "", signature=b.signature))
-                case "redacted_thinking":
-                    parts.append(ReasoningPart(redacted=b.data or ""))
-                case "tool_use":
-                    calls.append(ToolCall(id=b.id or f"toolu_{len(calls)}", name=b.name or "",
-                                          arguments=_arguments(b.input)))
-                case _:
-                    pass  # server tool blocks etc. have no unified form yet
+        if len(m.content) == 1 and m.content[0].type == "text":
+            # The usual answer, one text block: the normal form assistant_message would build.
+            message = Message(role=Role.ASSISTANT, content=m.content[0].text or "")
+        else:
+            message = _message(m.content)
         finish, raw_finish = _finish(m.stop_reason)
         return Success(
             ChatResponse(
                 id=m.id or "",
                 model=m.model or "",
                 created=0,
-                message=assistant_message(parts, calls),
+                message=message,
                 finish_reason=finish,
                 raw_finish_reason=raw_finish,
                 usage=_usage(_Tally().add(m.usage)),
@@ -736,6 +726,25 @@ def _arguments_text(pieces: tuple[str, ...]) -> str:
         return _arguments(_ANY.decode(raw))
     except DECODE_ERRORS:
         return raw
+
+
+def _message(blocks: list[_RBlock]) -> Message:
+    """The assistant turn for a reply's content blocks, in the normal form."""
+    parts: list[Part] = []
+    calls: list[ToolCall] = []
+    for b in blocks:
+        match b.type:
+            case "text":
+                parts.append(TextPart(b.text or ""))
+            case "thinking":
+                parts.append(ReasoningPart(text=b.thinking or "", signature=b.signature))
+            case "redacted_thinking":
+                parts.append(ReasoningPart(redacted=b.data or ""))
+            case "tool_use":
+                calls.append(ToolCall(id=b.id or f"toolu_{len(calls)}", name=b.name or "", arguments=_arguments(b.input)))
+            case _:
+                pass  # server tool blocks etc. have no unified form yet
+    return assistant_message(parts, calls)
 
 
 def _finish(raw: str | None) -> tuple[FinishReason, str | None]:

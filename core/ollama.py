@@ -595,19 +595,25 @@ class OllamaDialect:
         if c.error is not None and c.message is None:
             return Failure(self._error(resp, _error_text(c.error), ErrorKind.PROVIDER))
         msg = c.message or _RMessage()
-        parts: list[TextPart | ReasoningPart] = []
-        if msg.thinking:
-            parts.append(ReasoningPart(text=msg.thinking))
-        if msg.content:
-            parts.append(TextPart(msg.content))
-        calls = _tool_calls(msg.tool_calls, 0)
+        calls: tuple[ToolCall, ...] = ()
+        if not (msg.thinking or msg.tool_calls):
+            # The usual answer, text only: the normal form assistant_message would build.
+            message = Message(role=Role.ASSISTANT, content=msg.content or "")
+        else:
+            parts: list[TextPart | ReasoningPart] = []
+            if msg.thinking:
+                parts.append(ReasoningPart(text=msg.thinking))
+            if msg.content:
+                parts.append(TextPart(msg.content))
+            calls = _tool_calls(msg.tool_calls, 0)
+            message = assistant_message(parts, calls)
         finish, raw_finish = _finish(c, bool(calls))
         return Success(
             ChatResponse(
                 id="",
                 model=c.model or "",
                 created=parse_rfc3339(c.created_at) or 0,
-                message=assistant_message(parts, calls),
+                message=message,
                 finish_reason=finish,
                 raw_finish_reason=raw_finish,
                 usage=_usage(c),

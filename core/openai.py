@@ -414,20 +414,26 @@ class OpenAIDialect:
             return Failure(malformed(self.name, "no choices in the response", resp.body, status=resp.status))
         choice = c.choices[0]
         msg = choice.message or _RMessage()
-        parts: list[TextPart | ReasoningPart] = []
         reasoning = msg.reasoning_content or msg.reasoning
-        if reasoning:
-            parts.append(ReasoningPart(text=reasoning))
-        if msg.content:
-            parts.append(TextPart(msg.content))
-        calls = tuple(
-            ToolCall(
-                id=tc.id or f"call_{i}",
-                name=(tc.function.name or "") if tc.function else "",
-                arguments=(tc.function.arguments or "") if tc.function else "",
+        message: Message
+        if not (reasoning or msg.tool_calls or msg.refusal):
+            # The usual answer, text only: the normal form assistant_message would build.
+            message = Message(role=Role.ASSISTANT, content=msg.content or "")
+        else:
+            parts: list[TextPart | ReasoningPart] = []
+            if reasoning:
+                parts.append(ReasoningPart(text=reasoning))
+            if msg.content:
+                parts.append(TextPart(msg.content))
+            calls = tuple(
+                ToolCall(
+                    id=tc.id or f"call_{i}",
+                    name=(tc.function.name or "") if tc.function else "",
+                    arguments=(tc.function.arguments or "") if tc.function else "",
+                )
+                for i, tc in enumerate(msg.tool_calls or ())
             )
-            for i, tc in enumerate(msg.tool_calls or ())
-        )
+            message = assistant_message(parts, calls, refusal=msg.refusal)
         finish, raw_finish = _finish(choice.finish_reason, msg.refusal)
         meta = _filter_metadata(c.prompt_filter_results, choice.content_filter_results)
         return Success(
@@ -435,7 +441,7 @@ class OpenAIDialect:
                 id=c.id or "",
                 model=c.model or "",
                 created=c.created or 0,
-                message=assistant_message(parts, calls, refusal=msg.refusal),
+                message=message,
                 finish_reason=finish,
                 raw_finish_reason=raw_finish,
                 usage=_usage(c.usage, self.reasoning_in_completion),

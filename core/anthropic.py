@@ -86,6 +86,7 @@ from .schema import (
     ToolChoiceFunction,
     Usage,
     assistant_message,
+    assistant_text,
 )
 
 __all__ = ["ANTHROPIC", "API_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicDialect", "AnthropicStreamState"]
@@ -482,7 +483,7 @@ class AnthropicDialect:
             return Failure(malformed(self.name, "no content in the response", resp.body, status=resp.status))
         if len(m.content) == 1 and m.content[0].type == "text":
             # The usual answer, one text block: the normal form assistant_message would build.
-            message = Message(role=Role.ASSISTANT, content=m.content[0].text or "")
+            message = assistant_text(m.content[0].text or "")
         else:
             message = _message(m.content)
         finish, raw_finish = _finish(m.stop_reason)

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from returns.result import Failure, Result, Success
 
-from .dialect import Dialect, ProviderConfig, invalid_request
+from .dialect import ProviderConfig, invalid_request
 from .errors import LlmError
 from .fold import Accumulator, accumulate, to_response
 from .http import Headers, HttpRequest, HttpResponse
@@ -66,19 +66,12 @@ def decode_response(
     headers: Mapping[str, str] | None = None,
 ) -> Result[ChatResponse, LlmError]:
     """Turn a provider's non-streamed reply (any status) into a response or a typed error."""
-    d = _FOUND.get(provider)
-    if d is None:
-        found = get_dialect(provider)
-        if type(found) is Failure:
-            return found
-        d = _FOUND[provider] = found.unwrap()
+    dialect = get_dialect(provider)
+    if type(dialect) is Failure:
+        return dialect
     raw = body if type(body) is bytes else body.encode() if isinstance(body, str) else bytes(body)
     hdrs = _NO_HEADERS if not headers else headers if type(headers) is Headers else Headers(headers)
-    return d.decode_response(HttpResponse(status, hdrs, raw))
-
-
-# decode_response runs once per reply: found dialects by name (or alias), without the Result.
-_FOUND: dict[str, Dialect[Any]] = {}
+    return dialect.unwrap().decode_response(HttpResponse(status, hdrs, raw))
 
 
 _NO_HEADERS = Headers()

@@ -90,6 +90,7 @@ from .schema import (
     ToolCallDelta,
     ToolChoiceFunction,
     Usage,
+    assistant_text,
 )
 
 __all__ = ["GEMINI", "GeminiDialect", "GeminiStreamState", "synthesize_call_id"]
@@ -540,7 +541,7 @@ class GeminiDialect:
                         id=r.response_id or "",
                         model=r.model_version or "",
                         created=0,
-                        message=Message(role=Role.ASSISTANT, content=p.text),
+                        message=assistant_text(p.text),
                         finish_reason=finish or FinishReason.OTHER,
                         raw_finish_reason=raw_finish,
                         usage=_usage(r.usage_metadata) if r.usage_metadata is not None else Usage(),

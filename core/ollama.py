@@ -91,6 +91,7 @@ from .schema import (
     ToolChoiceFunction,
     Usage,
     assistant_message,
+    assistant_text,
 )
 
 __all__ = [
@@ -273,6 +274,7 @@ OPTION_KEYS = frozenset(
 # ReasoningConfig.effort -> Ollama ``think`` level (docs/capabilities/thinking.mdx).
 THINK_LEVELS: dict[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
+_DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
 _NOT_FOUND_MODEL = re.compile(r"""model ["']([^"']+)["'] not found""")
 
 
@@ -598,7 +600,7 @@ class OllamaDialect:
         calls: tuple[ToolCall, ...] = ()
         if not (msg.thinking or msg.tool_calls):
             # The usual answer, text only: the normal form assistant_message would build.
-            message = Message(role=Role.ASSISTANT, content=msg.content or "")
+            message = assistant_text(msg.content or "")
         else:
             parts: list[TextPart | ReasoningPart] = []
             if msg.thinking:
@@ -861,16 +863,7 @@ def _usage(c: _RChat) -> Usage:
 
 
 def _durations(c: _RChat) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if c.total_duration is not None:
-        out["total_duration"] = c.total_duration
-    if c.load_duration is not None:
-        out["load_duration"] = c.load_duration
-    if c.prompt_eval_duration is not None:
-        out["prompt_eval_duration"] = c.prompt_eval_duration
-    if c.eval_duration is not None:
-        out["eval_duration"] = c.eval_duration
-    return out
+    return {k: v for k in _DURATIONS if (v := getattr(c, k)) is not None}
 
 
 OLLAMA = OllamaDialect()

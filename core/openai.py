@@ -55,6 +55,7 @@ from .schema import (
     ToolChoiceFunction,
     Usage,
     assistant_message,
+    assistant_text,
 )
 
 __all__ = ["OPENAI", "OpenAIDialect", "OpenAIStreamState", "strip_model_prefix"]
@@ -418,7 +419,7 @@ class OpenAIDialect:
         message: Message
         if not (reasoning or msg.tool_calls or msg.refusal):
             # The usual answer, text only: the normal form assistant_message would build.
-            message = Message(role=Role.ASSISTANT, content=msg.content or "")
+            message = assistant_text(msg.content or "")
         else:
             parts: list[TextPart | ReasoningPart] = []
             if reasoning:

@@ -159,6 +159,12 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return "".join(p.text for p in self.parts if isinstance(p, ReasoningPart))
 
 
+def assistant_text(text: str, *, refusal: str | None = None) -> Message:
+    """The normal form of a text-only assistant turn: what :func:`assistant_message` returns for
+    one text part and no calls (decoders call it directly for the common answer)."""
+    return Message(role=Role.ASSISTANT, content=text, tool_calls=(), refusal=refusal)
+
+
 def assistant_message(
     parts: Iterable[Part], tool_calls: Iterable[ToolCall] = (), *, refusal: str | None = None
 ) -> Message:
@@ -169,7 +175,7 @@ def assistant_message(
     """
     if type(parts) in (list, tuple) and len(parts) == 1 and type(parts[0]) is TextPart and not tool_calls:  # type: ignore[arg-type,index]
         # The common answer, one text part and no calls: same result as the loop below, without it.
-        return Message(role=Role.ASSISTANT, content=parts[0].text, tool_calls=(), refusal=refusal)  # type: ignore[index]
+        return assistant_text(parts[0].text, refusal=refusal)  # type: ignore[index]
     merged: list[Part] = []
     for p in parts:
         if isinstance(p, TextPart):

@@ -11,7 +11,7 @@ prompt that cannot fit the model's window (``context_length_exceeded``, no netwo
 the worst-case cost and tokens (``budget_exceeded`` if a cap could be crossed), waits for the rate
 limiter, sends, then settles the reservation to the real usage. All arithmetic lives in
 :mod:`interlingua.core.budget` and :mod:`interlingua.core.ratelimit`; this module only holds the
-state, sleeps, and knows which call a response belongs to.
+state and sleeps; the client tells it which call each response head belongs to.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from interlingua.effects import Client
 from interlingua.fakes import FakeServer, serve
 
 from .helpers import config_for
+from .redis_server import RedisServer, flush
 
 _PROVIDER_ENV = re.compile(
     r"^(OPENAI|ANTHROPIC|GEMINI|GOOGLE|OLLAMA|AZURE|XAI|DMR|DOCKER|AWS|BEDROCK|LITELLM|INTERLINGUA)_"
@@ -39,3 +40,17 @@ async def client(fake: FakeServer) -> AsyncIterator[Client]:
     """A client wired to the fakes, retries off (tests that want them build their own)."""
     async with Client(config_for(fake, retry_enabled=False)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session (tests that stop it start their own RedisServer)."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The shared server's URL, emptied before each test."""
+    flush(redis_server.url)
+    yield redis_server.url

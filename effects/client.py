@@ -30,7 +30,7 @@ retry or fail over) and *yields* what must be awaited: a :class:`_Send` (an HTTP
 awaitable (a sleep, the rate limiter). Two small drivers run it: :meth:`Client._drive` for the
 operations that read one body (``chat``, ``count_tokens``) and :meth:`Client._stream_call` for
 streams (``stream``, ``stream_response``). Each hook has one place in the flow: the deadline
-(``_Call.remaining``), the observer (``call.trace``), the cache (``_cache_lookup``/``_cache_store``),
+(``_Call.remaining``), the observer (``call.trace``), the cache (``ResponseCache.lookup/store``),
 and the shared state (``Breakers.admit/report``, ``Guard.acquire/settle/release/observe``).
 
 >>> async def main():                                                    # doctest: +SKIP
@@ -50,7 +50,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -84,7 +84,7 @@ from .events import LOGGER, Hook
 from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
 from .transport import AiohttpTransport, Timeouts, Transport
 
-__all__ = ["Client", "Env", "Prepared"]
+__all__ = ["Client", "Env", "Prepared", "ResponseCache"]
 
 T = TypeVar("T")
 
@@ -99,6 +99,15 @@ class Env:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: Callable[[], float] = random.random
     wall: Callable[[], float] = time.time
+
+
+class ResponseCache(Protocol):
+    """The cache step of the loop (``Client(cache=…)``): asked before a chat call's model is admitted,
+    told each answer that model gives. Both are awaited, so a shared store (Redis) fits."""
+
+    def lookup(self, p: Prepared) -> Awaitable[ChatResponse | None]: ...
+
+    def store(self, p: Prepared, response: ChatResponse) -> Awaitable[None]: ...
 
 
 class _Call:
@@ -156,18 +165,19 @@ _Flow = Generator[_Action, object, Result[T, LlmError]]
 class _Op(Generic[T]):
     """What differs between the operations the one loop serves: how to encode and decode."""
 
-    __slots__ = ("guarded", "name", "stream")
+    __slots__ = ("chat", "guarded", "name", "stream")
 
-    def __init__(self, name: str, *, stream: bool, guarded: bool) -> None:
+    def __init__(self, name: str, *, stream: bool, guarded: bool, chat: bool = True) -> None:
         self.name = name
         self.stream = stream
         self.guarded = guarded  # budget, context window and rate limits apply
+        self.chat = chat  # the dialect's chat encode/decode (inlined on the hot path), else this op's
 
     def encode(self, d: Dialect[Any], p: Prepared, now: float) -> Result[HttpRequest, LlmError]:
         return d.encode_request(p.request, p.config, stream=self.stream, now=now)
 
     def decode(self, d: Dialect[Any], resp: HttpResponse) -> Result[T, LlmError]:
-        return cast(Result[T, LlmError], d.decode_response(resp))
+        return cast("Result[T, LlmError]", d.decode_response(resp))
 
 
 class _CountOp(_Op[TokenCount]):
@@ -183,7 +193,7 @@ class _CountOp(_Op[TokenCount]):
 
 _CHAT: _Op[ChatResponse] = _Op("chat", stream=False, guarded=True)
 _STREAM: _Op[_Streamed] = _Op("stream", stream=True, guarded=True)
-_COUNT = _CountOp("count_tokens", stream=False, guarded=False)
+_COUNT = _CountOp("count_tokens", stream=False, guarded=False, chat=False)
 
 
 def _with_provider(err: LlmError, provider: str, cfg: ProviderConfig) -> LlmError:
@@ -199,6 +209,7 @@ def _can_fail_over(err: LlmError) -> bool:
     return err.kind is ErrorKind.CIRCUIT_OPEN or err.is_retryable()
 
 
+_NO_INFO = CallInfo(operation="chat", ref=ModelRef("", ""), provider_name="", stream=False, deadline=None)
 _CLOSED_ERROR = LlmError(kind=ErrorKind.INVALID_REQUEST, message="client is closed")
 _CALLER_CLOSED = LlmError(kind=ErrorKind.STREAMING, message="the caller closed the stream")
 
@@ -218,6 +229,7 @@ class Client:
         env: Env | None = None,
         on_event: Hook | None = None,
         observer: Observer | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else LlmConfig.from_env()
         self._transport: Transport = transport or AiohttpTransport(
@@ -228,6 +240,7 @@ class Client:
         )
         self._env = env = env or Env()
         self._closed = False
+        self._cache = cache  # hook: cache
         # budgets, context window, rate limits; the limiter waits on the client's own clock
         self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
         self._timeouts = Timeouts(
@@ -254,7 +267,7 @@ class Client:
             )
         )
         self._hook = on_event
-        events = EventObserver(on_event, clock=env.clock, breaker=self._breakers.get)
+        self._events = events = EventObserver(on_event, clock=env.clock, breaker=self._breakers.get)
         self._observer: Observer = events if observer is None else Observers(events, observer)
 
     async def __aenter__(self) -> Client:
@@ -379,6 +392,9 @@ class Client:
         """A call begins: its deadline is fixed and its observer trace created (the one place for both)."""
         if deadline is None:
             deadline = self.config.call_deadline
+        observer = self._observer
+        if observer is self._events:  # the default alone reads nothing of the info: none is built
+            return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
         info = CallInfo(
             operation=operation,  # type: ignore[arg-type]
             ref=p.ref,
@@ -409,10 +425,10 @@ class Client:
                 if type(action) is _Send:
                     out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
                 else:
-                    out = await cast(Awaitable[object], action)
+                    out = await cast("Awaitable[object]", action)
                 action = flow.send(out)
         except StopIteration as stop:
-            return cast(Result[T, LlmError], stop.value)
+            return cast("Result[T, LlmError]", stop.value)
         finally:
             flow.close()  # cancelled mid-flight: the flow reports CANCEL and gives its reservation back
 
@@ -433,13 +449,14 @@ class Client:
 
     def _model(self, call: _Call, p: Prepared, op: _Op[T]) -> _Flow[T]:
         """One model: the cache, then admission (budget, window, rate limit), the attempts, and settling."""
-        hit = self._cache_lookup(p, op)
-        if hit is not None:
-            return hit
+        cache = self._cache if op is _CHAT else None  # hook: cache
+        if cache is not None:
+            hit = yield cache.lookup(p)
+            if hit is not None:
+                return Success(cast("T", hit))
         if not op.guarded:
             return (yield from self._attempts(call, p, op))
-        env = self._env
-        remaining = call.remaining(env.clock())
+        remaining = None if call.deadline_at is None else call.deadline_at - self._env.clock()
         ticket = yield self._guard.acquire(p, remaining, call.trace)
         if isinstance(ticket, LlmError):
             return Failure(ticket)
@@ -447,12 +464,12 @@ class Client:
         try:
             result = yield from self._attempts(call, p, op)
             settled = True
-            self._settle(cast(Ticket, ticket), op, result, call)
+            self._settle(ticket, op, result, call)  # type: ignore[arg-type]
         finally:
             if not settled:  # closed mid-flight (the caller stopped reading, or was cancelled)
-                self._settle_cut(cast(Ticket, ticket), call)
-        if type(result) is Success:
-            self._cache_store(p, op, result)
+                self._settle_cut(ticket, call)  # type: ignore[arg-type]
+        if cache is not None and type(result) is Success:
+            yield cache.store(p, cast("ChatResponse", result.unwrap()))
         return result
 
     def _attempts(self, call: _Call, p: Prepared, op: _Op[T]) -> _Flow[T]:
@@ -467,11 +484,11 @@ class Client:
         attempt = 0
         err: LlmError | None = None
         while True:
-            encoded = op.encode(d, p, env.wall())
+            encoded = d.encode_request(p.request, p.config, stream=op.stream, now=env.wall()) if op.chat else op.encode(d, p, 0.0)
             if type(encoded) is Failure:
                 return Failure(_with_provider(encoded.failure(), name, p.config))
             now = env.clock()
-            remaining = call.remaining(now)
+            remaining = None if call.deadline_at is None else call.deadline_at - now
             if remaining is not None and remaining <= 0:
                 return Failure(err if err is not None else call.past_deadline(name))
             generation = self._breakers.admit(key, now, on_change) if self.config.circuit_breaker_enabled else 0
@@ -500,15 +517,16 @@ class Client:
                 result: Result[T, LlmError]
                 if type(out) is _Streamed:
                     head = out.head
-                    result = Success(cast(T, out)) if out.error is None else Failure(out.error)
+                    result = Success(cast("T", out)) if out.error is None else Failure(out.error)
                 else:
-                    sent = cast(Result[HttpResponse, LlmError], out)
+                    sent = cast("Result[HttpResponse, LlmError]", out)
                     if type(sent) is Success:
                         head = sent.unwrap()
                         self._guard.observe(name, p.request.model, head)  # rate-limit headers → limiter
-                        result = op.decode(d, head)
+                        # the chat decode is inlined (one call less on the hot path); T is ChatResponse there
+                        result = d.decode_response(head) if op.chat else op.decode(d, head)  # type: ignore[assignment]
                     else:
-                        result = cast(Failure[LlmError], sent)
+                        result = cast("Failure[LlmError]", sent)
                 if type(result) is Success:
                     call.provider, call.info = name, p.info
                     if signal is not None:
@@ -536,13 +554,6 @@ class Client:
             yield env.sleep(delay)
 
     # -- hooks of the loop ------------------------------------------------------------------------
-
-    def _cache_lookup(self, p: Prepared, op: _Op[T]) -> Result[T, LlmError] | None:
-        """The cache step (a cached answer for ``p``, or ``None``): none yet. # hook: cache"""
-        return None
-
-    def _cache_store(self, p: Prepared, op: _Op[T], result: Result[T, LlmError]) -> None:
-        """Store a successful answer for ``p``: none yet. # hook: cache"""
 
     def _settle(self, ticket: Ticket, op: _Op[T], result: Result[T, LlmError], call: _Call) -> None:
         """A model's outcome against its reservation: the real usage, or nothing billed."""
@@ -676,7 +687,7 @@ class _StreamCall:
             action = next(flow)
             while True:
                 if type(action) is not _Send:
-                    action = flow.send(await cast(Awaitable[object], action))
+                    action = flow.send(await cast("Awaitable[object]", action))
                     continue
                 d = action.dialect
                 state = d.stream_start()
@@ -747,7 +758,7 @@ class _StreamCall:
                     await items.aclose()  # type: ignore[attr-defined]
                 action = flow.send(_Streamed(err, head))
         except StopIteration as stop:
-            result = cast(Result[Any, LlmError], stop.value)
+            result = cast("Result[Any, LlmError]", stop.value)
         finally:
             flow.close()
             if result is None:  # the caller stopped reading (or was cancelled)

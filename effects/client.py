@@ -82,7 +82,7 @@ from .budget import CountTokens, Guard, Ticket
 from .config import LlmConfig
 from .events import LOGGER, Hook
 from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
-from .transport import AiohttpTransport, Timeouts, Transport
+from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
 __all__ = ["Client", "Env", "Prepared", "ResponseCache"]
 
@@ -113,7 +113,10 @@ class ResponseCache(Protocol):
 class _Call:
     """The bookkeeping of one call across its models (never shared between calls)."""
 
-    __slots__ = ("attempts", "deadline", "deadline_at", "delivered", "failed_over_from", "info", "provider", "trace", "usage")
+    __slots__ = (
+        "attempts", "deadline", "deadline_at", "delivered", "failed_over_from", "in_flight", "info", "maybe_billed",
+        "provider", "trace", "usage",
+    )
 
     def __init__(self, trace: CallTrace, deadline: float | None, now: float) -> None:
         self.trace = trace
@@ -123,6 +126,8 @@ class _Call:
         self.provider = ""  # the provider that answered
         self.info: ModelInfo | None = None  # its catalog entry
         self.usage: Usage | None = None  # a stream's latest (cumulative) usage
+        self.in_flight = False  # an exchange is under way (the request may have reached the server)
+        self.maybe_billed = False  # the last attempt was cut after its request may have been sent
         self.deadline = deadline
         self.deadline_at = None if deadline is None else now + deadline
 
@@ -209,6 +214,7 @@ def _can_fail_over(err: LlmError) -> bool:
     return err.kind is ErrorKind.CIRCUIT_OPEN or err.is_retryable()
 
 
+_CUT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK, ErrorKind.STREAMING})
 _NO_INFO = CallInfo(operation="chat", ref=ModelRef("", ""), provider_name="", stream=False, deadline=None)
 _CLOSED_ERROR = LlmError(kind=ErrorKind.INVALID_REQUEST, message="client is closed")
 _CALLER_CLOSED = LlmError(kind=ErrorKind.STREAMING, message="the caller closed the stream")
@@ -483,6 +489,7 @@ class Client:
         on_change = trace.breaker_changed
         attempt = 0
         err: LlmError | None = None
+        call.maybe_billed = False
         while True:
             encoded = d.encode_request(p.request, p.config, stream=op.stream, now=env.wall()) if op.chat else op.encode(d, p, 0.0)
             if type(encoded) is Failure:
@@ -504,8 +511,10 @@ class Client:
                 timeouts = msgspec.structs.replace(timeouts, total=remaining)
             signal: Signal | None = Signal.CANCEL  # None once the outcome is reported
             head: HttpResponse | None = None
+            call.in_flight = True
             try:
                 out = yield _Send(encoded.unwrap(), timeouts, d, remaining if op.stream else None)
+                call.in_flight = False
                 if out is _FIRST_CHUNK:
                     # the first chunk reaches the caller: from now on nothing is retried
                     call.delivered = True
@@ -535,6 +544,10 @@ class Client:
                         trace.attempt_ended(ref, attempt, env.clock() - now, None, head)
                     return result
                 err = _with_provider(result.failure(), name, p.config)
+                # no answer (or a 2xx cut short) after the request may have reached the server
+                call.maybe_billed = (
+                    err.kind in _CUT_KINDS and (head is None or 200 <= head.status < 300) and not never_sent(err)
+                )
                 if signal is not None:
                     signal = None
                     self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS, trace)
@@ -563,14 +576,19 @@ class Client:
             guard.settle(ticket, value.usage if isinstance(value, ChatResponse) else call.usage)
         elif call.delivered:
             guard.settle(ticket, call.usage)  # a stream cut after chunks were billed
-        elif result.failure().kind is ErrorKind.DECODE:
-            guard.settle(ticket, None)  # a 2xx we could not read was still billed
+        elif result.failure().kind is ErrorKind.DECODE or call.maybe_billed:
+            # a 2xx we could not read, or an attempt cut after its request may have reached the
+            # server: it may have been billed, so it is charged at its reservation (the worst case)
+            guard.settle(ticket, None)
         else:
             guard.release(ticket)
 
     def _settle_cut(self, ticket: Ticket, call: _Call) -> None:
+        """The call was closed mid-flight (cancelled, or the caller stopped reading a stream)."""
         if call.delivered:
             self._guard.settle(ticket, call.usage)
+        elif call.in_flight:
+            self._guard.settle(ticket, None)  # the request may have reached the server: worst case
         else:
             self._guard.release(ticket)
 

@@ -181,10 +181,11 @@ async def _demo(args: argparse.Namespace) -> int:
             out.write("\n6. unknown model string\n")
             match await client.chat("mystery-model", "hello"):
                 case Failure(e):
-                    out.write(f"   → Failure(kind={e.kind.value}): {e.message[:90]}…\n")
+                    out.write(f"   → Failure(kind={e.kind.value}): {_first_sentence(e.message)}\n")
                 case Success(_):
                     out.write("   → unexpected success\n")
-        out.write("\n7. one question, every provider (config from the env vars `fakes serve` prints)\n")
+        out.write("\n7. one question to every provider, streamed and not (a client from LlmConfig.from_env(), "
+                  "as an app would build it)\n")
         from interlingua.fakes._env import fake_env
 
         async with Client(LlmConfig.from_env(fake_env(fake), retry_enabled=False)) as everyone:
@@ -199,8 +200,31 @@ async def _demo(args: argparse.Namespace) -> int:
                             out.write(f"   {model:<52} → {r.text!r} ({r.usage.total_tokens} tokens; streamed too)\n")
                         case Failure(e):
                             out.write(f"   {model:<52} → {error_line(e)}\n")
-    out.write("\ndone: no keys, no network — everything above ran against the bundled fakes.\n")
+    prog = _prog()
+    out.write("\ndone: no keys, no network — everything above ran against the bundled fakes.\n"
+              "\nnext:\n"
+              f"  1. serve the fakes and talk to them from a second shell:\n"
+              f"       {prog} fakes serve\n"
+              f"       eval \"$({prog} fakes serve --print-env)\" && {prog} chat claude-haiku-4-5 'Hello'\n"
+              f"  2. ask a real model: export OPENAI_API_KEY=…, then {prog} chat openai:gpt-4o-mini 'Say hi'\n"
+              "  3. test your own code offline: pip install 'interlingua[testing]' and use the fake_llm\n"
+              "     fixture (README, 'Testing with the fakes')\n")
     return 0
+
+
+def _prog() -> str:
+    """How the user started us (``.venv/bin/interlingua`` from a checkout), for commands to copy."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0) != "interlingua":
+        return "interlingua"
+    rel = os.path.relpath(argv0)
+    return rel if not rel.startswith("..") and os.sep in rel else os.path.basename(argv0)
+
+
+def _first_sentence(text: str) -> str:
+    """The message up to its first full stop (a demo line, never cut mid-word)."""
+    head, dot, _ = text.partition(". ")
+    return head + "." if dot else text
 
 
 # -- fakes serve ------------------------------------------------------------------------------------

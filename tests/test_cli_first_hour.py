@@ -233,3 +233,14 @@ def test_bedrock_footer_names_the_model_when_converse_returns_none() -> None:
                      usage=Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2), provider="bedrock")
     footer = cli._footer(r, "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0", 0.01)
     assert footer.endswith("bedrock:anthropic.claude-3-5-haiku-20241022-v1:0]")
+
+
+def test_demo_reads_well_and_ends_with_next_steps() -> None:
+    """The demo's tool call answers the question asked, no line is cut mid-word, it ends with three next steps."""
+    run = subprocess.run([*CLI, "demo"], capture_output=True, text=True, timeout=120, env=_env())
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert 'get_weather({"city":"Paris"})' in out
+    assert "…\n" not in out and "fakes serve` prints" not in out
+    tail = out[out.index("\nnext:\n"):]
+    assert [line.lstrip()[:2] for line in tail.splitlines() if line.lstrip()[:2] in ("1.", "2.", "3.")] == ["1.", "2.", "3."]

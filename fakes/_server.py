@@ -79,6 +79,7 @@ class FakeState:
     attempts: collections.Counter[str] = field(default_factory=collections.Counter)
     faults: dict[str, collections.deque[Fault]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
     scripts: dict[str, collections.deque[Any]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
+    batches: Any = field(default_factory=lambda: _new_batch_book())  # hook: batch (a fakes._batch.BatchBook)
 
     def fail_next(self, provider: str, fault: str | Fault, times: int = 1) -> None:
         f = parse_fault(fault) if isinstance(fault, str) else fault
@@ -100,6 +101,12 @@ class FakeState:
 
     def count(self, provider: str) -> int:
         return self.attempts[provider]
+
+
+def _new_batch_book() -> Any:  # hook: batch
+    from ._batch import BatchBook
+
+    return BatchBook()
 
 
 def state_of(request: web.Request) -> FakeState:
@@ -332,6 +339,15 @@ class FakeServer:
 
     def requests_for(self, provider: str) -> list[RecordedRequest]:
         return [r for r in self.state.requests if r.provider == provider]
+
+    @property
+    def batches(self) -> Any:  # hook: batch
+        """Every batch job the fakes hold (:class:`interlingua.fakes._batch.BatchBook`)."""
+        return self.state.batches
+
+    async def advance_batches(self, steps: int = 1, *, max_requests: int | None = None) -> None:  # hook: batch
+        """Move every unfinished batch job ``steps`` steps along its provider's states."""
+        await self.state.batches.advance(steps, max_requests=max_requests)
 
 
 @contextlib.asynccontextmanager

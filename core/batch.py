@@ -130,6 +130,11 @@ class BatchJob(msgspec.Struct, frozen=True, kw_only=True):
     def done(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def ref(self) -> str:
+        """``"provider:id"``: how the client and the CLI name the job later."""
+        return f"{self.provider}:{self.id}"
+
 
 Outcome = tuple[str, Result[ChatResponse, LlmError]]
 
@@ -155,6 +160,13 @@ class _GeminiItem(msgspec.Struct):
 
 
 _ENC = msgspec.json.Encoder()
+# msgspec cannot decode ``Raw | None``: an absent field is this empty Raw, a JSON null is Raw(b"null").
+_ABSENT = msgspec.Raw(b"")
+
+
+def _given(r: msgspec.Raw) -> bool:
+    return bool(r) and bytes(r) != b"null"
+
 
 
 def _unsupported(provider: str) -> Failure[LlmError]:
@@ -395,7 +407,8 @@ def decode_http_error(provider: str, resp: HttpResponse) -> LlmError:
     """A failed batch call, read by the provider's dialect like any failed call."""
     found = get_dialect(provider)
     if type(found) is Failure:
-        return found.failure()
+        err: LlmError = found.failure()
+        return err
     d: Dialect[Any] = found.unwrap()
     return d.decode_error(resp)
 
@@ -452,7 +465,7 @@ class _GStats(msgspec.Struct, rename="camel"):
 
 class _GOutput(msgspec.Struct, rename="camel"):
     responses_file: str | None = None
-    inlined_responses: msgspec.Raw | None = None
+    inlined_responses: msgspec.Raw = _ABSENT
 
 
 class _GMeta(msgspec.Struct, rename="camel"):
@@ -661,8 +674,8 @@ class _AErrorBody(msgspec.Struct):
 
 class _AResult(msgspec.Struct):
     type: str
-    message: msgspec.Raw | None = None
-    error: msgspec.Raw | None = None
+    message: msgspec.Raw = _ABSENT
+    error: msgspec.Raw = _ABSENT
 
 
 class _ALine(msgspec.Struct):
@@ -685,8 +698,8 @@ class _GLine(msgspec.Struct):
 
     key: str | None = None
     metadata: _GMetadata | None = None
-    response: msgspec.Raw | None = None
-    error: msgspec.Raw | None = None
+    response: msgspec.Raw = _ABSENT
+    error: msgspec.Raw = _ABSENT
 
 
 class _GInline(msgspec.Struct, rename="camel"):
@@ -735,10 +748,10 @@ def _decode_line(provider: str, d: Dialect[Any], line: bytes) -> Outcome | None:
     if provider == "anthropic":
         a = msgspec.json.decode(line, type=_ALine)
         r = a.result
-        if r.type == "succeeded" and r.message is not None:
+        if r.type == "succeeded" and _given(r.message):
             return a.custom_id, d.decode_response(HttpResponse(200, body=bytes(r.message)))
         if r.type == "errored":
-            raw = bytes(r.error) if r.error is not None else b""
+            raw = bytes(r.error) if _given(r.error) else b""
             try:
                 etype = (msgspec.json.decode(raw, type=_AErrorBody).error or _AError()).type if raw else None
             except DECODE_ERRORS:
@@ -766,9 +779,9 @@ def _decode_line(provider: str, d: Dialect[Any], line: bytes) -> Outcome | None:
 
 def _gemini_outcome(d: Dialect[Any], g: _GLine, default_key: str) -> Outcome:
     key = g.key or (g.metadata.key if g.metadata and g.metadata.key else None) or default_key
-    if g.response is not None:
+    if _given(g.response):
         return key, d.decode_response(HttpResponse(200, body=bytes(g.response)))
-    raw = bytes(g.error) if g.error is not None else b"{}"
+    raw = bytes(g.error) if _given(g.error) else b"{}"
     try:
         code = msgspec.json.decode(raw, type=_GStatus).code
     except DECODE_ERRORS:

@@ -93,11 +93,7 @@ class FakeBatch:
         n = 0
         for ln in self.lines:
             o = ln.outcome
-            if kind == "ok" and isinstance(o, tuple) and 200 <= o[0] < 300:
-                n += 1
-            elif kind == "error" and isinstance(o, tuple) and not 200 <= o[0] < 300:
-                n += 1
-            elif kind == o:
+            if (kind == "ok" and isinstance(o, tuple) and 200 <= o[0] < 300) or (kind == "error" and isinstance(o, tuple) and not 200 <= o[0] < 300) or kind == o:
                 n += 1
         return n
 
@@ -207,7 +203,8 @@ def _store(book: BatchBook, filename: str, purpose: str, data: bytes) -> str:
 
 
 def book_of(request: web.Request) -> BatchBook:
-    return state_of(request).batches
+    book: BatchBook = state_of(request).batches
+    return book
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -366,9 +363,13 @@ def _openai_handlers(site: _OpenAISite) -> dict[str, Callable[[web.Request], Awa
         if f is None:
             return spec_error(404, f"No such File object: {body['input_file_id']}", param="input_file_id")
         lines, errors = _parse_input(f.data, body["endpoint"], site)
+
+        def call_path(line_body: Any) -> str:
+            return site.chat_path(request, line_body)
+
         job = FakeBatch(
             provider=site.provider, id=book.new_id("batch_"), origin=str(request.url.origin()),
-            call_path=lambda b, r=request: site.chat_path(r, b),
+            call_path=call_path,
             headers=_auth_headers(request), lines=lines, phase="validating", created=time.time(),
             input_file_id=f.id, endpoint=body["endpoint"], errors=errors,
         )
@@ -751,8 +752,12 @@ def add_gemini_routes(app: web.Application) -> None:
             key = (it.get("metadata") or {}).get("key") if isinstance(it.get("metadata"), dict) else None
             lines.append(_Line(str(key) if key is not None else str(i), it["request"]))
         book = book_of(request)
+
+        def call_path(line_body: Any) -> str:
+            return f"/{version}/models/{model}:generateContent"
+
         job = FakeBatch(provider="gemini", id="batches/" + book.new_id(""), origin=str(request.url.origin()),
-                        call_path=lambda b, m=model, v=version: f"/{v}/models/{m}:generateContent",
+                        call_path=call_path,
                         headers=_auth_headers(request), lines=lines, phase="validating", created=time.time(),
                         model=model, display_name=str((batch or {}).get("displayName") or ""))
         book.jobs[job.id] = job

@@ -20,9 +20,9 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
-    Iterator,
     Mapping,
     Sequence,
     Sized,
@@ -70,6 +70,78 @@ def _timed_out(deadline: float) -> LlmError:
                     "request finished", retryable=False)
 
 
+Emit = Callable[[int, Result[ChatResponse, LlmError]], Awaitable[None]]
+
+
+async def _fan_out(
+    client: Client,
+    model: str,
+    requests: Iterable[Messages] | AsyncIterable[Messages],
+    concurrency: int,
+    deadline: float | None,
+    options: dict[str, Any],
+    emit: Emit,
+) -> None:
+    """``concurrency`` workers, each drawing the next request, calling ``chat`` and emitting the result."""
+    env = client._env  # hook: batch (the client's injected clock)
+    ends = env.clock() + deadline if deadline is not None else None
+    counter = 0
+    exhausted = False
+    if isinstance(requests, AsyncIterable):
+        source = aiter(requests)
+        draw = asyncio.Lock()
+
+        async def take() -> tuple[int, Messages] | None:
+            nonlocal counter, exhausted
+            async with draw:  # an async iterator must not be entered by two workers at once
+                if exhausted:
+                    return None
+                try:
+                    item = await anext(source)
+                except StopAsyncIteration:
+                    exhausted = True
+                    return None
+                i, counter = counter, counter + 1
+                return i, item
+    else:
+        plain = iter(requests)
+
+        async def take() -> tuple[int, Messages] | None:
+            nonlocal counter, exhausted
+            # no await between the check and the draw: one worker at a time, without a lock
+            if exhausted:
+                return None
+            try:
+                item = next(plain)
+            except StopIteration:
+                exhausted = True
+                return None
+            i, counter = counter, counter + 1
+            return i, item
+
+    async def one(req: Messages) -> Result[ChatResponse, LlmError]:
+        try:
+            if ends is None:
+                return await client.chat(model, req, **options)
+            remaining = ends - env.clock()
+            if remaining <= 0:
+                return Failure(_timed_out(deadline or 0.0))
+            async with asyncio.timeout(remaining):
+                return await client.chat(model, req, **options)
+        except TimeoutError:
+            return Failure(_timed_out(deadline or 0.0))
+        except Exception as e:  # a bug in one call must not cancel the others; it is logged as one
+            LOGGER.exception("chat_many: request raised instead of returning a Result")
+            return Failure(LlmError(kind=ErrorKind.API, message=f"internal error: {type(e).__name__}: {e}"))
+
+    async def worker() -> None:
+        while (got := await take()) is not None:
+            i, req = got
+            await emit(i, await one(req))
+
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+
+
 async def iter_chat_many(
     client: Client,
     model: str,
@@ -86,52 +158,20 @@ async def iter_chat_many(
     for the whole fan-out, on the client's clock) fails every request not finished by then with
     ``timeout``; nothing is sent after it.
     """
-    env = client._env  # hook: batch (the client's injected clock)
-    ends = env.clock() + deadline if deadline is not None else None
-    source: Iterator[Messages] | AsyncIterator[Messages] = (
-        aiter(requests) if isinstance(requests, AsyncIterable) else iter(requests)
-    )
-    counter = 0
-    draw = asyncio.Lock()
-    exhausted = False
     queue: asyncio.Queue[tuple[int, Result[ChatResponse, LlmError]] | None] = asyncio.Queue(maxsize=max(1, concurrency))
 
-    async def take() -> tuple[int, Messages] | None:
-        nonlocal counter, exhausted
-        async with draw:  # one draw at a time: an async iterator must not be entered twice
-            if exhausted:
-                return None
-            try:
-                item = await anext(source) if isinstance(source, AsyncIterator) else next(source)
-            except (StopIteration, StopAsyncIteration):
-                exhausted = True
-                return None
-            i, counter = counter, counter + 1
-            return i, item
-
-    async def one(req: Messages) -> Result[ChatResponse, LlmError]:
-        remaining = ends - env.clock() if ends is not None else None
-        if remaining is not None and remaining <= 0:
-            return Failure(_timed_out(deadline or 0.0))
-        try:
-            async with asyncio.timeout(remaining):
-                return await client.chat(model, req, **options)
-        except TimeoutError:
-            return Failure(_timed_out(deadline or 0.0))
-        except Exception as e:  # a bug in one call must not cancel the others; it is logged as one
-            LOGGER.exception("chat_many: request raised instead of returning a Result")
-            return Failure(LlmError(kind=ErrorKind.API, message=f"internal error: {type(e).__name__}: {e}"))
-
-    async def worker() -> None:
-        while (got := await take()) is not None:
-            i, req = got
-            await queue.put((i, await one(req)))
+    async def put(i: int, r: Result[ChatResponse, LlmError]) -> None:
+        await queue.put((i, r))
 
     async def run() -> None:
         try:
-            await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
-        finally:
+            await _fan_out(client, model, requests, concurrency, deadline, options, put)
+        except asyncio.CancelledError:
+            raise  # the consumer left: nobody reads the queue any more
+        except BaseException:
             await queue.put(None)
+            raise
+        await queue.put(None)
 
     runner = asyncio.ensure_future(run())
     try:
@@ -159,15 +199,17 @@ async def chat_many(
     total = len(requests) if isinstance(requests, Sized) else None
     results: list[Result[ChatResponse, LlmError] | None] = [None] * total if total is not None else []
     done = 0
-    gen = iter_chat_many(client, model, requests, concurrency=concurrency, deadline=deadline, **options)
-    async with contextlib.aclosing(gen) as items:
-        async for i, r in items:
-            if i >= len(results):
-                results.extend([None] * (i + 1 - len(results)))
-            results[i] = r
-            done += 1
-            if on_progress is not None:
-                on_progress(done, total)
+
+    async def put(i: int, r: Result[ChatResponse, LlmError]) -> None:
+        nonlocal done
+        if i >= len(results):
+            results.extend([None] * (i + 1 - len(results)))
+        results[i] = r
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+
+    await _fan_out(client, model, requests, concurrency, deadline, options, put)
     return [r for r in results if r is not None]
 
 

@@ -54,20 +54,25 @@ __all__ = [
     "BATCH_CANCELLED",
     "BATCH_EXPIRED",
     "BATCH_PROVIDERS",
+    "GEMINI_INLINE_LIMIT",
     "BatchJob",
     "BatchStatus",
     "RequestCounts",
     "ResultsState",
+    "decode_gemini_file",
     "decode_job",
     "decode_job_list",
     "decode_results",
     "decode_uploaded_file",
     "encode_cancel",
     "encode_create",
+    "encode_gemini_upload_finish",
+    "encode_gemini_upload_start",
     "encode_list",
     "encode_result_requests",
     "encode_retrieve",
     "encode_upload",
+    "gemini_input_file",
     "multipart_body",
     "results_feed",
     "results_finish",
@@ -322,6 +327,82 @@ class _FileObject(msgspec.Struct):
     id: str
 
 
+GEMINI_INLINE_LIMIT = 20_000_000
+"""Bytes of inline requests above which a Gemini job goes through an uploaded file (the docs: inline
+requests "for smaller batches" whose total request size stays under 20MB; a file for larger ones)."""
+
+
+class _GeminiFileLine(msgspec.Struct):
+    key: str
+    request: msgspec.Raw
+
+
+def gemini_input_file(requests: Iterable[tuple[str, ChatRequest]], cfg: ProviderConfig) -> Result[bytes, LlmError]:
+    """The JSONL a large Gemini job reads: ``{"key", "request"}`` a line, each request as chat sends it."""
+    site_r = _site("gemini", cfg)
+    if type(site_r) is Failure:
+        return site_r
+    bodies = _encoded_bodies(site_r.unwrap(), requests, cfg)
+    if type(bodies) is Failure:
+        return bodies
+    return Success(b"".join(_ENC.encode(_GeminiFileLine(cid, msgspec.Raw(b))) + b"\n" for cid, b, _ in bodies.unwrap()))
+
+
+def encode_gemini_upload_start(cfg: ProviderConfig, size: int, display_name: str) -> Result[HttpRequest, LlmError]:
+    """Start a resumable upload (``POST /upload/v1beta/files``); the answer's ``x-goog-upload-url`` takes the bytes."""
+    def start(site: _Site) -> HttpRequest:
+        parts = urlsplit(site.prefix)
+        url = urlunsplit((parts.scheme, parts.netloc, "/upload" + parts.path + "/files", "", ""))
+        headers = site.headers.merged({
+            "Content-Type": "application/json", "X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start",
+            "X-Goog-Upload-Header-Content-Length": str(size), "X-Goog-Upload-Header-Content-Type": "application/jsonl",
+        })
+        body = _ENC.encode({"file": {"displayName": display_name, "mimeType": "application/jsonl"}})
+        return HttpRequest("POST", url, headers, body)
+
+    return _site("gemini", cfg).map(start)
+
+
+def encode_gemini_upload_finish(start: HttpResponse, data: bytes, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
+    """Send the file's bytes to the upload URL the start answered, in one ``upload, finalize`` call.
+
+    The key goes only to the origin the upload was started at: a URL from a response header never
+    receives it anywhere else."""
+    site_r = _site("gemini", cfg)
+    if type(site_r) is Failure:
+        return site_r
+    site = site_r.unwrap()
+    if not 200 <= start.status < 300:
+        return Failure(decode_http_error("gemini", start))
+    url = start.headers.get("x-goog-upload-url")
+    if not url:
+        return Failure(malformed("gemini", "upload start without x-goog-upload-url", start.body, status=start.status))
+    ours, theirs = urlsplit(site.prefix), urlsplit(url)
+    if (ours.scheme, ours.netloc) != (theirs.scheme, theirs.netloc):
+        return Failure(malformed("gemini", f"upload URL on another origin ({theirs.netloc})", status=start.status))
+    headers = site.headers.merged({"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "0",
+                                   "Content-Type": "application/jsonl"})
+    return Success(HttpRequest("POST", url, headers, data))
+
+
+class _GFile(msgspec.Struct):
+    name: str
+
+
+class _GFileAnswer(msgspec.Struct):
+    file: _GFile
+
+
+def decode_gemini_file(resp: HttpResponse) -> Result[str, LlmError]:
+    """The uploaded file's name (``files/…``)."""
+    if not 200 <= resp.status < 300:
+        return Failure(decode_http_error("gemini", resp))
+    try:
+        return Success(msgspec.json.decode(resp.body, type=_GFileAnswer).file.name)
+    except DECODE_ERRORS:
+        return Failure(malformed("gemini", "upload answer without a file name", resp.body, status=resp.status))
+
+
 def encode_create(
     provider: str,
     requests: Iterable[tuple[str, ChatRequest]],
@@ -332,7 +413,8 @@ def encode_create(
     display_name: str | None = None,
 ) -> Result[HttpRequest, LlmError]:
     """The request that creates the job. OpenAI/Azure need ``input_file_id`` (from the upload) and
-    ignore ``requests``; Anthropic and Gemini carry the requests inline."""
+    ignore ``requests``; Anthropic carries the requests inline; Gemini inline, or from the uploaded
+    file ``input_file_id`` (``files/…``) when one is given."""
     site_r = _site(provider, cfg, model)
     if type(site_r) is Failure:
         return site_r
@@ -343,15 +425,20 @@ def encode_create(
         body = {"input_file_id": input_file_id, "endpoint": "/v1/chat/completions" if provider == "openai"
                 else "/chat/completions", "completion_window": "24h"}
         return Success(site.post("/batches", _ENC.encode(body)))
-    bodies = _encoded_bodies(site, requests, cfg)
+    bodies = _encoded_bodies(site, requests, cfg) if not input_file_id else Success([])
     if type(bodies) is Failure:
         return bodies
     if provider == "anthropic":
         items = [_AnthropicItem(cid, msgspec.Raw(b)) for cid, b, _ in bodies.unwrap()]
         return Success(site.post("/messages/batches", _ENC.encode({"requests": items})))
-    # Gemini: the key of each request comes back in its response's metadata.
-    reqs = [_GeminiItem(msgspec.Raw(b), {"key": cid}) for cid, b, _ in bodies.unwrap()]
-    batch: dict[str, Any] = {"inputConfig": {"requests": {"requests": reqs}}}
+    # Gemini: the key of each request comes back in its response's metadata; a large job names the
+    # uploaded JSONL instead (see encode_gemini_upload).
+    batch: dict[str, Any]
+    if input_file_id:
+        batch = {"inputConfig": {"fileName": input_file_id}}
+    else:
+        reqs = [_GeminiItem(msgspec.Raw(b), {"key": cid}) for cid, b, _ in bodies.unwrap()]
+        batch = {"inputConfig": {"requests": {"requests": reqs}}}
     batch["displayName"] = display_name or "interlingua-batch"
     model_id = model.removeprefix("models/")
     return Success(site.post(f"/models/{quote(model_id, safe='-._~')}:batchGenerateContent", _ENC.encode({"batch": batch})))

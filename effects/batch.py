@@ -270,9 +270,13 @@ async def submit_batch(
     requests: Mapping[str, Messages],
     *,
     display_name: str | None = None,
+    inline_limit: int = B.GEMINI_INLINE_LIMIT,
     **options: Any,
 ) -> Result[B.BatchJob, LlmError]:
-    """Hand ``requests`` (``custom_id`` → anything ``chat`` accepts) to the provider's batch API."""
+    """Hand ``requests`` (``custom_id`` → anything ``chat`` accepts) to the provider's batch API.
+
+    Gemini takes the requests inline up to ``inline_limit`` bytes, and through an uploaded JSONL
+    file (the Files API's resumable upload) above it."""
     prepared: list[tuple[str, ChatRequest]] = []
     provider = ""
     cfg = None
@@ -300,8 +304,38 @@ async def submit_batch(
         if type(fid) is Failure:
             return fid
         file_id = fid.unwrap()
+    elif provider == "gemini":
+        uploaded = await _gemini_file_if_large(client, prepared, cfg, display_name, inline_limit)
+        if type(uploaded) is Failure:
+            return uploaded
+        file_id = uploaded.unwrap()
     create = B.encode_create(provider, prepared, cfg, model=resolved, input_file_id=file_id, display_name=display_name)
     return await _job_call(client, provider, create)
+
+
+async def _gemini_file_if_large(
+    client: Client, prepared: list[tuple[str, ChatRequest]], cfg: Any, display_name: str | None, inline_limit: int
+) -> Result[str | None, LlmError]:
+    data = B.gemini_input_file(prepared, cfg)
+    if type(data) is Failure:
+        return data
+    raw = data.unwrap()
+    if len(raw) <= inline_limit:
+        return Success(None)
+    start = B.encode_gemini_upload_start(cfg, len(raw), display_name or "interlingua-batch")
+    if type(start) is Failure:
+        return start
+    started = await _exchange(client, "gemini", start.unwrap())
+    if type(started) is Failure:
+        return started
+    finish = B.encode_gemini_upload_finish(started.unwrap(), raw, cfg)
+    if type(finish) is Failure:
+        return finish
+    # One attempt: an upload session is not safely replayed by a blind retry.
+    sent = await client._transport.send(finish.unwrap(), timeouts=client._timeouts, max_bytes=client.config.max_response_bytes)
+    if type(sent) is Failure:
+        return Failure(_owned(sent.failure(), "gemini", client))
+    return B.decode_gemini_file(sent.unwrap()).map(lambda name: name)
 
 
 async def batch_status(client: Client, job: BatchRef) -> Result[B.BatchJob, LlmError]:

@@ -11,7 +11,9 @@ Written from the API references, never from :mod:`interlingua.core.batch`:
   once ``ended``), ``POST …/{id}/cancel``.
 * Gemini (https://ai.google.dev/api/batch-mode): ``POST /v1beta/models/{model}:batchGenerateContent``
   → a long-running operation, ``GET /v1beta/batches[/{id}]``, ``POST /v1beta/batches/{id}:cancel``,
-  ``DELETE /v1beta/batches/{id}``; results inline in the finished operation.
+  ``DELETE /v1beta/batches/{id}``; results inline in the finished operation, or — for a job read
+  from an uploaded file (``POST /upload/v1beta/files``, the resumable protocol) — in a responses
+  file (``GET /download/v1beta/files/{id}:download?alt=media``).
 
 **Schedule.** Nothing moves on its own: ``await fake.advance_batches()`` moves every unfinished job
 one step (OpenAI ``validating → in_progress → finalizing → completed``; Anthropic ``in_progress →
@@ -114,6 +116,8 @@ class BatchBook:
     jobs: dict[str, FakeBatch] = field(default_factory=dict)
     files: dict[str, _File] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    uploads: dict[str, str] = field(default_factory=dict)
+    """Gemini resumable uploads started and not yet finalized: upload id → display name."""
     auto_advance: bool = False
     concurrency: int = 16
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -187,6 +191,12 @@ _FINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 def _finish(book: BatchBook, j: FakeBatch, phase: str) -> None:
     j.phase = phase
     j.times[phase] = time.time()
+    if j.provider == "gemini" and j.input_file_id:
+        # A job read from a file answers in a file: {"key", "response" | "error"} a line.
+        lines = [_g_file_line(ln) for ln in j.lines]
+        fid = "files/batch-" + j.id.removeprefix("batches/")
+        book.files[fid] = _File(fid, fid, "batch_output", b"".join(x for x in lines if x), int(time.time()))
+        j.output_file_id = fid
     if j.provider in ("openai", "azure"):
         ok = [ln for ln in j.lines if isinstance(ln.outcome, tuple) and 200 <= ln.outcome[0] < 300]
         bad = [ln for ln in j.lines if ln.outcome is not None and ln not in ok]
@@ -692,6 +702,14 @@ def _g_inline(ln: _Line) -> dict[str, Any] | None:
     return {"error": body.get("error", body) if isinstance(body, dict) else body, "metadata": meta}
 
 
+def _g_file_line(ln: _Line) -> bytes:
+    entry = _g_inline(ln)
+    if entry is None:
+        return b""
+    meta = entry.pop("metadata")
+    return json.dumps({"key": meta["key"], **entry}, separators=(",", ":")).encode() + b"\n"
+
+
 def _g_operation(j: FakeBatch) -> dict[str, Any]:
     now = j.times.get(j.phase, j.created)
     version = "v1beta"
@@ -706,8 +724,12 @@ def _g_operation(j: FakeBatch) -> dict[str, Any]:
     op: dict[str, Any] = {"name": j.id, "metadata": meta}
     if j.phase in _FINAL:
         meta["endTime"] = _rfc3339(now)
-        inline = [r for r in (_g_inline(ln) for ln in j.lines) if r is not None]
-        output = {"inlinedResponses": {"inlinedResponses": inline}}
+        output: dict[str, Any]
+        if j.output_file_id:
+            output = {"responsesFile": j.output_file_id}
+        else:
+            inline = [r for r in (_g_inline(ln) for ln in j.lines) if r is not None]
+            output = {"inlinedResponses": {"inlinedResponses": inline}}
         meta["output"] = output
         op["done"] = True
         op["response"] = {"@type": f"type.googleapis.com/google.ai.generativelanguage.{version}.GenerateContentBatchOutput",
@@ -739,8 +761,22 @@ def add_gemini_routes(app: web.Application) -> None:
         except ValueError:
             body = None
         batch = body.get("batch") if isinstance(body, dict) else None
-        reqs = ((batch or {}).get("inputConfig") or (batch or {}).get("input_config") or {}).get("requests") or {}
+        config = (batch or {}).get("inputConfig") or (batch or {}).get("input_config") or {}
+        reqs = config.get("requests") or {}
         items = reqs.get("requests") if isinstance(reqs, dict) else None
+        file_name = config.get("fileName") or config.get("file_name")
+        if isinstance(file_name, str):
+            f = book_of(request).files.get(file_name)
+            if f is None:
+                return ge._error(404, f"File {file_name} not found.")
+            items = []
+            for raw_line in f.data.splitlines():
+                try:
+                    obj = json.loads(raw_line) if raw_line.strip() else None
+                except ValueError:
+                    obj = None
+                if isinstance(obj, dict):
+                    items.append({"request": obj.get("request"), "metadata": {"key": obj.get("key")}})
         if not isinstance(items, list) or not items:
             return ge._error(400, "* BatchGenerateContentRequest.batch.input_config: input_config must have one of "
                              "file_name or requests set.\n")
@@ -759,7 +795,8 @@ def add_gemini_routes(app: web.Application) -> None:
         job = FakeBatch(provider="gemini", id="batches/" + book.new_id(""), origin=str(request.url.origin()),
                         call_path=call_path,
                         headers=_auth_headers(request), lines=lines, phase="validating", created=time.time(),
-                        model=model, display_name=str((batch or {}).get("displayName") or ""))
+                        model=model, display_name=str((batch or {}).get("displayName") or ""),
+                        input_file_id=file_name if isinstance(file_name, str) else "")
         book.jobs[job.id] = job
         return _json(_g_operation(job))
 
@@ -815,7 +852,52 @@ def add_gemini_routes(app: web.Application) -> None:
         size = int(request.query.get("pageSize", "50") or 50)
         return _json({"operations": [_g_operation(j) for j in jobs[:size]]})
 
+    async def upload(request: web.Request) -> web.StreamResponse:
+        # The Files API's resumable protocol: "start" answers the upload URL; "upload, finalize" takes the
+        # bytes there. The session id in that URL is the credential (the SDK sends no key with the bytes).
+        raw, denied = await guard(request)
+        book = book_of(request)
+        if request.query.get("upload_id") in book.uploads:
+            denied = None
+        if denied is not None:
+            return denied
+        command = request.headers.get("X-Goog-Upload-Command", "")
+        if command == "start":
+            meta = json.loads(raw or b"{}").get("file") or {}
+            upload_id = book.new_id("")
+            book.uploads[upload_id] = str(meta.get("displayName") or "")
+            url = f"{request.url.origin()}{request.path}?upload_id={upload_id}&upload_protocol=resumable"
+            return web.Response(status=200, headers={"x-goog-upload-url": url, "x-goog-upload-status": "active",
+                                                     "x-goog-upload-chunk-granularity": "8388608"})
+        upload_id = request.query.get("upload_id", "")
+        if "finalize" not in command or upload_id not in book.uploads:
+            return ge._error(400, "Invalid upload request.")
+        display = book.uploads.pop(upload_id)
+        fid = "files/" + book.new_id("")[:12]
+        book.files[fid] = _File(fid, display, "batch", raw, int(time.time()))
+        now = _rfc3339(time.time())
+        info = {"name": fid, "displayName": display, "mimeType": "application/jsonl", "sizeBytes": str(len(raw)),
+                "createTime": now, "updateTime": now, "state": "ACTIVE", "source": "UPLOADED",
+                "uri": f"{request.url.origin()}/v1beta/{fid}"}
+        return web.json_response({"file": info}, headers={"x-goog-upload-status": "final"})
+
+    async def file_get(request: web.Request) -> web.StreamResponse:
+        _, denied = await guard(request)
+        if denied is not None:
+            return denied
+        name, _, method = request.match_info["name"].partition(":")
+        f = book_of(request).files.get("files/" + name)
+        if f is None:
+            return ge._error(404, f"File files/{name} not found.")
+        if method == "download":
+            return web.Response(body=f.data, content_type="application/octet-stream")
+        return _json({"name": f.id, "displayName": f.filename, "mimeType": "application/jsonl",
+                      "sizeBytes": str(len(f.data)), "state": "ACTIVE"})
+
     for version in ("v1beta", "v1"):
+        app.router.add_post(f"/upload/{version}/files", upload)
+        app.router.add_get(f"/{version}/files/{{name}}", file_get)
+        app.router.add_get(f"/download/{version}/files/{{name}}", file_get)
         app.router.add_post(f"/{{version:{version}}}/models/{{model}}:batchGenerateContent", create)
         app.router.add_get(f"/{version}/batches", listing)
         app.router.add_get(f"/{version}/batches/{{name}}", get)

@@ -232,3 +232,41 @@ async def _unknown_batch(gc: genai.Client) -> Exception | None:
         return e
     return None
 
+
+
+async def test_gemini_large_job_goes_through_a_file(client: Client, fake: FakeServer) -> None:
+    """Above the inline limit a Gemini job is uploaded as JSONL and answered in a responses file, equal to chat."""
+    fake.batches.fail_request("req-3", "429")
+    job = (await client.submit_batch(MODELS["gemini"], PROMPTS, inline_limit=0)).unwrap()
+    start, finish = [r for r in fake.requests_for("gemini") if r.path == "/upload/v1beta/files"]
+    assert start.headers["X-Goog-Upload-Command"] == "start" and start.headers["x-goog-api-key"] == "[redacted]"
+    assert [json.loads(x)["key"] for x in finish.body.splitlines()] == list(PROMPTS)
+    await fake.advance_batches(2)
+    done = (await client.batch_status(job)).unwrap()
+    assert done.status is BatchStatus.COMPLETED and done.output_file_id and done.output_file_id.startswith("files/")
+    got = await _results(client, job)
+    assert list(got) == list(PROMPTS)  # the provider's order
+    assert got["req-3"].failure().kind is ErrorKind.RATE_LIMIT  # type: ignore[attr-defined]
+    for cid in ("req-0", "req-4"):
+        chat = (await client.chat(MODELS["gemini"], PROMPTS[cid])).unwrap()
+        assert got[cid].unwrap().text == chat.text and got[cid].unwrap().usage == chat.usage  # type: ignore[attr-defined]
+
+
+async def test_genai_sdk_file_batch(fake: FakeServer, tmp_path: object) -> None:
+    """google-genai files.upload + batches.create(src=file) + files.download of the responses file work unmodified."""
+    import io
+
+    gc = genai.Client(api_key=fake.api_key, http_options=gtypes.HttpOptions(base_url=fake.base_url, api_version="v1beta"))
+    lines = "".join(json.dumps({"key": f"k{i}", "request": {"contents": [{"role": "user", "parts": [{"text": f"t{i}"}]}]}}) + "\n"
+                    for i in range(2))
+    uploaded = await gc.aio.files.upload(file=io.BytesIO(lines.encode()),
+                                         config=gtypes.UploadFileConfig(mime_type="application/jsonl", display_name="in"))
+    assert uploaded.name and uploaded.name.startswith("files/")
+    job = await gc.aio.batches.create(model="gemini-2.5-flash", src=uploaded.name)
+    await fake.advance_batches(2)
+    job = await gc.aio.batches.get(name=job.name)  # type: ignore[arg-type]
+    assert job.state == gtypes.JobState.JOB_STATE_SUCCEEDED and job.dest and job.dest.file_name
+    data = await gc.aio.files.download(file=job.dest.file_name)
+    rows = [json.loads(x) for x in data.decode().splitlines()]
+    assert {r["key"]: r["response"]["candidates"][0]["content"]["parts"][0]["text"] for r in rows} == {
+        "k0": "Fake reply: t0", "k1": "Fake reply: t1"}

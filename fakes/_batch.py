@@ -502,11 +502,18 @@ def add_azure_routes(app: web.Application) -> None:
         return az._error(status, "invalid_request_error" if status == 400 else str(status), message)
 
     def auth(request: web.Request) -> web.Response | None:
+        # Files and batches take the dated versions on /openai/… and v1's on /openai/v1/…
         version = request.query.get("api-version")
-        if "/openai/v1/" not in request.path and version not in az.API_VERSIONS:
-            return az._error(404, "404", "Resource not found") if version is None else az._error(
-                400, "BadRequest", "API version not supported")
-        return az._check(request)
+        if "/openai/v1/" in request.path:
+            return az._check(request)
+        if version is None:
+            return az._error(404, "404", "Resource not found")
+        if version not in az.API_VERSIONS:
+            return az._error(400, "BadRequest", "API version not supported")
+        key = state_of(request).api_key
+        if request.headers.get("api-key") == key or request.headers.get("Authorization", "") == f"Bearer {key}":
+            return None
+        return az._error(401, "401", az._DENIED)
 
     def chat_path(request: web.Request, body: Any) -> str:
         # The line's "model" is the deployment; the job's own API version answers it.

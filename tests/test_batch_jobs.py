@@ -270,3 +270,19 @@ async def test_genai_sdk_file_batch(fake: FakeServer, tmp_path: object) -> None:
     rows = [json.loads(x) for x in data.decode().splitlines()]
     assert {r["key"]: r["response"]["candidates"][0]["content"]["parts"][0]["text"] for r in rows} == {
         "k0": "Fake reply: t0", "k1": "Fake reply: t1"}
+
+
+async def test_azure_dated_api_version(fake: FakeServer) -> None:
+    """With a dated api-version, Azure batch calls go to /openai/…?api-version= and lines name the deployment."""
+    from .helpers import config_for
+
+    cfg = config_for(fake, retry_enabled=False).with_provider("azure", api_version="2024-10-21")
+    async with Client(cfg) as client:
+        job = (await client.submit_batch("azure:gpt-4o-mini", {"a": "hello azure"})).unwrap()
+        await fake.advance_batches(3)
+        got = await _results(client, job)
+        chat = (await client.chat("azure:gpt-4o-mini", "hello azure")).unwrap()
+    paths = {(r.path, r.query.get("api-version")) for r in fake.requests_for("azure")}
+    assert ("/openai/files", "2024-10-21") in paths and ("/openai/batches", "2024-10-21") in paths
+    assert ("/openai/deployments/gpt-4o-mini/chat/completions", "2024-10-21") in paths  # the line, answered
+    assert got["a"].unwrap().text == chat.text == "Fake reply: hello azure"  # type: ignore[attr-defined]

@@ -126,10 +126,8 @@ async def _fan_out(
             remaining = ends - env.clock()
             if remaining <= 0:
                 return Failure(_timed_out(deadline or 0.0))
-            async with asyncio.timeout(remaining):
-                return await client.chat(model, req, **options)
-        except TimeoutError:
-            return Failure(_timed_out(deadline or 0.0))
+            # What is left of the fan-out's deadline is this call's own (the client's deadline hook).
+            return await client.chat(model, req, deadline=remaining, **options)
         except Exception as e:  # a bug in one call must not cancel the others; it is logged as one
             LOGGER.exception("chat_many: request raised instead of returning a Result")
             return Failure(LlmError(kind=ErrorKind.API, message=f"internal error: {type(e).__name__}: {e}"))

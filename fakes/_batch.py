@@ -73,7 +73,8 @@ class FakeBatch:
     origin: str
     call_path: Callable[[Any], str]
     """The chat path a line's body is answered at (per provider)."""
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
+    """The creator's credentials, to answer its requests with (never shown)."""
     lines: list[_Line]
     phase: str
     created: float

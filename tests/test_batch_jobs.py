@@ -286,3 +286,25 @@ async def test_azure_dated_api_version(fake: FakeServer) -> None:
     assert ("/openai/files", "2024-10-21") in paths and ("/openai/batches", "2024-10-21") in paths
     assert ("/openai/deployments/gpt-4o-mini/chat/completions", "2024-10-21") in paths  # the line, answered
     assert got["a"].unwrap().text == chat.text == "Fake reply: hello azure"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+async def test_wrong_key_is_an_authentication_failure_without_the_key(fake: FakeServer, provider: str) -> None:
+    """A rejected key on a batch call is Failure(authentication/permission) whose text never shows the key."""
+    from .helpers import config_for
+
+    secret = "sk-wrong-secret-0123456789"
+    cfg = config_for(fake, retry_enabled=False).with_provider(provider, api_key=secret)
+    async with Client(cfg) as client:
+        err = (await client.submit_batch(MODELS[provider], {"a": "hi"})).failure()
+        listed = (await client.list_batches(provider)).failure()
+    assert err.kind in (ErrorKind.AUTHENTICATION, ErrorKind.PERMISSION) and listed.kind is err.kind
+    for e in (err, listed):
+        assert secret not in repr(e) and secret not in str(e)
+
+
+async def test_fake_jobs_never_show_credentials(client: Client, fake: FakeServer) -> None:
+    """The fake keeps the creator's key to answer its requests, but no repr shows it."""
+    job = (await client.submit_batch(MODELS["anthropic"], {"a": "hi"})).unwrap()
+    held = fake.batches.jobs[job.id]
+    assert fake.api_key in held.headers.values() and fake.api_key not in repr(held) and fake.api_key not in repr(job)

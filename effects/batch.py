@@ -44,6 +44,7 @@ from interlingua.core import batch as B
 from interlingua.core.retry import GiveUp, decide
 
 from .events import LOGGER
+from .transport import never_sent
 
 if TYPE_CHECKING:
     from .client import Client
@@ -225,6 +226,16 @@ def _ref(job: BatchRef) -> Result[tuple[str, str, B.BatchJob | None], LlmError]:
     return Success((provider, job_id, None))
 
 
+# Statuses that say the server did not act on the request: safe to repeat even a create.
+_NOT_ACTED = frozenset({429, 503, 529})
+
+
+def _replayable(req: HttpRequest, err: LlmError) -> bool:
+    """A read is always safe to repeat; a POST (upload, create, cancel) only when it never took effect,
+    or a retry could create a second job (and pay twice)."""
+    return req.method == "GET" or err.status in _NOT_ACTED or (err.status is None and never_sent(err))
+
+
 async def _exchange(client: Client, provider: str, req: HttpRequest) -> Result[HttpResponse, LlmError]:
     """Send one control call with the client's retry policy; a non-2xx answer is the dialect's error."""
     env = client._env  # hook: batch
@@ -241,6 +252,8 @@ async def _exchange(client: Client, provider: str, req: HttpRequest) -> Result[H
         else:
             err = sent.failure()
         err = _owned(err, provider, client)
+        if not _replayable(req, err):
+            return Failure(err)
         decision = decide(client._retry, attempt, err, env.clock(), started, env.rng())
         if isinstance(decision, GiveUp):
             return Failure(err)

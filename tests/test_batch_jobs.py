@@ -308,3 +308,26 @@ async def test_fake_jobs_never_show_credentials(client: Client, fake: FakeServer
     job = (await client.submit_batch(MODELS["anthropic"], {"a": "hi"})).unwrap()
     held = fake.batches.jobs[job.id]
     assert fake.api_key in held.headers.values() and fake.api_key not in repr(held) and fake.api_key not in repr(job)
+
+
+async def test_control_calls_retry_only_when_safe(fake: FakeServer) -> None:
+    """Reads retry on 5xx; a create retries on 429 (not acted on) but never on 500 (it may have made a job)."""
+    import asyncio
+
+    from interlingua.effects.client import Env
+
+    from .helpers import config_for
+
+    async def no_wait(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async with Client(config_for(fake, max_retries=2, retry_delay=0.001), env=Env(sleep=no_wait)) as client:
+        fake.fail_next("anthropic", "500")
+        refused = await client.submit_batch(MODELS["anthropic"], {"a": "hi"})
+        assert refused.failure().kind is ErrorKind.PROVIDER and fake.attempts("anthropic") == 1
+        fake.fail_next("anthropic", "429;retry-after=0")
+        job = (await client.submit_batch(MODELS["anthropic"], {"a": "hi"})).unwrap()
+        assert len(fake.batches.jobs) == 1
+        fake.fail_next("anthropic", "500")
+        assert (await client.batch_status(job)).unwrap().id == job.id
+    assert fake.attempts("anthropic") == 5  # 1 refused create, 2 for the create, 2 for the read

@@ -232,3 +232,15 @@ def test_job_statuses_normalise() -> None:
         "batchStats": {"requestCount": "4", "pendingRequestCount": "4"}}}).encode()).unwrap()
     assert (ge.status, ge.raw_status, ge.counts.total, ge.counts.processing) == (
         B.BatchStatus.IN_PROGRESS, "BATCH_STATE_RUNNING", 4, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.one_of(st.integers(-(10**30), 10**30), st.text(max_size=30)))
+def test_job_fields_of_any_value_never_raise(when: str, count: int | str) -> None:
+    """Times and counts of any value (bad dates, huge or non-numeric int64 strings) decode without raising."""
+    an = json.dumps({"id": "m", "processing_status": "ended", "created_at": when, "ended_at": when,
+                     "request_counts": {"succeeded": 1}}).encode()
+    assert isinstance(B.decode_job("anthropic", an), Success)
+    ge = json.dumps({"name": "batches/x", "metadata": {"createTime": when, "endTime": when, "state": "BATCH_STATE_SUCCEEDED",
+                     "batchStats": {"requestCount": count, "successfulRequestCount": count}}}).encode()
+    assert isinstance(B.decode_job("gemini", ge), Success | Failure)

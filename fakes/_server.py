@@ -12,12 +12,15 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from ._content import SCRIPTED, as_decision
 from ._faults import FAULT_HEADER, Fault, parse_fault
+
+if TYPE_CHECKING:  # hook: batch
+    from ._batch import BatchBook
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -79,7 +82,7 @@ class FakeState:
     attempts: collections.Counter[str] = field(default_factory=collections.Counter)
     faults: dict[str, collections.deque[Fault]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
     scripts: dict[str, collections.deque[Any]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
-    batches: Any = field(default_factory=lambda: _new_batch_book())  # hook: batch (a fakes._batch.BatchBook)
+    batches: BatchBook = field(default_factory=lambda: _new_batch_book())  # hook: batch
 
     def fail_next(self, provider: str, fault: str | Fault, times: int = 1) -> None:
         f = parse_fault(fault) if isinstance(fault, str) else fault
@@ -103,7 +106,7 @@ class FakeState:
         return self.attempts[provider]
 
 
-def _new_batch_book() -> Any:  # hook: batch
+def _new_batch_book() -> BatchBook:  # hook: batch
     from ._batch import BatchBook
 
     return BatchBook()
@@ -341,7 +344,7 @@ class FakeServer:
         return [r for r in self.state.requests if r.provider == provider]
 
     @property
-    def batches(self) -> Any:  # hook: batch
+    def batches(self) -> BatchBook:  # hook: batch
         """Every batch job the fakes hold (:class:`interlingua.fakes._batch.BatchBook`)."""
         return self.state.batches
 

@@ -10,8 +10,8 @@ measures to optimise against while the machine is loaded. Both sides read the sa
 * the floor: the very ``once()``/``stream()`` coroutines of ``_clients.FLOORS`` over a canned
   ``session`` whose ``post()`` yields the same bytes.
 
-**Per chunk** is the marginal cost: (calls for a stream of ``N2`` deltas − calls for ``N1`` deltas)
-÷ (``N2`` − ``N1``), so the per-request fixed cost cancels out. **Per request** is the calls of one
+**Per chunk** is the marginal cost: (calls for a stream of ``N2`` deltas - calls for ``N1`` deltas)
+÷ (``N2`` - ``N1``), so the per-request fixed cost cancels out. **Per request** is the calls of one
 ``chat`` (after a warm-up call, so caches and lazy imports are not counted).
 
 ``python -m benchmarks.callcount`` prints the call-count table. ``python -m benchmarks.callcount

@@ -533,16 +533,16 @@ class AnthropicDialect:
             # Nothing after message_stop or an error event can change the result.
             return state, ()
         sst, events = sse.feed(state.sse, data)
-        state = msgspec.structs.replace(state, sse=sst)
         if not events:
-            return state, ()
-        return self._on_events(state, events)
+            return AnthropicStreamState(sst, state.tools, state.calls, state.tally, state.stopped, state.failed), ()
+        return self._on_events(state, sst, events)
 
     def _on_events(
-        self, st: AnthropicStreamState, events: tuple[sse.SseEvent, ...]
+        self, st: AnthropicStreamState, sst: sse.SseState, events: tuple[sse.SseEvent, ...]
     ) -> tuple[AnthropicStreamState, tuple[StreamEvent, ...]]:
         out: list[StreamEvent] = []
-        tools = dict(st.tools)
+        # open tool blocks as a dict only while there are any (almost every event has none)
+        tools = dict(st.tools) if st.tools else {}
         tally, stopped, calls = st.tally, st.stopped, st.calls
         for ev in events:
             if stopped:
@@ -551,9 +551,19 @@ class AnthropicDialect:
                 e = _EVENT.decode(ev.data)
             except DECODE_ERRORS as exc:
                 out.append(stream_error(self.name, f"malformed stream event: {exc}", ev.data))
-                return _freeze(st, tools, calls, tally, stopped, failed=True), tuple(out)
-            # data.type names the event; the SSE event line says the same and stands in if it is missing
+                return _freeze(sst, tools, calls, tally, stopped, failed=True), tuple(out)
+            # data.type names the event; the SSE event line says the same and stands in if it is missing.
+            # The cases are tried in order: the most frequent event (a content delta) comes first.
             match e.type or ev.event:
+                case "content_block_delta":
+                    d = e.delta or _RDelta()
+                    if d.type == "text_delta":  # the common delta, without a call
+                        if d.text:
+                            out.append(ChatChunk(text=d.text))
+                    else:
+                        chunk = _block_delta(e.index or 0, d, tools)
+                        if chunk is not None:
+                            out.append(chunk)
                 case "message_start":
                     m = e.message or _RMessage()
                     tally = tally.add(m.usage)
@@ -570,10 +580,6 @@ class AnthropicDialect:
                         chunk = _block_start(b)
                         if chunk is not None:
                             out.append(chunk)
-                case "content_block_delta":
-                    chunk = _block_delta(e.index or 0, e.delta or _RDelta(), tools)
-                    if chunk is not None:
-                        out.append(chunk)
                 case "content_block_stop":
                     tool = tools.pop(e.index or 0, None)
                     if tool is not None:
@@ -595,10 +601,10 @@ class AnthropicDialect:
                     stopped = True
                 case "error":
                     out.append(self._stream_failure(e.error or _RErrorDetail(), ev.data))
-                    return _freeze(st, tools, calls, tally, stopped, failed=True), tuple(out)
+                    return _freeze(sst, tools, calls, tally, stopped, failed=True), tuple(out)
                 case _:
                     pass  # ping, and event types added later ("clients should handle unknown events")
-        return _freeze(st, tools, calls, tally, stopped, failed=False), tuple(out)
+        return AnthropicStreamState(sst, tuple(tools.items()) if tools else (), calls, tally, stopped, False), tuple(out)
 
     def _stream_failure(self, d: _RErrorDetail, data: bytes) -> LlmError:
         # An error event arrives on a 200 stream: the type names the kind ("overloaded_error" is as
@@ -621,7 +627,7 @@ class AnthropicDialect:
             return Failure(stream_error(self.name, "stream already failed", b""))
         st, events = state, tuple[StreamEvent, ...]()
         if not state.stopped:
-            st, events = self._on_events(state, sse.finish(state.sse))
+            st, events = self._on_events(state, state.sse, sse.finish(state.sse))
         return close_stream(self.name, events, complete=st.stopped, missing="no message_stop event")
 
 
@@ -670,7 +676,7 @@ class AnthropicStreamState(msgspec.Struct, frozen=True):
 
 
 def _freeze(
-    st: AnthropicStreamState,
+    sst: sse.SseState,
     tools: dict[int, _ToolBlock],
     calls: int,
     tally: _Tally,
@@ -678,7 +684,7 @@ def _freeze(
     *,
     failed: bool,
 ) -> AnthropicStreamState:
-    return AnthropicStreamState(st.sse, tuple(tools.items()), calls, tally, stopped, failed)
+    return AnthropicStreamState(sst, tuple(tools.items()), calls, tally, stopped, failed)
 
 
 def _block_start(b: _RBlock) -> ChatChunk | None:

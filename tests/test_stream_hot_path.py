@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from returns.result import Success
 
 from interlingua.core import ChatChunk
+from interlingua.core import anthropic as anthropic_dialect
+from interlingua.core import openai as openai_dialect
+from interlingua.core.anthropic import ANTHROPIC
 from interlingua.core.fold import fold_chunks
+from interlingua.core.openai import OPENAI
 from interlingua.effects import Client
 from interlingua.effects.observe import CallInfo, CallTrace
 from interlingua.fakes import FakeServer
@@ -16,6 +25,7 @@ from interlingua.fakes import FakeServer
 from .helpers import config_for
 from .resilience_support import MODELS as SAMPLES
 from .resilience_support import warm_fake
+from .strategies import text
 
 MODELS = sorted(SAMPLES.values())
 
@@ -68,3 +78,60 @@ async def test_stream_items_are_ordinary_successes(fake: FakeServer, model: str)
         assert i.map(lambda ch: ch.text) == Success(c.text)
     folded = fold_chunks([i.unwrap() for i in items], model.split(":")[0])
     assert folded.text == whole.unwrap().text
+
+
+# -- the dialects' fast paths equal their general translation -------------------------------------
+
+_maybe_text = st.one_of(st.none(), st.just(""), text)
+_delta = st.fixed_dictionaries({}, optional={
+    "role": st.sampled_from(["assistant", None]),
+    "content": _maybe_text,
+    "refusal": _maybe_text,
+    "reasoning_content": _maybe_text,
+    "reasoning": _maybe_text,
+    "tool_calls": st.one_of(st.none(), st.just([]), st.just([{"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}])),
+})
+_choice = st.fixed_dictionaries({"index": st.just(0), "delta": st.one_of(st.none(), _delta)}, optional={
+    "finish_reason": st.one_of(st.none(), st.sampled_from(["stop", "length", "tool_calls", "weird"])),
+    "content_filter_results": st.one_of(st.none(), st.just({}), st.just({"hate": {"filtered": False}})),
+    "logprobs": st.none(),
+})
+_completion_chunk = st.fixed_dictionaries(
+    {"id": st.one_of(st.none(), st.just("chatcmpl-1")), "object": st.just("chat.completion.chunk"),
+     "created": st.one_of(st.none(), st.integers(0, 2**40)), "model": st.one_of(st.none(), st.just("gpt-4o-mini")),
+     "choices": st.one_of(st.just([]), st.lists(_choice, min_size=1, max_size=2))},
+    optional={"usage": st.one_of(st.none(), st.just({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}))},
+)
+
+
+@given(st.lists(_completion_chunk, min_size=1, max_size=4), st.booleans())
+def test_openai_stream_fast_path_equals_the_general_chunk(events: list[dict[str, object]], reasoning_in: bool) -> None:
+    """A content delta built on the fast path equals what openai._chunk builds from the same event."""
+    dialect = dataclasses.replace(OPENAI, reasoning_in_completion=reasoning_in)
+    wire = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    _, got = dialect.stream_feed(dialect.stream_start(), wire)
+    want = tuple(openai_dialect._chunk(openai_dialect._COMPLETION.decode(json.dumps(e)), reasoning_in) for e in events)
+    assert got == want
+
+
+_anthropic_delta = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text_delta")}, optional={"text": _maybe_text}),
+    st.fixed_dictionaries({"type": st.sampled_from(["thinking_delta", "signature_delta", "citations_delta"]),
+                           "thinking": _maybe_text, "signature": _maybe_text}),
+)
+
+
+@given(st.lists(_anthropic_delta, max_size=5))
+def test_anthropic_text_delta_fast_path_equals_block_delta(deltas: list[dict[str, object]]) -> None:
+    """content_block_delta events give the chunks anthropic._block_delta gives, in order, none dropped."""
+    wire = b"".join(
+        b"event: content_block_delta\ndata: "
+        + json.dumps({"type": "content_block_delta", "index": 0, "delta": d}).encode() + b"\n\n"
+        for d in deltas
+    )
+    _, got = ANTHROPIC.stream_feed(ANTHROPIC.stream_start(), wire)
+    want = tuple(
+        c for d in deltas
+        if (c := anthropic_dialect._block_delta(0, msgspec.convert(d, anthropic_dialect._RDelta), {})) is not None
+    )
+    assert got == want

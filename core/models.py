@@ -33,6 +33,7 @@ PROVIDERS: tuple[str, ...] = (
     "docker",
     "bedrock",
     "openai_compatible",
+    "openai_responses",  # hook: responses
 )
 PROVIDER_ALIASES: dict[str, str] = {"google": "gemini", "grok": "xai", "dmr": "docker"}
 _KNOWN = frozenset(PROVIDERS) | frozenset(PROVIDER_ALIASES)

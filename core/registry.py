@@ -35,6 +35,7 @@ _ROWS: Mapping[str, tuple[str, str]] = {
     "openai_compatible": ("compat", "OPENAI_COMPATIBLE"),
     "anthropic": ("anthropic", "ANTHROPIC"),
     "gemini": ("gemini", "GEMINI"),
+    "openai_responses": ("openai_responses", "OPENAI_RESPONSES"),  # hook: responses
 }
 
 

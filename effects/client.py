@@ -216,7 +216,16 @@ class Client:
         problem = request_problem(req, ref.provider, info)
         if problem is not None:
             return Failure(problem)
-        return Success(Prepared(ref, dialect, req, self.config.provider(ref.provider)))
+        cfg = self.config.provider(ref.provider)
+        if cfg.api == "responses":  # hook: responses — LlmConfig.with_provider(name, api="responses")
+            from interlingua.core.openai_responses import responses_dialect_for  # imported only when used
+
+            routed = responses_dialect_for(ref.provider)
+            if routed is None:
+                return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=ref.provider,
+                                        message=f"{ref.provider} has no Responses API here (openai and azure have)"))
+            dialect = routed
+        return Success(Prepared(ref, dialect, req, cfg))
 
     # -- calls ------------------------------------------------------------------------------------
 

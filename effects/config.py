@@ -86,6 +86,7 @@ ENV: dict[str, ProviderEnv] = {
     "openai_compatible": ProviderEnv(
         api_key=("OPENAI_COMPATIBLE_API_KEY",), base_url=("OPENAI_COMPATIBLE_BASE_URL",)
     ),
+    "openai_responses": ProviderEnv(api_key=("OPENAI_API_KEY",), base_url=("OPENAI_BASE_URL",)),  # hook: responses
     "anthropic": ProviderEnv(api_key=("ANTHROPIC_API_KEY",), base_url=("ANTHROPIC_BASE_URL",)),
     # GEMINI_API_KEY first, as the brief asks (note: google-genai itself prefers GOOGLE_API_KEY when
     # both are set); GOOGLE_GEMINI_BASE_URL is the variable google-genai reads for the base URL.

@@ -448,6 +448,9 @@ FLAVOUR = Flavour(NAME, MODELS)
 
 def add_routes(app: web.Application) -> None:
     serve_on_v1(app, FLAVOUR, SPEC)
+    from .openai_responses import add_openai_routes  # hook: responses (POST/GET/DELETE /v1/responses)
+
+    add_openai_routes(app, SPEC)
 
 
 SPEC = FakeSpec(

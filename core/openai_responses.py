@@ -460,7 +460,7 @@ class ResponsesDialect:
                 return msgspec.structs.replace(st, failed=True), tuple(out)
         return st, tuple(out)
 
-    def _on_event(  # noqa: C901, PLR0912 — one branch per documented event type
+    def _on_event(
         self, st: ResponsesStreamState, e: _REvent, out: list[StreamEvent]
     ) -> tuple[ResponsesStreamState, LlmError | None]:
         t = e.type or ""

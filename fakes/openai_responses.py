@@ -303,7 +303,7 @@ async def _create(request: web.Request, provider: str, spec: FakeSpec, check: Ch
         return missing(model)
     d, prompt_tokens = _decision(body, history)
     if prompt_tokens > MODELS.get(model, 128_000):
-        return _error(400, f"Your input exceeds the context window of this model. Please adjust your input and "
+        return _error(400, "Your input exceeds the context window of this model. Please adjust your input and "
                       "try again.", param="input", code="context_length_exceeded")
     seed = stable_id(body, time.time_ns())
     resp = response_object("resp_" + seed, int(time.time()), body, d, prompt_tokens, seed)

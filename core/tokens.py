@@ -433,6 +433,7 @@ def _estimate(provider: str, model: str, messages: Sequence[Message], tools: Seq
 _COUNTERS: Mapping[str, Callable[[str, Sequence[Message], Sequence[ToolSpec]], TokenCount]] = {
     "openai": _count_openai,
     "azure": _count_openai,  # Azure serves OpenAI's models; a deployment named after one counts exactly
+    "openai_responses": _count_openai,  # hook: responses — the same models over the Responses API
 }
 
 

@@ -45,6 +45,7 @@ _OPENAI = ProviderRules(image_media_types=_COMMON_IMAGES, temperature=(0.0, 2.0)
 PROVIDER_RULES: Mapping[str, ProviderRules] = {
     "openai": _OPENAI,
     "azure": _OPENAI,
+    "openai_responses": _OPENAI,  # hook: responses
     "xai": _OPENAI,
     "docker": ProviderRules(tool_results_required=False, temperature=(0.0, 2.0)),
     "openai_compatible": ProviderRules(tool_results_required=False),

@@ -361,3 +361,68 @@ def test_registered_under_its_name() -> None:
     assert OPENAI_RESPONSES.name == P
     req = ChatRequest(model="openai_responses:gpt-5", messages=(Message.user("hi"),))
     assert json.loads(encode_request(P, req, api_key="k").unwrap().body)["model"] == "gpt-5"
+
+
+# -- streams built event by event: the shapes the captured files do not cover ----------------------
+
+
+def _sse(*events: dict[str, object]) -> bytes:
+    return b"".join(b"data: " + json.dumps({**e, "sequence_number": n}).encode() + b"\n\n" for n, e in enumerate(events))
+
+
+def _done(obj: dict[str, object]) -> dict[str, object]:
+    return {"type": "response.completed", "response": obj}
+
+
+MULTI = {"id": "resp_m", "object": "response", "created_at": 1, "model": "gpt-5", "status": "completed",
+         "output": [{"id": "rs_m", "type": "reasoning", "encrypted_content": "gAAAAABm",
+                     "summary": [{"type": "summary_text", "text": "**First**"}, {"type": "summary_text", "text": "Second part."}]},
+                    {"id": "msg_m", "type": "message", "role": "assistant", "status": "completed",
+                     "content": [{"type": "output_text", "text": "Answer."}]}],
+         "usage": {"input_tokens": 3, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 4}}}
+
+
+def test_multi_part_summary_streams_like_the_object() -> None:
+    """Two summary parts (Azure gpt-5 streams them) join with a blank line, streamed or not."""
+    rs = MULTI["output"][0]  # type: ignore[index]
+    raw = _sse(
+        {"type": "response.created", "response": {**MULTI, "status": "in_progress", "output": []}},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**rs, "summary": []}},  # type: ignore[dict-item]
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 0, "delta": "**First"},
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 0, "delta": "**"},
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 1, "delta": "Second"},
+        {"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 1, "delta": " part."},
+        {"type": "response.output_item.done", "output_index": 0, "item": rs},
+        {"type": "response.output_item.added", "output_index": 1, "item": {"id": "msg_m", "type": "message", "content": []}},
+        {"type": "response.output_text.delta", "output_index": 1, "content_index": 0, "delta": "Answer."},
+        {"type": "response.output_item.done", "output_index": 1, "item": MULTI["output"][1]},  # type: ignore[index]
+        _done(MULTI),
+    )
+    plain = decode_response(P, 200, json.dumps(MULTI).encode()).unwrap()
+    assert plain.message.parts[0] == ReasoningPart(text="**First**\n\nSecond part.", signature="gAAAAABm")
+    assert plain.text == "Answer."
+    assert decode_stream(P, [raw]).unwrap() == plain
+
+
+def test_items_without_deltas_still_arrive() -> None:
+    """A server that sends only output_item.done (no deltas, no added) loses nothing."""
+    call = {"id": "fc_1", "type": "function_call", "call_id": "call_9", "name": "f", "arguments": '{"x":1}'}
+    obj = {**MULTI, "output": [*MULTI["output"], call]}  # type: ignore[misc]
+    raw = _sse(*({"type": "response.output_item.done", "output_index": i, "item": it} for i, it in enumerate(obj["output"])),
+               _done(obj))
+    streamed = decode_stream(P, [raw]).unwrap()
+    assert streamed == decode_response(P, 200, json.dumps(obj).encode()).unwrap()
+    assert streamed.tool_calls[0].id == "call_9" and streamed.finish_reason is FinishReason.TOOL_CALLS
+
+
+def test_two_encrypted_reasoning_items_stay_apart() -> None:
+    """Reasoning, call, reasoning (no summary), call: each encrypted item stays its own part, in order."""
+    out = [{"type": "reasoning", "summary": [{"type": "summary_text", "text": "a"}], "encrypted_content": "gAAAAABa"},
+           {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+           {"type": "reasoning", "summary": [], "encrypted_content": "gAAAAABb"},
+           {"type": "function_call", "call_id": "c2", "name": "g", "arguments": "{}"}]
+    r = decode_response(P, 200, json.dumps({"id": "r", "status": "completed", "output": out}).encode()).unwrap()
+    assert r.message.content == (ReasoningPart(text="a", signature="gAAAAABa"), ReasoningPart(redacted="gAAAAABb"))
+    items = _encode(ChatRequest(model="gpt-5", messages=(Message.user("q"), r.message)))["input"]
+    assert [(i["type"], i.get("encrypted_content")) for i in items[1:3]] == [  # type: ignore[index]
+        ("reasoning", "gAAAAABa"), ("reasoning", "gAAAAABb")]

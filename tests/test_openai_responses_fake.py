@@ -14,6 +14,7 @@ import pytest
 from returns.result import Failure, Result, Success
 
 from interlingua.core import ErrorKind, LlmError, Message, ReasoningConfig, ReasoningPart, ToolSpec
+from interlingua.core.catalog import default_catalog
 from interlingua.effects import Client, LlmConfig
 from interlingua.fakes import FakeServer
 
@@ -165,6 +166,15 @@ async def test_client_chat_and_stream(rclient: Client, fake: FakeServer) -> None
     plain = (await rclient.chat("openai_responses:gpt-4o-mini", "hello there")).unwrap()
     folded = (await rclient.stream_response("openai_responses:gpt-4o-mini", "hello there")).unwrap()
     assert folded.text == plain.text and folded.usage == plain.usage and folded.finish_reason is plain.finish_reason
+
+
+async def test_client_prices_and_counts_like_openai(rclient: Client) -> None:
+    """openai_responses models are OpenAI's: catalog prices apply (cost is exact) and counting is exact."""
+    r = (await rclient.chat("openai_responses:gpt-4o-mini", "price me")).unwrap()
+    info = default_catalog().lookup("openai", "gpt-4o-mini")
+    assert info is not None and rclient.total_cost == r.usage.calculate_cost(info) > 0
+    counted = (await rclient.count_tokens("openai_responses:gpt-4o-mini", [Message.user("price me")])).unwrap()
+    assert counted.exact
 
 
 async def test_client_tool_round_trip(rclient: Client, fake: FakeServer) -> None:

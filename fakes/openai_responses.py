@@ -13,7 +13,8 @@ Paths:
 Content follows :mod:`._content`. Reasoning models (``gpt-5*``, ``o3*``, ``o4-mini``) answer with a
 ``reasoning`` item first: its ``summary`` holds the reasoning text only when ``reasoning.summary``
 is requested, and it carries ``encrypted_content`` only when ``include`` has
-``reasoning.encrypted_content``. Encrypted reasoning sent back must be content this fake issued
+``reasoning.encrypted_content``; they refuse a ``temperature`` other than 1, and other models refuse
+``reasoning``, as the service does. Encrypted reasoning sent back must be content this fake issued
 (anything else gets the service's "could not be verified" 400). A ``function_call_output`` must
 answer the ``call_id`` of a ``function_call`` earlier in ``input`` (or in the previous response):
 otherwise 400 "No tool call found for function call output with call_id …".
@@ -121,6 +122,10 @@ def _validate(body: Any, history: list[dict[str, Any]]) -> web.Response | None:
         return _error(400, f"Invalid 'max_output_tokens': integer below minimum value. Expected a value >= "
                       f"{_MIN_OUTPUT_TOKENS}, but got {m} instead.", param="max_output_tokens",
                       code="integer_below_min_value")
+    if _is_reasoning(body["model"]) and t is not None and t != 1:
+        # Reasoning models take no sampling temperature (the service's answer, code null).
+        return _error(400, "Unsupported parameter: 'temperature' is not supported with this model.",
+                      param="temperature")
     if body.get("reasoning") and not _is_reasoning(body["model"]):
         return _error(400, "Unsupported parameter: 'reasoning.effort' is not supported with this model.",
                       param="reasoning.effort", code="unsupported_parameter")

@@ -426,3 +426,37 @@ def test_two_encrypted_reasoning_items_stay_apart() -> None:
     items = _encode(ChatRequest(model="gpt-5", messages=(Message.user("q"), r.message)))["input"]
     assert [(i["type"], i.get("encrypted_content")) for i in items[1:3]] == [  # type: ignore[index]
         ("reasoning", "gAAAAABa"), ("reasoning", "gAAAAABb")]
+
+
+_enc = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=", min_size=1, max_size=30).map(
+    lambda s: "gAAAAAB" + s)
+_reasoning_item = st.builds(
+    lambda summary, enc: {"type": "reasoning", "summary": [{"type": "summary_text", "text": t} for t in summary],
+                          **({"encrypted_content": enc} if enc else {})},
+    st.lists(text, max_size=2), st.one_of(st.none(), _enc))
+_call_item = st.builds(lambda cid, name, args: {"type": "function_call", "call_id": "call_" + cid, "name": name, "arguments": args},
+                       ident, ident, st.sampled_from(['{}', '{"a":1}', '{"q":"x y"}']))
+_message_item = st.builds(lambda t: {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": t}]}, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_reasoning_item, max_size=2), st.lists(_message_item, max_size=2),
+       st.lists(_call_item, max_size=3, unique_by=lambda c: c["call_id"]))
+def test_decoded_turns_go_back_as_the_same_items(reasoning: list[dict[str, object]], messages: list[dict[str, object]],
+                                                 calls: list[dict[str, object]]) -> None:
+    """Any decoded answer sent back re-creates its encrypted reasoning (in order), its text, and its
+    function calls with the same call_id/name/arguments; each tool result answers its call."""
+    output = [*reasoning, *messages, *calls]
+    r = decode_response(P, 200, json.dumps({"id": "r", "status": "completed", "output": output}).encode()).unwrap()
+    results = [Message.tool(str(c["call_id"]), "ok") for c in calls]
+    items = _encode(ChatRequest(model="gpt-5", messages=(Message.user("q"), r.message, *results)))["input"]
+    assert isinstance(items, list)
+    sent = items[1:]
+    assert [i["encrypted_content"] for i in sent if i["type"] == "reasoning"] == [
+        i["encrypted_content"] for i in reasoning if "encrypted_content" in i]
+    assert "".join(i["content"] for i in sent if i["type"] == "message") == "".join(
+        str(m["content"][0]["text"]) for m in messages)  # type: ignore[index]
+    assert [(i["call_id"], i["name"], i["arguments"]) for i in sent if i["type"] == "function_call"] == [
+        (c["call_id"], c["name"], c["arguments"]) for c in calls]
+    assert [i["call_id"] for i in sent if i["type"] == "function_call_output"] == [c["call_id"] for c in calls]
+    assert fake_responses._validate({"model": "gpt-5", "input": items}, []) is None

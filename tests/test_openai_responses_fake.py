@@ -123,6 +123,15 @@ async def test_sdk_incomplete_and_errors(sdk: openai.AsyncOpenAI) -> None:
     assert r.incomplete_details.reason == "max_output_tokens"
     with pytest.raises(openai.BadRequestError, match="reasoning"):
         await sdk.responses.create(model="gpt-4o-mini", input="hi", reasoning={"effort": "low"})
+    with pytest.raises(openai.BadRequestError, match="temperature"):
+        await sdk.responses.create(model="gpt-5", input="hi", temperature=0.2)
+
+
+async def test_client_unsupported_parameter_is_invalid_request(rclient: Client) -> None:
+    """The service's 400 for temperature on a reasoning model (code null) is INVALID_REQUEST, not retried."""
+    err = (await rclient.chat("openai_responses:gpt-5", "hi", temperature=0.2)).failure()
+    assert err.kind is ErrorKind.INVALID_REQUEST and err.status == 400 and "temperature" in err.message
+    assert not err.is_retryable()
 
 
 async def test_sdk_azure(fake: FakeServer) -> None:

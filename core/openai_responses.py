@@ -83,6 +83,7 @@ from .schema import (
     ToolCallDelta,
     ToolChoiceFunction,
     Usage,
+    assistant_text,
 )
 
 __all__ = [
@@ -408,6 +409,24 @@ class ResponsesDialect:
             return Failure(self._failed(r, resp.status))
         if r.output is None:
             return Failure(malformed(self.name, "no output in the response", resp.body, status=resp.status))
+        out = r.output
+        if len(out) == 1 and out[0].type == "message" and out[0].content and len(out[0].content) == 1:
+            part = out[0].content[0]
+            if part.type == "output_text":
+                # The usual answer, one text part: what the fold below returns, without building chunks.
+                finish, raw = _finish(r, False)
+                return Success(
+                    ChatResponse(
+                        id=r.id or "",
+                        model=r.model or "",
+                        created=int(r.created_at or 0),
+                        message=assistant_text(part.text or ""),
+                        finish_reason=finish,
+                        raw_finish_reason=raw,
+                        usage=_usage(r.usage) or Usage(),
+                        provider=self.name,
+                    )
+                )
         chunks = [_head(r)]
         calls = 0
         for item in r.output:

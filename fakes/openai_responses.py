@@ -10,7 +10,8 @@ Paths:
   (dated versions from ``2025-03-01-preview``; the deployment is the body's ``model``), with the
   same ``GET``/``DELETE`` below each.
 
-Content follows :mod:`._content`. Reasoning models (``gpt-5*``, ``o3*``, ``o4-mini``) answer with a
+Requests are recorded (and faults queued, ``fake.fail_next("openai", …)``) under the serving
+provider's name, ``openai`` or ``azure``: it is one service with two APIs. Content follows :mod:`._content`. Reasoning models (``gpt-5*``, ``o3*``, ``o4-mini``) answer with a
 ``reasoning`` item first: its ``summary`` holds the reasoning text only when ``reasoning.summary``
 is requested, and it carries ``encrypted_content`` only when ``include`` has
 ``reasoning.encrypted_content``; they refuse a ``temperature`` other than 1, and other models refuse

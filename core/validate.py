@@ -36,6 +36,9 @@ class ProviderRules(msgspec.Struct, frozen=True, kw_only=True):
     temperature: tuple[float, float] | None = None
     system_anywhere: bool = True
     """Whether system messages may appear after the first non-system message."""
+    stored_history_option: str | None = None  # hook: responses
+    """A ``provider_options`` key that makes the server prepend a stored conversation (Responses'
+    ``previous_response_id``): tool results may then answer calls that are not in ``messages``."""
 
 
 _COMMON_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -45,7 +48,9 @@ _OPENAI = ProviderRules(image_media_types=_COMMON_IMAGES, temperature=(0.0, 2.0)
 PROVIDER_RULES: Mapping[str, ProviderRules] = {
     "openai": _OPENAI,
     "azure": _OPENAI,
-    "openai_responses": _OPENAI,  # hook: responses
+    "openai_responses": ProviderRules(  # hook: responses
+        image_media_types=_COMMON_IMAGES, temperature=(0.0, 2.0), stored_history_option="previous_response_id"
+    ),
     "xai": _OPENAI,
     "docker": ProviderRules(tool_results_required=False, temperature=(0.0, 2.0)),
     "openai_compatible": ProviderRules(tool_results_required=False),
@@ -95,6 +100,7 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
         return _fail(provider, "only system messages given: add a user message")
     known: list[str] = []
     open_calls: dict[str, int] = {}
+    stored = rules.stored_history_option is not None and rules.stored_history_option in req.provider_options
     seen_non_system = False
     for i, m in enumerate(req.messages):
         if type(m.role) is not Role:
@@ -107,7 +113,7 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
         if m.role is Role.TOOL:
             if not m.tool_call_id:
                 return _fail(provider, f"messages[{i}]: a tool result needs tool_call_id")
-            if m.tool_call_id not in known:
+            if m.tool_call_id not in known and not stored:
                 ids = ", ".join(known) or "none"
                 return _fail(provider, f"messages[{i}]: tool result for {m.tool_call_id!r} answers no earlier tool call (known ids: {ids})")
             open_calls.pop(m.tool_call_id, None)

@@ -213,10 +213,8 @@ class Client:
         ref, dialect, info = resolved.unwrap()
         if req.model != ref.model:
             req = msgspec.structs.replace(req, model=ref.model)
-        problem = request_problem(req, ref.provider, info)
-        if problem is not None:
-            return Failure(problem)
         cfg = self.config.provider(ref.provider)
+        rules = ref.provider
         if cfg.api == "responses":  # hook: responses — LlmConfig.with_provider(name, api="responses")
             from interlingua.core.openai_responses import responses_dialect_for  # imported only when used
 
@@ -224,7 +222,10 @@ class Client:
             if routed is None:
                 return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=ref.provider,
                                         message=f"{ref.provider} has no Responses API here (openai and azure have)"))
-            dialect = routed
+            dialect, rules = routed, "openai_responses"
+        problem = request_problem(req, rules, info)
+        if problem is not None:
+            return Failure(problem)
         return Success(Prepared(ref, dialect, req, cfg))
 
     # -- calls ------------------------------------------------------------------------------------

@@ -460,3 +460,11 @@ def test_decoded_turns_go_back_as_the_same_items(reasoning: list[dict[str, objec
         (c["call_id"], c["name"], c["arguments"]) for c in calls]
     assert [i["call_id"] for i in sent if i["type"] == "function_call_output"] == [c["call_id"] for c in calls]
     assert fake_responses._validate({"model": "gpt-5", "input": items}, []) is None
+
+
+def test_incomplete_content_filter() -> None:
+    """incomplete_details.reason content_filter → CONTENT_FILTER, the partial text kept."""
+    body = {"id": "r", "status": "incomplete", "incomplete_details": {"reason": "content_filter"},
+            "output": [{"type": "message", "content": [{"type": "output_text", "text": "Part"}]}]}
+    r = decode_response(P, 200, json.dumps(body).encode()).unwrap()
+    assert (r.finish_reason, r.raw_finish_reason, r.text) == (FinishReason.CONTENT_FILTER, "content_filter", "Part")

@@ -295,3 +295,28 @@ async def test_fault_matrix_responses(
             assert SENTINEL_KEY not in repr(thing)
     for rec in caplog.records:
         assert SENTINEL_KEY not in rec.getMessage()
+
+
+async def test_client_chains_stored_responses(rclient: Client, fake: FakeServer) -> None:
+    """Stateless by default (nothing stored); provider_options store/previous_response_id chain a stored turn."""
+    m = "openai_responses:gpt-4o-mini"
+    first = (await rclient.chat(m, "call get_weather please", tools=(WEATHER,), provider_options={"store": True})).unwrap()
+    call = first.tool_calls[0]
+    # Only the tool result is sent: the call it answers lives in the stored response.
+    second = (await rclient.chat(m, [Message.tool(call.id, "cloudy")], tools=(WEATHER,),
+                                 provider_options={"previous_response_id": first.id})).unwrap()
+    assert second.text == "Fake reply: tool get_weather returned cloudy"
+    sent = fake.requests_for("openai")[-1].json()
+    assert sent["store"] is True and sent["previous_response_id"] == first.id and len(sent["input"]) == 1
+    unstored = (await rclient.chat(m, "forget me")).unwrap()
+    gone = await rclient.chat(m, "more", provider_options={"previous_response_id": unstored.id})
+    assert gone.failure().kind is ErrorKind.INVALID_REQUEST and "not found" in gone.failure().message
+
+
+async def test_routed_openai_model_chains_too(fake: FakeServer) -> None:
+    """openai:<model> routed with api="responses" follows the Responses rules (a chained tool result is valid)."""
+    async with Client(config_for(fake, retry_enabled=False).with_provider("openai", api="responses")) as c:
+        first = (await c.chat("openai:gpt-4o-mini", "call get_weather", tools=(WEATHER,), provider_options={"store": True})).unwrap()
+        second = await c.chat("openai:gpt-4o-mini", [Message.tool(first.tool_calls[0].id, "hail")], tools=(WEATHER,),
+                              provider_options={"previous_response_id": first.id})
+    assert second.unwrap().text == "Fake reply: tool get_weather returned hail"

@@ -55,7 +55,7 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import sse
-from .compat import AZURE, azure_url
+from .compat import AZURE, OPENAI_COMPATIBLE, azure_url
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -88,6 +88,7 @@ from .schema import (
 
 __all__ = [
     "AZURE_RESPONSES",
+    "COMPATIBLE_RESPONSES",
     "OPENAI_RESPONSES",
     "RESPONSES_FOR",
     "ResponsesDialect",
@@ -725,12 +726,15 @@ OPENAI_RESPONSES = ResponsesDialect(
     dataclasses.replace(OPENAI, name="openai_responses", url_for=_default_url, model_names=("openai_responses", "openai"))
 )
 AZURE_RESPONSES = ResponsesDialect(dataclasses.replace(AZURE, url_for=azure_responses_url))
+# Other servers that added /v1/responses (Ollama's OpenAI-compatible API, vLLM, LM Studio): base URL required.
+COMPATIBLE_RESPONSES = ResponsesDialect(dataclasses.replace(OPENAI_COMPATIBLE, url_for=_default_url))
 
 # provider → its Responses dialect, for LlmConfig.with_provider(name, api="responses").
 RESPONSES_FOR: dict[str, ResponsesDialect] = {
     "openai": OPENAI_RESPONSES,
     "openai_responses": OPENAI_RESPONSES,
     "azure": AZURE_RESPONSES,
+    "openai_compatible": COMPATIBLE_RESPONSES,
 }
 
 

@@ -221,7 +221,7 @@ class Client:
             routed = responses_dialect_for(ref.provider)
             if routed is None:
                 return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=ref.provider,
-                                        message=f"{ref.provider} has no Responses API here (openai and azure have)"))
+                                        message=f"{ref.provider} has no Responses API here (openai, azure and openai_compatible have)"))
             dialect, rules = routed, "openai_responses"
         problem = request_problem(req, rules, info)
         if problem is not None:

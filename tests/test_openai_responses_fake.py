@@ -247,9 +247,18 @@ async def test_api_responses_routes_openai_and_azure(fake: FakeServer) -> None:
 
 async def test_api_responses_on_a_provider_without_it(fake: FakeServer) -> None:
     """A provider with no Responses API here is a typed INVALID_REQUEST, never a silent fallback."""
-    async with Client(config_for(fake).with_provider("xai", api="responses")) as c:
-        r = await c.chat("xai:grok-3-mini", "hi")
+    async with Client(config_for(fake).with_provider("anthropic", api="responses")) as c:
+        r = await c.chat("anthropic:claude-haiku-4-5", "hi")
     assert r.failure().kind is ErrorKind.INVALID_REQUEST
+
+
+async def test_openai_compatible_server_with_responses(fake: FakeServer) -> None:
+    """openai_compatible with api="responses" (Ollama's /v1, vLLM…) posts to {base}/responses; no key needed."""
+    cfg = LlmConfig(retry_enabled=False).with_provider(
+        "openai_compatible", base_url=fake.url_for("openai"), api_key=fake.api_key, api="responses")
+    async with Client(cfg) as c:
+        r = (await c.chat("openai_compatible:gpt-4o-mini", "compatible")).unwrap()
+    assert r.text == "Fake reply: compatible" and fake.requests_for("openai")[-1].path == "/v1/responses"
 
 
 async def test_client_wrong_key_is_authentication(fake: FakeServer) -> None:

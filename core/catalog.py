@@ -102,6 +102,7 @@ class Catalog:
         if provider is None:
             return self.models
         provider = PROVIDER_ALIASES.get(provider, provider)
+        provider = _PRICED_AS.get(provider, provider)  # hook: responses
         return tuple(m for m in self.models if m.provider == provider)
 
 

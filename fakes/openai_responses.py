@@ -8,7 +8,9 @@ Paths:
   ``GET``/``DELETE /v1/responses/{id}``.
 * Azure: ``POST /openai/v1/responses`` (the v1 API) and ``POST /openai/responses?api-version=…``
   (dated versions from ``2025-03-01-preview``; the deployment is the body's ``model``), with the
-  same ``GET``/``DELETE`` below each.
+  same ``GET``/``DELETE`` below each. Azure's content filter applies as on its chat
+  (:mod:`.azure`): a prompt with ``FILTER_PROMPT`` is its 400 ``content_filter``; one with
+  ``FILTER_ANSWER`` ends ``incomplete`` with reason ``content_filter``.
 
 Requests are recorded (and faults queued, ``fake.fail_next("openai", …)``) under the serving
 provider's name, ``openai`` or ``azure``: it is one service with two APIs. Content follows :mod:`._content`. Reasoning models (``gpt-5*``, ``o3*``, ``o4-mini``) answer with a
@@ -55,6 +57,7 @@ _STORE: web.AppKey[dict[str, dict[str, Any]]] = web.AppKey("interlingua_fake_res
 _MIN_OUTPUT_TOKENS = 16  # "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16"
 
 Check = Callable[[web.Request], "web.Response | None"]
+Screen = Callable[[str, Decision], "tuple[Decision, Any] | web.Response"]
 Missing = Callable[[str], web.Response]
 
 
@@ -196,7 +199,9 @@ def response_object(rid: str, created: int, body: dict[str, Any], d: Decision, p
     output = _output(d, seed, body)
     reasoning_tokens = count_tokens(d.reasoning) if d.reasoning else 0
     answer = count_tokens(d.text) + (count_tokens(output[-1]["arguments"]) + 3 if d.tool_name else 0)
-    incomplete = d.finish == "length"
+    # "max_output_tokens" and "content_filter" are the documented incomplete reasons.
+    reason = {"length": "max_output_tokens", "content_filter": "content_filter"}.get(d.finish)
+    incomplete = reason is not None
     tools = [{"type": "function", "description": t.get("description"), "name": t.get("name"),
               "parameters": t.get("parameters"), "strict": t.get("strict", True)}
              for t in body.get("tools") or () if isinstance(t, dict)]
@@ -204,7 +209,7 @@ def response_object(rid: str, created: int, body: dict[str, Any], d: Decision, p
         "id": rid, "object": "response", "created_at": created,
         "status": "incomplete" if incomplete else "completed",
         "background": False, "error": None,
-        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "incomplete_details": {"reason": reason} if incomplete else None,
         "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
         "max_tool_calls": None, "model": body["model"], "output": output, "parallel_tool_calls": True,
         "previous_response_id": body.get("previous_response_id"), "prompt_cache_key": None,
@@ -280,7 +285,8 @@ def stream_error_frame() -> bytes:
     return b"event: error\ndata: " + json.dumps(body).encode() + b"\n\n"
 
 
-async def _create(request: web.Request, provider: str, spec: FakeSpec, check: Check, missing: Missing) -> web.StreamResponse:
+async def _create(request: web.Request, provider: str, spec: FakeSpec, check: Check, missing: Missing,
+                  screen: Screen | None = None) -> web.StreamResponse:
     raw, fault = await record(request, provider)
     early = await apply_pre_fault(request, spec, fault)
     if early is not None:
@@ -308,6 +314,15 @@ async def _create(request: web.Request, provider: str, spec: FakeSpec, check: Ch
     if not _known(model):
         return missing(model)
     d, prompt_tokens = _decision(body, history)
+    if screen is not None:
+        # Azure's content filter, the same screen as its chat: a refused prompt is its 400; a
+        # filtered answer is cut (the response ends incomplete, reason content_filter).
+        prompt = next((_text_of(i.get("content")) for i in reversed(history + _as_items(body))
+                       if i.get("type") == "message" and i.get("role") == "user"), "")
+        screened = screen(prompt, d)
+        if isinstance(screened, web.Response):
+            return screened
+        d = screened[0]
     if prompt_tokens > MODELS.get(model, 128_000):
         return _error(400, "Your input exceeds the context window of this model. Please adjust your input and "
                       "try again.", param="input", code="context_length_exceeded")
@@ -389,7 +404,7 @@ def add_azure_routes(app: web.Application, spec: FakeSpec) -> None:
     _ensure_store(app)
 
     async def create(request: web.Request) -> web.StreamResponse:
-        return await _create(request, "azure", spec, _azure_check, _azure._deployment_missing)
+        return await _create(request, "azure", spec, _azure_check, _azure._deployment_missing, _azure._screen)
 
     async def stored(request: web.Request) -> web.StreamResponse:
         return await _stored(request, "azure", _azure_check)

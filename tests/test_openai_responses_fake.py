@@ -13,7 +13,7 @@ import openai
 import pytest
 from returns.result import Failure, Result, Success
 
-from interlingua.core import ErrorKind, LlmError, Message, ReasoningConfig, ReasoningPart, ToolSpec
+from interlingua.core import ErrorKind, FinishReason, LlmError, Message, ReasoningConfig, ReasoningPart, ToolSpec
 from interlingua.core.catalog import default_catalog
 from interlingua.effects import Client, LlmConfig
 from interlingua.fakes import FakeServer
@@ -329,3 +329,19 @@ async def test_routed_openai_model_chains_too(fake: FakeServer) -> None:
         second = await c.chat("openai:gpt-4o-mini", [Message.tool(first.tool_calls[0].id, "hail")], tools=(WEATHER,),
                               provider_options={"previous_response_id": first.id})
     assert second.unwrap().text == "Fake reply: tool get_weather returned hail"
+
+
+async def test_azure_responses_through_the_client(fake: FakeServer) -> None:
+    """azure: with api="responses" and a dated version posts to /openai/responses?api-version=…; Azure's
+    content filter maps to CONTENT_FILTER both ways (refused prompt, cut answer)."""
+    cfg = config_for(fake, retry_enabled=False).with_provider("azure", api="responses", api_version="2025-04-01-preview")
+    async with Client(cfg) as c:
+        ok = (await c.chat("azure:gpt-4o-mini", "dated")).unwrap()
+        refused = await c.chat("azure:gpt-4o-mini", "FILTER_PROMPT please")
+        cut = (await c.stream_response("azure:gpt-4o-mini", "FILTER_ANSWER please")).unwrap()
+    assert ok.text == "Fake reply: dated"
+    sent = fake.requests_for("azure")[0]
+    assert sent.path == "/openai/responses" and sent.query["api-version"] == "2025-04-01-preview"
+    err = refused.failure()
+    assert err.kind is ErrorKind.CONTENT_FILTER and "violence" in err.message
+    assert (cut.finish_reason, cut.raw_finish_reason, cut.text) == (FinishReason.CONTENT_FILTER, "content_filter", "")

@@ -13,7 +13,15 @@ import openai
 import pytest
 from returns.result import Failure, Result, Success
 
-from interlingua.core import ErrorKind, FinishReason, LlmError, Message, ReasoningConfig, ReasoningPart, ToolSpec
+from interlingua.core import (
+    ErrorKind,
+    FinishReason,
+    LlmError,
+    Message,
+    ReasoningConfig,
+    ReasoningPart,
+    ToolSpec,
+)
 from interlingua.core.catalog import default_catalog
 from interlingua.effects import Client, LlmConfig
 from interlingua.fakes import FakeServer

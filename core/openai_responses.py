@@ -204,7 +204,8 @@ class _RItem(msgspec.Struct):
     encrypted_content: str | None = None
     call_id: str | None = None
     name: str | None = None
-    arguments: str | None = None
+    arguments: Any = None
+    """A string for ``function_call`` items; other items (``tool_search_call``) send an object here."""
 
 
 class _RInputDetails(msgspec.Struct):
@@ -249,7 +250,8 @@ class _REvent(msgspec.Struct):
     output_index: int | None = None
     content_index: int | None = None
     summary_index: int | None = None
-    delta: str | None = None
+    delta: Any = None
+    """A string for text, summary and argument deltas; other events (shell output) send objects."""
     # An "error" event: the SDK's type has these at the top level, real streams nest them under "error".
     error: _RErrorDetail | None = None
     code: str | int | None = None
@@ -257,9 +259,32 @@ class _REvent(msgspec.Struct):
     param: str | None = None
 
 
+class _RType(msgspec.Struct):
+    type: Any = None
+
+
 _ENCODER = msgspec.json.Encoder()
 _RESPONSE = msgspec.json.Decoder(_RResponse)
 _EVENT = msgspec.json.Decoder(_REvent)
+_TYPE = msgspec.json.Decoder(_RType)
+# The events this fold reads; any other event whose shape differs from ours is skipped, not fatal
+# (the API adds event types for hosted tools often).
+_READ = frozenset(
+    {
+        "response.created",
+        "response.output_item.added",
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_text.delta",
+        "response.function_call_arguments.delta",
+        "response.output_item.done",
+        "response.completed",
+        "response.incomplete",
+        "response.failed",
+        "error",
+    }
+)
 
 # incomplete_details.reason → our finish reason. Documented reasons: max_output_tokens, content_filter.
 _INCOMPLETE: dict[str, FinishReason] = {
@@ -472,6 +497,9 @@ class ResponsesDialect:
             try:
                 e = _EVENT.decode(ev.data)
             except DECODE_ERRORS as exc:
+                kind = _event_type(ev.data)
+                if isinstance(kind, str) and kind not in _READ:
+                    continue  # valid JSON of an event we do not read, with fields shaped unlike ours
                 out.append(stream_error(self.name, f"malformed stream event: {exc}", ev.data))
                 return msgspec.structs.replace(st, failed=True), tuple(out)
             st, failure = self._on_event(st, e, out)
@@ -502,26 +530,28 @@ class ResponsesDialect:
                         )
                     )
                 )
-                if item.arguments:
-                    out.append(_args(st.calls, item.arguments))
-                st = replace(st, call=st.calls, calls=st.calls + 1, item_emitted=bool(item.arguments))
+                args = _arguments(item)
+                if args:
+                    out.append(_args(st.calls, args))
+                st = replace(st, call=st.calls, calls=st.calls + 1, item_emitted=bool(args))
             return st, None
+        delta = e.delta if type(e.delta) is str else None
         if t in ("response.output_text.delta", "response.refusal.delta"):
-            if e.delta:
-                out.append(ChatChunk(text=e.delta) if t == "response.output_text.delta" else ChatChunk(refusal=e.delta))
+            if delta:
+                out.append(ChatChunk(text=delta) if t == "response.output_text.delta" else ChatChunk(refusal=delta))
                 st = replace(st, item_emitted=True)
             return st, None
         if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            if e.delta:
+            if delta:
                 piece = ("s" if t == "response.reasoning_summary_text.delta" else "c", e.summary_index or e.content_index or 0)
                 # Summary parts are joined with a blank line, as decode_response joins them.
                 sep = "\n\n" if st.item_emitted and st.piece != piece else ""
-                out.append(ChatChunk(reasoning=sep + e.delta))
+                out.append(ChatChunk(reasoning=sep + delta))
                 st = replace(st, item_emitted=True, piece=piece)
             return st, None
         if t == "response.function_call_arguments.delta":
-            if e.delta and st.call >= 0:
-                out.append(_args(st.call, e.delta))
+            if delta and st.call >= 0:
+                out.append(_args(st.call, delta))
                 st = replace(st, item_emitted=True)
             return st, None
         if t == "response.output_item.done" and e.item is not None:
@@ -530,8 +560,8 @@ class ResponsesDialect:
                 if st.call < 0 or st.item != e.output_index:  # never announced: the whole call now
                     out.extend(_item_chunks(item, st.calls))
                     return replace(st, calls=st.calls + 1, item=None, call=-1), None
-                if not st.item_emitted and item.arguments:
-                    out.append(_args(st.call, item.arguments))
+                if not st.item_emitted and _arguments(item):
+                    out.append(_args(st.call, _arguments(item)))
             elif item.type == "reasoning":
                 if st.item_emitted:
                     if item.encrypted_content:
@@ -641,6 +671,17 @@ def _encode_message(m: Message, items: list[_WItem]) -> str | None:
     return None
 
 
+def _event_type(data: bytes) -> object:
+    try:
+        return _TYPE.decode(data).type
+    except DECODE_ERRORS:
+        return None
+
+
+def _arguments(item: _RItem) -> str:
+    return item.arguments if type(item.arguments) is str else ""
+
+
 def _args(index: int, arguments: str) -> ChatChunk:
     return ChatChunk(tool_calls=(ToolCallDelta(index=index, arguments=arguments),))
 
@@ -678,7 +719,7 @@ def _item_chunks(item: _RItem, call_index: int) -> list[ChatChunk]:
                         index=call_index,
                         id=item.call_id or item.id or f"call_{call_index}",
                         name=item.name or "",
-                        arguments=item.arguments or "",
+                        arguments=_arguments(item),
                     ),
                 )
             )

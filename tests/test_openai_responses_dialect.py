@@ -468,3 +468,22 @@ def test_incomplete_content_filter() -> None:
             "output": [{"type": "message", "content": [{"type": "output_text", "text": "Part"}]}]}
     r = decode_response(P, 200, json.dumps(body).encode()).unwrap()
     assert (r.finish_reason, r.raw_finish_reason, r.text) == (FinishReason.CONTENT_FILTER, "content_filter", "Part")
+
+
+def test_unread_events_and_items_of_other_shapes_are_tolerated() -> None:
+    """Hosted-tool events and items shaped unlike ours (an object ``delta``, object ``arguments``, as the
+    SDK types ``response.shell_call_output_content.delta`` and ``tool_search_call``) do not break a decode;
+    a malformed event of a type we read still does."""
+    search = {"id": "ts_1", "type": "tool_search_call", "status": "completed", "arguments": {"query": "x"}}
+    obj = {**MULTI, "output": [search, *MULTI["output"]]}  # type: ignore[misc]
+    plain = decode_response(P, 200, json.dumps(obj).encode()).unwrap()
+    assert plain == decode_response(P, 200, json.dumps(MULTI).encode()).unwrap()
+    raw = _sse({"type": "response.created", "response": {**MULTI, "output": []}},
+               {"type": "response.output_item.added", "output_index": 0, "item": search},
+               {"type": "response.shell_call_output_content.delta", "output_index": 0, "delta": {"stdout": "hi"}},
+               {"type": "response.output_item.done", "output_index": 0, "item": search},
+               *({"type": "response.output_item.done", "output_index": i + 1, "item": it} for i, it in enumerate(MULTI["output"])),  # type: ignore[arg-type]
+               _done(obj))
+    assert decode_stream(P, [raw]).unwrap() == plain
+    bad = _sse({"type": "response.output_text.delta", "delta": "x", "output_index": "zero"})
+    assert decode_stream(P, [bad]).failure().kind is ErrorKind.STREAMING

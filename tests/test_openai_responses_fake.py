@@ -85,7 +85,7 @@ async def test_sdk_two_turn_tool_round_trip(sdk: openai.AsyncOpenAI) -> None:
     kinds = [o.type for o in first.output]
     assert kinds == ["reasoning", "function_call"]
     call = first.output[1]
-    assert call.type == "function_call" and call.name == "get_weather" and json.loads(call.arguments) == {"city": "sample"}
+    assert call.type == "function_call" and call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}  # the prompt's capitalised word (_content)
     history: list[Any] = [{"role": "user", "content": "call get_weather for Paris"}]
     history += [o.model_dump(exclude_none=True) for o in first.output]
     history.append({"type": "function_call_output", "call_id": call.call_id, "output": "sunny"})

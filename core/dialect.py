@@ -75,7 +75,7 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     that accept one (a Microsoft Entra ID token for Azure OpenAI). The caller obtains and refreshes it."""
     api: str | None = None  # hook: responses
     """Which of the provider's APIs to speak: ``None`` for its default, ``"responses"`` for OpenAI's
-    Responses API (OpenAI and Azure; see :mod:`.openai_responses`)."""
+    Responses API (``openai``, ``azure`` and ``openai_compatible``; see :mod:`.openai_responses`)."""
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"

@@ -314,12 +314,26 @@ def azure_responses_url(d: OpenAIDialect, base: str, model: str, cfg: ProviderCo
     return azure_url(dataclasses.replace(d, chat_path="/responses"), base, model, cfg)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class ResponsesDialect:
     """The Responses API of one server; ``chat`` is that server's Chat Completions configuration
-    (auth, base URL, error decoding are the same for both APIs)."""
+    (auth, base URL, error decoding are the same for both APIs).
 
+    A plain immutable value, not a dataclass: its name and base URL are ``chat``'s, so a registry row
+    borrowing it is not relabelled field by field (``registry._labelled``); build
+    ``ResponsesDialect(dataclasses.replace(chat, name=…))`` for another server instead.
+    """
+
+    __slots__ = ("chat",)
     chat: OpenAIDialect
+
+    def __init__(self, chat: OpenAIDialect) -> None:
+        object.__setattr__(self, "chat", chat)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __repr__(self) -> str:
+        return f"ResponsesDialect({self.chat.name!r}, {self.chat.default_base_url!r})"
 
     @property
     def name(self) -> str:

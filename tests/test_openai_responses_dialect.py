@@ -487,3 +487,18 @@ def test_unread_events_and_items_of_other_shapes_are_tolerated() -> None:
     assert decode_stream(P, [raw]).unwrap() == plain
     bad = _sse({"type": "response.output_text.delta", "delta": "x", "output_index": "zero"})
     assert decode_stream(P, [bad]).failure().kind is ErrorKind.STREAMING
+
+
+def test_a_registered_row_can_borrow_a_responses_dialect() -> None:
+    """register() with a Responses dialect value works (the row is not relabelled field by field)."""
+    from interlingua.core.registry import ProviderSpec, get_dialect, register, unregister
+
+    register(ProviderSpec(name="acme_responses", dialect_module="openai_responses", dialect_attr="COMPATIBLE_RESPONSES",
+                          env_base_url=("ACME_BASE_URL",)))
+    try:
+        d = get_dialect("acme_responses").unwrap()
+        http = d.encode_request(ChatRequest(model="acme_responses:m", messages=(Message.user("hi"),)),
+                                ProviderConfig(base_url="https://llm.acme.test/v1")).unwrap()
+        assert http.url == "https://llm.acme.test/v1/responses"
+    finally:
+        unregister("acme_responses")

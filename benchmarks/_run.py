@@ -38,7 +38,7 @@ from ._clients import CLIENTS, Scenario
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("clients", "core", "import", "capacity", "resilience", "tokens")
+PARTS = ("clients", "core", "import", "capacity", "resilience", "tokens", "batch")
 
 # --- the scenario table: one row per provider -------------------------------------------------
 #
@@ -573,6 +573,23 @@ def tokens_part(mode: Mode, notes: Notes) -> list[str]:
     return ["Output of `python -m benchmarks.tokens_bench` (its own baselines):", "", r.stdout.rstrip()]
 
 
+def batch_part(mode: Mode, notes: Notes) -> list[str]:
+    """``benchmarks/batch_bench.py``: chat_many against a naive gather (its own fake process and baselines)."""
+    env = _env()
+    if mode.name != "full":
+        env["BENCH_QUICK"] = "1"
+    try:
+        r = subprocess.run([sys.executable, "-m", "benchmarks.batch_bench"], capture_output=True, text=True, cwd=ROOT,
+                           env=env, timeout=1800)
+    except subprocess.TimeoutExpired:
+        notes.add("batch: benchmarks.batch_bench timed out after 1800 s")
+        return []
+    if r.returncode != 0:
+        notes.add(f"batch: benchmarks.batch_bench exited {r.returncode}: {r.stderr.strip()[-300:]}")
+        return []
+    return ["Output of `python -m benchmarks.batch_bench` (its own baselines):", "", "```", r.stdout.rstrip(), "```"]
+
+
 ANALYSIS = (Path(__file__).with_name("ANALYSIS.md"))
 
 
@@ -685,6 +702,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append(("5. Targets (retry + breaker + budget guard on vs off included)", targets_summary(summary, mode, imports)))
     if "tokens" in parts:
         sections.append(("6. Tokenizer (benchmarks/tokens_bench.py)", tokens_part(mode, notes)))
+    if "batch" in parts:
+        sections.append(("7. Fan-out: chat_many (benchmarks/batch_bench.py)", batch_part(mode, notes)))
     report = render(sections, mode, fake_info, notes)
     print(report)
     if args.out != "-":

@@ -528,6 +528,10 @@ from .tokens_cli import register as _register_tokens  # noqa: E402
 
 EXTRA_COMMANDS.append(_register_tokens)  # `tokens` and `models`
 
+from .batch_cli import register as _register_batch  # noqa: E402  # hook: batch
+
+EXTRA_COMMANDS.append(_register_batch)  # `batch submit|status|results|cancel|list|run`
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; exit status per :data:`EXIT_RULE`.

@@ -43,6 +43,7 @@ from interlingua.core.tokens import TokenCount, count_tokens
 
 from .config import LlmConfig
 from .ratelimit import Limiter
+from .store import Lease, Store
 from .transport import Timeouts, Transport
 
 __all__ = ["CountTokens", "Guard", "Ticket", "count_tokens_remote"]
@@ -56,6 +57,7 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     info: ModelInfo | None
     reservation: B.Reservation
     prompt: TokenCount
+    lease: Lease | None = None  # hook: redis (the reservation as a shared store holds it)
 
 
 _UNCOUNTED = TokenCount(0, False, None)
@@ -71,12 +73,16 @@ class Guard:
         catalog: Catalog | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        store: Store | None = None,
     ) -> None:
         self.limits = limits or B.Limits()
+        self._shared = store  # hook: redis (None: this process's state, no await on the way)
         self.catalog = catalog or default_catalog()
         self._info: dict[tuple[str, str], ModelInfo | None] = {}
         self.state = B.BudgetState()
-        self.limiter = Limiter(self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep)
+        self.limiter = Limiter(
+            self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep, store=store
+        )
         lim = self.limits
         self._paced = bool(lim.rate_limits) or lim.adapt_to_headers
         # Whether anything reads a prompt's size: the caps, the context-window check, the limiter.
@@ -117,23 +123,44 @@ class Guard:
             if err is not None:
                 return msgspec.structs.replace(err, provider=provider)
         p = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
-        reserved = B.reserve(self.state, self.limits, p)  # no await between check and update: atomic
-        if type(reserved) is Failure:
-            refusal: LlmError = reserved.failure()
-            return msgspec.structs.replace(refusal, provider=provider)
-        self.state, reservation = reserved.unwrap()
-        ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt)
+        lease: Lease | None = None
+        if self._shared is not None:  # hook: redis
+            leased = await self._shared.reserve(self.limits, p)
+            if type(leased) is Failure:
+                denied: LlmError = leased.failure()
+                return msgspec.structs.replace(denied, provider=provider)
+            lease = leased.unwrap()
+            self.state, reservation = self._shared.budget, lease.reservation
+        else:
+            reserved = B.reserve(self.state, self.limits, p)  # no await between check and update: atomic
+            if type(reserved) is Failure:
+                refusal: LlmError = reserved.failure()
+                return msgspec.structs.replace(refusal, provider=provider)
+            self.state, reservation = reserved.unwrap()
+        ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt, lease=lease)
         if not self._paced:
             return ticket
         try:
             refused = await self.limiter.wait_turn(provider, model, p.tokens if p.tokens is not None else p.prompt_tokens)
         except BaseException:
-            self.release(ticket)
+            await self._finish(ticket, None, billed=False)
             raise
         if refused is not None:
-            self.release(ticket)
+            await self._finish(ticket, None, billed=False)
             return refused
         return ticket
+
+    async def _finish(self, ticket: Ticket, usage: Usage | None, *, billed: bool) -> None:
+        """Settle (``billed``) or release a ticket, in whichever store holds it."""
+        if ticket.lease is None or self._shared is None:
+            if billed:
+                self.settle(ticket, usage)
+            else:
+                self.release(ticket)
+        elif billed:  # hook: redis
+            self.state = await self._shared.settle(ticket.lease, usage, ticket.info)
+        else:
+            self.state = await self._shared.release(ticket.lease)
 
     def settle(self, ticket: Ticket, usage: Usage | None) -> None:
         """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case)."""
@@ -162,9 +189,14 @@ class Guard:
         try:
             result = await send(prepared, context)
         except BaseException:
-            self.release(ticket)
+            await self._finish(ticket, None, billed=False)
             raise
-        self._settle_result(ticket, result)
+        if ticket.lease is None:
+            self._settle_result(ticket, result)
+        elif type(result) is Success:  # hook: redis
+            await self._finish(ticket, result.unwrap().usage, billed=True)
+        else:
+            await self._finish(ticket, None, billed=result.failure().kind is ErrorKind.DECODE)
         return result
 
     async def guarded_stream(
@@ -193,10 +225,7 @@ class Guard:
                 yield item
         finally:
             await inner.aclose()  # type: ignore[attr-defined]
-            if usage is not None or received:
-                self.settle(ticket, usage)
-            else:
-                self.release(ticket)
+            await self._finish(ticket, usage, billed=usage is not None or received)
 
     def observe(self, provider: str, model: str, resp: HttpResponse) -> None:
         """Fold a response's rate-limit headers (any status, every attempt) into the limiter."""

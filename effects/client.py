@@ -70,6 +70,7 @@ from interlingua.core.validate import request_problem
 from .budget import Guard, count_tokens_remote
 from .config import LlmConfig
 from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
+from .store import BreakerTurn, Store
 from .transport import AiohttpTransport, Timeouts, Transport
 
 __all__ = ["Client", "Env", "Prepared"]
@@ -139,8 +140,17 @@ class Client:
         transport: Transport | None = None,
         env: Env | None = None,
         on_event: Hook | None = None,
+        store: Store | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else LlmConfig.from_env()
+        # hook: redis — breakers, rate limits and budgets in a shared store (None: this process's
+        # own state, on the synchronous path below); a store built from the config is closed with us.
+        self._owned_store = store is None and cfg.redis_url is not None
+        if store is None and cfg.redis_url is not None:
+            from .redis_store import RedisStore
+
+            store = RedisStore.from_url(cfg.redis_url.reveal())
+        self._shared: Store | None = store if store is not None and store.shared else None
         self._transport: Transport = transport or AiohttpTransport(
             limit=cfg.pool_limit,
             limit_per_host=cfg.pool_limit_per_host,
@@ -149,7 +159,7 @@ class Client:
         )
         self._env = env = env or Env()
         # budgets, context window, rate limits; the limiter waits on the client's own clock
-        self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
+        self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep, store=self._shared)
         self._timeouts = Timeouts(
             total=cfg.timeout,
             connect=cfg.connect_timeout,
@@ -182,6 +192,8 @@ class Client:
 
     async def close(self) -> None:
         await self._transport.close()
+        if self._owned_store and self._shared is not None:  # hook: redis
+            await self._shared.aclose()
 
     def __repr__(self) -> str:
         return f"Client({self.config!r})"
@@ -263,7 +275,7 @@ class Client:
             encoded = d.encode_request(p.request, p.config, stream=False, now=env.wall())
             if type(encoded) is Failure:
                 return Failure(_with_provider(encoded.failure(), name, p.config))
-            generation = self._admit(key)
+            generation = self._admit(key) if self._shared is None else await self._admit_shared(key)  # hook: redis
             if generation == _REJECTED:
                 return Failure(self._circuit_open(key, name))
             attempt += 1
@@ -286,7 +298,10 @@ class Client:
                 err = _with_provider(result.failure(), name, p.config)
                 signal = Signal.FAILURE if err.is_retryable() else Signal.SUCCESS
             finally:
-                self._report(key, generation, signal)
+                if self._shared is None:
+                    self._report(key, generation, signal)
+                else:  # hook: redis
+                    await self._report_shared(key, generation, signal)
             self._attempt_done(p, attempt, began, err)
             delay = self._retry_delay(p, attempt, err, started, waited)
             if delay is None:
@@ -342,7 +357,7 @@ class Client:
             if type(encoded) is Failure:
                 yield Failure(_with_provider(encoded.failure(), name, p.config))
                 return
-            generation = self._admit(key)
+            generation = self._admit(key) if self._shared is None else await self._admit_shared(key)  # hook: redis
             if generation == _REJECTED:
                 run.error = self._circuit_open(key, name)
                 return
@@ -362,7 +377,7 @@ class Client:
                                 err = e
                                 break
                             if not run.delivered:
-                                self._first_chunk(key, generation, p, attempt, began, run)
+                                await self._first_chunk(key, generation, p, attempt, began, run)
                                 signal, e = None, self._stamp_chunk(e, run)
                             yield Success(e)
                         if err is not None:
@@ -382,16 +397,19 @@ class Client:
                     else:
                         for c in tail.unwrap():
                             if not run.delivered:
-                                self._first_chunk(key, generation, p, attempt, began, run)
+                                await self._first_chunk(key, generation, p, attempt, began, run)
                                 signal, c = None, self._stamp_chunk(c, run)
                             yield Success(c)
                         if signal is not None:  # a stream that ended well without a single chunk
-                            self._first_chunk(key, generation, p, attempt, began, run)
+                            await self._first_chunk(key, generation, p, attempt, began, run)
                             signal = None
             finally:
                 await items.aclose()  # type: ignore[attr-defined]
                 if signal is not None and err is None:
-                    self._report(key, generation, signal)
+                    if self._shared is None:
+                        self._report(key, generation, signal)
+                    else:  # hook: redis
+                        await self._report_shared(key, generation, signal)
             if err is None:
                 return
             err = _with_provider(err, name, p.config)
@@ -402,7 +420,10 @@ class Client:
                     )
                 yield Failure(msgspec.structs.replace(err, attempts=run.attempts))
                 return
-            self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS)
+            if self._shared is None:
+                self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS)
+            else:  # hook: redis
+                await self._report_shared(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS)
             self._attempt_done(p, attempt, began, err)
             delay = self._retry_delay(p, attempt, err, started, waited)
             if delay is None:
@@ -452,6 +473,27 @@ class Client:
         if s.state is not old:
             self._set_breaker(key, old, s.state)
 
+    async def _admit_shared(self, key: str) -> int:  # hook: redis
+        """``_admit`` against the shared store: one round trip, every worker sees the same circuit."""
+        if not self.config.circuit_breaker_enabled or self._shared is None:
+            return 0
+        turn = await self._shared.breaker_step(key, self._breaker, Signal.REQUEST)
+        self._seen_shared(key, turn)
+        return turn.new.generation if turn.admitted else _REJECTED
+
+    async def _report_shared(self, key: str, generation: int, signal: Signal) -> None:  # hook: redis
+        if self.config.circuit_breaker_enabled and self._shared is not None:
+            self._seen_shared(key, await self._shared.breaker_step(key, self._breaker, signal, generation))
+
+    def _seen_shared(self, key: str, turn: BreakerTurn) -> None:  # hook: redis
+        # The store's clock is not ours: its times are moved onto this client's clock, so that
+        # breaker(key) and circuit_open's retry_after read as they do for a local breaker.
+        if turn.new == turn.old and self._breakers.get(key) is not None:
+            return
+        shift = self._env.clock() - turn.now
+        old = msgspec.structs.replace(turn.old, opened_at=turn.old.opened_at + shift)
+        self._set_breaker(key, old, msgspec.structs.replace(turn.new, opened_at=turn.new.opened_at + shift))
+
     def _set_breaker(self, key: str, old: BreakerState, new: BreakerState) -> None:
         self._breakers[key] = new
         if new.phase is not old.phase:
@@ -467,11 +509,14 @@ class Client:
             message = f"circuit for {key} is half-open and its {self._breaker.probes} probe(s) are in flight"
         return LlmError(kind=ErrorKind.CIRCUIT_OPEN, message=message, provider=provider, retry_after=wait)
 
-    def _first_chunk(self, key: str, generation: int, p: Prepared, attempt: int, began: float, run: _Run) -> None:
+    async def _first_chunk(self, key: str, generation: int, p: Prepared, attempt: int, began: float, run: _Run) -> None:
         """The first chunk reaches the caller: from now on nothing is retried."""
         run.delivered = True
         run.provider = p.ref.provider
-        self._report(key, generation, Signal.SUCCESS)
+        if self._shared is None:
+            self._report(key, generation, Signal.SUCCESS)
+        else:  # hook: redis
+            await self._report_shared(key, generation, Signal.SUCCESS)
         self._attempt_done(p, attempt, began, None)
 
     def _attempt_done(self, p: Prepared, attempt: int, began: float, err: LlmError | None) -> None:

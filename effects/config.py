@@ -154,6 +154,9 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     fallbacks: tuple[str, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
     """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
+    redis_url: Secret | None = None  # hook: redis
+    """``INTERLINGUA_REDIS_URL``: share breakers, rate limits and budgets with every client using this
+    Redis (:class:`interlingua.effects.redis_store.RedisStore`). A secret: it may hold a password."""
 
     def __repr__(self) -> str:
         return f"LlmConfig(providers={sorted(self.providers)}, timeout={self.timeout})"
@@ -175,6 +178,10 @@ class LlmConfig(msgspec.Struct, kw_only=True):
         """Build from ``environ`` (default ``os.environ``): every provider in :data:`ENV` that has a
         variable set gets a :class:`ProviderConfig`; ``settings`` set the other fields."""
         env = os.environ if environ is None else environ
+        if "redis_url" not in settings and env.get("INTERLINGUA_REDIS_URL"):  # hook: redis
+            settings["redis_url"] = Secret(env["INTERLINGUA_REDIS_URL"])
+        elif isinstance(settings.get("redis_url"), str):
+            settings["redis_url"] = Secret(settings["redis_url"])
         providers = dict(settings.pop("providers", {}))
         for name, spec in ENV.items():
             if name in providers:

@@ -15,6 +15,8 @@ from interlingua.core import ErrorKind, LlmError
 from interlingua.core.budget import RateLimit
 from interlingua.core.ratelimit import Granted, LimiterState, Never, Wait, acquire, observe
 
+from .store import Store
+
 __all__ = ["Limiter"]
 
 
@@ -26,7 +28,9 @@ class Limiter:
         adapt_to_headers: bool = True,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        store: Store | None = None,  # hook: redis
     ) -> None:
+        self._store = store
         self.rules = rules
         self.adapt_to_headers = adapt_to_headers
         self.state = LimiterState()
@@ -38,7 +42,10 @@ class Limiter:
     async def wait_turn(self, provider: str, model: str, tokens: int) -> LlmError | None:
         """Return once a request of ``tokens`` tokens may be sent (``None``), or why it never can."""
         while True:
-            self.state, decision = acquire(self.state, self.rules, provider, model, tokens=tokens, now=self._clock())
+            if self._store is None:
+                self.state, decision = acquire(self.state, self.rules, provider, model, tokens=tokens, now=self._clock())
+            else:  # hook: redis
+                decision = await self._store.rate_acquire(self.rules, provider, model, tokens)
             match decision:
                 case Granted():
                     return None
@@ -50,5 +57,7 @@ class Limiter:
                                     provider=provider, retryable=False, code="client_rate_limit")
 
     def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
-        if self.adapt_to_headers:
+        if self.adapt_to_headers and self._store is not None:  # hook: redis
+            self._store.rate_observe(provider, model, headers)
+        elif self.adapt_to_headers:
             self.state = observe(self.state, provider, model, headers, self._clock())

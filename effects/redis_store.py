@@ -37,7 +37,15 @@ from interlingua.core import ErrorKind, LlmError, ModelInfo, Usage, redact
 from interlingua.core import budget as B
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal
 from interlingua.core.budget import RateLimit
-from interlingua.core.ratelimit import Decision, Granted, LimiterState, Never, Wait, acquire, parse_rate_headers
+from interlingua.core.ratelimit import (
+    Decision,
+    Granted,
+    LimiterState,
+    Never,
+    Wait,
+    acquire,
+    parse_rate_headers,
+)
 
 from . import redis_lua
 from .store import BreakerTurn, FailPolicy, Lease, LocalStore, settlement
@@ -299,7 +307,9 @@ class RedisStore:
         try:
             async with asyncio.timeout(self.timeout):
                 async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.delete(key).hset(key, mapping=fields).expire(key, ttl)  # type: ignore[arg-type]
+                    pipe.delete(key)
+                    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                    pipe.expire(key, ttl)
                     await pipe.execute()
         except _UNAVAILABLE as e:
             self._went_down(e)

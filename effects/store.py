@@ -65,7 +65,11 @@ class Lease(msgspec.Struct, frozen=True):
 @runtime_checkable
 class Store(Protocol):
     """The state a client shares with whoever shares its store. ``timeout`` bounds each operation
-    (the call's remaining deadline); ``None`` is the store's own default."""
+    (the call's remaining deadline); ``None`` is the store's own default. ``budget`` is the budget
+    as this process last saw it; ``shared`` is False for an in-process store."""
+
+    shared: bool
+    budget: B.BudgetState
 
     async def breaker_step(
         self, key: str, policy: BreakerPolicy, signal: Signal, generation: int | None = None, *, timeout: float | None = None

@@ -102,16 +102,21 @@ RATE = _NOW + """
 local now = server_now(ARGV[1], tonumber(ARGV[2]))
 local n, tokens, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local wait = 0
-local buckets = {}
+-- like the pure dict of buckets: two rules on one key share (and both take from) one bucket
+local cur = {}
 for i = 1, n do
-  local cap, amount = tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
-  local b = redis.call('HMGET', KEYS[i], 'capacity', 'per_second', 'level', 'at')
-  local c, ps, lvl, at = cap, cap / 60.0, cap, now
-  if b[1] and tonumber(b[1]) == cap then c, ps, lvl, at = tonumber(b[1]), tonumber(b[2]), tonumber(b[3]), tonumber(b[4]) end
-  if amount > c then return {'never', tostring(i)} end
-  if now > at then lvl, at = math.min(c, lvl + (now - at) * ps), now end
-  if lvl < amount then wait = math.max(wait, (amount - lvl) / ps) end
-  buckets[i] = {c, ps, lvl, at, amount}
+  local k, cap, amount = KEYS[i], tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
+  local b = cur[k]
+  if b == nil then
+    local h = redis.call('HMGET', k, 'capacity', 'per_second', 'level', 'at')
+    if h[1] then b = {tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4])} end
+  end
+  if b == nil or b[1] ~= cap then b = {cap, cap / 60.0, cap, now} end
+  cur[k] = b
+  if amount > b[1] then return {'never', tostring(i)} end
+  local lvl = b[3]
+  if now > b[4] then lvl = math.min(b[1], b[3] + (now - b[4]) * b[2]) end
+  if lvl < amount then wait = math.max(wait, (amount - lvl) / b[2]) end
 end
 -- Window.wait_for: the provider refills linearly from remaining to limit by reset
 local function win_wait(o, base, amount)
@@ -140,9 +145,14 @@ for j = n + 1, #KEYS do
 end
 if wait > 0 then return {'wait', f(wait)} end
 for i = 1, n do
-  local b = buckets[i]
-  redis.call('HSET', KEYS[i], 'capacity', f(b[1]), 'per_second', f(b[2]), 'level', f(b[3] - b[5]), 'at', f(math.max(now, b[4])))
-  redis.call('EXPIRE', KEYS[i], ttl)
+  local k, amount = KEYS[i], tonumber(ARGV[5 + 2 * i])
+  local b = cur[k]
+  local lvl, at = b[3], b[4]
+  if now > at then lvl, at = math.min(b[1], b[3] + (now - at) * b[2]), now end
+  b = {b[1], b[2], lvl - amount, math.max(now, at)}
+  cur[k] = b
+  redis.call('HSET', k, 'capacity', f(b[1]), 'per_second', f(b[2]), 'level', f(b[3]), 'at', f(b[4]))
+  redis.call('EXPIRE', k, ttl)
 end
 -- our own sends count against the provider's figure until its reset; past it, the figure is dropped
 for j = n + 1, #KEYS do

@@ -22,13 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from returns.result import Failure, Result, Success
@@ -42,6 +44,7 @@ from interlingua.core.ratelimit import (
     Granted,
     LimiterState,
     Never,
+    Observed,
     Wait,
     acquire,
     parse_rate_headers,
@@ -111,7 +114,7 @@ class RedisStore:
         breaker_policy: FailPolicy = FailPolicy.FAIL_OPEN,
         rate_policy: FailPolicy = FailPolicy.FAIL_OPEN,
         budget_policy: FailPolicy = FailPolicy.FAIL_CLOSED,
-        timeout: float = 0.5,
+        timeout: float = 1.0,
         lease: float = 900.0,
         retry_interval: float = 1.0,
         clock_scale: float = 1.0,
@@ -139,6 +142,11 @@ class RedisStore:
         self._down_until = 0.0
         self._pending: list[tuple[Lease, B.BudgetState]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.clock: Callable[[], float] | None = None
+        """``None``: the scripts read Redis's ``TIME``. Tests pin ``now`` with it."""
+
+    def _now(self) -> str:
+        return "" if self.clock is None else repr(self.clock())
 
     @classmethod
     def from_url(cls, url: str, *, max_connections: int = 50, connect_timeout: float = 1.0, **options: Any) -> RedisStore:
@@ -148,7 +156,7 @@ class RedisStore:
             url,
             max_connections=max_connections,
             socket_connect_timeout=connect_timeout,
-            socket_timeout=options.get("timeout", 0.5) * 4,
+            socket_timeout=options.get("timeout", 1.0) * 4,
             health_check_interval=30,
         )
         return cls(client, url=url, **options)
@@ -214,7 +222,7 @@ class RedisStore:
         if policy.window > MAX_WINDOW:
             raise ValueError(f"a shared breaker holds a window of at most {MAX_WINDOW} outcomes (got {policy.window})")
         ttl = math.ceil(max(3600.0, 2 * policy.cooldown))
-        args = (signal.value, "" if generation is None else generation, "", policy.threshold, repr(policy.cooldown),
+        args = (signal.value, "" if generation is None else generation, self._now(), policy.threshold, repr(policy.cooldown),
                 policy.probes, policy.window, repr(policy.failure_ratio), ttl)
         reply = await self._call(self._breaker, (self.key("breaker", key),), args, timeout)
         if reply is None:
@@ -260,7 +268,7 @@ class RedisStore:
         keys.append(self.key("rate-seen", provider, model))
         # a full bucket is the same as none: an idle bucket refills in 60 s of the scaled clock
         ttl = math.ceil(61 / min(1.0, self.clock_scale))
-        reply = await self._call(self._rate, keys, ["", repr(self.clock_scale), n, tokens, ttl, *args], timeout)
+        reply = await self._call(self._rate, keys, [self._now(), repr(self.clock_scale), n, tokens, ttl, *args], timeout)
         if reply is None:
             if self.rate_policy is FailPolicy.FAIL_OPEN:
                 return await self.local.rate_acquire(rules, provider, model, tokens)
@@ -280,8 +288,18 @@ class RedisStore:
         if seen is None:
             return
         self.local.rate_observe(provider, model, headers)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self.share_observed(provider, model, seen, now))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def share_observed(self, provider: str, model: str, seen: Observed, now: float) -> None:
+        """Replace the provider-reported windows of (provider, model), as the pure ``observe`` does;
+        the key expires when the last window resets (a window past its reset says nothing)."""
         fields: dict[str, str] = {}
-        resets = []
         scale = self.clock_scale
         for prefix, win in (("r_", seen.requests), ("t_", seen.tokens)):
             if win is None:
@@ -290,18 +308,12 @@ class RedisStore:
             fields[prefix + "reset"] = repr(win.reset_at * scale)
             if win.limit is not None:
                 fields[prefix + "limit"] = repr(win.limit)
-            fields[prefix + "obs"] = repr((win.observed_at or now) * scale)
-            resets.append(win.reset_at)
-        ttl = max(1, math.ceil(max(resets) - now) + 1)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+            fields[prefix + "obs"] = repr((win.observed_at if win.observed_at is not None else now) * scale)
+        resets = [w.reset_at for w in (seen.requests, seen.tokens) if w is not None]
+        if not resets:
             return
-        task = loop.create_task(self._write_seen(self.key("rate-seen", provider, model), fields, ttl))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _write_seen(self, key: str, fields: dict[str, str], ttl: int) -> None:
+        ttl = max(1, math.ceil((max(resets) - now) / scale) + 1)
+        key = self.key("rate-seen", provider, model)
         if not self.available:
             return
         try:
@@ -320,8 +332,14 @@ class RedisStore:
         return self.key("budget"), self.key("budget", "leases"), self.key("budget", "lease-data")
 
     async def reserve(self, limits: B.Limits, plan: B.Plan, *, timeout: float | None = None) -> Result[Lease, LlmError]:
-        # What does not depend on the state (unknown price, per-call caps) is the pure rule's answer.
-        first = B.reserve(B.BudgetState(), limits, plan)
+        # What does not depend on the state (unknown price, per-call caps) is the pure rule's answer;
+        # the lifetime caps are the script's (here: kept, but never reached).
+        unbounded = msgspec.structs.replace(
+            limits,
+            max_cost=None if limits.max_cost is None else Decimal("Infinity"),
+            max_tokens=None if limits.max_tokens is None else sys.maxsize,
+        )
+        first = B.reserve(B.BudgetState(), unbounded, plan)
         if type(first) is Failure:
             return first
         r = first.unwrap()[1]
@@ -333,7 +351,7 @@ class RedisStore:
         caps_cost = limits.caps_cost()
         caps_tokens = limits.caps_tokens()
         args = (
-            "", _ticks(r.cost), r.tokens,
+            self._now(), _ticks(r.cost), r.tokens,
             int(caps_cost), "" if limits.max_cost is None else _ticks(limits.max_cost, ROUND_FLOOR),
             int(caps_tokens), "" if limits.max_tokens is None else limits.max_tokens,
             repr(self.lease), lease_id,
@@ -386,7 +404,7 @@ class RedisStore:
 
     async def budget_state(self, *, timeout: float | None = None) -> B.BudgetState:
         """The shared budget now (expired leases given back first); the last seen one if unreachable."""
-        reply = await self._call(self._reserve, self._budget_keys(), ("", 0, 0, 0, "", 0, "", "0", ""), timeout)
+        reply = await self._call(self._reserve, self._budget_keys(), (self._now(), 0, 0, 0, "", 0, "", "0", ""), timeout)
         if reply is not None:
             self.budget = _budget_state(reply[1:6])
         return self.budget

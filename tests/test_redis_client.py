@@ -1,0 +1,96 @@
+"""Clients sharing one RedisStore over loopback: the breaker, the budget and the limiter as the
+client sees them (chat and stream), the environment variable, events, and the default path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from returns.result import Failure, Success
+
+from interlingua.core import ErrorKind
+from interlingua.core import budget as B
+from interlingua.core.breaker import Phase
+from interlingua.effects import Client, LlmConfig, RedisStore
+from interlingua.effects.events import BreakerChanged
+from interlingua.fakes import FakeServer, serve
+
+from .helpers import config_for
+
+MODEL = "openai:gpt-4o-mini"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeServer]:
+    async with serve() as server:
+        yield server
+
+
+@pytest.fixture
+async def stores(redis_url: str) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two stores on one Redis, as two workers have (a store passed to a Client is the caller's to close)."""
+    a, b = RedisStore.from_url(redis_url), RedisStore.from_url(redis_url)
+    yield a, b
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_a_circuit_opened_by_one_client_is_open_for_another(fake: FakeServer, stores: tuple[RedisStore, RedisStore]) -> None:
+    """Client A's failures open the shared circuit; client B (its own store, same Redis) is refused unsent."""
+    cfg = config_for(fake, retry_enabled=False, circuit_breaker_threshold=2, circuit_breaker_cooldown=30.0)
+    events: list[Any] = []
+    async with Client(cfg, store=stores[0], on_event=events.append) as a, Client(cfg, store=stores[1]) as b:
+        fake.fail_next("openai", "500", 2)
+        for _ in range(2):
+            assert isinstance(await a.chat(MODEL, "hi"), Failure)
+        r = await b.chat(MODEL, "hi")
+        assert isinstance(r, Failure) and r.failure().kind is ErrorKind.CIRCUIT_OPEN
+        assert r.failure().retry_after is not None and 29.0 < r.failure().retry_after <= 30.0
+        s = b.stream(MODEL, "hi")
+        items = [item async for item in s]
+        assert len(items) == 1 and items[0].failure().kind is ErrorKind.CIRCUIT_OPEN
+        assert fake.attempts("openai") == 2
+        assert b.breaker("openai").phase is Phase.OPEN
+        assert [(e.old, e.new) for e in events if isinstance(e, BreakerChanged)] == [(Phase.CLOSED, Phase.OPEN)]
+
+
+async def test_streams_and_chats_share_one_budget(fake: FakeServer, stores: tuple[RedisStore, RedisStore]) -> None:
+    """A cap for two calls lets exactly two through, whichever client and call kind takes them."""
+    probe = Client(config_for(fake))
+    plan = B.plan(probe._guard._lookup("openai", "gpt-4o-mini"), prompt_tokens=8, exact=True, max_tokens=16)
+    await probe.close()
+    assert plan.cost is not None
+    cfg = config_for(fake, limits=B.Limits(max_cost=plan.cost * 2 + plan.cost / 2))
+    async with Client(cfg, store=stores[0]) as a, Client(cfg, store=stores[1]) as b:
+        assert isinstance(await a.chat(MODEL, "hi", max_tokens=16), Success)
+        # the first call settled below its worst case, so the cap now has room for more than one
+        chunks = [c async for c in b.stream(MODEL, "hi", max_tokens=16)]
+        assert all(isinstance(c, Success) for c in chunks)
+        spent = a.total_cost
+        assert 0 < spent <= b.total_cost  # b saw the state after a's settlement and its own
+        results = [await a.chat(MODEL, "hi", max_tokens=16) for _ in range(5)]
+        refused = [r for r in results if isinstance(r, Failure)]
+        assert refused and all(r.failure().kind is ErrorKind.BUDGET_EXCEEDED for r in refused)
+        assert a.total_cost <= cfg.limits.max_cost  # type: ignore[operator]
+
+
+async def test_the_environment_variable_selects_the_redis_store(fake: FakeServer, redis_url: str) -> None:
+    """INTERLINGUA_REDIS_URL makes the client share its state (and close the store it built)."""
+    cfg = LlmConfig.from_env({"INTERLINGUA_REDIS_URL": redis_url}, retry_enabled=False, circuit_breaker_threshold=1)
+    cfg = cfg.with_provider("openai", base_url=fake.url_for("openai"), api_key=fake.api_key)
+    async with Client(cfg) as a, Client(cfg) as b:
+        assert isinstance(a._shared, RedisStore)
+        fake.fail_next("openai", "503")
+        await a.chat(MODEL, "hi")
+        r = await b.chat(MODEL, "hi")
+        assert isinstance(r, Failure) and r.failure().kind is ErrorKind.CIRCUIT_OPEN
+
+
+async def test_without_a_store_nothing_is_shared(fake: FakeServer) -> None:
+    """The default client keeps its state to itself: no store, the in-process fast path."""
+    async with Client(config_for(fake)) as client:
+        assert client._shared is None
+        assert isinstance(await client.chat(MODEL, "hi"), Success)
+        assert client.total_cost > Decimal(0)

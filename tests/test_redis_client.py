@@ -3,6 +3,7 @@ client sees them (chat and stream), the environment variable, events, and the de
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -94,3 +95,27 @@ async def test_without_a_store_nothing_is_shared(fake: FakeServer) -> None:
         assert client._shared is None
         assert isinstance(await client.chat(MODEL, "hi"), Success)
         assert client.total_cost > Decimal(0)
+
+
+async def test_a_half_open_circuit_lets_exactly_its_probes_through_across_workers(fake: FakeServer, redis_url: str) -> None:
+    """After the cooldown, 4 workers x 5 concurrent calls: exactly `probes` (2) requests are sent."""
+
+    cfg = config_for(fake, retry_enabled=False, circuit_breaker_threshold=1, circuit_breaker_cooldown=0.3,
+                     circuit_breaker_probes=2)
+    stores = [RedisStore.from_url(redis_url) for _ in range(4)]
+    clients = [Client(cfg, store=s) for s in stores]
+    try:
+        fake.fail_next("openai", "503")
+        await clients[0].chat(MODEL, "hi")
+        await asyncio.sleep(0.35)
+        fake.fail_next("openai", "slow=1", 2)  # the probes stay in flight while the others ask
+        results = await asyncio.gather(*(c.chat(MODEL, "hi") for c in clients for _ in range(5)))
+        assert fake.attempts("openai") == 1 + 2
+        assert sum(isinstance(r, Success) for r in results) == 2
+        assert all(r.failure().kind is ErrorKind.CIRCUIT_OPEN for r in results if isinstance(r, Failure))
+        assert (await stores[0].breaker_state("openai")).phase is Phase.CLOSED
+    finally:
+        for c in clients:
+            await c.close()
+        for s in stores:
+            await s.aclose()

@@ -60,6 +60,9 @@ LOGGER = logging.getLogger("interlingua")
 TICK = 10
 """Money is stored in integer units of 10**-TICK USD."""
 
+LOW_QUOTA = 0.2
+"""A provider-reported quota is shared with other workers once at most this fraction of it is left."""
+
 MAX_WINDOW = 52
 """The largest breaker ``window`` the Lua script holds exactly (its bit-window is a double)."""
 
@@ -142,6 +145,8 @@ class RedisStore:
         self._down_until = 0.0
         self._pending: list[tuple[Lease, B.BudgetState]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._breakers: dict[str, tuple[BreakerState, float]] = {}  # the last state seen per key, and when
+        self._low: set[str] = set()  # rate-seen keys this process last shared as nearly exhausted
         self.clock: Callable[[], float] | None = None
         """``None``: the scripts read Redis's ``TIME``. Tests pin ``now`` with it."""
 
@@ -221,6 +226,15 @@ class RedisStore:
     ) -> BreakerTurn:
         if policy.window > MAX_WINDOW:
             raise ValueError(f"a shared breaker holds a window of at most {MAX_WINDOW} outcomes (got {policy.window})")
+        seen = self._breakers.get(key)
+        if (
+            signal is Signal.SUCCESS and policy.window <= 0 and seen is not None and seen[0].generation == generation
+            and seen[0].phase is Phase.CLOSED and seen[0].failures == 0
+        ):
+            # A success on a circuit last seen healthy changes nothing by the pure rule: no round trip.
+            # (Failures other workers added since are then not reset by it: the circuit may open a
+            # little sooner, never later.)
+            return BreakerTurn(seen[0], seen[0], True, seen[1])
         ttl = math.ceil(max(3600.0, 2 * policy.cooldown))
         args = (signal.value, "" if generation is None else generation, self._now(), policy.threshold, repr(policy.cooldown),
                 policy.probes, policy.window, repr(policy.failure_ratio), ttl)
@@ -231,7 +245,9 @@ class RedisStore:
             now = time.monotonic()
             shut = BreakerState(phase=Phase.OPEN, opened_at=now - policy.cooldown + self.retry_interval)
             return BreakerTurn(shut, shut, False, now)
-        return BreakerTurn(_breaker_state(reply[0:7]), _breaker_state(reply[7:14]), reply[14] == "1", float(reply[15]))
+        turn = BreakerTurn(_breaker_state(reply[0:7]), _breaker_state(reply[7:14]), reply[14] == "1", float(reply[15]))
+        self._breakers[key] = (turn.new, turn.now)
+        return turn
 
     async def breaker_state(self, key: str) -> BreakerState:
         """The shared state of ``key`` (the default state when Redis has none or is unreachable)."""
@@ -288,6 +304,16 @@ class RedisStore:
         if seen is None:
             return
         self.local.rate_observe(provider, model, headers)
+        # Only a nearly exhausted quota can make anyone wait: others are not shared (saving a round
+        # trip per response), except to replace a low figure this process shared before.
+        key = self.key("rate-seen", provider, model)
+        low = any(w is not None and (w.limit is None or w.remaining <= LOW_QUOTA * w.limit) for w in (seen.requests, seen.tokens))
+        if not low and key not in self._low:
+            return
+        if low:
+            self._low.add(key)
+        else:
+            self._low.discard(key)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

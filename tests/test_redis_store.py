@@ -310,3 +310,29 @@ def test_a_breaker_window_the_script_cannot_hold_is_refused(redis_url: str) -> N
             await store.breaker_step("openai", BreakerPolicy(window=60), Signal.REQUEST)
 
     run_with_store(redis_url, body)
+
+
+async def test_only_a_nearly_exhausted_quota_is_shared(redis_url: str) -> None:
+    """Plenty left: nothing written. Nearly none left: shared with every worker. Plenty again: replaced."""
+    store = RedisStore.from_url(redis_url)
+    key = store.key("rate-seen", "openai", "gpt-4o")
+
+    def headers(remaining: int) -> dict[str, str]:
+        return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-limit-requests": "100",
+                "x-ratelimit-reset-requests": "30s"}
+
+    async def settled() -> dict[bytes, bytes]:
+        await asyncio.gather(*store._tasks)
+        return await store.redis.hgetall(key)
+
+    try:
+        store.rate_observe("openai", "gpt-4o", headers(90))
+        assert await settled() == {}
+        store.rate_observe("openai", "gpt-4o", headers(3))
+        assert float((await settled())[b"r_rem"]) == 3.0
+        ttl = await store.redis.ttl(key)
+        assert 0 < ttl <= 31
+        store.rate_observe("openai", "gpt-4o", headers(95))
+        assert float((await settled())[b"r_rem"]) == 95.0
+    finally:
+        await store.aclose()

@@ -14,10 +14,11 @@ The rules live in ``core`` only; a store holds state and applies transitions, no
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -31,7 +32,9 @@ from interlingua.core.budget import RateLimit
 from interlingua.core.errors import LlmError
 from interlingua.core.ratelimit import Decision, LimiterState, acquire, observe
 
-__all__ = ["BreakerTurn", "FailPolicy", "Lease", "LocalStore", "Store"]
+from .breakers import REJECTED, Breakers, OnChange
+
+__all__ = ["BreakerTurn", "FailPolicy", "Lease", "LocalStore", "SharedBreakers", "Store"]
 
 
 class FailPolicy(enum.StrEnum):
@@ -158,3 +161,52 @@ class LocalStore:
     @property
     def total_cost(self) -> Decimal:
         return self.budget.spent
+
+
+class SharedBreakers:
+    """:class:`~interlingua.effects.breakers.Breakers`' two methods (``admit``, ``report``) against a
+    shared store, awaited. Each answer is mirrored into the client's own ``Breakers`` (its times moved
+    onto the client's clock), so that ``Client.breaker(key)``, ``circuit_open``'s ``retry_after`` and
+    the breaker events read as they do for a local circuit."""
+
+    __slots__ = ("_tasks", "clock", "local", "store")
+
+    def __init__(self, store: Store, local: Breakers, clock: Callable[[], float]) -> None:
+        self.store = store
+        self.local = local
+        self.clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def admit(self, key: str, on_change: OnChange, timeout: float | None = None) -> int:
+        """The generation to report the outcome with, or :data:`~interlingua.effects.breakers.REJECTED`."""
+        turn = await self.store.breaker_step(key, self.local.policy, Signal.REQUEST, timeout=timeout)
+        self._mirror(key, turn, on_change)
+        return turn.new.generation if turn.admitted else REJECTED
+
+    async def report(self, key: str, generation: int, signal: Signal, on_change: OnChange) -> None:
+        self._mirror(key, await self.store.breaker_step(key, self.local.policy, signal, generation), on_change)
+
+    def report_soon(self, key: str, generation: int, signal: Signal, on_change: OnChange) -> None:
+        """``report`` where nothing can be awaited (a stream's first chunk, a call closed mid-flight);
+        :meth:`aclose` waits for it."""
+        try:
+            task = asyncio.get_running_loop().create_task(self.report(key, generation, signal, on_change))
+        except RuntimeError:  # no loop any more: the lease / generation rules make a lost report harmless
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _mirror(self, key: str, turn: BreakerTurn, on_change: OnChange) -> None:
+        if turn.new == turn.old and self.local.get(key) == self._shift(turn.new, turn.now):
+            return
+        old, new = self._shift(turn.old, turn.now), self._shift(turn.new, turn.now)
+        self.local._set(key, old, new, on_change)
+
+    def _shift(self, s: BreakerState, now: float) -> BreakerState:
+        if s.opened_at == 0.0:
+            return s
+        return msgspec.structs.replace(s, opened_at=s.opened_at + self.clock() - now)
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -14,6 +14,7 @@ from returns.result import Failure, Success
 from interlingua.core import ErrorKind
 from interlingua.core import budget as B
 from interlingua.core.breaker import Phase
+from interlingua.core.catalog import default_catalog
 from interlingua.effects import Client, LlmConfig, RedisStore
 from interlingua.effects.events import BreakerChanged
 from interlingua.fakes import FakeServer, serve
@@ -59,9 +60,7 @@ async def test_a_circuit_opened_by_one_client_is_open_for_another(fake: FakeServ
 
 async def test_streams_and_chats_share_one_budget(fake: FakeServer, stores: tuple[RedisStore, RedisStore]) -> None:
     """A cap for two calls lets exactly two through, whichever client and call kind takes them."""
-    probe = Client(config_for(fake))
-    plan = B.plan(probe._guard._lookup("openai", "gpt-4o-mini"), prompt_tokens=8, exact=True, max_tokens=16)
-    await probe.close()
+    plan = B.plan(default_catalog().lookup("openai", "gpt-4o-mini"), prompt_tokens=8, exact=True, max_tokens=16)
     assert plan.cost is not None
     cfg = config_for(fake, limits=B.Limits(max_cost=plan.cost * 2 + plan.cost / 2))
     async with Client(cfg, store=stores[0]) as a, Client(cfg, store=stores[1]) as b:

@@ -226,6 +226,9 @@ class Client:
 
     ``env`` injects clock, sleep and jitter (tests); ``on_event`` receives every resilience record;
     ``observer`` receives every call's trace (:mod:`interlingua.effects.observe`), beside ``on_event``.
+    ``store`` (e.g. :class:`~interlingua.effects.redis_store.RedisStore`; default: one built from
+    ``config.redis_url``, else none) shares breakers, rate limits and budgets with other clients and
+    processes (:mod:`interlingua.effects.store`); a store passed in is the caller's to close.
     """
 
     def __init__(

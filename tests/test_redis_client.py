@@ -118,3 +118,33 @@ async def test_a_half_open_circuit_lets_exactly_its_probes_through_across_worker
             await c.close()
         for s in stores:
             await s.aclose()
+
+
+async def test_a_stream_probe_closes_the_shared_circuit(fake: FakeServer, stores: tuple[RedisStore, RedisStore]) -> None:
+    """A half-open probe that streams well is reported from its first chunk: the shared circuit closes."""
+    cfg = config_for(fake, retry_enabled=False, circuit_breaker_threshold=1, circuit_breaker_cooldown=0.2)
+    async with Client(cfg, store=stores[0]) as a:
+        fake.fail_next("openai", "503")
+        await a.chat(MODEL, "hi")
+        assert (await stores[1].breaker_state("openai")).phase is Phase.OPEN
+        await asyncio.sleep(0.25)
+        chunks = [c async for c in a.stream(MODEL, "hi")]
+        assert chunks and all(isinstance(c, Success) for c in chunks)
+    # closing the client waited for the report made at the first chunk
+    assert (await stores[1].breaker_state("openai")).phase is Phase.CLOSED
+
+
+async def test_a_cancelled_call_settles_its_shared_reservation(fake: FakeServer, stores: tuple[RedisStore, RedisStore]) -> None:
+    """Cancelled while its request is in flight: the shared budget charges the worst case, holds nothing."""
+    plan = B.plan(default_catalog().lookup("openai", "gpt-4o-mini"), prompt_tokens=8, exact=True, max_tokens=16)
+    cfg = config_for(fake, retry_enabled=False, limits=B.Limits(max_cost=Decimal(1)))
+    fake.fail_next("openai", "slow=5")
+    async with Client(cfg, store=stores[0]) as a:
+        task = asyncio.create_task(a.chat(MODEL, "hi", max_tokens=16))
+        while fake.attempts("openai") == 0:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    state = await stores[1].budget_state()
+    assert state.reserved == 0 and state.spent == plan.cost

@@ -336,3 +336,25 @@ async def test_only_a_nearly_exhausted_quota_is_shared(redis_url: str) -> None:
         assert float((await settled())[b"r_rem"]) == 95.0
     finally:
         await store.aclose()
+
+
+async def test_fail_closed_breaker_and_limits_refuse_while_redis_is_down() -> None:
+    """The non-default policies: no admission from the breaker, no turn from the limiter, until Redis answers."""
+    with RedisServer() as server:
+        store = RedisStore.from_url(server.url, timeout=0.3, breaker_policy=FailPolicy.FAIL_CLOSED,
+                                    rate_policy=FailPolicy.FAIL_CLOSED, retry_interval=0.1)
+        try:
+            policy = BreakerPolicy(threshold=1)
+            assert (await store.breaker_step("openai", policy, Signal.REQUEST)).admitted
+            server.stop()
+            turn = await store.breaker_step("openai", policy, Signal.REQUEST)
+            assert not turn.admitted and turn.new.phase.value == "open"
+            rules = (RateLimit(provider="openai", requests_per_minute=100),)
+            refused = await store.rate_acquire(rules, "openai", "m", 1)
+            assert isinstance(refused, Never) and "unreachable" in refused.reason
+            server.start()
+            await asyncio.sleep(0.15)
+            assert (await store.breaker_step("openai", policy, Signal.REQUEST)).admitted
+            assert isinstance(await store.rate_acquire(rules, "openai", "m", 1), Granted)
+        finally:
+            await store.aclose()

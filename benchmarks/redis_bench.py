@@ -60,7 +60,7 @@ async def _run(cfg: LlmConfig, store: RedisStore | None, n: int) -> tuple[float,
 
 
 def main() -> None:
-    n = 300 if os.environ.get("BENCH_QUICK") else 1500
+    n = int(os.environ.get("BENCH_REDIS_CALLS") or (300 if os.environ.get("BENCH_QUICK") else 1500))
     binary = shutil.which("redis-server")
     if binary is None:
         print("redis-server is not installed (bash .ci/setup installs it); skipped")

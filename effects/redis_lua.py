@@ -15,7 +15,7 @@ empty string means Redis's own ``TIME`` (worker clocks then do not matter).
 
 from __future__ import annotations
 
-__all__ = ["BREAKER", "RATE", "RESERVE", "SETTLE"]
+__all__ = ["BREAKER", "RATE", "RENEW", "RESERVE", "SETTLE"]
 
 _NOW = """
 local function f(x) return string.format('%.17g', x) end
@@ -226,4 +226,13 @@ end
 spent, used, unpriced = spent + tonumber(ARGV[4]), used + tonumber(ARGV[5]), unpriced + tonumber(ARGV[6])
 save()
 return {'', f(spent), f(reserved), f(used), f(treserved), f(unpriced)}
+"""
+
+RENEW = _NOW + """
+-- KEYS[1]: the leases sorted set. ARGV: now, lease seconds, then the ids this worker still holds.
+-- XX: a lease already reclaimed (its holder was too slow) is not brought back.
+local now = server_now(ARGV[1], 1)
+local n = 0
+for i = 3, #ARGV do n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[i]) end
+return {tostring(n)}
 """

@@ -103,8 +103,8 @@ class RedisStore:
     builds one with its own connection pool.
 
     ``timeout`` bounds every Redis operation (and a call's own deadline bounds it further);
-    ``lease`` is how long a budget reservation outlives a worker that died holding it (longer than
-    any call); ``clock_scale`` speeds up the rate limiter's clock (tests only).
+    ``lease`` is how long a budget reservation outlives a worker that died holding it (a live worker
+    renews its leases every ``lease / 3`` seconds, however long its calls run); ``clock_scale`` speeds up the rate limiter's clock (tests only).
     """
 
     shared = True
@@ -118,7 +118,7 @@ class RedisStore:
         rate_policy: FailPolicy = FailPolicy.FAIL_OPEN,
         budget_policy: FailPolicy = FailPolicy.FAIL_CLOSED,
         timeout: float = 1.0,
-        lease: float = 900.0,
+        lease: float = 60.0,
         retry_interval: float = 1.0,
         clock_scale: float = 1.0,
         url: str | None = None,
@@ -138,6 +138,9 @@ class RedisStore:
         self._rate = redis.register_script(redis_lua.RATE)
         self._reserve = redis.register_script(redis_lua.RESERVE)
         self._settle = redis.register_script(redis_lua.SETTLE)
+        self._renew = redis.register_script(redis_lua.RENEW)
+        self._held: set[str] = set()  # ids of the leases this process holds
+        self._heartbeat: asyncio.Task[None] | None = None
         self.local = LocalStore()
         """This process's own state: the fallback of ``fail_open``."""
         self.budget = B.BudgetState()
@@ -175,6 +178,10 @@ class RedisStore:
         return self.redis.connection_pool
 
     async def aclose(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+            self._heartbeat = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.redis.aclose()
@@ -399,7 +406,17 @@ class RedisStore:
                 return refused
             return Failure(LlmError(kind=ErrorKind.BUDGET_EXCEEDED, message=f"the shared {reply[0]} cap is reached; nothing was sent",
                                     code="budget_exceeded"))
+        self._held.add(lease_id)
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.get_running_loop().create_task(self._renew_leases())
         return Success(Lease(r, lease_id, shared=True))
+
+    async def _renew_leases(self) -> None:
+        """While this process lives, its reservations do: each lease is renewed every ``lease / 3`` s."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            if self._held:
+                await self._call(self._renew, (self._budget_keys()[1],), (self._now(), repr(self.lease), *self._held), None)
 
     async def settle(self, lease: Lease, usage: Usage | None, info: ModelInfo | None, *, timeout: float | None = None) -> B.BudgetState:
         if not lease.shared:
@@ -413,6 +430,7 @@ class RedisStore:
 
     async def _finish(self, lease: Lease, add: B.BudgetState, timeout: float | None) -> B.BudgetState:
         r = lease.reservation
+        self._held.discard(lease.id)
         args = (lease.id, _ticks(r.cost), r.tokens, _ticks(add.spent), add.tokens_used, add.unpriced_calls)
         reply = await self._call(self._settle, self._budget_keys(), args, timeout)
         if reply is None:

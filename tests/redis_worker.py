@@ -39,7 +39,7 @@ def config(spec: dict[str, Any]) -> LlmConfig:
 
 
 async def main(spec: dict[str, Any]) -> None:
-    store = RedisStore.from_url(spec["redis_url"], lease=spec.get("lease", 900.0), clock_scale=spec.get("scale", 1.0),
+    store = RedisStore.from_url(spec["redis_url"], lease=spec.get("lease", 60.0), clock_scale=spec.get("scale", 1.0),
                                 timeout=spec.get("timeout", 2.0), retry_interval=0.2)
     outcomes: list[tuple[float, str]] = []
     async with Client(config(spec), store=store) as client:

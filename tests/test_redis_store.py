@@ -219,18 +219,26 @@ def test_budget_scripts_are_the_pure_budget(redis_url: str, limits: B.Limits, op
     run_with_store(redis_url, body)
 
 
-async def test_a_dead_workers_reservation_returns_after_its_lease(redis_url: str) -> None:
-    """A lease nobody settles is given back once its time is up, and not before."""
+async def test_a_live_worker_keeps_its_reservation_a_dead_one_gives_it_back(redis_url: str) -> None:
+    """Leases are renewed while their holder lives (a call may outlast the lease); once it stops, they expire."""
     limits = B.Limits(max_cost=Decimal("0.01"))
     plan = B.plan(INFO, prompt_tokens=100, exact=True, max_tokens=100)
-    store = RedisStore.from_url(redis_url, lease=0.3)
+    holder = RedisStore.from_url(redis_url, lease=0.6)
+    observer = RedisStore.from_url(redis_url)
     try:
-        assert isinstance(await store.reserve(limits, plan), Success)
-        assert (await store.budget_state()).reserved == plan.cost
-        await asyncio.sleep(0.4)
-        assert (await store.budget_state()).reserved == 0
+        lease = (await holder.reserve(limits, plan)).unwrap()
+        await asyncio.sleep(1.5)  # 2.5 leases: renewed meanwhile
+        assert (await observer.budget_state()).reserved == plan.cost
+        await holder.settle(lease, Usage(prompt_tokens=100, completion_tokens=10), INFO)
+        assert (await observer.budget_state()).reserved == 0
+        assert isinstance(await holder.reserve(limits, plan), Success)
+        assert holder._heartbeat is not None
+        holder._heartbeat.cancel()  # the holder "dies": nothing renews its lease any more
+        await asyncio.sleep(0.8)
+        assert (await observer.budget_state()).reserved == 0
     finally:
-        await store.aclose()
+        await holder.aclose()
+        await observer.aclose()
 
 
 # -- Redis down --------------------------------------------------------------------------------------

@@ -99,19 +99,18 @@ class _Canned:
 
 class _CannedTransport:
     def __init__(self, canned: type[_Canned]) -> None:
-        self.canned = canned
-
-    async def send(self, request: Any, *, timeouts: Any, max_bytes: int) -> Any:
         from returns.result import Success
 
         from interlingua.core import Headers, HttpResponse
 
-        return Success(HttpResponse(200, Headers(HEADERS), self.canned.body))
+        self.canned = canned
+        self.ok, self.head, self.headers = Success, HttpResponse, Headers(HEADERS)
+
+    async def send(self, request: Any, *, timeouts: Any, max_bytes: int) -> Any:
+        return self.ok(self.head(200, self.headers, self.canned.body))
 
     async def stream(self, request: Any, *, timeouts: Any, max_bytes: int) -> AsyncIterator[Any]:
-        from interlingua.core import Headers, HttpResponse
-
-        yield HttpResponse(200, Headers(HEADERS), b"")
+        yield self.head(200, self.headers, b"")
         for p in self.canned.pieces:
             yield p
 

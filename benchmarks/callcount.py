@@ -35,9 +35,10 @@ from typing import Any
 
 from ._clients import FLOORS, Scenario
 
-PROVIDERS = ("openai", "anthropic")
+PROVIDERS = ("openai", "anthropic", "gemini", "ollama")
 WORD = "lorem "
-MODEL = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest"}
+MODEL = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest", "gemini": "gemini-2.0-flash",
+         "ollama": "llama3.2"}
 
 
 def _openai_events(n: int) -> list[bytes]:
@@ -74,6 +75,27 @@ def _anthropic_events(n: int) -> list[bytes]:
     return out
 
 
+def _gemini_events(n: int) -> list[bytes]:
+    """``streamGenerateContent?alt=sse``: one GenerateContentResponse per event, finishReason on the last."""
+    def ev(part: str, tail: str = "") -> bytes:
+        return (b'data: {"candidates":[{"content":{"parts":[{"text":"' + part.encode() + b'"}],"role":"model"}'
+                + tail.encode() + b',"index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":'
+                + str(n).encode() + b',"totalTokenCount":' + str(n + 9).encode()
+                + b'},"modelVersion":"gemini-2.0-flash","responseId":"r1"}\r\n\r\n')
+
+    return [ev(WORD) for _ in range(n)] + [ev("", ',"finishReason":"STOP"')]
+
+
+def _ollama_events(n: int) -> list[bytes]:
+    """``POST /api/chat`` with ``stream: true``: NDJSON lines, the last with ``done: true`` and the counts."""
+    line = b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00.123456789Z","message":{"role":"assistant","content":"'
+    out = [line + WORD.encode() + b'"},"done":false}\n' for _ in range(n)]
+    out.append(line + b'"},"done_reason":"stop","done":true,"total_duration":1000,"load_duration":10,'
+               b'"prompt_eval_count":9,"prompt_eval_duration":100,"eval_count":' + str(n).encode()
+               + b',"eval_duration":800}\n')
+    return out
+
+
 BODY = {
     "openai": b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,'
               b'"message":{"role":"assistant","content":"Fake reply: lorem ipsum","refusal":null},"logprobs":null,'
@@ -82,8 +104,14 @@ BODY = {
     "anthropic": b'{"id":"msg_1","type":"message","role":"assistant","model":"claude-3-5-haiku-latest",'
                  b'"content":[{"type":"text","text":"Fake reply: lorem ipsum"}],"stop_reason":"end_turn",'
                  b'"stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":5}}',
+    "gemini": b'{"candidates":[{"content":{"parts":[{"text":"Fake reply: lorem ipsum"}],"role":"model"},'
+              b'"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":5,'
+              b'"totalTokenCount":14},"modelVersion":"gemini-2.0-flash","responseId":"r1"}',
+    "ollama": b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00.123456789Z","message":{"role":"assistant",'
+              b'"content":"Fake reply: lorem ipsum"},"done_reason":"stop","done":true,"total_duration":1000,'
+              b'"load_duration":10,"prompt_eval_count":9,"prompt_eval_duration":100,"eval_count":5,"eval_duration":800}',
 }
-EVENTS = {"openai": _openai_events, "anthropic": _anthropic_events}
+EVENTS = {"openai": _openai_events, "anthropic": _anthropic_events, "gemini": _gemini_events, "ollama": _ollama_events}
 HEADERS = (("content-type", "application/json"),)
 
 
@@ -148,7 +176,7 @@ class _Session:
     def __init__(self, canned: type[_Canned]) -> None:
         self.canned = canned
 
-    def post(self, url: str, *, data: bytes, headers: dict[str, str]) -> _Response:
+    def post(self, url: str, *, data: bytes, headers: dict[str, str] | None = None) -> _Response:
         return _Response(self.canned)
 
 

@@ -525,13 +525,12 @@ class OpenAIDialect:
         sst, events = sse.feed(state.sse, data)
         if not events:
             return OpenAIStreamState(sst, state.done, state.finished, state.failed), ()
-        return self._on_events(OpenAIStreamState(sst, state.done, state.finished, state.failed), events)
+        return self._on_events(sst, state.done, state.finished, events)
 
     def _on_events(
-        self, st: OpenAIStreamState, events: tuple[sse.SseEvent, ...]
+        self, sst: sse.SseState, done: bool, finished: bool, events: tuple[sse.SseEvent, ...]
     ) -> tuple[OpenAIStreamState, tuple[StreamEvent, ...]]:
         out: list[StreamEvent] = []
-        done, finished = st.done, st.finished
         for ev in events:
             if done:
                 break
@@ -542,7 +541,7 @@ class OpenAIDialect:
                 c = _COMPLETION.decode(ev.data)
             except DECODE_ERRORS as e:
                 out.append(stream_error(self.name, f"malformed stream event: {e}", ev.data))
-                return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
+                return OpenAIStreamState(sst, done, finished, True), tuple(out)
             if c.error is not None:
                 err = self._error_from_detail(c.error, HttpResponse(200))
                 out.append(
@@ -554,7 +553,7 @@ class OpenAIDialect:
                         raw=err.raw,
                     )
                 )
-                return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
+                return OpenAIStreamState(sst, done, finished, True), tuple(out)
             choices = c.choices
             if c.usage is None and choices and (d := choices[0].delta) is not None and choices[0].finish_reason is None:
                 # The common event, a bare content delta, without the general translation (issue 19):
@@ -568,7 +567,7 @@ class OpenAIDialect:
             if chunk.finish_reason is not None:
                 finished = True
             out.append(chunk)
-        return OpenAIStreamState(st.sse, done, finished, False), tuple(out)
+        return OpenAIStreamState(sst, done, finished, False), tuple(out)
 
     def stream_finish(self, state: OpenAIStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
@@ -576,7 +575,7 @@ class OpenAIDialect:
         st: OpenAIStreamState = state
         events: tuple[StreamEvent, ...] = ()
         if not state.done:
-            st, events = self._on_events(state, sse.finish(state.sse))
+            st, events = self._on_events(state.sse, state.done, state.finished, sse.finish(state.sse))
         # Compatible servers that never send [DONE] still end with a finish_reason; a stream with
         # neither was cut short.
         return close_stream(self.name, events, complete=st.done or st.finished, missing="[DONE] or finish_reason missing")

@@ -14,9 +14,11 @@ from returns.result import Success
 
 from interlingua.core import ChatChunk
 from interlingua.core import anthropic as anthropic_dialect
+from interlingua.core import gemini as gemini_dialect
 from interlingua.core import openai as openai_dialect
 from interlingua.core.anthropic import ANTHROPIC
 from interlingua.core.fold import fold_chunks
+from interlingua.core.gemini import GEMINI
 from interlingua.core.openai import OPENAI
 from interlingua.effects import Client
 from interlingua.effects.observe import CallInfo, CallTrace
@@ -135,3 +137,26 @@ def test_anthropic_text_delta_fast_path_equals_block_delta(deltas: list[dict[str
         if (c := anthropic_dialect._block_delta(0, msgspec.convert(d, anthropic_dialect._RDelta), {})) is not None
     )
     assert got == want
+
+
+_gemini_candidate = st.fixed_dictionaries(
+    {"content": st.just({"role": "model", "parts": [{"text": "lorem "}]}), "index": st.just(0)},
+    optional={
+        "finishReason": st.one_of(st.none(), st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY", "NEW_ONE"])),
+        "finishMessage": st.one_of(st.none(), st.just(""), text),
+        "safetyRatings": st.one_of(st.none(), st.just([]),
+                                   st.just([{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}])),
+    },
+)
+
+
+@given(_gemini_candidate)
+def test_gemini_mid_stream_shortcut_equals_outcome(candidate: dict[str, object]) -> None:
+    """A one-text-part delta's finish and metadata are what gemini._outcome says, shortcut or not."""
+    event = {"candidates": [candidate], "modelVersion": "gemini-2.0-flash", "responseId": "r1",
+             "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4}}
+    _, got = GEMINI.stream_feed(GEMINI.stream_start(), b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+    r = gemini_dialect._RESPONSE.decode(json.dumps(event))
+    finish, raw, meta = gemini_dialect._outcome(r.candidates[0], 0)
+    assert got == (ChatChunk(text="lorem ", id="r1", model="gemini-2.0-flash", finish_reason=finish, raw_finish_reason=raw,
+                             usage=gemini_dialect._usage(r.usage_metadata), provider_metadata=meta or None),)

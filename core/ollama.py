@@ -707,7 +707,7 @@ class OllamaDialect:
         if state.failed or state.done:
             return state, ()  # nothing after the done line or an error line changes the result
         buf, lines = ndjson.feed(state.lines, data)
-        st = msgspec.structs.replace(state, lines=buf)
+        st = OllamaStreamState(buf, state.calls, state.saw_calls, state.done, state.failed, state.started)
         if not lines:
             return st, ()
         return self._on_lines(st, lines, final=False)

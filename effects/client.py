@@ -60,6 +60,7 @@ from interlingua.core import (
     redact,
 )
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at, step
+from interlingua.core.cache import request_key
 from interlingua.core.catalog import default_catalog
 from interlingua.core.fold import Accumulator, accumulate, to_response
 from interlingua.core.retry import GiveUp, RetryPolicy, decide
@@ -68,6 +69,7 @@ from interlingua.core.tokens import TokenCount
 from interlingua.core.validate import request_problem
 
 from .budget import Guard, count_tokens_remote
+from .cache import Cache, ResponseCache, cache_from_url
 from .config import LlmConfig
 from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
 from .transport import AiohttpTransport, Timeouts, Transport
@@ -139,8 +141,15 @@ class Client:
         transport: Transport | None = None,
         env: Env | None = None,
         on_event: Hook | None = None,
+        cache: Cache | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else LlmConfig.from_env()
+        # hook: cache — the store given here, else the one the config names (owned: closed with us)
+        self._cache: ResponseCache | None = None
+        if cache is not None:
+            self._cache = ResponseCache(cache)
+        elif cfg.cache:
+            self._cache = ResponseCache(cache_from_url(cfg.cache), owned=True)
         self._transport: Transport = transport or AiohttpTransport(
             limit=cfg.pool_limit,
             limit_per_host=cfg.pool_limit_per_host,
@@ -182,6 +191,8 @@ class Client:
 
     async def close(self) -> None:
         await self._transport.close()
+        if self._cache is not None and self._cache.owned:  # hook: cache
+            await self._cache.store.close()
 
     def __repr__(self) -> str:
         return f"Client({self.config!r})"
@@ -226,15 +237,21 @@ class Client:
         messages: Messages | None = None,
         *,
         fallbacks: Sequence[str] | None = None,
+        cache: bool = True,
+        cache_ttl: float | None = None,
         **options: Any,
     ) -> Result[ChatResponse, LlmError]:
         """One completion. ``messages`` is a prompt string, a :class:`Message`, a list of them, or a
         :class:`ChatRequest`; ``options`` are :class:`ChatRequest` fields (``temperature=…``, ``tools=…``);
-        ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``)."""
+        ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``).
+        ``cache=False`` neither reads nor writes the response cache; ``cache_ttl`` overrides its TTL."""
         prepared = self.prepare(model, messages, **options)
         if type(prepared) is Failure:
             return prepared
-        return await self.send(prepared.unwrap(), fallbacks=fallbacks)
+        p = prepared.unwrap()
+        if self._cache is not None and cache:  # hook: cache — before admission: a hit takes no turn, costs $0
+            return await self._cache.chat(_cache_key(p), cache_ttl, lambda: self.send(p, fallbacks=fallbacks))
+        return await self.send(p, fallbacks=fallbacks)
 
     async def send(self, p: Prepared, *, fallbacks: Sequence[str] | None = None) -> Result[ChatResponse, LlmError]:
         """Send a prepared request with retries, the breaker and failover."""
@@ -300,10 +317,22 @@ class Client:
         messages: Messages | None = None,
         *,
         fallbacks: Sequence[str] | None = None,
+        cache: bool = True,
+        cache_ttl: float | None = None,
         **options: Any,
     ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
-        """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one."""
-        return self._stream(self.prepare(model, messages, **options), fallbacks, _Run())
+        """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one.
+        A cached answer is replayed as chunks; a fresh one is stored once the stream completed whole."""
+        return self._cached_stream(self.prepare(model, messages, **options), fallbacks, _Run(), cache, cache_ttl)
+
+    def _cached_stream(
+        self, prepared: Result[Prepared, LlmError], fallbacks: Sequence[str] | None, run: _Run, cache: bool, ttl: float | None
+    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
+        # hook: cache — looked up before the guard admits the stream (a replay takes no turn)
+        if self._cache is None or not cache or type(prepared) is Failure:
+            return self._stream(prepared, fallbacks, run)
+        p = prepared.unwrap()
+        return self._cache.stream(_cache_key(p), ttl, p.ref.provider, lambda: self._stream(prepared, fallbacks, run))
 
     async def _stream(
         self, prepared: Result[Prepared, LlmError], fallbacks: Sequence[str] | None, run: _Run
@@ -417,17 +446,22 @@ class Client:
         messages: Messages | None = None,
         *,
         fallbacks: Sequence[str] | None = None,
+        cache: bool = True,
+        cache_ttl: float | None = None,
         **options: Any,
     ) -> Result[ChatResponse, LlmError]:
         """Stream, and fold the chunks into the response a non-stream call would return."""
         acc = Accumulator()
         run = _Run()
-        async with contextlib.aclosing(self._stream(self.prepare(model, messages, **options), fallbacks, run)) as items:
+        prepared = self.prepare(model, messages, **options)
+        stream = self._cached_stream(prepared, fallbacks, run, cache, cache_ttl)
+        async with contextlib.aclosing(stream) as items:
             async for item in items:
                 if type(item) is Failure:
                     return item
                 acc = accumulate(acc, item.unwrap())
-        return Success(to_response(acc, run.provider))
+        # a replayed answer never reached _first_chunk: it is the requested provider's
+        return Success(to_response(acc, run.provider or prepared.unwrap().ref.provider))
 
     # -- resilience plumbing ----------------------------------------------------------------------
 
@@ -514,6 +548,10 @@ class Client:
         if run.failed_over_from:
             meta["failed_over_from"] = tuple(run.failed_over_from)
         return msgspec.structs.replace(chunk, provider_metadata=meta)
+
+
+def _cache_key(p: Prepared) -> str:
+    return request_key(p.ref.provider, p.request, p.config.base_url)
 
 
 # Model string -> (ref, dialect, catalog entry): pure, and the same few strings recur on every call,

@@ -153,6 +153,9 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     ssl_context: ssl.SSLContext | None = None
     fallbacks: tuple[str, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
+    cache: str | None = None
+    """The default response cache when a ``Client`` is given none (hook: cache): ``memory``,
+    ``sqlite:///path`` or ``redis://…`` (see :mod:`interlingua.effects.cache`); env ``INTERLINGUA_CACHE``."""
     """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
 
     def __repr__(self) -> str:
@@ -176,6 +179,8 @@ class LlmConfig(msgspec.Struct, kw_only=True):
         variable set gets a :class:`ProviderConfig`; ``settings`` set the other fields."""
         env = os.environ if environ is None else environ
         providers = dict(settings.pop("providers", {}))
+        if env.get("INTERLINGUA_CACHE") and "cache" not in settings:  # hook: cache
+            settings["cache"] = env["INTERLINGUA_CACHE"]
         for name, spec in ENV.items():
             if name in providers:
                 continue

@@ -13,6 +13,7 @@ from .http import Headers, HttpRequest, HttpResponse
 from .models import PROVIDERS, ModelRef, detect_provider, parse_model
 from .registry import DIALECTS, get_dialect
 from .schema import (
+    CacheControl,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -39,6 +40,7 @@ __all__ = [
     "DIALECTS",
     "PROVIDERS",
     "Accumulator",
+    "CacheControl",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",

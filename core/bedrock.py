@@ -141,7 +141,7 @@ class _WReasoning(msgspec.Struct, rename="camel"):
     redacted_content: str | UnsetType = UNSET
 
 
-class _WCachePoint(msgspec.Struct, omit_defaults=True):
+class _WCachePoint(msgspec.Struct):
     """CachePointBlock: ``{"type": "default"}``, with ``"ttl": "1h"`` for the extended TTL ("when
     omitted, uses type value for caching behavior" — Converse API reference)."""
 

@@ -29,6 +29,7 @@ import msgspec
 from .schema import CacheControl, ChatRequest, Message, Role, TextPart
 
 __all__ = [
+    "BREAKPOINT_PROVIDERS",
     "EXTENDED_RETENTION_MODELS",
     "MAX_BREAKPOINTS",
     "breakpoint_problem",
@@ -47,6 +48,10 @@ gpt-4.1" — prompt-caching guide); others keep the default in-memory retention.
 _SORTED = msgspec.json.Encoder(order="sorted")
 
 MAX_BREAKPOINTS = 4
+
+BREAKPOINT_PROVIDERS = frozenset({"anthropic", "bedrock", "openai"})
+"""Providers whose dialect sends breakpoints (or, for OpenAI, a prefix cache key); the others cache
+on their own (Gemini implicit caching, xAI, Azure OpenAI) or not at all (local runtimes)."""
 
 
 def breakpoints(req: ChatRequest) -> list[CacheControl]:

@@ -63,6 +63,7 @@ from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal,
 from interlingua.core.cache import request_key
 from interlingua.core.catalog import default_catalog
 from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
 from interlingua.core.retry import GiveUp, RetryPolicy, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.tokens import TokenCount
@@ -227,6 +228,9 @@ class Client:
         problem = request_problem(req, ref.provider, info)
         if problem is not None:
             return Failure(problem)
+        if ref.provider not in BREAKPOINT_PROVIDERS and LOGGER.isEnabledFor(logging.DEBUG) and has_breakpoints(req):
+            # hook: cache — the provider caches prompts on its own; the breakpoints are not sent
+            LOGGER.debug("%s ignores prompt-cache breakpoints (it caches long prompts automatically)", ref.provider)
         return Success(Prepared(ref, dialect, req, self.config.provider(ref.provider)))
 
     # -- calls ------------------------------------------------------------------------------------

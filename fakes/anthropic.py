@@ -410,21 +410,28 @@ def _breakpoint(block: Any) -> str | None:
 
 
 def _segments(body: dict[str, Any]) -> list[Segment]:
-    """The prompt in cache order ("tools, system, then messages" — prompt-caching docs), block by block."""
-    out = [Segment(t, count_tokens(json.dumps(t, separators=(",", ":"))), _breakpoint(t))
+    """The prompt in cache order ("tools, system, then messages" — prompt-caching docs), block by
+    block, as the model sees it: a string content is its one text block, and where the breakpoints
+    sit does not change the prefix (so a conversation that moves its breakpoint still hits)."""
+
+    def bare(b: Any) -> Any:
+        return {k: v for k, v in b.items() if k != "cache_control"} if isinstance(b, dict) else b
+
+    def text(t: str) -> dict[str, str]:
+        return {"type": "text", "text": t}
+
+    out = [Segment(bare(t), count_tokens(json.dumps(bare(t), separators=(",", ":"))), _breakpoint(t))
            for t in body.get("tools") or () if isinstance(t, dict)]
     system = body.get("system")
     if isinstance(system, str):
-        out.append(Segment(system, count_tokens(system)))
+        out.append(Segment(["system", text(system)], count_tokens(system)))
     elif isinstance(system, list):
-        out.extend(Segment(b, count_tokens(_text_of([b])), _breakpoint(b)) for b in system)
+        out.extend(Segment(["system", bare(b)], count_tokens(_text_of([b])), _breakpoint(b)) for b in system)
     for m in body.get("messages") or ():
         c = m.get("content") if isinstance(m, dict) else None
-        if isinstance(c, str):
-            out.append(Segment([m.get("role"), c], 3 + count_tokens(c)))
-        elif isinstance(c, list):
-            out.extend(Segment([m.get("role"), i, b], (3 if i == 0 else 0) + _block_tokens(b), _breakpoint(b))
-                       for i, b in enumerate(c))
+        blocks = [text(c)] if isinstance(c, str) else c if isinstance(c, list) else []
+        out.extend(Segment([m.get("role"), i, bare(b)], (3 if i == 0 else 0) + _block_tokens(b), _breakpoint(b))
+                   for i, b in enumerate(blocks))
     return out
 
 

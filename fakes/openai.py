@@ -221,7 +221,8 @@ def _segments(body: dict[str, Any]) -> list[Segment]:
         if isinstance(content, list) and any(isinstance(p, dict) and "prompt_cache_breakpoint" in p for p in content):
             for k, p in enumerate(content):
                 mark = p.get("prompt_cache_breakpoint") if isinstance(p, dict) else None
-                out.append(Segment([i, m.get("role"), p], (head if k == 0 else 0) + count_tokens(_text_of([p])),
+                bare = {k: v for k, v in p.items() if k != "prompt_cache_breakpoint"} if isinstance(p, dict) else p
+                out.append(Segment([i, m.get("role"), bare], (head if k == 0 else 0) + count_tokens(_text_of([p])),
                                    None if not isinstance(mark, dict) else ("1h" if mark.get("ttl") == "12h" else "5m")))
         else:
             out.append(Segment([i, {k: v for k, v in m.items() if k != "name"}], head + count_tokens(_text_of(content))))

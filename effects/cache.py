@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 from collections import OrderedDict
@@ -386,6 +387,11 @@ def cache_from_url(spec: str) -> Cache:
 # -- how a call meets the cache --------------------------------------------------------------------
 
 
+def _log_hit(key: str) -> None:
+    if LOGGER.isEnabledFor(logging.DEBUG):
+        LOGGER.debug("response cache hit %s…", key[:16])
+
+
 def _hit(resp: ChatResponse) -> ChatResponse:
     return msgspec.structs.replace(resp, provider_metadata={**resp.provider_metadata, "cache": HIT, "attempts": 0})
 
@@ -437,6 +443,7 @@ class ResponseCache:
         try:
             cached = await self._lookup(key)
             if cached is not None:
+                _log_hit(key)
                 outcome = Success(_hit(cached))
                 return outcome
             outcome = await call()
@@ -454,6 +461,7 @@ class ResponseCache:
         has completed whole (a failure item, or a consumer that stops early, stores nothing)."""
         cached = await self._lookup(key)
         if cached is not None:
+            _log_hit(key)
             for chunk in replay_chunks(_hit(cached)):  # the marks ride on the first chunk
                 yield Success(chunk)
             return

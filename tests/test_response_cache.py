@@ -118,6 +118,20 @@ async def test_single_flight_hundred_identical_calls(cached: Client, fake: FakeS
     assert sum(a.provider_metadata.get("cache") == "hit" for a in answers) == 99
 
 
+async def test_single_flight_survives_the_leader_being_cancelled(cached: Client, fake: FakeServer) -> None:
+    """When the call everyone waits on is cancelled, the waiters go on (one of them sends) and get the answer."""
+    fake.fail_next("openai", "slow=0.5")
+    leader = asyncio.create_task(cached.chat(MODEL, "lead"))
+    await asyncio.sleep(0.1)  # the leader's request is in flight at the fake
+    followers = [asyncio.create_task(cached.chat(MODEL, "lead")) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    leader.cancel()
+    results = await asyncio.wait_for(asyncio.gather(*followers), 10)
+    assert all(type(r) is Success for r in results) and leader.cancelled()
+    assert fake.attempts("openai") == 2  # the cancelled request and the one a follower sent
+    assert sum("cache" not in r.unwrap().provider_metadata for r in results) == 1
+
+
 async def test_single_flight_shares_a_failure_and_never_caches_it(cached: Client, fake: FakeServer) -> None:
     """A failure reaches every waiting caller once, and is not stored: the next call asks again."""
     fake.fail_next("openai", "500")  # the followers register before the leader's request leaves

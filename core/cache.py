@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from .prompt_cache import has_breakpoints
 from .schema import ChatChunk, ChatRequest, ChatResponse, ReasoningPart, TextPart, ToolCallDelta
 
 __all__ = ["ENTRY_VERSION", "CacheEntry", "decode_entry", "encode_entry", "replay_chunks", "request_key"]
@@ -79,6 +80,17 @@ def host_of(base_url: str | None) -> str:
         return base_url.lower()
 
 
+def _drop_breakpoints(body: dict[str, Any]) -> None:
+    """Prompt-cache breakpoints change what the provider bills, never the answer: not in the key."""
+    for tool in body.get("tools", ()):
+        tool.pop("cache", None)
+    for m in body["messages"]:
+        m.pop("cache", None)
+        if isinstance(m.get("content"), list):
+            for part in m["content"]:
+                part.pop("cache", None)
+
+
 def request_key(provider: str, request: ChatRequest, base_url: str | None) -> str:
     """The cache key (64 hex digits) of ``request`` sent to ``provider`` at ``base_url``.
 
@@ -86,6 +98,8 @@ def request_key(provider: str, request: ChatRequest, base_url: str | None) -> st
     """
     body = msgspec.to_builtins(request)  # omit_defaults: an unset field and its default are one request
     body.pop("user", None)
+    if has_breakpoints(request):
+        _drop_breakpoints(body)
     canonical = _CANONICAL.encode({"provider": provider, "host": host_of(base_url), "request": _canonical_numbers(body)})
     return hashlib.sha256(_KEY_PREFIX + canonical).hexdigest()
 

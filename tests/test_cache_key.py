@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interlingua.core import (
+    CacheControl,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -98,6 +99,19 @@ def test_key_leaves_out_user_and_credentials(req: ChatRequest, user: str) -> Non
     assert request_key("openai", msgspec.structs.replace(req, user=user), URL) == request_key("openai", req, URL)
     # the key is a function of provider, request and URL only: no credential can reach it
     assert request_key("openai", req, URL) == request_key("openai", req, URL.upper().replace("HTTPS", "https"))
+
+
+@given(chat_request())
+def test_key_leaves_out_prompt_cache_breakpoints(req: ChatRequest) -> None:
+    """Breakpoints change what the provider bills, not the answer: one key with or without them."""
+    mark = CacheControl(ttl="1h")
+    marked = msgspec.structs.replace(
+        req,
+        messages=tuple(msgspec.structs.replace(m, cache=mark) for m in req.messages),
+        tools=tuple(msgspec.structs.replace(t, cache=mark) for t in req.tools),
+    )
+    assert marked != req
+    assert request_key("anthropic", marked, URL) == request_key("anthropic", req, URL)
 
 
 def test_integer_and_float_temperature_are_one_key() -> None:

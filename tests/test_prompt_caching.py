@@ -230,3 +230,20 @@ async def test_gemini_implicit_cache_ignores_breakpoints(client: Client, fake: F
     assert fake.requests[-1].json() == marked
     assert first.usage.cached_tokens == 0 and second.usage.cached_tokens >= 1024
     assert _cost("gemini", model, second.usage) == _by_hand(second.usage, "0.30", "0.03", "0.30", "2.50")
+
+
+@pytest.mark.parametrize(
+    ("model", "mark"),
+    [("anthropic:claude-sonnet-4-5", ONE_HOUR), (f"bedrock:{BEDROCK_MODEL}", ONE_HOUR), ("gemini:gemini-2.5-flash", None),
+     ("openai:gpt-4o-mini", None)],
+)
+async def test_streamed_usage_reports_cache_like_the_non_stream_call(client: Client, model: str, mark: CacheControl | None) -> None:
+    """A stream's folded usage carries the same cache reads and writes the non-stream answer reports."""
+    msgs = [Message.system(RULES, cache=mark), Message.user("q")]
+    streamed_write = (await client.stream_response(model, msgs)).unwrap().usage
+    chat_read = (await client.chat(model, msgs)).unwrap().usage
+    streamed_read = (await client.stream_response(model, msgs)).unwrap().usage
+    assert streamed_read == chat_read and chat_read.cached_tokens >= 1024
+    if mark is not None:
+        assert streamed_write.cache_write_tokens == chat_read.cached_tokens
+        assert streamed_write.cache_write_1h_tokens == streamed_write.cache_write_tokens

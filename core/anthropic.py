@@ -24,7 +24,12 @@ How the unified schema maps onto the Messages API:
   into the top level of the body (``top_k``, ``metadata``, ``service_tier``, …).
 * ``Usage.prompt_tokens`` = ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``
   ("total input tokens in a request is the summation" of the three — API reference), with
-  ``cached_tokens`` = cache reads and ``cache_write_tokens`` = cache writes.
+  ``cached_tokens`` = cache reads and ``cache_write_tokens`` = cache writes (``cache_write_1h_tokens``
+  from ``usage.cache_creation.ephemeral_1h_input_tokens``).
+* A :class:`CacheControl` breakpoint → ``cache_control: {"type": "ephemeral"}`` (plus ``"ttl": "1h"``)
+  on the tool, the text part, or the last block of the message it is set on; a marked system
+  prompt is sent as a list of text blocks. At most 4 per request, 1h before 5m
+  (:mod:`interlingua.core.prompt_cache`), checked before sending.
 
 >>> from .schema import ChatRequest, Message
 >>> from .secret import Secret

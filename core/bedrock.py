@@ -32,6 +32,10 @@ medium 8192, high 16384); other model families take their own fields through
 top level of the body (``guardrailConfig``, ``performanceConfig``, ``requestMetadata``, …);
 an ``additionalModelRequestFields`` there is merged with the one ``reasoning`` builds. ``seed`` and
 ``user`` have no Converse field and are not sent; ``response_format`` is refused.
+A :class:`CacheControl` breakpoint → a ``cachePoint {type: default[, ttl: 1h]}`` entry right after
+the marked content block, system block or tool (at most 4, 1h before 5m, checked before sending);
+``usage.cacheReadInputTokens``/``cacheWriteInputTokens`` → ``cached_tokens``/``cache_write_tokens``,
+``cacheDetails`` (writes by TTL) → ``cache_write_1h_tokens``.
 
 Converse responses carry no id, model or creation time: those stay empty (in streams too, so a
 folded stream equals its non-streamed twin); ``metrics`` and ``additionalModelResponseFields`` go to

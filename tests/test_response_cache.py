@@ -268,6 +268,20 @@ async def test_sqlite_ttl_and_lru_cap(tmp_path: Path) -> None:
         await cache.close()
 
 
+async def test_sqlite_byte_cap_evicts_least_recently_used(tmp_path: Path) -> None:
+    """Past max_bytes of values, the least recently used entries go until the rest fit."""
+    clock = Clock()
+    cache = SqliteCache(str(tmp_path / "bytes.db"), max_bytes=3000, clock=clock)
+    try:
+        for k in "abcd":
+            clock.now += 1
+            await cache.set(k, k.encode() * 1000, None)
+        kept = [k for k in "abcd" if await cache.get(k) is not None]
+        assert kept[-1] == "d" and "a" not in kept and len(kept) * 1000 <= 3000
+    finally:
+        await cache.close()
+
+
 async def test_memory_lru_cap() -> None:
     """The memory store keeps at most max_entries, evicting the least recently used."""
     cache = MemoryCache(max_entries=2)
@@ -293,6 +307,11 @@ async def test_redis_shared_by_two_clients(fake: FakeServer, redis_url: str) -> 
         assert fake.attempts("openai") == 1
         keys = await shared.keys("interlingua:cache:*")
         assert len(keys) == 1 and 0 < await shared.pttl(keys[0]) <= 60_000
+        await shared.set(keys[0], b"written by another program")  # a foreign value: a miss, then replaced
+        async with Client(config_for(fake, retry_enabled=False), cache=two) as b:
+            assert "cache" not in (await b.chat(MODEL, "across workers")).unwrap().provider_metadata
+            assert (await b.chat(MODEL, "across workers")).unwrap().provider_metadata["cache"] == "hit"
+        assert fake.attempts("openai") == 2
     finally:
         await one.close()
         await two.close()

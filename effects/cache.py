@@ -36,7 +36,7 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
@@ -45,15 +45,16 @@ import msgspec
 from returns.result import Failure, Result, Success
 
 from interlingua.core import ChatChunk, ChatResponse, LlmError
-from interlingua.core.cache import decode_entry, encode_entry, replay_chunks
+from interlingua.core.cache import decode_entry, encode_entry, replay_chunks, request_key
 from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.prepare import Prepared
 
 from .events import LOGGER
 
 if TYPE_CHECKING:  # redis is the optional extra `redis`
     from redis.asyncio import ConnectionPool, Redis
 
-__all__ = ["Cache", "MemoryCache", "RedisCache", "ResponseCache", "SqliteCache", "cache_from_url"]
+__all__ = ["Cache", "CacheLayer", "MemoryCache", "RedisCache", "SqliteCache", "cache_from_url", "cache_layer", "key_of"]
 
 HIT = "hit"
 
@@ -396,38 +397,82 @@ def _hit(resp: ChatResponse) -> ChatResponse:
     return msgspec.structs.replace(resp, provider_metadata={**resp.provider_metadata, "cache": HIT, "attempts": 0})
 
 
-class ResponseCache:
-    """A store plus this client's in-flight calls (single-flight). One per :class:`Client`."""
+def key_of(p: Prepared) -> str:
+    """The cache key of a prepared request (:func:`interlingua.core.cache.request_key`)."""
+    return request_key(p.ref.provider, p.request, p.config.base_url)
 
-    def __init__(self, store: Cache, *, owned: bool = False) -> None:
-        self.store = store
+
+class ChunkStream(Protocol):
+    """What a client's stream is: an async iterator of chunk results that can be closed early."""
+
+    def __aiter__(self) -> AsyncIterator[Result[ChatChunk, LlmError]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+_Shared = Result[ChatResponse, LlmError] | None
+
+
+class CacheLayer:
+    """A store as the client's loop meets it (the ``lookup``/``store`` cache step, asked per model
+    before admission), plus this client's in-flight calls (single-flight) and stream replay.
+    One per :class:`~interlingua.effects.Client`; ``ttl`` (seconds) overrides the store's."""
+
+    __slots__ = ("_inflight", "backend", "owned", "ttl")
+
+    def __init__(self, store: Cache, *, owned: bool = False, ttl: float | None = None) -> None:
+        self.backend = store
         self.owned = owned
-        self._inflight: dict[str, asyncio.Future[Result[ChatResponse, LlmError] | None]] = {}
+        self.ttl = ttl
+        self._inflight: dict[str, asyncio.Future[_Shared]] = {}
 
     def __repr__(self) -> str:
-        return f"ResponseCache({self.store!r})"
+        return f"CacheLayer({self.backend!r})"
 
-    def _ttl(self, ttl: float | None) -> float | None:
-        return self.store.ttl if ttl is None else ttl
+    def with_ttl(self, ttl: float | None) -> CacheLayer:
+        """This layer for one call whose entries live ``ttl`` seconds (same store, same in-flight calls)."""
+        if ttl is None:
+            return self
+        bound = CacheLayer(self.backend, owned=False, ttl=ttl)
+        bound._inflight = self._inflight
+        return bound
 
-    async def _lookup(self, key: str) -> ChatResponse | None:
-        # decode_entry is total: a foreign, truncated or older-version entry is a miss, and the
-        # fresh answer overwrites it
-        return decode_entry(key, await self.store.get(key))
+    # the cache step of the client's loop
 
-    async def _store(self, key: str, resp: ChatResponse, ttl: float | None) -> None:
-        ttl = self._ttl(ttl)
+    async def lookup(self, p: Prepared) -> ChatResponse | None:
+        """The stored answer to ``p``, marked as a hit; ``None`` for a miss. A foreign, truncated or
+        older-version entry is a miss (:func:`decode_entry` is total), and the fresh answer replaces it."""
+        key = key_of(p)
+        found = decode_entry(key, await self.backend.get(key))
+        if found is None:
+            return None
+        _log_hit(key)
+        return _hit(found)
+
+    async def store(self, p: Prepared, response: ChatResponse) -> None:
+        """Keep ``response`` as the answer to ``p`` (the loop calls it with each model's success)."""
+        await self._put(key_of(p), response)
+
+    async def _put(self, key: str, response: ChatResponse) -> None:
+        ttl = self.store_ttl
         if ttl is not None and ttl <= 0:
             return
-        if resp.provider_metadata.get("failed_over_from"):
+        if response.provider_metadata.get("failed_over_from"):
             return  # answered by a fallback model: not the answer of the model the key names
-        await self.store.set(key, encode_entry(key, resp), ttl)
+        await self.backend.set(key, encode_entry(key, response), ttl)
 
-    async def chat(
-        self, key: str, ttl: float | None, call: Callable[[], Awaitable[Result[ChatResponse, LlmError]]]
-    ) -> Result[ChatResponse, LlmError]:
-        """The cached answer for ``key``, else the one ``call`` gets (stored when it succeeds).
-        Identical calls arriving meanwhile wait for this one and share its result."""
+    @property
+    def store_ttl(self) -> float | None:
+        return self.backend.ttl if self.ttl is None else self.ttl
+
+    # coalescing identical calls
+
+    async def single_flight(
+        self, key: str, call: Callable[[], Awaitable[Result[ChatResponse, LlmError]]]
+    ) -> tuple[Result[ChatResponse, LlmError], bool]:
+        """Run ``call`` unless an identical call (same key) is in flight on this client; then wait
+        for it and share its result, success or failure. ``(result, shared)``; a shared answer is
+        marked as a hit (it cost this caller nothing)."""
         while True:
             waiting = self._inflight.get(key)
             if waiting is None:
@@ -436,44 +481,52 @@ class ResponseCache:
             shared = await asyncio.shield(waiting)
             if shared is None:
                 continue  # the call we waited on was cancelled: go again (one of us leads)
-            return Success(_hit(shared.unwrap())) if type(shared) is Success else shared
-        future: asyncio.Future[Result[ChatResponse, LlmError] | None] = asyncio.get_running_loop().create_future()
+            return (Success(_hit(shared.unwrap())) if type(shared) is Success else shared), True
+        future: asyncio.Future[_Shared] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
-        outcome: Result[ChatResponse, LlmError] | None = None
+        outcome: _Shared = None
         try:
-            cached = await self._lookup(key)
-            if cached is not None:
-                _log_hit(key)
-                outcome = Success(_hit(cached))
-                return outcome
             outcome = await call()
-            if type(outcome) is Success:
-                await self._store(key, outcome.unwrap(), ttl)
-            return outcome
+            return outcome, False
         finally:
             del self._inflight[key]
             future.set_result(outcome)
 
+    # streams
+
     async def stream(
-        self, key: str, ttl: float | None, provider: str, open_stream: Callable[[], AsyncGenerator[Result[ChatChunk, LlmError], None]]
+        self, p: Prepared, open_stream: Callable[[], ChunkStream]
     ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
         """Replay the cached answer as chunks, else stream live and store the fold once the stream
         has completed whole (a failure item, or a consumer that stops early, stores nothing)."""
-        cached = await self._lookup(key)
+        cached = await self.lookup(p)
         if cached is not None:
-            _log_hit(key)
-            for chunk in replay_chunks(_hit(cached)):  # the marks ride on the first chunk
+            for chunk in replay_chunks(cached):  # the marks ride on the first chunk
                 yield Success(chunk)
             return
         acc = Accumulator()
-        async with contextlib.aclosing(open_stream()) as items:
+        items = open_stream()
+        try:
             async for item in items:
                 if type(item) is Failure:
                     yield item
                     return
                 acc = accumulate(acc, item.unwrap())
                 yield item
+        finally:
+            await items.aclose()
         if acc.finish_reason is None:
             return  # ended without a finish: not a whole answer
-        await self._store(key, to_response(acc, provider), ttl)
+        await self._put(key_of(p), to_response(acc, p.ref.provider))
 
+
+def cache_layer(cache: Cache | CacheLayer | None, spec: str | None) -> CacheLayer | None:
+    """The client's cache step: the store it was given, else the one its config names (owned:
+    closed with the client), else none."""
+    if isinstance(cache, CacheLayer):
+        return cache
+    if cache is not None:
+        return CacheLayer(cache)
+    if spec:
+        return CacheLayer(cache_from_url(spec), owned=True)
+    return None

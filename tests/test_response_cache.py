@@ -22,6 +22,7 @@ from interlingua.core.budget import Limits
 from interlingua.core.ratelimit import RateLimit
 from interlingua.effects import Client, Env, LlmConfig
 from interlingua.effects.cache import MemoryCache, RedisCache, SqliteCache, cache_from_url
+from interlingua.effects.observe import CallInfo, CallTrace
 from interlingua.fakes import FakeServer
 
 from .helpers import config_for
@@ -339,3 +340,45 @@ async def test_redis_outage_goes_on_uncached_with_one_warning(fake: FakeServer, 
     finally:
         await cache.close()
         server.close()
+
+
+class _Recorder(CallTrace):
+    """A trace that keeps what each call ended with."""
+
+    def __init__(self, ended: list[tuple[object, Decimal | None]]) -> None:
+        self._ended = ended
+
+    def ended(self, result: object, cost: Decimal | None) -> None:
+        self._ended.append((result, cost))
+
+
+class _Observer:
+    def __init__(self) -> None:
+        self.ended: list[tuple[object, Decimal | None]] = []
+
+    def call_started(self, info: CallInfo) -> CallTrace:
+        return _Recorder(self.ended)
+
+
+async def test_every_call_reaches_the_observer_and_a_hit_costs_zero(fake: FakeServer) -> None:
+    """Leader, followers and later hits each end a trace; the shared and cached answers cost $0 there."""
+    observer = _Observer()
+    async with Client(config_for(fake, retry_enabled=False), cache=MemoryCache(), observer=observer) as c:
+        await asyncio.gather(*(c.chat(MODEL, "observed") for _ in range(3)))
+        await c.chat(MODEL, "observed")
+    costs = [cost for _, cost in observer.ended]
+    assert len(costs) == 4 and fake.attempts("openai") == 1
+    assert costs.count(Decimal(0)) == 3 and all(c is not None and c > 0 for c in costs if c != Decimal(0))
+
+
+async def test_a_fallback_answer_is_stored_under_the_fallback_model(fake: FakeServer) -> None:
+    """When the primary fails over, the answer is cached as the fallback model's, never the primary's."""
+    async with Client(config_for(fake, retry_enabled=False), cache=MemoryCache()) as c:
+        fake.fail_next("openai", "500")
+        first = (await c.chat(MODEL, "fall back", fallbacks=["openai:gpt-4o"])).unwrap()
+        assert first.model.startswith("gpt-4o") and first.provider_metadata["failed_over_from"] == (MODEL,)
+        direct = (await c.chat("openai:gpt-4o", "fall back")).unwrap()
+        assert direct.provider_metadata["cache"] == "hit"
+        primary = (await c.chat(MODEL, "fall back")).unwrap()
+        assert "cache" not in primary.provider_metadata
+        assert fake.attempts("openai") == 3

@@ -45,7 +45,7 @@ import msgspec
 from returns.result import Failure, Result, Success
 
 from interlingua.core import ChatChunk, ChatResponse, LlmError
-from interlingua.core.cache import decode_entry, encode_entry, replay_chunks, request_key
+from interlingua.core.cache import decode_entry, encode_entry, request_key
 from interlingua.core.fold import Accumulator, accumulate, to_response
 from interlingua.core.prepare import Prepared
 
@@ -494,18 +494,10 @@ class CacheLayer:
 
     # streams
 
-    async def stream(
-        self, p: Prepared, open_stream: Callable[[], ChunkStream]
-    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
-        """Replay the cached answer as chunks, else stream live and store the fold once the stream
-        has completed whole (a failure item, or a consumer that stops early, stores nothing)."""
-        cached = await self.lookup(p)
-        if cached is not None:
-            for chunk in replay_chunks(cached):  # the marks ride on the first chunk
-                yield Success(chunk)
-            return
+    async def record(self, p: Prepared, items: ChunkStream) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
+        """Pass a live stream through, and store its fold once it has completed whole (a failure
+        item, a stream without a finish, or a consumer that stops early stores nothing)."""
         acc = Accumulator()
-        items = open_stream()
         try:
             async for item in items:
                 if type(item) is Failure:

@@ -45,6 +45,7 @@ and the shared state (``Breakers.admit/report``, ``Guard.acquire/settle/release/
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -72,6 +73,7 @@ from interlingua.core import (
     redact,
 )
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at
+from interlingua.core.cache import replay_chunks
 from interlingua.core.fold import Accumulator, accumulate, to_response
 from interlingua.core.prepare import Messages, Prepared, prepare
 from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
@@ -409,16 +411,42 @@ class Client:
         ``deadline`` bounds the call up to its first chunk (then ``idle_timeout``/``timeout`` apply).
         A cached answer is replayed as chunks; a fresh one is stored once the stream completed whole."""
         prepared = self.prepare(model, messages, **options)
-        return self._cached_stream(prepared, _StreamCall(self, prepared, fallbacks, deadline), cache, cache_ttl)
+        return self._cached_stream(prepared, _StreamCall(self, prepared, fallbacks, deadline), cache, cache_ttl, fallbacks, deadline)
 
     def _cached_stream(
-        self, prepared: Result[Prepared, LlmError], live: _StreamCall, cache: bool, ttl: float | None
+        self,
+        prepared: Result[Prepared, LlmError],
+        live: _StreamCall,
+        cache: bool,
+        ttl: float | None,
+        fallbacks: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
         # hook: cache — looked up before the stream's call starts (a replay takes no turn, costs $0)
         step = self._cache if cache else None
         if not isinstance(step, CacheLayer) or type(prepared) is Failure or self._closed:
             return live
-        return step.with_ttl(ttl).stream(prepared.unwrap(), lambda: live)
+        return self._replay_or_record(step.with_ttl(ttl), prepared.unwrap(), live, fallbacks, deadline)
+
+    async def _replay_or_record(
+        self, layer: CacheLayer, p: Prepared, live: _StreamCall, fallbacks: Sequence[str] | None, deadline: float | None
+    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
+        """A cached answer replayed as chunks (its own trace, ended at $0), else the live stream,
+        stored once it completes whole."""
+        cached = await layer.lookup(p)
+        if cached is None:
+            async with contextlib.aclosing(layer.record(p, live)) as items:
+                async for item in items:
+                    yield item
+            return
+        call = self._start(p, "stream", fallbacks, deadline)
+        trace = call.trace
+        for i, chunk in enumerate(replay_chunks(cached)):  # the hit marks ride on the first chunk
+            if not i:
+                trace.first_chunk()
+            trace.chunk(chunk)
+            yield Success(chunk)
+        self._end(call, Success(cached))
 
     async def stream_response(
         self,
@@ -435,7 +463,7 @@ class Client:
         acc = Accumulator()
         prepared = self.prepare(model, messages, **options)
         live = _StreamCall(self, prepared, fallbacks, deadline)
-        stream = self._cached_stream(prepared, live, cache, cache_ttl)
+        stream = self._cached_stream(prepared, live, cache, cache_ttl, fallbacks, deadline)
         try:
             async for item in stream:
                 if type(item) is Failure:

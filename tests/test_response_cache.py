@@ -366,9 +366,10 @@ async def test_every_call_reaches_the_observer_and_a_hit_costs_zero(fake: FakeSe
     async with Client(config_for(fake, retry_enabled=False), cache=MemoryCache(), observer=observer) as c:
         await asyncio.gather(*(c.chat(MODEL, "observed") for _ in range(3)))
         await c.chat(MODEL, "observed")
+        replayed = (await c.stream_response(MODEL, "observed")).unwrap()  # a replay has its own trace too
     costs = [cost for _, cost in observer.ended]
-    assert len(costs) == 4 and fake.attempts("openai") == 1
-    assert costs.count(Decimal(0)) == 3 and all(c is not None and c > 0 for c in costs if c != Decimal(0))
+    assert len(costs) == 5 and fake.attempts("openai") == 1 and replayed.provider_metadata["cache"] == "hit"
+    assert costs.count(Decimal(0)) == 4 and all(c is not None and c > 0 for c in costs if c != Decimal(0))
 
 
 async def test_a_fallback_answer_is_stored_under_the_fallback_model(fake: FakeServer) -> None:

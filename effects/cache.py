@@ -20,9 +20,11 @@ Which store:
   uncached, with one warning per outage.
 
 What is never stored: errors (a failure is shared with the identical calls waiting on it, then
-forgotten: the next call asks again), a stream that did not complete whole (cut, failed, or
-abandoned by its consumer: its fold is not the answer), and an answer that came from a fallback
-model (the key names the model asked for).
+forgotten: the next call asks again), and a stream that did not complete whole (cut, failed, or
+abandoned by its consumer: its fold is not the answer). The cache is a step of the client's loop,
+asked per model before admission: when a call fails over, the fallback model's answer is stored
+under the fallback's own key (and a cached answer of the fallback serves the call), never under
+the key of the model that failed.
 
 Single-flight: while a call for a key is in flight on this client, identical calls wait for it
 instead of sending their own request (streams are not coalesced: each starts its own).

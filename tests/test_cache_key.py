@@ -78,6 +78,7 @@ def _changes(req: ChatRequest) -> list[tuple[str, str, ChatRequest, str]]:
         ("stop", "openai", r(req, stop=(*req.stop, "STOP!")), URL),
         ("seed", "openai", r(req, seed=(req.seed or 0) + 1), URL),
         ("tools", "openai", r(req, tools=(), tool_choice=None) if req.tools else r(req, tools=(ToolSpec(name="t"),)), URL),
+        ("tool_choice", "openai", r(req, tool_choice="none" if req.tool_choice != "none" else "auto"), URL),
         ("reasoning", "openai", r(req, reasoning=ReasoningConfig(effort="high") if req.reasoning is None else None), URL),
         ("provider_options", "openai", r(req, provider_options={**req.provider_options, "logprobs": True}), URL),
         ("response_format", "openai", r(req, response_format=None) if req.response_format else r(req, response_format=ResponseFormat(type="json_object")), URL),

@@ -383,3 +383,14 @@ async def test_a_fallback_answer_is_stored_under_the_fallback_model(fake: FakeSe
         primary = (await c.chat(MODEL, "fall back")).unwrap()
         assert "cache" not in primary.provider_metadata
         assert fake.attempts("openai") == 3
+
+
+def test_cache_benchmark_runs() -> None:
+    """`python -m benchmarks.cache_bench` runs end to end and prints its row (no timing asserted)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-m", "benchmarks.cache_bench", "--calls", "5"], cwd=root,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| memory-cache hit |" in r.stdout and "| uncached request to the fake (baseline) |" in r.stdout

@@ -71,7 +71,7 @@ from interlingua.core import (
     redact,
 )
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at
-from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.fold import StreamFold
 from interlingua.core.prepare import Messages, Prepared, prepare
 from interlingua.core.retry import GiveUp, GiveUpReason, RetryPolicy, decide
 from interlingua.core.schema import ToolSpec
@@ -381,16 +381,16 @@ class Client:
         **options: Any,
     ) -> Result[ChatResponse, LlmError]:
         """Stream, and fold the chunks into the response a non-stream call would return."""
-        acc = Accumulator()
+        fold = StreamFold()
         stream = _StreamCall(self, self.prepare(model, messages, **options), fallbacks, deadline)
         try:
             async for item in stream:
                 if type(item) is Failure:
                     return item
-                acc = accumulate(acc, item.unwrap())
+                fold.add(item.unwrap())
         finally:
             await stream.aclose()
-        return Success(to_response(acc, stream.provider))
+        return Success(fold.response(stream.provider))
 
     # -- the drivers --------------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, Unpack, cast
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -72,7 +72,7 @@ from interlingua.core import (
 )
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at
 from interlingua.core.fold import StreamFold
-from interlingua.core.prepare import Messages, Prepared, prepare
+from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare
 from interlingua.core.retry import GiveUp, GiveUpReason, RetryPolicy, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.tokens import TokenCount, count_tokens
@@ -301,7 +301,9 @@ class Client:
 
     # -- preparing --------------------------------------------------------------------------------
 
-    def prepare(self, model: str | ChatRequest, messages: Messages | None = None, **options: Any) -> Result[Prepared, LlmError]:
+    def prepare(
+        self, model: str | ChatRequest, messages: Messages | None = None, **options: Unpack[ChatOptions]
+    ) -> Result[Prepared, LlmError]:
         """Resolve model string, dialect, provider config and catalog entry; validate options
         (:func:`interlingua.core.prepare.prepare` with this client's config and catalog)."""
         return prepare(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
@@ -315,7 +317,7 @@ class Client:
         *,
         fallbacks: Sequence[str] | None = None,
         deadline: float | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> Result[ChatResponse, LlmError]:
         """One completion. ``messages`` is a prompt string, a :class:`Message`, a list of them, or a
         :class:`ChatRequest`; ``options`` are :class:`ChatRequest` fields (``temperature=…``, ``tools=…``);
@@ -345,7 +347,7 @@ class Client:
         """Prompt tokens: the provider's exact count where its dialect can ask, else the offline count.
         The request goes through the same loop as ``chat`` (retries, breaker, deadline, redaction);
         it is free, so no budget is reserved for it."""
-        prepared = self.prepare(model, messages, **({"tools": tuple(tools)} if tools else {}))
+        prepared = self.prepare(model, messages, tools=tools) if tools else self.prepare(model, messages)
         if type(prepared) is Failure:
             return prepared
         p = prepared.unwrap()
@@ -365,7 +367,7 @@ class Client:
         *,
         fallbacks: Sequence[str] | None = None,
         deadline: float | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
         """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one.
         ``deadline`` bounds the call up to its first chunk (then ``idle_timeout``/``timeout`` apply)."""
@@ -378,7 +380,7 @@ class Client:
         *,
         fallbacks: Sequence[str] | None = None,
         deadline: float | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> Result[ChatResponse, LlmError]:
         """Stream, and fold the chunks into the response a non-stream call would return."""
         fold = StreamFold()

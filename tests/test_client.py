@@ -167,3 +167,14 @@ async def test_env_config(monkeypatch: pytest.MonkeyPatch, fake: FakeServer) -> 
     async with Client() as c:
         assert (await c.chat("gpt-4o-mini", "env")).unwrap().text == "Fake reply: env"
     assert "test-key" not in repr(LlmConfig.from_env())
+
+
+def test_chat_options_name_every_request_field() -> None:
+    """The typed options (ChatOptions) are exactly the ChatRequest fields besides model and messages."""
+    import msgspec
+
+    from interlingua.core.prepare import ChatOptions
+    from interlingua.core.schema import ChatRequest
+
+    fields = {f.name for f in msgspec.structs.fields(ChatRequest)} - {"model", "messages"}
+    assert set(ChatOptions.__annotations__) == fields

@@ -70,10 +70,10 @@ from interlingua.core import (
     Usage,
     redact,
 )
-from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at
+from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
 from interlingua.core.fold import StreamFold
 from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare
-from interlingua.core.retry import GiveUp, GiveUpReason, RetryPolicy, decide
+from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.tokens import TokenCount, count_tokens
 
@@ -249,29 +249,11 @@ class Client:
         self._cache = cache  # hook: cache
         # budgets, context window, rate limits; the limiter waits on the client's own clock
         self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
-        self._timeouts = Timeouts(
-            total=cfg.timeout,
-            connect=cfg.connect_timeout,
-            first_byte=cfg.first_byte_timeout,
-            idle=cfg.idle_timeout,
-        )
+        self._timeouts = cfg.timeouts
         self._max_bytes = cfg.max_response_bytes
-        self._retry = RetryPolicy(
-            max_attempts=cfg.max_retries + 1 if cfg.retry_enabled else 1,
-            base_delay=cfg.retry_delay,
-            max_delay=cfg.retry_max_delay,
-            multiplier=cfg.retry_multiplier,
-        )
+        self._retry = cfg.retry_policy
         # Breaker state lives here, per client instance, keyed "provider" or "provider:model".
-        self._breakers = Breakers(
-            BreakerPolicy(
-                threshold=cfg.circuit_breaker_threshold,
-                cooldown=cfg.circuit_breaker_cooldown,
-                probes=cfg.circuit_breaker_probes,
-                window=cfg.circuit_breaker_window,
-                failure_ratio=cfg.circuit_breaker_failure_ratio,
-            )
-        )
+        self._breakers = Breakers(cfg.breaker_policy)
         self._hook = on_event
         self._events = events = EventObserver(on_event, clock=env.clock, breaker=self._breakers.get)
         self._observer: Observer = events if observer is None else Observers(events, observer)

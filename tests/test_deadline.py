@@ -146,6 +146,14 @@ def test_config_is_frozen_and_with_options_copies() -> None:
         cfg.with_options(no_such_option=1)
 
 
+def test_config_groups_the_flat_fields() -> None:
+    """The flat seed names stay; the client reads them grouped (timeouts, retry policy, breaker policy)."""
+    cfg = LlmConfig(timeout=9.0, connect_timeout=2.0, retry_enabled=False, max_retries=5, circuit_breaker_threshold=7)
+    assert (cfg.timeouts.total, cfg.timeouts.connect) == (9.0, 2.0)
+    assert cfg.retry_policy.max_attempts == 1 and cfg.with_options(retry_enabled=True).retry_policy.max_attempts == 6
+    assert cfg.breaker_policy.threshold == 7
+
+
 class _Recorder(CallTrace):
     __slots__ = ("events",)
 

@@ -38,7 +38,13 @@ from interlingua.core import (
 )
 from interlingua.core import budget as B
 from interlingua.core.prepare import Prepared
-from interlingua.core.tokens import TokenCount, count_tokens
+from interlingua.core.tokens import (
+    TokenCount,
+    count_tokens,
+    encoding_for_model,
+    get_encoding,
+    token_upper_bound,
+)
 
 from .observe import NO_TRACE, CallTrace
 from .ratelimit import Limiter
@@ -57,6 +63,7 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _UNCOUNTED = TokenCount(0, False, None)
+_LOADED: set[str] = set()  # encodings this process has built (off the event loop)
 
 
 class Guard:
@@ -93,7 +100,7 @@ class Guard:
         request = p.request
         model = request.model
         info = p.info
-        prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools) if self._counts else _UNCOUNTED
+        prompt = await self._prompt(p) if self._counts else _UNCOUNTED
         if self.limits.enforce_context_window:
             err = B.check_context(info, prompt.count, prompt.exact, model)
             if err is not None:
@@ -117,6 +124,25 @@ class Guard:
             self.release(ticket)
             return refused
         return ticket
+
+    async def _prompt(self, p: Prepared) -> TokenCount:
+        """The prompt's size, as cheaply as its readers allow. When only the context-window check reads
+        it (no caps, no token rate limit for this model) and a byte bound already proves the prompt fits,
+        that bound stands in for it and no tokenizer runs; otherwise it is counted, and an encoding's
+        first load (~0.5 s of reading and hashing rank files) happens off the event loop."""
+        lim = self.limits
+        request = p.request
+        provider = p.ref.provider
+        if not (lim.caps_cost() or lim.caps_tokens() or self.limiter.needs_tokens(provider, request.model)):
+            bound = token_upper_bound(request.messages, request.tools)
+            window = p.info.context_window if p.info is not None else None
+            if bound is not None and (window is None or bound <= window):
+                return TokenCount(bound, False, None)
+        name = (encoding_for_model(request.model) if p.spec.tokens == "tiktoken" else None) or "o200k_base"
+        if name not in _LOADED:
+            await asyncio.to_thread(get_encoding, name)
+            _LOADED.add(name)
+        return count_tokens(f"{provider}:{request.model}", request.messages, request.tools)
 
     def settle(self, ticket: Ticket, usage: Usage | None) -> None:
         """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case)."""

@@ -64,6 +64,21 @@ class Limiter:
         """A snapshot of the whole state (for inspection; the call path never builds it)."""
         return LimiterState(dict(self._buckets), dict(self._observed))
 
+    def needs_tokens(self, provider: str, model: str) -> bool:
+        """Whether a request's token count matters to this limiter now: a tokens-per-minute rule of the
+        caller's for ``provider``, or a token window the provider reported that has not reset yet."""
+        for r in self.rules:
+            if r.provider == provider and r.tokens_per_minute is not None and (r.model is None or r.model == model):
+                return True
+        if not self.adapt_to_headers or not self._observed:
+            return False
+        now = self._clock()
+        for key in ((provider, model), (provider, None)):
+            o = self._observed.get(key)
+            if o is not None and o.tokens is not None and now < o.tokens.reset_at:
+                return True
+        return False
+
     def _take(self, provider: str, model: str, tokens: int) -> Decision:
         observed = self._observed
         if not self.rules and not observed:

@@ -51,6 +51,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar, Unpack, cast
+from urllib.parse import urlsplit
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -81,7 +82,7 @@ from .breakers import REJECTED, Breakers
 from .budget import CountTokens, Guard, Ticket
 from .config import LlmConfig
 from .events import LOGGER, Hook
-from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
+from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers, Operation
 from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
 __all__ = ["Client", "Env", "Prepared", "ResponseCache"]
@@ -378,7 +379,7 @@ class Client:
 
     # -- the drivers --------------------------------------------------------------------------------
 
-    def _start(self, p: Prepared, operation: str, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
+    def _start(self, p: Prepared, operation: Operation, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
         """A call begins: its deadline is fixed and its observer trace created (the one place for both)."""
         if deadline is None:
             deadline = self.config.call_deadline
@@ -386,12 +387,14 @@ class Client:
         if observer is self._events:  # the default alone reads nothing of the info: none is built
             return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
         info = CallInfo(
-            operation=operation,  # type: ignore[arg-type]
+            operation=operation,
             ref=p.ref,
             provider_name=p.spec.otel_name,
             stream=operation == "stream",
             deadline=deadline,
             fallbacks=tuple(self.config.fallbacks if fallbacks is None else fallbacks),
+            request=p.request,
+            base_url=_shown_base_url(p),
         )
         return _Call(self._observer.call_started(info), deadline, self._env.clock())
 
@@ -639,6 +642,19 @@ class Client:
         if call.failed_over_from:
             meta["failed_over_from"] = tuple(call.failed_over_from)
         return msgspec.structs.replace(chunk, provider_metadata=meta)
+
+
+def _shown_base_url(p: Prepared) -> str | None:
+    """The first model's base URL for observers: the region filled in, any ``user:password@`` dropped."""
+    url = p.config.base_url or p.spec.default_base_url
+    if not url:
+        return None
+    if "{region}" in url:
+        if not p.config.region:
+            return None
+        url = url.replace("{region}", p.config.region)
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl() if "@" in parts.netloc else url
 
 
 def _interrupted(err: LlmError) -> LlmError:

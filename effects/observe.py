@@ -30,20 +30,21 @@ from typing import Literal, Protocol
 import msgspec
 from returns.result import Result
 
-from interlingua.core import ChatChunk, HttpResponse, LlmError, ModelRef
+from interlingua.core import ChatChunk, ChatRequest, HttpResponse, LlmError, ModelRef
 from interlingua.core.breaker import BreakerState, Phase
 from interlingua.core.retry import GiveUpReason
 
 from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
 
-__all__ = ["CallInfo", "CallTrace", "EventObserver", "Observer", "Observers", "WaitReason"]
+__all__ = ["NO_TRACE", "CallInfo", "CallTrace", "EventObserver", "Observer", "Observers", "Operation", "WaitReason"]
 
 WaitReason = Literal["retry", "rate_limit", "breaker"]
 Operation = Literal["chat", "stream", "count_tokens"]
 
 
 class CallInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """What a call is, as it starts: the operation, the first model, and its total deadline (seconds)."""
+    """What a call is, as it starts: the operation, the first model, its request, and its total
+    deadline (seconds). A fallback's row is ``interlingua.core.get_spec(to_ref.provider)``."""
 
     operation: Operation
     ref: ModelRef
@@ -52,6 +53,10 @@ class CallInfo(msgspec.Struct, frozen=True, kw_only=True):
     stream: bool
     deadline: float | None
     fallbacks: tuple[str, ...] = ()
+    request: ChatRequest | None = None
+    """The prepared request (``gen_ai.request.*``: model, temperature, top_p, max_tokens, …)."""
+    base_url: str | None = None
+    """Where the first model's requests go (``server.address``); never carries credentials."""
 
 
 class CallTrace:

@@ -175,6 +175,7 @@ def prepare(
     problem = request_problem(req, ref.provider, info)
     if problem is not None:
         return Failure(problem)
-    req = fill_max_tokens(req, spec, info)
+    if spec.requires_max_tokens:
+        req = fill_max_tokens(req, spec, info)
     cfg = (providers.get(ref.provider) if providers else None) or _NO_CONFIG
     return Success(Prepared(ref, dialect, spec, req, cfg, info))

@@ -85,6 +85,7 @@ class Guard:
         # With all of them off the prompt is not counted (a billed reply we could not read is then
         # charged at its output cap alone), and only the real usage of each reply is accounted.
         self._counts = lim.caps_cost() or lim.caps_tokens() or lim.enforce_context_window or self._paced
+        self._caps = lim.caps_cost() or lim.caps_tokens()
 
     @property
     def total_cost(self) -> Decimal:
@@ -100,7 +101,19 @@ class Guard:
         request = p.request
         model = request.model
         info = p.info
-        prompt = await self._prompt(p) if self._counts else _UNCOUNTED
+        if not self._counts:
+            prompt = _UNCOUNTED
+        else:
+            bounded = self._bound(p)
+            if bounded is not None:
+                prompt = bounded
+            else:
+                name = (encoding_for_model(model) if p.spec.tokens == "tiktoken" else None) or "o200k_base"
+                if name not in _LOADED:
+                    # an encoding's first load (~0.5 s of reading and hashing rank files) runs off the loop
+                    await asyncio.to_thread(get_encoding, name)
+                    _LOADED.add(name)
+                prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
         if self.limits.enforce_context_window:
             err = B.check_context(info, prompt.count, prompt.exact, model)
             if err is not None:
@@ -125,24 +138,19 @@ class Guard:
             return refused
         return ticket
 
-    async def _prompt(self, p: Prepared) -> TokenCount:
-        """The prompt's size, as cheaply as its readers allow. When only the context-window check reads
-        it (no caps, no token rate limit for this model) and a byte bound already proves the prompt fits,
-        that bound stands in for it and no tokenizer runs; otherwise it is counted, and an encoding's
-        first load (~0.5 s of reading and hashing rank files) happens off the event loop."""
-        lim = self.limits
+    def _bound(self, p: Prepared) -> TokenCount | None:
+        """When only the context-window check reads the prompt's size (no caps, no token rate limit in
+        force for this model) and a byte bound already proves the prompt fits, that bound stands in for
+        the count and no tokenizer runs; ``None``: it must be counted."""
+        if self._caps or self.limiter.needs_tokens(p.ref.provider, p.request.model):
+            return None
         request = p.request
-        provider = p.ref.provider
-        if not (lim.caps_cost() or lim.caps_tokens() or self.limiter.needs_tokens(provider, request.model)):
-            bound = token_upper_bound(request.messages, request.tools)
-            window = p.info.context_window if p.info is not None else None
-            if bound is not None and (window is None or bound <= window):
-                return TokenCount(bound, False, None)
-        name = (encoding_for_model(request.model) if p.spec.tokens == "tiktoken" else None) or "o200k_base"
-        if name not in _LOADED:
-            await asyncio.to_thread(get_encoding, name)
-            _LOADED.add(name)
-        return count_tokens(f"{provider}:{request.model}", request.messages, request.tools)
+        bound = token_upper_bound(request.messages, request.tools)
+        if bound is None:
+            return None
+        info = p.info
+        window = info.context_window if info is not None else None
+        return TokenCount(bound, False, None) if window is None or bound <= window else None
 
     def settle(self, ticket: Ticket, usage: Usage | None) -> None:
         """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case)."""

@@ -252,6 +252,7 @@ class Client:
         self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
         self._timeouts = cfg.timeouts
         self._max_bytes = cfg.max_response_bytes
+        self._deadline = cfg.call_deadline
         self._retry = cfg.retry_policy
         # Breaker state lives here, per client instance, keyed "provider" or "provider:model".
         self._breakers = Breakers(cfg.breaker_policy)
@@ -382,7 +383,7 @@ class Client:
     def _start(self, p: Prepared, operation: Operation, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
         """A call begins: its deadline is fixed and its observer trace created (the one place for both)."""
         if deadline is None:
-            deadline = self.config.call_deadline
+            deadline = self._deadline
         observer = self._observer
         if observer is self._events:  # the default alone reads nothing of the info: none is built
             return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
@@ -402,8 +403,10 @@ class Client:
         """The call's result reaches its trace, with its cost when the answering model's price is known
         (a stream's result is its last usage: its chunks went to ``trace.chunk``)."""
         trace = call.trace
+        if type(trace).ended is CallTrace.ended:  # the default observer does not listen for it
+            return
         cost = None
-        if type(result) is Success and call.info is not None and type(trace).ended is not CallTrace.ended:
+        if type(result) is Success and call.info is not None:
             value = result.unwrap()
             usage = value.usage if isinstance(value, ChatResponse) else call.usage
             if usage is not None:
@@ -418,10 +421,11 @@ class Client:
                 if type(action) is _Send:
                     out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
                 else:
-                    out = await cast("Awaitable[object]", action)
+                    out = await action  # type: ignore[misc]  # the flow yields only _Send or awaitables
                 action = flow.send(out)
         except StopIteration as stop:
-            return cast("Result[T, LlmError]", stop.value)
+            result: Result[T, LlmError] = stop.value
+            return result
         finally:
             flow.close()  # cancelled mid-flight: the flow reports CANCEL and gives its reservation back
 
@@ -515,14 +519,14 @@ class Client:
                     head = out.head
                     result = Success(cast("T", out)) if out.error is None else Failure(out.error)
                 else:
-                    sent = cast("Result[HttpResponse, LlmError]", out)
+                    sent: Result[HttpResponse, LlmError] = out  # type: ignore[assignment]  # what _drive sends back
                     if type(sent) is Success:
                         head = sent.unwrap()
                         self._guard.observe(name, p.request.model, head)  # rate-limit headers → limiter
                         # the chat decode is inlined (one call less on the hot path); T is ChatResponse there
                         result = d.decode_response(head) if op.chat else op.decode(d, head)  # type: ignore[assignment]
                     else:
-                        result = cast("Failure[LlmError]", sent)
+                        result = sent  # type: ignore[assignment]  # a Failure
                 if type(result) is Success:
                     call.provider, call.info = name, p.info
                     if signal is not None:

@@ -142,10 +142,28 @@ class _EventTrace(CallTrace):
         emit(self._hook, FailedOver(from_model=str(from_ref), to_model=str(to_ref), error=error))
 
 
+class _WarningsTrace(CallTrace):
+    """With no hook and the logger below INFO (the usual production setting), only the WARNING records
+    (breaker changes, failovers) can be seen: one shared, stateless trace serves every call."""
+
+    __slots__ = ("_observer",)
+
+    def __init__(self, observer: EventObserver) -> None:
+        self._observer = observer
+
+    def breaker_changed(self, key: str, old: Phase, new: Phase) -> None:
+        o = self._observer
+        failures = o.breaker(key).failures if o.breaker is not None else 0
+        emit(None, BreakerChanged(key=key, old=old, new=new, at=o.clock(), failures=failures))
+
+    def failed_over(self, from_ref: ModelRef, to_ref: ModelRef, error: LlmError) -> None:
+        emit(None, FailedOver(from_model=str(from_ref), to_model=str(to_ref), error=error))
+
+
 class EventObserver:
     """The default observer: :mod:`.events` records to ``on_event`` and the ``"interlingua"`` logger."""
 
-    __slots__ = ("breaker", "clock", "hook")
+    __slots__ = ("_quiet", "breaker", "clock", "hook")
 
     def __init__(
         self,
@@ -158,8 +176,11 @@ class EventObserver:
         self.clock = clock
         self.breaker = breaker
         """The client's breaker state by key (the records carry its failure count)."""
+        self._quiet = _WarningsTrace(self)
 
     def call_started(self, info: CallInfo) -> CallTrace:
+        if self.hook is None and not LOGGER.isEnabledFor(logging.INFO):
+            return self._quiet
         return _EventTrace(self)
 
 

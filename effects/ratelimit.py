@@ -70,12 +70,12 @@ class Limiter:
         for r in self.rules:
             if r.provider == provider and r.tokens_per_minute is not None and (r.model is None or r.model == model):
                 return True
-        if not self.adapt_to_headers or not self._observed:
+        observed = self._observed
+        if not observed:
             return False
-        now = self._clock()
         for key in ((provider, model), (provider, None)):
-            o = self._observed.get(key)
-            if o is not None and o.tokens is not None and now < o.tokens.reset_at:
+            o = observed.get(key)
+            if o is not None and o.tokens is not None and self._clock() < o.tokens.reset_at:
                 return True
         return False
 
@@ -83,8 +83,13 @@ class Limiter:
         observed = self._observed
         if not self.rules and not observed:
             return _GRANTED  # no limit of the caller's and none reported yet: the common case
-        scopes: tuple[Key, Key] = ((provider, model), (provider, None))
-        mine = {k: o for k in scopes if (o := observed.get(k)) is not None}
+        mine: dict[Key, Observed] = {}
+        if observed:
+            scopes: tuple[Key, Key] = ((provider, model), (provider, None))
+            for k in scopes:
+                o = observed.get(k)
+                if o is not None:
+                    mine[k] = o
         view = LimiterState(self._buckets, mine)
         new, decision = acquire(view, self.rules, provider, model, tokens=tokens, now=self._clock())
         if new is not view:

@@ -210,3 +210,18 @@ async def test_an_observer_sees_a_stream(fake: FakeServer) -> None:
     kinds = [e[0] for e in obs.events]
     assert kinds.count("first_chunk") == 1 and kinds[-1] == "ended" and obs.events[-1][1] == "Success"
     assert not any(isinstance(i, Failure) for i in items)
+
+
+async def test_warnings_are_logged_without_a_hook(fake: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
+    """With no on_event hook and the logger at WARNING, a failover and a breaker opening are still logged."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="interlingua")
+    cfg = config_for(fake, retry_enabled=False, circuit_breaker_threshold=1)
+    async with Client(cfg) as client:
+        fake.fail_next("openai", "500")
+        r = await client.chat(MODEL, "hi", fallbacks=["anthropic:claude-haiku-4-5"])
+    assert r.unwrap().provider == "anthropic"
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert "circuit openai: closed -> open (1 consecutive failures)" in messages
+    assert "failing over from openai:gpt-4o-mini to anthropic:claude-haiku-4-5 after provider (HTTP 500)" in messages

@@ -225,3 +225,16 @@ async def test_warnings_are_logged_without_a_hook(fake: FakeServer, caplog: pyte
     messages = [rec.getMessage() for rec in caplog.records]
     assert "circuit openai: closed -> open (1 consecutive failures)" in messages
     assert "failing over from openai:gpt-4o-mini to anthropic:claude-haiku-4-5 after provider (HTTP 500)" in messages
+
+
+async def test_count_tokens_has_the_same_deadline(fake: FakeServer) -> None:
+    """A count-tokens request to a hanging server ends at the call's deadline too."""
+    async with Client(config_for(fake, first_byte_timeout=None)) as client:
+        fake.fail_next("anthropic", "hang")
+        began = time.monotonic()
+        r = await client.count_tokens("anthropic:claude-haiku-4-5", "hi", deadline=0.5)
+        elapsed = time.monotonic() - began
+        assert r.failure().kind is ErrorKind.TIMEOUT and "deadline of 0.5s" in r.failure().message
+        assert elapsed < 0.5 + SLACK
+        exact = (await client.count_tokens("anthropic:claude-haiku-4-5", "hi", deadline=5)).unwrap()
+    assert exact.exact and exact.count > 0

@@ -6,18 +6,23 @@ failure.
 
 from returns.result import Failure, Result, Success
 
-from .client import Client, Env
+from .client import Client, Env, ResponseCache
 from .config import ENV, PROVIDER_ENV, LlmConfig
+from .observe import CallInfo, CallTrace, Observer
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
 __all__ = [
     "ENV",
     "PROVIDER_ENV",
     "AiohttpTransport",
+    "CallInfo",
+    "CallTrace",
     "Client",
     "Env",
     "Failure",
     "LlmConfig",
+    "Observer",
+    "ResponseCache",
     "Result",
     "Success",
     "Timeouts",

@@ -9,6 +9,7 @@ from returns.result import Failure, Result, Success
 from .client import Client, Env, ResponseCache
 from .config import ENV, PROVIDER_ENV, LlmConfig
 from .observe import CallInfo, CallTrace, Observer
+from .store import FailPolicy, LocalStore, Store
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
 __all__ = [
@@ -19,13 +20,26 @@ __all__ = [
     "CallTrace",
     "Client",
     "Env",
+    "FailPolicy",
     "Failure",
     "LlmConfig",
+    "LocalStore",
     "Observer",
+    "RedisStore",
     "ResponseCache",
     "Result",
+    "Store",
     "Success",
     "Timeouts",
     "Transport",
     "map_exception",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # RedisStore imports redis-py (the ``redis`` extra): only when asked for.
+    if name == "RedisStore":
+        from .redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

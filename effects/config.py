@@ -184,6 +184,9 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
     """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
     catalog: Catalog = msgspec.field(default_factory=default_catalog)
     """Model limits and prices (``interlingua.effects.catalog.load_catalog`` adds a user's file)."""
+    redis_url: Secret | None = None  # hook: redis
+    """``INTERLINGUA_REDIS_URL``: share breakers, rate limits and budgets with every client using this
+    Redis (:class:`interlingua.effects.redis_store.RedisStore`). A secret: it may hold a password."""
 
     # -- the flat fields, grouped as the client uses them (httpx's Timeout/Limits style) --
 
@@ -248,12 +251,18 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
         """Build from ``environ`` (default ``os.environ``): every provider in :data:`ENV` that has a
         variable set gets a :class:`ProviderConfig`; ``settings`` set the other fields."""
         env = os.environ if environ is None else environ
+        if "redis_url" not in settings and env.get("INTERLINGUA_REDIS_URL"):  # hook: redis
+            settings["redis_url"] = Secret(env["INTERLINGUA_REDIS_URL"])
+        elif isinstance(settings.get("redis_url"), str):
+            settings["redis_url"] = Secret(settings["redis_url"])
         providers = dict(settings.pop("providers", {}))
         for name, spec in PROVIDER_ENV.items():
             if name in providers:
                 continue
             cfg = provider_from_env(spec, env)
             if cfg is not None:
+                if insecure_http_allowed(name, env):
+                    cfg = msgspec.structs.replace(cfg, allow_insecure_http=True)
                 providers[name] = cfg
         return cls(providers=providers, **settings)
 
@@ -267,6 +276,23 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
                 fields[k] = Secret(fields[k])
         base = self.providers.get(name) or ProviderConfig()
         return msgspec.structs.replace(self, providers={**self.providers, name: msgspec.structs.replace(base, **fields)})
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def insecure_http_allowed(provider: str, env: Mapping[str, str]) -> bool:
+    """Whether the environment opts ``provider`` in to plain http to a non-loopback host (a LAN Ollama
+    or vLLM box): ``INTERLINGUA_ALLOW_INSECURE_HTTP=1`` for every provider, or ``<PROVIDER>_ALLOW_INSECURE_HTTP=1``
+    (``OLLAMA_ALLOW_INSECURE_HTTP``, ``OPENAI_COMPATIBLE_ALLOW_INSECURE_HTTP``, …).
+
+    >>> insecure_http_allowed("ollama", {"OLLAMA_ALLOW_INSECURE_HTTP": "1"}), insecure_http_allowed("openai", {})
+    (True, False)
+    """
+    for name in ("INTERLINGUA_ALLOW_INSECURE_HTTP", f"{provider.upper()}_ALLOW_INSECURE_HTTP"):
+        if env.get(name, "").strip().lower() in _TRUE:
+            return True
+    return False
 
 
 def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:

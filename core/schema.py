@@ -10,7 +10,7 @@ True
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -410,12 +410,3 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     supports_streaming: bool = True
     aliases: tuple[str, ...] = ()
     prices_as_of: str | None = None
-
-
-def messages_from(value: str | Message | Sequence[Message]) -> tuple[Message, ...]:
-    """Accept a bare prompt, one message or a sequence of them."""
-    if isinstance(value, str):
-        return (Message.user(value),)
-    if isinstance(value, Message):
-        return (value,)
-    return tuple(value)

@@ -48,7 +48,7 @@ from returns.result import Failure, Result, Success
 
 from interlingua.core import ChatChunk, ChatResponse, LlmError
 from interlingua.core.cache import decode_entry, encode_entry, request_key
-from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.fold import StreamFold
 from interlingua.core.prepare import Prepared
 
 from .events import LOGGER
@@ -499,19 +499,19 @@ class CacheLayer:
     async def record(self, p: Prepared, items: ChunkStream) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
         """Pass a live stream through, and store its fold once it has completed whole (a failure
         item, a stream without a finish, or a consumer that stops early stores nothing)."""
-        acc = Accumulator()
+        fold = StreamFold()
         try:
             async for item in items:
                 if type(item) is Failure:
                     yield item
                     return
-                acc = accumulate(acc, item.unwrap())
+                fold.add(item.unwrap())
                 yield item
         finally:
             await items.aclose()
-        if acc.finish_reason is None:
+        if fold.finish_reason is None:
             return  # ended without a finish: not a whole answer
-        await self._put(key_of(p), to_response(acc, p.ref.provider))
+        await self._put(key_of(p), fold.response(p.ref.provider))
 
 
 def cache_layer(cache: Cache | CacheLayer | None, spec: str | None, shared: Any = None) -> CacheLayer | None:

@@ -52,7 +52,8 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Unpack, cast
+from urllib.parse import urlsplit
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -72,12 +73,12 @@ from interlingua.core import (
     Usage,
     redact,
 )
-from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at
+from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
 from interlingua.core.cache import replay_chunks
-from interlingua.core.fold import Accumulator, accumulate, to_response
-from interlingua.core.prepare import Messages, Prepared, prepare
+from interlingua.core.fold import StreamFold
+from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare
 from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
-from interlingua.core.retry import GiveUp, GiveUpReason, RetryPolicy, decide
+from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.tokens import TokenCount, count_tokens
 
@@ -86,7 +87,7 @@ from .budget import CountTokens, Guard, Ticket
 from .cache import Cache, CacheLayer, cache_layer, key_of
 from .config import LlmConfig
 from .events import LOGGER, Hook
-from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
+from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers, Operation
 from .store import SharedBreakers, Store
 from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
@@ -275,29 +276,12 @@ class Client:
         self._cache: ResponseCache | None = cache if cache is not None and not isinstance(cache, Cache) else cache_layer(cache, cfg.cache, store)
         # budgets, context window, rate limits; the limiter waits on the client's own clock
         self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep, store=self._shared)
-        self._timeouts = Timeouts(
-            total=cfg.timeout,
-            connect=cfg.connect_timeout,
-            first_byte=cfg.first_byte_timeout,
-            idle=cfg.idle_timeout,
-        )
+        self._timeouts = cfg.timeouts
         self._max_bytes = cfg.max_response_bytes
-        self._retry = RetryPolicy(
-            max_attempts=cfg.max_retries + 1 if cfg.retry_enabled else 1,
-            base_delay=cfg.retry_delay,
-            max_delay=cfg.retry_max_delay,
-            multiplier=cfg.retry_multiplier,
-        )
+        self._deadline = cfg.call_deadline
+        self._retry = cfg.retry_policy
         # Breaker state lives here, per client instance, keyed "provider" or "provider:model".
-        self._breakers = Breakers(
-            BreakerPolicy(
-                threshold=cfg.circuit_breaker_threshold,
-                cooldown=cfg.circuit_breaker_cooldown,
-                probes=cfg.circuit_breaker_probes,
-                window=cfg.circuit_breaker_window,
-                failure_ratio=cfg.circuit_breaker_failure_ratio,
-            )
-        )
+        self._breakers = Breakers(cfg.breaker_policy)
         self._shared_breakers = (  # hook: redis
             SharedBreakers(self._shared, self._breakers, env.clock)
             if self._shared is not None and cfg.circuit_breaker_enabled else None
@@ -339,7 +323,9 @@ class Client:
 
     # -- preparing --------------------------------------------------------------------------------
 
-    def prepare(self, model: str | ChatRequest, messages: Messages | None = None, **options: Any) -> Result[Prepared, LlmError]:
+    def prepare(
+        self, model: str | ChatRequest, messages: Messages | None = None, **options: Unpack[ChatOptions]
+    ) -> Result[Prepared, LlmError]:
         """Resolve model string, dialect, provider config and catalog entry; validate options
         (:func:`interlingua.core.prepare.prepare` with this client's config and catalog)."""
         prepared = prepare(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
@@ -360,7 +346,7 @@ class Client:
         deadline: float | None = None,
         cache: bool = True,
         cache_ttl: float | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> Result[ChatResponse, LlmError]:
         """One completion. ``messages`` is a prompt string, a :class:`Message`, a list of them, or a
         :class:`ChatRequest`; ``options`` are :class:`ChatRequest` fields (``temperature=…``, ``tools=…``);
@@ -411,7 +397,7 @@ class Client:
         """Prompt tokens: the provider's exact count where its dialect can ask, else the offline count.
         The request goes through the same loop as ``chat`` (retries, breaker, deadline, redaction);
         it is free, so no budget is reserved for it."""
-        prepared = self.prepare(model, messages, **({"tools": tuple(tools)} if tools else {}))
+        prepared = self.prepare(model, messages, tools=tools) if tools else self.prepare(model, messages)
         if type(prepared) is Failure:
             return prepared
         p = prepared.unwrap()
@@ -433,7 +419,7 @@ class Client:
         deadline: float | None = None,
         cache: bool = True,
         cache_ttl: float | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
         """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one.
         ``deadline`` bounds the call up to its first chunk (then ``idle_timeout``/``timeout`` apply).
@@ -485,10 +471,10 @@ class Client:
         deadline: float | None = None,
         cache: bool = True,
         cache_ttl: float | None = None,
-        **options: Any,
+        **options: Unpack[ChatOptions],
     ) -> Result[ChatResponse, LlmError]:
         """Stream, and fold the chunks into the response a non-stream call would return."""
-        acc = Accumulator()
+        fold = StreamFold()
         prepared = self.prepare(model, messages, **options)
         live = _StreamCall(self, prepared, fallbacks, deadline)
         stream = self._cached_stream(prepared, live, cache, cache_ttl, fallbacks, deadline)
@@ -496,28 +482,30 @@ class Client:
             async for item in stream:
                 if type(item) is Failure:
                     return item
-                acc = accumulate(acc, item.unwrap())
+                fold.add(item.unwrap())
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
         # a replayed answer never started the live call: it is the requested provider's
-        return Success(to_response(acc, live.provider or prepared.unwrap().ref.provider))
+        return Success(fold.response(live.provider or prepared.unwrap().ref.provider))
 
     # -- the drivers --------------------------------------------------------------------------------
 
-    def _start(self, p: Prepared, operation: str, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
+    def _start(self, p: Prepared, operation: Operation, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
         """A call begins: its deadline is fixed and its observer trace created (the one place for both)."""
         if deadline is None:
-            deadline = self.config.call_deadline
+            deadline = self._deadline
         observer = self._observer
         if observer is self._events:  # the default alone reads nothing of the info: none is built
             return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
         info = CallInfo(
-            operation=operation,  # type: ignore[arg-type]
+            operation=operation,
             ref=p.ref,
             provider_name=p.spec.otel_name,
             stream=operation == "stream",
             deadline=deadline,
             fallbacks=tuple(self.config.fallbacks if fallbacks is None else fallbacks),
+            request=p.request,
+            base_url=_shown_base_url(p),
         )
         return _Call(self._observer.call_started(info), deadline, self._env.clock())
 
@@ -525,8 +513,10 @@ class Client:
         """The call's result reaches its trace, with its cost when the answering model's price is known
         (a stream's result is its last usage: its chunks went to ``trace.chunk``)."""
         trace = call.trace
+        if type(trace).ended is CallTrace.ended:  # the default observer does not listen for it
+            return
         cost = None
-        if type(result) is Success and type(trace).ended is not CallTrace.ended:
+        if type(result) is Success:
             value = result.unwrap()
             if isinstance(value, ChatResponse) and value.provider_metadata.get("cache") == "hit":  # hook: cache
                 cost = Decimal(0)  # answered by the response cache (or an identical call in flight): free
@@ -544,10 +534,11 @@ class Client:
                 if type(action) is _Send:
                     out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
                 else:
-                    out = await cast("Awaitable[object]", action)
+                    out = await action  # type: ignore[misc]  # the flow yields only _Send or awaitables
                 action = flow.send(out)
         except StopIteration as stop:
-            return cast("Result[T, LlmError]", stop.value)
+            result: Result[T, LlmError] = stop.value
+            return result
         finally:
             flow.close()  # cancelled mid-flight: the flow reports CANCEL and gives its reservation back
 
@@ -646,14 +637,14 @@ class Client:
                     head = out.head
                     result = Success(cast("T", out)) if out.error is None else Failure(out.error)
                 else:
-                    sent = cast("Result[HttpResponse, LlmError]", out)
+                    sent: Result[HttpResponse, LlmError] = out  # type: ignore[assignment]  # what _drive sends back
                     if type(sent) is Success:
                         head = sent.unwrap()
                         self._guard.observe(name, p.request.model, head)  # rate-limit headers → limiter
                         # the chat decode is inlined (one call less on the hot path); T is ChatResponse there
                         result = d.decode_response(head) if op.chat else op.decode(d, head)  # type: ignore[assignment]
                     else:
-                        result = cast("Failure[LlmError]", sent)
+                        result = sent  # type: ignore[assignment]  # a Failure
                 if type(result) is Success:
                     call.provider, call.info = name, p.info
                     if signal is not None:
@@ -848,6 +839,19 @@ class Client:
         if call.failed_over_from:
             meta["failed_over_from"] = tuple(call.failed_over_from)
         return msgspec.structs.replace(chunk, provider_metadata=meta)
+
+
+def _shown_base_url(p: Prepared) -> str | None:
+    """The first model's base URL for observers: the region filled in, any ``user:password@`` dropped."""
+    url = p.config.base_url or p.spec.default_base_url
+    if not url:
+        return None
+    if "{region}" in url:
+        if not p.config.region:
+            return None
+        url = url.replace("{region}", p.config.region)
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl() if "@" in parts.netloc else url
 
 
 def _interrupted(err: LlmError) -> LlmError:

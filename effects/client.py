@@ -39,7 +39,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -55,6 +55,7 @@ from interlingua.core import (
     Message,
     ModelRef,
     ProviderConfig,
+    Usage,
     get_dialect,
     parse_model,
     redact,
@@ -70,7 +71,12 @@ from interlingua.core.validate import request_problem
 from .budget import Guard, count_tokens_remote
 from .config import LlmConfig
 from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
+from .telemetry import NULL_TRACE, CallTrace, Observer, call_info, telemetry_for
 from .transport import AiohttpTransport, Timeouts, Transport
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["Client", "Env", "Prepared"]
 
@@ -103,9 +109,11 @@ class Prepared(msgspec.Struct, frozen=True):
 class _Run:
     """The bookkeeping of one call across its models (never shared between calls)."""
 
-    __slots__ = ("attempts", "delivered", "error", "failed_over_from", "provider")
+    __slots__ = ("attempts", "delivered", "error", "failed_over_from", "provider", "ref", "trace")
 
     def __init__(self) -> None:
+        self.trace: CallTrace = NULL_TRACE  # hook: otel
+        self.ref: ModelRef | None = None  # hook: otel (the model tried last: the cost's price)
         self.attempts = 0
         self.failed_over_from: list[str] = []
         self.error: LlmError | None = None  # a stream's give-up error, when failover may follow
@@ -139,6 +147,8 @@ class Client:
         transport: Transport | None = None,
         env: Env | None = None,
         on_event: Hook | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else LlmConfig.from_env()
         self._transport: Transport = transport or AiohttpTransport(
@@ -173,6 +183,10 @@ class Client:
         )
         # Breaker state lives here, per client instance, keyed "provider" or "provider:model".
         self._breakers: dict[str, BreakerState] = {}
+        # hook: otel: spans and metrics (None without the OpenTelemetry API or with telemetry off)
+        self._observer: Observer | None = telemetry_for(
+            cfg.telemetry, tracer_provider=tracer_provider, meter_provider=meter_provider, clock=env.clock
+        )
 
     async def __aenter__(self) -> Client:
         return self
@@ -239,6 +253,26 @@ class Client:
     async def send(self, p: Prepared, *, fallbacks: Sequence[str] | None = None) -> Result[ChatResponse, LlmError]:
         """Send a prepared request with retries, the breaker and failover."""
         run = _Run()
+        if self._observer is None:
+            return await self._send(p, fallbacks, run)
+        # hook: otel: one trace per call, ended whatever happens
+        run.trace = trace = self._observer.call_started(call_info(p, stream=False))
+        try:
+            result = await self._send(p, fallbacks, run)
+        except BaseException:
+            trace.ended(None, None)
+            raise
+        trace.ended(result, self._cost(run, result.unwrap().usage) if type(result) is Success else None)
+        return result
+
+    def _cost(self, run: _Run, usage: Usage | None) -> Decimal | None:  # hook: otel
+        """The call's exact cost at the catalog price of the model that answered, if known."""
+        if usage is None or run.ref is None:
+            return None
+        info = self._guard.catalog.lookup(run.ref.provider, run.ref.model)
+        return usage.calculate_cost(info) if info is not None else None
+
+    async def _send(self, p: Prepared, fallbacks: Sequence[str] | None, run: _Run) -> Result[ChatResponse, LlmError]:
         chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
         while True:
             # Budget, context window and rate limits admit each model tried (prices differ).
@@ -259,16 +293,19 @@ class Client:
         started = env.clock()
         waited = 0.0
         attempt = 0
+        run.ref = p.ref  # hook: otel
+        trace = run.trace
         while True:
             encoded = d.encode_request(p.request, p.config, stream=False, now=env.wall())
             if type(encoded) is Failure:
                 return Failure(_with_provider(encoded.failure(), name, p.config))
-            generation = self._admit(key)
+            generation = self._admit(key, trace)
             if generation == _REJECTED:
                 return Failure(self._circuit_open(key, name))
             attempt += 1
             run.attempts += 1
             began = env.clock()
+            trace.attempt_started(p.ref, attempt)  # hook: otel
             signal = Signal.CANCEL
             try:
                 sent = await self._transport.send(encoded.unwrap(), timeouts=self._timeouts, max_bytes=self.config.max_response_bytes)
@@ -281,14 +318,14 @@ class Client:
                     result = cast(Failure[LlmError], sent)
                 if type(result) is Success:
                     signal = Signal.SUCCESS
-                    self._attempt_done(p, attempt, began, None)
+                    self._attempt_done(p, attempt, began, None, trace)
                     return result
                 err = _with_provider(result.failure(), name, p.config)
                 signal = Signal.FAILURE if err.is_retryable() else Signal.SUCCESS
             finally:
-                self._report(key, generation, signal)
-            self._attempt_done(p, attempt, began, err)
-            delay = self._retry_delay(p, attempt, err, started, waited)
+                self._report(key, generation, signal, trace)
+            self._attempt_done(p, attempt, began, err, trace)
+            delay = self._retry_delay(p, attempt, err, started, waited, trace)
             if delay is None:
                 return Failure(err)
             await env.sleep(delay)
@@ -312,6 +349,31 @@ class Client:
             yield prepared
             return
         p = prepared.unwrap()
+        if self._observer is None:
+            async with contextlib.aclosing(self._stream_chain(p, fallbacks, run)) as items:
+                async for item in items:
+                    yield item
+            return
+        # hook: otel: one trace per call; a consumer that stops early abandons it (ended(None))
+        run.trace = trace = self._observer.call_started(call_info(p, stream=True))
+        outcome: Result[ChatResponse | None, LlmError] | None = None
+        usage: Usage | None = None
+        try:
+            async with contextlib.aclosing(self._stream_chain(p, fallbacks, run)) as items:
+                async for item in items:
+                    if type(item) is Success:
+                        usage = item.unwrap().usage or usage
+                    else:
+                        outcome = Failure(item.failure())
+                    yield item
+            if outcome is None:
+                outcome = Success(None)
+        finally:
+            trace.ended(outcome, self._cost(run, usage) if type(outcome) is Success else None)
+
+    async def _stream_chain(
+        self, p: Prepared, fallbacks: Sequence[str] | None, run: _Run
+    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
         chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
         while True:
             guarded = self._guard.guarded_stream(Success(p), lambda r: self._stream_model(r.unwrap(), run))
@@ -337,18 +399,21 @@ class Client:
         started = env.clock()
         waited = 0.0
         attempt = 0
+        run.ref = p.ref  # hook: otel
+        trace = run.trace
         while True:
             encoded = d.encode_request(p.request, p.config, stream=True, now=env.wall())
             if type(encoded) is Failure:
                 yield Failure(_with_provider(encoded.failure(), name, p.config))
                 return
-            generation = self._admit(key)
+            generation = self._admit(key, trace)
             if generation == _REJECTED:
                 run.error = self._circuit_open(key, name)
                 return
             attempt += 1
             run.attempts += 1
             began = env.clock()
+            trace.attempt_started(p.ref, attempt)  # hook: otel
             signal: Signal | None = Signal.CANCEL  # None once the outcome is reported
             err: LlmError | None = None
             items = self._transport.stream(encoded.unwrap(), timeouts=self._timeouts, max_bytes=self.config.max_response_bytes)
@@ -364,6 +429,7 @@ class Client:
                             if not run.delivered:
                                 self._first_chunk(key, generation, p, attempt, began, run)
                                 signal, e = None, self._stamp_chunk(e, run)
+                            trace.chunk(e)  # hook: otel
                             yield Success(e)
                         if err is not None:
                             break
@@ -384,6 +450,7 @@ class Client:
                             if not run.delivered:
                                 self._first_chunk(key, generation, p, attempt, began, run)
                                 signal, c = None, self._stamp_chunk(c, run)
+                            trace.chunk(c)  # hook: otel
                             yield Success(c)
                         if signal is not None:  # a stream that ended well without a single chunk
                             self._first_chunk(key, generation, p, attempt, began, run)
@@ -391,7 +458,7 @@ class Client:
             finally:
                 await items.aclose()  # type: ignore[attr-defined]
                 if signal is not None and err is None:
-                    self._report(key, generation, signal)
+                    self._report(key, generation, signal, trace)
             if err is None:
                 return
             err = _with_provider(err, name, p.config)
@@ -402,9 +469,9 @@ class Client:
                     )
                 yield Failure(msgspec.structs.replace(err, attempts=run.attempts))
                 return
-            self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS)
-            self._attempt_done(p, attempt, began, err)
-            delay = self._retry_delay(p, attempt, err, started, waited)
+            self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS, trace)
+            self._attempt_done(p, attempt, began, err, trace)
+            delay = self._retry_delay(p, attempt, err, started, waited, trace)
             if delay is None:
                 run.error = err
                 return
@@ -434,27 +501,28 @@ class Client:
     def _breaker_key(self, ref: ModelRef) -> str:
         return str(ref) if self.config.circuit_breaker_per_model else ref.provider
 
-    def _admit(self, key: str) -> int:
+    def _admit(self, key: str, trace: CallTrace = NULL_TRACE) -> int:
         """Ask the breaker for ``key``; the generation to report the outcome with, or ``_REJECTED``."""
         if not self.config.circuit_breaker_enabled:
             return 0
         old = self._breakers.get(key, _CLOSED)
         s = step(self._breaker, old, Signal.REQUEST, self._env.clock())
         if s.state is not old:
-            self._set_breaker(key, old, s.state)
+            self._set_breaker(key, old, s.state, trace)
         return s.state.generation if s.admitted else _REJECTED
 
-    def _report(self, key: str, generation: int, signal: Signal) -> None:
+    def _report(self, key: str, generation: int, signal: Signal, trace: CallTrace = NULL_TRACE) -> None:
         if not self.config.circuit_breaker_enabled:
             return
         old = self._breakers.get(key, _CLOSED)
         s = step(self._breaker, old, signal, self._env.clock(), generation)
         if s.state is not old:
-            self._set_breaker(key, old, s.state)
+            self._set_breaker(key, old, s.state, trace)
 
-    def _set_breaker(self, key: str, old: BreakerState, new: BreakerState) -> None:
+    def _set_breaker(self, key: str, old: BreakerState, new: BreakerState, trace: CallTrace = NULL_TRACE) -> None:
         self._breakers[key] = new
         if new.phase is not old.phase:
+            trace.breaker_changed(key, old.phase, new.phase)  # hook: otel
             emit(self._hook, BreakerChanged(key=key, old=old.phase, new=new.phase, at=self._env.clock(), failures=new.failures))
 
     def _circuit_open(self, key: str, provider: str) -> LlmError:
@@ -471,20 +539,25 @@ class Client:
         """The first chunk reaches the caller: from now on nothing is retried."""
         run.delivered = True
         run.provider = p.ref.provider
-        self._report(key, generation, Signal.SUCCESS)
-        self._attempt_done(p, attempt, began, None)
+        self._report(key, generation, Signal.SUCCESS, run.trace)
+        self._attempt_done(p, attempt, began, None, run.trace)
+        run.trace.first_chunk()  # hook: otel
 
-    def _attempt_done(self, p: Prepared, attempt: int, began: float, err: LlmError | None) -> None:
+    def _attempt_done(self, p: Prepared, attempt: int, began: float, err: LlmError | None, trace: CallTrace = NULL_TRACE) -> None:
+        trace.attempt_ended(p.ref, attempt, self._env.clock() - began, err, None)  # hook: otel
         if self._hook is not None or LOGGER.isEnabledFor(logging.DEBUG):
             emit(self._hook, AttemptDone(model=str(p.ref), attempt=attempt, elapsed=self._env.clock() - began, error=err))
 
-    def _retry_delay(self, p: Prepared, attempt: int, err: LlmError, started: float, waited: float) -> float | None:
+    def _retry_delay(
+        self, p: Prepared, attempt: int, err: LlmError, started: float, waited: float, trace: CallTrace = NULL_TRACE
+    ) -> float | None:
         """Seconds to sleep before the next attempt, or ``None`` (give up; reported)."""
         decision = decide(self._retry, attempt, err, self._env.clock(), started, self._env.rng())
         if isinstance(decision, GiveUp):
             emit(self._hook, GaveUp(model=str(p.ref), attempts=attempt, reason=decision.reason, error=err))
             return None
         emit(self._hook, RetryDetails(model=str(p.ref), attempt=attempt, wait_for=decision.delay, waited_so_far=waited, error=err))
+        trace.waiting("retry", decision.delay, err)  # hook: otel
         return decision.delay
 
     def _fail_over(self, p: Prepared, err: LlmError, chain: Iterator[str], run: _Run) -> Prepared | None:
@@ -499,6 +572,7 @@ class Client:
                 continue
             q = nxt.unwrap()
             run.failed_over_from.append(str(p.ref))
+            run.trace.failed_over(p.ref, q.ref, err)  # hook: otel
             emit(self._hook, FailedOver(from_model=str(p.ref), to_model=str(q.ref), error=err))
             return q
         return None

@@ -18,6 +18,8 @@ import msgspec
 from interlingua.core import ProviderConfig, Secret
 from interlingua.core.budget import Limits
 
+from .telemetry import TelemetrySettings, capture_content_from_env
+
 __all__ = ["ENV", "LlmConfig", "ProviderEnv"]
 
 
@@ -154,6 +156,8 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     fallbacks: tuple[str, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
     """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
+    telemetry: TelemetrySettings = msgspec.field(default_factory=TelemetrySettings)  # hook: otel
+    """OpenTelemetry spans/metrics on or off, content capture (see :mod:`interlingua.effects.telemetry`)."""
 
     def __repr__(self) -> str:
         return f"LlmConfig(providers={sorted(self.providers)}, timeout={self.timeout})"
@@ -176,6 +180,8 @@ class LlmConfig(msgspec.Struct, kw_only=True):
         variable set gets a :class:`ProviderConfig`; ``settings`` set the other fields."""
         env = os.environ if environ is None else environ
         providers = dict(settings.pop("providers", {}))
+        if "telemetry" not in settings and capture_content_from_env(env):  # hook: otel
+            settings["telemetry"] = TelemetrySettings(capture_content=True)
         for name, spec in ENV.items():
             if name in providers:
                 continue

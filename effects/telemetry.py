@@ -329,17 +329,19 @@ class Telemetry:
 class _SpanTrace:
     """One call's span and measurements (never shared between calls)."""
 
-    __slots__ = ("acc", "last_chunk", "metric_attrs", "model", "provider", "span", "started", "tel", "ttfc",
+    __slots__ = ("acc", "chunks", "last_chunk", "metric_attrs", "model", "provider", "ref", "span", "started", "tel", "ttfc",
                  "usage")
 
     def __init__(self, tel: Telemetry, info: CallInfo) -> None:
         self.tel = tel
         self.started = tel.clock()
+        self.ref = info.ref  # the model tried last: the one that answered, after any failover
         self.provider = info.ref.provider
         self.model: str | None = None  # the answering model, from the stream's chunks
         self.usage: Any = None
         self.ttfc: float | None = None
         self.last_chunk = 0.0
+        self.chunks = 0
         server = tel.server(info.base_url)
         req = info.request
         attrs = sc.request_attributes(info.ref.provider, req, stream=info.stream, operation=info.operation)
@@ -390,6 +392,7 @@ class _SpanTrace:
 
     def failed_over(self, from_ref: ModelRef, to_ref: ModelRef, error: LlmError) -> None:
         # The answering provider is the one the span and the metrics name from now on.
+        self.ref = to_ref
         self.provider = to_ref.provider
         self.metric_attrs[sc.PROVIDER_NAME] = sc.provider_name(to_ref.provider)
         if self.span.is_recording():
@@ -407,12 +410,13 @@ class _SpanTrace:
         self.tel.ttfc.record(self.ttfc, self.metric_attrs)
 
     def chunk(self, chunk: ChatChunk) -> None:
-        now = self.tel.clock()
         if self.ttfc is None:
             self.first_chunk()
-        else:
+        elif self.chunks:  # "recorded for each chunk received after the first one"
+            now = self.tel.clock()
             self.tel.per_chunk.record(now - self.last_chunk, self.metric_attrs)
             self.last_chunk = now
+        self.chunks += 1
         if chunk.usage is not None:
             self.usage = chunk.usage
         if chunk.model:
@@ -453,7 +457,7 @@ class _SpanTrace:
         out: dict[str, sc.AttributeValue] = {}
         if resp is not None:
             out.update(sc.response_attributes(resp))
-            out[sc.ANSWERED_BY] = f"{resp.provider or self.provider}:{resp.model}"
+            out[sc.ANSWERED_BY] = str(self.ref)
             if self.tel.capture_content:
                 with contextlib.suppress(msgspec.EncodeError, TypeError, ValueError):
                     out[sc.OUTPUT_MESSAGES] = sc.output_messages(resp)

@@ -1,0 +1,400 @@
+"""OpenTelemetry GenAI spans and metrics, read back with the SDK's in-memory exporter and metric reader,
+for calls against the fakes over loopback (every provider), per semantic-conventions v1.41.0."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from returns.result import Failure, Success
+
+from interlingua.core import ChatRequest, Message, ResponseFormat, ToolSpec
+from interlingua.core import semconv as sc
+from interlingua.core.catalog import default_catalog
+from interlingua.effects import Client, LlmConfig
+from interlingua.effects import telemetry as tm
+from interlingua.effects.telemetry import TelemetrySettings
+from interlingua.fakes import FakeServer
+
+from .helpers import config_for
+from .resilience_support import MODELS, SENTINEL_KEY, FakeTime, warm_fake
+from .strategies import chat_request
+
+EXPECTED_PROVIDER = {
+    "openai": "openai", "anthropic": "anthropic", "gemini": "gcp.gemini", "ollama": "ollama",
+    "azure": "azure.ai.openai", "xai": "x_ai", "docker": "docker_model_runner", "bedrock": "aws.bedrock",
+}
+by_provider = pytest.mark.parametrize("provider", sorted(MODELS))
+
+
+class Otel:
+    """An SDK tracer provider and meter provider whose output the test can read."""
+
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+
+    def client(self, cfg: LlmConfig, **kw: Any) -> Client:
+        return Client(cfg, tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **kw)
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.exporter.get_finished_spans())
+
+    def span(self) -> ReadableSpan:
+        spans = self.spans()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def points(self, name: str) -> list[HistogramDataPoint]:
+        data = self.reader.get_metrics_data()
+        out: list[HistogramDataPoint] = []
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    if m.name == name:
+                        out.extend(p for p in m.data.data_points if isinstance(p, HistogramDataPoint))
+        return out
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeServer]:
+    """The fakes, answering only the sentinel key (so a leak of it would be visible)."""
+    async for server in warm_fake(SENTINEL_KEY):
+        yield server
+
+
+@pytest.fixture
+def otel() -> Iterator[Otel]:
+    o = Otel()
+    yield o
+    o.tracer_provider.shutdown()
+    o.meter_provider.shutdown()
+
+
+def _attrs(span: ReadableSpan) -> dict[str, Any]:
+    return dict(span.attributes or {})
+
+
+def _all_strings(spans: list[ReadableSpan]) -> str:
+    """Every name, attribute and event of the spans as one string (to look for a secret)."""
+    out = []
+    for s in spans:
+        out.append(s.name)
+        out.append(repr(dict(s.attributes or {})))
+        out.extend(repr((e.name, dict(e.attributes or {}))) for e in s.events)
+        out.append(repr(s.status.description))
+    return "\n".join(out)
+
+
+# -- every provider: the attributes of a plain call and of a stream ------------------------------------
+
+
+@by_provider
+async def test_chat_span_and_metrics_follow_the_convention(fake: FakeServer, otel: Otel, provider: str) -> None:
+    """One CLIENT span `chat {model}` with the required and recommended attributes, and the two metrics."""
+    model = MODELS[provider]
+    async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        r = await client.chat(model, "hello", max_tokens=64, temperature=0.5, stop=["END"])
+    assert isinstance(r, Success), r
+    resp = r.unwrap()
+    span = otel.span()
+    a = _attrs(span)
+    ref_model = model.split(":", 1)[1]
+    assert span.name == f"chat {ref_model}" and span.kind is SpanKind.CLIENT
+    assert span.status.status_code is StatusCode.UNSET
+    assert a[sc.OPERATION_NAME] == "chat" and a[sc.PROVIDER_NAME] == EXPECTED_PROVIDER[provider]
+    assert a[sc.REQUEST_MODEL] == ref_model and a[sc.REQUEST_MAX_TOKENS] == 64
+    assert a[sc.REQUEST_TEMPERATURE] == 0.5 and a[sc.REQUEST_STOP_SEQUENCES] == ("END",)
+    assert sc.REQUEST_STREAM not in a  # "If and only if the request is streaming"
+    assert a[sc.SERVER_ADDRESS] == "127.0.0.1" and a[sc.SERVER_PORT] == fake.port
+    assert a.get(sc.RESPONSE_MODEL) == (resp.model or None)  # Bedrock's Converse names no model
+    assert a[sc.RESPONSE_FINISH_REASONS] == ("stop",)
+    if resp.id:
+        assert a[sc.RESPONSE_ID] == resp.id
+    assert a[sc.USAGE_INPUT_TOKENS] == resp.usage.prompt_tokens > 0
+    assert a[sc.USAGE_OUTPUT_TOKENS] == resp.usage.completion_tokens > 0
+    assert a[sc.ATTEMPTS] == 1 and a[sc.ANSWERED_BY] == model
+    assert (a.get(sc.OPENAI_API_TYPE) == "chat_completions") is (provider == "openai")
+    info = default_catalog().lookup(provider, ref_model)
+    cost = resp.usage.calculate_cost(info) if info is not None else None
+    assert a.get(sc.COST_USD) == (str(cost) if cost is not None else None)
+    assert [e.name for e in span.events] == ["interlingua.attempt"]
+    # metrics: one duration point, input and output token points, the convention's attributes and buckets
+    (duration,) = otel.points("gen_ai.client.operation.duration")
+    common = {sc.OPERATION_NAME: "chat", sc.PROVIDER_NAME: EXPECTED_PROVIDER[provider], sc.REQUEST_MODEL: ref_model,
+              sc.SERVER_ADDRESS: "127.0.0.1", sc.SERVER_PORT: fake.port}
+    if resp.model:
+        common[sc.RESPONSE_MODEL] = resp.model
+    assert dict(duration.attributes or {}) == common and duration.count == 1
+    assert tuple(duration.explicit_bounds) == sc.DURATION_BUCKETS
+    tokens = {dict(p.attributes or {})[sc.TOKEN_TYPE]: p for p in otel.points("gen_ai.client.token.usage")}
+    assert tokens["input"].sum == resp.usage.prompt_tokens and tokens["output"].sum == resp.usage.completion_tokens
+    assert dict(tokens["input"].attributes or {}) == {**common, sc.TOKEN_TYPE: "input"}
+    assert tuple(tokens["input"].explicit_bounds) == tuple(float(b) for b in sc.TOKEN_BUCKETS)
+    assert not otel.points("gen_ai.client.operation.time_to_first_chunk")
+
+
+@by_provider
+async def test_stream_span_has_first_chunk_time_and_chunk_metrics(fake: FakeServer, otel: Otel, provider: str) -> None:
+    """A stream: gen_ai.request.stream, time to first chunk (attribute and metric), per-chunk times, usage."""
+    model = MODELS[provider]
+    clock = FakeTime()
+    chunks = 0
+    async with otel.client(config_for(fake, retry_enabled=False), env=clock.env()) as client:
+        async for item in client.stream(model, "tell me a story"):
+            assert isinstance(item, Success), item
+            chunks += 1
+    a = _attrs(otel.span())
+    assert a[sc.REQUEST_STREAM] is True and a[sc.PROVIDER_NAME] == EXPECTED_PROVIDER[provider]
+    assert a[sc.RESPONSE_TIME_TO_FIRST_CHUNK] == 0.0  # the fake clock does not move between chunks
+    assert a[sc.RESPONSE_FINISH_REASONS] == ("stop",) and a[sc.USAGE_OUTPUT_TOKENS] > 0
+    (ttfc,) = otel.points("gen_ai.client.operation.time_to_first_chunk")
+    assert ttfc.count == 1 and tuple(ttfc.explicit_bounds) == sc.DURATION_BUCKETS
+    per_chunk = otel.points("gen_ai.client.operation.time_per_output_chunk")
+    assert sum(p.count for p in per_chunk) == chunks - 1
+    assert {dict(p.attributes or {})[sc.TOKEN_TYPE] for p in otel.points("gen_ai.client.token.usage")} == {"input", "output"}
+
+
+# -- the story of a call: retries, failover, breaker, failure ------------------------------------------
+
+
+async def test_retried_call_shows_each_attempt_and_the_wait(fake: FakeServer, otel: Otel) -> None:
+    """A 429 with Retry-After, then success: one span, events attempt(429) → wait(retry, 2s) → attempt(ok)."""
+    clock = FakeTime()
+    async with otel.client(config_for(fake, max_retries=2), env=clock.env()) as client:
+        fake.fail_next("openai", "429;retry-after=2")
+        r = await client.chat("openai:gpt-4o-mini", "hi")
+    assert isinstance(r, Success)
+    span = otel.span()
+    events = [(e.name, dict(e.attributes or {})) for e in span.events]
+    assert [n for n, _ in events] == ["interlingua.attempt", "interlingua.wait", "interlingua.attempt"]
+    assert events[0][1][sc.ERROR_TYPE] == "rate_limit" and events[0][1][sc.ERROR_STATUS] == 429
+    assert events[1][1] == {"interlingua.wait.reason": "retry", "interlingua.wait.seconds": 2.0, sc.ERROR_TYPE: "rate_limit"}
+    assert sc.ERROR_TYPE not in events[2][1] and events[2][1]["interlingua.attempt"] == 2
+    assert _attrs(span)[sc.ATTEMPTS] == 2 and span.status.status_code is StatusCode.UNSET
+    (duration,) = otel.points("gen_ai.client.operation.duration")
+    assert duration.sum == 2.0  # the client's clock: the Retry-After sleep is the whole duration
+
+
+async def test_failover_names_the_answering_provider(fake: FakeServer, otel: Otel) -> None:
+    """OpenAI fails (503), Anthropic answers: the span's provider and response model are Anthropic's."""
+    async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        fake.fail_next("openai", "503")
+        r = await client.chat("openai:gpt-4o-mini", "hi", fallbacks=[MODELS["anthropic"]])
+    assert isinstance(r, Success)
+    span = otel.span()
+    a = _attrs(span)
+    assert span.name == "chat gpt-4o-mini" and a[sc.REQUEST_MODEL] == "gpt-4o-mini"
+    assert a[sc.PROVIDER_NAME] == "anthropic" and a[sc.RESPONSE_MODEL] == r.unwrap().model
+    assert a[sc.ANSWERED_BY] == MODELS["anthropic"]
+    failover = [dict(e.attributes or {}) for e in span.events if e.name == "interlingua.failover"]
+    assert failover == [{"interlingua.failover.from": "openai:gpt-4o-mini", "interlingua.failover.to": MODELS["anthropic"],
+                         sc.ERROR_TYPE: "provider"}]
+    (duration,) = otel.points("gen_ai.client.operation.duration")
+    assert dict(duration.attributes or {})[sc.PROVIDER_NAME] == "anthropic"
+
+
+async def test_breaker_transition_is_a_span_event(fake: FakeServer, otel: Otel) -> None:
+    """A failure that opens the circuit shows as closed → open on that call's span."""
+    async with otel.client(config_for(fake, retry_enabled=False, circuit_breaker_threshold=1)) as client:
+        fake.fail_next("openai", "500")
+        await client.chat("openai:gpt-4o-mini", "hi")
+    events = [dict(e.attributes or {}) for e in otel.span().events if e.name == "interlingua.breaker"]
+    assert events == [{"interlingua.breaker.key": "openai", "interlingua.breaker.from": "closed", "interlingua.breaker.to": "open"}]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+async def test_failure_sets_error_type_and_status(fake: FakeServer, otel: Otel, stream: bool) -> None:
+    """A rejected key: span status ERROR, error.type on span and duration metric, no token usage."""
+    cfg = config_for(fake, retry_enabled=False).with_provider("openai", api_key="sk-wrong-" + "x" * 20)
+    async with otel.client(cfg) as client:
+        if stream:
+            r = await client.stream_response("openai:gpt-4o-mini", "hi")
+        else:
+            r = await client.chat("openai:gpt-4o-mini", "hi")
+    assert isinstance(r, Failure) and r.failure().kind.value == "authentication"
+    span = otel.span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert _attrs(span)[sc.ERROR_TYPE] == "authentication" and sc.USAGE_INPUT_TOKENS not in _attrs(span)
+    (duration,) = otel.points("gen_ai.client.operation.duration")
+    assert dict(duration.attributes or {})[sc.ERROR_TYPE] == "authentication"
+    assert not otel.points("gen_ai.client.token.usage")
+
+
+async def test_abandoned_stream_still_ends_its_span(fake: FakeServer, otel: Otel) -> None:
+    """A consumer that stops after the first chunk: the span ends, marked cancelled."""
+    async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        items = client.stream("openai:gpt-4o-mini", "tell me a story")
+        async for _ in items:
+            break
+        await items.aclose()  # type: ignore[attr-defined]
+    span = otel.span()
+    assert _attrs(span)[sc.ERROR_TYPE] == "cancelled" and span.status.status_code is StatusCode.ERROR
+
+
+# -- content capture, secrets, context ----------------------------------------------------------------
+
+TOOL = ToolSpec(name="get_weather", description="Weather for a city",
+                parameters={"type": "object", "properties": {"city": {"type": "string"}}})
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_content_capture_is_opt_in(fake: FakeServer, otel: Otel, provider: str) -> None:
+    """Off by default; on, the messages, system instructions and tools follow the convention's JSON shapes."""
+    msgs = [Message.system("Be brief."), Message.user("What is the weather in Paris?")]
+    async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        assert isinstance(await client.chat(MODELS[provider], msgs, tools=[TOOL]), Success)
+    a = _attrs(otel.span())
+    assert not {sc.INPUT_MESSAGES, sc.OUTPUT_MESSAGES, sc.SYSTEM_INSTRUCTIONS, sc.TOOL_DEFINITIONS} & set(a)
+    otel.exporter.clear()
+    cfg = config_for(fake, retry_enabled=False, telemetry=TelemetrySettings(capture_content=True))
+    async with otel.client(cfg) as client:
+        r = await client.chat(MODELS[provider], msgs, tools=[TOOL])
+    assert isinstance(r, Success)
+    a = _attrs(otel.span())
+    user = {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}
+    if provider == "anthropic":  # Anthropic takes the system prompt apart from the messages
+        assert json.loads(a[sc.INPUT_MESSAGES]) == [user]
+        assert json.loads(a[sc.SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "Be brief."}]
+    else:
+        assert json.loads(a[sc.INPUT_MESSAGES]) == [
+            {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]}, user]
+        assert sc.SYSTEM_INSTRUCTIONS not in a
+    assert json.loads(a[sc.TOOL_DEFINITIONS]) == [
+        {"type": "function", "name": "get_weather", "description": "Weather for a city", "parameters": TOOL.parameters}]
+    (out,) = json.loads(a[sc.OUTPUT_MESSAGES])
+    assert out["role"] == "assistant" and out["finish_reason"] == "stop"
+    assert [p["content"] for p in out["parts"] if p["type"] == "text"] == [r.unwrap().text]
+
+
+def test_capture_setting_is_read_from_the_otel_variable() -> None:
+    """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT as opentelemetry-util-genai reads it."""
+    on = [LlmConfig.from_env({tm.CAPTURE_CONTENT_ENV: v}).telemetry.capture_content for v in ("SPAN_ONLY", "span_and_event", "true")]
+    off = [LlmConfig.from_env({tm.CAPTURE_CONTENT_ENV: v}).telemetry.capture_content for v in ("NO_CONTENT", "EVENT_ONLY", "false", "")]
+    assert on == [True] * 3 and off == [False] * 4
+    assert LlmConfig.from_env({}).telemetry == TelemetrySettings()
+
+
+@by_provider
+async def test_sentinel_key_is_in_no_attribute_or_event(fake: FakeServer, otel: Otel, provider: str) -> None:
+    """With content captured, retries, a failure and a success, the key never reaches a span."""
+    clock = FakeTime()
+    cfg = config_for(fake, max_retries=1, telemetry=TelemetrySettings(capture_content=True))
+    async with otel.client(cfg, env=clock.env()) as client:
+        fake.fail_next(provider, "500")
+        await client.chat(MODELS[provider], [Message.system("sys"), Message.user("hi")], tools=[TOOL])
+        fake.fail_next(provider, "401")
+        await client.chat(MODELS[provider], "hi")
+        await client.stream_response(MODELS[provider], "hi")
+    spans = otel.spans()
+    assert len(spans) == 3
+    text = _all_strings(spans)
+    assert SENTINEL_KEY not in text and SENTINEL_KEY[3:15] not in text
+    assert "authorization" not in text.lower() and "x-api-key" not in text.lower()
+
+
+async def test_callers_active_span_is_the_parent(fake: FakeServer, otel: Otel) -> None:
+    """Trace context propagates: the caller's current span becomes the parent of the call's span."""
+    tracer = otel.tracer_provider.get_tracer("app")
+    async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        with tracer.start_as_current_span("handle request") as parent:
+            await client.chat("openai:gpt-4o-mini", "hi")
+            await client.stream_response("openai:gpt-4o-mini", "hi")
+    ours = [s for s in otel.spans() if s.name.startswith("chat ")]
+    assert len(ours) == 2
+    for s in ours:
+        assert s.parent is not None and s.parent.span_id == parent.get_span_context().span_id
+        assert s.context is not None and s.context.trace_id == parent.get_span_context().trace_id
+
+
+# -- off switches --------------------------------------------------------------------------------------
+
+
+async def test_config_turns_telemetry_off(fake: FakeServer, otel: Otel) -> None:
+    """LlmConfig(telemetry=TelemetrySettings(enabled=False)): no span, no metric, the call works."""
+    cfg = config_for(fake, retry_enabled=False, telemetry=TelemetrySettings(enabled=False))
+    async with otel.client(cfg) as client:
+        assert client._observer is None
+        assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+    assert otel.spans() == [] and otel.points("gen_ai.client.operation.duration") == []
+
+
+async def test_without_the_api_nothing_is_imported(fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With opentelemetry not importable the client has no observer and calls work as before."""
+    monkeypatch.setattr(tm, "_api", False)
+    for name in [m for m in sys.modules if m == "opentelemetry" or m.startswith("opentelemetry.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # makes `import opentelemetry` raise ImportError
+    async with Client(config_for(fake, retry_enabled=False)) as client:
+        assert client._observer is None
+        assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+        assert isinstance(await client.stream_response("openai:gpt-4o-mini", "hi"), Success)
+    assert tm._api is None
+    monkeypatch.setattr(tm, "_api", False)
+
+
+async def test_global_providers_are_used_by_default(fake: FakeServer) -> None:
+    """No explicit providers: the API's global (here the default no-op) provider is used and costs no span."""
+    async with Client(config_for(fake, retry_enabled=False)) as client:
+        assert client._observer is not None
+        r = await client.chat("openai:gpt-4o-mini", "hi")
+    assert isinstance(r, Success)
+    assert not trace.get_current_span().is_recording()
+
+
+# -- the pure mappings ---------------------------------------------------------------------------------
+
+_ROLES = {"system", "user", "assistant", "tool"}
+_PART_TYPES = {"text", "reasoning", "uri", "blob", "tool_call", "tool_call_response"}
+
+
+@given(chat_request(), st.sampled_from(sorted(EXPECTED_PROVIDER)), st.booleans())
+def test_request_mappings_are_total_and_follow_the_schemas(req: ChatRequest, provider: str, stream: bool) -> None:
+    """For any request: attribute values are OTel-legal types; content is JSON in the convention's shapes."""
+    attrs = sc.request_attributes(provider, req, stream=stream)
+    for v in attrs.values():
+        assert isinstance(v, str | bool | int | float) or (isinstance(v, tuple) and all(isinstance(x, str) for x in v))
+    assert attrs[sc.PROVIDER_NAME] == EXPECTED_PROVIDER[provider] and (sc.REQUEST_STREAM in attrs) is stream
+    content = sc.content_attributes(provider, req)
+    messages = json.loads(str(content[sc.INPUT_MESSAGES]))
+    assert all(m["role"] in _ROLES and all(p["type"] in _PART_TYPES for p in m["parts"]) for m in messages)
+    system = content.get(sc.SYSTEM_INSTRUCTIONS)
+    n_system = sum(1 for m in req.messages if m.role.value == "system")
+    kept = sum(1 for m in messages if m["role"] == "system")
+    assert kept + (n_system if provider in ("anthropic", "gemini", "bedrock") else 0) == n_system
+    if system is not None:
+        assert all(p["type"] == "text" for p in json.loads(str(system)))
+    calls = [p for m in messages for p in m["parts"] if p["type"] == "tool_call"]
+    assert calls == [{"type": "tool_call", "id": c.id, "name": c.name, "arguments": json.loads(c.arguments)}
+                     for m in req.messages for c in m.tool_calls]
+    if req.response_format is not None:
+        assert attrs[sc.OUTPUT_TYPE] == "json"
+
+
+def test_bucket_advice_is_the_conventions() -> None:
+    """Token buckets 1, 4, 16 … 67108864 (14 powers of 4); duration buckets 0.01 … 81.92 (doubling)."""
+    assert sc.TOKEN_BUCKETS[0] == 1 and sc.TOKEN_BUCKETS[-1] == 67108864 and len(sc.TOKEN_BUCKETS) == 14
+    assert all(b == pytest.approx(0.01 * 2**i) for i, b in enumerate(sc.DURATION_BUCKETS)) and sc.DURATION_BUCKETS[-1] == 81.92
+
+
+def test_response_format_text_is_text() -> None:
+    """gen_ai.output.type: text for a text format, json for json_object/json_schema, absent otherwise."""
+    base = ChatRequest(model="m", messages=(Message.user("x"),))
+    assert sc.OUTPUT_TYPE not in sc.request_attributes("openai", base, stream=False)
+    text = ChatRequest(model="m", messages=(Message.user("x"),), response_format=ResponseFormat(type="text"))
+    assert sc.request_attributes("openai", text, stream=False)[sc.OUTPUT_TYPE] == "text"

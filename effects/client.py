@@ -253,10 +253,11 @@ class Client:
     async def send(self, p: Prepared, *, fallbacks: Sequence[str] | None = None) -> Result[ChatResponse, LlmError]:
         """Send a prepared request with retries, the breaker and failover."""
         run = _Run()
-        if self._observer is None:
-            return await self._send(p, fallbacks, run)
         # hook: otel: one trace per call, ended whatever happens
-        run.trace = trace = self._observer.call_started(call_info(p, stream=False))
+        trace = NULL_TRACE if self._observer is None else self._observer.call_started(call_info(p, stream=False))
+        if trace is NULL_TRACE:
+            return await self._send(p, fallbacks, run)
+        run.trace = trace
         try:
             result = await self._send(p, fallbacks, run)
         except BaseException:
@@ -349,13 +350,14 @@ class Client:
             yield prepared
             return
         p = prepared.unwrap()
-        if self._observer is None:
+        # hook: otel: one trace per call; a consumer that stops early abandons it (ended(None))
+        trace = NULL_TRACE if self._observer is None else self._observer.call_started(call_info(p, stream=True))
+        if trace is NULL_TRACE:
             async with contextlib.aclosing(self._stream_chain(p, fallbacks, run)) as items:
                 async for item in items:
                     yield item
             return
-        # hook: otel: one trace per call; a consumer that stops early abandons it (ended(None))
-        run.trace = trace = self._observer.call_started(call_info(p, stream=True))
+        run.trace = trace
         outcome: Result[ChatResponse | None, LlmError] | None = None
         usage: Usage | None = None
         try:

@@ -279,19 +279,37 @@ def telemetry_for(
     mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     tracer = tp.get_tracer("interlingua", version, schema_url=sc.SCHEMA_URL)
     meter = mp.get_meter("interlingua", version, schema_url=sc.SCHEMA_URL)
+    try:  # the API's stand-in until an SDK is installed globally (private, hence guarded)
+        from opentelemetry.metrics._internal import _ProxyMeterProvider
+
+        noop_meters: tuple[type, ...] = (metrics.NoOpMeterProvider, _ProxyMeterProvider)
+    except ImportError:  # pragma: no cover
+        noop_meters = (metrics.NoOpMeterProvider,)
+    noop_tracers = (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
+
+    def is_noop() -> bool:
+        """Whether both providers are the API's no-ops right now (a global SDK may be set later)."""
+        t = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        if not isinstance(t, noop_tracers):
+            return False
+        m = meter_provider if meter_provider is not None else metrics.get_meter_provider()
+        return isinstance(m, noop_meters)
+
     return Telemetry(tracer, meter, clock=clock, capture_content=settings.capture_content,
-                     client_kind=trace.SpanKind.CLIENT, error_status=status.Status(status.StatusCode.ERROR))
+                     client_kind=trace.SpanKind.CLIENT, error_status=status.Status(status.StatusCode.ERROR),
+                     is_noop=is_noop)
 
 
 class Telemetry:
     """Spans and metrics per the GenAI conventions (built by :func:`telemetry_for`)."""
 
-    __slots__ = ("_servers", "capture_content", "client_kind", "clock", "duration", "error_status",
+    __slots__ = ("_servers", "capture_content", "client_kind", "clock", "duration", "error_status", "is_noop",
                  "per_chunk", "tokens", "tracer", "ttfc")
 
     def __init__(self, tracer: Tracer, meter: Any, *, clock: Callable[[], float], capture_content: bool,
-                 client_kind: Any, error_status: Any) -> None:
+                 client_kind: Any, error_status: Any, is_noop: Callable[[], bool] = lambda: False) -> None:
         self.tracer = tracer
+        self.is_noop = is_noop
         self.clock = clock
         self.capture_content = capture_content
         self.client_kind = client_kind
@@ -322,7 +340,11 @@ class Telemetry:
                 self._servers[base_url] = hit
         return hit
 
-    def call_started(self, info: CallInfo) -> _SpanTrace:
+    def call_started(self, info: CallInfo) -> CallTrace:
+        """The call's trace; :data:`NULL_TRACE` while both providers are the API's no-ops, so that a
+        library user who installed no SDK pays one type check per call and nothing else."""
+        if self.is_noop():
+            return NULL_TRACE
         return _SpanTrace(self, info)
 
 

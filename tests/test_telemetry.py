@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -20,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from returns.result import Failure, Success
 
-from interlingua.core import ChatRequest, Message, ResponseFormat, ToolSpec
+from interlingua.core import ChatRequest, Message, ModelRef, ResponseFormat, ToolSpec
 from interlingua.core import semconv as sc
 from interlingua.core.catalog import default_catalog
 from interlingua.effects import Client, LlmConfig
@@ -348,13 +347,29 @@ async def test_without_the_api_nothing_is_imported(fake: FakeServer, monkeypatch
     monkeypatch.setattr(tm, "_api", False)
 
 
-async def test_global_providers_are_used_by_default(fake: FakeServer) -> None:
-    """No explicit providers: the API's global (here the default no-op) provider is used and costs no span."""
-    async with Client(config_for(fake, retry_enabled=False)) as client:
-        assert client._observer is not None
-        r = await client.chat("openai:gpt-4o-mini", "hi")
-    assert isinstance(r, Success)
-    assert not trace.get_current_span().is_recording()
+async def test_no_op_providers_cost_no_trace(fake: FakeServer) -> None:
+    """The API's defaults (no SDK installed globally) and explicit no-op providers: no per-call trace at all."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    info = tm.CallInfo(ref=ModelRef("openai", "gpt-4o-mini"), request=ChatRequest(model="gpt-4o-mini", messages=(Message.user("x"),)))
+    async with Client(config_for(fake, retry_enabled=False)) as default, \
+            Client(config_for(fake, retry_enabled=False), tracer_provider=NoOpTracerProvider(),
+                   meter_provider=NoOpMeterProvider()) as explicit:
+        for client in (default, explicit):
+            assert client._observer is not None and client._observer.call_started(info) is tm.NULL_TRACE
+            assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+            assert isinstance(await client.stream_response("openai:gpt-4o-mini", "hi"), Success)
+
+
+async def test_a_real_tracer_with_no_op_metrics_still_traces(fake: FakeServer, otel: Otel) -> None:
+    """Only both providers being no-ops skips the trace: an SDK tracer alone still gets its span."""
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    cfg = config_for(fake, retry_enabled=False)
+    async with Client(cfg, tracer_provider=otel.tracer_provider, meter_provider=NoOpMeterProvider()) as client:
+        assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+    assert otel.span().name == "chat gpt-4o-mini"
 
 
 # -- the pure mappings ---------------------------------------------------------------------------------

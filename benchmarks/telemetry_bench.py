@@ -1,0 +1,108 @@
+"""Telemetry overhead: the client's CPU per request with telemetry off, with the OpenTelemetry API
+and no SDK (the no-op default), and with the SDK exporting to memory — as ratios in one run.
+
+``python -m benchmarks.telemetry_bench [--rounds 7] [--requests 200] [--quick]``
+
+Method: the fakes run in their own process (``benchmarks._fakeproc``), so only the client's work is
+timed: ``time.process_time`` of this process around a batch of sequential calls, divided by the
+batch size. The three modes are interleaved (off, no-op, sdk; next round rotated) and each mode's
+median over the rounds is reported next to the ratio to "off" (goal: no-op ≤ 1.03). Non-stream
+chat and a stream folded with ``stream_response`` are separate rows. Bounded by count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from typing import Any
+
+from interlingua.effects import Client, LlmConfig
+from interlingua.effects.telemetry import TelemetrySettings
+
+from ._run import FakeProcess
+
+MODEL = "openai:gpt-4o-mini"
+MODES = ("off", "no-op API", "SDK + in-memory")
+
+
+def _sdk() -> dict[str, Any]:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    return {"tracer_provider": tp, "meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()]),
+            "_exporter": exporter}
+
+
+def _client(mode: str, base_url: str, api_key: str, sdk: dict[str, Any]) -> Client:
+    cfg = LlmConfig(retry_enabled=False, telemetry=TelemetrySettings(enabled=mode != "off"))
+    cfg = cfg.with_provider("openai", base_url=base_url, api_key=api_key)
+    if mode == "SDK + in-memory":
+        return Client(cfg, tracer_provider=sdk["tracer_provider"], meter_provider=sdk["meter_provider"])
+    return Client(cfg)  # the API's global providers: no SDK installed globally, so no-ops
+
+
+async def _batch(client: Client, stream: bool, n: int, limit: float) -> float:
+    """CPU seconds per request over ``n`` calls (stops early at ``limit`` wall seconds)."""
+    done, cpu0, wall0 = 0, time.process_time(), time.perf_counter()
+    for _ in range(n):
+        r = await (client.stream_response(MODEL, "hello") if stream else client.chat(MODEL, "hello"))
+        assert r.unwrap().text
+        done += 1
+        if time.perf_counter() - wall0 > limit:
+            break
+    return (time.process_time() - cpu0) / done
+
+
+async def _run(base_url: str, api_key: str, rounds: int, requests: int, limit: float) -> dict[tuple[str, bool], list[float]]:
+    sdk = _sdk()
+    clients = {m: _client(m, base_url, api_key, sdk) for m in MODES}
+    samples: dict[tuple[str, bool], list[float]] = {(m, s): [] for m in MODES for s in (False, True)}
+    try:
+        for c in clients.values():  # warm pools, caches and the tokenizer
+            await _batch(c, False, 20, limit)
+            await _batch(c, True, 20, limit)
+        for i in range(rounds):
+            order = MODES[i % 3:] + MODES[:i % 3]
+            for stream in (False, True):
+                for m in order:
+                    samples[(m, stream)].append(await _batch(clients[m], stream, requests, limit))
+                    sdk["_exporter"].clear()
+    finally:
+        for c in clients.values():
+            await c.close()
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.telemetry_bench")
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--requests", type=int, default=200)
+    p.add_argument("--quick", action="store_true", help="3 rounds of 50 requests")
+    args = p.parse_args(argv)
+    rounds, requests = (3, 50) if args.quick else (args.rounds, args.requests)
+    fake = FakeProcess(max_seconds=600)
+    try:
+        samples = asyncio.run(_run(fake.info["urls"]["openai"], fake.info["api_key"], rounds, requests, limit=30.0))
+    finally:
+        fake.close()
+    print(f"client CPU per request, median of {rounds} interleaved rounds of {requests} calls ({MODEL}, loopback fake)")
+    print(f"{'call':<8} {'telemetry':<17} {'CPU/request':>12} {'vs off':>8}")
+    for stream in (False, True):
+        base = statistics.median(samples[("off", stream)])
+        for m in MODES:
+            med = statistics.median(samples[(m, stream)])
+            print(f"{'stream' if stream else 'chat':<8} {m:<17} {med * 1e6:>10.0f}µs {med / base:>8.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

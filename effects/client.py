@@ -352,44 +352,37 @@ class Client:
         p = prepared.unwrap()
         # hook: otel: one trace per call; a consumer that stops early abandons it (ended(None))
         trace = NULL_TRACE if self._observer is None else self._observer.call_started(call_info(p, stream=True))
-        if trace is NULL_TRACE:
-            async with contextlib.aclosing(self._stream_chain(p, fallbacks, run)) as items:
-                async for item in items:
-                    yield item
-            return
+        traced = trace is not NULL_TRACE
         run.trace = trace
         outcome: Result[ChatResponse | None, LlmError] | None = None
         usage: Usage | None = None
+        chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
         try:
-            async with contextlib.aclosing(self._stream_chain(p, fallbacks, run)) as items:
-                async for item in items:
-                    if type(item) is Success:
-                        usage = item.unwrap().usage or usage
-                    else:
-                        outcome = Failure(item.failure())
-                    yield item
+            while True:
+                guarded = self._guard.guarded_stream(Success(p), lambda r: self._stream_model(r.unwrap(), run))
+                async with contextlib.aclosing(guarded) as chunks:
+                    async for item in chunks:
+                        if traced:
+                            if type(item) is Success:
+                                usage = item.unwrap().usage or usage
+                            else:
+                                outcome = Failure(item.failure())
+                        yield item
+                if run.error is None:
+                    break
+                nxt = self._fail_over(p, run.error, chain, run)
+                if nxt is None:
+                    err = msgspec.structs.replace(run.error, attempts=run.attempts)
+                    outcome = Failure(err)
+                    yield Failure(err)
+                    break
+                run.error = None
+                p = nxt
             if outcome is None:
                 outcome = Success(None)
         finally:
-            trace.ended(outcome, self._cost(run, usage) if type(outcome) is Success else None)
-
-    async def _stream_chain(
-        self, p: Prepared, fallbacks: Sequence[str] | None, run: _Run
-    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
-        chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
-        while True:
-            guarded = self._guard.guarded_stream(Success(p), lambda r: self._stream_model(r.unwrap(), run))
-            async with contextlib.aclosing(guarded) as chunks:
-                async for item in chunks:
-                    yield item
-            if run.error is None:
-                return
-            nxt = self._fail_over(p, run.error, chain, run)
-            if nxt is None:
-                yield Failure(msgspec.structs.replace(run.error, attempts=run.attempts))
-                return
-            run.error = None
-            p = nxt
+            if traced:
+                trace.ended(outcome, self._cost(run, usage) if type(outcome) is Success else None)
 
     async def _stream_model(self, p: Prepared, run: _Run) -> AsyncIterator[Result[ChatChunk, LlmError]]:
         """Every attempt at one model. Before the first chunk reaches the caller a failure is retried

@@ -8,6 +8,7 @@ from returns.result import Failure, Result, Success
 
 from .client import Client, Env
 from .config import ENV, LlmConfig
+from .telemetry import TelemetrySettings
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "LlmConfig",
     "Result",
     "Success",
+    "TelemetrySettings",
     "Timeouts",
     "Transport",
     "map_exception",

@@ -26,6 +26,7 @@ from interlingua.effects import Client, LlmConfig
 from interlingua.effects import telemetry as tm
 from interlingua.effects.telemetry import TelemetrySettings
 from interlingua.fakes import FakeServer
+from interlingua.fakes.openai import SYSTEM_FINGERPRINT
 
 from .helpers import config_for
 from .resilience_support import MODELS, SENTINEL_KEY, FakeTime, warm_fake
@@ -129,6 +130,10 @@ async def test_chat_span_and_metrics_follow_the_convention(fake: FakeServer, ote
     assert a[sc.USAGE_OUTPUT_TOKENS] == resp.usage.completion_tokens > 0
     assert a[sc.ATTEMPTS] == 1 and a[sc.ANSWERED_BY] == model
     assert (a.get(sc.OPENAI_API_TYPE) == "chat_completions") is (provider == "openai")
+    if provider == "openai":  # openai.md: the tier and fingerprint the answer names
+        assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default" and a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == SYSTEM_FINGERPRINT
+    else:
+        assert not any(k.startswith("openai.") for k in a)
     info = default_catalog().lookup(provider, ref_model)
     cost = resp.usage.calculate_cost(info) if info is not None else None
     assert a.get(sc.COST_USD) == (str(cost) if cost is not None else None)
@@ -162,6 +167,8 @@ async def test_stream_span_has_first_chunk_time_and_chunk_metrics(fake: FakeServ
     assert a[sc.REQUEST_STREAM] is True and a[sc.PROVIDER_NAME] == EXPECTED_PROVIDER[provider]
     assert a[sc.RESPONSE_TIME_TO_FIRST_CHUNK] == 0.0  # the fake clock does not move between chunks
     assert a[sc.RESPONSE_FINISH_REASONS] == ("stop",) and a[sc.USAGE_OUTPUT_TOKENS] > 0
+    if provider == "openai":
+        assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default" and a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == SYSTEM_FINGERPRINT
     (ttfc,) = otel.points("gen_ai.client.operation.time_to_first_chunk")
     assert ttfc.count == 1 and tuple(ttfc.explicit_bounds) == sc.DURATION_BUCKETS
     per_chunk = otel.points("gen_ai.client.operation.time_per_output_chunk")

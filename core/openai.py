@@ -675,8 +675,8 @@ def _serving_metadata(meta: dict[str, Any], c: _RCompletion) -> dict[str, Any]:
 def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
     usage = _usage(c.usage, reasoning_in_completion) if c.usage is not None else None
     if not c.choices:
-        meta = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
-        return ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=meta)
+        head: dict[str, Any] | None = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
+        return ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=head)
     ch = c.choices[0]
     d = ch.delta or ch.message or _RMessage()
     deltas: tuple[ToolCallDelta, ...] = ()

@@ -4,6 +4,7 @@ for calls against the fakes over loopback (every provider), per semantic-convent
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,9 +20,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from returns.result import Failure, Success
 
-from interlingua.core import ChatRequest, Message, ModelRef, ResponseFormat, ToolSpec
+from interlingua.core import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    ModelRef,
+    ResponseFormat,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 from interlingua.core import semconv as sc
 from interlingua.core.catalog import default_catalog
+from interlingua.core.schema import FinishReason
 from interlingua.effects import Client, LlmConfig
 from interlingua.effects import telemetry as tm
 from interlingua.effects.telemetry import TelemetrySettings
@@ -259,8 +270,9 @@ TOOL = ToolSpec(name="get_weather", description="Weather for a city",
                 parameters={"type": "object", "properties": {"city": {"type": "string"}}})
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
-async def test_content_capture_is_opt_in(fake: FakeServer, otel: Otel, provider: str) -> None:
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+async def test_content_capture_is_opt_in(fake: FakeServer, otel: Otel, provider: str, stream: bool) -> None:
     """Off by default; on, the messages, system instructions and tools follow the convention's JSON shapes."""
     msgs = [Message.system("Be brief."), Message.user("What is the weather in Paris?")]
     async with otel.client(config_for(fake, retry_enabled=False)) as client:
@@ -270,11 +282,12 @@ async def test_content_capture_is_opt_in(fake: FakeServer, otel: Otel, provider:
     otel.exporter.clear()
     cfg = config_for(fake, retry_enabled=False, telemetry=TelemetrySettings(capture_content=True))
     async with otel.client(cfg) as client:
-        r = await client.chat(MODELS[provider], msgs, tools=[TOOL])
+        call = client.stream_response if stream else client.chat
+        r = await call(MODELS[provider], msgs, tools=[TOOL])
     assert isinstance(r, Success)
     a = _attrs(otel.span())
     user = {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}
-    if provider == "anthropic":  # Anthropic takes the system prompt apart from the messages
+    if provider != "openai":  # Anthropic and Gemini take the system prompt apart from the messages
         assert json.loads(a[sc.INPUT_MESSAGES]) == [user]
         assert json.loads(a[sc.SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "Be brief."}]
     else:
@@ -286,6 +299,16 @@ async def test_content_capture_is_opt_in(fake: FakeServer, otel: Otel, provider:
     (out,) = json.loads(a[sc.OUTPUT_MESSAGES])
     assert out["role"] == "assistant" and out["finish_reason"] == "stop"
     assert [p["content"] for p in out["parts"] if p["type"] == "text"] == [r.unwrap().text]
+
+
+def test_importing_the_library_imports_no_opentelemetry() -> None:
+    """The API is imported when a client with telemetry on is built, never by importing interlingua."""
+    code = ("import sys; import interlingua.effects, interlingua.core; "
+            "from interlingua.effects import Client, LlmConfig, TelemetrySettings; "
+            "Client(LlmConfig(telemetry=TelemetrySettings(enabled=False))); "
+            "print(any(m.startswith('opentelemetry') for m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_capture_setting_is_read_from_the_otel_variable() -> None:
@@ -406,6 +429,23 @@ def test_request_mappings_are_total_and_follow_the_schemas(req: ChatRequest, pro
                      for m in req.messages for c in m.tool_calls]
     if req.response_format is not None:
         assert attrs[sc.OUTPUT_TYPE] == "json"
+
+
+@given(st.text(), st.lists(st.tuples(st.text(min_size=1), st.text()), max_size=3), st.sampled_from(list(FinishReason)),
+       st.one_of(st.none(), st.text()), st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from(sorted(EXPECTED_PROVIDER)))
+def test_response_mappings_are_total(text: str, calls: list[tuple[str, str]], finish: FinishReason, raw: str | None,
+                                     prompt: int, completion: int, provider: str) -> None:
+    """For any answer (tool arguments that are not JSON included): legal attribute values and the output schema."""
+    msg = Message.assistant(text, tuple(ToolCall(id=f"c{i}", name=n, arguments=a) for i, (n, a) in enumerate(calls)))
+    resp = ChatResponse(id="x", model="m", created=0, message=msg, finish_reason=finish, raw_finish_reason=raw,
+                        usage=Usage(prompt_tokens=prompt, completion_tokens=completion), provider=provider)
+    attrs = sc.response_attributes(resp)
+    assert (sc.USAGE_INPUT_TOKENS in attrs) is sc.has_usage(resp.usage)
+    assert len(attrs[sc.RESPONSE_FINISH_REASONS]) == 1  # type: ignore[arg-type]
+    (out,) = json.loads(sc.output_messages(resp))
+    assert out["role"] == "assistant" and isinstance(out["finish_reason"], str)
+    assert [p["name"] for p in out["parts"] if p["type"] == "tool_call"] == [n for n, _ in calls]
+    assert "".join(p["content"] for p in out["parts"] if p["type"] == "text") == text
 
 
 def test_bucket_advice_is_the_conventions() -> None:

@@ -22,6 +22,12 @@ finally ``ended(result, cost)``. :class:`Telemetry` is the OpenTelemetry impleme
   messages, system instructions and tool definitions are captured; headers, URLs with keys and
   config never reach an attribute.
 
+``error.type`` (span, its events, the duration metric) is one of our documented error kinds,
+:class:`~interlingua.core.ErrorKind` (``rate_limit``, ``timeout``, ``authentication``, ``provider``,
+``circuit_open``, ``budget_exceeded``, …), or ``cancelled`` when the caller abandoned the call (a
+cancelled task, a stream closed early). A failed call's span status is ERROR, without a description
+(messages may quote the request).
+
 OpenTelemetry is imported only when a client is built with telemetry on, and only if
 ``opentelemetry-api`` is installed (the ``otel`` extra); without it nothing is imported and the
 client's observer is ``None``. With the API but no SDK configured, spans are non-recording and the

@@ -112,7 +112,7 @@ TOKEN_BUCKETS: tuple[int, ...] = tuple(4**i for i in range(14))  # 1, 4, 16 … 
 DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 
 # gen_ai.provider.name well-known values; Ollama and Docker Model Runner have none, so they get their
-# own lower-case names (multi-word names joined by "_" as the convention's "mistral_ai" and "x_ai" are).
+# own lower-case names.
 _PROVIDER_NAMES: dict[str, str] = {
     "openai": "openai",
     "anthropic": "anthropic",
@@ -121,7 +121,7 @@ _PROVIDER_NAMES: dict[str, str] = {
     "azure": "azure.ai.openai",
     "xai": "x_ai",
     "ollama": "ollama",
-    "docker": "docker_model_runner",
+    "docker": "docker",
     "openai_compatible": "openai_compatible",
 }
 
@@ -143,7 +143,7 @@ def provider_name(provider: str) -> str:
     """``gen_ai.provider.name`` for one of our provider names.
 
     >>> provider_name("gemini"), provider_name("xai"), provider_name("docker")
-    ('gcp.gemini', 'x_ai', 'docker_model_runner')
+    ('gcp.gemini', 'x_ai', 'docker')
     """
     return _PROVIDER_NAMES.get(provider, provider)
 

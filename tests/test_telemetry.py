@@ -45,7 +45,7 @@ from .strategies import chat_request
 
 EXPECTED_PROVIDER = {
     "openai": "openai", "anthropic": "anthropic", "gemini": "gcp.gemini", "ollama": "ollama",
-    "azure": "azure.ai.openai", "xai": "x_ai", "docker": "docker_model_runner", "bedrock": "aws.bedrock",
+    "azure": "azure.ai.openai", "xai": "x_ai", "docker": "docker", "bedrock": "aws.bedrock",
 }
 by_provider = pytest.mark.parametrize("provider", sorted(MODELS))
 

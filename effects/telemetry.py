@@ -239,20 +239,20 @@ def compose(*observers: Observer | None) -> Observer | None:
 
 # -- the OpenTelemetry observer -----------------------------------------------------------------------
 
-_api: tuple[Any, Any, Any] | Literal[False] | None = False  # (trace, metrics, Status module) once looked up
+_api: tuple[Any, Any, Any, Any] | Literal[False] | None = False  # (trace, metrics, status, context) once looked up
 
 
-def _load_api() -> tuple[Any, Any, Any] | None:
+def _load_api() -> tuple[Any, Any, Any, Any] | None:
     """The OpenTelemetry API modules, or ``None`` when not installed (looked up once)."""
     global _api
     if _api is False:
         try:
-            from opentelemetry import metrics, trace
+            from opentelemetry import context, metrics, trace
             from opentelemetry.trace import status
         except ImportError:
             _api = None
         else:
-            _api = (trace, metrics, status)
+            _api = (trace, metrics, status, context)
     return _api
 
 
@@ -279,7 +279,7 @@ def telemetry_for(
     api = _load_api()
     if api is None:
         return None
-    trace, metrics, status = api
+    trace, metrics, status, context = api
     version = _version()
     tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
@@ -303,19 +303,23 @@ def telemetry_for(
 
     return Telemetry(tracer, meter, clock=clock, capture_content=settings.capture_content,
                      client_kind=trace.SpanKind.CLIENT, error_status=status.Status(status.StatusCode.ERROR),
-                     is_noop=is_noop)
+                     is_noop=is_noop, activate=lambda span: context.attach(trace.set_span_in_context(span)),
+                     deactivate=context.detach)
 
 
 class Telemetry:
     """Spans and metrics per the GenAI conventions (built by :func:`telemetry_for`)."""
 
-    __slots__ = ("_servers", "capture_content", "client_kind", "clock", "duration", "error_status", "is_noop",
-                 "per_chunk", "tokens", "tracer", "ttfc")
+    __slots__ = ("_servers", "activate", "capture_content", "client_kind", "clock", "deactivate", "duration",
+                 "error_status", "is_noop", "per_chunk", "tokens", "tracer", "ttfc")
 
     def __init__(self, tracer: Tracer, meter: Any, *, clock: Callable[[], float], capture_content: bool,
-                 client_kind: Any, error_status: Any, is_noop: Callable[[], bool] = lambda: False) -> None:
+                 client_kind: Any, error_status: Any, is_noop: Callable[[], bool] = lambda: False,
+                 activate: Callable[[Span], object] | None = None, deactivate: Callable[[Any], None] | None = None) -> None:
         self.tracer = tracer
         self.is_noop = is_noop
+        self.activate = activate
+        self.deactivate = deactivate
         self.clock = clock
         self.capture_content = capture_content
         self.client_kind = client_kind
@@ -357,8 +361,21 @@ class Telemetry:
 class _SpanTrace:
     """One call's span and measurements (never shared between calls)."""
 
-    __slots__ = ("acc", "chunks", "last_chunk", "metric_attrs", "model", "provider", "ref", "span", "started", "tel", "ttfc",
-                 "usage")
+    __slots__ = (
+        "acc",
+        "chunks",
+        "last_chunk",
+        "metric_attrs",
+        "model",
+        "provider",
+        "ref",
+        "span",
+        "started",
+        "tel",
+        "token",
+        "ttfc",
+        "usage",
+    )
 
     def __init__(self, tel: Telemetry, info: CallInfo) -> None:
         self.tel = tel
@@ -384,6 +401,12 @@ class _SpanTrace:
         recording = self.span.is_recording()
         # a stream's answer is folded here only when the span can show it
         self.acc: Accumulator | None = Accumulator() if recording and info.stream else None
+        # A plain call's span is the current one while the call runs (an HTTP client instrumentation's
+        # spans and log records nest under it); the call starts and ends in the caller's own context.
+        # A stream's is not: between chunks the caller's code runs, and it must not find our span current.
+        self.token: object = None
+        if recording and not info.stream and tel.activate is not None:
+            self.token = tel.activate(self.span)
         if recording and tel.capture_content:
             with contextlib.suppress(msgspec.EncodeError, TypeError, ValueError):  # unencodable tool schema
                 self.span.set_attributes(sc.content_attributes(info.ref.provider, req))
@@ -478,6 +501,9 @@ class _SpanTrace:
             tel.tokens.record(usage.completion_tokens, {**attrs, sc.TOKEN_TYPE: "output"})
         if span.is_recording():
             self._finish_span(span, resp, usage, err, attrs.get(sc.ERROR_TYPE), cost)
+        if self.token is not None and tel.deactivate is not None:
+            tel.deactivate(self.token)
+            self.token = None
         span.end()
 
     def _finish_span(self, span: Span, resp: ChatResponse | None, usage: Any, err: LlmError | None,

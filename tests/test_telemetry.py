@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry import trace as otel_trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -335,6 +336,23 @@ async def test_sentinel_key_is_in_no_attribute_or_event(fake: FakeServer, otel: 
     text = _all_strings(spans)
     assert SENTINEL_KEY not in text and SENTINEL_KEY[3:15] not in text
     assert "authorization" not in text.lower() and "x-api-key" not in text.lower()
+
+
+async def test_a_calls_span_is_current_while_it_runs(fake: FakeServer, otel: Otel) -> None:
+    """During a plain call its span is the current one (nested instrumentation attaches to it);
+    after the call, and between a stream's chunks, the caller's own context is back."""
+    seen: list[str] = []
+
+    def hook(_: object) -> None:
+        span = otel_trace.get_current_span()
+        seen.append(getattr(span, "name", "") if span.is_recording() else "")
+
+    async with otel.client(config_for(fake, retry_enabled=False), on_event=hook) as client:
+        await client.chat("openai:gpt-4o-mini", "hi")
+        assert not otel_trace.get_current_span().is_recording()
+        async for _ in client.stream("openai:gpt-4o-mini", "hi"):
+            assert not otel_trace.get_current_span().is_recording()
+    assert seen[0] == "chat gpt-4o-mini"
 
 
 async def test_callers_active_span_is_the_parent(fake: FakeServer, otel: Otel) -> None:

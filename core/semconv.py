@@ -173,11 +173,14 @@ def server_attributes(base_url: str) -> dict[str, AttributeValue]:
     return {SERVER_ADDRESS: host, SERVER_PORT: port} if port is not None else {SERVER_ADDRESS: host}
 
 
-def request_attributes(provider: str, req: ChatRequest, *, stream: bool, operation: str = CHAT) -> dict[str, AttributeValue]:
-    """The attributes known when the call starts (the sampler sees these)."""
+def request_attributes(
+    provider: str, req: ChatRequest, *, stream: bool, operation: str = CHAT, provider_name: str = ""
+) -> dict[str, AttributeValue]:
+    """The attributes known when the call starts (the sampler sees these). ``provider_name``: the
+    registry row's ``gen_ai.provider.name`` (else this module's table)."""
     attrs: dict[str, AttributeValue] = {
         OPERATION_NAME: operation,
-        PROVIDER_NAME: provider_name(provider),
+        PROVIDER_NAME: provider_name or _PROVIDER_NAMES.get(provider, provider),
         REQUEST_MODEL: req.model,
     }
     if req.max_tokens is not None:

@@ -20,11 +20,12 @@ import msgspec
 from returns.result import Failure, Result, Success
 
 from interlingua.core import ChatResponse, LlmError, Message, ToolSpec, Usage, parse_model
-from interlingua.core.catalog import default_catalog
+from interlingua.core.catalog import Catalog, default_catalog
 from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.registry import PROVIDER_SPECS, get_spec
 
 from .client import Client
-from .config import ENV, LlmConfig
+from .config import LlmConfig
 from .events import Event, Hook, describe
 
 __all__ = ["main"]
@@ -45,12 +46,15 @@ HINTS: dict[str, str] = {
 
 
 def _hint(err: LlmError) -> str | None:
-    """The hint for ``err``, naming the provider's env var where that is what the user must fix."""
-    spec = ENV.get(err.provider or "")
-    if err.kind.value == "authentication" and spec is not None and spec.api_key:
-        return f"set {spec.api_key[0]} or pass --api-key"
-    if err.kind.value == "network" and spec is not None and spec.base_url:
-        return f"is the server up? check {spec.base_url[0]} or --base-url"
+    """The hint for ``err``, naming the provider's env var (from its row) where that is what the user must fix."""
+    spec = get_spec(err.provider or "")
+    if err.kind.value == "authentication" and spec is not None:
+        if spec.key_hint:
+            return spec.key_hint
+        if spec.env_api_key:
+            return f"set {spec.env_api_key[0]} or pass --api-key"
+    if err.kind.value == "network" and spec is not None and spec.env_base_url:
+        return f"is the server up? check {spec.env_base_url[0]} or --base-url"
     return HINTS.get(err.kind.value)
 
 
@@ -68,17 +72,8 @@ def error_line(err: LlmError) -> str:
 
 # -- demo -------------------------------------------------------------------------------------------
 
-# One model per provider the fakes serve, for the demo's last step.
-DEMO_MODELS: tuple[str, ...] = (
-    "openai:gpt-4o-mini",
-    "anthropic:claude-haiku-4-5",
-    "gemini:gemini-2.5-flash",
-    "ollama:llama3.2",
-    "azure:gpt-4o-mini",
-    "xai:grok-3-mini",
-    "docker:ai/smollm2",
-    "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0",
-)
+# One model per provider the fakes serve, for the demo's last step (the rows' demo_model).
+DEMO_MODELS: tuple[str, ...] = tuple(s.demo_model for s in PROVIDER_SPECS if s.demo_model)
 
 
 async def _demo(args: argparse.Namespace) -> int:
@@ -205,15 +200,15 @@ def _chat_config(args: argparse.Namespace) -> Result[LlmConfig, LlmError]:
     return parse_model(args.model).map(lambda ref: cfg.with_provider(ref.provider, **fields))
 
 
-def _cost(model: str, usage: Usage) -> Decimal | None:
+def _cost(model: str, usage: Usage, catalog: Catalog | None = None) -> Decimal | None:
     """The catalog price of ``usage`` (``None`` when the model or its price is not in the catalog)."""
-    info = default_catalog().resolve(model)
+    info = (catalog or default_catalog()).resolve(model)
     return usage.calculate_cost(info) if info is not None else None
 
 
-def _footer(r: ChatResponse, model: str, elapsed: float) -> str:
+def _footer(r: ChatResponse, model: str, elapsed: float, catalog: Catalog | None = None) -> str:
     u = r.usage
-    cost = _cost(model, u)
+    cost = _cost(model, u, catalog)
     money = "cost unknown" if cost is None else "$0" if cost == 0 else f"${cost:.6f}"
     return (f"[{u.prompt_tokens} in / {u.completion_tokens} out tokens · {money} · {elapsed * 1000:.0f} ms"
             f" · {r.finish_reason.value} · {f'{r.provider}:{r.model}' if r.provider else model}]")
@@ -258,14 +253,14 @@ async def _chat(args: argparse.Namespace) -> int:
     match result:
         case Success(r):
             if args.json:
-                cost = _cost(args.model, r.usage)
+                cost = _cost(args.model, r.usage, cfg.catalog)
                 payload = {"response": r, "latency_ms": round(elapsed * 1000, 1),
                            "cost_usd": None if cost is None else str(cost)}
                 sys.stdout.write(msgspec.json.encode(payload).decode() + "\n")
             else:
                 if args.no_stream:
                     sys.stdout.write(r.text + "\n")
-                sys.stderr.write(_footer(r, args.model, elapsed) + "\n")
+                sys.stderr.write(_footer(r, args.model, elapsed, cfg.catalog) + "\n")
             return 0
         case Failure(e):
             return _report(args, e)

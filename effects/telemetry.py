@@ -39,37 +39,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from returns.result import Failure, Result
 
-from interlingua.core import ChatChunk, ChatRequest, ChatResponse, HttpResponse, LlmError, ModelRef
+from interlingua.core import ChatChunk, ChatResponse, HttpResponse, LlmError, ModelRef, Usage
 from interlingua.core import semconv as sc
 from interlingua.core.breaker import Phase
 from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.prepare import Prepared
+from interlingua.core.registry import get_spec
+from interlingua.core.retry import GiveUpReason
+
+from .observe import NO_TRACE, CallInfo, CallTrace, WaitReason
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Histogram, MeterProvider
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-__all__ = [
-    "CAPTURE_CONTENT_ENV",
-    "NULL_TRACE",
-    "CallInfo",
-    "CallTrace",
-    "Observer",
-    "Telemetry",
-    "TelemetrySettings",
-    "WaitReason",
-    "call_info",
-    "capture_content_from_env",
-    "compose",
-    "telemetry_for",
-]
+__all__ = ["CAPTURE_CONTENT_ENV", "Telemetry", "TelemetrySettings", "capture_content_from_env", "telemetry_for"]
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-WaitReason = Literal["retry", "rate_limit", "breaker"]
 
 
 class TelemetrySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,152 +82,6 @@ def capture_content_from_env(env: Mapping[str, str]) -> bool:
     return env.get(CAPTURE_CONTENT_ENV, "").strip().upper() in ("SPAN_ONLY", "SPAN_AND_EVENT", "TRUE")
 
 
-class CallInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """What an observer learns when a call starts: the model, the request, where it goes."""
-
-    ref: ModelRef
-    request: ChatRequest
-    base_url: str = ""
-    stream: bool = False
-    operation: str = sc.CHAT
-
-
-class CallTrace(Protocol):
-    """The events of one call, in the order they happen."""
-
-    def attempt_started(self, ref: ModelRef, attempt: int) -> None: ...
-
-    def attempt_ended(
-        self, ref: ModelRef, attempt: int, elapsed: float, error: LlmError | None, head: HttpResponse | None
-    ) -> None: ...
-
-    def waiting(self, reason: WaitReason, seconds: float, error: LlmError | None) -> None: ...
-
-    def breaker_changed(self, key: str, old: Phase, new: Phase) -> None: ...
-
-    def failed_over(self, from_ref: ModelRef, to_ref: ModelRef, error: LlmError) -> None: ...
-
-    def first_chunk(self) -> None: ...
-
-    def chunk(self, chunk: ChatChunk) -> None: ...
-
-    def ended(self, result: Result[ChatResponse | None, LlmError] | None, cost: Decimal | None) -> None:
-        """``result``: the response (``Success(None)`` for a stream: the trace folded its chunks),
-        the failure, or ``None`` when the call was abandoned (cancelled, or an exception)."""
-        ...
-
-
-class Observer(Protocol):
-    def call_started(self, info: CallInfo) -> CallTrace: ...
-
-
-class _NullTrace:
-    """Hears nothing (the trace of a client without an observer)."""
-
-    __slots__ = ()
-
-    def attempt_started(self, ref: ModelRef, attempt: int) -> None:
-        pass
-
-    def attempt_ended(self, ref: ModelRef, attempt: int, elapsed: float, error: LlmError | None, head: HttpResponse | None) -> None:
-        pass
-
-    def waiting(self, reason: WaitReason, seconds: float, error: LlmError | None) -> None:
-        pass
-
-    def breaker_changed(self, key: str, old: Phase, new: Phase) -> None:
-        pass
-
-    def failed_over(self, from_ref: ModelRef, to_ref: ModelRef, error: LlmError) -> None:
-        pass
-
-    def first_chunk(self) -> None:
-        pass
-
-    def chunk(self, chunk: ChatChunk) -> None:
-        pass
-
-    def ended(self, result: Result[ChatResponse | None, LlmError] | None, cost: Decimal | None) -> None:
-        pass
-
-
-NULL_TRACE: CallTrace = _NullTrace()
-
-
-def call_info(prepared: Any, *, stream: bool) -> CallInfo:
-    """The :class:`CallInfo` of a prepared request (anything with ``ref``, ``request``, ``config``
-    and ``dialect``): the base URL is the configured one, else the dialect's default."""
-    cfg = prepared.config
-    base = cfg.base_url or str(getattr(prepared.dialect, "default_base_url", "") or "")
-    if "{region}" in base:
-        base = base.format(region=cfg.region or "")
-    return CallInfo(ref=prepared.ref, request=prepared.request, base_url=base, stream=stream)
-
-
-class _Both:
-    """Two traces heard as one (the default records and telemetry, say)."""
-
-    __slots__ = ("a", "b")
-
-    def __init__(self, a: CallTrace, b: CallTrace) -> None:
-        self.a, self.b = a, b
-
-    def attempt_started(self, ref: ModelRef, attempt: int) -> None:
-        self.a.attempt_started(ref, attempt)
-        self.b.attempt_started(ref, attempt)
-
-    def attempt_ended(self, ref: ModelRef, attempt: int, elapsed: float, error: LlmError | None, head: HttpResponse | None) -> None:
-        self.a.attempt_ended(ref, attempt, elapsed, error, head)
-        self.b.attempt_ended(ref, attempt, elapsed, error, head)
-
-    def waiting(self, reason: WaitReason, seconds: float, error: LlmError | None) -> None:
-        self.a.waiting(reason, seconds, error)
-        self.b.waiting(reason, seconds, error)
-
-    def breaker_changed(self, key: str, old: Phase, new: Phase) -> None:
-        self.a.breaker_changed(key, old, new)
-        self.b.breaker_changed(key, old, new)
-
-    def failed_over(self, from_ref: ModelRef, to_ref: ModelRef, error: LlmError) -> None:
-        self.a.failed_over(from_ref, to_ref, error)
-        self.b.failed_over(from_ref, to_ref, error)
-
-    def first_chunk(self) -> None:
-        self.a.first_chunk()
-        self.b.first_chunk()
-
-    def chunk(self, chunk: ChatChunk) -> None:
-        self.a.chunk(chunk)
-        self.b.chunk(chunk)
-
-    def ended(self, result: Result[ChatResponse | None, LlmError] | None, cost: Decimal | None) -> None:
-        try:
-            self.a.ended(result, cost)
-        finally:
-            self.b.ended(result, cost)
-
-
-class _Composite:
-    __slots__ = ("a", "b")
-
-    def __init__(self, a: Observer, b: Observer) -> None:
-        self.a, self.b = a, b
-
-    def call_started(self, info: CallInfo) -> CallTrace:
-        return _Both(self.a.call_started(info), self.b.call_started(info))
-
-
-def compose(*observers: Observer | None) -> Observer | None:
-    """One observer that tells each of ``observers`` (``None`` entries are skipped)."""
-    present = [o for o in observers if o is not None]
-    if not present:
-        return None
-    out = present[0]
-    for o in present[1:]:
-        out = _Composite(out, o)
-    return out
-
-
 # -- the OpenTelemetry observer -----------------------------------------------------------------------
 
 _api: tuple[Any, Any, Any, Any] | Literal[False] | None = False  # (trace, metrics, status, context) once looked up
@@ -254,6 +99,13 @@ def _load_api() -> tuple[Any, Any, Any, Any] | None:
         else:
             _api = (trace, metrics, status, context)
     return _api
+
+
+def _error_type(err: LlmError) -> str:
+    """``error.type``; a stream its caller closed early is ``cancelled``, not a provider failure."""
+    from .client import CALLER_CLOSED  # the client's own marker (imported on failures only)
+
+    return "cancelled" if err is CALLER_CLOSED else sc.error_type(err)
 
 
 def _version() -> str:
@@ -351,14 +203,28 @@ class Telemetry:
         return hit
 
     def call_started(self, info: CallInfo) -> CallTrace:
-        """The call's trace; :data:`NULL_TRACE` while both providers are the API's no-ops, so that a
-        library user who installed no SDK pays one type check per call and nothing else."""
-        if self.is_noop():
-            return NULL_TRACE
-        return _SpanTrace(self, info)
+        """The call's trace; ``NO_TRACE`` while both providers are the API's no-ops, so that a library
+        user who installed no SDK pays one type check per call and nothing else. Counting tokens is
+        not a GenAI inference operation: no span."""
+        prepared = info.prepared
+        if info.operation == "count_tokens" or prepared is None or self.is_noop():
+            return NO_TRACE
+        return _SpanTrace(self, info, prepared)
 
 
-class _SpanTrace:
+def _base_url(prepared: Any) -> str:
+    """Where the request goes: the configured base URL, else the provider's default."""
+    cfg = prepared.config
+    base = cfg.base_url or prepared.spec.default_base_url or ""
+    return str(base.format(region=cfg.region or "") if "{region}" in base else base)
+
+
+def _otel_name(provider: str) -> str:
+    spec = get_spec(provider)
+    return spec.otel_name if spec is not None and spec.otel_name else provider
+
+
+class _SpanTrace(CallTrace):
     """One call's span and measurements (never shared between calls)."""
 
     __slots__ = (
@@ -377,7 +243,7 @@ class _SpanTrace:
         "usage",
     )
 
-    def __init__(self, tel: Telemetry, info: CallInfo) -> None:
+    def __init__(self, tel: Telemetry, info: CallInfo, prepared: Prepared) -> None:
         self.tel = tel
         self.started = tel.clock()
         self.ref = info.ref  # the model tried last: the one that answered, after any failover
@@ -387,17 +253,17 @@ class _SpanTrace:
         self.ttfc: float | None = None
         self.last_chunk = 0.0
         self.chunks = 0
-        server = tel.server(info.base_url)
-        req = info.request
-        attrs = sc.request_attributes(info.ref.provider, req, stream=info.stream, operation=info.operation)
+        server = tel.server(_base_url(prepared))
+        req = prepared.request
+        attrs = sc.request_attributes(info.ref.provider, req, stream=info.stream, provider_name=info.provider_name)
         attrs.update(server)
         self.metric_attrs: dict[str, sc.AttributeValue] = {
-            sc.OPERATION_NAME: info.operation,
+            sc.OPERATION_NAME: sc.CHAT,
             sc.PROVIDER_NAME: attrs[sc.PROVIDER_NAME],
             sc.REQUEST_MODEL: req.model,
             **server,
         }
-        self.span: Span = tel.tracer.start_span(sc.span_name(info.operation, req.model), kind=tel.client_kind, attributes=attrs)
+        self.span: Span = tel.tracer.start_span(sc.span_name(sc.CHAT, req.model), kind=tel.client_kind, attributes=attrs)
         recording = self.span.is_recording()
         # a stream's answer is folded here only when the span can show it
         self.acc: Accumulator | None = Accumulator() if recording and info.stream else None
@@ -436,6 +302,12 @@ class _SpanTrace:
             attrs[sc.ERROR_TYPE] = sc.error_type(error)
         self.span.add_event("interlingua.wait", attrs)
 
+    def gave_up(self, ref: ModelRef, attempts: int, reason: GiveUpReason, error: LlmError) -> None:
+        if self.span.is_recording():
+            self.span.add_event("interlingua.gave_up", {"interlingua.model": str(ref), "interlingua.attempts": attempts,
+                                                        "interlingua.gave_up.reason": reason.value,
+                                                        sc.ERROR_TYPE: sc.error_type(error)})
+
     def breaker_changed(self, key: str, old: Phase, new: Phase) -> None:
         if self.span.is_recording():
             self.span.add_event("interlingua.breaker", {"interlingua.breaker.key": key, "interlingua.breaker.from": old.value,
@@ -445,12 +317,13 @@ class _SpanTrace:
         # The answering provider is the one the span and the metrics name from now on.
         self.ref = to_ref
         self.provider = to_ref.provider
-        self.metric_attrs[sc.PROVIDER_NAME] = sc.provider_name(to_ref.provider)
+        name = _otel_name(to_ref.provider)
+        self.metric_attrs[sc.PROVIDER_NAME] = name
         if self.span.is_recording():
             self.span.add_event("interlingua.failover", {"interlingua.failover.from": str(from_ref),
                                                          "interlingua.failover.to": str(to_ref),
                                                          sc.ERROR_TYPE: sc.error_type(error)})
-            self.span.set_attribute(sc.PROVIDER_NAME, sc.provider_name(to_ref.provider))
+            self.span.set_attribute(sc.PROVIDER_NAME, name)
 
     # -- streams --------------------------------------------------------------------------------------
 
@@ -477,26 +350,33 @@ class _SpanTrace:
 
     # -- the end --------------------------------------------------------------------------------------
 
-    def ended(self, result: Result[ChatResponse | None, LlmError] | None, cost: Decimal | None) -> None:
+    def ended(self, result: Result[object, LlmError], cost: Decimal | None) -> None:
+        """``Success(ChatResponse)`` for a call, ``Success(Usage | None)`` for a stream (its chunks came
+        through :meth:`chunk`), or the ``Failure`` — the caller closing a stream early included."""
         tel, span = self.tel, self.span
         attrs = self.metric_attrs
         err: LlmError | None = None
         resp: ChatResponse | None = None
-        if result is None:
-            attrs[sc.ERROR_TYPE] = "cancelled"
-        elif isinstance(result, Failure):
+        usage: Any = self.usage
+        if isinstance(result, Failure):
             err = result.failure()
-            attrs[sc.ERROR_TYPE] = sc.error_type(err)
+            attrs[sc.ERROR_TYPE] = _error_type(err)
         else:
-            resp = result.unwrap()
-            if resp is None and self.acc is not None:
-                resp = to_response(self.acc, self.provider)
+            value = result.unwrap()
+            if isinstance(value, ChatResponse):
+                resp = value
+            else:
+                if isinstance(value, Usage):
+                    usage = value
+                if self.acc is not None:
+                    resp = to_response(self.acc, self.provider)
+            if resp is not None:
+                usage = resp.usage
         model = resp.model if resp is not None else self.model
         if model:
             attrs[sc.RESPONSE_MODEL] = model
         tel.duration.record(tel.clock() - self.started, attrs)
-        usage = resp.usage if resp is not None else self.usage
-        if result is not None and not isinstance(result, Failure) and sc.has_usage(usage):
+        if err is None and sc.has_usage(usage):
             tel.tokens.record(usage.prompt_tokens, {**attrs, sc.TOKEN_TYPE: "input"})
             tel.tokens.record(usage.completion_tokens, {**attrs, sc.TOKEN_TYPE: "output"})
         if span.is_recording():

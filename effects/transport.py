@@ -20,7 +20,7 @@ from returns.result import Failure, Result, Success
 
 from interlingua.core import ErrorKind, Headers, HttpRequest, HttpResponse, LlmError
 
-__all__ = ["EXCEPTION_KINDS", "AiohttpTransport", "StreamItem", "Timeouts", "Transport", "map_exception"]
+__all__ = ["EXCEPTION_KINDS", "AiohttpTransport", "StreamItem", "Timeouts", "Transport", "map_exception", "never_sent"]
 
 
 class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,6 +75,16 @@ EXCEPTION_KINDS: tuple[tuple[type[BaseException], ErrorKind, str], ...] = (
     (OSError, ErrorKind.NETWORK, "network error"),
 )
 _EXPECTED = tuple(exc for exc, _, _ in EXCEPTION_KINDS)
+
+# The failures of the table above that happen before a request could reach the server (no
+# connection, no TLS, no name): such an attempt cannot have been billed. Any other timeout or
+# network failure may have been (the request was written, the answer was lost).
+_NOT_SENT = ("timed out connecting", "could not connect", "DNS lookup failed", "TLS", "invalid URL")
+
+
+def never_sent(err: LlmError) -> bool:
+    """Whether a transport failure happened before the request could reach the server."""
+    return err.message.startswith(_NOT_SENT)
 
 
 def map_exception(exc: BaseException, provider: str | None = None) -> LlmError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,7 +26,6 @@ from interlingua.core import (
     ChatRequest,
     ChatResponse,
     Message,
-    ModelRef,
     ResponseFormat,
     ToolCall,
     ToolSpec,
@@ -36,6 +36,7 @@ from interlingua.core.catalog import default_catalog
 from interlingua.core.schema import FinishReason
 from interlingua.effects import Client, LlmConfig
 from interlingua.effects import telemetry as tm
+from interlingua.effects.observe import NO_TRACE, CallInfo
 from interlingua.effects.telemetry import TelemetrySettings
 from interlingua.fakes import FakeServer
 from interlingua.fakes.openai import SYSTEM_FINGERPRINT
@@ -373,22 +374,22 @@ async def test_callers_active_span_is_the_parent(fake: FakeServer, otel: Otel) -
 
 
 async def test_config_turns_telemetry_off(fake: FakeServer, otel: Otel) -> None:
-    """LlmConfig(telemetry=TelemetrySettings(enabled=False)): no span, no metric, the call works."""
-    cfg = config_for(fake, retry_enabled=False, telemetry=TelemetrySettings(enabled=False))
-    async with otel.client(cfg) as client:
-        assert client._observer is None
+    """LlmConfig(telemetry=TelemetrySettings(enabled=False)): no observer, no span, no metric; the call works."""
+    off = TelemetrySettings(enabled=False)
+    assert tm.telemetry_for(off, tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider, clock=time.monotonic) is None
+    async with otel.client(config_for(fake, retry_enabled=False, telemetry=off)) as client:
         assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
     assert otel.spans() == [] and otel.points("gen_ai.client.operation.duration") == []
 
 
 async def test_without_the_api_nothing_is_imported(fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With opentelemetry not importable the client has no observer and calls work as before."""
+    """With opentelemetry not importable there is no telemetry observer, and calls work as before."""
     monkeypatch.setattr(tm, "_api", False)
     for name in [m for m in sys.modules if m == "opentelemetry" or m.startswith("opentelemetry.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "opentelemetry", None)  # makes `import opentelemetry` raise ImportError
+    assert tm.telemetry_for(TelemetrySettings(), clock=time.monotonic) is None
     async with Client(config_for(fake, retry_enabled=False)) as client:
-        assert client._observer is None
         assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
         assert isinstance(await client.stream_response("openai:gpt-4o-mini", "hi"), Success)
     assert tm._api is None
@@ -400,14 +401,21 @@ async def test_no_op_providers_cost_no_trace(fake: FakeServer) -> None:
     from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.trace import NoOpTracerProvider
 
-    info = tm.CallInfo(ref=ModelRef("openai", "gpt-4o-mini"), request=ChatRequest(model="gpt-4o-mini", messages=(Message.user("x"),)))
-    async with Client(config_for(fake, retry_enabled=False)) as default, \
-            Client(config_for(fake, retry_enabled=False), tracer_provider=NoOpTracerProvider(),
-                   meter_provider=NoOpMeterProvider()) as explicit:
-        for client in (default, explicit):
-            assert client._observer is not None and client._observer.call_started(info) is tm.NULL_TRACE
-            assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
-            assert isinstance(await client.stream_response("openai:gpt-4o-mini", "hi"), Success)
+    async with Client(config_for(fake, retry_enabled=False)) as client:
+        p = client.prepare("openai:gpt-4o-mini", "hi").unwrap()
+        info = CallInfo(operation="chat", ref=p.ref, provider_name="openai", stream=False, deadline=None, prepared=p)
+        for providers in ({}, {"tracer_provider": NoOpTracerProvider(), "meter_provider": NoOpMeterProvider()}):
+            tel = tm.telemetry_for(TelemetrySettings(), clock=time.monotonic, **providers)  # type: ignore[arg-type]
+            assert tel is not None and tel.call_started(info) is NO_TRACE
+        assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+        assert isinstance(await client.stream_response("openai:gpt-4o-mini", "hi"), Success)
+
+
+async def test_count_tokens_has_no_span(fake: FakeServer, otel: Otel) -> None:
+    """Counting tokens is not an inference operation: no span, no metric."""
+    async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        assert isinstance(await client.count_tokens("anthropic:claude-3-5-haiku-latest", "hi"), Success)
+    assert otel.spans() == []
 
 
 async def test_a_real_tracer_with_no_op_metrics_still_traces(fake: FakeServer, otel: Otel) -> None:

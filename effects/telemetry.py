@@ -1,15 +1,17 @@
 """OpenTelemetry GenAI spans and metrics for every call, as an observer of the client's events.
 
-The client tells one *observer* what happens during a call (the seam shared with the ``on_event``
-records): ``call_started(info)`` returns a per-call :class:`CallTrace` that then hears
-``attempt_started``/``attempt_ended`` for each HTTP attempt, ``waiting`` (retry backoff, Retry-After,
-rate limit, breaker), ``breaker_changed``, ``failed_over``, ``first_chunk``/``chunk`` (streams) and
-finally ``ended(result, cost)``. :class:`Telemetry` is the OpenTelemetry implementation:
+The client reports everything a call does to one trace per call (:mod:`interlingua.effects.observe`:
+``call_started(info)``, then ``attempt_started``/``attempt_ended`` per HTTP attempt, ``waiting``
+(retry backoff, Retry-After, rate limit, breaker), ``gave_up``, ``breaker_changed``,
+``failed_over``, ``first_chunk``/``chunk`` for streams, and ``ended(result, cost)``). The default
+:class:`~interlingua.effects.observe.EventObserver` turns them into ``on_event`` records;
+:class:`Telemetry` runs beside it (``Client(tracer_provider=…, meter_provider=…)``) and turns the
+same reports into OpenTelemetry:
 
 * **One CLIENT span per call**, named ``chat {gen_ai.request.model}``, with the v1.41.0 GenAI
   attributes (:mod:`interlingua.core.semconv`). The caller's active span is its parent.
-* **Attempts, waits, breaker transitions and failovers are span events** on that span
-  (``interlingua.attempt``, ``interlingua.wait``, ``interlingua.breaker``, ``interlingua.failover``),
+* **Attempts, waits, give-ups, breaker transitions and failovers are span events** on that span
+  (``interlingua.attempt``, ``.wait``, ``.gave_up``, ``.breaker``, ``.failover``),
   not child spans: the convention's span is the *operation* (one per call, what the user asked);
   an HTTP client instrumentation (aiohttp's) already makes a span per request if one is wanted, and
   events cost a fraction of a span. One trace still tells the whole story in order.
@@ -29,9 +31,9 @@ cancelled task, a stream closed early). A failed call's span status is ERROR, wi
 (messages may quote the request).
 
 OpenTelemetry is imported only when a client is built with telemetry on, and only if
-``opentelemetry-api`` is installed (the ``otel`` extra); without it nothing is imported and the
-client's observer is ``None``. With the API but no SDK configured, spans are non-recording and the
-instruments are no-ops: the work per call is a few attribute look-ups.
+``opentelemetry-api`` is installed (the ``otel`` extra); without it nothing is imported and only the
+default observer runs. While both providers are the API's no-ops (no SDK installed), a call's trace
+is ``NO_TRACE``: one type check per call. Counting tokens has no span (not an inference operation).
 """
 
 from __future__ import annotations

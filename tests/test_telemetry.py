@@ -32,6 +32,7 @@ from interlingua.core import (
     Usage,
 )
 from interlingua.core import semconv as sc
+from interlingua.core.budget import Limits, RateLimit
 from interlingua.core.catalog import default_catalog
 from interlingua.core.schema import FinishReason
 from interlingua.effects import Client, LlmConfig
@@ -226,6 +227,20 @@ async def test_failover_names_the_answering_provider(fake: FakeServer, otel: Ote
                          sc.ERROR_TYPE: "provider"}]
     (duration,) = otel.points("gen_ai.client.operation.duration")
     assert dict(duration.attributes or {})[sc.PROVIDER_NAME] == "anthropic"
+
+
+async def test_client_side_rate_limit_wait_is_a_span_event(fake: FakeServer, otel: Otel) -> None:
+    """A client-side limit of 1 request per minute: the second call's span shows its rate_limit wait."""
+    clock = FakeTime()
+    limits = Limits(rate_limits=(RateLimit(provider="openai", requests_per_minute=1),))
+    async with otel.client(config_for(fake, retry_enabled=False, limits=limits), env=clock.env()) as client:
+        for _ in range(2):
+            assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+    first, second = otel.spans()
+    assert not [e for e in first.events if e.name == "interlingua.wait"]
+    waits = [dict(e.attributes or {}) for e in second.events if e.name == "interlingua.wait"]
+    assert [w["interlingua.wait.reason"] for w in waits] == ["rate_limit"] and waits[0]["interlingua.wait.seconds"] > 0
+    assert sum(w["interlingua.wait.seconds"] for w in waits) == pytest.approx(sum(clock.sleeps))
 
 
 async def test_breaker_transition_is_a_span_event(fake: FakeServer, otel: Otel) -> None:

@@ -8,6 +8,11 @@ timed: ``time.process_time`` of this process around a batch of sequential calls,
 batch size. The three modes are interleaved (off, no-op, sdk; next round rotated) and each mode's
 median over the rounds is reported next to the ratio to "off" (goal: no-op ≤ 1.03). Non-stream
 chat and a stream folded with ``stream_response`` are separate rows. Bounded by count and time.
+
+CPU per request swings several percent between rounds on a shared machine, more than the no-op
+mode costs, so a second table times the observer seam alone, in process, without I/O: a call's
+start and end as the client performs them (``Client._start``/``_end``, trace creation and
+``ended`` included) per mode, as microseconds and as a share of the "off" CPU per request.
 """
 
 from __future__ import annotations
@@ -17,14 +22,21 @@ import asyncio
 import statistics
 import sys
 import time
+import timeit
 from typing import Any
 
+from returns.result import Success
+
+from interlingua.core import ChatResponse, Message, Usage
+from interlingua.core.schema import FinishReason
 from interlingua.effects import Client, LlmConfig
 from interlingua.effects.telemetry import TelemetrySettings
 
 from ._run import FakeProcess
 
 MODEL = "openai:gpt-4o-mini"
+_RESPONSE = ChatResponse(id="chatcmpl-1", model="gpt-4o-mini", created=0, message=Message.assistant("hi"),
+                         finish_reason=FinishReason.STOP, usage=Usage(prompt_tokens=9, completion_tokens=5), provider="openai")
 MODES = ("off", "no-op API", "SDK + in-memory")
 
 
@@ -76,10 +88,24 @@ async def _run(base_url: str, api_key: str, rounds: int, requests: int, limit: f
                 for m in order:
                     samples[(m, stream)].append(await _batch(clients[m], stream, requests, limit))
                     sdk["_exporter"].clear()
+        seam = {m: _seam(c) for m, c in clients.items()}
     finally:
         for c in clients.values():
             await c.close()
+    samples.update({(m, None): [v] for m, v in seam.items()})  # type: ignore[dict-item]
     return samples
+
+
+def _seam(client: Client, n: int = 20000) -> float:
+    """Seconds per call of the observer seam alone: the client's start and end of one chat call."""
+    p = client.prepare(MODEL, "hello").unwrap()
+    resp = Success(_RESPONSE)
+
+    def once() -> None:
+        client._end(client._start(p, "chat", None, None), resp)
+
+    once()
+    return min(timeit.repeat(once, number=n, repeat=5)) / n
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         for m in MODES:
             med = statistics.median(samples[(m, stream)])
             print(f"{'stream' if stream else 'chat':<8} {m:<17} {med * 1e6:>10.0f}µs {med / base:>8.3f}")
+    base = statistics.median(samples[("off", False)])
+    off_seam = samples[("off", None)][0]  # type: ignore[index]
+    print("\nthe observer seam alone (start + end of a chat call, in process), added to 'off'")
+    print(f"{'telemetry':<17} {'per call':>10} {'of a chat request':>18}")
+    for m in MODES:
+        extra = samples[(m, None)][0] - off_seam  # type: ignore[index]
+        print(f"{m:<17} {extra * 1e6:>8.2f}µs {extra / base:>17.2%}")
     return 0
 
 

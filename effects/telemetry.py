@@ -139,26 +139,44 @@ def telemetry_for(
     mp = meter_provider if meter_provider is not None else metrics.get_meter_provider()
     tracer = tp.get_tracer("interlingua", version, schema_url=sc.SCHEMA_URL)
     meter = mp.get_meter("interlingua", version, schema_url=sc.SCHEMA_URL)
-    try:  # the API's stand-in until an SDK is installed globally (private, hence guarded)
-        from opentelemetry.metrics._internal import _ProxyMeterProvider
-
-        noop_meters: tuple[type, ...] = (metrics.NoOpMeterProvider, _ProxyMeterProvider)
-    except ImportError:  # pragma: no cover
-        noop_meters = (metrics.NoOpMeterProvider,)
-    noop_tracers = (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
-
-    def is_noop() -> bool:
-        """Whether both providers are the API's no-ops right now (a global SDK may be set later)."""
-        t = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
-        if not isinstance(t, noop_tracers):
-            return False
-        m = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-        return isinstance(m, noop_meters)
-
     return Telemetry(tracer, meter, clock=clock, capture_content=settings.capture_content,
                      client_kind=trace.SpanKind.CLIENT, error_status=status.Status(status.StatusCode.ERROR),
-                     is_noop=is_noop, activate=lambda span: context.attach(trace.set_span_in_context(span)),
+                     is_noop=_noop_check(trace, metrics, tracer_provider, meter_provider),
+                     activate=lambda span: context.attach(trace.set_span_in_context(span)),
                      deactivate=context.detach)
+
+
+def _noop_check(trace: Any, metrics: Any, tracer_provider: Any, meter_provider: Any) -> Callable[[], bool]:
+    """A per-call test: are both providers the API's no-ops right now? An explicit provider is what it
+    is; a global one is a no-op until an SDK is set (later, possibly). The API's ``get_*_provider()``
+    look at the environment on every call (microseconds), so the globals they return are read
+    directly where the API has them (private names, hence the fallback)."""
+    noop_tracers: tuple[type, ...] = (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
+    noop_meters: tuple[type, ...] = (metrics.NoOpMeterProvider,)
+    metrics_state: Any = None
+    try:
+        from opentelemetry.metrics import _internal
+
+        noop_meters, metrics_state = (*noop_meters, _internal._ProxyMeterProvider), _internal
+    except (ImportError, AttributeError):  # pragma: no cover - another API version
+        pass
+
+    def tracer_is_noop() -> bool:
+        if tracer_provider is not None:
+            return isinstance(tracer_provider, noop_tracers)
+        t = getattr(trace, "_TRACER_PROVIDER", False)
+        return t is None or isinstance(t if t is not False else trace.get_tracer_provider(), noop_tracers)
+
+    def meter_is_noop() -> bool:
+        if meter_provider is not None:
+            return isinstance(meter_provider, noop_meters)
+        m = getattr(metrics_state, "_METER_PROVIDER", False)
+        return m is None or isinstance(m if m is not False else metrics.get_meter_provider(), noop_meters)
+
+    if tracer_provider is not None and meter_provider is not None:
+        constant = tracer_is_noop() and meter_is_noop()
+        return lambda: constant
+    return lambda: tracer_is_noop() and meter_is_noop()
 
 
 class Telemetry:

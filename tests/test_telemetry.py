@@ -328,6 +328,42 @@ def test_importing_the_library_imports_no_opentelemetry() -> None:
     assert done.stdout.strip() == "False"
 
 
+_LATE_SDK = """
+import asyncio
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from interlingua.effects import Client, LlmConfig
+from interlingua.fakes import serve
+
+async def main():
+    async with serve() as fake:
+        cfg = LlmConfig(retry_enabled=False).with_provider("openai", base_url=fake.url_for("openai"), api_key=fake.api_key)
+        async with Client(cfg) as client:
+            await client.chat("openai:gpt-4o-mini", "before")
+            exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+            tp = TracerProvider()
+            tp.add_span_processor(SimpleSpanProcessor(exporter))
+            trace.set_tracer_provider(tp)
+            metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+            await client.chat("openai:gpt-4o-mini", "after")
+            names = [m.name for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+            print([s.name for s in exporter.get_finished_spans()], "gen_ai.client.operation.duration" in names)
+
+asyncio.run(main())
+"""
+
+
+def test_a_global_sdk_installed_later_is_used() -> None:
+    """A client built before the application installs its SDK globally traces every call after it."""
+    done = subprocess.run([sys.executable, "-c", _LATE_SDK], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['chat gpt-4o-mini'] True"
+
+
 def test_capture_setting_is_read_from_the_otel_variable() -> None:
     """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT as opentelemetry-util-genai reads it."""
     on = [LlmConfig.from_env({tm.CAPTURE_CONTENT_ENV: v}).telemetry.capture_content for v in ("SPAN_ONLY", "span_and_event", "true")]

@@ -74,21 +74,22 @@ async def _batch(client: Client, stream: bool, n: int, limit: float) -> float:
     return (time.process_time() - cpu0) / done
 
 
-async def _run(base_url: str, api_key: str, rounds: int, requests: int, limit: float) -> dict[tuple[str, bool], list[float]]:
+async def _run(base_url: str, api_key: str, rounds: int, requests: int, limit: float,
+               seam_n: int) -> dict[tuple[str, bool], list[float]]:
     sdk = _sdk()
     clients = {m: _client(m, base_url, api_key, sdk) for m in MODES}
     samples: dict[tuple[str, bool], list[float]] = {(m, s): [] for m in MODES for s in (False, True)}
     try:
         for c in clients.values():  # warm pools, caches and the tokenizer
-            await _batch(c, False, 20, limit)
-            await _batch(c, True, 20, limit)
+            await _batch(c, False, min(20, requests), limit)
+            await _batch(c, True, min(20, requests), limit)
         for i in range(rounds):
             order = MODES[i % 3:] + MODES[:i % 3]
             for stream in (False, True):
                 for m in order:
                     samples[(m, stream)].append(await _batch(clients[m], stream, requests, limit))
                     sdk["_exporter"].clear()
-        seam = {m: _seam(c) for m, c in clients.items()}
+        seam = {m: _seam(c, seam_n) for m, c in clients.items()}
     finally:
         for c in clients.values():
             await c.close()
@@ -113,11 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--quick", action="store_true", help="3 rounds of 50 requests")
+    p.add_argument("--smoke", action="store_true", help="1 round of 3 requests: checks the harness runs, no figures")
     args = p.parse_args(argv)
-    rounds, requests = (3, 50) if args.quick else (args.rounds, args.requests)
+    rounds, requests, seam_n = (3, 50, 2000) if args.quick else (1, 3, 20) if args.smoke else (args.rounds, args.requests, 20000)
     fake = FakeProcess(max_seconds=600)
     try:
-        samples = asyncio.run(_run(fake.info["urls"]["openai"], fake.info["api_key"], rounds, requests, limit=30.0))
+        samples = asyncio.run(_run(fake.info["urls"]["openai"], fake.info["api_key"], rounds, requests, 30.0, seam_n))
     finally:
         fake.close()
     print(f"client CPU per request, median of {rounds} interleaved rounds of {requests} calls ({MODEL}, loopback fake)")

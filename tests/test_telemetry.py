@@ -3,6 +3,7 @@ for calls against the fakes over loopback (every provider), per semantic-convent
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -225,6 +226,10 @@ async def test_failover_names_the_answering_provider(fake: FakeServer, otel: Ote
     failover = [dict(e.attributes or {}) for e in span.events if e.name == "interlingua.failover"]
     assert failover == [{"interlingua.failover.from": "openai:gpt-4o-mini", "interlingua.failover.to": MODELS["anthropic"],
                          sc.ERROR_TYPE: "provider"}]
+    gave_up = [dict(e.attributes or {}) for e in span.events if e.name == "interlingua.gave_up"]
+    assert gave_up == [{"interlingua.model": "openai:gpt-4o-mini", "interlingua.attempts": 1,
+                        "interlingua.gave_up.reason": "attempts", sc.ERROR_TYPE: "provider"}]
+    assert [e.name for e in span.events].index("interlingua.gave_up") < [e.name for e in span.events].index("interlingua.failover")
     (duration,) = otel.points("gen_ai.client.operation.duration")
     assert dict(duration.attributes or {})[sc.PROVIDER_NAME] == "anthropic"
 
@@ -277,6 +282,18 @@ async def test_abandoned_stream_still_ends_its_span(fake: FakeServer, otel: Otel
         async for _ in items:
             break
         await items.aclose()  # type: ignore[attr-defined]
+    span = otel.span()
+    assert _attrs(span)[sc.ERROR_TYPE] == "cancelled" and span.status.status_code is StatusCode.ERROR
+
+
+async def test_cancelled_call_still_ends_its_span(fake: FakeServer, otel: Otel) -> None:
+    """A caller that cancels a hanging call: the span ends (error.type cancelled) and the context is restored."""
+    async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        fake.fail_next("openai", "hang")
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await client.chat("openai:gpt-4o-mini", "hi")
+        assert not otel_trace.get_current_span().is_recording()
     span = otel.span()
     assert _attrs(span)[sc.ERROR_TYPE] == "cancelled" and span.status.status_code is StatusCode.ERROR
 

@@ -396,6 +396,7 @@ class AnthropicDialect:
                 LlmError(
                     kind=ErrorKind.AUTHENTICATION,
                     message="no API key for anthropic: pass api_key= or set ANTHROPIC_API_KEY",
+                    code="missing_api_key",
                     provider=self.name,
                 )
             )

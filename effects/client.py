@@ -85,9 +85,13 @@ from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
 from .telemetry import telemetry_for
 from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # hook: batch
+    from collections.abc import AsyncIterable, Iterable, Mapping
+
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
+
+    from interlingua.core.batch import BatchJob
 
 __all__ = ["Client", "Env", "Prepared", "ResponseCache"]
 
@@ -607,6 +611,65 @@ class Client:
             self._guard.settle(ticket, None)  # the request may have reached the server: worst case
         else:
             self._guard.release(ticket)
+
+    # -- many requests: fan-out now, and provider batch jobs (effects/batch.py) -------------------  # hook: batch
+
+    async def chat_many(
+        self,
+        model: str,
+        requests: Iterable[Messages] | AsyncIterable[Messages],
+        *,
+        concurrency: int = 16,
+        on_progress: Callable[[int, int | None], object] | None = None,
+        deadline: float | None = None,
+        **options: Any,
+    ) -> list[Result[ChatResponse, LlmError]]:
+        """``chat`` for every request, ``concurrency`` at a time: one ``Result`` each, in input order."""
+        from .batch import chat_many
+
+        return await chat_many(self, model, requests, concurrency=concurrency, on_progress=on_progress,
+                               deadline=deadline, **options)
+
+    def iter_chat_many(
+        self,
+        model: str,
+        requests: Iterable[Messages] | AsyncIterable[Messages],
+        *,
+        concurrency: int = 16,
+        deadline: float | None = None,
+        **options: Any,
+    ) -> AsyncIterator[tuple[int, Result[ChatResponse, LlmError]]]:
+        """``(index, result)`` as each request finishes (bounded memory for any number of requests)."""
+        from .batch import iter_chat_many
+
+        return iter_chat_many(self, model, requests, concurrency=concurrency, deadline=deadline, **options)
+
+    async def submit_batch(self, model: str, requests: Mapping[str, Messages], **options: Any) -> Result[BatchJob, LlmError]:
+        """Hand ``requests`` (``custom_id`` → messages or a :class:`ChatRequest`) to the provider's batch API."""
+        from .batch import submit_batch
+
+        return await submit_batch(self, model, requests, **options)
+
+    async def batch_status(self, job: BatchJob | str) -> Result[BatchJob, LlmError]:
+        from .batch import batch_status
+
+        return await batch_status(self, job)
+
+    def batch_results(self, job: BatchJob | str) -> AsyncIterator[tuple[str, Result[ChatResponse, LlmError]]]:
+        """``(custom_id, result)`` per request of an ended job, streamed from its result files."""
+        from .batch import batch_results
+
+        return batch_results(self, job)
+
+    async def cancel_batch(self, job: BatchJob | str) -> Result[BatchJob, LlmError]:
+        from .batch import cancel_batch
+
+        return await cancel_batch(self, job)
+
+    async def list_batches(self, provider: str) -> Result[tuple[BatchJob, ...], LlmError]:
+        from .batch import list_batches
+
+        return await list_batches(self, provider)
 
     # -- resilience plumbing ----------------------------------------------------------------------
 

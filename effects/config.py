@@ -226,6 +226,8 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
                 continue
             cfg = provider_from_env(spec, env)
             if cfg is not None:
+                if insecure_http_allowed(name, env):
+                    cfg = msgspec.structs.replace(cfg, allow_insecure_http=True)
                 providers[name] = cfg
         return cls(providers=providers, **settings)
 
@@ -239,6 +241,23 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
                 fields[k] = Secret(fields[k])
         base = self.providers.get(name) or ProviderConfig()
         return msgspec.structs.replace(self, providers={**self.providers, name: msgspec.structs.replace(base, **fields)})
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def insecure_http_allowed(provider: str, env: Mapping[str, str]) -> bool:
+    """Whether the environment opts ``provider`` in to plain http to a non-loopback host (a LAN Ollama
+    or vLLM box): ``INTERLINGUA_ALLOW_INSECURE_HTTP=1`` for every provider, or ``<PROVIDER>_ALLOW_INSECURE_HTTP=1``
+    (``OLLAMA_ALLOW_INSECURE_HTTP``, ``OPENAI_COMPATIBLE_ALLOW_INSECURE_HTTP``, …).
+
+    >>> insecure_http_allowed("ollama", {"OLLAMA_ALLOW_INSECURE_HTTP": "1"}), insecure_http_allowed("openai", {})
+    (True, False)
+    """
+    for name in ("INTERLINGUA_ALLOW_INSECURE_HTTP", f"{provider.upper()}_ALLOW_INSECURE_HTTP"):
+        if env.get(name, "").strip().lower() in _TRUE:
+            return True
+    return False
 
 
 def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:

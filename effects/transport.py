@@ -87,10 +87,20 @@ def never_sent(err: LlmError) -> bool:
     return err.message.startswith(_NOT_SENT)
 
 
+def _detail(exc: BaseException) -> str:
+    """What went wrong, in words. aiohttp's connector errors read "Cannot connect to host h:p
+    ssl:default [Connect call failed ...]" even for plain http, where ``ssl:default`` only confuses;
+    the address and the OS reason say it all."""
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, aiohttp.ClientSSLError):
+        reason = exc.os_error.strerror or str(exc.os_error) if exc.os_error is not None else ""
+        return f"{exc.host}:{exc.port}" + (f": {reason}" if reason else "")
+    return str(exc).strip()
+
+
 def map_exception(exc: BaseException, provider: str | None = None) -> LlmError:
     for exc_type, kind, what in EXCEPTION_KINDS:
         if isinstance(exc, exc_type):
-            detail = str(exc).strip()
+            detail = _detail(exc)
             return LlmError(
                 kind=kind,
                 message=f"{what}: {type(exc).__name__}" + (f": {detail[:300]}" if detail else ""),

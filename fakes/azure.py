@@ -156,6 +156,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post("/openai/v1/chat/completions", v1_chat)
     app.router.add_get("/openai/v1/models", v1_models)
+    from ._batch import add_azure_routes  # hook: batch
+
+    add_azure_routes(app)
 
 
 # The fake's root is the resource endpoint: Azure's paths all start with /openai.

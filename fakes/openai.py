@@ -453,6 +453,9 @@ FLAVOUR = Flavour(NAME, MODELS)
 
 def add_routes(app: web.Application) -> None:
     serve_on_v1(app, FLAVOUR, SPEC)
+    from ._batch import add_openai_routes  # hook: batch
+
+    add_openai_routes(app)
 
 
 SPEC = FakeSpec(

@@ -7,15 +7,19 @@ documents spell it (``docs/gen-ai/gen-ai-spans.md``, ``gen-ai-metrics.md``, ``op
 OpenTelemetry: these are plain functions from our request/response values to attribute mappings
 (what :mod:`interlingua.effects.telemetry` hands to the API), so they are tested without it.
 
+Which provider a call went to arrives as its registry row's values (``ProviderSpec.otel_name``, the
+``gen_ai.provider.name``, and ``otel_system_apart``): nothing here tests provider strings, except
+the convention's own rule that ``openai.*`` attributes go with ``gen_ai.provider.name == "openai"``.
+
 >>> req = ChatRequest(model="gpt-4o-mini", messages=(Message.user("hi"),), max_tokens=50, temperature=0.0)
->>> attrs = request_attributes("openai", req, stream=False)
+>>> attrs = request_attributes(req, provider_name="openai", stream=False)
 >>> attrs[OPERATION_NAME], attrs[PROVIDER_NAME], attrs[REQUEST_MODEL], attrs[REQUEST_MAX_TOKENS]
 ('chat', 'openai', 'gpt-4o-mini', 50)
 >>> span_name("chat", "gpt-4o-mini")
 'chat gpt-4o-mini'
->>> input_messages("anthropic", (Message.system("Be brief."), Message.user("hi")))
+>>> input_messages((Message.system("Be brief."), Message.user("hi")), system_apart=True)
 '[{"role":"user","parts":[{"type":"text","content":"hi"}]}]'
->>> system_instructions("anthropic", (Message.system("Be brief."), Message.user("hi")))
+>>> system_instructions((Message.system("Be brief."), Message.user("hi")))
 '[{"type":"text","content":"Be brief."}]'
 """
 
@@ -49,7 +53,6 @@ __all__ = [
     "error_type",
     "input_messages",
     "output_messages",
-    "provider_name",
     "request_attributes",
     "response_attributes",
     "server_attributes",
@@ -111,24 +114,6 @@ CHAT = "chat"
 TOKEN_BUCKETS: tuple[int, ...] = tuple(4**i for i in range(14))  # 1, 4, 16 … 67108864
 DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
 
-# gen_ai.provider.name well-known values; Ollama and Docker Model Runner have none, so they get their
-# own lower-case names.
-_PROVIDER_NAMES: dict[str, str] = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "gcp.gemini",  # "Used when accessing the 'generativelanguage.googleapis.com' endpoint"
-    "bedrock": "aws.bedrock",
-    "azure": "azure.ai.openai",
-    "xai": "x_ai",
-    "ollama": "ollama",
-    "docker": "docker",
-    "openai_compatible": "openai_compatible",
-}
-
-# Providers whose API takes the system prompt apart from the chat history: gen-ai-spans.md [18] says
-# such instructions go to gen_ai.system_instructions; elsewhere they stay in gen_ai.input.messages.
-_SEPARATE_SYSTEM = frozenset({"anthropic", "gemini", "bedrock"})
-
 _FINISH: dict[FinishReason, str] = {
     FinishReason.STOP: "stop",
     FinishReason.LENGTH: "length",
@@ -137,15 +122,6 @@ _FINISH: dict[FinishReason, str] = {
 }
 
 _JSON = msgspec.json.Encoder()
-
-
-def provider_name(provider: str) -> str:
-    """``gen_ai.provider.name`` for one of our provider names.
-
-    >>> provider_name("gemini"), provider_name("xai"), provider_name("docker")
-    ('gcp.gemini', 'x_ai', 'docker')
-    """
-    return _PROVIDER_NAMES.get(provider, provider)
 
 
 def span_name(operation: str, model: str) -> str:
@@ -173,14 +149,11 @@ def server_attributes(base_url: str) -> dict[str, AttributeValue]:
     return {SERVER_ADDRESS: host, SERVER_PORT: port} if port is not None else {SERVER_ADDRESS: host}
 
 
-def request_attributes(
-    provider: str, req: ChatRequest, *, stream: bool, operation: str = CHAT, provider_name: str = ""
-) -> dict[str, AttributeValue]:
-    """The attributes known when the call starts (the sampler sees these). ``provider_name``: the
-    registry row's ``gen_ai.provider.name`` (else this module's table)."""
+def request_attributes(req: ChatRequest, *, provider_name: str, stream: bool, operation: str = CHAT) -> dict[str, AttributeValue]:
+    """The attributes known when the call starts (the sampler sees these)."""
     attrs: dict[str, AttributeValue] = {
         OPERATION_NAME: operation,
-        PROVIDER_NAME: provider_name or _PROVIDER_NAMES.get(provider, provider),
+        PROVIDER_NAME: provider_name,
         REQUEST_MODEL: req.model,
     }
     if req.max_tokens is not None:
@@ -197,7 +170,7 @@ def request_attributes(
         attrs[REQUEST_STREAM] = True
     if req.response_format is not None:
         attrs[OUTPUT_TYPE] = "text" if req.response_format.type == "text" else "json"
-    if provider == "openai":
+    if provider_name == "openai":  # openai.md: only with gen_ai.provider.name "openai"
         attrs[OPENAI_API_TYPE] = "chat_completions"
         tier = req.provider_options.get("service_tier")
         if isinstance(tier, str):
@@ -231,7 +204,7 @@ def finish_reason(reason: FinishReason, raw: str | None) -> str:
     return _FINISH.get(reason) or raw or reason.value
 
 
-def response_attributes(resp: ChatResponse) -> dict[str, AttributeValue]:
+def response_attributes(resp: ChatResponse, *, provider_name: str) -> dict[str, AttributeValue]:
     """What the answer says: id, model, finish reason, usage, OpenAI's tier and fingerprint."""
     attrs: dict[str, AttributeValue] = {}
     if resp.id:
@@ -241,7 +214,7 @@ def response_attributes(resp: ChatResponse) -> dict[str, AttributeValue]:
     attrs[RESPONSE_FINISH_REASONS] = (finish_reason(resp.finish_reason, resp.raw_finish_reason),)
     if has_usage(resp.usage):
         attrs.update(usage_attributes(resp.usage))
-    if resp.provider == "openai":
+    if provider_name == "openai":
         meta = resp.provider_metadata
         for key, name in (("service_tier", OPENAI_RESPONSE_SERVICE_TIER), ("system_fingerprint", OPENAI_RESPONSE_SYSTEM_FINGERPRINT)):
             value = meta.get(key)
@@ -297,18 +270,15 @@ def _message(msg: Message) -> dict[str, Any]:
     return out
 
 
-def input_messages(provider: str, messages: Sequence[Message]) -> str:
+def input_messages(messages: Sequence[Message], *, system_apart: bool) -> str:
     """``gen_ai.input.messages`` as a JSON string (span attributes cannot hold structures; the
     convention allows the JSON string then). System messages are left out where the provider
-    takes them separately (they are :func:`system_instructions`)."""
-    separate = provider in _SEPARATE_SYSTEM
-    return _JSON.encode([_message(m) for m in messages if not (separate and m.role is Role.SYSTEM)]).decode()
+    takes them apart (gen-ai-spans.md [18]: they are :func:`system_instructions` then)."""
+    return _JSON.encode([_message(m) for m in messages if not (system_apart and m.role is Role.SYSTEM)]).decode()
 
 
-def system_instructions(provider: str, messages: Sequence[Message]) -> str | None:
-    """``gen_ai.system_instructions`` (a JSON list of parts), for providers that take them apart."""
-    if provider not in _SEPARATE_SYSTEM:
-        return None
+def system_instructions(messages: Sequence[Message]) -> str | None:
+    """``gen_ai.system_instructions``: the system messages' parts as a JSON list (``None``: none)."""
     parts = [p for m in messages if m.role is Role.SYSTEM for p in _parts(m)]
     return _JSON.encode(parts).decode() if parts else None
 
@@ -334,10 +304,10 @@ def tool_definitions(tools: Sequence[ToolSpec]) -> str | None:
     return _JSON.encode(defs).decode()
 
 
-def content_attributes(provider: str, req: ChatRequest) -> Mapping[str, AttributeValue]:
+def content_attributes(req: ChatRequest, *, system_apart: bool) -> Mapping[str, AttributeValue]:
     """The opt-in request content: input messages, system instructions, tool definitions."""
-    attrs: dict[str, AttributeValue] = {INPUT_MESSAGES: input_messages(provider, req.messages)}
-    system = system_instructions(provider, req.messages)
+    attrs: dict[str, AttributeValue] = {INPUT_MESSAGES: input_messages(req.messages, system_apart=system_apart)}
+    system = system_instructions(req.messages) if system_apart else None
     if system is not None:
         attrs[SYSTEM_INSTRUCTIONS] = system
     tools = tool_definitions(req.tools)

@@ -240,6 +240,7 @@ def _base_url(prepared: Any) -> str:
 
 
 def _otel_name(provider: str) -> str:
+    """The row's ``gen_ai.provider.name`` (a provider without one is named as we name it)."""
     spec = get_spec(provider)
     return spec.otel_name if spec is not None and spec.otel_name else provider
 
@@ -253,6 +254,7 @@ class _SpanTrace(CallTrace):
         "last_chunk",
         "metric_attrs",
         "model",
+        "otel_name",
         "provider",
         "ref",
         "span",
@@ -275,7 +277,8 @@ class _SpanTrace(CallTrace):
         self.chunks = 0
         server = tel.server(_base_url(prepared))
         req = prepared.request
-        attrs = sc.request_attributes(info.ref.provider, req, stream=info.stream, provider_name=info.provider_name)
+        self.otel_name = info.provider_name or _otel_name(info.ref.provider)
+        attrs = sc.request_attributes(req, provider_name=self.otel_name, stream=info.stream)
         attrs.update(server)
         self.metric_attrs: dict[str, sc.AttributeValue] = {
             sc.OPERATION_NAME: sc.CHAT,
@@ -295,7 +298,7 @@ class _SpanTrace(CallTrace):
             self.token = tel.activate(self.span)
         if recording and tel.capture_content:
             with contextlib.suppress(msgspec.EncodeError, TypeError, ValueError):  # unencodable tool schema
-                self.span.set_attributes(sc.content_attributes(info.ref.provider, req))
+                self.span.set_attributes(sc.content_attributes(req, system_apart=prepared.spec.otel_system_apart))
 
     # -- attempts and waits (span events) -----------------------------------------------------------
 
@@ -337,7 +340,7 @@ class _SpanTrace(CallTrace):
         # The answering provider is the one the span and the metrics name from now on.
         self.ref = to_ref
         self.provider = to_ref.provider
-        name = _otel_name(to_ref.provider)
+        self.otel_name = name = _otel_name(to_ref.provider)
         self.metric_attrs[sc.PROVIDER_NAME] = name
         if self.span.is_recording():
             self.span.add_event("interlingua.failover", {"interlingua.failover.from": str(from_ref),
@@ -410,7 +413,7 @@ class _SpanTrace(CallTrace):
                      error_type: sc.AttributeValue | None, cost: Decimal | None) -> None:
         out: dict[str, sc.AttributeValue] = {}
         if resp is not None:
-            out.update(sc.response_attributes(resp))
+            out.update(sc.response_attributes(resp, provider_name=self.otel_name))
             out[sc.ANSWERED_BY] = str(self.ref)
             if self.tel.capture_content:
                 with contextlib.suppress(msgspec.EncodeError, TypeError, ValueError):

@@ -35,6 +35,7 @@ from interlingua.core import (
 from interlingua.core import semconv as sc
 from interlingua.core.budget import Limits, RateLimit
 from interlingua.core.catalog import default_catalog
+from interlingua.core.registry import get_spec
 from interlingua.core.schema import FinishReason
 from interlingua.effects import Client, LlmConfig
 from interlingua.effects import telemetry as tm
@@ -510,11 +511,13 @@ _PART_TYPES = {"text", "reasoning", "uri", "blob", "tool_call", "tool_call_respo
 @given(chat_request(), st.sampled_from(sorted(EXPECTED_PROVIDER)), st.booleans())
 def test_request_mappings_are_total_and_follow_the_schemas(req: ChatRequest, provider: str, stream: bool) -> None:
     """For any request: attribute values are OTel-legal types; content is JSON in the convention's shapes."""
-    attrs = sc.request_attributes(provider, req, stream=stream)
+    spec = get_spec(provider)
+    assert spec is not None
+    attrs = sc.request_attributes(req, provider_name=spec.otel_name, stream=stream)
     for v in attrs.values():
         assert isinstance(v, str | bool | int | float) or (isinstance(v, tuple) and all(isinstance(x, str) for x in v))
     assert attrs[sc.PROVIDER_NAME] == EXPECTED_PROVIDER[provider] and (sc.REQUEST_STREAM in attrs) is stream
-    content = sc.content_attributes(provider, req)
+    content = sc.content_attributes(req, system_apart=spec.otel_system_apart)
     messages = json.loads(str(content[sc.INPUT_MESSAGES]))
     assert all(m["role"] in _ROLES and all(p["type"] in _PART_TYPES for p in m["parts"]) for m in messages)
     system = content.get(sc.SYSTEM_INSTRUCTIONS)
@@ -538,7 +541,7 @@ def test_response_mappings_are_total(text: str, calls: list[tuple[str, str]], fi
     msg = Message.assistant(text, tuple(ToolCall(id=f"c{i}", name=n, arguments=a) for i, (n, a) in enumerate(calls)))
     resp = ChatResponse(id="x", model="m", created=0, message=msg, finish_reason=finish, raw_finish_reason=raw,
                         usage=Usage(prompt_tokens=prompt, completion_tokens=completion), provider=provider)
-    attrs = sc.response_attributes(resp)
+    attrs = sc.response_attributes(resp, provider_name=provider)
     assert (sc.USAGE_INPUT_TOKENS in attrs) is sc.has_usage(resp.usage)
     assert len(attrs[sc.RESPONSE_FINISH_REASONS]) == 1  # type: ignore[arg-type]
     (out,) = json.loads(sc.output_messages(resp))
@@ -556,6 +559,6 @@ def test_bucket_advice_is_the_conventions() -> None:
 def test_response_format_text_is_text() -> None:
     """gen_ai.output.type: text for a text format, json for json_object/json_schema, absent otherwise."""
     base = ChatRequest(model="m", messages=(Message.user("x"),))
-    assert sc.OUTPUT_TYPE not in sc.request_attributes("openai", base, stream=False)
+    assert sc.OUTPUT_TYPE not in sc.request_attributes(base, provider_name="openai", stream=False)
     text = ChatRequest(model="m", messages=(Message.user("x"),), response_format=ResponseFormat(type="text"))
-    assert sc.request_attributes("openai", text, stream=False)[sc.OUTPUT_TYPE] == "text"
+    assert sc.request_attributes(text, provider_name="openai", stream=False)[sc.OUTPUT_TYPE] == "text"

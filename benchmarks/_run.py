@@ -38,7 +38,7 @@ from ._clients import CLIENTS, Scenario
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("clients", "core", "import", "capacity", "resilience", "tokens", "batch")
+PARTS = ("clients", "core", "import", "capacity", "resilience", "tokens", "batch", "redis")
 
 # --- the scenario table: one row per provider -------------------------------------------------
 #
@@ -555,22 +555,24 @@ def capacity_table(summary: dict[str, Any], mode: Mode, notes: Notes) -> list[st
     return out
 
 
-def tokens_part(mode: Mode, notes: Notes) -> list[str]:
-    if not (HERE / "tokens_bench.py").exists():
-        notes.add("tokens: benchmarks/tokens_bench.py is not present in this checkout; skipped")
+def tokens_part(mode: Mode, notes: Notes, bench: str = "tokens") -> list[str]:
+    """The output of ``python -m benchmarks.<bench>_bench`` (a part that measures its own baselines)."""
+    module = f"{bench}_bench"
+    if not (HERE / f"{module}.py").exists():
+        notes.add(f"{bench}: benchmarks/{module}.py is not present in this checkout; skipped")
         return []
     env = _env()
     if mode.name != "full":
         env["BENCH_QUICK"] = "1"
     try:
-        r = subprocess.run([sys.executable, "-m", "benchmarks.tokens_bench"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+        r = subprocess.run([sys.executable, "-m", f"benchmarks.{module}"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     except subprocess.TimeoutExpired:
-        notes.add("tokens: benchmarks.tokens_bench timed out after 600 s")
+        notes.add(f"{bench}: benchmarks.{module} timed out after 600 s")
         return []
     if r.returncode != 0:
-        notes.add(f"tokens: benchmarks.tokens_bench exited {r.returncode}: {r.stderr.strip()[-300:]}")
+        notes.add(f"{bench}: benchmarks.{module} exited {r.returncode}: {r.stderr.strip()[-300:]}")
         return []
-    return ["Output of `python -m benchmarks.tokens_bench` (its own baselines):", "", r.stdout.rstrip()]
+    return [f"Output of `python -m benchmarks.{module}` (its own baselines):", "", "```", r.stdout.rstrip(), "```"]
 
 
 def batch_part(mode: Mode, notes: Notes) -> list[str]:
@@ -704,6 +706,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append(("6. Tokenizer (benchmarks/tokens_bench.py)", tokens_part(mode, notes)))
     if "batch" in parts:
         sections.append(("7. Fan-out: chat_many (benchmarks/batch_bench.py)", batch_part(mode, notes)))
+    if "redis" in parts:
+        sections.append(("8. Shared state: Redis store vs in-process (benchmarks/redis_bench.py)", tokens_part(mode, notes, "redis")))
     report = render(sections, mode, fake_info, notes)
     print(report)
     if args.out != "-":

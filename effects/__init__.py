@@ -8,6 +8,7 @@ from returns.result import Failure, Result, Success
 
 from .client import Client, Env
 from .config import ENV, PROVIDER_ENV, LlmConfig
+from .store import FailPolicy, LocalStore, Store
 from .telemetry import TelemetrySettings
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
@@ -17,12 +18,25 @@ __all__ = [
     "AiohttpTransport",
     "Client",
     "Env",
+    "FailPolicy",
     "Failure",
     "LlmConfig",
+    "LocalStore",
+    "RedisStore",
     "Result",
+    "Store",
     "Success",
     "TelemetrySettings",
     "Timeouts",
     "Transport",
     "map_exception",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # RedisStore imports redis-py (the ``redis`` extra): only when asked for.
+    if name == "RedisStore":
+        from .redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -42,6 +42,7 @@ from interlingua.core.tokens import TokenCount, count_tokens
 
 from .observe import NO_TRACE, CallTrace
 from .ratelimit import Limiter
+from .store import Lease, Store
 
 __all__ = ["CountTokens", "Guard", "Ticket"]
 
@@ -54,6 +55,7 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     info: ModelInfo | None
     reservation: B.Reservation
     prompt: TokenCount
+    lease: Lease | None = None  # hook: redis (the reservation as a shared store holds it)
 
 
 _UNCOUNTED = TokenCount(0, False, None)
@@ -68,10 +70,16 @@ class Guard:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        store: Store | None = None,
     ) -> None:
         self.limits = limits or B.Limits()
         self.state = B.BudgetState()
-        self.limiter = Limiter(self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep)
+        # hook: redis — a shared store holds the budget and the buckets (None: this process, no await)
+        self._shared = store
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.limiter = Limiter(
+            self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep, store=store
+        )
         lim = self.limits
         self._paced = bool(lim.rate_limits) or lim.adapt_to_headers
         # Whether anything reads a prompt's size: the caps, the context-window check, the limiter.
@@ -99,31 +107,66 @@ class Guard:
             if err is not None:
                 return msgspec.structs.replace(err, provider=provider)
         plan = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
-        reserved = B.reserve(self.state, self.limits, plan)  # no await between check and update: atomic
-        if type(reserved) is Failure:
-            refusal: LlmError = reserved.failure()
-            return msgspec.structs.replace(refusal, provider=provider)
-        self.state, reservation = reserved.unwrap()
-        ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt)
+        lease: Lease | None = None
+        if self._shared is not None:  # hook: redis
+            leased = await self._shared.reserve(self.limits, plan, timeout=max_wait)
+            if type(leased) is Failure:
+                denied: LlmError = leased.failure()
+                return msgspec.structs.replace(denied, provider=provider)
+            lease = leased.unwrap()
+            self.state, reservation = self._shared.budget, lease.reservation
+        else:
+            reserved = B.reserve(self.state, self.limits, plan)  # no await between check and update: atomic
+            if type(reserved) is Failure:
+                refusal: LlmError = reserved.failure()
+                return msgspec.structs.replace(refusal, provider=provider)
+            self.state, reservation = reserved.unwrap()
+        ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt, lease=lease)
         if not self._paced:
             return ticket
         try:
             tokens = plan.tokens if plan.tokens is not None else plan.prompt_tokens
             refused = await self.limiter.wait_turn(provider, model, tokens, max_wait=max_wait, trace=trace)
         except BaseException:
-            self.release(ticket)
+            self.detach(self.release(ticket))
             raise
         if refused is not None:
-            self.release(ticket)
+            pending = self.release(ticket)
+            if pending is not None:
+                await pending
             return refused
         return ticket
 
-    def settle(self, ticket: Ticket, usage: Usage | None) -> None:
-        """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case)."""
+    def settle(self, ticket: Ticket, usage: Usage | None) -> Awaitable[None] | None:
+        """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case).
+        Done at once in this process; with a shared store, the returned awaitable does it."""
+        if ticket.lease is not None and self._shared is not None:  # hook: redis
+            return self._remote(self._shared.settle(ticket.lease, usage, ticket.info))
         self.state = B.settle(self.state, ticket.reservation, usage, ticket.info)
+        return None
 
-    def release(self, ticket: Ticket) -> None:
+    def release(self, ticket: Ticket) -> Awaitable[None] | None:
+        """Give the reservation back (nothing was billed); as :meth:`settle`, an awaitable when shared."""
+        if ticket.lease is not None and self._shared is not None:  # hook: redis
+            return self._remote(self._shared.release(ticket.lease))
         self.state = B.release(self.state, ticket.reservation)
+        return None
+
+    async def _remote(self, change: Awaitable[B.BudgetState]) -> None:
+        self.state = await change
+
+    def detach(self, pending: Awaitable[None] | None) -> None:
+        """Let a shared settlement finish on its own (the call was closed where nothing can be awaited);
+        :meth:`aclose` waits for the stragglers."""
+        if pending is None:
+            return
+        task = asyncio.ensure_future(pending)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def observe(self, provider: str, model: str, resp: HttpResponse) -> None:
         """Fold a response's rate-limit headers (any status, every attempt) into the limiter."""

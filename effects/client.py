@@ -82,6 +82,7 @@ from .budget import CountTokens, Guard, Ticket
 from .config import LlmConfig
 from .events import LOGGER, Hook
 from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
+from .store import SharedBreakers, Store
 from .telemetry import telemetry_for
 from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
@@ -235,6 +236,9 @@ class Client:
 
     ``env`` injects clock, sleep and jitter (tests); ``on_event`` receives every resilience record;
     ``observer`` receives every call's trace (:mod:`interlingua.effects.observe`), beside ``on_event``.
+    ``store`` (e.g. :class:`~interlingua.effects.redis_store.RedisStore`; default: one built from
+    ``config.redis_url``, else none) shares breakers, rate limits and budgets with other clients and
+    processes (:mod:`interlingua.effects.store`); a store passed in is the caller's to close.
     """
 
     def __init__(
@@ -248,8 +252,17 @@ class Client:
         tracer_provider: TracerProvider | None = None,  # hook: otel
         meter_provider: MeterProvider | None = None,  # hook: otel
         cache: ResponseCache | None = None,
+        store: Store | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else LlmConfig.from_env()
+        # hook: redis — breakers, rate limits and budgets in a shared store (None: this process's own
+        # state, on the synchronous path). A store built from the config is closed with the client.
+        self._owned_store = store is None and cfg.redis_url is not None
+        if store is None and cfg.redis_url is not None:
+            from .redis_store import RedisStore
+
+            store = RedisStore.from_url(cfg.redis_url.reveal())
+        self._shared: Store | None = store if store is not None and store.shared else None
         self._transport: Transport = transport or AiohttpTransport(
             limit=cfg.pool_limit,
             limit_per_host=cfg.pool_limit_per_host,
@@ -260,7 +273,7 @@ class Client:
         self._closed = False
         self._cache = cache  # hook: cache
         # budgets, context window, rate limits; the limiter waits on the client's own clock
-        self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
+        self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep, store=self._shared)
         self._timeouts = Timeouts(
             total=cfg.timeout,
             connect=cfg.connect_timeout,
@@ -284,6 +297,10 @@ class Client:
                 failure_ratio=cfg.circuit_breaker_failure_ratio,
             )
         )
+        self._shared_breakers = (  # hook: redis
+            SharedBreakers(self._shared, self._breakers, env.clock)
+            if self._shared is not None and cfg.circuit_breaker_enabled else None
+        )
         self._hook = on_event
         self._events = events = EventObserver(on_event, clock=env.clock, breaker=self._breakers.get)
         # hook: otel: OpenTelemetry spans and metrics (None without the API or with telemetry off)
@@ -301,6 +318,12 @@ class Client:
         """Close the connection pool. Later calls answer ``Failure(invalid_request, "client is closed")``."""
         self._closed = True
         await self._transport.close()
+        if self._shared is not None:  # hook: redis — settlements and reports still on their way
+            if self._shared_breakers is not None:
+                await self._shared_breakers.aclose()
+            await self._guard.aclose()
+            if self._owned_store:
+                await self._shared.aclose()
 
     def __repr__(self) -> str:
         return f"Client({self.config!r})"
@@ -490,7 +513,9 @@ class Client:
         try:
             result = yield from self._attempts(call, p, op)
             settled = True
-            self._settle(ticket, op, result, call)  # type: ignore[arg-type]
+            pending = self._settle(ticket, op, result, call)  # type: ignore[arg-type]
+            if pending is not None:  # hook: redis (a shared budget settles in one round trip)
+                yield pending
         finally:
             if not settled:  # closed mid-flight (the caller stopped reading, or was cancelled)
                 self._settle_cut(ticket, call)  # type: ignore[arg-type]
@@ -518,7 +543,10 @@ class Client:
             remaining = None if call.deadline_at is None else call.deadline_at - now
             if remaining is not None and remaining <= 0:
                 return Failure(err if err is not None else call.past_deadline(name))
-            generation = self._breakers.admit(key, now, on_change) if self.config.circuit_breaker_enabled else 0
+            if self._shared_breakers is not None:  # hook: redis (one round trip, bounded by the deadline)
+                generation = cast("int", (yield self._shared_breakers.admit(key, on_change, remaining)))
+            else:
+                generation = self._breakers.admit(key, now, on_change) if self.config.circuit_breaker_enabled else 0
             if generation == REJECTED:
                 return Failure(self._circuit_open(key, name))
             attempt += 1
@@ -540,7 +568,7 @@ class Client:
                     call.delivered = True
                     call.provider, call.info = name, p.info
                     signal = None
-                    self._report(key, generation, Signal.SUCCESS, trace)
+                    self._report_soon(key, generation, Signal.SUCCESS, trace)
                     trace.attempt_ended(ref, attempt, env.clock() - now, None, None)
                     out = yield None
                 result: Result[T, LlmError]
@@ -560,7 +588,9 @@ class Client:
                     call.provider, call.info = name, p.info
                     if signal is not None:
                         signal = None
-                        self._report(key, generation, Signal.SUCCESS, trace)
+                        pending = self._report(key, generation, Signal.SUCCESS, trace)
+                        if pending is not None:  # hook: redis
+                            yield pending
                         trace.attempt_ended(ref, attempt, env.clock() - now, None, head)
                     return result
                 err = _with_provider(result.failure(), name, p.config)
@@ -570,10 +600,12 @@ class Client:
                 )
                 if signal is not None:
                     signal = None
-                    self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS, trace)
+                    pending = self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS, trace)
+                    if pending is not None:  # hook: redis
+                        yield pending
             finally:
                 if signal is not None:
-                    self._report(key, generation, signal, trace)
+                    self._report_soon(key, generation, signal, trace)
             if call.delivered:
                 return Failure(_interrupted(err))
             ended = env.clock()
@@ -588,29 +620,30 @@ class Client:
 
     # -- hooks of the loop ------------------------------------------------------------------------
 
-    def _settle(self, ticket: Ticket, op: _Op[T], result: Result[T, LlmError], call: _Call) -> None:
-        """A model's outcome against its reservation: the real usage, or nothing billed."""
+    def _settle(self, ticket: Ticket, op: _Op[T], result: Result[T, LlmError], call: _Call) -> Awaitable[None] | None:
+        """A model's outcome against its reservation: the real usage, or nothing billed (an
+        awaitable when a shared store does it)."""
         guard = self._guard
         if type(result) is Success:
             value = result.unwrap()
-            guard.settle(ticket, value.usage if isinstance(value, ChatResponse) else call.usage)
-        elif call.delivered:
-            guard.settle(ticket, call.usage)  # a stream cut after chunks were billed
-        elif result.failure().kind is ErrorKind.DECODE or call.maybe_billed:
+            return guard.settle(ticket, value.usage if isinstance(value, ChatResponse) else call.usage)
+        if call.delivered:
+            return guard.settle(ticket, call.usage)  # a stream cut after chunks were billed
+        if result.failure().kind is ErrorKind.DECODE or call.maybe_billed:
             # a 2xx we could not read, or an attempt cut after its request may have reached the
             # server: it may have been billed, so it is charged at its reservation (the worst case)
-            guard.settle(ticket, None)
-        else:
-            guard.release(ticket)
+            return guard.settle(ticket, None)
+        return guard.release(ticket)
 
     def _settle_cut(self, ticket: Ticket, call: _Call) -> None:
         """The call was closed mid-flight (cancelled, or the caller stopped reading a stream)."""
+        guard = self._guard
         if call.delivered:
-            self._guard.settle(ticket, call.usage)
+            guard.detach(guard.settle(ticket, call.usage))
         elif call.in_flight:
-            self._guard.settle(ticket, None)  # the request may have reached the server: worst case
+            guard.detach(guard.settle(ticket, None))  # the request may have reached the server: worst case
         else:
-            self._guard.release(ticket)
+            guard.detach(guard.release(ticket))
 
     # -- many requests: fan-out now, and provider batch jobs (effects/batch.py) -------------------  # hook: batch
 
@@ -676,8 +709,19 @@ class Client:
     def _breaker_key(self, ref: ModelRef) -> str:
         return str(ref) if self.config.circuit_breaker_per_model else ref.provider
 
-    def _report(self, key: str, generation: int, signal: Signal, trace: CallTrace) -> None:
+    def _report(self, key: str, generation: int, signal: Signal, trace: CallTrace) -> Awaitable[None] | None:
+        """Report an attempt's outcome: done at once, or (shared store) an awaitable doing it."""
+        if self._shared_breakers is not None:  # hook: redis
+            return self._shared_breakers.report(key, generation, signal, trace.breaker_changed)
         if self.config.circuit_breaker_enabled:
+            self._breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
+        return None
+
+    def _report_soon(self, key: str, generation: int, signal: Signal, trace: CallTrace) -> None:
+        """``_report`` where the flow cannot wait (a stream's first chunk, a call closed mid-flight)."""
+        if self._shared_breakers is not None:  # hook: redis
+            self._shared_breakers.report_soon(key, generation, signal, trace.breaker_changed)
+        elif self.config.circuit_breaker_enabled:
             self._breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
 
     def _circuit_open(self, key: str, provider: str) -> LlmError:

@@ -184,6 +184,9 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
     """OpenTelemetry spans/metrics on or off, content capture (see :mod:`interlingua.effects.telemetry`)."""
     catalog: Catalog = msgspec.field(default_factory=default_catalog)
     """Model limits and prices (``interlingua.effects.catalog.load_catalog`` adds a user's file)."""
+    redis_url: Secret | None = None  # hook: redis
+    """``INTERLINGUA_REDIS_URL``: share breakers, rate limits and budgets with every client using this
+    Redis (:class:`interlingua.effects.redis_store.RedisStore`). A secret: it may hold a password."""
 
     @property
     def call_deadline(self) -> float | None:
@@ -218,6 +221,10 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
         """Build from ``environ`` (default ``os.environ``): every provider in :data:`ENV` that has a
         variable set gets a :class:`ProviderConfig`; ``settings`` set the other fields."""
         env = os.environ if environ is None else environ
+        if "redis_url" not in settings and env.get("INTERLINGUA_REDIS_URL"):  # hook: redis
+            settings["redis_url"] = Secret(env["INTERLINGUA_REDIS_URL"])
+        elif isinstance(settings.get("redis_url"), str):
+            settings["redis_url"] = Secret(settings["redis_url"])
         providers = dict(settings.pop("providers", {}))
         if "telemetry" not in settings and capture_content_from_env(env):  # hook: otel
             settings["telemetry"] = TelemetrySettings(capture_content=True)

@@ -28,6 +28,7 @@ from interlingua.core.ratelimit import (
 )
 
 from .observe import NO_TRACE, CallTrace
+from .store import Store
 
 __all__ = ["Limiter"]
 
@@ -48,7 +49,9 @@ class Limiter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         max_keys: int = 4096,
+        store: Store | None = None,  # hook: redis
     ) -> None:
+        self._store = store
         self.rules = rules
         self.adapt_to_headers = adapt_to_headers
         self.max_keys = max_keys
@@ -88,7 +91,11 @@ class Limiter:
         ``retry_after`` says when the turn would come."""
         waited = 0.0
         while True:
-            decision = self._take(provider, model, tokens)
+            if self._store is None:
+                decision = self._take(provider, model, tokens)
+            else:  # hook: redis (one round trip; bounded by what remains of the call's deadline)
+                left = None if max_wait is None else max_wait - waited
+                decision = await self._store.rate_acquire(self.rules, provider, model, tokens, timeout=left)
             match decision:
                 case Granted():
                     return None
@@ -109,6 +116,9 @@ class Limiter:
 
     def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
         if not self.adapt_to_headers:
+            return
+        if self._store is not None:  # hook: redis
+            self._store.rate_observe(provider, model, headers)
             return
         seen = parse_rate_headers(headers, self._clock())
         if seen is None:

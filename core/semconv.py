@@ -152,8 +152,11 @@ def server_attributes(base_url: str) -> dict[str, AttributeValue]:
     return {SERVER_ADDRESS: host, SERVER_PORT: port} if port is not None else {SERVER_ADDRESS: host}
 
 
-def request_attributes(req: ChatRequest, *, provider_name: str, stream: bool, operation: str = CHAT) -> dict[str, AttributeValue]:
-    """The attributes known when the call starts (the sampler sees these)."""
+def request_attributes(
+    req: ChatRequest, *, provider_name: str, stream: bool, operation: str = CHAT, api_type: str = "chat_completions"
+) -> dict[str, AttributeValue]:
+    """The attributes known when the call starts (the sampler sees these). ``api_type``: OpenAI's
+    API the request speaks, ``chat_completions`` or ``responses`` (``openai.api.type``)."""
     attrs: dict[str, AttributeValue] = {
         OPERATION_NAME: operation,
         PROVIDER_NAME: provider_name,
@@ -174,7 +177,7 @@ def request_attributes(req: ChatRequest, *, provider_name: str, stream: bool, op
     if req.response_format is not None:
         attrs[OUTPUT_TYPE] = "text" if req.response_format.type == "text" else "json"
     if provider_name == "openai":  # openai.md: only with gen_ai.provider.name "openai"
-        attrs[OPENAI_API_TYPE] = "chat_completions"
+        attrs[OPENAI_API_TYPE] = api_type
         tier = req.provider_options.get("service_tier")
         if isinstance(tier, str):
             attrs[OPENAI_REQUEST_SERVICE_TIER] = tier

@@ -239,6 +239,11 @@ def _base_url(prepared: Any) -> str:
     return str(base.format(region=cfg.region or "") if "{region}" in base else base)
 
 
+def _api_type(prepared: Prepared) -> str:
+    """``openai.api.type``: the Responses API where core.prepare routed the request to it."""
+    return "responses" if prepared.spec.name == "openai_responses" or prepared.config.api == "responses" else "chat_completions"
+
+
 def _otel_name(provider: str) -> str:
     """The row's ``gen_ai.provider.name`` (a provider without one is named as we name it)."""
     spec = get_spec(provider)
@@ -278,7 +283,7 @@ class _SpanTrace(CallTrace):
         server = tel.server(_base_url(prepared))
         req = prepared.request
         self.otel_name = info.provider_name or _otel_name(info.ref.provider)
-        attrs = sc.request_attributes(req, provider_name=self.otel_name, stream=info.stream)
+        attrs = sc.request_attributes(req, provider_name=self.otel_name, stream=info.stream, api_type=_api_type(prepared))
         attrs.update(server)
         self.metric_attrs: dict[str, sc.AttributeValue] = {
             sc.OPERATION_NAME: sc.CHAT,

@@ -239,6 +239,24 @@ async def test_failover_names_the_answering_provider(fake: FakeServer, otel: Ote
     assert dict(duration.attributes or {})[sc.PROVIDER_NAME] == "anthropic"
 
 
+@pytest.mark.parametrize("route", ["openai_responses:gpt-4o-mini", "api=responses"])
+async def test_responses_api_calls_are_openai_api_type_responses(fake: FakeServer, otel: Otel, route: str) -> None:
+    """OpenAI's Responses API (its own provider row, or openai: routed with api="responses"): openai.api.type responses."""
+    cfg = config_for(fake, retry_enabled=False)
+    if route == "api=responses":
+        cfg, model = cfg.with_provider("openai", api="responses"), "openai:gpt-4o-mini"
+    else:
+        cfg, model = cfg.with_provider("openai_responses", base_url=fake.url_for("openai"), api_key=fake.api_key), route
+    async with otel.client(cfg) as client:
+        r = await client.chat(model, "hi")
+        assert isinstance(r, Success), r
+        assert isinstance(await client.stream_response(model, "hi"), Success)
+    for span in otel.spans():
+        a = _attrs(span)
+        assert a[sc.PROVIDER_NAME] == "openai" and a[sc.OPENAI_API_TYPE] == "responses"
+        assert a[sc.USAGE_OUTPUT_TOKENS] > 0 and a[sc.RESPONSE_FINISH_REASONS] == ("stop",)
+
+
 async def test_client_side_rate_limit_wait_is_a_span_event(fake: FakeServer, otel: Otel) -> None:
     """A client-side limit of 1 request per minute: the second call's span shows its rate_limit wait."""
     clock = FakeTime()

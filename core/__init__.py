@@ -14,6 +14,7 @@ from .models import PROVIDERS, ModelRef, detect_provider, parse_model
 from .prepare import Prepared, prepare
 from .registry import DIALECTS, SPECS, ProviderSpec, get_dialect, get_spec
 from .schema import (
+    CacheControl,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -40,6 +41,7 @@ __all__ = [
     "DIALECTS",
     "PROVIDERS",
     "SPECS",
+    "CacheControl",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",

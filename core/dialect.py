@@ -73,6 +73,9 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     bearer_token: Secret | None = None
     """An OAuth 2 access token sent as ``Authorization: Bearer`` *instead of* the API key, for providers
     that accept one (a Microsoft Entra ID token for Azure OpenAI). The caller obtains and refreshes it."""
+    api: str | None = None  # hook: responses
+    """Which of the provider's APIs to speak: ``None`` for its default, ``"responses"`` for OpenAI's
+    Responses API (``openai``, ``azure`` and ``openai_compatible``; see :mod:`.openai_responses`)."""
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"

@@ -172,10 +172,24 @@ def prepare(
     info = (catalog if catalog is not None else default_catalog()).lookup(ref.provider, ref.model)
     if req.model != ref.model:
         req = msgspec.structs.replace(req, model=ref.model)
-    problem = request_problem(req, ref.provider, info)
+    cfg = (providers.get(ref.provider) if providers else None) or _NO_CONFIG
+    rules = ref.provider
+    if cfg.api == "responses":  # hook: responses — LlmConfig.with_provider(name, api="responses")
+        routed = _responses_dialect(ref.provider)
+        if routed is None:
+            return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=ref.provider,
+                                    message=f"{ref.provider} has no Responses API here (openai, azure and openai_compatible have)"))
+        dialect, rules = routed, "openai_responses"
+    problem = request_problem(req, rules, info)
     if problem is not None:
         return Failure(problem)
     if spec.requires_max_tokens:
         req = fill_max_tokens(req, spec, info)
-    cfg = (providers.get(ref.provider) if providers else None) or _NO_CONFIG
     return Success(Prepared(ref, dialect, spec, req, cfg, info))
+
+
+def _responses_dialect(provider: str) -> Dialect[Any] | None:
+    """``provider``'s Responses dialect (the module is imported only when a config asks for it)."""
+    from .openai_responses import responses_dialect_for
+
+    return responses_dialect_for(provider)

@@ -61,6 +61,9 @@ class ProviderRules(msgspec.Struct, frozen=True, kw_only=True):
     temperature: tuple[float, float] | None = None
     system_anywhere: bool = True
     """Whether system messages may appear after the first non-system message."""
+    stored_history_option: str | None = None
+    """A ``provider_options`` key that makes the server prepend a stored conversation (Responses'
+    ``previous_response_id``): tool results may then answer calls that are not in ``messages``."""
 
 
 TokenStrategy = Literal["tiktoken", "estimate"]
@@ -259,6 +262,23 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
         otel_name="aws.bedrock",
         demo_model="bedrock:anthropic.claude-3-5-haiku-20241022-v1:0",
         key_hint="set AWS_BEARER_TOKEN_BEDROCK, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    ),
+    ProviderSpec(
+        # OpenAI's Responses API (POST /v1/responses): OpenAI's models, another wire format. openai:,
+        # azure: and openai_compatible: models reach it too with LlmConfig.with_provider(name, api="responses").
+        name="openai_responses",
+        dialect_module="openai_responses",
+        dialect_attr="OPENAI_RESPONSES",
+        rules=ProviderRules(
+            image_media_types=_COMMON_IMAGES, temperature=(0.0, 2.0), stored_history_option="previous_response_id"
+        ),
+        tokens="tiktoken",
+        default_base_url="https://api.openai.com/v1",
+        capabilities=_OPENAI_CAPS,
+        env_api_key=("OPENAI_API_KEY",),
+        env_base_url=("OPENAI_BASE_URL",),
+        otel_name="openai",
+        demo_model="openai_responses:gpt-4o-mini",
     ),
     ProviderSpec(
         name="openai_compatible",

@@ -75,6 +75,8 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
     known: list[str] = []
     open_calls: dict[str, int] = {}
     seen_non_system = False
+    # hook: responses — a stored conversation (previous_response_id) holds the calls results may answer
+    stored = rules.stored_history_option is not None and rules.stored_history_option in req.provider_options
     for i, m in enumerate(req.messages):
         if type(m.role) is not Role:
             return _fail(provider, f"messages[{i}]: unknown role {m.role!r}")
@@ -86,7 +88,7 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
         if m.role is Role.TOOL:
             if not m.tool_call_id:
                 return _fail(provider, f"messages[{i}]: a tool result needs tool_call_id")
-            if m.tool_call_id not in known:
+            if m.tool_call_id not in known and not stored:
                 ids = ", ".join(known) or "none"
                 return _fail(provider, f"messages[{i}]: tool result for {m.tool_call_id!r} answers no earlier tool call (known ids: {ids})")
             open_calls.pop(m.tool_call_id, None)

@@ -187,6 +187,9 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
     redis_url: Secret | None = None  # hook: redis
     """``INTERLINGUA_REDIS_URL``: share breakers, rate limits and budgets with every client using this
     Redis (:class:`interlingua.effects.redis_store.RedisStore`). A secret: it may hold a password."""
+    cache: str | None = None
+    """The default response cache when a ``Client`` is given none (hook: cache): ``memory``,
+    ``sqlite:///path`` or ``redis://…`` (see :mod:`interlingua.effects.cache`); env ``INTERLINGUA_CACHE``."""
 
     # -- the flat fields, grouped as the client uses them (httpx's Timeout/Limits style) --
 
@@ -256,6 +259,8 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
         elif isinstance(settings.get("redis_url"), str):
             settings["redis_url"] = Secret(settings["redis_url"])
         providers = dict(settings.pop("providers", {}))
+        if env.get("INTERLINGUA_CACHE") and "cache" not in settings:  # hook: cache
+            settings["cache"] = env["INTERLINGUA_CACHE"]
         for name, spec in PROVIDER_ENV.items():
             if name in providers:
                 continue

@@ -11,6 +11,7 @@ from returns.result import Success
 from interlingua.core import DIALECTS, ErrorKind, parse_model
 from interlingua.core.catalog import default_catalog
 from interlingua.core.openai import OpenAIDialect
+from interlingua.core.openai_responses import ResponsesDialect
 from interlingua.core.registry import PROVIDER_SPECS, SPECS, ProviderSpec, get_spec, register, unregister
 from interlingua.core.tokens import count_tokens
 from interlingua.core.validate import PROVIDER_RULES
@@ -36,7 +37,8 @@ def test_every_row_builds_a_whole_provider(spec: ProviderSpec) -> None:
     assert PROVIDER_RULES[spec.name] is spec.rules
     assert spec.otel_name
     fakes = {f.name for f in FAKE_SPECS}
-    assert spec.name in fakes or isinstance(d, OpenAIDialect)  # the OpenAI fake serves any OpenAI-wire row
+    # the OpenAI fake serves any OpenAI-wire row, Chat Completions or Responses
+    assert spec.name in fakes or isinstance(d, OpenAIDialect | ResponsesDialect)
     listed = default_catalog().for_provider(spec.name)
     assert bool(listed) == spec.catalog, f"{spec.name}: catalog={spec.catalog} but {len(listed)} entries"
     if spec.demo_model is not None:
@@ -47,8 +49,10 @@ def test_rows_are_distinct() -> None:
     """No two rows share a name, an alias or an OpenTelemetry provider name."""
     names = [n for s in PROVIDER_SPECS for n in s.names]
     assert len(names) == len(set(names))
-    otel = [s.otel_name for s in PROVIDER_SPECS]
+    # openai_responses is OpenAI's own second API: the same gen_ai.provider.name as the openai row
+    otel = [s.otel_name for s in PROVIDER_SPECS if s.name != "openai_responses"]
     assert len(otel) == len(set(otel))
+    assert SPECS["openai_responses"].otel_name == SPECS["openai"].otel_name
 
 
 def test_detection_comes_from_the_rows() -> None:

@@ -118,6 +118,12 @@ def stream_error(provider: str, message: str, data: bytes = b"") -> LlmError:
     )
 
 
+def too_long_error(provider: str, limit: int) -> LlmError:
+    """A stream line or event longer than the decoder holds (``max_event_bytes``): refused, not
+    buffered without end, so a hostile or broken server cannot make the client hold gigabytes."""
+    return stream_error(provider, f"a stream event is longer than max_event_bytes ({limit} bytes)")
+
+
 def close_stream(
     provider: str, events: tuple[StreamEvent, ...], *, complete: bool, missing: str
 ) -> Result[tuple[ChatChunk, ...], LlmError]:

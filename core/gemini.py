@@ -73,6 +73,7 @@ from .dialect import (
     join_url,
     malformed,
     stream_error,
+    too_long_error,
 )
 from .errors import ErrorKind, LlmError
 from .fold import fold_chunks
@@ -596,6 +597,8 @@ class GeminiDialect:
             return state, ()
         sst, events = sse.feed(state.sse, data)
         st = msgspec.structs.replace(state, sse=sst)
+        if sst.too_long:
+            return msgspec.structs.replace(st, failed=True), (too_long_error(self.name, sst.max_event_bytes),)
         if not events:
             return st, ()
         return self._on_events(st, events)

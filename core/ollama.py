@@ -71,6 +71,7 @@ from .dialect import (
     join_url,
     malformed,
     stream_error,
+    too_long_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
@@ -708,6 +709,8 @@ class OllamaDialect:
             return state, ()  # nothing after the done line or an error line changes the result
         buf, lines = ndjson.feed(state.lines, data)
         st = msgspec.structs.replace(state, lines=buf)
+        if buf.too_long:
+            return msgspec.structs.replace(st, failed=True), (too_long_error(self.name, buf.max_line_bytes),)
         if not lines:
             return st, ()
         return self._on_lines(st, lines, final=False)

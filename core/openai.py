@@ -37,6 +37,7 @@ from .dialect import (
     malformed,
     should_retry_hint,
     stream_error,
+    too_long_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
@@ -518,6 +519,10 @@ class OpenAIDialect:
             # Nothing after [DONE] or an error event can change the result.
             return state, ()
         sst, events = sse.feed(state.sse, data)
+        if sst.too_long:
+            return OpenAIStreamState(sst, state.done, state.finished, True), (
+                too_long_error(self.name, sst.max_event_bytes),
+            )
         if not events:
             return OpenAIStreamState(sst, state.done, state.finished, state.failed), ()
         return self._on_events(OpenAIStreamState(sst, state.done, state.finished, state.failed), events)

@@ -58,7 +58,9 @@ class Pieces(Generic[T]):
 
     def join_with(self, tail: T) -> T:
         """The pieces and then ``tail``, in one copy (``join() + tail`` would copy twice)."""
-        return tail[:0].join([*islice(self._store, self._n), tail])
+        parts = self._store[: self._n]
+        parts.append(tail)
+        return tail[:0].join(parts)
 
     def __len__(self) -> int:
         return self._n

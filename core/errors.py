@@ -193,7 +193,7 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
     if ms:
         try:
             value = float(ms) / 1000.0
-            if value >= 0 and value == value:
+            if _believable(value):
                 return value
         except ValueError:
             pass
@@ -203,7 +203,7 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
     ra = ra.strip()
     try:
         value = float(ra)
-        return value if value >= 0 and value == value and value != float("inf") else None
+        return value if _believable(value) else None
     except ValueError:
         pass
     # Imported here: the email package costs ~40 ms at import and only the HTTP-date form needs it.
@@ -220,7 +220,18 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
             now = email.utils.parsedate_to_datetime(date).timestamp()
     if now is None:
         return None
-    return max(0.0, when - now)
+    wait = max(0.0, when - now)
+    return wait if _believable(wait) else None
+
+
+MAX_RETRY_AFTER = 86_400.0
+"""A wait hint longer than a day (or ``inf``, ``nan``, negative) is not believed: it is ignored, as
+rate-limit resets are (:data:`interlingua.core.ratelimit.MAX_RESET_SECONDS`), so no error ever
+carries ``retry_after=inf`` and no caller sleeps on it."""
+
+
+def _believable(seconds: float) -> bool:
+    return 0.0 <= seconds <= MAX_RETRY_AFTER
 
 
 _KEPT_HEADER_PREFIXES = (

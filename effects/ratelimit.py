@@ -8,14 +8,17 @@ concurrent tasks on one event loop can never both take the last unit of a bucket
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from interlingua.core import ErrorKind, LlmError
 from interlingua.core.budget import RateLimit
-from interlingua.core.ratelimit import Granted, LimiterState, Never, Wait, acquire, observe
+from interlingua.core.ratelimit import Granted, LimiterState, Never, Wait, acquire, parse_rate_headers, record
 
 __all__ = ["Limiter"]
+
+_log = logging.getLogger("interlingua.ratelimit")
 
 
 class Limiter:
@@ -32,6 +35,7 @@ class Limiter:
         self.state = LimiterState()
         self._clock = clock
         self._sleep = sleep
+        self._ignored_logged: set[str] = set()
         self.waited = 0.0
         """Total seconds this limiter has made callers wait (a cheap metric for tests and dashboards)."""
 
@@ -50,5 +54,15 @@ class Limiter:
                                     provider=provider, retryable=False, code="client_rate_limit")
 
     def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
-        if self.adapt_to_headers:
-            self.state = observe(self.state, provider, model, headers, self._clock())
+        if not self.adapt_to_headers:
+            return
+        seen = parse_rate_headers(headers, self._clock())
+        if seen is None:
+            return
+        for name in seen.ignored:
+            if name not in self._ignored_logged:
+                # once per header name and limiter: a provider that always sends it would flood the log
+                self._ignored_logged.add(name)
+                _log.debug("ignored %s from %s: not a believable reset (unreadable, infinite or over a day)",
+                           name, provider)
+        self.state = record(self.state, provider, model, seen)

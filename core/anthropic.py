@@ -59,7 +59,6 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
     close_stream,
     error_from_response,
     invalid_request,
@@ -71,7 +70,6 @@ from .dialect import (
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
-from .openai import USER_AGENT, strip_model_prefix
 from .schema import (
     ChatChunk,
     ChatRequest,
@@ -90,6 +88,7 @@ from .schema import (
     assistant_message,
     assistant_text,
 )
+from .shared import USER_AGENT, merge_provider_options, preflight, refuse_empty, strip_model_prefix
 
 __all__ = ["ANTHROPIC", "API_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicDialect", "AnthropicStreamState"]
 
@@ -333,12 +332,10 @@ class AnthropicDialect:
         body, base = built.unwrap()
         if stream:
             body.stream = True
-        raw = _ENCODER.encode(body)
-        if req.provider_options:
-            merged = _ANY.decode(raw)
-            merged.update(req.provider_options)
-            raw = _ENCODER.encode(merged)
-        return Success(self._http(base, self.messages_path, raw, cfg, stream=stream))
+        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
+        if type(merged) is Failure:
+            return merged
+        return Success(self._http(base, self.messages_path, merged.unwrap(), cfg, stream=stream))
 
     def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``POST /v1/messages/count_tokens`` for ``req``: only the fields that endpoint accepts
@@ -391,8 +388,8 @@ class AnthropicDialect:
         return HttpRequest("POST", join_url(base, path), Headers(headers), raw)
 
     def _body(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[_WRequest, str], LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
         if not cfg.api_key:
             return Failure(
                 LlmError(
@@ -402,7 +399,7 @@ class AnthropicDialect:
                 )
             )
         base = cfg.base_url or self.default_base_url
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)

@@ -69,7 +69,6 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
     error_from_response,
     invalid_request,
     join_url,
@@ -95,10 +94,10 @@ from .schema import (
     Usage,
     assistant_message,
 )
+from .shared import USER_AGENT, merge_provider_options, preflight, refuse_empty
 
 __all__ = ["BEDROCK", "BedrockDialect", "BedrockStreamState"]
 
-USER_AGENT = "interlingua/0.1"
 
 # ---------------------------------------------------------------------------------------------
 # Request wire types (Converse API reference: Message, ContentBlock, ToolConfiguration, …).
@@ -374,8 +373,8 @@ class BedrockDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
         sigv4_creds = cfg.aws_access_key_id and cfg.aws_secret_access_key
         if not cfg.api_key and not sigv4_creds:
             return self._auth_failure(
@@ -389,7 +388,7 @@ class BedrockDialect:
         if not cfg.api_key and now is None:
             return invalid_request(self.name, "SigV4 signing needs the current time: pass now= to encode_request")
         base = cfg.base_url or self.default_base_url.format(region=cfg.region)
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         if req.response_format is not None and req.response_format.type != "text":
@@ -399,15 +398,12 @@ class BedrockDialect:
         body = _encode_body(req)
         if isinstance(body, str):
             return invalid_request(self.name, body)
-        raw = _ENCODER.encode(body)
-        if req.provider_options:
-            merged = msgspec.json.decode(raw)
-            for k, v in req.provider_options.items():
-                if k == "additionalModelRequestFields" and isinstance(v, dict):
-                    merged[k] = {**merged.get(k, {}), **v}
-                else:
-                    merged[k] = v
-            raw = _ENCODER.encode(merged)
+        merged = merge_provider_options(
+            self.name, _ENCODER.encode(body), req.provider_options, merged=_MERGED_OPTIONS
+        )
+        if type(merged) is Failure:
+            return merged
+        raw = merged.unwrap()
         action = "converse-stream" if stream else "converse"
         url = join_url(base, f"/model/{_quote_label(_model_id(req.model))}/{action}")
         headers: list[tuple[str, str]] = [
@@ -609,6 +605,9 @@ class BedrockDialect:
                 LlmError(kind=ErrorKind.STREAMING, message=f"stream ended before {missing}", provider=self.name)
             )
         return Success(())
+
+
+_MERGED_OPTIONS = frozenset({"additionalModelRequestFields"})
 
 
 class BedrockStreamState(msgspec.Struct, frozen=True):

@@ -51,6 +51,28 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (msgspec.DecodeError, msgspec.Valid
 S = TypeVar("S")
 
 
+_LINE_ENDS = "\r\n"
+_ENDS = ("\r", "\n")
+_TRIMMED = ("base_url", "api_version", "organization", "project", "region", "aws_access_key_id")
+
+
+def hide_userinfo(url: str | None) -> str | None:
+    """``url`` without any ``user:password@`` (credentials in URLs end up in logs).
+
+    >>> hide_userinfo("https://me:hunter2@proxy.example/v1")
+    'https://***@proxy.example/v1'
+    """
+    if not url or "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+
+
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a dialect needs to address one provider, resolved once by the caller.
 
@@ -74,9 +96,20 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     """An OAuth 2 access token sent as ``Authorization: Bearer`` *instead of* the API key, for providers
     that accept one (a Microsoft Entra ID token for Azure OpenAI). The caller obtains and refreshes it."""
 
+    def __post_init__(self) -> None:
+        # A value read from a file or a secret mount usually ends in a newline: strip it here, once
+        # (keys are stripped by Secret). Any other control character is refused before sending.
+        for name in _TRIMMED:
+            value = getattr(self, name)
+            if value and value.endswith(_ENDS):
+                msgspec.structs.force_setattr(self, name, value.rstrip(_LINE_ENDS))
+        if any(v.endswith(_ENDS) or n.endswith(_ENDS) for n, v in self.headers):
+            trimmed = tuple((n.rstrip(_LINE_ENDS), v.rstrip(_LINE_ENDS)) for n, v in self.headers)
+            msgspec.structs.force_setattr(self, "headers", trimmed)
+
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
-        return f"ProviderConfig(base_url={self.base_url!r}, api_key={key})"
+        return f"ProviderConfig(base_url={hide_userinfo(self.base_url)!r}, api_key={key})"
 
     def secrets(self) -> tuple[Secret, ...]:
         return tuple(
@@ -223,6 +256,11 @@ def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> R
     if parts.scheme not in ("http", "https") or not host:
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo user:password@
         return invalid_request(provider, f"base URL {shown!r} is not an http(s) URL with a host")
+    if "@" in parts.netloc:
+        # Credentials in a URL leak into logs, proxies and error messages; send them as headers.
+        return invalid_request(
+            provider, "base URL carries credentials (user:password@): remove them and pass api_key= or headers="
+        )
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         return invalid_request(
             provider,

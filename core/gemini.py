@@ -66,7 +66,6 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
     close_stream,
     error_from_response,
     invalid_request,
@@ -93,10 +92,10 @@ from .schema import (
     Usage,
     assistant_text,
 )
+from .shared import USER_AGENT, conversation_problem, merge_provider_options, preflight
 
 __all__ = ["GEMINI", "GeminiDialect", "GeminiStreamState", "synthesize_call_id"]
 
-USER_AGENT = "interlingua/0.1"
 API_VERSION = "v1beta"
 
 # ---------------------------------------------------------------------------------------------
@@ -360,7 +359,12 @@ class GeminiDialect:
         body = self._body(req)
         if isinstance(body, str):
             return invalid_request(self.name, body)
-        raw = _merge_options(_ENCODER.encode(body), req.provider_options)
+        merged = merge_provider_options(
+            self.name, _ENCODER.encode(body), req.provider_options, merged=_MERGED, extended=_EXTENDED
+        )
+        if type(merged) is Failure:
+            return merged
+        raw = merged.unwrap()
         if stream:
             # Without alt=sse the endpoint streams one JSON array instead of events.
             return self._request(cfg, req.model, "streamGenerateContent?alt=sse", raw, sse_accept=True)
@@ -414,7 +418,7 @@ class GeminiDialect:
                 )
             )
         base = cfg.base_url or self.default_base_url
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         model_id = strip_model(model)
@@ -436,8 +440,8 @@ class GeminiDialect:
         return Success(HttpRequest("POST", url, Headers(headers), raw))
 
     def _body(self, req: ChatRequest) -> _WRequest | str:
-        if not req.messages:
-            return "messages must not be empty"
+        if (problem := conversation_problem(req)) is not None:
+            return problem
         system: list[_WPart] = []
         contents: list[_WContent] = []
         calls: dict[str, tuple[str, int]] = {}  # tool_call_id -> (name, position in its turn)
@@ -756,18 +760,9 @@ def _generation_config(req: ChatRequest) -> _WGenerationConfig | None:
     return g if used else None
 
 
-def _merge_options(raw: bytes, options: dict[str, Any]) -> bytes:
-    if not options:
-        return raw
-    merged = msgspec.json.decode(raw)
-    for k, v in options.items():
-        if k == "generationConfig" and isinstance(v, dict):
-            merged[k] = {**merged.get(k, {}), **v}
-        elif k == "tools" and isinstance(v, list):
-            merged[k] = [*merged.get(k, []), *v]
-        else:
-            merged[k] = v
-    return _ENCODER.encode(merged)
+# provider_options: generationConfig merges key by key, tools are appended to ours.
+_MERGED = frozenset({"generationConfig"})
+_EXTENDED = frozenset({"tools"})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
     close_stream,
     error_from_response,
     invalid_request,
@@ -58,10 +57,10 @@ from .schema import (
     assistant_message,
     assistant_text,
 )
+from .shared import USER_AGENT, merge_provider_options, preflight, refuse_empty, strip_model_prefix
 
 __all__ = ["OPENAI", "OpenAIDialect", "OpenAIStreamState", "strip_model_prefix"]
 
-USER_AGENT = "interlingua/0.1"
 
 # ---------------------------------------------------------------------------------------------
 # Request wire types. UNSET fields are left out of the JSON entirely.
@@ -265,15 +264,6 @@ ERROR_MESSAGES: tuple[tuple[str, ErrorKind], ...] = (
 )
 
 
-def strip_model_prefix(model: str, *names: str) -> str:
-    """``openai:gpt-4o`` / ``openai/gpt-4o`` → ``gpt-4o`` for any of ``names``; others unchanged."""
-    for n in names:
-        for sep in (":", "/"):
-            if model.startswith(n + sep):
-                return model[len(n) + 1 :]
-    return model
-
-
 UrlBuilder = Callable[["OpenAIDialect", str, str, ProviderConfig], str]
 
 
@@ -303,8 +293,8 @@ class OpenAIDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
         if self.key_required and not (cfg.api_key or cfg.bearer_token):
             return Failure(
                 LlmError(
@@ -319,7 +309,7 @@ class OpenAIDialect:
                 self.name,
                 f"{self.name} has no default base URL: pass base_url= (or set the provider's base URL variable)",
             )
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)
@@ -378,11 +368,10 @@ class OpenAIDialect:
         if stream:
             body.stream = True
             body.stream_options = _WStreamOptions(include_usage=True)
-        raw = _ENCODER.encode(body)
-        if req.provider_options:
-            merged = msgspec.json.decode(raw)
-            merged.update(req.provider_options)
-            raw = _ENCODER.encode(merged)
+        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
+        if type(merged) is Failure:
+            return merged
+        raw = merged.unwrap()
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Accept", "text/event-stream" if stream else "application/json"),

@@ -27,7 +27,8 @@ class Secret:
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError("Secret() takes a str")
-        self._value = value
+        # A key read from a file or a secret mount often ends in a newline: never part of a key.
+        self._value = value.rstrip("\r\n")
 
     def reveal(self) -> str:
         return self._value

@@ -88,7 +88,15 @@ from .schema import (
     assistant_message,
     assistant_text,
 )
-from .shared import USER_AGENT, merge_provider_options, preflight, refuse_empty, strip_model_prefix
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    preflight,
+    refuse_empty,
+    settle,
+    strip_model_prefix,
+)
 
 __all__ = ["ANTHROPIC", "API_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicDialect", "AnthropicStreamState"]
 
@@ -211,14 +219,14 @@ class _RBlock(msgspec.Struct):
 
 
 class _ROutputDetails(msgspec.Struct):
-    thinking_tokens: int | None = None
+    thinking_tokens: TokenCount | None = None
 
 
 class _RUsage(msgspec.Struct):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
+    input_tokens: TokenCount | None = None
+    output_tokens: TokenCount | None = None
+    cache_creation_input_tokens: TokenCount | None = None
+    cache_read_input_tokens: TokenCount | None = None
     output_tokens_details: _ROutputDetails | None = None
 
 
@@ -261,7 +269,7 @@ class _REvent(msgspec.Struct):
 
 
 class _RCount(msgspec.Struct):
-    input_tokens: int | None = None
+    input_tokens: TokenCount | None = None
     type: str | None = None
     error: _RErrorDetail | None = None
 
@@ -487,7 +495,7 @@ class AnthropicDialect:
             message = _message(m.content)
         finish, raw_finish = _finish(m.stop_reason)
         return Success(
-            ChatResponse(
+            settle(ChatResponse(
                 id=m.id or "",
                 model=m.model or "",
                 created=0,
@@ -497,7 +505,7 @@ class AnthropicDialect:
                 usage=_usage(_Tally().add(m.usage)),
                 provider=self.name,
                 provider_metadata=_stop_metadata(m.stop_sequence),
-            )
+            ))
         )
 
     def decode_error(self, resp: HttpResponse) -> LlmError:
@@ -557,7 +565,7 @@ class AnthropicDialect:
                 case "message_start":
                     m = e.message or _RMessage()
                     tally = tally.add(m.usage)
-                    out.append(ChatChunk(id=m.id, model=m.model, usage=_usage(tally)))
+                    out.append(settle(ChatChunk(id=m.id, model=m.model, usage=_usage(tally))))
                 case "content_block_start":
                     b = e.content_block or _RBlock()
                     if b.type == "tool_use":
@@ -584,12 +592,12 @@ class AnthropicDialect:
                     tally = tally.add(e.usage)
                     finish, raw = _finish(d.stop_reason) if d.stop_reason is not None else (None, None)
                     out.append(
-                        ChatChunk(
+                        settle(ChatChunk(
                             finish_reason=finish,
                             raw_finish_reason=raw,
                             usage=_usage(tally),
                             provider_metadata=_stop_metadata(d.stop_sequence) or None,
-                        )
+                        ))
                     )
                 case "message_stop":
                     stopped = True

@@ -94,7 +94,7 @@ from .schema import (
     Usage,
     assistant_message,
 )
-from .shared import USER_AGENT, merge_provider_options, preflight, refuse_empty
+from .shared import USER_AGENT, TokenCount, merge_provider_options, preflight, refuse_empty, settle
 
 __all__ = ["BEDROCK", "BedrockDialect", "BedrockStreamState"]
 
@@ -237,11 +237,11 @@ class _ROutput(msgspec.Struct):
 
 
 class _RUsage(msgspec.Struct, rename="camel"):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    cache_write_input_tokens: int | None = None
+    input_tokens: TokenCount | None = None
+    output_tokens: TokenCount | None = None
+    total_tokens: TokenCount | None = None
+    cache_read_input_tokens: TokenCount | None = None
+    cache_write_input_tokens: TokenCount | None = None
 
 
 class _RConverse(msgspec.Struct, rename="camel"):
@@ -451,7 +451,7 @@ class BedrockDialect:
                     parts.append(ReasoningPart(text=rc.reasoning_text.text or "", signature=rc.reasoning_text.signature))
         finish, raw_finish = _finish(c.stop_reason)
         return Success(
-            ChatResponse(
+            settle(ChatResponse(
                 id="",
                 model="",
                 created=0,
@@ -461,7 +461,7 @@ class BedrockDialect:
                 usage=_usage(c.usage),
                 provider=self.name,
                 provider_metadata=_metadata(c.metrics, c.additional_model_response_fields),
-            )
+            ))
         )
 
     def decode_error(self, resp: HttpResponse) -> LlmError:
@@ -549,7 +549,7 @@ class BedrockDialect:
                 return msgspec.structs.replace(st, stopped=True), chunk
             case "metadata":
                 meta = _metadata(ev.metrics, None) or None
-                return msgspec.structs.replace(st, metadata=True), ChatChunk(usage=_usage(ev.usage), provider_metadata=meta)
+                return msgspec.structs.replace(st, metadata=True), settle(ChatChunk(usage=_usage(ev.usage), provider_metadata=meta))
             case _:
                 # messageStart (role only) and event types added later carry nothing to report.
                 return st, None

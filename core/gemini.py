@@ -92,7 +92,7 @@ from .schema import (
     Usage,
     assistant_text,
 )
-from .shared import USER_AGENT, conversation_problem, merge_provider_options, preflight
+from .shared import USER_AGENT, TokenCount, conversation_problem, merge_provider_options, preflight, settle
 
 __all__ = ["GEMINI", "GeminiDialect", "GeminiStreamState", "synthesize_call_id"]
 
@@ -224,12 +224,12 @@ class _RPromptFeedback(msgspec.Struct, rename="camel"):
 
 
 class _RUsage(msgspec.Struct, rename="camel"):
-    prompt_token_count: int | None = None
-    candidates_token_count: int | None = None
-    total_token_count: int | None = None
-    cached_content_token_count: int | None = None
-    thoughts_token_count: int | None = None
-    tool_use_prompt_token_count: int | None = None
+    prompt_token_count: TokenCount | None = None
+    candidates_token_count: TokenCount | None = None
+    total_token_count: TokenCount | None = None
+    cached_content_token_count: TokenCount | None = None
+    thoughts_token_count: TokenCount | None = None
+    tool_use_prompt_token_count: TokenCount | None = None
 
 
 class _RStatus(msgspec.Struct):
@@ -255,7 +255,7 @@ class _RErrorBody(msgspec.Struct):
 
 
 class _RCountTokens(msgspec.Struct, rename="camel"):
-    total_tokens: int | None = None
+    total_tokens: TokenCount | None = None
     error: _RStatus | None = None
 
 
@@ -542,7 +542,7 @@ class GeminiDialect:
                 # without the round trip through chunks (the fold's equality tests cover both).
                 finish, raw_finish, meta = _outcome(cand, 0)
                 return Success(
-                    ChatResponse(
+                    settle(ChatResponse(
                         id=r.response_id or "",
                         model=r.model_version or "",
                         created=0,
@@ -552,7 +552,7 @@ class GeminiDialect:
                         usage=_usage(r.usage_metadata) if r.usage_metadata is not None else Usage(),
                         provider=self.name,
                         provider_metadata=meta,
-                    )
+                    ))
                 )
         # Otherwise the answer is folded exactly as a stream of one event would be, so the two are
         # equal by construction (thoughts merged, signatures attached, ids synthesized alike).
@@ -779,7 +779,7 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
         # The usual streamed delta, one plain text part: the one chunk the merges below would make.
         p = parts[0]
         finish, raw_finish, meta = _outcome(cand, calls)
-        chunk = ChatChunk(
+        chunk = settle(ChatChunk(
             text=p.text or "",
             reasoning_signature=p.thought_signature,
             id=r.response_id,
@@ -788,7 +788,7 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
             raw_finish_reason=raw_finish,
             usage=_usage(r.usage_metadata) if r.usage_metadata is not None else None,
             provider_metadata=meta or None,
-        )
+        ))
         return [chunk], calls
     for p in parts:
         if p.function_call is not None:
@@ -814,11 +814,13 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
             out.append(ChatChunk(text=p.text or "", reasoning_signature=p.thought_signature))
         # inlineData (generated images), executableCode, codeExecutionResult: not in the unified model.
     finish, raw_finish, meta = _outcome(cand, calls)
-    tail = ChatChunk(
-        finish_reason=finish,
-        raw_finish_reason=raw_finish,
-        usage=_usage(r.usage_metadata) if r.usage_metadata is not None else None,
-        provider_metadata=meta or None,
+    tail = settle(
+        ChatChunk(
+            finish_reason=finish,
+            raw_finish_reason=raw_finish,
+            usage=_usage(r.usage_metadata) if r.usage_metadata is not None else None,
+            provider_metadata=meta or None,
+        )
     )
     head = ChatChunk(id=r.response_id, model=r.model_version)
     if not out:

@@ -92,7 +92,14 @@ from .schema import (
     assistant_message,
     assistant_text,
 )
-from .shared import USER_AGENT, merge_provider_options, preflight, refuse_empty, strip_model_prefix
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    preflight,
+    refuse_empty,
+    strip_model_prefix,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -196,9 +203,9 @@ class _RChat(msgspec.Struct):
     done_reason: str | None = None
     total_duration: int | None = None
     load_duration: int | None = None
-    prompt_eval_count: int | None = None
+    prompt_eval_count: TokenCount | None = None
     prompt_eval_duration: int | None = None
-    eval_count: int | None = None
+    eval_count: TokenCount | None = None
     eval_duration: int | None = None
     error: Any = None
 

@@ -57,7 +57,15 @@ from .schema import (
     assistant_message,
     assistant_text,
 )
-from .shared import USER_AGENT, merge_provider_options, preflight, refuse_empty, strip_model_prefix
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    preflight,
+    refuse_empty,
+    settle,
+    strip_model_prefix,
+)
 
 __all__ = ["OPENAI", "OpenAIDialect", "OpenAIStreamState", "strip_model_prefix"]
 
@@ -187,17 +195,17 @@ class _RChoice(msgspec.Struct):
 
 
 class _RPromptDetails(msgspec.Struct):
-    cached_tokens: int | None = None
+    cached_tokens: TokenCount | None = None
 
 
 class _RCompletionDetails(msgspec.Struct):
-    reasoning_tokens: int | None = None
+    reasoning_tokens: TokenCount | None = None
 
 
 class _RUsage(msgspec.Struct):
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
+    prompt_tokens: TokenCount | None = None
+    completion_tokens: TokenCount | None = None
+    total_tokens: TokenCount | None = None
     prompt_tokens_details: _RPromptDetails | None = None
     completion_tokens_details: _RCompletionDetails | None = None
 
@@ -428,7 +436,7 @@ class OpenAIDialect:
         finish, raw_finish = _finish(choice.finish_reason, msg.refusal)
         meta = _filter_metadata(c.prompt_filter_results, choice.content_filter_results)
         return Success(
-            ChatResponse(
+            settle(ChatResponse(
                 id=c.id or "",
                 model=c.model or "",
                 created=c.created or 0,
@@ -438,7 +446,7 @@ class OpenAIDialect:
                 usage=_usage(c.usage, self.reasoning_in_completion),
                 provider=self.name,
                 provider_metadata=meta,
-            )
+            ))
         )
 
     def decode_error(self, resp: HttpResponse) -> LlmError:
@@ -656,7 +664,7 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
     usage = _usage(c.usage, reasoning_in_completion) if c.usage is not None else None
     if not c.choices:
         meta = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
-        return ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=meta)
+        return settle(ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=meta))
     ch = c.choices[0]
     d = ch.delta or ch.message or _RMessage()
     deltas: tuple[ToolCallDelta, ...] = ()
@@ -674,7 +682,7 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
     raw_finish = ch.finish_reason
     if raw_finish is not None:
         finish = FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
-    return ChatChunk(
+    return settle(ChatChunk(
         text=d.content or "",
         reasoning=d.reasoning_content or d.reasoning or "",
         tool_calls=deltas,
@@ -688,7 +696,7 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
         provider_metadata={"content_filter_results": ch.content_filter_results}
         if ch.content_filter_results
         else None,
-    )
+    ))
 
 
 OPENAI = OpenAIDialect()

@@ -303,7 +303,8 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             + self.cache_write_tokens * write
             + self.completion_tokens * info.output_price
         )
-        return Decimal(micro).scaleb(-6)  # per 1M tokens; scaleb shifts the exponent, never rounds
+        # never negative: a count or a price below zero (a hand-built Usage, a custom catalog) bills 0
+        return Decimal(max(micro, 0)).scaleb(-6)  # per 1M tokens; scaleb shifts the exponent, never rounds
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):

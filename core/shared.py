@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -22,18 +22,25 @@ from returns.result import Failure, Result, Success
 from ._version import __version__
 from .dialect import ProviderConfig, check_base_url, invalid_request
 from .errors import LlmError
-from .schema import ChatRequest, ImagePart, Role, TextPart
+from .schema import ChatChunk, ChatRequest, ChatResponse, ImagePart, Role, TextPart, Usage
 from .secret import Secret
 
 __all__ = [
     "USER_AGENT",
+    "TokenCount",
     "conversation_problem",
     "merge_provider_options",
     "preflight",
+    "settle",
+    "settle_usage",
     "strip_model_prefix",
 ]
 
 USER_AGENT = f"interlingua/{__version__}"
+
+TokenCount = Annotated[int, msgspec.Meta(ge=0)]
+"""A token count as a provider reports it: a JSON integer, never negative. Anything else (``-5``,
+``1.5``, ``"7"``) fails validation, so the dialect answers ``decode`` instead of a negative cost."""
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder()
@@ -119,6 +126,46 @@ def merge_provider_options(
     if inner:
         body[inner_name] = inner
     return Success(_ENCODER.encode(body))
+
+
+# -- usage --------------------------------------------------------------------------------------------
+
+
+def settle_usage(usage: Usage, metadata: dict[str, Any] | None = None) -> tuple[Usage, dict[str, Any] | None]:
+    """``usage`` with each part no larger than the total it belongs to (cached ≤ prompt, reasoning ≤
+    completion), and ``metadata`` flagging what was clamped under ``usage_clamped`` (the counts as sent).
+
+    >>> settle_usage(Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15, cached_tokens=99))
+    (Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15, cached_tokens=10, reasoning_tokens=0, cache_write_tokens=0), {'usage_clamped': {'cached_tokens': 99}})
+    """
+    if usage.cached_tokens <= usage.prompt_tokens and usage.reasoning_tokens <= usage.completion_tokens:
+        return usage, metadata
+    clamped = {
+        name: sent
+        for name, sent, total in (
+            ("cached_tokens", usage.cached_tokens, usage.prompt_tokens),
+            ("reasoning_tokens", usage.reasoning_tokens, usage.completion_tokens),
+        )
+        if sent > total
+    }
+    fixed = msgspec.structs.replace(
+        usage,
+        cached_tokens=min(usage.cached_tokens, usage.prompt_tokens),
+        reasoning_tokens=min(usage.reasoning_tokens, usage.completion_tokens),
+    )
+    return fixed, {**(metadata or {}), "usage_clamped": clamped}
+
+
+_Counted = TypeVar("_Counted", ChatResponse, ChatChunk)
+
+
+def settle(item: _Counted) -> _Counted:
+    """A response or chunk with its usage settled (:func:`settle_usage`): unchanged in the usual case."""
+    u = item.usage
+    if u is None or (u.cached_tokens <= u.prompt_tokens and u.reasoning_tokens <= u.completion_tokens):
+        return item
+    usage, meta = settle_usage(u, item.provider_metadata)
+    return msgspec.structs.replace(item, usage=usage, provider_metadata=meta)
 
 
 # -- model names -------------------------------------------------------------------------------------

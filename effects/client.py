@@ -57,13 +57,13 @@ from interlingua.core import (
     ProviderConfig,
     get_dialect,
     parse_model,
-    redact,
 )
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at, step
 from interlingua.core.catalog import default_catalog
 from interlingua.core.fold import Accumulator, accumulate, to_response
 from interlingua.core.retry import GiveUp, RetryPolicy, decide
 from interlingua.core.schema import ToolSpec
+from interlingua.core.secret import redact_error  # hook: edges
 from interlingua.core.tokens import TokenCount
 from interlingua.core.validate import request_problem
 
@@ -114,12 +114,10 @@ class _Run:
 
 
 def _with_provider(err: LlmError, provider: str, cfg: ProviderConfig) -> LlmError:
-    secrets = cfg.secrets()
-    message = redact(err.message, *secrets) if secrets else err.message
-    raw = redact(err.raw, *secrets) if secrets and err.raw else err.raw
-    if err.provider == provider and message == err.message and raw == err.raw:
+    err = redact_error(err, *cfg.secrets())  # hook: edges (message, raw and kept headers, any escaping)
+    if err.provider == provider:
         return err
-    return msgspec.structs.replace(err, provider=err.provider or provider, message=message, raw=raw)
+    return msgspec.structs.replace(err, provider=err.provider or provider)
 
 
 def _can_fail_over(err: LlmError) -> bool:

@@ -38,7 +38,7 @@ from ._clients import CLIENTS, Scenario
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("clients", "core", "import", "capacity", "resilience", "tokens")
+PARTS = ("clients", "core", "import", "capacity", "resilience", "tokens", "batch", "redis")
 
 # --- the scenario table: one row per provider -------------------------------------------------
 #
@@ -237,13 +237,20 @@ def run_clients(mode: Mode, scs: list[Scenario], clients: Sequence[str], fake: d
     timeout = 60 + 4 * mode.seconds * len(cells) + 30
     raw: dict[tuple[str, str], list[list[dict[str, Any]]]] = {}
     failed: set[tuple[str, str]] = set()
+    total, done, began = mode.reps * len(plan), 0, time.perf_counter()
+    print(f"clients: {len(plan)} provider/client pairs x {mode.reps} repetitions, {len(cells)} cells each",
+          file=sys.stderr, flush=True)
     for rep in range(mode.reps):
         shift = rep % max(1, len(plan))
         for s, c in plan[shift:] + plan[:shift]:
             key = (s.provider, c)
+            done += 1
             if key in failed:
                 continue
-            print(f"[rep {rep + 1}/{mode.reps}] {s.provider:<9} {c:<17}", end=" ", file=sys.stderr, flush=True)
+            spent = time.perf_counter() - began
+            eta = f" · ~{spent / (done - 1) * (total - done + 1) / 60:.0f} min left" if done > 1 else ""
+            print(f"[clients {done}/{total}{eta}] rep {rep + 1}/{mode.reps} {s.provider:<9} {c:<17}", end=" ",
+                  file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             try:
                 res = _child("benchmarks._clients", {"client": c, "scenario": asdict(s), "cells": cells, "fake_pid": fake["pid"]}, timeout)
@@ -548,22 +555,41 @@ def capacity_table(summary: dict[str, Any], mode: Mode, notes: Notes) -> list[st
     return out
 
 
-def tokens_part(mode: Mode, notes: Notes) -> list[str]:
-    if not (HERE / "tokens_bench.py").exists():
-        notes.add("tokens: benchmarks/tokens_bench.py is not present in this checkout; skipped")
+def tokens_part(mode: Mode, notes: Notes, bench: str = "tokens") -> list[str]:
+    """The output of ``python -m benchmarks.<bench>_bench`` (a part that measures its own baselines)."""
+    module = f"{bench}_bench"
+    if not (HERE / f"{module}.py").exists():
+        notes.add(f"{bench}: benchmarks/{module}.py is not present in this checkout; skipped")
         return []
     env = _env()
     if mode.name != "full":
         env["BENCH_QUICK"] = "1"
     try:
-        r = subprocess.run([sys.executable, "-m", "benchmarks.tokens_bench"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+        r = subprocess.run([sys.executable, "-m", f"benchmarks.{module}"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     except subprocess.TimeoutExpired:
-        notes.add("tokens: benchmarks.tokens_bench timed out after 600 s")
+        notes.add(f"{bench}: benchmarks.{module} timed out after 600 s")
         return []
     if r.returncode != 0:
-        notes.add(f"tokens: benchmarks.tokens_bench exited {r.returncode}: {r.stderr.strip()[-300:]}")
+        notes.add(f"{bench}: benchmarks.{module} exited {r.returncode}: {r.stderr.strip()[-300:]}")
         return []
-    return ["Output of `python -m benchmarks.tokens_bench` (its own baselines):", "", r.stdout.rstrip()]
+    return [f"Output of `python -m benchmarks.{module}` (its own baselines):", "", "```", r.stdout.rstrip(), "```"]
+
+
+def batch_part(mode: Mode, notes: Notes) -> list[str]:
+    """``benchmarks/batch_bench.py``: chat_many against a naive gather (its own fake process and baselines)."""
+    env = _env()
+    if mode.name != "full":
+        env["BENCH_QUICK"] = "1"
+    try:
+        r = subprocess.run([sys.executable, "-m", "benchmarks.batch_bench"], capture_output=True, text=True, cwd=ROOT,
+                           env=env, timeout=1800)
+    except subprocess.TimeoutExpired:
+        notes.add("batch: benchmarks.batch_bench timed out after 1800 s")
+        return []
+    if r.returncode != 0:
+        notes.add(f"batch: benchmarks.batch_bench exited {r.returncode}: {r.stderr.strip()[-300:]}")
+        return []
+    return ["Output of `python -m benchmarks.batch_bench` (its own baselines):", "", "```", r.stdout.rstrip(), "```"]
 
 
 ANALYSIS = (Path(__file__).with_name("ANALYSIS.md"))
@@ -597,7 +623,8 @@ def render(sections: list[tuple[str, list[str]]], mode: Mode, fake: dict[str, An
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description="interlingua vs the floor, the official SDKs and LiteLLM.")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_const", const="quick", dest="mode", help="3 repetitions, 1 s cells (~2-4 min)")
+    g.add_argument("--quick", action="store_const", const="quick", dest="mode", help="3 repetitions, 1 s cells (~12 min for all 8 providers and clients on 2 cores; "
+                   "the run prints its own time at the end)")
     g.add_argument("--smoke", action="store_const", const="smoke", dest="mode", help="the smallest run: proves the harness works")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     p.add_argument("--providers", default=",".join(PROVIDERS), help="comma-separated providers (default: all with a dialect and a fake)")
@@ -611,6 +638,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    started = time.perf_counter()
     mode = MODES[args.mode]
     if args.reps:
         mode = Mode(**{**asdict(mode), "reps": args.reps})
@@ -676,6 +704,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append(("5. Targets (retry + breaker + budget guard on vs off included)", targets_summary(summary, mode, imports)))
     if "tokens" in parts:
         sections.append(("6. Tokenizer (benchmarks/tokens_bench.py)", tokens_part(mode, notes)))
+    if "batch" in parts:
+        sections.append(("7. Fan-out: chat_many (benchmarks/batch_bench.py)", batch_part(mode, notes)))
+    if "redis" in parts:
+        sections.append(("8. Shared state: Redis store vs in-process (benchmarks/redis_bench.py)", tokens_part(mode, notes, "redis")))
     report = render(sections, mode, fake_info, notes)
     print(report)
     if args.out != "-":
@@ -683,4 +715,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.out}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(dump, indent=1, default=str))
+    print(f"the {mode.name} run took {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
     return 0

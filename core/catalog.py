@@ -44,6 +44,10 @@ class _CatalogFile(msgspec.Struct, forbid_unknown_fields=True):
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 
 
+# Providers that serve another provider's models through a different API, priced as that one.
+_PRICED_AS = {"openai_responses": "openai"}
+
+
 class Catalog:
     """An immutable index of :class:`ModelInfo` by (provider, id or alias)."""
 
@@ -65,6 +69,7 @@ class Catalog:
     def lookup(self, provider: str, model: str) -> ModelInfo | None:
         """The entry for ``model`` (id, alias, or dated snapshot of a listed family) at ``provider``."""
         provider = PROVIDER_ALIASES.get(provider, provider)
+        provider = _PRICED_AS.get(provider, provider)  # hook: responses
         found = self._index.get((provider, model))
         if found is None:
             family = _SNAPSHOT_SUFFIX.sub("", model)
@@ -97,6 +102,7 @@ class Catalog:
         if provider is None:
             return self.models
         provider = PROVIDER_ALIASES.get(provider, provider)
+        provider = _PRICED_AS.get(provider, provider)  # hook: responses
         return tuple(m for m in self.models if m.provider == provider)
 
 

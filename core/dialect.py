@@ -95,6 +95,9 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     bearer_token: Secret | None = None
     """An OAuth 2 access token sent as ``Authorization: Bearer`` *instead of* the API key, for providers
     that accept one (a Microsoft Entra ID token for Azure OpenAI). The caller obtains and refreshes it."""
+    api: str | None = None  # hook: responses
+    """Which of the provider's APIs to speak: ``None`` for its default, ``"responses"`` for OpenAI's
+    Responses API (``openai``, ``azure`` and ``openai_compatible``; see :mod:`.openai_responses`)."""
 
     def __post_init__(self) -> None:
         # A value read from a file or a secret mount usually ends in a newline: strip it here, once
@@ -262,10 +265,14 @@ def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> R
             provider, "base URL carries credentials (user:password@): remove them and pass api_key= or headers="
         )
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
-        return invalid_request(
-            provider,
-            f"refusing plain http to non-loopback host {host!r}: use https, or set "
-            "allow_insecure_http=True for this provider if the network is trusted",
+        return Failure(
+            LlmError(
+                kind=ErrorKind.INVALID_REQUEST,
+                message=f"refusing plain http to non-loopback host {host!r}: use https, or set "
+                "allow_insecure_http=True for this provider if the network is trusted",
+                provider=provider,
+                code="insecure_http",
+            )
         )
     return Success(base_url)
 

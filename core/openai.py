@@ -309,13 +309,18 @@ class OpenAIDialect:
                     kind=ErrorKind.AUTHENTICATION,
                     message=f"no API key for {self.name}: pass api_key= or set the provider's key variable",
                     provider=self.name,
+                    code="missing_api_key",
                 )
             )
         base = cfg.base_url or self.default_base_url
         if not base:
-            return invalid_request(
-                self.name,
-                f"{self.name} has no default base URL: pass base_url= (or set the provider's base URL variable)",
+            return Failure(
+                LlmError(
+                    kind=ErrorKind.INVALID_REQUEST,
+                    message=f"{self.name} has no default base URL: pass base_url= (or set the provider's base URL variable)",
+                    provider=self.name,
+                    code="missing_base_url",
+                )
             )
         checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:

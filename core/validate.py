@@ -14,55 +14,34 @@ messages[1]: tool result for 'call_9' answers no earlier tool call (known ids: n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
-import msgspec
 from returns.result import Failure, Result, Success
 
 from .errors import ErrorKind, LlmError
+from .registry import SPECS, ProviderRules
 from .schema import ChatRequest, ImagePart, Message, ModelInfo, Role, ToolSpec
 from .shared import conversation_problem, refused_option
 
 __all__ = ["PROVIDER_RULES", "ProviderRules", "request_problem", "validate_request"]
 
 
-class ProviderRules(msgspec.Struct, frozen=True, kw_only=True):
-    """What one provider accepts. ``None`` means "no constraint known"."""
+class _Rules(Mapping[str, ProviderRules]):
+    """Provider name or alias → its row's rules (core/registry.py); a view, so rows registered later count."""
 
-    image_media_types: frozenset[str] | None = None
-    image_urls: bool = True
-    """Whether http(s) image URLs can be sent (otherwise the image must be inline data)."""
-    tool_results_required: bool = True
-    """Every assistant tool call must be answered by a tool result before the next user turn."""
-    temperature: tuple[float, float] | None = None
-    system_anywhere: bool = True
-    """Whether system messages may appear after the first non-system message."""
+    def __getitem__(self, name: str) -> ProviderRules:
+        return SPECS[name].rules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPECS)
+
+    def __len__(self) -> int:
+        return len(SPECS)
 
 
-_COMMON_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-_OPENAI = ProviderRules(image_media_types=_COMMON_IMAGES, temperature=(0.0, 2.0))
-
-# One row per provider; an unknown provider gets the permissive default.
-PROVIDER_RULES: Mapping[str, ProviderRules] = {
-    "openai": _OPENAI,
-    "azure": _OPENAI,
-    "xai": _OPENAI,
-    "docker": ProviderRules(tool_results_required=False, temperature=(0.0, 2.0)),
-    "openai_compatible": ProviderRules(tool_results_required=False),
-    "anthropic": ProviderRules(image_media_types=_COMMON_IMAGES, temperature=(0.0, 1.0)),
-    "bedrock": ProviderRules(image_media_types=_COMMON_IMAGES, image_urls=False, temperature=(0.0, 1.0)),
-    "gemini": ProviderRules(
-        image_media_types=frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}),
-        image_urls=False,
-        temperature=(0.0, 2.0),
-    ),
-    "ollama": ProviderRules(
-        image_media_types=frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"}),
-        image_urls=False,
-        tool_results_required=False,
-    ),
-}
+PROVIDER_RULES: Mapping[str, ProviderRules] = _Rules()
 _DEFAULT = ProviderRules(tool_results_required=False)
+"""The permissive rules of a provider without a row."""
 
 
 def _fail(provider: str, message: str) -> LlmError:
@@ -88,7 +67,8 @@ def validate_request(
 def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = None) -> LlmError | None:
     """The first reason ``provider`` cannot take ``req``, or ``None`` (:func:`validate_request`
     without the Result, for the client's per-call path). Each rule below is one small function."""
-    rules = PROVIDER_RULES.get(provider, _DEFAULT)
+    spec = SPECS._by_name.get(provider)
+    rules = spec.rules if spec is not None else _DEFAULT
     for rule in _RULES:
         problem = rule(req, provider, rules, info)
         if problem is not None:
@@ -115,9 +95,11 @@ def _has_content(req: ChatRequest, provider: str, rules: ProviderRules, info: Mo
 class _Calls:
     """Tool-call ids seen so far, and the ones still waiting for their result (id → message index)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stored: bool) -> None:
         self.known: list[str] = []
         self.open: dict[str, int] = {}
+        self.stored = stored
+        """A stored conversation (previous_response_id) holds calls that results may answer."""
 
 
 def _message_problem(i: int, m: Message, provider: str, rules: ProviderRules, calls: _Calls, seen_other: bool) -> str | None:
@@ -137,7 +119,7 @@ def _message_problem(i: int, m: Message, provider: str, rules: ProviderRules, ca
 def _tool_result_problem(i: int, m: Message, calls: _Calls) -> str | None:
     if not m.tool_call_id:
         return f"messages[{i}]: a tool result needs tool_call_id"
-    if m.tool_call_id not in calls.known:
+    if m.tool_call_id not in calls.known and not calls.stored:
         ids = ", ".join(calls.known) or "none"
         return f"messages[{i}]: tool result for {m.tool_call_id!r} answers no earlier tool call (known ids: {ids})"
     calls.open.pop(m.tool_call_id, None)
@@ -174,7 +156,9 @@ def _images_problem(i: int, m: Message, provider: str, rules: ProviderRules) -> 
 
 
 def _messages(req: ChatRequest, provider: str, rules: ProviderRules, info: ModelInfo | None) -> str | None:
-    calls, seen_other = _Calls(), False
+    # hook: responses — a stored conversation (previous_response_id) holds the calls results may answer
+    stored = rules.stored_history_option is not None and rules.stored_history_option in req.provider_options
+    calls, seen_other = _Calls(stored), False
     for i, m in enumerate(req.messages):
         problem = _message_problem(i, m, provider, rules, calls, seen_other)
         if problem is not None:

@@ -7,19 +7,34 @@ failure.
 from returns.result import Failure, Result, Success
 
 from .client import Client, Env
-from .config import ENV, LlmConfig
+from .config import ENV, PROVIDER_ENV, LlmConfig
+from .store import FailPolicy, LocalStore, Store
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
 __all__ = [
     "ENV",
+    "PROVIDER_ENV",
     "AiohttpTransport",
     "Client",
     "Env",
+    "FailPolicy",
     "Failure",
     "LlmConfig",
+    "LocalStore",
+    "RedisStore",
     "Result",
+    "Store",
     "Success",
     "Timeouts",
     "Transport",
     "map_exception",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # RedisStore imports redis-py (the ``redis`` extra): only when asked for.
+    if name == "RedisStore":
+        from .redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

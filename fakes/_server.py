@@ -12,12 +12,15 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from ._content import SCRIPTED, as_decision
 from ._faults import FAULT_HEADER, Fault, parse_fault
+
+if TYPE_CHECKING:  # hook: batch
+    from ._batch import BatchBook
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -79,6 +82,7 @@ class FakeState:
     attempts: collections.Counter[str] = field(default_factory=collections.Counter)
     faults: dict[str, collections.deque[Fault]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
     scripts: dict[str, collections.deque[Any]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
+    batches: BatchBook = field(default_factory=lambda: _new_batch_book())  # hook: batch
 
     def fail_next(self, provider: str, fault: str | Fault, times: int = 1) -> None:
         f = parse_fault(fault) if isinstance(fault, str) else fault
@@ -100,6 +104,12 @@ class FakeState:
 
     def count(self, provider: str) -> int:
         return self.attempts[provider]
+
+
+def _new_batch_book() -> BatchBook:  # hook: batch
+    from ._batch import BatchBook
+
+    return BatchBook()
 
 
 def state_of(request: web.Request) -> FakeState:
@@ -332,6 +342,15 @@ class FakeServer:
 
     def requests_for(self, provider: str) -> list[RecordedRequest]:
         return [r for r in self.state.requests if r.provider == provider]
+
+    @property
+    def batches(self) -> BatchBook:  # hook: batch
+        """Every batch job the fakes hold (:class:`interlingua.fakes._batch.BatchBook`)."""
+        return self.state.batches
+
+    async def advance_batches(self, steps: int = 1, *, max_requests: int | None = None) -> None:  # hook: batch
+        """Move every unfinished batch job ``steps`` steps along its provider's states."""
+        await self.state.batches.advance(steps, max_requests=max_requests)
 
 
 @contextlib.asynccontextmanager

@@ -594,6 +594,9 @@ async def get_model(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens_handler)
+    from ._batch import add_anthropic_routes  # hook: batch
+
+    add_anthropic_routes(app)
     # ``GET /v1/models`` is OpenAI's path too: the shared-path dispatcher (fakes._server) sends a
     # request here when it carries ``anthropic-version`` or ``x-api-key``, as every Anthropic client must.
     add_shared_route(app, "GET", "/v1/models", NAME, list_models)

@@ -156,6 +156,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post("/openai/v1/chat/completions", v1_chat)
     app.router.add_get("/openai/v1/models", v1_models)
+    from ._batch import add_azure_routes  # hook: batch
+    from .openai_responses import (
+        add_azure_routes as add_responses_routes,  # hook: responses (/openai[/v1]/responses)
+    )
+
+    add_azure_routes(app)
+    add_responses_routes(app, SPEC)
 
 
 # The fake's root is the resource endpoint: Azure's paths all start with /openai.

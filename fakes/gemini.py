@@ -397,6 +397,11 @@ def add_routes(app: web.Application) -> None:
     # google-genai defaults to API version v1; the docs use v1beta. Both are served. ``GET
     # /v1/models[/{model}]`` is OpenAI's and Anthropic's path too: the shared-path dispatcher
     # (fakes._server) sends a request here when it carries ``x-goog-api-key`` or ``?key=``.
+    from ._batch import (
+        add_gemini_routes,  # hook: batch (first: models/{target} would take :batchGenerateContent)
+    )
+
+    add_gemini_routes(app)
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{{version:{version}}}/models/{{target}}", model_method)
     app.router.add_get("/v1beta/models", list_models)

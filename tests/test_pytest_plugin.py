@@ -66,7 +66,8 @@ async def test_env_covers_every_provider(fake_llm: FakeLlm, monkeypatch: pytest.
     models = {"openai": "openai:gpt-4o-mini", "azure": "azure:gpt-4o-mini", "xai": "xai:grok-4",
               "docker": "docker:ai/smollm2", "openai_compatible": "openai_compatible:gpt-4o-mini",
               "anthropic": "anthropic:claude-haiku-4-5", "gemini": "gemini:gemini-2.5-flash",
-              "ollama": "ollama:llama3.2", "bedrock": "bedrock:anthropic.claude-3-5-sonnet-20240620-v1:0"}
+              "ollama": "ollama:llama3.2", "bedrock": "bedrock:anthropic.claude-3-5-sonnet-20240620-v1:0",
+              "openai_responses": "openai_responses:gpt-4o-mini"}
     assert set(models) == set(ENV)
     async with Client(cfg) as client:
         for provider, model in models.items():

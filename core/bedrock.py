@@ -94,7 +94,15 @@ from .schema import (
     Usage,
     assistant_message,
 )
-from .shared import USER_AGENT, TokenCount, merge_provider_options, preflight, refuse_empty, settle
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    model_id_problem,
+    preflight,
+    refuse_empty,
+    settle,
+)
 
 __all__ = ["BEDROCK", "BedrockDialect", "BedrockStreamState"]
 
@@ -388,6 +396,9 @@ class BedrockDialect:
             return invalid_request(self.name, "SigV4 needs the AWS region: pass region= or set AWS_REGION")
         if not cfg.api_key and now is None:
             return invalid_request(self.name, "SigV4 signing needs the current time: pass now= to encode_request")
+        if cfg.region and not _REGION.fullmatch(cfg.region):
+            # botocore's rule for a region (a valid host label) before it goes into the host name
+            return invalid_request(self.name, "the AWS region is not a valid region name (letters, digits, '-')")
         base = cfg.base_url or self.default_base_url.format(region=cfg.region)
         checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
@@ -406,7 +417,10 @@ class BedrockDialect:
             return merged
         raw = merged.unwrap()
         action = "converse-stream" if stream else "converse"
-        url = join_url(base, f"/model/{_quote_label(_model_id(req.model))}/{action}")
+        model_id = _model_id(req.model)
+        if (problem := model_id_problem(model_id)) is not None:
+            return invalid_request(self.name, problem)
+        url = join_url(base, f"/model/{_quote_label(model_id)}/{action}")
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Accept", "application/vnd.amazon.eventstream" if stream else "application/json"),
@@ -609,6 +623,8 @@ class BedrockDialect:
 
 
 _MERGED_OPTIONS = frozenset({"additionalModelRequestFields"})
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+"""botocore's ``validate_region_name``: a region becomes part of the host, so it must be one label."""
 
 
 class BedrockStreamState(msgspec.Struct, frozen=True):

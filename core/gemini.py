@@ -92,7 +92,15 @@ from .schema import (
     Usage,
     assistant_text,
 )
-from .shared import USER_AGENT, TokenCount, conversation_problem, merge_provider_options, preflight, settle
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    conversation_problem,
+    merge_provider_options,
+    model_id_problem,
+    preflight,
+    settle,
+)
 
 __all__ = ["GEMINI", "GeminiDialect", "GeminiStreamState", "synthesize_call_id"]
 
@@ -423,8 +431,8 @@ class GeminiDialect:
         if type(checked) is Failure:
             return checked
         model_id = strip_model(model)
-        if not model_id:
-            return invalid_request(self.name, "the model id is empty")
+        if (problem := model_id_problem(model_id)) is not None:
+            return invalid_request(self.name, problem)
         path = urlsplit(base).path.rstrip("/")
         # A base URL that already names an API version (a proxy at …/v1beta) is used as is.
         prefix = base if path.rsplit("/", 1)[-1] in ("v1", "v1beta", "v1alpha") else join_url(

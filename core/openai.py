@@ -61,6 +61,7 @@ from .shared import (
     USER_AGENT,
     TokenCount,
     merge_provider_options,
+    model_id_problem,
     preflight,
     refuse_empty,
     settle,
@@ -326,6 +327,8 @@ class OpenAIDialect:
         if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)
+        if (problem := model_id_problem(model)) is not None:
+            return invalid_request(self.name, problem)  # Azure puts it in the URL path
         messages: list[_WMessage] = []
         for m in req.messages:
             wm = _encode_message(m)

@@ -30,6 +30,7 @@ __all__ = [
     "TokenCount",
     "conversation_problem",
     "merge_provider_options",
+    "model_id_problem",
     "preflight",
     "settle",
     "settle_usage",
@@ -182,6 +183,24 @@ def strip_model_prefix(model: str, *names: str) -> str:
             if model.startswith(n + sep):
                 return model[len(n) + 1 :]
     return model
+
+
+def model_id_problem(model_id: str) -> str | None:
+    """Why ``model_id`` cannot go into a URL path (Bedrock ``/model/{id}``, Azure deployments,
+    Gemini ``models/{id}``) or a body, or ``None``: it is empty, a dot segment (``.``/``..``, which
+    HTTP clients resolve, turning ``/model/../converse`` into another endpoint), or holds a control
+    character or whitespace.
+
+    >>> model_id_problem(".."), model_id_problem("gpt-4o")
+    ("the model id '..' would be a URL dot segment", None)
+    """
+    if not model_id:
+        return "the model id is empty"
+    if not model_id.strip("."):
+        return f"the model id {model_id!r} would be a URL dot segment"
+    if _CONTROL.search(model_id) or any(c.isspace() for c in model_id):
+        return "the model id contains whitespace or a control character"
+    return None
 
 
 # -- config preflight --------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
+    before_output,
     close_stream,
     error_from_response,
     invalid_request,
@@ -560,7 +561,7 @@ class AnthropicDialect:
                 e = _EVENT.decode(ev.data)
             except DECODE_ERRORS as exc:
                 out.append(stream_error(self.name, f"malformed stream event: {exc}", ev.data))
-                return _freeze(st, tools, calls, tally, stopped, failed=True), tuple(out)
+                return _freeze(st, tools, calls, tally, stopped, failed=True, started=st.started or bool(out)), tuple(out)
             # data.type names the event; the SSE event line says the same and stands in if it is missing
             match e.type or ev.event:
                 case "message_start":
@@ -603,11 +604,26 @@ class AnthropicDialect:
                 case "message_stop":
                     stopped = True
                 case "error":
-                    out.append(self._stream_failure(e.error or _RErrorDetail(), ev.data))
-                    return _freeze(st, tools, calls, tally, stopped, failed=True), tuple(out)
+                    failure = self._stream_failure(e.error or _RErrorDetail(), ev.data)
+                    if not (st.started or out):
+                        # Nothing reached the caller: classified as the same status would be
+                        # (api_error a retryable 500, overloaded_error an overloaded 529).
+                        failure = before_output(self._status_failure(e.error or _RErrorDetail(), ev.data))
+                    out.append(failure)
+                    return _freeze(st, tools, calls, tally, stopped, failed=True, started=st.started or bool(out)), tuple(out)
                 case _:
                     pass  # ping, and event types added later ("clients should handle unknown events")
-        return _freeze(st, tools, calls, tally, stopped, failed=False), tuple(out)
+        return _freeze(st, tools, calls, tally, stopped, failed=False, started=st.started or bool(out)), tuple(out)
+
+    def _status_failure(self, d: _RErrorDetail, data: bytes) -> LlmError:
+        kind = ERROR_TYPES.get(d.type or "", ErrorKind.PROVIDER)
+        return LlmError(
+            kind=kind,
+            message=d.message or d.type or "unknown error",
+            provider=self.name,
+            code=d.type,
+            raw=data[:512].decode("utf-8", "replace"),
+        )
 
     def _stream_failure(self, d: _RErrorDetail, data: bytes) -> LlmError:
         # An error event arrives on a 200 stream: the type names the kind ("overloaded_error" is as
@@ -678,6 +694,8 @@ class AnthropicStreamState(msgspec.Struct, frozen=True):
     tally: _Tally = _Tally()
     stopped: bool = False
     failed: bool = False
+    started: bool = False
+    """A chunk was produced: an error event after it is a mid-stream failure."""
 
 
 def _freeze(
@@ -688,8 +706,9 @@ def _freeze(
     stopped: bool,
     *,
     failed: bool,
+    started: bool = False,
 ) -> AnthropicStreamState:
-    return AnthropicStreamState(st.sse, tuple(tools.items()), calls, tally, stopped, failed)
+    return AnthropicStreamState(st.sse, tuple(tools.items()), calls, tally, stopped, failed, started)
 
 
 def _block_start(b: _RBlock) -> ChatChunk | None:

@@ -160,6 +160,30 @@ def too_long_error(provider: str, limit: int) -> LlmError:
     return stream_error(provider, f"a stream event is longer than max_event_bytes ({limit} bytes)")
 
 
+_STATUS_OF_KIND = {
+    ErrorKind.PROVIDER: 500,
+    ErrorKind.OVERLOADED: 529,
+    ErrorKind.RATE_LIMIT: 429,
+    ErrorKind.TIMEOUT: 504,
+}
+
+
+def before_output(err: LlmError) -> LlmError:
+    """A provider's error *event* that came before any output, classified as the same error sent
+    with its HTTP status would be (OpenAI ``server_error`` → a retryable 500, Anthropic
+    ``overloaded_error`` → overloaded 529): nothing reached the caller, so the client may retry.
+
+    >>> e = before_output(LlmError(kind=ErrorKind.PROVIDER, message="The server had an error"))
+    >>> e.kind, e.status, e.is_retryable()
+    (<ErrorKind.PROVIDER: 'provider'>, 500, True)
+    """
+    return msgspec.structs.replace(
+        err,
+        status=err.status if err.status and err.status >= 400 else _STATUS_OF_KIND.get(err.kind),
+        message=f"error event before any output: {err.message}",
+    )
+
+
 def close_stream(
     provider: str, events: tuple[StreamEvent, ...], *, complete: bool, missing: str
 ) -> Result[tuple[ChatChunk, ...], LlmError]:
@@ -212,6 +236,11 @@ def error_from_response(
     hinted = parse_retry_after(resp.headers, resp.received_at)
     body_text = resp.body.decode("utf-8", "replace")
     msg = message or _fallback_message(resp.status, body_text)
+    if 300 <= resp.status < 400:
+        # A redirect is the provider (or a proxy) saying the base URL is wrong. The transport never
+        # follows one (it would carry the key to another host); retrying cannot help, and it is no
+        # sign the service is down, so it is not retryable and does not open the circuit.
+        kind, retryable, msg = ErrorKind.API, False, _redirect_message(resp)
     return LlmError(
         kind=kind or kind_for_status(resp.status),
         message=redact(msg, *secrets),
@@ -223,6 +252,17 @@ def error_from_response(
         raw=redact(excerpt(body_text), *secrets) if body_text else None,
         headers=kept_headers(resp.headers),
     )
+
+
+def _redirect_message(resp: HttpResponse) -> str:
+    location = next((v for k, v in resp.headers.items() if k.lower() == "location"), "")
+    try:
+        host = urlsplit(location).hostname
+    except ValueError:
+        host = None
+    target = f"to host {host!r}" if host else "with no usable Location"
+    return (f"HTTP {resp.status} redirect {target}: interlingua does not follow redirects; "
+            "check the provider's base_url")
 
 
 def _fallback_message(status: int, body: str) -> str:

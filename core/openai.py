@@ -29,6 +29,7 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
+    before_output,
     close_stream,
     error_from_response,
     invalid_request,
@@ -525,12 +526,12 @@ class OpenAIDialect:
             return state, ()
         sst, events = sse.feed(state.sse, data)
         if sst.too_long:
-            return OpenAIStreamState(sst, state.done, state.finished, True), (
+            return OpenAIStreamState(sst, state.done, state.finished, True, state.started), (
                 too_long_error(self.name, sst.max_event_bytes),
             )
         if not events:
-            return OpenAIStreamState(sst, state.done, state.finished, state.failed), ()
-        return self._on_events(OpenAIStreamState(sst, state.done, state.finished, state.failed), events)
+            return OpenAIStreamState(sst, state.done, state.finished, state.failed, state.started), ()
+        return self._on_events(OpenAIStreamState(sst, state.done, state.finished, state.failed, state.started), events)
 
     def _on_events(
         self, st: OpenAIStreamState, events: tuple[sse.SseEvent, ...]
@@ -547,24 +548,29 @@ class OpenAIDialect:
                 c = _COMPLETION.decode(ev.data)
             except DECODE_ERRORS as e:
                 out.append(stream_error(self.name, f"malformed stream event: {e}", ev.data))
-                return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
+                return OpenAIStreamState(st.sse, done, finished, True, st.started), tuple(out)
             if c.error is not None:
                 err = self._error_from_detail(c.error, HttpResponse(200))
-                out.append(
-                    LlmError(
-                        kind=err.kind if err.kind is not ErrorKind.PROVIDER else ErrorKind.STREAMING,
-                        message=f"error event mid-stream: {err.message}",
-                        provider=self.name,
-                        code=err.code,
-                        raw=err.raw,
+                if not (st.started or out):
+                    # Nothing reached the caller: the same error as the status would have been
+                    # (server_error is a retryable 500), so the client retries it.
+                    out.append(before_output(err))
+                else:
+                    out.append(
+                        LlmError(
+                            kind=err.kind if err.kind is not ErrorKind.PROVIDER else ErrorKind.STREAMING,
+                            message=f"error event mid-stream: {err.message}",
+                            provider=self.name,
+                            code=err.code,
+                            raw=err.raw,
+                        )
                     )
-                )
-                return OpenAIStreamState(st.sse, done, finished, True), tuple(out)
+                return OpenAIStreamState(st.sse, done, finished, True, st.started), tuple(out)
             chunk = _chunk(c, self.reasoning_in_completion)
             if chunk.finish_reason is not None:
                 finished = True
             out.append(chunk)
-        return OpenAIStreamState(st.sse, done, finished, False), tuple(out)
+        return OpenAIStreamState(st.sse, done, finished, False, st.started or bool(out)), tuple(out)
 
     def stream_finish(self, state: OpenAIStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
@@ -583,6 +589,8 @@ class OpenAIStreamState(msgspec.Struct, frozen=True):
     done: bool = False
     finished: bool = False
     failed: bool = False
+    started: bool = False
+    """A chunk was produced: an error event after it is a mid-stream failure."""
 
 
 

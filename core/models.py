@@ -3,7 +3,7 @@
 The rules, in order (the README's "Model strings" section says the same):
 
 1. ``provider:model`` or ``provider/model`` with a known provider name or alias routes there; the
-   model id must not be empty, a URL dot segment (``.``, ``..``) or hold whitespace/control characters.
+   model id must not be empty, a URL dot segment (``.``, ``..``) or hold a control character.
 2. A bare name matching a provider row's pattern (``gpt-*``, ``claude-*``, ``gemini-*``, ``ai/…``) goes
    to that provider.
 3. A prefix within edit distance 2 of a provider name or alias (``opnai:gpt-4o-mini``) is refused

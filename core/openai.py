@@ -49,11 +49,13 @@ from .schema import (
     ImagePart,
     Message,
     ReasoningPart,
+    ResponseFormat,
     Role,
     TextPart,
     ToolCall,
     ToolCallDelta,
     ToolChoiceFunction,
+    ToolSpec,
     Usage,
     assistant_message,
     assistant_text,
@@ -274,6 +276,45 @@ ERROR_MESSAGES: tuple[tuple[str, ErrorKind], ...] = (
 )
 
 
+def _tool(t: ToolSpec) -> _WTool:
+    return _WTool(
+        "function",
+        _WFunctionDef(
+            t.name,
+            t.parameters,
+            UNSET if t.description is None else t.description,
+            UNSET if t.strict is None else t.strict,
+        ),
+    )
+
+
+def _sampling(body: _WRequest, req: ChatRequest) -> None:
+    """temperature, top_p, stop, seed and user, each only when set."""
+    if req.temperature is not None:
+        body.temperature = req.temperature
+    if req.top_p is not None:
+        body.top_p = req.top_p
+    if req.stop:
+        body.stop = list(req.stop)
+    if req.seed is not None:
+        body.seed = req.seed
+    if req.user is not None:
+        body.user = req.user
+
+
+def _response_format(rf: ResponseFormat) -> _WResponseFormat:
+    return _WResponseFormat(
+        rf.type,
+        _WJsonSchema(
+            rf.name,
+            UNSET if rf.schema is None else rf.schema,
+            UNSET if rf.strict is None else rf.strict,
+        )
+        if rf.type == "json_schema"
+        else UNSET,
+    )
+
+
 UrlBuilder = Callable[["OpenAIDialect", str, str, ProviderConfig], str]
 
 
@@ -303,8 +344,28 @@ class OpenAIDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
+        """Check, address, build the body, merge ``provider_options``, add headers: one named step each."""
         if (empty := refuse_empty(self.name, req)) is not None:
             return empty
+        addressed = self._address(req, cfg)
+        if type(addressed) is Failure:
+            return addressed
+        base, model = addressed.unwrap()
+        messages: list[_WMessage] = []
+        for m in req.messages:
+            wm = _encode_message(m)
+            if isinstance(wm, str):
+                return invalid_request(self.name, wm)
+            messages.append(wm)
+        body = self._body(req, model, messages, stream)
+        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
+        if type(merged) is Failure:
+            return merged
+        url = self.url_for(self, base, model, cfg)
+        return Success(HttpRequest("POST", url, self._headers(cfg, stream), merged.unwrap()))
+
+    def _address(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[str, str], LlmError]:
+        """The base URL and the model id, once the key, the config and the id are checked."""
         if self.key_required and not (cfg.api_key or cfg.bearer_token):
             return Failure(
                 LlmError(
@@ -330,65 +391,31 @@ class OpenAIDialect:
         model = strip_model_prefix(req.model, *self.model_names)
         if (problem := model_id_problem(model)) is not None:
             return invalid_request(self.name, problem)  # Azure puts it in the URL path
-        messages: list[_WMessage] = []
-        for m in req.messages:
-            wm = _encode_message(m)
-            if isinstance(wm, str):
-                return invalid_request(self.name, wm)
-            messages.append(wm)
+        return Success((base, model))
+
+    def _body(self, req: ChatRequest, model: str, messages: list[_WMessage], stream: bool) -> _WRequest:
         body = _WRequest(model=model, messages=messages)
         if req.tools:
-            body.tools = [
-                _WTool(
-                    "function",
-                    _WFunctionDef(
-                        t.name,
-                        t.parameters,
-                        UNSET if t.description is None else t.description,
-                        UNSET if t.strict is None else t.strict,
-                    ),
-                )
-                for t in req.tools
-            ]
+            body.tools = [_tool(t) for t in req.tools]
         if req.tool_choice is not None:
             body.tool_choice = (
                 _WToolChoice("function", _WNamedFunction(req.tool_choice.name))
                 if isinstance(req.tool_choice, ToolChoiceFunction)
                 else req.tool_choice
             )
-        if req.temperature is not None:
-            body.temperature = req.temperature
-        if req.top_p is not None:
-            body.top_p = req.top_p
+        _sampling(body, req)
         if req.max_tokens is not None:
             setattr(body, self.max_tokens_field, req.max_tokens)
-        if req.stop:
-            body.stop = list(req.stop)
-        if req.seed is not None:
-            body.seed = req.seed
-        if req.user is not None:
-            body.user = req.user
         if req.response_format is not None:
-            rf = req.response_format
-            body.response_format = _WResponseFormat(
-                rf.type,
-                _WJsonSchema(
-                    rf.name,
-                    UNSET if rf.schema is None else rf.schema,
-                    UNSET if rf.strict is None else rf.strict,
-                )
-                if rf.type == "json_schema"
-                else UNSET,
-            )
+            body.response_format = _response_format(req.response_format)
         if req.reasoning is not None and req.reasoning.effort is not None:
             body.reasoning_effort = req.reasoning.effort
         if stream:
             body.stream = True
             body.stream_options = _WStreamOptions(include_usage=True)
-        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
-        if type(merged) is Failure:
-            return merged
-        raw = merged.unwrap()
+        return body
+
+    def _headers(self, cfg: ProviderConfig, stream: bool) -> Headers:
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Accept", "text/event-stream" if stream else "application/json"),
@@ -403,7 +430,7 @@ class OpenAIDialect:
         if cfg.project:
             headers.append(("OpenAI-Project", cfg.project))
         headers.extend(cfg.headers)
-        return Success(HttpRequest("POST", self.url_for(self, base, model, cfg), Headers(headers), raw))
+        return Headers(headers)
 
     # -- decode ---------------------------------------------------------------------------------
 

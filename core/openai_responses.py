@@ -354,7 +354,7 @@ class ResponsesDialect:
         if req.stop:
             return invalid_request(self.name, "the Responses API has no stop sequences: leave stop empty")
         # The chat dialect checks key, base URL and builds the URL/headers; only the body differs.
-        shell = self.chat.encode_request(_PLACEHOLDER, cfg, stream=stream)
+        shell = self.chat.encode_request(msgspec.structs.replace(_PLACEHOLDER, model=req.model), cfg, stream=stream)
         if type(shell) is Failure:
             return shell
         model = strip_model_prefix(req.model, *self.chat.model_names)

@@ -189,7 +189,7 @@ def model_id_problem(model_id: str) -> str | None:
     """Why ``model_id`` cannot go into a URL path (Bedrock ``/model/{id}``, Azure deployments,
     Gemini ``models/{id}``) or a body, or ``None``: it is empty, a dot segment (``.``/``..``, which
     HTTP clients resolve, turning ``/model/../converse`` into another endpoint), or holds a control
-    character or whitespace.
+    character (a space is fine: the dialects percent-encode the id in a path).
 
     >>> model_id_problem(".."), model_id_problem("gpt-4o")
     ("the model id '..' would be a URL dot segment", None)
@@ -198,8 +198,8 @@ def model_id_problem(model_id: str) -> str | None:
         return "the model id is empty"
     if not model_id.strip("."):
         return f"the model id {model_id!r} would be a URL dot segment"
-    if _CONTROL.search(model_id) or any(c.isspace() for c in model_id):
-        return "the model id contains whitespace or a control character"
+    if _CONTROL.search(model_id):
+        return "the model id contains a control character"
     return None
 
 

@@ -135,7 +135,7 @@ def _floor_fold(pieces: list[bytes], framing: str) -> int:
 
 def bench_provider(s: Scenario, budget: float) -> dict[str, Any]:
     from interlingua.core import DIALECTS, ProviderConfig, Secret, decode_response, encode_request
-    from interlingua.core.fold import Accumulator, accumulate, to_response
+    from interlingua.core.fold import StreamFold
 
     from ._clients import _interlingua_request
 
@@ -168,14 +168,14 @@ def bench_provider(s: Scenario, budget: float) -> dict[str, Any]:
 
     def fold() -> None:
         st = d.stream_start()
-        acc = Accumulator()
+        chunks = StreamFold()
         for p in pieces:
             st, events = d.stream_feed(st, p)
             for e in events:
-                acc = accumulate(acc, e)  # type: ignore[arg-type]
+                chunks.add(e)  # type: ignore[arg-type]
         for e in d.stream_finish(st).unwrap():
-            acc = accumulate(acc, e)
-        to_response(acc, s.provider)
+            chunks.add(e)
+        chunks.response(s.provider)
 
     fold_t = compare({"floor": lambda: _floor_fold(pieces, framing), "interlingua": fold}, budget)
     return {

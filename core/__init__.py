@@ -8,12 +8,13 @@ vendored tokenizer ranks, exactly as importing a module reads its source.)
 from .api import decode_response, decode_stream, encode_request, iter_stream
 from .dialect import Dialect, ProviderConfig, StreamEvent
 from .errors import ErrorKind, LlmError, LlmException, parse_retry_after
-from .fold import Accumulator, accumulate, fold_chunks, to_response
+from .fold import StreamFold, fold_chunks
 from .http import Headers, HttpRequest, HttpResponse
 from .models import PROVIDERS, ModelRef, detect_provider, parse_model
 from .prepare import Prepared, prepare
 from .registry import DIALECTS, SPECS, ProviderSpec, get_dialect, get_spec
 from .schema import (
+    CacheControl,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -40,7 +41,7 @@ __all__ = [
     "DIALECTS",
     "PROVIDERS",
     "SPECS",
-    "Accumulator",
+    "CacheControl",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",
@@ -66,6 +67,7 @@ __all__ = [
     "Role",
     "Secret",
     "StreamEvent",
+    "StreamFold",
     "TextPart",
     "ToolCall",
     "ToolCallDelta",
@@ -73,7 +75,6 @@ __all__ = [
     "ToolChoiceFunction",
     "ToolSpec",
     "Usage",
-    "accumulate",
     "decode_response",
     "decode_stream",
     "detect_provider",
@@ -86,5 +87,4 @@ __all__ = [
     "parse_retry_after",
     "prepare",
     "redact",
-    "to_response",
 ]

@@ -24,7 +24,12 @@ How the unified schema maps onto the Messages API:
   into the top level of the body (``top_k``, ``metadata``, ``service_tier``, …).
 * ``Usage.prompt_tokens`` = ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``
   ("total input tokens in a request is the summation" of the three — API reference), with
-  ``cached_tokens`` = cache reads and ``cache_write_tokens`` = cache writes.
+  ``cached_tokens`` = cache reads and ``cache_write_tokens`` = cache writes (``cache_write_1h_tokens``
+  from ``usage.cache_creation.ephemeral_1h_input_tokens``).
+* A :class:`CacheControl` breakpoint → ``cache_control: {"type": "ephemeral"}`` (plus ``"ttl": "1h"``)
+  on the tool, the text part, or the last block of the message it is set on; a marked system
+  prompt is sent as a list of text blocks. At most 4 per request, 1h before 5m
+  (:mod:`interlingua.core.prompt_cache`), checked before sending.
 
 >>> from .schema import ChatRequest, Message
 >>> from .secret import Secret
@@ -70,7 +75,9 @@ from .dialect import (
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
+from .prompt_cache import breakpoint_problem
 from .schema import (
+    CacheControl,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -109,8 +116,27 @@ DEFAULT_MAX_TOKENS = 4096
 # Request wire types (https://docs.anthropic.com/en/api/messages). UNSET fields are left out.
 
 
+class _WCacheControl(msgspec.Struct):
+    """https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching: ``{"type": "ephemeral"}``,
+    with ``"ttl": "1h"`` for the one-hour cache (5 minutes when absent)."""
+
+    type: str = "ephemeral"
+    ttl: str | UnsetType = UNSET
+
+
+_CC_5M = _WCacheControl()
+_CC_1H = _WCacheControl(ttl="1h")
+
+
+def _cc(c: CacheControl | None) -> _WCacheControl | UnsetType:
+    if c is None:
+        return UNSET
+    return _CC_1H if c.ttl == "1h" else _CC_5M
+
+
 class _WText(msgspec.Struct, tag="text", tag_field="type"):
     text: str
+    cache_control: _WCacheControl | UnsetType = UNSET
 
 
 class _WBase64Source(msgspec.Struct, tag="base64", tag_field="type"):
@@ -124,18 +150,21 @@ class _WUrlSource(msgspec.Struct, tag="url", tag_field="type"):
 
 class _WImage(msgspec.Struct, tag="image", tag_field="type"):
     source: _WBase64Source | _WUrlSource
+    cache_control: _WCacheControl | UnsetType = UNSET
 
 
 class _WToolUse(msgspec.Struct, tag="tool_use", tag_field="type"):
     id: str
     name: str
     input: Any
+    cache_control: _WCacheControl | UnsetType = UNSET
 
 
 class _WToolResult(msgspec.Struct, tag="tool_result", tag_field="type"):
     tool_use_id: str
     content: str | list[_WText | _WImage]
     is_error: bool | UnsetType = UNSET
+    cache_control: _WCacheControl | UnsetType = UNSET
 
 
 class _WThinking(msgspec.Struct, tag="thinking", tag_field="type"):
@@ -160,6 +189,7 @@ class _WTool(msgspec.Struct):
     input_schema: dict[str, Any]
     description: str | UnsetType = UNSET
     strict: bool | UnsetType = UNSET
+    cache_control: _WCacheControl | UnsetType = UNSET
 
 
 class _WToolChoice(msgspec.Struct):
@@ -222,11 +252,18 @@ class _ROutputDetails(msgspec.Struct):
     thinking_tokens: TokenCount | None = None
 
 
+class _RCacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: TokenCount | None = None
+    ephemeral_1h_input_tokens: TokenCount | None = None
+
+
 class _RUsage(msgspec.Struct):
     input_tokens: TokenCount | None = None
     output_tokens: TokenCount | None = None
     cache_creation_input_tokens: TokenCount | None = None
     cache_read_input_tokens: TokenCount | None = None
+    cache_creation: _RCacheCreation | None = None
+    """The cache writes split by TTL (the 1-hour ones are billed at 2x input, the 5-minute at 1.25x)."""
     output_tokens_details: _ROutputDetails | None = None
 
 
@@ -413,13 +450,16 @@ class AnthropicDialect:
         if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)
+        problem = breakpoint_problem(req)
+        if problem is not None:
+            return invalid_request(self.name, problem)
         encoded = _encode_messages(req.messages)
         if isinstance(encoded, str):
             return invalid_request(self.name, encoded)
         system, messages = encoded
         body = _WRequest(model=model, max_tokens=self._max_tokens(req, model), messages=messages)
         if system:
-            body.system = system[0].text if len(system) == 1 else system
+            body.system = system[0].text if len(system) == 1 and system[0].cache_control is UNSET else system
         if req.tools:
             body.tools = [
                 _WTool(
@@ -427,6 +467,7 @@ class AnthropicDialect:
                     t.parameters,
                     UNSET if t.description is None else t.description,
                     UNSET if t.strict is None else t.strict,
+                    _cc(t.cache),
                 )
                 for t in req.tools
             ]
@@ -657,6 +698,7 @@ class _Tally(msgspec.Struct, frozen=True):
     output: int = 0
     cache_read: int = 0
     cache_write: int = 0
+    cache_write_1h: int = 0
     thinking: int = 0
 
     def add(self, u: _RUsage | None) -> _Tally:
@@ -665,6 +707,7 @@ class _Tally(msgspec.Struct, frozen=True):
         # message_delta usage is cumulative ("the token counts … are cumulative" — streaming docs):
         # a field present replaces, a field absent keeps the earlier value.
         details = u.output_tokens_details
+        creation = u.cache_creation
         return _Tally(
             input=self.input if u.input_tokens is None else u.input_tokens,
             output=self.output if u.output_tokens is None else u.output_tokens,
@@ -672,6 +715,9 @@ class _Tally(msgspec.Struct, frozen=True):
             cache_write=self.cache_write
             if u.cache_creation_input_tokens is None
             else u.cache_creation_input_tokens,
+            cache_write_1h=self.cache_write_1h
+            if creation is None or creation.ephemeral_1h_input_tokens is None
+            else creation.ephemeral_1h_input_tokens,
             thinking=self.thinking
             if details is None or details.thinking_tokens is None
             else details.thinking_tokens,
@@ -793,6 +839,7 @@ def _usage(t: _Tally) -> Usage:
         total_tokens=prompt + t.output,
         cached_tokens=t.cache_read,
         cache_write_tokens=t.cache_write,
+        cache_write_1h_tokens=min(t.cache_write_1h, t.cache_write),
         reasoning_tokens=t.thinking,
     )
 
@@ -813,8 +860,14 @@ def _encode_messages(msgs: tuple[Message, ...]) -> tuple[list[_WText], list[_WMe
         if m.role == Role.SYSTEM:
             if any(isinstance(p, ImagePart) for p in m.parts):
                 return "images are not allowed in system messages"
-            if m.text:
-                system.append(_WText(m.text))
+            if isinstance(m.content, str):
+                if m.text:
+                    system.append(_WText(m.text, _cc(m.cache)))
+                continue
+            blocks = [_WText(p.text, _cc(p.cache)) for p in m.content if isinstance(p, TextPart) and p.text]
+            if blocks and m.cache is not None:
+                blocks[-1].cache_control = _cc(m.cache)
+            system.extend(blocks)
             continue
         encoded = _encode_turn(m)
         if isinstance(encoded, str):
@@ -837,6 +890,20 @@ def _blocks(content: str | list[_WBlock]) -> list[_WBlock]:
 
 
 def _encode_turn(m: Message) -> tuple[str, str | list[_WBlock]] | str:
+    encoded = _encode_content(m)
+    if m.cache is None or isinstance(encoded, str):
+        return encoded
+    # A message's breakpoint goes on its last block ("cache_control on the last block of the prefix")
+    role, content = encoded
+    blocks = _blocks(content)
+    for block in reversed(blocks):
+        if not isinstance(block, _WThinking | _WRedactedThinking):  # thinking blocks cannot carry it
+            block.cache_control = _cc(m.cache)
+            break
+    return role, blocks
+
+
+def _encode_content(m: Message) -> tuple[str, str | list[_WBlock]] | str:
     match m.role:
         case Role.TOOL:
             if not m.tool_call_id:
@@ -854,7 +921,7 @@ def _encode_turn(m: Message) -> tuple[str, str | list[_WBlock]] | str:
                     # unsigned reasoning (another provider's) would be rejected: left out
             for p in m.parts:
                 if isinstance(p, TextPart) and p.text:
-                    blocks.append(_WText(p.text))
+                    blocks.append(_WText(p.text, _cc(p.cache)))
                 elif isinstance(p, ImagePart):
                     return "images are only allowed in user messages, not assistant"
             for tc in m.tool_calls:
@@ -873,7 +940,7 @@ def _encode_turn(m: Message) -> tuple[str, str | list[_WBlock]] | str:
             for p in m.content:
                 if isinstance(p, TextPart):
                     if p.text:
-                        parts.append(_WText(p.text))
+                        parts.append(_WText(p.text, _cc(p.cache)))
                 elif isinstance(p, ImagePart):
                     parts.append(_WImage(_image_source(p)))
             return "user", parts

@@ -23,7 +23,7 @@ from returns.result import Failure, Result, Success
 from .catalog import default_catalog
 from .dialect import ProviderConfig, invalid_request
 from .errors import ErrorKind, LlmError
-from .fold import Accumulator, accumulate, to_response
+from .fold import StreamFold
 from .http import Headers, HttpRequest, HttpResponse
 from .models import parse_model
 from .prepare import fill_max_tokens
@@ -132,7 +132,7 @@ def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | 
 
 def decode_stream(provider: str, pieces: Iterable[bytes]) -> Result[ChatResponse, LlmError]:
     """Fold a streamed body, split into arbitrary byte slices, into the non-streamed response."""
-    acc = Accumulator()
+    fold = StreamFold()
     name = provider
     d = get_dialect(provider)
     if type(d) is Success:
@@ -140,5 +140,5 @@ def decode_stream(provider: str, pieces: Iterable[bytes]) -> Result[ChatResponse
     for item in iter_stream(provider, pieces):
         if isinstance(item, LlmError):
             return Failure(item)
-        acc = accumulate(acc, item)
-    return Success(to_response(acc, name))
+        fold.add(item)
+    return Success(fold.response(name))

@@ -32,6 +32,10 @@ medium 8192, high 16384); other model families take their own fields through
 top level of the body (``guardrailConfig``, ``performanceConfig``, ``requestMetadata``, …);
 an ``additionalModelRequestFields`` there is merged with the one ``reasoning`` builds. ``seed`` and
 ``user`` have no Converse field and are not sent; ``response_format`` is refused.
+A :class:`CacheControl` breakpoint → a ``cachePoint {type: default[, ttl: 1h]}`` entry right after
+the marked content block, system block or tool (at most 4, 1h before 5m, checked before sending);
+``usage.cacheReadInputTokens``/``cacheWriteInputTokens`` → ``cached_tokens``/``cache_write_tokens``,
+``cacheDetails`` (writes by TTL) → ``cache_write_1h_tokens``.
 
 Converse responses carry no id, model or creation time: those stay empty (in streams too, so a
 folded stream equals its non-streamed twin); ``metrics`` and ``additionalModelResponseFields`` go to
@@ -77,7 +81,9 @@ from .dialect import (
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
+from .prompt_cache import breakpoint_problem
 from .schema import (
+    CacheControl,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -146,6 +152,22 @@ class _WReasoning(msgspec.Struct, rename="camel"):
     redacted_content: str | UnsetType = UNSET
 
 
+class _WCachePoint(msgspec.Struct):
+    """CachePointBlock: ``{"type": "default"}``, with ``"ttl": "1h"`` for the extended TTL ("when
+    omitted, uses type value for caching behavior" — Converse API reference)."""
+
+    type: str = "default"
+    ttl: str | UnsetType = UNSET
+
+
+_CP_5M = _WCachePoint()
+_CP_1H = _WCachePoint(ttl="1h")
+
+
+def _cache_point(c: CacheControl) -> _WCachePoint:
+    return _CP_1H if c.ttl == "1h" else _CP_5M
+
+
 class _WBlock(msgspec.Struct, rename="camel", omit_defaults=True):
     """A ContentBlock: a union expressed as an object with exactly one member set."""
 
@@ -154,6 +176,7 @@ class _WBlock(msgspec.Struct, rename="camel", omit_defaults=True):
     tool_use: _WToolUse | UnsetType = UNSET
     tool_result: _WToolResult | UnsetType = UNSET
     reasoning_content: _WReasoning | UnsetType = UNSET
+    cache_point: _WCachePoint | UnsetType = UNSET
 
 
 class _WMessage(msgspec.Struct):
@@ -161,8 +184,9 @@ class _WMessage(msgspec.Struct):
     content: list[_WBlock]
 
 
-class _WSystem(msgspec.Struct):
-    text: str
+class _WSystem(msgspec.Struct, rename="camel", omit_defaults=True):
+    text: str | UnsetType = UNSET
+    cache_point: _WCachePoint | UnsetType = UNSET
 
 
 class _WInference(msgspec.Struct, rename="camel"):
@@ -182,8 +206,9 @@ class _WToolSpecBody(msgspec.Struct, rename="camel"):
     description: str | UnsetType = UNSET
 
 
-class _WTool(msgspec.Struct, rename="camel"):
-    tool_spec: _WToolSpecBody
+class _WTool(msgspec.Struct, rename="camel", omit_defaults=True):
+    tool_spec: _WToolSpecBody | UnsetType = UNSET
+    cache_point: _WCachePoint | UnsetType = UNSET
 
 
 class _WToolName(msgspec.Struct):
@@ -244,12 +269,19 @@ class _ROutput(msgspec.Struct):
     message: _RMessage | None = None
 
 
+class _RCacheDetail(msgspec.Struct, rename="camel"):
+    ttl: str | None = None
+    input_tokens: TokenCount | None = None
+
+
 class _RUsage(msgspec.Struct, rename="camel"):
     input_tokens: TokenCount | None = None
     output_tokens: TokenCount | None = None
     total_tokens: TokenCount | None = None
     cache_read_input_tokens: TokenCount | None = None
     cache_write_input_tokens: TokenCount | None = None
+    cache_details: list[_RCacheDetail] | None = None
+    """Cache writes by TTL ("1h before 5m"): the 1-hour ones are priced apart."""
 
 
 class _RConverse(msgspec.Struct, rename="camel"):
@@ -641,14 +673,26 @@ class BedrockStreamState(msgspec.Struct, frozen=True):
 
 
 def _encode_body(req: ChatRequest) -> _WRequest | str:
+    problem = breakpoint_problem(req)
+    if problem is not None:
+        return problem
     system: list[_WSystem] = []
     turns: list[_WMessage] = []
     for m in req.messages:
         if m.role is Role.SYSTEM:
             if any(isinstance(p, ImagePart) for p in m.parts):
                 return "images are not allowed in system messages"
-            if m.text:
-                system.append(_WSystem(m.text))
+            if isinstance(m.content, str):
+                if m.text:
+                    system.append(_WSystem(m.text))
+            else:
+                for p in m.content:
+                    if isinstance(p, TextPart) and p.text:
+                        system.append(_WSystem(p.text))
+                    if isinstance(p, TextPart) and p.cache is not None:
+                        system.append(_WSystem(cache_point=_cache_point(p.cache)))
+            if m.cache is not None:
+                system.append(_WSystem(cache_point=_cache_point(m.cache)))
             continue
         blocks = _encode_blocks(m)
         if isinstance(blocks, str):
@@ -677,12 +721,12 @@ def _encode_body(req: ChatRequest) -> _WRequest | str:
     if inference != _WInference():
         body.inference_config = inference
     if req.tools and req.tool_choice != "none":
-        tools = [
-            _WTool(
-                _WToolSpecBody(t.name, _WInputSchema(t.parameters), UNSET if t.description is None else t.description)
-            )
-            for t in req.tools
-        ]
+        tools: list[_WTool] = []
+        for t in req.tools:
+            spec = _WToolSpecBody(t.name, _WInputSchema(t.parameters), UNSET if t.description is None else t.description)
+            tools.append(_WTool(spec))
+            if t.cache is not None:  # a cachePoint entry after the tool it closes
+                tools.append(_WTool(cache_point=_cache_point(t.cache)))
         body.tool_config = _WToolConfig(tools, _tool_choice(req))
     if req.reasoning is not None:
         budget = req.reasoning.budget_tokens or THINKING_BUDGETS.get(req.reasoning.effort or "medium", 8192)
@@ -707,6 +751,8 @@ def _encode_blocks(m: Message) -> list[_WBlock] | str:
         if not m.tool_call_id:
             return "a tool message needs tool_call_id"
         result = _WToolResult(m.tool_call_id, [_WToolResultText(m.text)], "error" if m.is_error else "success")
+        if m.cache is not None:
+            return [_WBlock(tool_result=result), _WBlock(cache_point=_cache_point(m.cache))]
         return [_WBlock(tool_result=result)]
     blocks: list[_WBlock] = []
     for p in m.parts:
@@ -715,6 +761,8 @@ def _encode_blocks(m: Message) -> list[_WBlock] | str:
                 # Converse rejects blank text blocks ("The text field in the ContentBlock object is blank").
                 if text:
                     blocks.append(_WBlock(text=text))
+                if p.cache is not None:
+                    blocks.append(_WBlock(cache_point=_cache_point(p.cache)))
             case ImagePart():
                 if m.role is not Role.USER:
                     return f"images are only allowed in user messages, not {m.role.value}"
@@ -738,6 +786,8 @@ def _encode_blocks(m: Message) -> list[_WBlock] | str:
         if not isinstance(args, dict):
             return f"tool call {tc.id!r} arguments must be a JSON object for Converse"
         blocks.append(_WBlock(tool_use=_WToolUse(tc.id, tc.name, args)))
+    if m.cache is not None and blocks:
+        blocks.append(_WBlock(cache_point=_cache_point(m.cache)))
     return blocks
 
 
@@ -781,6 +831,7 @@ def _usage(u: _RUsage | None) -> Usage:
         total_tokens=u.total_tokens if u.total_tokens is not None else prompt + completion,
         cached_tokens=read,
         cache_write_tokens=write,
+        cache_write_1h_tokens=min(write, sum(d.input_tokens or 0 for d in u.cache_details or () if d.ttl == "1h")),
     )
 
 

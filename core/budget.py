@@ -121,7 +121,8 @@ def worst_case_cost(info: ModelInfo | None, prompt_tokens: int, max_output_token
     """
     if info is None or info.input_price is None or info.output_price is None or max_output_tokens is None:
         return None
-    prompt_price = max(p for p in (info.input_price, info.cache_write_price, info.cached_input_price) if p is not None)
+    prices = (info.input_price, info.cache_write_price, info.cache_write_1h_price, info.cached_input_price)  # hook: cache (1h writes)
+    prompt_price = max(p for p in prices if p is not None)
     return Decimal(prompt_tokens * prompt_price + max_output_tokens * info.output_price).scaleb(-6)
 
 

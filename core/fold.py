@@ -1,16 +1,20 @@
 """Fold streamed :class:`ChatChunk` values into the :class:`ChatResponse` the non-stream call returns.
 
-The fold is a pure left fold (``accumulate`` over chunks, then ``to_response``), shared by every
-dialect: dialects only promise that their chunks carry cumulative ``usage`` and, somewhere, the
-id/model/created of the response.
+One small stateful object does it, shared by every dialect: :class:`StreamFold` takes each chunk
+(``add``) and builds the response at the end (``response``). Dialects only promise that their chunks
+carry cumulative ``usage`` and, somewhere, the id/model/created of the response. (It is a stateful
+object on purpose, not a fold that mutates its argument and returns it: appending each piece to
+lists is what keeps a long stream linear, and a method that returns ``None`` says so honestly.)
 
 >>> from .schema import ChatChunk, FinishReason
->>> acc = Accumulator()
+>>> fold = StreamFold()
 >>> for c in (ChatChunk(id="r1", model="m", created=1, text="Hel"), ChatChunk(text="lo"),
 ...           ChatChunk(finish_reason=FinishReason.STOP, raw_finish_reason="stop")):
-...     acc = accumulate(acc, c)
->>> to_response(acc, "openai").text
+...     fold.add(c)
+>>> fold.response("openai").text
 'Hello'
+>>> fold_chunks([ChatChunk(text="Hi")], "openai").text
+'Hi'
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from .schema import (
     assistant_message,
 )
 
-__all__ = ["Accumulator", "accumulate", "fold_chunks", "to_response"]
+__all__ = ["StreamFold", "fold_chunks"]
 
 
 class _Call(msgspec.Struct):
@@ -42,8 +46,8 @@ class _Call(msgspec.Struct):
     signature: str | None = None
 
 
-class Accumulator(msgspec.Struct):
-    """Mutable only inside :func:`accumulate`, which owns it; callers treat it as a value they thread."""
+class StreamFold(msgspec.Struct):
+    """The chunks of one stream so far: ``add`` each, then ``response`` once, at the end."""
 
     id: str = ""
     model: str = ""
@@ -60,20 +64,28 @@ class Accumulator(msgspec.Struct):
     signature: str | None = None
     in_reasoning: bool = False
 
+    def add(self, chunk: ChatChunk) -> None:
+        """Take one chunk into the fold."""
+        _add(self, chunk)
 
-def _close_text(acc: Accumulator) -> None:
+    def response(self, provider: str) -> ChatResponse:
+        """The response the chunks so far make (the non-stream call's answer, for a whole stream)."""
+        return _response(self, provider)
+
+
+def _close_text(acc: StreamFold) -> None:
     if acc.text:
         acc.parts.append(TextPart("".join(acc.text)))
         acc.text = []
 
 
-def _close_reasoning(acc: Accumulator) -> None:
+def _close_reasoning(acc: StreamFold) -> None:
     if acc.in_reasoning:
         acc.parts.append(ReasoningPart(text="".join(acc.reasoning), signature=acc.signature))
         acc.reasoning, acc.signature, acc.in_reasoning = [], None, False
 
 
-def accumulate(acc: Accumulator, c: ChatChunk) -> Accumulator:
+def _add(acc: StreamFold, c: ChatChunk) -> None:
     if c.id and not acc.id:
         acc.id = c.id
     if c.model and not acc.model:
@@ -118,10 +130,9 @@ def accumulate(acc: Accumulator, c: ChatChunk) -> Accumulator:
         acc.usage = c.usage
     if c.provider_metadata:
         acc.metadata.update(c.provider_metadata)
-    return acc
 
 
-def to_response(acc: Accumulator, provider: str) -> ChatResponse:
+def _response(acc: StreamFold, provider: str) -> ChatResponse:
     _close_reasoning(acc)
     _close_text(acc)
     calls = tuple(
@@ -147,7 +158,8 @@ def to_response(acc: Accumulator, provider: str) -> ChatResponse:
 
 
 def fold_chunks(chunks: Iterable[ChatChunk], provider: str) -> ChatResponse:
-    acc = Accumulator()
+    """The response a whole stream's chunks make."""
+    fold = StreamFold()
     for c in chunks:
-        acc = accumulate(acc, c)
-    return to_response(acc, provider)
+        _add(fold, c)
+    return _response(fold, provider)

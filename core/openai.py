@@ -41,7 +41,9 @@ from .dialect import (
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
+from .prompt_cache import explicit_breakpoints, has_breakpoints_in, openai_cache_fields
 from .schema import (
+    CacheControl,
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -78,8 +80,17 @@ __all__ = ["OPENAI", "OpenAIDialect", "OpenAIStreamState", "strip_model_prefix"]
 # Request wire types. UNSET fields are left out of the JSON entirely.
 
 
+class _WBreakpoint(msgspec.Struct):
+    """``prompt_cache_breakpoint`` ("marks the exact end of a reusable prompt prefix"; gpt-5.6 and
+    later): ``ttl`` is a minimum lifetime, ``30m`` (the request default, left out) or ``12h``."""
+
+    mode: str = "explicit"
+    ttl: str | UnsetType = UNSET
+
+
 class _WTextPart(msgspec.Struct, tag="text"):
     text: str
+    prompt_cache_breakpoint: _WBreakpoint | UnsetType = UNSET
 
 
 class _WImageUrl(msgspec.Struct):
@@ -89,6 +100,7 @@ class _WImageUrl(msgspec.Struct):
 
 class _WImagePart(msgspec.Struct, tag="image_url"):
     image_url: _WImageUrl
+    prompt_cache_breakpoint: _WBreakpoint | UnsetType = UNSET
 
 
 class _WFunctionCall(msgspec.Struct):
@@ -200,6 +212,7 @@ class _RChoice(msgspec.Struct):
 
 class _RPromptDetails(msgspec.Struct):
     cached_tokens: TokenCount | None = None
+    cache_write_tokens: TokenCount | None = None
 
 
 class _RCompletionDetails(msgspec.Struct):
@@ -335,6 +348,9 @@ class OpenAIDialect:
     max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
     url_for: UrlBuilder = _default_url
     model_names: tuple[str, ...] = ("openai",)
+    prompt_cache_routing: bool = False
+    """Whether prompt-cache breakpoints become ``prompt_cache_key``/``prompt_cache_retention``
+    (:func:`interlingua.core.prompt_cache.openai_cache_fields`; OpenAI itself only)."""
     reasoning_in_completion: bool = True
     """Whether ``usage.completion_tokens`` already counts the reasoning tokens (OpenAI: yes; xAI: no,
     "reasoning_tokens ... separated from the completion_tokens"). :class:`Usage` always counts them."""
@@ -352,13 +368,16 @@ class OpenAIDialect:
             return addressed
         base, model = addressed.unwrap()
         messages: list[_WMessage] = []
+        explicit = self.prompt_cache_routing and explicit_breakpoints(model)
         for m in req.messages:
-            wm = _encode_message(m)
+            wm = _encode_message(m, explicit)
             if isinstance(wm, str):
                 return invalid_request(self.name, wm)
             messages.append(wm)
         body = self._body(req, model, messages, stream)
-        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
+        extra = openai_cache_fields(req, model) if self.prompt_cache_routing and not explicit else {}
+        options = {**extra, **req.provider_options} if extra else req.provider_options
+        merged = merge_provider_options(self.name, _ENCODER.encode(body), options)
         if type(merged) is Failure:
             return merged
         url = self.url_for(self, base, model, cfg)
@@ -621,7 +640,39 @@ class OpenAIStreamState(msgspec.Struct, frozen=True):
 
 
 
-def _encode_message(m: Message) -> _WMessage | str:
+_BREAKPOINT_30M = _WBreakpoint()
+_BREAKPOINT_12H = _WBreakpoint(ttl="12h")
+
+
+def _breakpoint(c: CacheControl | None) -> _WBreakpoint | UnsetType:
+    if c is None:
+        return UNSET
+    # a minimum lifetime: the default 30m covers "5m"; only "12h" covers "1h"
+    return _BREAKPOINT_12H if c.ttl == "1h" else _BREAKPOINT_30M
+
+
+def _encode_message(m: Message, explicit: bool = False) -> _WMessage | str:
+    wm = _encode_plain(m)
+    if not explicit or isinstance(wm, str) or not has_breakpoints_in(m):
+        return wm
+    # gpt-5.6+: the breakpoints go on content parts; a message's own goes on its last part
+    content = wm.content
+    parts: list[_WTextPart | _WImagePart] = [_WTextPart(content)] if isinstance(content, str) else list(content or ())
+    if not isinstance(m.content, str):
+        marks = [p.cache if isinstance(p, TextPart) else None for p in m.content if isinstance(p, TextPart | ImagePart)]
+        if len(marks) == len(parts):
+            for part, mark in zip(parts, marks, strict=True):
+                part.prompt_cache_breakpoint = _breakpoint(mark)
+        elif parts and any(marks):  # a system turn's parts are joined into one: its last mark closes it
+            parts[-1].prompt_cache_breakpoint = _breakpoint(next(c for c in reversed(marks) if c is not None))
+    if parts and m.cache is not None:
+        parts[-1].prompt_cache_breakpoint = _breakpoint(m.cache)
+    if parts:
+        wm.content = parts
+    return wm
+
+
+def _encode_plain(m: Message) -> _WMessage | str:
     role = m.role
     if role is Role.TOOL:
         if not m.tool_call_id:
@@ -681,6 +732,7 @@ def _usage(u: _RUsage | None, reasoning_in_completion: bool = True) -> Usage:
         completion_tokens=completion,
         total_tokens=u.total_tokens if u.total_tokens is not None else prompt + completion,
         cached_tokens=(u.prompt_tokens_details.cached_tokens or 0) if u.prompt_tokens_details else 0,
+        cache_write_tokens=(u.prompt_tokens_details.cache_write_tokens or 0) if u.prompt_tokens_details else 0,
         reasoning_tokens=reasoning,
     )
 
@@ -742,4 +794,4 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
     ))
 
 
-OPENAI = OpenAIDialect()
+OPENAI = OpenAIDialect(prompt_cache_routing=True)

@@ -18,7 +18,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -28,13 +28,32 @@ from .dialect import Dialect, ProviderConfig
 from .errors import ErrorKind, LlmError
 from .models import ModelRef, parse_model
 from .registry import _LISTENERS, ProviderSpec, get_dialect, get_spec
-from .schema import ChatRequest, Message, ModelInfo
+from .schema import ChatRequest, Message, ModelInfo, ReasoningConfig, ResponseFormat, ToolChoice, ToolSpec
 from .validate import request_problem
 
-__all__ = ["Messages", "Prepared", "build_request", "fill_max_tokens", "prepare", "resolve"]
+__all__ = ["ChatOptions", "Messages", "Prepared", "build_request", "fill_max_tokens", "prepare", "resolve"]
 
 Messages = str | Message | Sequence[Message] | ChatRequest
 """A prompt string, one :class:`Message`, a list of them, or a whole :class:`ChatRequest`."""
+
+
+class ChatOptions(TypedDict, total=False):
+    """The keyword options of ``chat``/``stream``/``stream_response``: the :class:`ChatRequest`
+    fields besides ``model`` and ``messages`` (mypy and editors see them; the run-time check that
+    refuses an unknown or ill-typed option as ``invalid_request`` stays, for untyped callers).
+    A test keeps the two lists equal."""
+
+    tools: Sequence[ToolSpec]
+    tool_choice: ToolChoice | None
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: Sequence[str]
+    seed: int | None
+    response_format: ResponseFormat | None
+    user: str | None
+    reasoning: ReasoningConfig | None
+    provider_options: Mapping[str, Any]
 
 _NO_CONFIG = ProviderConfig()
 
@@ -83,7 +102,9 @@ def resolve(model: str) -> Result[tuple[ModelRef, Dialect[Any], ProviderSpec], L
     return found
 
 
-def build_request(model: str | ChatRequest, messages: Messages | None, options: Mapping[str, object] | None = None) -> ChatRequest | LlmError:
+def build_request(
+    model: str | ChatRequest, messages: Messages | None, options: Mapping[str, object] | ChatOptions | None = None
+) -> ChatRequest | LlmError:
     """A :class:`ChatRequest` from the flexible call forms; unknown or ill-typed options are an error."""
     if isinstance(model, ChatRequest):
         req = model
@@ -131,7 +152,7 @@ def fill_max_tokens(req: ChatRequest, spec: ProviderSpec, info: ModelInfo | None
 def prepare(
     model: str | ChatRequest,
     messages: Messages | None = None,
-    options: Mapping[str, object] | None = None,
+    options: Mapping[str, object] | ChatOptions | None = None,
     *,
     providers: Mapping[str, ProviderConfig] | None = None,
     catalog: Catalog | None = None,

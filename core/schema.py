@@ -10,13 +10,14 @@ True
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal
 
 import msgspec
 
 __all__ = [
+    "CacheControl",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",
@@ -46,8 +47,26 @@ class Role(enum.StrEnum):
     TOOL = "tool"
 
 
-class TextPart(msgspec.Struct, frozen=True, tag="text"):
+class CacheControl(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A prompt-cache breakpoint: the provider may cache the prompt up to and including the thing
+    it is set on (a message, a text part, a tool; a system message for the system prompt).
+
+    Encoded as Anthropic ``cache_control`` and Bedrock Converse ``cachePoint`` (at most 4 per
+    request, checked before sending); OpenAI and Gemini cache long prompts on their own and ignore
+    it. ``ttl`` is how long the provider keeps the entry: ``"5m"`` (default) or ``"1h"`` (written
+    at a higher price where the provider charges one).
+
+    >>> Message.user("a long document ...", cache=CacheControl(ttl="1h")).cache.ttl
+    '1h'
+    """
+
+    ttl: Literal["5m", "1h"] = "5m"
+
+
+class TextPart(msgspec.Struct, frozen=True, tag="text", omit_defaults=True):
     text: str
+    cache: CacheControl | None = None
+    """A prompt-cache breakpoint after this part (see :class:`CacheControl`)."""
 
 
 class ImagePart(msgspec.Struct, frozen=True, tag="image", kw_only=True):
@@ -105,6 +124,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     name: str | None = None
     is_error: bool = False
     refusal: str | None = None
+    cache: CacheControl | None = None
+    """A prompt-cache breakpoint after this message's content (see :class:`CacheControl`)."""
 
     def __post_init__(self) -> None:
         # Accept Message(role="user", ...) from hand-written code: store the enum, so every
@@ -117,12 +138,12 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             msgspec.structs.force_setattr(self, "role", role)
 
     @classmethod
-    def system(cls, text: str) -> Message:
-        return cls(role=Role.SYSTEM, content=text)
+    def system(cls, text: str, *, cache: CacheControl | None = None) -> Message:
+        return cls(role=Role.SYSTEM, content=text, cache=cache)
 
     @classmethod
-    def user(cls, content: str | Iterable[Part]) -> Message:
-        return cls(role=Role.USER, content=content if isinstance(content, str) else tuple(content))
+    def user(cls, content: str | Iterable[Part], *, cache: CacheControl | None = None) -> Message:
+        return cls(role=Role.USER, content=content if isinstance(content, str) else tuple(content), cache=cache)
 
     @classmethod
     def assistant(
@@ -200,6 +221,8 @@ class ToolSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     description: str | None = None
     parameters: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
+    cache: CacheControl | None = None
+    """A prompt-cache breakpoint after this tool's definition (see :class:`CacheControl`)."""
 
 
 class ToolChoiceFunction(msgspec.Struct, frozen=True):
@@ -267,6 +290,9 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    """Of ``cache_write_tokens``, those written to a 1-hour cache (Anthropic bills them at 2x input,
+    the 5-minute ones at 1.25x)."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -276,6 +302,7 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             cached_tokens=self.cached_tokens + other.cached_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
     def calculate_cost(self, info: ModelInfo) -> Decimal | None:
@@ -283,7 +310,8 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
         Uncached prompt tokens are billed at the input price, cache reads at the cached-input price
         and cache writes at the cache-write price (each falling back to the input price when the
-        catalog lists none); completion tokens, which include reasoning tokens, at the output price.
+        catalog lists none), 1-hour cache writes at the 1-hour write price (falling back to the
+        cache-write price); completion tokens, which include reasoning tokens, at the output price.
 
         >>> info = ModelInfo(id="m", provider="p", input_price=Decimal("2.50"), output_price=Decimal("10"),
         ...                  cached_input_price=Decimal("1.25"))
@@ -296,11 +324,14 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             return None
         cached = info.cached_input_price if info.cached_input_price is not None else info.input_price
         write = info.cache_write_price if info.cache_write_price is not None else info.input_price
+        write_1h = info.cache_write_1h_price if info.cache_write_1h_price is not None else write
         uncached = max(0, self.prompt_tokens - self.cached_tokens - self.cache_write_tokens)
+        long_writes = min(self.cache_write_1h_tokens, self.cache_write_tokens)
         micro = (
             uncached * info.input_price
             + self.cached_tokens * cached
-            + self.cache_write_tokens * write
+            + (self.cache_write_tokens - long_writes) * write
+            + long_writes * write_1h
             + self.completion_tokens * info.output_price
         )
         # never negative: a count or a price below zero (a hand-built Usage, a custom catalog) bills 0
@@ -370,6 +401,9 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     output_price: Decimal | None = None
     cached_input_price: Decimal | None = None
     cache_write_price: Decimal | None = None
+    """The 5-minute prompt-cache write (Anthropic: 1.25x input)."""
+    cache_write_1h_price: Decimal | None = None
+    """The 1-hour prompt-cache write (Anthropic: 2x input); ``cache_write_price`` when unknown."""
     supports_tools: bool = False
     supports_vision: bool = False
     supports_structured_output: bool = False
@@ -377,12 +411,3 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     supports_streaming: bool = True
     aliases: tuple[str, ...] = ()
     prices_as_of: str | None = None
-
-
-def messages_from(value: str | Message | Sequence[Message]) -> tuple[Message, ...]:
-    """Accept a bare prompt, one message or a sequence of them."""
-    if isinstance(value, str):
-        return (Message.user(value),)
-    if isinstance(value, Message):
-        return (value,)
-    return tuple(value)

@@ -45,6 +45,7 @@ __all__ = [
     "gemini_image_tokens",
     "get_encoding",
     "openai_image_tokens",
+    "token_upper_bound",
 ]
 
 _ENDOFTEXT = "<|endoftext|>"
@@ -436,6 +437,43 @@ def _estimate(provider: str, model: str, messages: Sequence[Message], tools: Seq
 _COUNTERS: Mapping[str, Callable[[str, Sequence[Message], Sequence[ToolSpec]], TokenCount]] = {
     "tiktoken": _count_openai,
 }
+
+
+def _utf8_bound(s: str) -> int:
+    # an ASCII string's length is its UTF-8 size (str.isascii is O(1) in CPython); else 4 bytes a code point at most
+    return len(s) if s.isascii() else 4 * len(s)
+
+
+def token_upper_bound(messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> int | None:
+    """A cheap upper bound of what :func:`count_tokens` returns for ``messages``, without a tokenizer,
+    or ``None`` when there is none this cheap (images, tool definitions).
+
+    Every token of a byte-level BPE (``cl100k_base``, ``o200k_base``) is at least one byte, so a text
+    costs at most its UTF-8 size; the framing adds the same constants :func:`count_tokens` adds.
+
+    >>> msgs = [Message.user("How many tokens is this?")]
+    >>> count_tokens("openai:gpt-4o", msgs).count <= token_upper_bound(msgs)
+    True
+    """
+    if tools:
+        return None
+    total = _REPLY_PRIMING
+    for m in messages:
+        total += _TOKENS_PER_MESSAGE + len(m.role.value)
+        if isinstance(m.content, str):
+            total += _utf8_bound(m.content)
+        else:
+            for p in m.content:
+                if isinstance(p, ImagePart):
+                    return None
+                total += _utf8_bound(_text_of_part(p))
+        if m.name:
+            total += _utf8_bound(m.name) + _TOKENS_PER_NAME
+        for c in m.tool_calls:
+            total += _utf8_bound(c.name) + _utf8_bound(c.arguments) + _TOKENS_PER_MESSAGE
+        if m.tool_call_id is not None:
+            total += _utf8_bound(m.tool_call_id)
+    return total
 
 
 def count_tokens(model: str, messages: Sequence[Message] | str, tools: Sequence[ToolSpec] | None = None) -> TokenCount:

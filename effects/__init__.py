@@ -6,8 +6,9 @@ failure.
 
 from returns.result import Failure, Result, Success
 
-from .client import Client, Env
+from .client import Client, Env, ResponseCache
 from .config import ENV, PROVIDER_ENV, LlmConfig
+from .observe import CallInfo, CallTrace, Observer
 from .store import FailPolicy, LocalStore, Store
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
@@ -15,13 +16,17 @@ __all__ = [
     "ENV",
     "PROVIDER_ENV",
     "AiohttpTransport",
+    "CallInfo",
+    "CallTrace",
     "Client",
     "Env",
     "FailPolicy",
     "Failure",
     "LlmConfig",
     "LocalStore",
+    "Observer",
     "RedisStore",
+    "ResponseCache",
     "Result",
     "Store",
     "Success",

@@ -38,7 +38,13 @@ from interlingua.core import (
 )
 from interlingua.core import budget as B
 from interlingua.core.prepare import Prepared
-from interlingua.core.tokens import TokenCount, count_tokens
+from interlingua.core.tokens import (
+    TokenCount,
+    count_tokens,
+    encoding_for_model,
+    get_encoding,
+    token_upper_bound,
+)
 
 from .observe import NO_TRACE, CallTrace
 from .ratelimit import Limiter
@@ -59,6 +65,7 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _UNCOUNTED = TokenCount(0, False, None)
+_LOADED: set[str] = set()  # encodings this process has built (off the event loop)
 
 
 class Guard:
@@ -86,6 +93,7 @@ class Guard:
         # With all of them off the prompt is not counted (a billed reply we could not read is then
         # charged at its output cap alone), and only the real usage of each reply is accounted.
         self._counts = lim.caps_cost() or lim.caps_tokens() or lim.enforce_context_window or self._paced
+        self._caps = lim.caps_cost() or lim.caps_tokens()
 
     @property
     def total_cost(self) -> Decimal:
@@ -101,7 +109,19 @@ class Guard:
         request = p.request
         model = request.model
         info = p.info
-        prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools) if self._counts else _UNCOUNTED
+        if not self._counts:
+            prompt = _UNCOUNTED
+        else:
+            bounded = self._bound(p)
+            if bounded is not None:
+                prompt = bounded
+            else:
+                name = (encoding_for_model(model) if p.spec.tokens == "tiktoken" else None) or "o200k_base"
+                if name not in _LOADED:
+                    # an encoding's first load (~0.5 s of reading and hashing rank files) runs off the loop
+                    await asyncio.to_thread(get_encoding, name)
+                    _LOADED.add(name)
+                prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
         if self.limits.enforce_context_window:
             err = B.check_context(info, prompt.count, prompt.exact, model)
             if err is not None:
@@ -136,6 +156,20 @@ class Guard:
                 await pending
             return refused
         return ticket
+
+    def _bound(self, p: Prepared) -> TokenCount | None:
+        """When only the context-window check reads the prompt's size (no caps, no token rate limit in
+        force for this model) and a byte bound already proves the prompt fits, that bound stands in for
+        the count and no tokenizer runs; ``None``: it must be counted."""
+        if self._caps or self.limiter.needs_tokens(p.ref.provider, p.request.model):
+            return None
+        request = p.request
+        bound = token_upper_bound(request.messages, request.tools)
+        if bound is None:
+            return None
+        info = p.info
+        window = info.context_window if info is not None else None
+        return TokenCount(bound, False, None) if window is None or bound <= window else None
 
     def settle(self, ticket: Ticket, usage: Usage | None) -> Awaitable[None] | None:
         """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case).

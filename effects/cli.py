@@ -24,7 +24,7 @@ from returns.result import Failure, Result, Success
 
 from interlingua.core import ChatResponse, LlmError, Message, ToolSpec, Usage, parse_model
 from interlingua.core.catalog import Catalog, default_catalog
-from interlingua.core.fold import Accumulator, accumulate, to_response
+from interlingua.core.fold import StreamFold
 from interlingua.core.registry import PROVIDER_SPECS, get_spec
 
 from .client import Client
@@ -317,11 +317,11 @@ class _Line:
 async def _stream_to(out: TextIO, client: Client, model: str, messages: list[Message],
                      options: dict[str, Any]) -> Result[ChatResponse, LlmError]:
     """Print each chunk's text as it arrives; the folded response (or the stream's failure) at the end."""
-    acc = Accumulator()
+    fold = StreamFold()
     async for item in client.stream(model, messages, **options):
         match item:
             case Success(chunk):
-                acc = accumulate(acc, chunk)
+                fold.add(chunk)
                 if chunk.text:
                     _Line.open = True
                     out.write(chunk.text)
@@ -333,7 +333,7 @@ async def _stream_to(out: TextIO, client: Client, model: str, messages: list[Mes
                 return Failure(e)
     out.write("\n")
     _Line.open = False
-    return Success(to_response(acc, ""))
+    return Success(fold.response(""))
 
 
 async def _chat(args: argparse.Namespace) -> int:

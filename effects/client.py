@@ -45,12 +45,15 @@ and the shared state (``Breakers.admit/report``, ``Guard.acquire/settle/release/
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Unpack, cast
+from urllib.parse import urlsplit
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -69,19 +72,22 @@ from interlingua.core import (
     ProviderConfig,
     Usage,
 )
-from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at
-from interlingua.core.fold import Accumulator, accumulate, to_response
-from interlingua.core.prepare import Messages, Prepared, prepare
-from interlingua.core.retry import GiveUp, GiveUpReason, RetryPolicy, decide
+from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
+from interlingua.core.cache import replay_chunks
+from interlingua.core.fold import StreamFold
+from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare
+from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
+from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.secret import redact_error  # hook: edges
 from interlingua.core.tokens import TokenCount, count_tokens
 
 from .breakers import REJECTED, Breakers
 from .budget import CountTokens, Guard, Ticket
+from .cache import Cache, CacheLayer, cache_layer, key_of
 from .config import LlmConfig
 from .events import LOGGER, Hook
-from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
+from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers, Operation
 from .store import SharedBreakers, Store
 from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
@@ -120,8 +126,8 @@ class _Call:
     """The bookkeeping of one call across its models (never shared between calls)."""
 
     __slots__ = (
-        "attempts", "deadline", "deadline_at", "delivered", "failed_over_from", "in_flight", "info", "maybe_billed",
-        "provider", "trace", "usage",
+        "attempts", "cache", "deadline", "deadline_at", "delivered", "failed_over_from", "in_flight", "info",
+        "maybe_billed", "provider", "trace", "usage",
     )
 
     def __init__(self, trace: CallTrace, deadline: float | None, now: float) -> None:
@@ -136,6 +142,7 @@ class _Call:
         self.maybe_billed = False  # the last attempt was cut after its request may have been sent
         self.deadline = deadline
         self.deadline_at = None if deadline is None else now + deadline
+        self.cache: ResponseCache | None = None  # hook: cache — this call's cache step (None: bypassed)
 
     def remaining(self, now: float) -> float | None:
         """Seconds left before the call's deadline (``None``: no deadline)."""
@@ -242,7 +249,7 @@ class Client:
         env: Env | None = None,
         on_event: Hook | None = None,
         observer: Observer | None = None,
-        cache: ResponseCache | None = None,
+        cache: Cache | ResponseCache | None = None,
         store: Store | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else LlmConfig.from_env()
@@ -262,32 +269,17 @@ class Client:
         )
         self._env = env = env or Env()
         self._closed = False
-        self._cache = cache  # hook: cache
+        # hook: cache — a store (MemoryCache, SqliteCache, RedisCache) becomes this client's cache
+        # step with single-flight; else the config's (owned: closed with the client)
+        self._cache: ResponseCache | None = cache if cache is not None and not isinstance(cache, Cache) else cache_layer(cache, cfg.cache, store)
         # budgets, context window, rate limits; the limiter waits on the client's own clock
         self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep, store=self._shared)
-        self._timeouts = Timeouts(
-            total=cfg.timeout,
-            connect=cfg.connect_timeout,
-            first_byte=cfg.first_byte_timeout,
-            idle=cfg.idle_timeout,
-        )
+        self._timeouts = cfg.timeouts
         self._max_bytes = cfg.max_response_bytes
-        self._retry = RetryPolicy(
-            max_attempts=cfg.max_retries + 1 if cfg.retry_enabled else 1,
-            base_delay=cfg.retry_delay,
-            max_delay=cfg.retry_max_delay,
-            multiplier=cfg.retry_multiplier,
-        )
+        self._deadline = cfg.call_deadline
+        self._retry = cfg.retry_policy
         # Breaker state lives here, per client instance, keyed "provider" or "provider:model".
-        self._breakers = Breakers(
-            BreakerPolicy(
-                threshold=cfg.circuit_breaker_threshold,
-                cooldown=cfg.circuit_breaker_cooldown,
-                probes=cfg.circuit_breaker_probes,
-                window=cfg.circuit_breaker_window,
-                failure_ratio=cfg.circuit_breaker_failure_ratio,
-            )
-        )
+        self._breakers = Breakers(cfg.breaker_policy)
         self._shared_breakers = (  # hook: redis
             SharedBreakers(self._shared, self._breakers, env.clock)
             if self._shared is not None and cfg.circuit_breaker_enabled else None
@@ -306,6 +298,8 @@ class Client:
         """Close the connection pool. Later calls answer ``Failure(invalid_request, "client is closed")``."""
         self._closed = True
         await self._transport.close()
+        if isinstance(self._cache, CacheLayer) and self._cache.owned:  # hook: cache
+            await self._cache.backend.close()
         if self._shared is not None:  # hook: redis — settlements and reports still on their way
             if self._shared_breakers is not None:
                 await self._shared_breakers.aclose()
@@ -327,10 +321,17 @@ class Client:
 
     # -- preparing --------------------------------------------------------------------------------
 
-    def prepare(self, model: str | ChatRequest, messages: Messages | None = None, **options: Any) -> Result[Prepared, LlmError]:
+    def prepare(
+        self, model: str | ChatRequest, messages: Messages | None = None, **options: Unpack[ChatOptions]
+    ) -> Result[Prepared, LlmError]:
         """Resolve model string, dialect, provider config and catalog entry; validate options
         (:func:`interlingua.core.prepare.prepare` with this client's config and catalog)."""
-        return prepare(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
+        prepared = prepare(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
+        if type(prepared) is Success and LOGGER.isEnabledFor(logging.DEBUG):  # hook: cache
+            p = prepared.unwrap()
+            if p.ref.provider not in BREAKPOINT_PROVIDERS and has_breakpoints(p.request):
+                LOGGER.debug("%s ignores prompt-cache breakpoints (it caches long prompts automatically)", p.ref.provider)
+        return prepared
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -341,24 +342,47 @@ class Client:
         *,
         fallbacks: Sequence[str] | None = None,
         deadline: float | None = None,
-        **options: Any,
+        cache: bool = True,
+        cache_ttl: float | None = None,
+        **options: Unpack[ChatOptions],
     ) -> Result[ChatResponse, LlmError]:
         """One completion. ``messages`` is a prompt string, a :class:`Message`, a list of them, or a
         :class:`ChatRequest`; ``options`` are :class:`ChatRequest` fields (``temperature=…``, ``tools=…``);
         ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``); ``deadline``
-        bounds the whole call in seconds (default ``LlmConfig.deadline``)."""
+        bounds the whole call in seconds (default ``LlmConfig.deadline``). ``cache=False`` neither
+        reads nor writes the response cache; ``cache_ttl`` overrides its TTL for this answer."""
         prepared = self.prepare(model, messages, **options)
         if type(prepared) is Failure:
             return prepared
-        return await self.send(prepared.unwrap(), fallbacks=fallbacks, deadline=deadline)
+        return await self.send(prepared.unwrap(), fallbacks=fallbacks, deadline=deadline, cache=cache, cache_ttl=cache_ttl)
 
     async def send(
-        self, p: Prepared, *, fallbacks: Sequence[str] | None = None, deadline: float | None = None
+        self,
+        p: Prepared,
+        *,
+        fallbacks: Sequence[str] | None = None,
+        deadline: float | None = None,
+        cache: bool = True,
+        cache_ttl: float | None = None,
     ) -> Result[ChatResponse, LlmError]:
         """Send a prepared request with retries, the breaker, failover and the deadline."""
         if self._closed:
             return Failure(_CLOSED_ERROR)
+        step = self._cache if cache else None  # hook: cache
+        if isinstance(step, CacheLayer):
+            # identical calls in flight on this client share one upstream request (and its failure)
+            layer = step.with_ttl(cache_ttl)
+            result, shared = await step.single_flight(key_of(p), lambda: self._send(p, fallbacks, deadline, layer))
+            if shared:  # the follower's own call, answered at no cost: its trace sees the hit
+                self._end(self._start(p, "chat", fallbacks, deadline), result)
+            return result
+        return await self._send(p, fallbacks, deadline, step)
+
+    async def _send(
+        self, p: Prepared, fallbacks: Sequence[str] | None, deadline: float | None, cache: ResponseCache | None
+    ) -> Result[ChatResponse, LlmError]:
         call = self._start(p, "chat", fallbacks, deadline)
+        call.cache = cache
         result = await self._drive(self._flow(call, p, _CHAT, fallbacks))
         if type(result) is Success:
             result = Success(self._stamp_response(result.unwrap(), call))
@@ -371,7 +395,7 @@ class Client:
         """Prompt tokens: the provider's exact count where its dialect can ask, else the offline count.
         The request goes through the same loop as ``chat`` (retries, breaker, deadline, redaction);
         it is free, so no budget is reserved for it."""
-        prepared = self.prepare(model, messages, **({"tools": tuple(tools)} if tools else {}))
+        prepared = self.prepare(model, messages, tools=tools) if tools else self.prepare(model, messages)
         if type(prepared) is Failure:
             return prepared
         p = prepared.unwrap()
@@ -391,11 +415,50 @@ class Client:
         *,
         fallbacks: Sequence[str] | None = None,
         deadline: float | None = None,
-        **options: Any,
+        cache: bool = True,
+        cache_ttl: float | None = None,
+        **options: Unpack[ChatOptions],
     ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
         """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one.
-        ``deadline`` bounds the call up to its first chunk (then ``idle_timeout``/``timeout`` apply)."""
-        return _StreamCall(self, self.prepare(model, messages, **options), fallbacks, deadline)
+        ``deadline`` bounds the call up to its first chunk (then ``idle_timeout``/``timeout`` apply).
+        A cached answer is replayed as chunks; a fresh one is stored once the stream completed whole."""
+        prepared = self.prepare(model, messages, **options)
+        return self._cached_stream(prepared, _StreamCall(self, prepared, fallbacks, deadline), cache, cache_ttl, fallbacks, deadline)
+
+    def _cached_stream(
+        self,
+        prepared: Result[Prepared, LlmError],
+        live: _StreamCall,
+        cache: bool,
+        ttl: float | None,
+        fallbacks: Sequence[str] | None = None,
+        deadline: float | None = None,
+    ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
+        # hook: cache — looked up before the stream's call starts (a replay takes no turn, costs $0)
+        step = self._cache if cache else None
+        if not isinstance(step, CacheLayer) or type(prepared) is Failure or self._closed:
+            return live
+        return self._replay_or_record(step.with_ttl(ttl), prepared.unwrap(), live, fallbacks, deadline)
+
+    async def _replay_or_record(
+        self, layer: CacheLayer, p: Prepared, live: _StreamCall, fallbacks: Sequence[str] | None, deadline: float | None
+    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
+        """A cached answer replayed as chunks (its own trace, ended at $0), else the live stream,
+        stored once it completes whole."""
+        cached = await layer.lookup(p)
+        if cached is None:
+            async with contextlib.aclosing(layer.record(p, live)) as items:
+                async for item in items:
+                    yield item
+            return
+        call = self._start(p, "stream", fallbacks, deadline)
+        trace = call.trace
+        for i, chunk in enumerate(replay_chunks(cached)):  # the hit marks ride on the first chunk
+            if not i:
+                trace.first_chunk()
+            trace.chunk(chunk)
+            yield Success(chunk)
+        self._end(call, Success(cached))
 
     async def stream_response(
         self,
@@ -404,36 +467,43 @@ class Client:
         *,
         fallbacks: Sequence[str] | None = None,
         deadline: float | None = None,
-        **options: Any,
+        cache: bool = True,
+        cache_ttl: float | None = None,
+        **options: Unpack[ChatOptions],
     ) -> Result[ChatResponse, LlmError]:
         """Stream, and fold the chunks into the response a non-stream call would return."""
-        acc = Accumulator()
-        stream = _StreamCall(self, self.prepare(model, messages, **options), fallbacks, deadline)
+        fold = StreamFold()
+        prepared = self.prepare(model, messages, **options)
+        live = _StreamCall(self, prepared, fallbacks, deadline)
+        stream = self._cached_stream(prepared, live, cache, cache_ttl, fallbacks, deadline)
         try:
             async for item in stream:
                 if type(item) is Failure:
                     return item
-                acc = accumulate(acc, item.unwrap())
+                fold.add(item.unwrap())
         finally:
-            await stream.aclose()
-        return Success(to_response(acc, stream.provider))
+            await stream.aclose()  # type: ignore[attr-defined]
+        # a replayed answer never started the live call: it is the requested provider's
+        return Success(fold.response(live.provider or prepared.unwrap().ref.provider))
 
     # -- the drivers --------------------------------------------------------------------------------
 
-    def _start(self, p: Prepared, operation: str, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
+    def _start(self, p: Prepared, operation: Operation, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
         """A call begins: its deadline is fixed and its observer trace created (the one place for both)."""
         if deadline is None:
-            deadline = self.config.call_deadline
+            deadline = self._deadline
         observer = self._observer
         if observer is self._events:  # the default alone reads nothing of the info: none is built
             return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
         info = CallInfo(
-            operation=operation,  # type: ignore[arg-type]
+            operation=operation,
             ref=p.ref,
             provider_name=p.spec.otel_name,
             stream=operation == "stream",
             deadline=deadline,
             fallbacks=tuple(self.config.fallbacks if fallbacks is None else fallbacks),
+            request=p.request,
+            base_url=_shown_base_url(p),
         )
         return _Call(self._observer.call_started(info), deadline, self._env.clock())
 
@@ -441,12 +511,17 @@ class Client:
         """The call's result reaches its trace, with its cost when the answering model's price is known
         (a stream's result is its last usage: its chunks went to ``trace.chunk``)."""
         trace = call.trace
+        if type(trace).ended is CallTrace.ended:  # the default observer does not listen for it
+            return
         cost = None
-        if type(result) is Success and call.info is not None and type(trace).ended is not CallTrace.ended:
+        if type(result) is Success:
             value = result.unwrap()
-            usage = value.usage if isinstance(value, ChatResponse) else call.usage
-            if usage is not None:
-                cost = usage.calculate_cost(call.info)
+            if isinstance(value, ChatResponse) and value.provider_metadata.get("cache") == "hit":  # hook: cache
+                cost = Decimal(0)  # answered by the response cache (or an identical call in flight): free
+            elif call.info is not None:
+                usage = value.usage if isinstance(value, ChatResponse) else call.usage
+                if usage is not None:
+                    cost = usage.calculate_cost(call.info)
         trace.ended(result, cost)
 
     async def _drive(self, flow: _Flow[T]) -> Result[T, LlmError]:
@@ -457,10 +532,11 @@ class Client:
                 if type(action) is _Send:
                     out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
                 else:
-                    out = await cast("Awaitable[object]", action)
+                    out = await action  # type: ignore[misc]  # the flow yields only _Send or awaitables
                 action = flow.send(out)
         except StopIteration as stop:
-            return cast("Result[T, LlmError]", stop.value)
+            result: Result[T, LlmError] = stop.value
+            return result
         finally:
             flow.close()  # cancelled mid-flight: the flow reports CANCEL and gives its reservation back
 
@@ -481,7 +557,7 @@ class Client:
 
     def _model(self, call: _Call, p: Prepared, op: _Op[T]) -> _Flow[T]:
         """One model: the cache, then admission (budget, window, rate limit), the attempts, and settling."""
-        cache = self._cache if op is _CHAT else None  # hook: cache
+        cache = call.cache if op is _CHAT else None  # hook: cache
         if cache is not None:
             hit = yield cache.lookup(p)
             if hit is not None:
@@ -559,14 +635,14 @@ class Client:
                     head = out.head
                     result = Success(cast("T", out)) if out.error is None else Failure(out.error)
                 else:
-                    sent = cast("Result[HttpResponse, LlmError]", out)
+                    sent: Result[HttpResponse, LlmError] = out  # type: ignore[assignment]  # what _drive sends back
                     if type(sent) is Success:
                         head = sent.unwrap()
                         self._guard.observe(name, p.request.model, head)  # rate-limit headers → limiter
                         # the chat decode is inlined (one call less on the hot path); T is ChatResponse there
                         result = d.decode_response(head) if op.chat else op.decode(d, head)  # type: ignore[assignment]
                     else:
-                        result = cast("Failure[LlmError]", sent)
+                        result = sent  # type: ignore[assignment]  # a Failure
                 if type(result) is Success:
                     call.provider, call.info = name, p.info
                     if signal is not None:
@@ -761,6 +837,19 @@ class Client:
         if call.failed_over_from:
             meta["failed_over_from"] = tuple(call.failed_over_from)
         return msgspec.structs.replace(chunk, provider_metadata=meta)
+
+
+def _shown_base_url(p: Prepared) -> str | None:
+    """The first model's base URL for observers: the region filled in, any ``user:password@`` dropped."""
+    url = p.config.base_url or p.spec.default_base_url
+    if not url:
+        return None
+    if "{region}" in url:
+        if not p.config.region:
+            return None
+        url = url.replace("{region}", p.config.region)
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl() if "@" in parts.netloc else url
 
 
 def _interrupted(err: LlmError) -> LlmError:

@@ -16,9 +16,13 @@ from urllib.parse import urlsplit
 import msgspec
 
 from interlingua.core import ProviderConfig, Secret
+from interlingua.core.breaker import BreakerPolicy
 from interlingua.core.budget import Limits
 from interlingua.core.catalog import Catalog, default_catalog
 from interlingua.core.registry import SPECS, ProviderSpec
+from interlingua.core.retry import RetryPolicy
+
+from .transport import Timeouts
 
 __all__ = ["ENV", "PROVIDER_ENV", "LlmConfig", "ProviderEnv"]
 
@@ -183,6 +187,39 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
     redis_url: Secret | None = None  # hook: redis
     """``INTERLINGUA_REDIS_URL``: share breakers, rate limits and budgets with every client using this
     Redis (:class:`interlingua.effects.redis_store.RedisStore`). A secret: it may hold a password."""
+    cache: str | None = None
+    """The default response cache when a ``Client`` is given none (hook: cache): ``memory``,
+    ``sqlite:///path`` or ``redis://…`` (see :mod:`interlingua.effects.cache`); env ``INTERLINGUA_CACHE``."""
+
+    # -- the flat fields, grouped as the client uses them (httpx's Timeout/Limits style) --
+
+    @property
+    def timeouts(self) -> Timeouts:
+        """``timeout``, ``connect_timeout``, ``first_byte_timeout`` and ``idle_timeout`` as one value."""
+        return Timeouts(
+            total=self.timeout, connect=self.connect_timeout, first_byte=self.first_byte_timeout, idle=self.idle_timeout
+        )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """``retry_enabled``, ``max_retries``, ``retry_delay``, ``retry_max_delay``, ``retry_multiplier``."""
+        return RetryPolicy(
+            max_attempts=self.max_retries + 1 if self.retry_enabled else 1,
+            base_delay=self.retry_delay,
+            max_delay=self.retry_max_delay,
+            multiplier=self.retry_multiplier,
+        )
+
+    @property
+    def breaker_policy(self) -> BreakerPolicy:
+        """The ``circuit_breaker_*`` fields (``circuit_breaker_enabled``/``_per_model`` are the client's)."""
+        return BreakerPolicy(
+            threshold=self.circuit_breaker_threshold,
+            cooldown=self.circuit_breaker_cooldown,
+            probes=self.circuit_breaker_probes,
+            window=self.circuit_breaker_window,
+            failure_ratio=self.circuit_breaker_failure_ratio,
+        )
 
     @property
     def call_deadline(self) -> float | None:
@@ -222,6 +259,8 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
         elif isinstance(settings.get("redis_url"), str):
             settings["redis_url"] = Secret(settings["redis_url"])
         providers = dict(settings.pop("providers", {}))
+        if env.get("INTERLINGUA_CACHE") and "cache" not in settings:  # hook: cache
+            settings["cache"] = env["INTERLINGUA_CACHE"]
         for name, spec in PROVIDER_ENV.items():
             if name in providers:
                 continue

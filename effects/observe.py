@@ -30,20 +30,21 @@ from typing import Literal, Protocol
 import msgspec
 from returns.result import Result
 
-from interlingua.core import ChatChunk, HttpResponse, LlmError, ModelRef
+from interlingua.core import ChatChunk, ChatRequest, HttpResponse, LlmError, ModelRef
 from interlingua.core.breaker import BreakerState, Phase
 from interlingua.core.retry import GiveUpReason
 
 from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
 
-__all__ = ["CallInfo", "CallTrace", "EventObserver", "Observer", "Observers", "WaitReason"]
+__all__ = ["NO_TRACE", "CallInfo", "CallTrace", "EventObserver", "Observer", "Observers", "Operation", "WaitReason"]
 
 WaitReason = Literal["retry", "rate_limit", "breaker"]
 Operation = Literal["chat", "stream", "count_tokens"]
 
 
 class CallInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """What a call is, as it starts: the operation, the first model, and its total deadline (seconds)."""
+    """What a call is, as it starts: the operation, the first model, its request, and its total
+    deadline (seconds). A fallback's row is ``interlingua.core.get_spec(to_ref.provider)``."""
 
     operation: Operation
     ref: ModelRef
@@ -52,6 +53,10 @@ class CallInfo(msgspec.Struct, frozen=True, kw_only=True):
     stream: bool
     deadline: float | None
     fallbacks: tuple[str, ...] = ()
+    request: ChatRequest | None = None
+    """The prepared request (``gen_ai.request.*``: model, temperature, top_p, max_tokens, …)."""
+    base_url: str | None = None
+    """Where the first model's requests go (``server.address``); never carries credentials."""
 
 
 class CallTrace:
@@ -137,10 +142,28 @@ class _EventTrace(CallTrace):
         emit(self._hook, FailedOver(from_model=str(from_ref), to_model=str(to_ref), error=error))
 
 
+class _WarningsTrace(CallTrace):
+    """With no hook and the logger below INFO (the usual production setting), only the WARNING records
+    (breaker changes, failovers) can be seen: one shared, stateless trace serves every call."""
+
+    __slots__ = ("_observer",)
+
+    def __init__(self, observer: EventObserver) -> None:
+        self._observer = observer
+
+    def breaker_changed(self, key: str, old: Phase, new: Phase) -> None:
+        o = self._observer
+        failures = o.breaker(key).failures if o.breaker is not None else 0
+        emit(None, BreakerChanged(key=key, old=old, new=new, at=o.clock(), failures=failures))
+
+    def failed_over(self, from_ref: ModelRef, to_ref: ModelRef, error: LlmError) -> None:
+        emit(None, FailedOver(from_model=str(from_ref), to_model=str(to_ref), error=error))
+
+
 class EventObserver:
     """The default observer: :mod:`.events` records to ``on_event`` and the ``"interlingua"`` logger."""
 
-    __slots__ = ("breaker", "clock", "hook")
+    __slots__ = ("_quiet", "breaker", "clock", "hook")
 
     def __init__(
         self,
@@ -153,8 +176,11 @@ class EventObserver:
         self.clock = clock
         self.breaker = breaker
         """The client's breaker state by key (the records carry its failure count)."""
+        self._quiet = _WarningsTrace(self)
 
     def call_started(self, info: CallInfo) -> CallTrace:
+        if self.hook is None and not LOGGER.isEnabledFor(logging.INFO):
+            return self._quiet
         return _EventTrace(self)
 
 

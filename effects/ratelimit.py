@@ -71,12 +71,34 @@ class Limiter:
         """A snapshot of the whole state (for inspection; the call path never builds it)."""
         return LimiterState(dict(self._buckets), dict(self._observed))
 
+    def needs_tokens(self, provider: str, model: str) -> bool:
+        """Whether a request's token count matters to this limiter now: a tokens-per-minute rule of the
+        caller's for ``provider``, or a token window the provider reported that has not reset yet."""
+        if self._store is not None:
+            return True  # the windows live in the shared store: count, as the other workers do
+        for r in self.rules:
+            if r.provider == provider and r.tokens_per_minute is not None and (r.model is None or r.model == model):
+                return True
+        observed = self._observed
+        if not observed:
+            return False
+        for key in ((provider, model), (provider, None)):
+            o = observed.get(key)
+            if o is not None and o.tokens is not None and self._clock() < o.tokens.reset_at:
+                return True
+        return False
+
     def _take(self, provider: str, model: str, tokens: int) -> Decision:
         observed = self._observed
         if not self.rules and not observed:
             return _GRANTED  # no limit of the caller's and none reported yet: the common case
-        scopes: tuple[Key, Key] = ((provider, model), (provider, None))
-        mine = {k: o for k in scopes if (o := observed.get(k)) is not None}
+        mine: dict[Key, Observed] = {}
+        if observed:
+            scopes: tuple[Key, Key] = ((provider, model), (provider, None))
+            for k in scopes:
+                o = observed.get(k)
+                if o is not None:
+                    mine[k] = o
         view = LimiterState(self._buckets, mine)
         new, decision = acquire(view, self.rules, provider, model, tokens=tokens, now=self._clock())
         if new is not view:
@@ -86,7 +108,8 @@ class Limiter:
                 observed.move_to_end(k)
         return decision
 
-    async def wait_turn(        self, provider: str, model: str, tokens: int, *, max_wait: float | None = None, trace: CallTrace = NO_TRACE
+    async def wait_turn(
+        self, provider: str, model: str, tokens: int, *, max_wait: float | None = None, trace: CallTrace = NO_TRACE
     ) -> LlmError | None:
         """Return once a request of ``tokens`` tokens may be sent (``None``), or why it cannot be.
 

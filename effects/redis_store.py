@@ -173,6 +173,10 @@ class RedisStore:
         where = mask_url(self._url) if self._url else "<client>"
         return f"RedisStore({where}, prefix={self.prefix!r})"
 
+    def serves(self, url: str) -> bool:
+        """Whether ``url`` names this store's Redis (a response cache configured with it shares the pool)."""
+        return self._url is not None and url == self._url
+
     @property
     def pool(self) -> aioredis.ConnectionPool:
         return self.redis.connection_pool

@@ -243,7 +243,6 @@ class AiohttpTransport:
         limit_per_host: int = 0,
         ssl_context: ssl.SSLContext | None = None,
         trust_env: bool = False,
-        provider: str | None = None,
     ) -> None:
         self._limit = limit
         self._limit_per_host = limit_per_host

@@ -37,6 +37,7 @@ from aiohttp import web
 
 from ._content import count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._prompt_cache import Segment, install, prompt_cache
 from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
 
 __all__ = [
@@ -310,6 +311,10 @@ def _check_common(body: Any) -> None:
             b = th.get("budget_tokens")
             if not isinstance(b, int) or isinstance(b, bool) or b < 1024:
                 raise _Invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+    # prompt caching (cache: marked edit): "A maximum of 4 blocks with cache_control may be provided."
+    marks = sum(s.breakpoint is not None for s in _segments(body))
+    if marks > 4:
+        raise _Invalid(f"A maximum of 4 blocks with cache_control may be provided. Found {marks}.")
     oc = body.get("output_config")
     if oc is not None:
         fmt = oc.get("format") if isinstance(oc, dict) else None
@@ -397,6 +402,51 @@ def input_tokens(body: dict[str, Any]) -> int:
     return n
 
 
+def _breakpoint(block: Any) -> str | None:
+    cc = block.get("cache_control") if isinstance(block, dict) else None
+    if not isinstance(cc, dict) or cc.get("type") != "ephemeral":
+        return None
+    return "1h" if cc.get("ttl") == "1h" else "5m"
+
+
+def _segments(body: dict[str, Any]) -> list[Segment]:
+    """The prompt in cache order ("tools, system, then messages" — prompt-caching docs), block by
+    block, as the model sees it: a string content is its one text block, and where the breakpoints
+    sit does not change the prefix (so a conversation that moves its breakpoint still hits)."""
+
+    def bare(b: Any) -> Any:
+        return {k: v for k, v in b.items() if k != "cache_control"} if isinstance(b, dict) else b
+
+    def text(t: str) -> dict[str, str]:
+        return {"type": "text", "text": t}
+
+    out = [Segment(bare(t), count_tokens(json.dumps(bare(t), separators=(",", ":"))), _breakpoint(t))
+           for t in body.get("tools") or () if isinstance(t, dict)]
+    system = body.get("system")
+    if isinstance(system, str):
+        out.append(Segment(["system", text(system)], count_tokens(system)))
+    elif isinstance(system, list):
+        out.extend(Segment(["system", bare(b)], count_tokens(_text_of([b])), _breakpoint(b)) for b in system)
+    for m in body.get("messages") or ():
+        c = m.get("content") if isinstance(m, dict) else None
+        blocks = [text(c)] if isinstance(c, str) else c if isinstance(c, list) else []
+        out.extend(Segment([m.get("role"), i, bare(b)], (3 if i == 0 else 0) + _block_tokens(b), _breakpoint(b))
+                   for i, b in enumerate(blocks))
+    return out
+
+
+def _minimum_cacheable(model: str) -> int:
+    # "The minimum cacheable prompt length is: 1024 tokens for Claude Opus 4.1, Opus 4, Sonnet 4.5,
+    # Sonnet 4, Sonnet 3.7 and Opus 3; 4096 tokens for Claude Opus 4.5 and Haiku 4.5; 2048 tokens for
+    # Claude Haiku 3.5 and Haiku 3" (prompt-caching docs)
+    base = _base_model(model)
+    if "opus-4-5" in base or "haiku-4-5" in base:
+        return 4096
+    if "haiku" in base:
+        return 2048
+    return 1024
+
+
 def _signature(*parts: object) -> str:
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).digest()
     return base64.b64encode(b"\x12\x08" + digest * 3).decode()
@@ -450,8 +500,13 @@ def _answer(body: dict[str, Any], seed: str) -> tuple[list[dict[str, Any]], str,
     return blocks, reason, stop_sequence, max(1, out)
 
 
-def _usage(input_: int, output: int) -> dict[str, Any]:
-    return {"input_tokens": input_, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+def _usage(input_: int, output: int, read: int = 0, write: int = 0, write_1h: int = 0) -> dict[str, Any]:
+    # input_tokens counts only the tokens after the last cache read or write ("total input tokens
+    # in a request is the summation of input_tokens, cache_creation_input_tokens and
+    # cache_read_input_tokens" — API reference); cache_creation splits the writes by TTL.
+    return {"input_tokens": max(0, input_ - read - write), "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
+            "cache_creation": {"ephemeral_5m_input_tokens": write - write_1h, "ephemeral_1h_input_tokens": write_1h},
             "output_tokens": output, "service_tier": "standard"}
 
 
@@ -535,7 +590,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
     seed = stable_id({k: v for k, v in body.items() if k != "stream"})
     blocks, reason, stop_sequence, output = _answer(body, seed)
     mid = "msg_01" + seed[:22]
-    usage = _usage(prompt, output)
+    cached = prompt_cache(request).explicit(NAME, model, _segments(body), _minimum_cacheable(model))
+    read = min(cached.read, prompt)
+    write = min(cached.write, prompt - read)
+    usage = _usage(prompt, output, read, write, min(cached.write_1h, write))
     headers = {"request-id": _request_id(seed), **_ratelimit_headers(49)}
     if not body.get("stream"):
         return await send_json(request, message_payload(mid, model, blocks, reason, stop_sequence, usage), fault, headers)
@@ -592,6 +650,7 @@ async def get_model(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    install(app)  # prompt-cache memory, one per server
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens_handler)
     from ._batch import add_anthropic_routes  # hook: batch

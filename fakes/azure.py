@@ -41,6 +41,7 @@ from aiohttp import web
 
 from ._content import Decision, stable_id
 from ._faults import Fault
+from ._prompt_cache import install
 from ._server import FakeSpec, state_of
 from .openai import MODELS, Extras, Flavour, answer_chat, answer_models, stream_error_frame
 
@@ -153,6 +154,7 @@ async def v1_models(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    install(app)  # prompt-cache memory (cache: marked edit)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post("/openai/v1/chat/completions", v1_chat)
     app.router.add_get("/openai/v1/models", v1_models)

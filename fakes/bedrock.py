@@ -41,6 +41,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._prompt_cache import Segment, install, prompt_cache
 from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
 
 __all__ = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SPEC", "encode_frame"]
@@ -262,6 +263,11 @@ def _validate(body: Any) -> web.Response | None:
     if uses_tools and not body.get("toolConfig"):
         return _error(400, "ValidationException", "The toolConfig field must be defined when using toolUse and "
                       "toolResult content blocks.")
+    # prompt caching (cache: marked edit): at most 4 cache checkpoints per request
+    points = sum(s.breakpoint is not None for s in _segments(body))
+    if points > 4:
+        return _error(400, "ValidationException", f"The number of cache points ({points}) exceeds the maximum of 4 "
+                      "cache points allowed per request.")
     inf = body.get("inferenceConfig") or {}
     t = inf.get("temperature")
     if t is not None and (not isinstance(t, int | float) or not 0 <= t <= 1):
@@ -306,6 +312,31 @@ def _decision(body: dict[str, Any]) -> tuple[Decision, int]:
     return d, prompt_tokens
 
 
+def _segments(body: dict[str, Any]) -> list[Segment]:
+    """The prompt in cache order (toolConfig.tools, system, messages); a ``cachePoint`` entry closes
+    the segment before it."""
+    out: list[Segment] = []
+
+    def add(items: Any, tokens: Any, prefix: tuple[Any, ...] = ()) -> None:
+        for item in items or ():
+            if not isinstance(item, dict):
+                continue
+            point = item.get("cachePoint")
+            if isinstance(point, dict):
+                if out:
+                    last = out[-1]
+                    out[-1] = Segment(last.value, last.tokens, "1h" if point.get("ttl") == "1h" else "5m")
+                continue
+            out.append(Segment([*prefix, item], tokens(item)))
+
+    add((body.get("toolConfig") or {}).get("tools"), lambda t: count_tokens(json.dumps(t)))
+    add(body.get("system"), lambda b: count_tokens(b.get("text", "")))
+    for i, m in enumerate(body.get("messages") or ()):
+        if isinstance(m, dict):
+            add(m.get("content"), lambda b: count_tokens(_texts([b])), (i, m.get("role")))
+    return out
+
+
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 
@@ -344,7 +375,18 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     args = json.dumps(d.tool_args, separators=(",", ":"), ensure_ascii=False) if d.tool_name else ""
     signature = base64.b64encode(hashlib.sha256(d.reasoning.encode()).digest()).decode() if d.reasoning else ""
     completion = count_tokens(d.reasoning) + count_tokens(d.text) + (count_tokens(args) + 3 if d.tool_name else 0)
-    usage = {"inputTokens": prompt_tokens, "outputTokens": completion, "totalTokens": prompt_tokens + completion}
+    usage: dict[str, Any] = {"inputTokens": prompt_tokens, "outputTokens": completion, "totalTokens": prompt_tokens + completion}
+    # prompt caching (cache: marked edit): "inputTokens" leaves out cache reads and writes, which
+    # have their own counts; cacheDetails splits the writes by TTL ("1h before 5m")
+    cached = prompt_cache(request).explicit(NAME, model, _segments(body))
+    if cached.read or cached.write:
+        read = min(cached.read, prompt_tokens)
+        write = min(cached.write, prompt_tokens - read)
+        write_1h = min(cached.write_1h, write)
+        usage.update(inputTokens=prompt_tokens - read - write, cacheReadInputTokens=read, cacheWriteInputTokens=write)
+        details = [{"ttl": ttl, "inputTokens": n} for ttl, n in (("1h", write_1h), ("5m", write - write_1h)) if n]
+        if details:
+            usage["cacheDetails"] = details
     metrics = {"latencyMs": 100 + completion}
     stop_reason = _STOP_REASONS[d.finish]
     headers = {"x-amzn-RequestId": _request_id(seed)}
@@ -392,6 +434,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    install(app)  # prompt-cache memory, one per server
     app.router.add_post("/model/{tail:.+}", _handle)
 
 

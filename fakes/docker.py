@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._prompt_cache import install
 from ._server import FakeSpec
 from .openai import Flavour, answer_chat, answer_models, error_response, stream_error_frame
 
@@ -60,6 +61,7 @@ async def models(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    install(app)  # prompt-cache memory (cache: marked edit)
     for prefix in ("/engines/v1", "/engines/llama.cpp/v1"):
         app.router.add_post(prefix + "/chat/completions", chat)
         app.router.add_get(prefix + "/models", models)

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._prompt_cache import Segment, install, prompt_cache
 from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
 
 __all__ = ["MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
@@ -192,6 +193,20 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
     return n
 
 
+def _segments(body: dict[str, Any]) -> list[Segment]:
+    """The prompt in prefix order for implicit caching: system instruction, tools, then each turn."""
+    out = []
+    system = _get(body, "systemInstruction")
+    if system:
+        out.append(Segment(system, count_tokens(_texts(system))))
+    tools = body.get("tools") or []
+    if tools:
+        out.append(Segment(tools, sum(count_tokens(json.dumps(t)) for t in tools)))
+    for i, c in enumerate(body.get("contents") or ()):
+        out.append(Segment([i, c], _prompt_tokens({"contents": [c]})))
+    return out
+
+
 def _decision(body: dict[str, Any]) -> tuple[Decision, bool]:
     contents = body["contents"]
     last = contents[-1]
@@ -224,9 +239,13 @@ def _decision(body: dict[str, Any]) -> tuple[Decision, bool]:
     return d, thinking
 
 
-def usage_metadata(prompt: int, candidates: int, thoughts: int = 0) -> dict[str, Any]:
-    """``usageMetadata`` as the API writes it: proto3 JSON leaves zero counts out."""
+def usage_metadata(prompt: int, candidates: int, thoughts: int = 0, cached: int = 0) -> dict[str, Any]:
+    """``usageMetadata`` as the API writes it: proto3 JSON leaves zero counts out. ``promptTokenCount``
+    includes the ``cachedContentTokenCount`` read from the (implicit) cache."""
     u: dict[str, Any] = {"promptTokenCount": prompt}
+    if cached:
+        u["cachedContentTokenCount"] = cached
+        u["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
     if candidates:
         u["candidatesTokenCount"] = candidates
     u["totalTokenCount"] = prompt + candidates + thoughts
@@ -248,7 +267,8 @@ def _candidate_tokens(d: Decision) -> int:
     return count_tokens(json.dumps(d.tool_args or {})) + 3 if d.tool_name else count_tokens(d.text)
 
 
-def generate_payload(model: str, d: Decision, prompt_tokens: int, response_id: str, *, thinking: bool) -> dict[str, Any]:
+def generate_payload(model: str, d: Decision, prompt_tokens: int, response_id: str, *, thinking: bool,
+                     cached: int = 0) -> dict[str, Any]:
     """A whole ``GenerateContentResponse`` as ``generateContent`` returns it."""
     parts: list[dict[str, Any]] = []
     if thinking:
@@ -260,13 +280,14 @@ def generate_payload(model: str, d: Decision, prompt_tokens: int, response_id: s
     thoughts = count_tokens(d.reasoning) if thinking else 0
     return {
         "candidates": [{"content": {"parts": parts, "role": "model"}, "finishReason": _FINISH[d.finish], "index": 0}],
-        "usageMetadata": usage_metadata(prompt_tokens, _candidate_tokens(d), thoughts),
+        "usageMetadata": usage_metadata(prompt_tokens, _candidate_tokens(d), thoughts, cached),
         "modelVersion": model,
         "responseId": response_id,
     }
 
 
-def stream_frames(model: str, d: Decision, prompt_tokens: int, response_id: str, *, thinking: bool) -> list[bytes]:
+def stream_frames(model: str, d: Decision, prompt_tokens: int, response_id: str, *, thinking: bool,
+                  cached: int = 0) -> list[bytes]:
     """The SSE events of ``streamGenerateContent?alt=sse``: the same answer as :func:`generate_payload`,
     cut into deltas, each with running ``usageMetadata``; the last carries ``finishReason``."""
     deltas: list[tuple[dict[str, Any], int, int]] = []  # (part, candidate tokens so far, thoughts so far)
@@ -291,7 +312,7 @@ def stream_frames(model: str, d: Decision, prompt_tokens: int, response_id: str,
         candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
         if i == len(deltas) - 1:
             candidate["finishReason"] = _FINISH[d.finish]
-        frames.append(_frame({"candidates": [candidate], "usageMetadata": usage_metadata(prompt_tokens, cand, th),
+        frames.append(_frame({"candidates": [candidate], "usageMetadata": usage_metadata(prompt_tokens, cand, th, cached),
                               "modelVersion": model, "responseId": response_id}))
     return frames
 
@@ -338,10 +359,14 @@ async def model_method(request: web.Request) -> web.StreamResponse:
                       f"allowed ({limit}).")
     d, thinking = _decision(body)
     response_id = stable_id(body, n=22)
+    # cache: marked edit. "Implicit caching is enabled by default for all Gemini 2.5 models … The
+    # minimum input token count for context caching is 1,024 for 2.5 Flash and 4,096 for 2.5 Pro."
+    minimum = 4096 if "-pro" in model else 1024
+    cached = min(prompt_cache(request).automatic(NAME, model, _segments(body), minimum), prompt_tokens)
     if method == "generateContent":
-        return await send_json(request, generate_payload(model, d, prompt_tokens, response_id, thinking=thinking),
-                               fault)
-    frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking)
+        return await send_json(request, generate_payload(model, d, prompt_tokens, response_id, thinking=thinking,
+                                                         cached=cached), fault)
+    frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking, cached=cached)
     if request.query.get("alt") != "sse":
         # Without alt=sse the API streams one JSON array of the same response objects.
         objs = [f[len(b"data: "):].strip() for f in frames]
@@ -394,6 +419,7 @@ def _version(request: web.Request) -> str:
 
 
 def add_routes(app: web.Application) -> None:
+    install(app)  # prompt-cache memory, one per server (cache: marked edit)
     # google-genai defaults to API version v1; the docs use v1beta. Both are served. ``GET
     # /v1/models[/{model}]`` is OpenAI's and Anthropic's path too: the shared-path dispatcher
     # (fakes._server) sends a request here when it carries ``x-goog-api-key`` or ``?key=``.

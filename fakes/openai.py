@@ -28,6 +28,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._prompt_cache import Segment, install, prompt_cache
 from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
 
 __all__ = [
@@ -152,6 +153,10 @@ def _validate(body: Any) -> web.Response | None:
     if t is not None and (not isinstance(t, int | float) or not 0 <= t <= 2):
         return _error(400, f"Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got {t} "
                       "instead.", param="temperature", code="decimal_above_max_value")
+    retention = body.get("prompt_cache_retention")
+    if retention is not None and retention not in ("in_memory", "24h"):  # cache: marked edit
+        return _error(400, f"Invalid value: '{retention}'. Supported values are: 'in_memory' and '24h'.",
+                      param="prompt_cache_retention", code="invalid_value")
     for p in ("max_tokens", "max_completion_tokens"):
         v = body.get(p)
         if v is not None and (not isinstance(v, int) or v < 1):
@@ -203,6 +208,46 @@ def usage_payload(prompt: int, completion: int, reasoning: int) -> dict[str, Any
         "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
     }
+
+
+def _segments(body: dict[str, Any]) -> list[Segment]:
+    """The prompt in prefix order: tool definitions, then each message (or each content part of a
+    message whose parts carry ``prompt_cache_breakpoint``)."""
+    tools = body.get("tools") or []
+    out = [Segment(tools, sum(count_tokens(json.dumps(t.get("function", {}))) for t in tools if isinstance(t, dict)))] if tools else []
+    for i, m in enumerate(body["messages"]):
+        content = m.get("content")
+        head = 3 + count_tokens(str(m.get("role", "")))
+        if isinstance(content, list) and any(isinstance(p, dict) and "prompt_cache_breakpoint" in p for p in content):
+            for k, p in enumerate(content):
+                mark = p.get("prompt_cache_breakpoint") if isinstance(p, dict) else None
+                bare = {k: v for k, v in p.items() if k != "prompt_cache_breakpoint"} if isinstance(p, dict) else p
+                out.append(Segment([i, m.get("role"), bare], (head if k == 0 else 0) + count_tokens(_text_of([p])),
+                                   None if not isinstance(mark, dict) else ("1h" if mark.get("ttl") == "12h" else "5m")))
+        else:
+            out.append(Segment([i, {k: v for k, v in m.items() if k != "name"}], head + count_tokens(_text_of(content))))
+    return out
+
+
+def _prompt_caching(request: web.Request, flavour: Flavour, model: str, body: dict[str, Any], usage: dict[str, Any],
+                    prompt_tokens: int) -> None:
+    """Report cached prompt tokens as OpenAI does: "Prompt Caching is enabled for all recent models …
+    on prompts 1024 tokens or longer … cache hits are only possible for exact prefix matches" in
+    128-token steps; ``prompt_cache_key`` is "combined with the prefix hash". Explicit
+    ``prompt_cache_breakpoint``\\ s (gpt-5.6+) also report ``cache_write_tokens``."""
+    details = usage.get("prompt_tokens_details")
+    if not isinstance(details, dict):
+        return  # a flavour whose usage has no details (Docker Model Runner) reports no caching
+    partition = f"{model}|{body.get('prompt_cache_key') or ''}"
+    segments = _segments(body)
+    cache = prompt_cache(request)
+    if any(s.breakpoint for s in segments):
+        got = cache.explicit(flavour.name, partition, segments)
+        read = min(got.read, prompt_tokens)
+        details["cached_tokens"] = read
+        details["cache_write_tokens"] = min(got.write, prompt_tokens - read)
+    else:
+        details["cached_tokens"] = min(cache.automatic(flavour.name, partition, segments, 1024, 128), prompt_tokens)
 
 
 def _tool_call(d: Decision, seed: str) -> dict[str, Any]:
@@ -358,6 +403,7 @@ async def answer_chat(request: web.Request, flavour: Flavour, spec: FakeSpec, *,
     call = _tool_call(d, seed) if d.tool_name else None
     completion_tokens = count_tokens(d.text) + (count_tokens(call["function"]["arguments"]) + 3 if call else 0)
     usage = flavour.usage(prompt_tokens, completion_tokens, count_tokens(d.reasoning))
+    _prompt_caching(request, flavour, model, body, usage, prompt_tokens)  # cache: marked edit
     shown = d.reasoning if mode == "shown" else ""
     headers = {"x-request-id": "req_" + seed[:16], "openai-processing-ms": "12",
                "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
@@ -401,6 +447,7 @@ _V1: web.AppKey[list[tuple[Flavour, FakeSpec]]] = web.AppKey("interlingua_fake_v
 
 def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec) -> None:
     """Answer ``flavour``'s models on the shared ``/v1/chat/completions`` and ``/v1/models`` paths."""
+    install(app)  # prompt-cache memory, one per server
     if _V1 not in app:
         app[_V1] = []
         app.router.add_post("/v1/chat/completions", _v1_chat)

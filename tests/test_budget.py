@@ -140,7 +140,8 @@ async def test_unknown_model_is_sent_and_costs_nothing_known(fake: FakeServer) -
 
 async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monkeypatch: object) -> None:
     """With no caps, no rate limits, no context check and no header pacing, no prompt is tokenized,
-    yet cost is still accounted from each reply's usage; turning one check back on counts again."""
+    yet cost is still accounted from each reply's usage. With the context check on, a prompt whose
+    byte size already fits the window is not tokenized either; one that might not fit is counted."""
     import interlingua.effects.budget as guard_module
 
     counted: list[str] = []
@@ -155,8 +156,11 @@ async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monke
         r = await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5)
         assert isinstance(r, Success) and counted == []
         assert client.total_cost > 0
-    async with _client(fake, adapt_to_headers=False) as client:  # the context-window check needs the count
+    async with _client(fake, adapt_to_headers=False) as client:  # the context-window check
         assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)
+        assert counted == []  # 11 bytes cannot exceed a 128k-token window
+        long = "word " * 30_000  # 150,000 bytes: more than the window in bytes, ~30,000 tokens
+        assert isinstance(await client.chat("openai:gpt-4o-mini", long, max_tokens=5), Success)
         assert counted == ["openai:gpt-4o-mini"]
 
 
@@ -188,3 +192,24 @@ async def test_a_request_that_never_connected_costs_nothing() -> None:
         assert r.failure().kind is ErrorKind.NETWORK and "could not connect" in r.failure().message
         assert client.total_cost == 0 and client._guard.state.reserved == 0
 
+
+
+async def test_an_encodings_first_load_runs_off_the_event_loop(fake: FakeServer, monkeypatch: object) -> None:
+    """When a prompt must be counted, the encoding is built once, in a worker thread, not on the loop."""
+    import threading
+
+    import interlingua.effects.budget as guard_module
+
+    threads: list[bool] = []
+    real = guard_module.get_encoding
+
+    def spy(name: str) -> object:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(name)
+
+    monkeypatch.setattr(guard_module, "get_encoding", spy)  # type: ignore[attr-defined]
+    monkeypatch.setattr(guard_module, "_LOADED", set())  # type: ignore[attr-defined]
+    async with _client(fake, max_cost=Decimal("1")) as client:  # a cost cap: every prompt is counted
+        for _ in range(3):
+            assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)
+    assert threads == [False]  # one load, in a worker thread

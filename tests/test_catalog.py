@@ -6,9 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from returns.result import Failure
 
-from interlingua.core import ModelInfo
+from interlingua.core import ErrorKind, ModelInfo
 from interlingua.core.catalog import default_catalog, parse_catalog
 from interlingua.effects.catalog import load_catalog
 from interlingua.effects.cli import main
@@ -82,8 +81,9 @@ def test_load_catalog_from_a_file(tmp_path: Path) -> None:
     assert cat.lookup("ollama", "local-x").prices_as_of == "2026-01-01"  # type: ignore[union-attr]
     bad = tmp_path / "bad.json"
     bad.write_text('{"models": [{"id": 1}]}')
-    assert isinstance(load_catalog(bad), Failure)
-    assert isinstance(load_catalog(tmp_path / "missing.json"), Failure)
+    for path in (bad, tmp_path / "missing.json"):
+        err = load_catalog(path).failure()
+        assert err.kind is ErrorKind.INVALID_REQUEST and f"cannot load model catalog {str(path)!r}" in err.message
     with pytest.raises(Exception):  # noqa: B017 - our own file format: parse_catalog raises on bad input
         parse_catalog(b"[")
 

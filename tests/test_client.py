@@ -167,3 +167,36 @@ async def test_env_config(monkeypatch: pytest.MonkeyPatch, fake: FakeServer) -> 
     async with Client() as c:
         assert (await c.chat("gpt-4o-mini", "env")).unwrap().text == "Fake reply: env"
     assert "test-key" not in repr(LlmConfig.from_env())
+
+
+def test_chat_options_name_every_request_field() -> None:
+    """The typed options (ChatOptions) are exactly the ChatRequest fields besides model and messages."""
+    import msgspec
+
+    from interlingua.core.prepare import ChatOptions
+    from interlingua.core.schema import ChatRequest
+
+    fields = {f.name for f in msgspec.structs.fields(ChatRequest)} - {"model", "messages"}
+    assert set(ChatOptions.__annotations__) == fields
+
+
+async def test_the_configured_catalog_reaches_the_dialect_default_and_the_budget(fake: FakeServer) -> None:
+    """LlmConfig(catalog=…) decides Anthropic's default max_tokens on the wire and the price the budget uses."""
+    import json
+    from decimal import Decimal
+
+    from interlingua.core import ModelInfo
+    from interlingua.core.catalog import default_catalog
+
+    mine = ModelInfo(id="claude-haiku-4-5", provider="anthropic", max_output_tokens=123,
+                     input_price=Decimal("1000"), output_price=Decimal("1000"))
+    cfg = config_for(fake, retry_enabled=False, catalog=default_catalog().merged([mine]))
+    async with Client(cfg) as client:
+        r = (await client.chat("anthropic:claude-haiku-4-5", "hi")).unwrap()
+        sent = json.loads(fake.state.requests[-1].body)
+        assert sent["max_tokens"] == 123
+        assert client.total_cost == r.usage.calculate_cost(mine) and client.total_cost > Decimal("0.001")
+    async with Client(config_for(fake, retry_enabled=False)) as client:  # the bundled catalog
+        await client.chat("anthropic:claude-haiku-4-5", "hi")
+        bundled = default_catalog().lookup("anthropic", "claude-haiku-4-5")
+        assert bundled is not None and json.loads(fake.state.requests[-1].body)["max_tokens"] == bundled.max_output_tokens

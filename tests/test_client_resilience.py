@@ -38,7 +38,8 @@ async def test_breaker_opens_rejects_then_half_opens_and_closes(fake: FakeServer
     async with Client(cfg, env=clock.env(), on_event=events.append) as client:
         fake.fail_next("openai", "500", 3)
         for _ in range(3):
-            assert isinstance(await client.chat(MODEL, "hi"), Failure)
+            err = (await client.chat(MODEL, "hi")).failure()
+            assert (err.kind, err.status, err.provider) == (ErrorKind.PROVIDER, 500, "openai")
         r = await client.chat(MODEL, "hi")
         assert isinstance(r, Failure) and r.failure().kind is ErrorKind.CIRCUIT_OPEN
         assert r.failure().retry_after == 10.0 and "half-opens in 10s" in r.failure().message

@@ -146,6 +146,14 @@ def test_config_is_frozen_and_with_options_copies() -> None:
         cfg.with_options(no_such_option=1)
 
 
+def test_config_groups_the_flat_fields() -> None:
+    """The flat seed names stay; the client reads them grouped (timeouts, retry policy, breaker policy)."""
+    cfg = LlmConfig(timeout=9.0, connect_timeout=2.0, retry_enabled=False, max_retries=5, circuit_breaker_threshold=7)
+    assert (cfg.timeouts.total, cfg.timeouts.connect) == (9.0, 2.0)
+    assert cfg.retry_policy.max_attempts == 1 and cfg.with_options(retry_enabled=True).retry_policy.max_attempts == 6
+    assert cfg.breaker_policy.threshold == 7
+
+
 class _Recorder(CallTrace):
     __slots__ = ("events",)
 
@@ -202,3 +210,31 @@ async def test_an_observer_sees_a_stream(fake: FakeServer) -> None:
     kinds = [e[0] for e in obs.events]
     assert kinds.count("first_chunk") == 1 and kinds[-1] == "ended" and obs.events[-1][1] == "Success"
     assert not any(isinstance(i, Failure) for i in items)
+
+
+async def test_warnings_are_logged_without_a_hook(fake: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
+    """With no on_event hook and the logger at WARNING, a failover and a breaker opening are still logged."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="interlingua")
+    cfg = config_for(fake, retry_enabled=False, circuit_breaker_threshold=1)
+    async with Client(cfg) as client:
+        fake.fail_next("openai", "500")
+        r = await client.chat(MODEL, "hi", fallbacks=["anthropic:claude-haiku-4-5"])
+    assert r.unwrap().provider == "anthropic"
+    messages = [rec.getMessage() for rec in caplog.records]
+    assert "circuit openai: closed -> open (1 consecutive failures)" in messages
+    assert "failing over from openai:gpt-4o-mini to anthropic:claude-haiku-4-5 after provider (HTTP 500)" in messages
+
+
+async def test_count_tokens_has_the_same_deadline(fake: FakeServer) -> None:
+    """A count-tokens request to a hanging server ends at the call's deadline too."""
+    async with Client(config_for(fake, first_byte_timeout=None)) as client:
+        fake.fail_next("anthropic", "hang")
+        began = time.monotonic()
+        r = await client.count_tokens("anthropic:claude-haiku-4-5", "hi", deadline=0.5)
+        elapsed = time.monotonic() - began
+        assert r.failure().kind is ErrorKind.TIMEOUT and "deadline of 0.5s" in r.failure().message
+        assert elapsed < 0.5 + SLACK
+        exact = (await client.count_tokens("anthropic:claude-haiku-4-5", "hi", deadline=5)).unwrap()
+    assert exact.exact and exact.count > 0

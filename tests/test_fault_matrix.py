@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from returns.result import Failure, Result, Success
 
 from interlingua.core import ErrorKind, LlmError
@@ -73,6 +74,26 @@ async def fake() -> AsyncIterator[FakeServer]:
             yield server
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_fake() -> AsyncIterator[FakeServer]:
+    """One warm fake for every matrix cell (starting and warming one per cell was most of the
+    matrix's time); its leak check runs when the module is done and the server is gone."""
+    async for _ in leak_check():
+        async for server in warm_fake():
+            yield server
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def cell_fake(shared_fake: FakeServer) -> AsyncIterator[FakeServer]:
+    """The shared fake, reset for one cell (counters, queued faults); each cell still checks that
+    its client left no session, connector or task behind. The cells share nothing else: every one
+    builds its own client (breaker, limiter, budget), and a fault is consumed by the request it hits."""
+    shared_fake.state.clear()
+    async for _ in leak_check(server_shared=True):
+        yield shared_fake
+    shared_fake.state.clear()
+
+
 def _settings(**extra: Any) -> dict[str, Any]:
     return {
         "max_retries": 2,
@@ -102,13 +123,15 @@ def _assert_no_secret(*things: object) -> None:
         assert SENTINEL_KEY not in repr(t) and SENTINEL_KEY not in str(t)
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("provider", sorted(MODELS))
 @pytest.mark.parametrize(("fault", "times", "chat", "stream"), MATRIX, ids=[f"{f}x{n}" for f, n, *_ in MATRIX])
 async def test_fault_matrix(
-    fake: FakeServer, caplog: pytest.LogCaptureFixture, provider: str, fault: str, times: int,
+    cell_fake: FakeServer, caplog: pytest.LogCaptureFixture, provider: str, fault: str, times: int,
     chat: tuple[str, int], stream: tuple[str, int],
 ) -> None:
     """The fault gives the expected typed error or success after retries, in exactly N attempts."""
+    fake = cell_fake
     model = MODELS[provider]
     caplog.set_level(logging.DEBUG, logger="interlingua")
     clock = FakeTime()

@@ -320,7 +320,8 @@ def test_decode_response_is_total(status: int, body: bytes) -> None:
     result = decode_response("openai", status, body)
     assert isinstance(result, Success | Failure)
     if not 200 <= status < 300:
-        assert isinstance(result, Failure)
+        assert isinstance(result, Failure) and result.failure().status == status
+        assert result.failure().provider == "openai"
 
 
 @settings(max_examples=300, deadline=None)

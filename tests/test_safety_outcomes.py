@@ -120,7 +120,7 @@ STREAMS: list[tuple[str, bytes, FinishReason | ErrorKind]] = [
 @pytest.mark.parametrize(("provider", "data", "expected"), STREAMS, ids=[f"{p}-{i}" for i, (p, *_) in enumerate(STREAMS)])
 def test_streamed_safety_outcomes_are_typed(provider: str, data: bytes, expected: FinishReason | ErrorKind) -> None:
     """The same outcomes over a stream: a content_filter finish on a chunk, or a content_filter error event."""
-    from interlingua.core.fold import Accumulator, accumulate, to_response
+    from interlingua.core.fold import StreamFold
 
     d = DIALECTS[provider]
     st, events = d.stream_feed(d.stream_start(), data)
@@ -130,7 +130,7 @@ def test_streamed_safety_outcomes_are_typed(provider: str, data: bytes, expected
         assert errors and errors[0].kind is expected, events
         return
     assert not errors and isinstance(tail, Success), (events, tail)
-    acc = Accumulator()
+    fold = StreamFold()
     for c in (*events, *tail.unwrap()):
-        acc = accumulate(acc, c)
-    assert to_response(acc, "").finish_reason is expected
+        fold.add(c)
+    assert fold.response("").finish_reason is expected

@@ -460,7 +460,8 @@ def test_deeply_nested_json_is_a_failure_not_a_recursion_error(provider: str) ->
     d = DIALECTS[provider]
     for body in DEEP:
         ok = HttpResponse(200, Headers({"content-type": "application/json"}), body, 0.0)
-        assert isinstance(d.decode_response(ok), Failure)
+        err = d.decode_response(ok).failure()
+        assert err.kind is ErrorKind.DECODE and err.provider == d.name
         assert isinstance(d.decode_error(HttpResponse(500, Headers({}), body, 0.0)), LlmError)
         for frame in (b"data: " + body + b"\n\n", body + b"\n"):
             st_, _ = d.stream_feed(d.stream_start(), frame)

@@ -227,3 +227,20 @@ async def test_client_count_tokens_reports_unknown_models_as_failure(client: Any
     assert (await client.count_tokens("openai:gpt-4o", "hi")).unwrap().exact is True
     err = (await client.count_tokens("mystery-model", "hi")).failure()
     assert err.kind is ErrorKind.INVALID_MODEL and "mystery-model" in err.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["user", "assistant", "system"]), st.text(max_size=200)), min_size=1, max_size=5),
+       st.sampled_from(["openai:gpt-4o", "openai:gpt-4", "anthropic:claude-haiku-4-5", "ollama:llama3.2"]))
+def test_the_byte_bound_is_never_below_the_count(turns: list[tuple[str, str]], model: str) -> None:
+    """token_upper_bound (no tokenizer) is at least what count_tokens returns, for any text and provider."""
+    msgs = [Message(role=Role(r), content=t) for r, t in turns]
+    bound = T.token_upper_bound(msgs)
+    assert bound is not None and count_tokens(model, msgs).count <= bound
+
+
+def test_the_byte_bound_gives_up_on_images_and_tools() -> None:
+    """Images and tool definitions have no cheap bound: the caller must count."""
+    img = Message(role=Role.USER, content=(ImagePart(url="https://x.example/a.png"),))
+    assert T.token_upper_bound([img]) is None
+    assert T.token_upper_bound([Message.user("hi")], [ToolSpec(name="f", parameters={"type": "object"})]) is None

@@ -136,8 +136,9 @@ def settle_usage(usage: Usage, metadata: dict[str, Any] | None = None) -> tuple[
     """``usage`` with each part no larger than the total it belongs to (cached ≤ prompt, reasoning ≤
     completion), and ``metadata`` flagging what was clamped under ``usage_clamped`` (the counts as sent).
 
-    >>> settle_usage(Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15, cached_tokens=99))
-    (Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15, cached_tokens=10, reasoning_tokens=0, cache_write_tokens=0), {'usage_clamped': {'cached_tokens': 99}})
+    >>> usage, meta = settle_usage(Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15, cached_tokens=99))
+    >>> usage.cached_tokens, meta
+    (10, {'usage_clamped': {'cached_tokens': 99}})
     """
     if usage.cached_tokens <= usage.prompt_tokens and usage.reasoning_tokens <= usage.completion_tokens:
         return usage, metadata

@@ -244,6 +244,10 @@ class _RCompletion(msgspec.Struct):
     usage: _RUsage | None = None
     error: _RErrorDetail | None = None
     prompt_filter_results: list[dict[str, Any]] | None = None
+    # Kept for telemetry (openai.response.service_tier / system_fingerprint). OpenAI sends both on the
+    # completion and on every stream chunk; they go to provider_metadata once (the finish chunk).
+    service_tier: str | None = None
+    system_fingerprint: str | None = None
 
 
 class _RErrorBody(msgspec.Struct):
@@ -490,6 +494,7 @@ class OpenAIDialect:
             message = assistant_message(parts, calls, refusal=msg.refusal)
         finish, raw_finish = _finish(choice.finish_reason, msg.refusal)
         meta = _filter_metadata(c.prompt_filter_results, choice.content_filter_results)
+        _serving_metadata(meta, c)
         return Success(
             settle(ChatResponse(
                 id=c.id or "",
@@ -755,11 +760,20 @@ def _filter_metadata(
     return meta
 
 
+def _serving_metadata(meta: dict[str, Any], c: _RCompletion) -> dict[str, Any]:
+    """Add the service tier and system fingerprint the completion names (to ``meta``, returned)."""
+    if c.service_tier:
+        meta["service_tier"] = c.service_tier
+    if c.system_fingerprint:
+        meta["system_fingerprint"] = c.system_fingerprint
+    return meta
+
+
 def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
     usage = _usage(c.usage, reasoning_in_completion) if c.usage is not None else None
     if not c.choices:
-        meta = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
-        return settle(ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=meta))
+        head: dict[str, Any] | None = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
+        return settle(ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=head))
     ch = c.choices[0]
     d = ch.delta or ch.message or _RMessage()
     deltas: tuple[ToolCallDelta, ...] = ()
@@ -775,8 +789,11 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
         )
     finish: FinishReason | None = None
     raw_finish = ch.finish_reason
+    meta: dict[str, Any] | None = {"content_filter_results": ch.content_filter_results} if ch.content_filter_results else None
     if raw_finish is not None:
         finish = FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
+        if c.service_tier or c.system_fingerprint:
+            meta = _serving_metadata(meta or {}, c)
     return settle(ChatChunk(
         text=d.content or "",
         reasoning=d.reasoning_content or d.reasoning or "",
@@ -788,9 +805,7 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
         model=c.model,
         created=c.created,
         refusal=d.refusal,
-        provider_metadata={"content_filter_results": ch.content_filter_results}
-        if ch.content_filter_results
-        else None,
+        provider_metadata=meta,
     ))
 
 

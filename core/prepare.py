@@ -183,7 +183,8 @@ def prepare(
     problem = request_problem(req, rules, info)
     if problem is not None:
         return Failure(problem)
-    req = fill_max_tokens(req, spec, info)
+    if spec.requires_max_tokens:
+        req = fill_max_tokens(req, spec, info)
     return Success(Prepared(ref, dialect, spec, req, cfg, info))
 
 

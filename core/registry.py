@@ -108,6 +108,8 @@ class ProviderSpec(msgspec.Struct, frozen=True, kw_only=True):
     env_normalizer: str | None = None
     otel_name: str = ""
     """OpenTelemetry semantic conventions' ``gen_ai.provider.name`` (well-known values where one exists)."""
+    otel_system_apart: bool = False  # hook: otel
+    """The API takes the system prompt apart from the messages: captured as ``gen_ai.system_instructions``."""
     catalog: bool = True
     demo_model: str | None = None
     """A model the bundled fake serves, for the CLI's demo and hints."""
@@ -152,6 +154,7 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
         env_api_key=("ANTHROPIC_API_KEY",),
         env_base_url=("ANTHROPIC_BASE_URL",),
         otel_name="anthropic",
+        otel_system_apart=True,
         demo_model="anthropic:claude-haiku-4-5",
     ),
     ProviderSpec(
@@ -173,6 +176,7 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
         env_api_key=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         env_base_url=("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL"),
         otel_name="gcp.gemini",
+        otel_system_apart=True,
         demo_model="gemini:gemini-2.5-flash",
     ),
     ProviderSpec(
@@ -260,6 +264,7 @@ PROVIDER_SPECS: tuple[ProviderSpec, ...] = (
         env_base_url=("AWS_ENDPOINT_URL_BEDROCK_RUNTIME",),
         env_normalizer="aws",
         otel_name="aws.bedrock",
+        otel_system_apart=True,
         demo_model="bedrock:anthropic.claude-3-5-haiku-20241022-v1:0",
         key_hint="set AWS_BEARER_TOKEN_BEDROCK, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
     ),

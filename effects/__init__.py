@@ -10,6 +10,7 @@ from .client import Client, Env, ResponseCache
 from .config import ENV, PROVIDER_ENV, LlmConfig
 from .observe import CallInfo, CallTrace, Observer
 from .store import FailPolicy, LocalStore, Store
+from .telemetry import TelemetrySettings
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Result",
     "Store",
     "Success",
+    "TelemetrySettings",
     "Timeouts",
     "Transport",
     "map_exception",

@@ -29,6 +29,7 @@ from interlingua.core.registry import PROVIDER_SPECS, get_spec
 
 from .client import Client
 from .config import LlmConfig, insecure_http_allowed
+from .events import Event, Hook, describe
 
 __all__ = ["main"]
 
@@ -346,7 +347,7 @@ async def _chat(args: argparse.Namespace) -> int:
         case Success(cfg):
             pass
     started = time.perf_counter()
-    async with Client(cfg) as client:
+    async with Client(cfg, on_event=_narrator(sys.stderr, started) if args.verbose else None) as client:
         if args.no_stream or args.json:
             result = await client.chat(args.model, messages, **options)
         else:
@@ -367,6 +368,17 @@ async def _chat(args: argparse.Namespace) -> int:
         case Failure(e):
             return _report(args, e, elapsed)
     return 1
+
+
+def _narrator(err: TextIO, started: float) -> Hook:
+    """--verbose: each attempt, wait, breaker change and failover on stderr as it happens, from the
+    client's own event records (secret-free by construction: :func:`~interlingua.effects.events.describe`)."""
+
+    def say(ev: Event) -> None:
+        err.write(f"[+{time.perf_counter() - started:.3f}s] {describe(ev)}\n")
+        err.flush()
+
+    return say
 
 
 def _report(args: argparse.Namespace, err: LlmError, elapsed: float | None = None) -> int:
@@ -490,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-stream", action="store_true", help="one request, no streaming")
     chat.add_argument("--json", action="store_true",
                       help="print one JSON object (response, latency_ms, cost_usd, or error); implies --no-stream")
+    chat.add_argument("-v", "--verbose", action="store_true",
+                      help="print each attempt, retry wait, circuit-breaker change and failover on stderr as it happens")
     chat.set_defaults(handler=_run_async(_chat))
 
     for register in EXTRA_COMMANDS:

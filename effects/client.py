@@ -89,10 +89,14 @@ from .config import LlmConfig
 from .events import LOGGER, Hook
 from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers, Operation
 from .store import SharedBreakers, Store
+from .telemetry import telemetry_for
 from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
 if TYPE_CHECKING:  # hook: batch
     from collections.abc import AsyncIterable, Iterable, Mapping
+
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
     from interlingua.core.batch import BatchJob
 
@@ -229,6 +233,7 @@ _CUT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK, ErrorKind.STREAMIN
 _NO_INFO = CallInfo(operation="chat", ref=ModelRef("", ""), provider_name="", stream=False, deadline=None)
 _CLOSED_ERROR = LlmError(kind=ErrorKind.INVALID_REQUEST, message="client is closed")
 _CALLER_CLOSED = LlmError(kind=ErrorKind.STREAMING, message="the caller closed the stream")
+CALLER_CLOSED = _CALLER_CLOSED  # hook: otel: what a trace hears when the caller abandons a call
 
 
 class Client:
@@ -249,6 +254,8 @@ class Client:
         env: Env | None = None,
         on_event: Hook | None = None,
         observer: Observer | None = None,
+        tracer_provider: TracerProvider | None = None,  # hook: otel
+        meter_provider: MeterProvider | None = None,  # hook: otel
         cache: Cache | ResponseCache | None = None,
         store: Store | None = None,
     ) -> None:
@@ -286,7 +293,10 @@ class Client:
         )
         self._hook = on_event
         self._events = events = EventObserver(on_event, clock=env.clock, breaker=self._breakers.get)
-        self._observer: Observer = events if observer is None else Observers(events, observer)
+        # hook: otel: OpenTelemetry spans and metrics (None without the API or with telemetry off)
+        telemetry = telemetry_for(cfg.telemetry, tracer_provider=tracer_provider, meter_provider=meter_provider, clock=env.clock)
+        extra = [o for o in (observer, telemetry) if o is not None]
+        self._observer: Observer = Observers(events, *extra) if extra else events
 
     async def __aenter__(self) -> Client:
         return self
@@ -383,7 +393,11 @@ class Client:
     ) -> Result[ChatResponse, LlmError]:
         call = self._start(p, "chat", fallbacks, deadline)
         call.cache = cache
-        result = await self._drive(self._flow(call, p, _CHAT, fallbacks))
+        try:
+            result = await self._drive(self._flow(call, p, _CHAT, fallbacks))
+        except BaseException:  # hook: otel: a cancelled call still ends its trace (and its span)
+            call.trace.ended(Failure(CALLER_CLOSED), None)
+            raise
         if type(result) is Success:
             result = Success(self._stamp_response(result.unwrap(), call))
         self._end(call, result)
@@ -504,6 +518,7 @@ class Client:
             fallbacks=tuple(self.config.fallbacks if fallbacks is None else fallbacks),
             request=p.request,
             base_url=_shown_base_url(p),
+            prepared=p,  # hook: otel
         )
         return _Call(self._observer.call_started(info), deadline, self._env.clock())
 

@@ -22,6 +22,7 @@ from interlingua.core.catalog import Catalog, default_catalog
 from interlingua.core.registry import SPECS, ProviderSpec
 from interlingua.core.retry import RetryPolicy
 
+from .telemetry import TelemetrySettings, capture_content_from_env
 from .transport import Timeouts
 
 __all__ = ["ENV", "PROVIDER_ENV", "LlmConfig", "ProviderEnv"]
@@ -182,6 +183,8 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
     fallbacks: tuple[str, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
     """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
+    telemetry: TelemetrySettings = msgspec.field(default_factory=TelemetrySettings)  # hook: otel
+    """OpenTelemetry spans/metrics on or off, content capture (see :mod:`interlingua.effects.telemetry`)."""
     catalog: Catalog = msgspec.field(default_factory=default_catalog)
     """Model limits and prices (``interlingua.effects.catalog.load_catalog`` adds a user's file)."""
     redis_url: Secret | None = None  # hook: redis
@@ -261,6 +264,8 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
         providers = dict(settings.pop("providers", {}))
         if env.get("INTERLINGUA_CACHE") and "cache" not in settings:  # hook: cache
             settings["cache"] = env["INTERLINGUA_CACHE"]
+        if "telemetry" not in settings and capture_content_from_env(env):  # hook: otel
+            settings["telemetry"] = TelemetrySettings(capture_content=True)
         for name, spec in PROVIDER_ENV.items():
             if name in providers:
                 continue

@@ -32,6 +32,7 @@ from returns.result import Result
 
 from interlingua.core import ChatChunk, ChatRequest, HttpResponse, LlmError, ModelRef
 from interlingua.core.breaker import BreakerState, Phase
+from interlingua.core.prepare import Prepared
 from interlingua.core.retry import GiveUpReason
 
 from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
@@ -57,6 +58,7 @@ class CallInfo(msgspec.Struct, frozen=True, kw_only=True):
     """The prepared request (``gen_ai.request.*``: model, temperature, top_p, max_tokens, …)."""
     base_url: str | None = None
     """Where the first model's requests go (``server.address``); never carries credentials."""
+    prepared: Prepared | None = None  # hook: otel (the request and its provider settings, for the span)
 
 
 class CallTrace:

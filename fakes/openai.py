@@ -267,6 +267,10 @@ class Extras:
 NO_EXTRAS = Extras()
 
 
+# One backend configuration, as OpenAI's fingerprint names it: the same on every answer until it changes.
+SYSTEM_FINGERPRINT = "fp_560af6e559"
+
+
 def completion_payload(cid: str, created: int, model: str, d: Decision, call: dict[str, Any] | None,
                        usage: dict[str, Any], n: int = 1, *, reasoning: str = "",
                        extras: Extras = NO_EXTRAS) -> dict[str, Any]:
@@ -281,7 +285,7 @@ def completion_payload(cid: str, created: int, model: str, d: Decision, call: di
                for i in range(n)]
     return {
         "id": cid, "object": "chat.completion", "created": created, "model": model, "choices": choices,
-        "usage": usage, "service_tier": "default", "system_fingerprint": "fp_" + cid[-10:], **extras.top,
+        "usage": usage, "service_tier": "default", "system_fingerprint": SYSTEM_FINGERPRINT, **extras.top,
     }
 
 
@@ -297,8 +301,9 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
         return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        # OpenAI's chunks repeat the completion's service_tier and system_fingerprint
         c: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                             "system_fingerprint": "fp_" + cid[-10:],
+                             "service_tier": "default", "system_fingerprint": SYSTEM_FINGERPRINT,
                              "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish,
                                           **extras.choice}]}
         if include_usage:
@@ -325,7 +330,7 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
     out.append(chunk({}, d.finish))
     if include_usage:
         out.append(frame({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                          "system_fingerprint": "fp_" + cid[-10:], "choices": [], "usage": usage}))
+                          "system_fingerprint": SYSTEM_FINGERPRINT, "choices": [], "usage": usage}))
     out.append(b"data: [DONE]\n\n")
     return out
 

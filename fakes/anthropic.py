@@ -1,9 +1,8 @@
 """A fake of Anthropic's Messages API, written from Anthropic's API reference.
 
 Paths: ``POST /v1/messages`` (JSON, or SSE when ``"stream": true``), ``POST /v1/messages/count_tokens``,
-``GET /v1/models``, ``GET /v1/models/{model_id}``. An SDK's base URL is the server root (the SDK
-appends ``/v1/messages``). ``/v1/models`` is shared with the OpenAI fake on the same port; requests
-carrying ``anthropic-version`` get Anthropic's answer.
+``GET /v1/models``, ``GET /v1/models/{model_id}``. An SDK's base URL is the fake's origin (the SDK
+appends ``/v1/messages``); any other path gets 404 ``not_found_error``.
 
 Auth: ``x-api-key: <key>``; a missing or wrong key gets 401 ``authentication_error``. The
 ``anthropic-version`` header is required (400 ``invalid_request_error`` without it). Every
@@ -37,7 +36,7 @@ from aiohttp import web
 
 from ._content import count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
 __all__ = [
     "MODELS",
@@ -505,22 +504,10 @@ def stream_frames(mid: str, model: str, blocks: list[dict[str, Any]], stop_reaso
 # Handlers
 
 
-def _parse(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-async def messages(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
-    body = _parse(raw)
+@endpoint("chat")
+async def messages(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
+    body = call.json
     invalid = validate_messages_body(body)
     if invalid is not None:
         return _error(*invalid)
@@ -544,15 +531,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
                              error_frame=stream_error_frame, headers=headers)
 
 
-async def count_tokens_handler(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
-    body = _parse(raw)
+@endpoint("count_tokens")
+async def count_tokens_handler(call: Call) -> web.StreamResponse:
+    request, raw, fault = call.request, call.raw, call.fault
+    body = call.json
     invalid = validate_count_tokens_body(body)
     if invalid is not None:
         return _error(*invalid)
@@ -567,25 +549,18 @@ def _model_obj(model: str) -> dict[str, Any]:
     return {"type": "model", "id": model, "display_name": info[2], "created_at": info[3]}
 
 
-async def list_models(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
+@endpoint("models", content=False)
+async def list_models(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     data = [_model_obj(m) for m in MODELS]
     return await send_json(request, {"data": data, "has_more": False, "first_id": data[0]["id"],
                                      "last_id": data[-1]["id"]}, fault, {"request-id": _request_id("models")})
 
 
-async def get_model(request: web.Request) -> web.StreamResponse:
+@endpoint("models", content=False)
+async def get_model(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     model = request.match_info["model"]
-    _, fault = await record(request, NAME)
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
     if model not in MODELS:
         return _error(404, "not_found_error", f"model: {model}")
     return await send_json(request, _model_obj(model), fault, {"request-id": _request_id(model)})
@@ -594,10 +569,13 @@ async def get_model(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens_handler)
-    # ``GET /v1/models`` is OpenAI's path too: the shared-path dispatcher (fakes._server) sends a
-    # request here when it carries ``anthropic-version`` or ``x-api-key``, as every Anthropic client must.
-    add_shared_route(app, "GET", "/v1/models", NAME, list_models)
-    add_shared_route(app, "GET", "/v1/models/{model}", NAME, get_model)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model}", get_model)
+
+
+def not_found(request: web.Request) -> web.Response:
+    """Anthropic's answer to a path it does not serve."""
+    return _error(404, "not_found_error", "Not Found")
 
 
 SPEC = FakeSpec(
@@ -607,4 +585,6 @@ SPEC = FakeSpec(
     error_response=error_response,
     stream_error_frame=stream_error_frame,
     default_status_message=lambda status: f"fake error {status}",
+    auth=lambda request, raw: _check_headers(request),
+    not_found=not_found,
 )

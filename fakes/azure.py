@@ -41,7 +41,7 @@ from aiohttp import web
 
 from ._content import Decision, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, state_of
+from ._server import Call, FakeSpec, endpoint, state_of
 from .openai import MODELS, Extras, Flavour, answer_chat, answer_models, stream_error_frame
 
 __all__ = ["API_VERSIONS", "FILTER_ANSWER", "FILTER_PROMPT", "FLAVOUR", "SPEC"]
@@ -140,16 +140,19 @@ def _screen(prompt: str, d: Decision) -> tuple[Decision, Extras] | web.Response:
 FLAVOUR = Flavour(NAME, MODELS, check_auth=_check, model_missing=_deployment_missing, screen=_screen)
 
 
-async def deployment_chat(request: web.Request) -> web.StreamResponse:
-    return await answer_chat(request, FLAVOUR, SPEC, model=request.match_info["deployment"])
+@endpoint("chat")
+async def deployment_chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, FLAVOUR, model=call.request.match_info["deployment"])
 
 
-async def v1_chat(request: web.Request) -> web.StreamResponse:
-    return await answer_chat(request, FLAVOUR, SPEC)
+@endpoint("chat")
+async def v1_chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, FLAVOUR)
 
 
-async def v1_models(request: web.Request) -> web.StreamResponse:
-    return await answer_models(request, FLAVOUR, SPEC)
+@endpoint("models", content=False)
+async def v1_models(call: Call) -> web.StreamResponse:
+    return await answer_models(call, FLAVOUR)
 
 
 def add_routes(app: web.Application) -> None:
@@ -159,4 +162,9 @@ def add_routes(app: web.Application) -> None:
 
 
 # The fake's root is the resource endpoint: Azure's paths all start with /openai.
-SPEC = FakeSpec(NAME, "", add_routes, error_response, stream_error_frame)
+def not_found(request: web.Request) -> web.Response:
+    return _error(404, "404", "Resource not found")
+
+
+SPEC = FakeSpec(NAME, "", add_routes, error_response, stream_error_frame,
+                auth=lambda request, raw: _check(request), not_found=not_found)

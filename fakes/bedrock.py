@@ -41,7 +41,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
 __all__ = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SPEC", "encode_frame"]
 
@@ -314,23 +314,15 @@ def _request_id(*seed: object) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _auth(request, raw)
-    if denied is not None:
-        return denied
+@endpoint("chat")
+async def _handle(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     path = request.raw_path.partition("?")[0]
     encoded_model, _, action = path[len("/model/"):].rpartition("/")
     if action not in ("converse", "converse-stream") or not encoded_model:
         return _error(404, "UnknownOperationException", "")
     model = unquote(encoded_model)
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
+    body = call.json
     invalid = _validate(body)
     if invalid is not None:
         return invalid
@@ -401,4 +393,6 @@ SPEC = FakeSpec(
     add_routes=add_routes,
     error_response=error_response,
     stream_error_frame=stream_error_frame,
+    auth=_auth,
+    not_found=lambda request: _error(404, "UnknownOperationException", ""),
 )

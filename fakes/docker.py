@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._server import FakeSpec
+from ._server import Call, FakeSpec, endpoint
 from .openai import Flavour, answer_chat, answer_models, error_response, stream_error_frame
 
 __all__ = ["FLAVOUR", "MODELS", "SPEC"]
@@ -51,12 +51,14 @@ FLAVOUR = _DockerFlavour(
 )
 
 
-async def chat(request: web.Request) -> web.StreamResponse:
-    return await answer_chat(request, FLAVOUR, SPEC)
+@endpoint("chat")
+async def chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, FLAVOUR)
 
 
-async def models(request: web.Request) -> web.StreamResponse:
-    return await answer_models(request, FLAVOUR, SPEC)
+@endpoint("models", content=False)
+async def models(call: Call) -> web.StreamResponse:
+    return await answer_models(call, FLAVOUR)
 
 
 def add_routes(app: web.Application) -> None:

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
 __all__ = ["MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
 
@@ -305,22 +305,14 @@ def _not_found(model: str, version: str, method: str = "generateContent") -> web
                   f"{method}. Call ListModels to see the list of available models and their supported methods.")
 
 
-async def model_method(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _auth(request)
-    if denied is not None:
-        return denied
+@endpoint("chat")
+async def model_method(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     version = request.match_info["version"]
     model, _, method = request.match_info["target"].partition(":")
     if method not in ("generateContent", "streamGenerateContent", "countTokens"):
         return _error(404, f"Method not found: {method or '(none)'}.")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
+    body = call.json
     if method == "countTokens" and isinstance(_get(body, "generateContentRequest"), dict):
         body = _get(body, "generateContentRequest")
     invalid = _validate(body, counting=method == "countTokens")
@@ -365,23 +357,16 @@ def _model_info(model: str, version: str) -> dict[str, Any]:
     return info
 
 
-async def list_models(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _auth(request)
-    if denied is not None:
-        return denied
+@endpoint("models", content=False)
+async def list_models(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     version = _version(request)
     return await send_json(request, {"models": [_model_info(m, version) for m in MODELS]}, fault)
 
 
-async def get_model(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    denied = _auth(request)
-    if denied is not None:
-        return denied
+@endpoint("models", content=False)
+async def get_model(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     version, model = _version(request), request.match_info["model"]
     if not _known(model):
         return _error(404, f"models/{model} is not found for API version {version}.")
@@ -394,15 +379,20 @@ def _version(request: web.Request) -> str:
 
 
 def add_routes(app: web.Application) -> None:
-    # google-genai defaults to API version v1; the docs use v1beta. Both are served. ``GET
-    # /v1/models[/{model}]`` is OpenAI's and Anthropic's path too: the shared-path dispatcher
-    # (fakes._server) sends a request here when it carries ``x-goog-api-key`` or ``?key=``.
+    # google-genai defaults to API version v1beta (its BaseApiClient's default api_version); the
+    # docs use v1beta too. Both v1beta and v1 are served.
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{{version:{version}}}/models/{{target}}", model_method)
-    app.router.add_get("/v1beta/models", list_models)
-    app.router.add_get("/v1beta/models/{model}", get_model)
-    add_shared_route(app, "GET", "/v1/models", NAME, list_models)
-    add_shared_route(app, "GET", "/v1/models/{model}", NAME, get_model)
+        app.router.add_get(f"/{version}/models", list_models)
+        app.router.add_get(f"/{version}/models/{{model}}", get_model)
+
+
+def not_found(request: web.Request) -> web.Response:
+    # Google's front end answers an unknown path with its HTML 404 page.
+    page = ("<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 404 (Not Found)!!1</title>\n"
+            f"  <p><b>404.</b> <ins>That\u2019s an error.</ins>\n  <p>The requested URL <code>{request.path}</code> "
+            "was not found on this server.  <ins>That\u2019s all we know.</ins>\n")
+    return web.Response(status=404, text=page, content_type="text/html", charset="UTF-8")
 
 
 SPEC = FakeSpec(
@@ -412,4 +402,6 @@ SPEC = FakeSpec(
     error_response=error_response,
     stream_error_frame=stream_error_frame,
     default_status_message=lambda status: _STATUS.get(status, ("UNKNOWN", f"fake error {status}"))[1],
+    auth=lambda request, raw: _auth(request),
+    not_found=not_found,
 )

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream
+from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream
 
 __all__ = ["MODELS", "SPEC", "chat_payload", "stream_lines"]
 
@@ -190,17 +190,13 @@ def _think_error(body: dict[str, Any], model: str, caps: list[str]) -> tuple[boo
     return think is not False, None
 
 
-async def chat(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
+@endpoint("chat")
+async def chat(call: Call) -> web.StreamResponse:
+    request, raw, fault, body = call.request, call.raw, call.fault, call.body
     if not raw:
         return _error(400, "missing request body")
-    try:
-        body = json.loads(raw)
-    except ValueError as e:
-        return _error(400, f"invalid character in request body: {e}")
+    if body is NOT_JSON:
+        return _error(400, "invalid character in request body: not JSON")
     if not isinstance(body, dict):
         return _error(400, "json: cannot unmarshal into Go value of type api.ChatRequest")
     model = body.get("model")
@@ -228,35 +224,27 @@ async def chat(request: web.Request) -> web.StreamResponse:
         return bad
     d, prompt_tokens = _decision(body, thinking)
     seed = stable_id(body)
-    call = _tool_call(d, seed) if d.tool_name else None
-    eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(json.dumps(d.tool_args)) + 4 if call else 0)
+    tcall = _tool_call(d, seed) if d.tool_name else None
+    eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(json.dumps(d.tool_args)) + 4 if tcall else 0)
     eval_tokens = max(1, eval_tokens)
     if body.get("stream") is False:
-        return await send_json(request, chat_payload(model, created_at, d, call, prompt_tokens, eval_tokens), fault)
-    lines = stream_lines(model, created_at, d, call, prompt_tokens, eval_tokens)
+        return await send_json(request, chat_payload(model, created_at, d, tcall, prompt_tokens, eval_tokens), fault)
+    lines = stream_lines(model, created_at, d, tcall, prompt_tokens, eval_tokens)
     return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
                              error_frame=stream_error_frame)
 
 
-async def tags(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
+@endpoint("models", content=False)
+async def tags(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     models = [{"name": name, "model": name, "modified_at": MODIFIED_AT, "size": info["size"],
                "digest": _digest(name), "details": _details(info)} for name, info in MODELS.items()]
     return await send_json(request, {"models": models}, fault)
 
 
-async def show(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = None
+@endpoint("models", content=False)
+async def show(call: Call) -> web.StreamResponse:
+    request, fault, body = call.request, call.fault, call.body
     if not isinstance(body, dict):
         return _error(400, "missing request body")
     model = body.get("model") or body.get("name")  # "name" is the deprecated spelling
@@ -289,12 +277,9 @@ async def show(request: web.Request) -> web.StreamResponse:
     return await send_json(request, payload, fault)
 
 
-async def version(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    return await send_json(request, {"version": VERSION}, fault)
+@endpoint("version", content=False)
+async def version(call: Call) -> web.StreamResponse:
+    return await send_json(call.request, {"version": VERSION}, call.fault)
 
 
 def add_routes(app: web.Application) -> None:

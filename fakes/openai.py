@@ -28,7 +28,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
 __all__ = [
     "FLAVOUR",
@@ -319,26 +319,17 @@ class Flavour:
         return model in self.models or any(model.startswith(m + "-20") for m in self.models)
 
 
-async def answer_chat(request: web.Request, flavour: Flavour, spec: FakeSpec, *,
-                      model: str | None = None) -> web.StreamResponse:
-    """The whole ``POST …/chat/completions`` exchange for ``flavour``; ``model`` overrides the body's
-    (Azure names the deployment in the path)."""
-    raw, fault = await record(request, flavour.name)
-    early = await apply_pre_fault(request, spec, fault)
-    if early is not None:
-        return early
-    denied = flavour.check_auth(request)
-    if denied is not None:
-        return denied
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
+async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None) -> web.StreamResponse:
+    """The ``POST …/chat/completions`` answer for ``flavour`` (the :func:`endpoint` opening done);
+    ``model`` overrides the body's (Azure names the deployment in the path)."""
+    request, fault = call.request, call.fault
+    body = call.json
     if model is not None and isinstance(body, dict):
         body.setdefault("model", model)
     invalid = _validate(body)
     if invalid is not None:
         return invalid
+    assert isinstance(body, dict)  # _validate refused everything else
     model = model if model is not None else body["model"]
     if not flavour.knows(model):
         return flavour.model_missing(model)
@@ -355,8 +346,8 @@ async def answer_chat(request: web.Request, flavour: Flavour, spec: FakeSpec, *,
     d, extras = screened
     seed = stable_id(body)
     cid, created = "chatcmpl-" + seed, int(time.time())
-    call = _tool_call(d, seed) if d.tool_name else None
-    completion_tokens = count_tokens(d.text) + (count_tokens(call["function"]["arguments"]) + 3 if call else 0)
+    tcall = _tool_call(d, seed) if d.tool_name else None
+    completion_tokens = count_tokens(d.text) + (count_tokens(tcall["function"]["arguments"]) + 3 if tcall else 0)
     usage = flavour.usage(prompt_tokens, completion_tokens, count_tokens(d.reasoning))
     shown = d.reasoning if mode == "shown" else ""
     headers = {"x-request-id": "req_" + seed[:16], "openai-processing-ms": "12",
@@ -365,14 +356,14 @@ async def answer_chat(request: web.Request, flavour: Flavour, spec: FakeSpec, *,
                "x-ratelimit-remaining-tokens": str(max(0, 30000 - prompt_tokens)),
                "x-ratelimit-reset-tokens": "2ms"}
     if not body.get("stream"):
-        payload = completion_payload(cid, created, model, d, call, usage, n=int(body.get("n") or 1),
+        payload = completion_payload(cid, created, model, d, tcall, usage, n=int(body.get("n") or 1),
                                      reasoning=shown, extras=extras)
         return await send_json(request, payload, fault, headers)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames = stream_frames(cid, created, model, d, call, usage, include_usage=include_usage, reasoning=shown,
+    frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
                            extras=extras)
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
-                             error_frame=spec.stream_error_frame, headers=headers)
+                             error_frame=call.spec.stream_error_frame, headers=headers)
 
 
 def models_payload(flavours: Iterable[Flavour]) -> dict[str, Any]:
@@ -381,65 +372,46 @@ def models_payload(flavours: Iterable[Flavour]) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
-async def answer_models(request: web.Request, flavour: Flavour, spec: FakeSpec,
-                        listed: Iterable[Flavour] = ()) -> web.StreamResponse:
-    """``GET …/models``: every model of ``listed`` (default: of ``flavour``)."""
-    _, fault = await record(request, flavour.name)
-    early = await apply_pre_fault(request, spec, fault)
-    if early is not None:
-        return early
-    denied = flavour.check_auth(request)
-    if denied is not None:
-        return denied
-    return await send_json(request, models_payload(listed or (flavour,)), fault)
+async def answer_models(call: Call, flavour: Flavour) -> web.StreamResponse:
+    """``GET …/models``: every model of ``flavour``."""
+    return await send_json(call.request, models_payload((flavour,)), call.fault)
 
 
-# OpenAI and xAI both answer at /v1: the routes are added once and the request's model picks the
-# flavour (first registered wins for unknown models, so they get OpenAI's 404).
-_V1: web.AppKey[list[tuple[Flavour, FakeSpec]]] = web.AppKey("interlingua_fake_v1_flavours")
+_FLAVOUR_KEY: web.AppKey[Flavour] = web.AppKey("interlingua_fake_flavour")
 
 
-def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec) -> None:
-    """Answer ``flavour``'s models on the shared ``/v1/chat/completions`` and ``/v1/models`` paths."""
-    if _V1 not in app:
-        app[_V1] = []
-        app.router.add_post("/v1/chat/completions", _v1_chat)
-        # Shared with Anthropic and Gemini (v1): _server's dispatcher sends their clients elsewhere.
-        add_shared_route(app, "GET", "/v1/models", NAME, _v1_models)
-        add_shared_route(app, "GET", "/v1/models/{model}", NAME, _v1_model)
-    app[_V1].append((flavour, spec))
+def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec | None = None) -> None:
+    """Answer ``flavour`` on ``/v1/chat/completions``, ``/v1/models`` and ``/v1/models/{model}``
+    (OpenAI's paths, which xAI's API uses too; each has its own origin)."""
+    app[_FLAVOUR_KEY] = flavour
+    app.router.add_post("/v1/chat/completions", _v1_chat)
+    app.router.add_get("/v1/models", _v1_models)
+    app.router.add_get("/v1/models/{model}", _v1_model)
 
 
-def _v1_for(request: web.Request, model: Any) -> tuple[Flavour, FakeSpec]:
-    served = request.app[_V1]
-    return next(((f, s) for f, s in served if isinstance(model, str) and f.knows(model)), served[0])
+@endpoint("chat")
+async def _v1_chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, call.request.app[_FLAVOUR_KEY])
 
 
-async def _v1_chat(request: web.Request) -> web.StreamResponse:
-    try:
-        model = json.loads(await request.read()).get("model")
-    except (ValueError, AttributeError):
-        model = None
-    flavour, spec = _v1_for(request, model)
-    return await answer_chat(request, flavour, spec)
+@endpoint("models", content=False)
+async def _v1_models(call: Call) -> web.StreamResponse:
+    return await answer_models(call, call.request.app[_FLAVOUR_KEY])
 
 
-async def _v1_models(request: web.Request) -> web.StreamResponse:
-    served = request.app[_V1]
-    return await answer_models(request, *served[0], listed=[f for f, _ in served])
-
-
-async def _v1_model(request: web.Request) -> web.StreamResponse:
-    model = request.match_info["model"]
-    flavour, _ = _v1_for(request, model)
-    _, fault = await record(request, flavour.name)
-    denied = flavour.check_auth(request)
-    if denied is not None:
-        return denied
+@endpoint("models", content=False)
+async def _v1_model(call: Call) -> web.StreamResponse:
+    flavour = call.request.app[_FLAVOUR_KEY]
+    model = call.request.match_info["model"]
     if not flavour.knows(model):
         return _error(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
-    return await send_json(request, {"id": model, "object": "model", "created": 1_700_000_000,
-                                     "owned_by": flavour.owned_by}, fault)
+    return await send_json(call.request, {"id": model, "object": "model", "created": 1_700_000_000,
+                                          "owned_by": flavour.owned_by}, call.fault)
+
+
+def not_found(request: web.Request) -> web.Response:
+    """OpenAI's answer to a path it does not serve."""
+    return _error(404, f"Invalid URL ({request.method} {request.path})")
 
 
 FLAVOUR = Flavour(NAME, MODELS)
@@ -456,4 +428,6 @@ SPEC = FakeSpec(
     add_routes=add_routes,
     error_response=error_response,
     stream_error_frame=stream_error_frame,
+    auth=lambda request, raw: FLAVOUR.check_auth(request),
+    not_found=not_found,
 )

@@ -99,4 +99,10 @@ def add_routes(app: web.Application) -> None:
     serve_on_v1(app, FLAVOUR, SPEC)
 
 
-SPEC = FakeSpec(NAME, "/v1", add_routes, error_response, stream_error_frame)
+def not_found(request: web.Request) -> web.Response:
+    # xAI's flat error shape for every error, unknown paths included.
+    return _error(404, "Some requested entity was not found", f"Path not found: {request.method} {request.path}")
+
+
+SPEC = FakeSpec(NAME, "/v1", add_routes, error_response, stream_error_frame,
+                auth=lambda request, raw: _auth(request), not_found=not_found)

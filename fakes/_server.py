@@ -96,6 +96,8 @@ class FakeState:
     attempts: collections.Counter[str] = field(default_factory=collections.Counter)
     faults: dict[str, collections.deque[Fault]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
     scripts: dict[str, collections.deque[Any]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
+    unknown_models: dict[str, set[str]] = field(default_factory=dict)
+    """Model ids a test declared unknown, per provider: answered with the provider's model-not-found."""
     endpoint_faults: dict[tuple[str, str], collections.deque[Fault]] = field(
         default_factory=lambda: collections.defaultdict(collections.deque))
     """Faults for one endpoint of a provider (its name or its path), served before provider-wide ones."""
@@ -127,6 +129,7 @@ class FakeState:
         self.attempts.clear()
         self.faults.clear()
         self.endpoint_faults.clear()
+        self.unknown_models.clear()
         self.scripts.clear()
 
     def count(self, provider: str) -> int:
@@ -428,6 +431,11 @@ class FakeServer:
 
     def attempts(self, provider: str) -> int:
         return self.state.count(provider)
+
+    def models(self, provider: str, *, unknown: Iterable[str]) -> None:
+        """Declare model ids ``provider``'s fake answers with its model-not-found error (every other
+        well-formed id of the provider's family is accepted: see the fakes' module docstrings)."""
+        self.state.unknown_models.setdefault(provider, set()).update(unknown)
 
     def script(self, provider: str, responses: Sequence[Any]) -> None:
         self.state.script(provider, responses)

@@ -21,7 +21,8 @@ signed ``thinking`` block. Streams are framed as the streaming docs show
 (https://docs.anthropic.com/en/api/messages-streaming): ``event: <type>\\ndata: <json>\\n\\n`` for
 ``message_start`` (the whole message skeleton with usage), then per block ``content_block_start``,
 ``content_block_delta``\\ s, ``content_block_stop`` (a ``ping`` after the first start), then
-``message_delta`` (stop reason, cumulative output tokens) and ``message_stop``.
+``message_delta`` (stop reason; cumulative ``input_tokens``, cache token counts and ``output_tokens``)
+and ``message_stop``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -165,8 +167,21 @@ def _check_headers(request: web.Request) -> web.Response | None:
     return None
 
 
+# Any well-formed Claude id is answered (every id of the published model list, dated snapshots and
+# ``-latest`` aliases included, e.g. ``claude-3-5-haiku-20241022``), so a test never breaks the day an id
+# is missing from MODELS; ids a test declares unknown (``fake.models("anthropic", unknown=[…])``) and
+# ids of other families get 404 ``not_found_error``.
+_FAMILY = re.compile(r"claude-[a-z0-9.-]+")
+
+
 def known_model(model: str) -> bool:
-    return model in MODELS or any(model.startswith(m + "-20") for m in MODELS) or _base_model(model) in MODELS
+    return (model in MODELS or any(model.startswith(m + "-20") for m in MODELS) or _base_model(model) in MODELS
+            or _FAMILY.fullmatch(model) is not None)
+
+
+def _unknown(request: web.Request, model: Any) -> bool:
+    return not isinstance(model, str) or model in state_of(request).unknown_models.get(NAME, ()) \
+        or not known_model(model)
 
 
 def _base_model(model: str) -> str:
@@ -287,9 +302,14 @@ def _check_common(body: Any) -> None:
     ):
         raise _Invalid("system: Input should be a valid string or a list of text blocks")
     names: list[str] = []
-    for k, t in enumerate(body.get("tools") or ()):
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _Invalid("tools: Input should be a valid list")
+    for k, t in enumerate(tools or ()):
         if not isinstance(t, dict) or not t.get("name"):
             raise _Invalid(f"tools.{k}.custom.name: Field required")
+        if not isinstance(t["name"], str):
+            raise _Invalid(f"tools.{k}.custom.name: Input should be a valid string")
         if t.get("type", "custom") == "custom" and not isinstance(t.get("input_schema"), dict):
             raise _Invalid(f"tools.{k}.custom.input_schema: Field required")
         names.append(t["name"])
@@ -454,6 +474,9 @@ def _usage(input_: int, output: int) -> dict[str, Any]:
             "output_tokens": output, "service_tier": "standard"}
 
 
+_DELTA_USAGE = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+
+
 def message_payload(mid: str, model: str, blocks: list[dict[str, Any]], stop_reason: str,
                     stop_sequence: str | None, usage: dict[str, Any]) -> dict[str, Any]:
     """A ``message`` object as the Messages API returns it."""
@@ -495,7 +518,9 @@ def stream_frames(mid: str, model: str, blocks: list[dict[str, Any]], stop_reaso
         out.append(_frame("content_block_stop", {"type": "content_block_stop", "index": i}))
     out.append(_frame("message_delta", {"type": "message_delta",
                                         "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-                                        "usage": {"output_tokens": usage["output_tokens"]}}))
+                                        # cumulative, as the first-party API sends it (the SDK's
+                                        # MessageDeltaUsage): clients such as LangChain read usage here only
+                                        "usage": {k: usage[k] for k in _DELTA_USAGE if k in usage}}))
     out.append(_frame("message_stop", {"type": "message_stop"}))
     return out
 
@@ -512,7 +537,7 @@ async def messages(call: Call) -> web.StreamResponse:
     if invalid is not None:
         return _error(*invalid)
     model = body["model"]
-    if not isinstance(model, str) or not known_model(model):
+    if _unknown(request, model):
         return _error(404, "not_found_error", f"model: {model}")
     prompt = input_tokens(body)
     window = _limits(model)[0]
@@ -538,14 +563,14 @@ async def count_tokens_handler(call: Call) -> web.StreamResponse:
     invalid = validate_count_tokens_body(body)
     if invalid is not None:
         return _error(*invalid)
-    if not isinstance(body["model"], str) or not known_model(body["model"]):
+    if _unknown(request, body["model"]):
         return _error(404, "not_found_error", f"model: {body['model']}")
     return await send_json(request, {"input_tokens": input_tokens(body)}, fault,
                            {"request-id": _request_id(raw)})
 
 
 def _model_obj(model: str) -> dict[str, Any]:
-    info = MODELS[model]
+    info = MODELS.get(model) or MODELS.get(_base_model(model)) or (0, 0, model, "2025-01-01T00:00:00Z")
     return {"type": "model", "id": model, "display_name": info[2], "created_at": info[3]}
 
 
@@ -561,7 +586,7 @@ async def list_models(call: Call) -> web.StreamResponse:
 async def get_model(call: Call) -> web.StreamResponse:
     request, fault = call.request, call.fault
     model = request.match_info["model"]
-    if model not in MODELS:
+    if _unknown(request, model):
         return _error(404, "not_found_error", f"model: {model}")
     return await send_json(request, _model_obj(model), fault, {"request-id": _request_id(model)})
 

@@ -13,6 +13,9 @@ Paths:
 * ``POST /openai/v1/chat/completions`` — the v1 API: no ``api-version``, or ``preview``/``latest``;
   the deployment is the body's ``model``.
 * ``GET /openai/v1/models``.
+* ``GET /openai/models?api-version=…`` and ``GET /openai/models/{model}?api-version=…`` (Models - List /
+  Get: ``status``, ``capabilities``, ``lifecycle_status``, ``deprecation``, …), what
+  ``AzureOpenAI(api_version=…).models.list()`` calls.
 
 Deployments: a deployment exists when it is named after one of the OpenAI fake's models
 (``gpt-4o-mini``, …); any other name gets 404 ``DeploymentNotFound``.
@@ -41,7 +44,7 @@ from aiohttp import web
 
 from ._content import Decision, stable_id
 from ._faults import Fault
-from ._server import Call, FakeSpec, endpoint, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, state_of
 from .openai import MODELS, Extras, Flavour, answer_chat, answer_models, stream_error_frame
 
 __all__ = ["API_VERSIONS", "FILTER_ANSWER", "FILTER_PROMPT", "FLAVOUR", "SPEC"]
@@ -155,7 +158,49 @@ async def v1_models(call: Call) -> web.StreamResponse:
     return await answer_models(call, FLAVOUR)
 
 
+def _model_item(model: str) -> dict[str, Any]:
+    # Models - List (learn.microsoft.com/rest/api/azureopenai/models/list): base models of the resource.
+    chat = not model.startswith("text-embedding")
+    return {"status": "succeeded", "model": None, "fine_tune": None,
+            "capabilities": {"fine_tune": False, "inference": True, "completion": False, "chat_completion": chat,
+                             "embeddings": not chat},
+            "lifecycle_status": "generally-available",
+            "deprecation": {"inference": 1_790_000_000},
+            "id": model, "created_at": 1_715_558_400, "object": "model"}
+
+
+def _versioned(request: web.Request) -> web.Response | None:
+    """The control-plane-style ``/openai/models`` paths need a known ``api-version``, as deployments do."""
+    version = request.query.get("api-version")
+    if version is None:
+        return _error(404, "404", "Resource not found")
+    if version not in API_VERSIONS and version not in _V1_VERSIONS:
+        return _error(400, "BadRequest", "API version not supported")
+    return None
+
+
+@endpoint("models", content=False)
+async def list_models(call: Call) -> web.StreamResponse:
+    refused = _versioned(call.request)
+    if refused is not None:
+        return refused
+    return await send_json(call.request, {"data": [_model_item(m) for m in MODELS], "object": "list"}, call.fault)
+
+
+@endpoint("models", content=False)
+async def get_model(call: Call) -> web.StreamResponse:
+    refused = _versioned(call.request)
+    if refused is not None:
+        return refused
+    model = call.request.match_info["model"]
+    if not FLAVOUR.knows(model) or model in state_of(call.request).unknown_models.get(NAME, ()):
+        return _error(404, "404", "Resource not found")
+    return await send_json(call.request, _model_item(model), call.fault)
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/openai/models", list_models)
+    app.router.add_get("/openai/models/{model}", get_model)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post("/openai/v1/chat/completions", v1_chat)
     app.router.add_get("/openai/v1/models", v1_models)

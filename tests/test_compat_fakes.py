@@ -162,6 +162,7 @@ async def test_sdk_grok_bad_key(fake: FakeServer) -> None:
 @pytest.mark.parametrize("engine", ["/engines/v1", "/engines/llama.cpp/v1"])
 async def test_sdk_docker_model_runner(fake: FakeServer, engine: str) -> None:
     """DMR answers namespaced models on both engine paths with no auth, and lists its models."""
+    fake.models("docker", unknown=["ai/not-pulled"])  # any ai/* id is answered unless a test declares it absent
     async with openai.AsyncOpenAI(base_url=fake.origin("docker") + engine, api_key="unused", max_retries=0) as c:
         r = await c.chat.completions.create(model="ai/smollm2:360M-Q4_K_M", messages=HELLO)
         assert r.choices[0].message.content == "Fake reply: hello there"
@@ -242,6 +243,7 @@ async def test_client_xai(fake: FakeServer) -> None:
 async def test_client_docker(fake: FakeServer) -> None:
     """docker:ai/smollm2 keeps its slash end to end, with or without a key; unknown models are not_found."""
     cfg = LlmConfig(retry_enabled=False).with_provider("docker", base_url=fake.url_for("docker"))
+    fake.models("docker", unknown=["ai/absent"])
     async with Client(cfg) as client:
         r = (await client.chat("docker:ai/smollm2", "hello there", max_tokens=2)).unwrap()
         s = (await client.stream_response("ai/smollm2", "hello there", max_tokens=2)).unwrap()

@@ -88,12 +88,12 @@ def error_response(status: int, message: str, fault: Fault | None = None) -> web
 
 def _check(request: web.Request) -> web.Response | None:
     version = request.query.get("api-version")
-    if "/deployments/" in request.path:
-        if version is None:
-            return _error(404, "404", "Resource not found")
-        if version not in API_VERSIONS:
+    if request.path.startswith("/openai/v1/"):
+        if version is not None and version not in _V1_VERSIONS:
             return _error(400, "BadRequest", "API version not supported")
-    elif version is not None and version not in _V1_VERSIONS:
+    elif version is None:  # deployments and /openai/models need a dated api-version
+        return _error(404, "404", "Resource not found")
+    elif version not in API_VERSIONS:
         return _error(400, "BadRequest", "API version not supported")
     key = state_of(request).api_key
     auth = request.headers.get("Authorization", "")
@@ -169,29 +169,13 @@ def _model_item(model: str) -> dict[str, Any]:
             "id": model, "created_at": 1_715_558_400, "object": "model"}
 
 
-def _versioned(request: web.Request) -> web.Response | None:
-    """The control-plane-style ``/openai/models`` paths need a known ``api-version``, as deployments do."""
-    version = request.query.get("api-version")
-    if version is None:
-        return _error(404, "404", "Resource not found")
-    if version not in API_VERSIONS and version not in _V1_VERSIONS:
-        return _error(400, "BadRequest", "API version not supported")
-    return None
-
-
 @endpoint("models", content=False)
 async def list_models(call: Call) -> web.StreamResponse:
-    refused = _versioned(call.request)
-    if refused is not None:
-        return refused
     return await send_json(call.request, {"data": [_model_item(m) for m in MODELS], "object": "list"}, call.fault)
 
 
 @endpoint("models", content=False)
 async def get_model(call: Call) -> web.StreamResponse:
-    refused = _versioned(call.request)
-    if refused is not None:
-        return refused
     model = call.request.match_info["model"]
     if not FLAVOUR.knows(model) or model in state_of(call.request).unknown_models.get(NAME, ()):
         return _error(404, "404", "Resource not found")

@@ -27,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
+from interlingua.core.tokens import get_encoding
+
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
@@ -414,6 +416,22 @@ def _decision(body: dict[str, Any], thinking: bool = False) -> tuple[Decision, i
     return d, prompt_tokens, prompt
 
 
+def logprobs_content(text: str, top: int) -> list[dict[str, Any]]:
+    """``logprobs.content`` for ``text`` as OpenAI sends it when ``logprobs`` is true: one entry per token
+    (its text, a log probability ≤ 0, its UTF-8 bytes) with ``top`` alternatives (``top_logprobs``)."""
+    enc = get_encoding("o200k_base")
+    out = []
+    for i, tok in enumerate(enc.encode(text, disallowed_special=())):
+        piece = enc.decode_single_token_bytes(tok)
+        token = piece.decode("utf-8", "replace")
+        logprob = -round(0.01 + (i % 7) * 0.05, 4)
+        alts = [{"token": token, "logprob": logprob, "bytes": list(piece)}]
+        alts += [{"token": f"{token}_{k}", "logprob": round(logprob - k, 4), "bytes": list(f"{token}_{k}".encode())}
+                 for k in range(1, top)]
+        out.append({"token": token, "logprob": logprob, "bytes": list(piece), "top_logprobs": alts[:top]})
+    return out
+
+
 def usage_payload(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
     """OpenAI's ``usage``: ``completion_tokens`` counts the reasoning tokens too."""
     return {
@@ -463,7 +481,7 @@ def completion_payload(cid: str, created: int, model: str, d: Decision, call: di
 
 def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[str, Any] | None,
                   usage: dict[str, Any], *, include_usage: bool, reasoning: str = "",
-                  extras: Extras = NO_EXTRAS) -> list[bytes]:
+                  extras: Extras = NO_EXTRAS, top_logprobs: int | None = None) -> list[bytes]:
     """The SSE frames of a streamed ``chat.completion.chunk`` sequence, ``data: [DONE]`` last.
 
     ``reasoning`` streams as ``reasoning_content`` deltas before the answer (xAI's shape).
@@ -473,9 +491,12 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
         return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        lp = None
+        if top_logprobs is not None and delta.get("content"):
+            lp = {"content": logprobs_content(delta["content"], top_logprobs), "refusal": None}
         c: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                              "system_fingerprint": "fp_" + cid[-10:],
-                             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish,
+                             "choices": [{"index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish,
                                           **extras.choice}]}
         if include_usage:
             c["usage"] = None
@@ -601,13 +622,17 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
                "x-ratelimit-reset-requests": "120ms", "x-ratelimit-limit-tokens": "30000",
                "x-ratelimit-remaining-tokens": str(max(0, 30000 - prompt_tokens)),
                "x-ratelimit-reset-tokens": "2ms"}
+    top = body.get("top_logprobs") or 0 if body.get("logprobs") else None
     if not body.get("stream"):
         payload = completion_payload(cid, created, model, d, tcall, usage, n=int(body.get("n") or 1),
                                      reasoning=shown, extras=extras)
+        if top is not None:
+            for choice in payload["choices"]:
+                choice["logprobs"] = {"content": logprobs_content(d.text if not tcall else "", top), "refusal": None}
         return await send_json(request, payload, fault, headers)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
-                           extras=extras)
+                           extras=extras, top_logprobs=top)
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
                              error_frame=call.spec.stream_error_frame, headers=headers)
 

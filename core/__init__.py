@@ -11,7 +11,8 @@ from .errors import ErrorKind, LlmError, LlmException, parse_retry_after
 from .fold import Accumulator, accumulate, fold_chunks, to_response
 from .http import Headers, HttpRequest, HttpResponse
 from .models import PROVIDERS, ModelRef, detect_provider, parse_model
-from .registry import DIALECTS, get_dialect
+from .prepare import Prepared, prepare
+from .registry import DIALECTS, SPECS, ProviderSpec, get_dialect, get_spec
 from .schema import (
     ChatChunk,
     ChatRequest,
@@ -38,6 +39,7 @@ from .secret import Secret, redact
 __all__ = [
     "DIALECTS",
     "PROVIDERS",
+    "SPECS",
     "Accumulator",
     "ChatChunk",
     "ChatRequest",
@@ -55,7 +57,9 @@ __all__ = [
     "ModelInfo",
     "ModelRef",
     "Part",
+    "Prepared",
     "ProviderConfig",
+    "ProviderSpec",
     "ReasoningConfig",
     "ReasoningPart",
     "ResponseFormat",
@@ -76,9 +80,11 @@ __all__ = [
     "encode_request",
     "fold_chunks",
     "get_dialect",
+    "get_spec",
     "iter_stream",
     "parse_model",
     "parse_retry_after",
+    "prepare",
     "redact",
     "to_response",
 ]

@@ -53,7 +53,6 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import sse
-from .catalog import default_catalog
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -301,15 +300,16 @@ TOOL_CHOICES: dict[str, str] = {"auto": "auto", "required": "any", "none": "none
 EFFORTS: dict[str, str] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
 
-def _catalog_max_output(model: str) -> int | None:
-    info = default_catalog().lookup("anthropic", model)
-    return info.max_output_tokens if info is not None else None
+def _no_known_limit(model: str) -> int | None:
+    return None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class AnthropicDialect:
-    """Anthropic's Messages API. ``max_output_tokens`` answers "what max_tokens fits this model"
-    (default: the model catalog); override it to use another catalog."""
+    """Anthropic's Messages API. ``max_output_tokens`` answers "what max_tokens fits this model" when
+    the request has none (default: unknown, so :data:`DEFAULT_MAX_TOKENS`). The client's path fills
+    ``max_tokens`` from the configured catalog before encoding (:func:`.prepare.fill_max_tokens`);
+    no dialect reads a global catalog."""
 
     name: str = "anthropic"
     default_base_url: str = "https://api.anthropic.com"
@@ -317,7 +317,7 @@ class AnthropicDialect:
     count_tokens_path: str = "/v1/messages/count_tokens"
     api_version: str = API_VERSION
     default_max_tokens: int = DEFAULT_MAX_TOKENS
-    max_output_tokens: Callable[[str], int | None] = _catalog_max_output
+    max_output_tokens: Callable[[str], int | None] = _no_known_limit
     model_names: tuple[str, ...] = ("anthropic",)
 
     # -- encode ---------------------------------------------------------------------------------
@@ -396,6 +396,7 @@ class AnthropicDialect:
                 LlmError(
                     kind=ErrorKind.AUTHENTICATION,
                     message="no API key for anthropic: pass api_key= or set ANTHROPIC_API_KEY",
+                    code="missing_api_key",
                     provider=self.name,
                 )
             )

@@ -20,11 +20,14 @@ from typing import Any
 import msgspec
 from returns.result import Failure, Result, Success
 
+from .catalog import default_catalog
 from .dialect import ProviderConfig, invalid_request
 from .errors import LlmError
 from .fold import Accumulator, accumulate, to_response
 from .http import Headers, HttpRequest, HttpResponse
-from .registry import get_dialect
+from .models import parse_model
+from .prepare import fill_max_tokens
+from .registry import get_dialect, get_spec
 from .schema import ChatChunk, ChatRequest, ChatResponse
 from .secret import Secret
 
@@ -51,6 +54,12 @@ def encode_request(
             request = msgspec.convert(request, ChatRequest)
         except msgspec.ValidationError as e:
             return invalid_request(d.name, f"not a valid ChatRequest: {e}")
+    spec = get_spec(provider)
+    if spec is not None and spec.requires_max_tokens:
+        # As the client does (core/prepare.py): the output limit from the bundled catalog.
+        ref = parse_model(request.model).value_or(None)
+        model = ref.model if ref is not None else request.model
+        request = fill_max_tokens(request, spec, default_catalog().lookup(spec.name, model))
     cfg = config or ProviderConfig()
     if api_key is not None:
         cfg = msgspec.structs.replace(cfg, api_key=api_key if isinstance(api_key, Secret) else Secret(api_key))

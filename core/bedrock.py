@@ -383,7 +383,8 @@ class BedrockDialect:
                 "aws_secret_access_key=, or set AWS_BEARER_TOKEN_BEDROCK or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
             )
         if not cfg.base_url and not cfg.region:
-            return invalid_request(self.name, "no AWS region for bedrock: pass region= or set AWS_REGION")
+            return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=self.name, code="missing_region",
+                                    message="no AWS region for bedrock: pass region= or set AWS_REGION"))
         if not cfg.api_key and not cfg.region:
             return invalid_request(self.name, "SigV4 needs the AWS region: pass region= or set AWS_REGION")
         if not cfg.api_key and now is None:
@@ -425,7 +426,7 @@ class BedrockDialect:
         return Success(HttpRequest("POST", url, Headers(headers), raw))
 
     def _auth_failure(self, message: str) -> Failure[LlmError]:
-        return Failure(LlmError(kind=ErrorKind.AUTHENTICATION, message=message, provider=self.name))
+        return Failure(LlmError(kind=ErrorKind.AUTHENTICATION, message=message, provider=self.name, code="missing_api_key"))
 
     # -- decode ---------------------------------------------------------------------------------
 

@@ -218,10 +218,14 @@ def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> R
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo user:password@
         return invalid_request(provider, f"base URL {shown!r} is not an http(s) URL with a host")
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
-        return invalid_request(
-            provider,
-            f"refusing plain http to non-loopback host {host!r}: use https, or set "
-            "allow_insecure_http=True for this provider if the network is trusted",
+        return Failure(
+            LlmError(
+                kind=ErrorKind.INVALID_REQUEST,
+                message=f"refusing plain http to non-loopback host {host!r}: use https, or set "
+                "allow_insecure_http=True for this provider if the network is trusted",
+                provider=provider,
+                code="insecure_http",
+            )
         )
     return Success(base_url)
 

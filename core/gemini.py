@@ -409,6 +409,7 @@ class GeminiDialect:
                 LlmError(
                     kind=ErrorKind.AUTHENTICATION,
                     message="no API key for gemini: pass api_key= or set GEMINI_API_KEY (or GOOGLE_API_KEY)",
+                    code="missing_api_key",
                     provider=self.name,
                 )
             )

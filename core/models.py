@@ -20,22 +20,14 @@ import msgspec
 from returns.result import Failure, Result, Success
 
 from .errors import ErrorKind, LlmError
+from .registry import _LISTENERS, SPECS
 
 __all__ = ["PROVIDERS", "PROVIDER_ALIASES", "ModelRef", "detect_provider", "parse_model"]
 
-PROVIDERS: tuple[str, ...] = (
-    "openai",
-    "anthropic",
-    "gemini",
-    "ollama",
-    "azure",
-    "xai",
-    "docker",
-    "bedrock",
-    "openai_compatible",
-)
-PROVIDER_ALIASES: dict[str, str] = {"google": "gemini", "grok": "xai", "dmr": "docker"}
-_KNOWN = frozenset(PROVIDERS) | frozenset(PROVIDER_ALIASES)
+# Sourced from the provider rows (core/registry.py); rebuilt when a row is registered at run time.
+PROVIDERS: tuple[str, ...] = ()
+PROVIDER_ALIASES: dict[str, str] = {}
+_KNOWN: frozenset[str] = frozenset()
 
 
 class ModelRef(msgspec.Struct, frozen=True):
@@ -46,23 +38,23 @@ class ModelRef(msgspec.Struct, frozen=True):
         return f"{self.provider}:{self.model}"
 
 
-# Bare-name detection, first match wins. Order matters only where prefixes overlap.
-_DETECT: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), provider)
-    for p, provider in (
-        (r"^(gpt-|chatgpt-|o1($|-)|o3($|-)|o4($|-)|text-embedding-|davinci|babbage|codex-)", "openai"),
-        (r"^claude-", "anthropic"),
-        (r"^(gemini-|gemma-\d.*-it$|learnlm-)", "gemini"),
-        (r"^grok-", "xai"),
-        (r"^ai/[^/]+$", "docker"),
-        # Bedrock ids: "<vendor>.<model>", inference profiles "<geo>.<vendor>.<model>", and ARNs.
-        (
-            r"^(arn:aws[a-z-]*:bedrock:|((us|eu|apac|global|us-gov|jp|au|ca)\.)?"
-            r"(anthropic|amazon|meta|mistral|cohere|ai21|deepseek|writer|qwen|openai)\.[a-z0-9])",
-            "bedrock",
-        ),
-    )
-)
+# Bare-name detection, first match wins: the rows' ``detect`` patterns in row order.
+_DETECT: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+
+def _from_rows() -> None:
+    global PROVIDERS, _KNOWN, _DETECT
+    specs = tuple(SPECS[name] for name in SPECS)
+    PROVIDERS = tuple(s.name for s in specs)
+    PROVIDER_ALIASES.clear()
+    PROVIDER_ALIASES.update({a: s.name for s in specs for a in s.aliases})
+    _KNOWN = frozenset(PROVIDERS) | frozenset(PROVIDER_ALIASES)
+    _DETECT = tuple((re.compile(p), s.name) for s in specs for p in s.detect)
+
+
+_from_rows()
+_LISTENERS.append(_from_rows)
+
 _LOCAL_FAMILIES = re.compile(
     r"^(llama|codellama|mistral|mixtral|qwen|phi|gemma|deepseek|starcoder|smollm|tinyllama|"
     r"granite|olmo|nomic|mxbai|llava|moondream|falcon|vicuna|orca|nous|dolphin|command-r|yi|"

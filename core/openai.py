@@ -310,13 +310,18 @@ class OpenAIDialect:
                     kind=ErrorKind.AUTHENTICATION,
                     message=f"no API key for {self.name}: pass api_key= or set the provider's key variable",
                     provider=self.name,
+                    code="missing_api_key",
                 )
             )
         base = cfg.base_url or self.default_base_url
         if not base:
-            return invalid_request(
-                self.name,
-                f"{self.name} has no default base URL: pass base_url= (or set the provider's base URL variable)",
+            return Failure(
+                LlmError(
+                    kind=ErrorKind.INVALID_REQUEST,
+                    message=f"{self.name} has no default base URL: pass base_url= (or set the provider's base URL variable)",
+                    provider=self.name,
+                    code="missing_base_url",
+                )
             )
         checked = check_base_url(self.name, base, cfg.allow_insecure_http)
         if type(checked) is Failure:

@@ -30,6 +30,7 @@ import msgspec
 from returns.result import Success
 
 from .models import parse_model
+from .registry import SPECS
 from .schema import ImagePart, Message, ReasoningPart, TextPart, ToolSpec
 
 if TYPE_CHECKING:  # imported on first use: tiktoken's extension module costs ~15-30 ms at import
@@ -392,10 +393,9 @@ def _count_openai(model: str, messages: Sequence[Message], tools: Sequence[ToolS
     return TokenCount(total + n_tools, exact and tools_exact, name)
 
 
-# Images in other providers' estimates: each provider's own published formula.
+# Images in other providers' estimates: each provider's own published formula (the row's ``image_tokens``).
 _IMAGE_ESTIMATES: Mapping[str, Callable[[ImagePart], int]] = {
     "anthropic": lambda p: anthropic_image_tokens(p.width, p.height),
-    "bedrock": lambda p: anthropic_image_tokens(p.width, p.height),
     "gemini": lambda p: gemini_image_tokens(p.width, p.height),
 }
 
@@ -412,7 +412,8 @@ def _estimate(provider: str, model: str, messages: Sequence[Message], tools: Seq
     def openai_like(p: ImagePart) -> int:
         return openai_image_tokens(model, p.width, p.height, p.detail)[0]
 
-    image: Callable[[ImagePart], int] = _IMAGE_ESTIMATES.get(provider, openai_like)
+    spec = SPECS._by_name.get(provider)
+    image: Callable[[ImagePart], int] = _IMAGE_ESTIMATES.get(spec.image_tokens if spec else "openai", openai_like)
     total = _REPLY_PRIMING
     for m in messages:
         total += _TOKENS_PER_MESSAGE + _encode_len(enc, m.role.value)
@@ -430,9 +431,10 @@ def _estimate(provider: str, model: str, messages: Sequence[Message], tools: Seq
     return TokenCount(total, False, None)
 
 
+# The row's ``tokens`` strategy: "tiktoken" rows count with OpenAI's published rule (Azure serves
+# OpenAI's models; a deployment named after one counts exactly), the rest are estimated.
 _COUNTERS: Mapping[str, Callable[[str, Sequence[Message], Sequence[ToolSpec]], TokenCount]] = {
-    "openai": _count_openai,
-    "azure": _count_openai,  # Azure serves OpenAI's models; a deployment named after one counts exactly
+    "tiktoken": _count_openai,
 }
 
 
@@ -448,7 +450,8 @@ def count_tokens(model: str, messages: Sequence[Message] | str, tools: Sequence[
     """
     msgs: Sequence[Message] = (Message.user(messages),) if isinstance(messages, str) else messages
     provider, name = _split_model(model)
-    counter = _COUNTERS.get(provider)
+    spec = SPECS._by_name.get(provider)
+    counter = _COUNTERS.get(spec.tokens) if spec is not None else None
     if counter is not None:
         return counter(name, msgs, tuple(tools or ()))
     return _estimate(provider, name, msgs, tuple(tools or ()))

@@ -14,54 +14,33 @@ messages[1]: tool result for 'call_9' answers no earlier tool call (known ids: n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
-import msgspec
 from returns.result import Failure, Result, Success
 
 from .errors import ErrorKind, LlmError
+from .registry import SPECS, ProviderRules
 from .schema import ChatRequest, ImagePart, ModelInfo, Role
 
 __all__ = ["PROVIDER_RULES", "ProviderRules", "request_problem", "validate_request"]
 
 
-class ProviderRules(msgspec.Struct, frozen=True, kw_only=True):
-    """What one provider accepts. ``None`` means "no constraint known"."""
+class _Rules(Mapping[str, ProviderRules]):
+    """Provider name or alias → its row's rules (core/registry.py); a view, so rows registered later count."""
 
-    image_media_types: frozenset[str] | None = None
-    image_urls: bool = True
-    """Whether http(s) image URLs can be sent (otherwise the image must be inline data)."""
-    tool_results_required: bool = True
-    """Every assistant tool call must be answered by a tool result before the next user turn."""
-    temperature: tuple[float, float] | None = None
-    system_anywhere: bool = True
-    """Whether system messages may appear after the first non-system message."""
+    def __getitem__(self, name: str) -> ProviderRules:
+        return SPECS[name].rules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPECS)
+
+    def __len__(self) -> int:
+        return len(SPECS)
 
 
-_COMMON_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-_OPENAI = ProviderRules(image_media_types=_COMMON_IMAGES, temperature=(0.0, 2.0))
-
-# One row per provider; an unknown provider gets the permissive default.
-PROVIDER_RULES: Mapping[str, ProviderRules] = {
-    "openai": _OPENAI,
-    "azure": _OPENAI,
-    "xai": _OPENAI,
-    "docker": ProviderRules(tool_results_required=False, temperature=(0.0, 2.0)),
-    "openai_compatible": ProviderRules(tool_results_required=False),
-    "anthropic": ProviderRules(image_media_types=_COMMON_IMAGES, temperature=(0.0, 1.0)),
-    "bedrock": ProviderRules(image_media_types=_COMMON_IMAGES, image_urls=False, temperature=(0.0, 1.0)),
-    "gemini": ProviderRules(
-        image_media_types=frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}),
-        image_urls=False,
-        temperature=(0.0, 2.0),
-    ),
-    "ollama": ProviderRules(
-        image_media_types=frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"}),
-        image_urls=False,
-        tool_results_required=False,
-    ),
-}
+PROVIDER_RULES: Mapping[str, ProviderRules] = _Rules()
 _DEFAULT = ProviderRules(tool_results_required=False)
+"""The permissive rules of a provider without a row."""
 
 
 def _fail(provider: str, message: str) -> LlmError:
@@ -87,7 +66,8 @@ def validate_request(
 def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = None) -> LlmError | None:
     """The first reason ``provider`` cannot take ``req``, or ``None`` (:func:`validate_request`
     without the Result, for the client's per-call path)."""
-    rules = PROVIDER_RULES.get(provider, _DEFAULT)
+    spec = SPECS._by_name.get(provider)
+    rules = spec.rules if spec is not None else _DEFAULT
     if not req.messages:
         return _fail(provider, "messages must not be empty: add at least one user message")
     if not any(m.role is not Role.SYSTEM for m in req.messages):

@@ -7,11 +7,12 @@ failure.
 from returns.result import Failure, Result, Success
 
 from .client import Client, Env
-from .config import ENV, LlmConfig
+from .config import ENV, PROVIDER_ENV, LlmConfig
 from .transport import AiohttpTransport, Timeouts, Transport, map_exception
 
 __all__ = [
     "ENV",
+    "PROVIDER_ENV",
     "AiohttpTransport",
     "Client",
     "Env",

@@ -1,35 +1,34 @@
 """Budgets, context-window checks and rate limits, enforced before a request is sent.
 
-The client calls three things::
+The client's attempt loop (:mod:`interlingua.effects.client`) calls four small methods per model
+tried — the shared-state seam (a store shared between processes backs these and nothing else)::
 
-    self._guard = Guard.for_config(config)              # once
-    await self._guard.guarded(prepared, send_once)      # per call (guarded_stream for streams)
-    self._guard.observe(provider, model, response)      # every response head: rate-limit headers
+    ticket = await guard.acquire(prepared, max_wait, trace)  # count, check window, reserve, wait turn
+    guard.observe(provider, model, response)                 # every response head: rate-limit headers
+    guard.settle(ticket, usage)                               # the reply's real usage (None: worst case)
+    guard.release(ticket)                                     # nothing was billed
 
-``guarded`` counts the prompt (offline, :func:`interlingua.core.tokens.count_tokens`), refuses a
+``acquire`` counts the prompt (offline, :func:`interlingua.core.tokens.count_tokens`), refuses a
 prompt that cannot fit the model's window (``context_length_exceeded``, no network call), reserves
-the worst-case cost and tokens (``budget_exceeded`` if a cap could be crossed), waits for the rate
-limiter, sends, then settles the reservation to the real usage. All arithmetic lives in
-:mod:`interlingua.core.budget` and :mod:`interlingua.core.ratelimit`; this module only holds the
-state and sleeps; the client tells it which call each response head belongs to.
+the worst-case cost and tokens (``budget_exceeded`` if a cap could be crossed) and waits for the
+rate limiter, never longer than ``max_wait`` (the call's remaining deadline). All arithmetic lives
+in :mod:`interlingua.core.budget` and :mod:`interlingua.core.ratelimit`; this module only holds the
+state and sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import msgspec
-from returns.result import Failure, Result, Success
+from returns.result import Failure, Result
 
 from interlingua.core import (
-    ChatChunk,
     ChatRequest,
-    ChatResponse,
-    ErrorKind,
     HttpRequest,
     HttpResponse,
     LlmError,
@@ -38,14 +37,13 @@ from interlingua.core import (
     Usage,
 )
 from interlingua.core import budget as B
-from interlingua.core.catalog import Catalog, default_catalog
+from interlingua.core.prepare import Prepared
 from interlingua.core.tokens import TokenCount, count_tokens
 
-from .config import LlmConfig
+from .observe import NO_TRACE, CallTrace
 from .ratelimit import Limiter
-from .transport import Timeouts, Transport
 
-__all__ = ["CountTokens", "Guard", "Ticket", "count_tokens_remote"]
+__all__ = ["CountTokens", "Guard", "Ticket"]
 
 
 class Ticket(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,19 +60,16 @@ _UNCOUNTED = TokenCount(0, False, None)
 
 
 class Guard:
-    """Per-client budget state, rate limiter and catalog."""
+    """Per-client budget state and rate limiter; the catalog entry comes with each prepared call."""
 
     def __init__(
         self,
         limits: B.Limits | None = None,
         *,
-        catalog: Catalog | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.limits = limits or B.Limits()
-        self.catalog = catalog or default_catalog()
-        self._info: dict[tuple[str, str], ModelInfo | None] = {}
         self.state = B.BudgetState()
         self.limiter = Limiter(self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep)
         lim = self.limits
@@ -84,22 +79,6 @@ class Guard:
         # charged at its output cap alone), and only the real usage of each reply is accounted.
         self._counts = lim.caps_cost() or lim.caps_tokens() or lim.enforce_context_window or self._paced
 
-    def _lookup(self, provider: str, model: str) -> ModelInfo | None:
-        # The catalog is immutable and the same few models recur on every call (bounded memo).
-        key = (provider, model)
-        try:
-            return self._info[key]
-        except KeyError:
-            info = self.catalog.lookup(provider, model)
-            if len(self._info) < 1024:
-                self._info[key] = info
-            return info
-
-    @classmethod
-    def for_config(cls, config: LlmConfig) -> Guard:
-        """The guard for a client's config (its ``limits`` field)."""
-        return cls(config.limits)
-
     @property
     def total_cost(self) -> Decimal:
         """USD spent by settled calls whose price is known (``state.unpriced_calls`` counts the others)."""
@@ -107,17 +86,20 @@ class Guard:
 
     # -- admission --------------------------------------------------------------------------------
 
-    async def acquire(self, provider: str, request: ChatRequest) -> Ticket | LlmError:
-        """Admit one call (a :class:`Ticket` to settle or release), or the reason it may not go."""
+    async def acquire(self, p: Prepared, max_wait: float | None = None, trace: CallTrace = NO_TRACE) -> Ticket | LlmError:
+        """Admit one call (a :class:`Ticket` to settle or release), or the reason it may not go.
+        A rate-limiter turn that cannot come within ``max_wait`` seconds is refused at once."""
+        provider = p.ref.provider
+        request = p.request
         model = request.model
-        info = self._lookup(provider, model)
+        info = p.info
         prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools) if self._counts else _UNCOUNTED
         if self.limits.enforce_context_window:
             err = B.check_context(info, prompt.count, prompt.exact, model)
             if err is not None:
                 return msgspec.structs.replace(err, provider=provider)
-        p = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
-        reserved = B.reserve(self.state, self.limits, p)  # no await between check and update: atomic
+        plan = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
+        reserved = B.reserve(self.state, self.limits, plan)  # no await between check and update: atomic
         if type(reserved) is Failure:
             refusal: LlmError = reserved.failure()
             return msgspec.structs.replace(refusal, provider=provider)
@@ -126,7 +108,8 @@ class Guard:
         if not self._paced:
             return ticket
         try:
-            refused = await self.limiter.wait_turn(provider, model, p.tokens if p.tokens is not None else p.prompt_tokens)
+            tokens = plan.tokens if plan.tokens is not None else plan.prompt_tokens
+            refused = await self.limiter.wait_turn(provider, model, tokens, max_wait=max_wait, trace=trace)
         except BaseException:
             self.release(ticket)
             raise
@@ -141,62 +124,6 @@ class Guard:
 
     def release(self, ticket: Ticket) -> None:
         self.state = B.release(self.state, ticket.reservation)
-
-    def _settle_result(self, ticket: Ticket, result: Result[ChatResponse, LlmError]) -> None:
-        if type(result) is Success:
-            self.settle(ticket, result.unwrap().usage)
-        elif result.failure().kind is ErrorKind.DECODE:
-            self.settle(ticket, None)  # a 2xx we could not read was still billed
-        else:
-            self.release(ticket)
-
-    # -- wrapping calls ---------------------------------------------------------------------------
-
-    async def guarded(
-        self, prepared: Any, send: Callable[[Any, Any], Awaitable[Result[ChatResponse, LlmError]]], context: Any = None
-    ) -> Result[ChatResponse, LlmError]:
-        """Admit, send with ``send(prepared, context)``, settle."""
-        ticket = await self.acquire(prepared.ref.provider, prepared.request)
-        if isinstance(ticket, LlmError):
-            return Failure(ticket)
-        try:
-            result = await send(prepared, context)
-        except BaseException:
-            self.release(ticket)
-            raise
-        self._settle_result(ticket, result)
-        return result
-
-    async def guarded_stream(
-        self,
-        prepared: Result[Any, LlmError],
-        stream: Callable[[Result[Any, LlmError]], AsyncIterator[Result[ChatChunk, LlmError]]],
-    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
-        """Admit, stream, settle to the last (cumulative) usage a chunk carried."""
-        if type(prepared) is Failure:
-            yield prepared
-            return
-        p = prepared.unwrap()
-        ticket = await self.acquire(p.ref.provider, p.request)
-        if isinstance(ticket, LlmError):
-            yield Failure(ticket)
-            return
-        inner = stream(prepared)
-        usage: Usage | None = None
-        received = False
-        try:
-            async for item in inner:
-                if type(item) is Success:
-                    received = True
-                    chunk = item.unwrap()
-                    usage = chunk.usage or usage
-                yield item
-        finally:
-            await inner.aclose()  # type: ignore[attr-defined]
-            if usage is not None or received:
-                self.settle(ticket, usage)
-            else:
-                self.release(ticket)
 
     def observe(self, provider: str, model: str, resp: HttpResponse) -> None:
         """Fold a response's rate-limit headers (any status, every attempt) into the limiter."""
@@ -214,25 +141,3 @@ class CountTokens(Protocol):
     def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]: ...
 
     def decode_count_tokens(self, resp: HttpResponse) -> Result[int, LlmError]: ...
-
-
-async def count_tokens_remote(
-    prepared: Result[Any, LlmError], transport: Transport, timeouts: Timeouts, max_bytes: int
-) -> Result[TokenCount, LlmError]:
-    """The provider's own count when its dialect has a count-tokens operation, else the offline count."""
-    if type(prepared) is Failure:
-        return prepared
-    p = prepared.unwrap()
-    dialect = p.dialect
-    if not isinstance(dialect, CountTokens):
-        return Success(count_tokens(f"{p.ref.provider}:{p.request.model}", p.request.messages, p.request.tools))
-    encoded = dialect.encode_count_tokens(p.request, p.config)
-    if type(encoded) is Failure:
-        return encoded
-    sent = await transport.send(encoded.unwrap(), timeouts=timeouts, max_bytes=max_bytes)
-    if type(sent) is Failure:
-        return sent
-    decoded: Result[Any, LlmError] = dialect.decode_count_tokens(sent.unwrap())
-    return decoded.map(lambda n: n if isinstance(n, TokenCount) else TokenCount(int(n), True, None))
-
-

@@ -1,5 +1,5 @@
-"""The client: encode (pure) → send (aiohttp) → decode (pure), with retries, a circuit breaker and
-failover, returning ``Result`` values.
+"""The client: prepare (pure) → encode (pure) → send (aiohttp) → decode (pure), with retries, a circuit
+breaker, failover and one deadline per call, returning ``Result`` values.
 
 Resilience, in the order a call meets it:
 
@@ -7,18 +7,31 @@ Resilience, in the order a call meets it:
    on this client instance. An open circuit answers at once with ``Failure(circuit_open)`` whose
    ``retry_after`` says when it half-opens.
 2. **Retries** (:mod:`interlingua.core.retry`): retryable failures are tried again after a
-   full-jitter backoff or the server's Retry-After, within ``max_retries`` and ``retry_deadline``.
+   full-jitter backoff or the server's Retry-After, within ``max_retries``.
    A stream is retried only until its first chunk reached the caller; a failure after that is a
    ``streaming`` error, never repeated output.
 3. **Failover**: when a model's retries are exhausted (or its circuit is open), the next of
    ``fallbacks`` (the call's, else ``LlmConfig.fallbacks``) is tried with the same request.
+4. **Deadline**: ``deadline=`` (the call's, else ``LlmConfig.deadline``) bounds all of it — every
+   attempt, every sleep, every fallback, and a stream up to its first chunk. A wait that cannot
+   fit in what remains is not started: the call returns at once with the error that caused it.
 
 What happened is on the result: ``ChatResponse.provider_metadata["attempts"]`` counts the HTTP
 attempts of the call (all models), ``["failed_over_from"]`` lists the models that failed before
 the one that answered (``provider``/``model`` say which did); a stream's first chunk carries the
 same keys, so the folded response has them too. A ``Failure`` carries ``LlmError.attempts``. Each
-attempt, retry, give-up, breaker transition and failover also reaches ``on_event`` as a frozen
-record (:mod:`interlingua.effects.events`) and the ``"interlingua"`` logger.
+attempt, retry, give-up, breaker transition and failover reaches the call's observer trace
+(:mod:`interlingua.effects.observe`); the default observer turns them into ``on_event`` records
+(:mod:`interlingua.effects.events`) and ``"interlingua"`` log lines.
+
+How the code is laid out (httpx's ``auth_flow`` shape): :meth:`Client._flow` is the one attempt
+loop — a plain generator that decides everything (admit → encode → send → decode → report →
+retry or fail over) and *yields* what must be awaited: a :class:`_Send` (an HTTP exchange) or an
+awaitable (a sleep, the rate limiter). Two small drivers run it: :meth:`Client._drive` for the
+operations that read one body (``chat``, ``count_tokens``) and :meth:`Client._stream_call` for
+streams (``stream``, ``stream_response``). Each hook has one place in the flow: the deadline
+(``_Call.remaining``), the observer (``call.trace``), the cache (``ResponseCache.lookup/store``),
+and the shared state (``Breakers.admit/report``, ``Guard.acquire/settle/release/observe``).
 
 >>> async def main():                                                    # doctest: +SKIP
 ...     async with Client() as client:
@@ -32,14 +45,12 @@ record (:mod:`interlingua.effects.events`) and the ``"interlingua"`` logger.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -50,33 +61,32 @@ from interlingua.core import (
     ChatResponse,
     Dialect,
     ErrorKind,
+    HttpRequest,
     HttpResponse,
     LlmError,
-    Message,
+    ModelInfo,
     ModelRef,
     ProviderConfig,
-    get_dialect,
-    parse_model,
+    Usage,
     redact,
 )
-from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at, step
-from interlingua.core.catalog import default_catalog
+from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, reopens_at
 from interlingua.core.fold import Accumulator, accumulate, to_response
-from interlingua.core.retry import GiveUp, RetryPolicy, decide
+from interlingua.core.prepare import Messages, Prepared, prepare
+from interlingua.core.retry import GiveUp, GiveUpReason, RetryPolicy, decide
 from interlingua.core.schema import ToolSpec
-from interlingua.core.tokens import TokenCount
-from interlingua.core.validate import request_problem
+from interlingua.core.tokens import TokenCount, count_tokens
 
-from .budget import Guard, count_tokens_remote
+from .breakers import REJECTED, Breakers
+from .budget import CountTokens, Guard, Ticket
 from .config import LlmConfig
-from .events import LOGGER, AttemptDone, BreakerChanged, FailedOver, GaveUp, Hook, RetryDetails, emit
-from .transport import AiohttpTransport, Timeouts, Transport
+from .events import LOGGER, Hook
+from .observe import CallInfo, CallTrace, EventObserver, Observer, Observers
+from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
-__all__ = ["Client", "Env", "Prepared"]
+__all__ = ["Client", "Env", "Prepared", "ResponseCache"]
 
-Messages = str | Message | Sequence[Message] | ChatRequest
-_CLOSED = BreakerState()
-_REJECTED = -1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +101,104 @@ class Env:
     wall: Callable[[], float] = time.time
 
 
-class Prepared(msgspec.Struct, frozen=True):
-    """A request resolved against the config: which dialect, which provider settings."""
+class ResponseCache(Protocol):
+    """The cache step of the loop (``Client(cache=…)``): asked before a chat call's model is admitted,
+    told each answer that model gives. Both are awaited, so a shared store (Redis) fits."""
 
-    ref: ModelRef
-    dialect: Any
-    request: ChatRequest
-    config: ProviderConfig
+    def lookup(self, p: Prepared) -> Awaitable[ChatResponse | None]: ...
+
+    def store(self, p: Prepared, response: ChatResponse) -> Awaitable[None]: ...
 
 
-class _Run:
+class _Call:
     """The bookkeeping of one call across its models (never shared between calls)."""
 
-    __slots__ = ("attempts", "delivered", "error", "failed_over_from", "provider")
+    __slots__ = (
+        "attempts", "deadline", "deadline_at", "delivered", "failed_over_from", "in_flight", "info", "maybe_billed",
+        "provider", "trace", "usage",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, trace: CallTrace, deadline: float | None, now: float) -> None:
+        self.trace = trace
         self.attempts = 0
         self.failed_over_from: list[str] = []
-        self.error: LlmError | None = None  # a stream's give-up error, when failover may follow
         self.delivered = False  # a stream chunk reached the caller: no retry, no failover
-        self.provider = ""
+        self.provider = ""  # the provider that answered
+        self.info: ModelInfo | None = None  # its catalog entry
+        self.usage: Usage | None = None  # a stream's latest (cumulative) usage
+        self.in_flight = False  # an exchange is under way (the request may have reached the server)
+        self.maybe_billed = False  # the last attempt was cut after its request may have been sent
+        self.deadline = deadline
+        self.deadline_at = None if deadline is None else now + deadline
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left before the call's deadline (``None``: no deadline)."""
+        at = self.deadline_at
+        return None if at is None else at - now
+
+    def past_deadline(self, provider: str) -> LlmError:
+        return LlmError(
+            kind=ErrorKind.TIMEOUT,
+            message=f"the call's deadline of {self.deadline:g}s passed",
+            provider=provider,
+            retryable=False,
+        )
+
+
+class _Send(msgspec.Struct, frozen=True):
+    """What the flow asks its driver to do: one HTTP exchange."""
+
+    request: HttpRequest
+    timeouts: Timeouts
+    dialect: Dialect[Any]
+    first_chunk_within: float | None = None
+    """Streams: seconds the first chunk may take (the call's remaining deadline)."""
+
+
+class _Streamed(msgspec.Struct, frozen=True):
+    """What a stream driver reports back when an exchange ended: its error, if any, and its head."""
+
+    error: LlmError | None
+    head: HttpResponse | None
+
+
+_FIRST_CHUNK = object()  # a stream driver tells the flow the first chunk is about to reach the caller
+_Action = _Send | Awaitable[object] | None
+_Flow = Generator[_Action, object, Result[T, LlmError]]
+
+
+class _Op(Generic[T]):
+    """What differs between the operations the one loop serves: how to encode and decode."""
+
+    __slots__ = ("chat", "guarded", "name", "stream")
+
+    def __init__(self, name: str, *, stream: bool, guarded: bool, chat: bool = True) -> None:
+        self.name = name
+        self.stream = stream
+        self.guarded = guarded  # budget, context window and rate limits apply
+        self.chat = chat  # the dialect's chat encode/decode (inlined on the hot path), else this op's
+
+    def encode(self, d: Dialect[Any], p: Prepared, now: float) -> Result[HttpRequest, LlmError]:
+        return d.encode_request(p.request, p.config, stream=self.stream, now=now)
+
+    def decode(self, d: Dialect[Any], resp: HttpResponse) -> Result[T, LlmError]:
+        return cast("Result[T, LlmError]", d.decode_response(resp))
+
+
+class _CountOp(_Op[TokenCount]):
+    __slots__ = ()
+
+    def encode(self, d: Dialect[Any], p: Prepared, now: float) -> Result[HttpRequest, LlmError]:
+        return cast(CountTokens, d).encode_count_tokens(p.request, p.config)
+
+    def decode(self, d: Dialect[Any], resp: HttpResponse) -> Result[TokenCount, LlmError]:
+        decoded: Result[Any, LlmError] = cast(CountTokens, d).decode_count_tokens(resp)
+        return decoded.map(lambda n: n if isinstance(n, TokenCount) else TokenCount(int(n), True, None))
+
+
+_CHAT: _Op[ChatResponse] = _Op("chat", stream=False, guarded=True)
+_STREAM: _Op[_Streamed] = _Op("stream", stream=True, guarded=True)
+_COUNT = _CountOp("count_tokens", stream=False, guarded=False, chat=False)
 
 
 def _with_provider(err: LlmError, provider: str, cfg: ProviderConfig) -> LlmError:
@@ -126,10 +214,17 @@ def _can_fail_over(err: LlmError) -> bool:
     return err.kind is ErrorKind.CIRCUIT_OPEN or err.is_retryable()
 
 
+_CUT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK, ErrorKind.STREAMING})
+_NO_INFO = CallInfo(operation="chat", ref=ModelRef("", ""), provider_name="", stream=False, deadline=None)
+_CLOSED_ERROR = LlmError(kind=ErrorKind.INVALID_REQUEST, message="client is closed")
+_CALLER_CLOSED = LlmError(kind=ErrorKind.STREAMING, message="the caller closed the stream")
+
+
 class Client:
     """One pooled aiohttp session for every provider. Use ``async with`` (or ``await close()``).
 
-    ``env`` injects clock, sleep and jitter (tests); ``on_event`` receives every resilience record.
+    ``env`` injects clock, sleep and jitter (tests); ``on_event`` receives every resilience record;
+    ``observer`` receives every call's trace (:mod:`interlingua.effects.observe`), beside ``on_event``.
     """
 
     def __init__(
@@ -139,6 +234,8 @@ class Client:
         transport: Transport | None = None,
         env: Env | None = None,
         on_event: Hook | None = None,
+        observer: Observer | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.config = cfg = config if config is not None else LlmConfig.from_env()
         self._transport: Transport = transport or AiohttpTransport(
@@ -148,6 +245,8 @@ class Client:
             ssl_context=cfg.tls_context(),
         )
         self._env = env = env or Env()
+        self._closed = False
+        self._cache = cache  # hook: cache
         # budgets, context window, rate limits; the limiter waits on the client's own clock
         self._guard = Guard(cfg.limits, clock=env.wall, sleep=env.sleep)
         self._timeouts = Timeouts(
@@ -156,23 +255,26 @@ class Client:
             first_byte=cfg.first_byte_timeout,
             idle=cfg.idle_timeout,
         )
-        self._hook = on_event
+        self._max_bytes = cfg.max_response_bytes
         self._retry = RetryPolicy(
             max_attempts=cfg.max_retries + 1 if cfg.retry_enabled else 1,
             base_delay=cfg.retry_delay,
             max_delay=cfg.retry_max_delay,
             multiplier=cfg.retry_multiplier,
-            deadline=cfg.retry_deadline,
-        )
-        self._breaker = BreakerPolicy(
-            threshold=cfg.circuit_breaker_threshold,
-            cooldown=cfg.circuit_breaker_cooldown,
-            probes=cfg.circuit_breaker_probes,
-            window=cfg.circuit_breaker_window,
-            failure_ratio=cfg.circuit_breaker_failure_ratio,
         )
         # Breaker state lives here, per client instance, keyed "provider" or "provider:model".
-        self._breakers: dict[str, BreakerState] = {}
+        self._breakers = Breakers(
+            BreakerPolicy(
+                threshold=cfg.circuit_breaker_threshold,
+                cooldown=cfg.circuit_breaker_cooldown,
+                probes=cfg.circuit_breaker_probes,
+                window=cfg.circuit_breaker_window,
+                failure_ratio=cfg.circuit_breaker_failure_ratio,
+            )
+        )
+        self._hook = on_event
+        self._events = events = EventObserver(on_event, clock=env.clock, breaker=self._breakers.get)
+        self._observer: Observer = events if observer is None else Observers(events, observer)
 
     async def __aenter__(self) -> Client:
         return self
@@ -181,6 +283,8 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
+        """Close the connection pool. Later calls answer ``Failure(invalid_request, "client is closed")``."""
+        self._closed = True
         await self._transport.close()
 
     def __repr__(self) -> str:
@@ -188,35 +292,19 @@ class Client:
 
     def breaker(self, key: str) -> BreakerState:
         """The circuit state for ``key`` (``"openai"``, or ``"openai:gpt-4o"`` per model)."""
-        return self._breakers.get(key, _CLOSED)
+        return self._breakers.get(key)
 
     @property
     def total_cost(self) -> Decimal:
         """USD spent so far by this client's calls whose model has a known price (exact decimal)."""
         return self._guard.total_cost
 
-    async def count_tokens(self, model: str, messages: Messages, tools: Sequence[ToolSpec] = ()) -> Result[TokenCount, LlmError]:
-        """Prompt tokens: the provider's exact count where its dialect can ask, else the offline count."""
-        prepared = self.prepare(model, messages, **({"tools": tuple(tools)} if tools else {}))
-        return await count_tokens_remote(prepared, self._transport, self._timeouts, self.config.max_response_bytes)
-
     # -- preparing --------------------------------------------------------------------------------
 
     def prepare(self, model: str | ChatRequest, messages: Messages | None = None, **options: Any) -> Result[Prepared, LlmError]:
-        """Resolve model string, dialect and provider config; validate options. Pure apart from ``self.config``."""
-        req = _build(model, messages, options)
-        if isinstance(req, LlmError):
-            return Failure(req)
-        resolved = _resolve(req.model)
-        if type(resolved) is Failure:
-            return resolved
-        ref, dialect, info = resolved.unwrap()
-        if req.model != ref.model:
-            req = msgspec.structs.replace(req, model=ref.model)
-        problem = request_problem(req, ref.provider, info)
-        if problem is not None:
-            return Failure(problem)
-        return Success(Prepared(ref, dialect, req, self.config.provider(ref.provider)))
+        """Resolve model string, dialect, provider config and catalog entry; validate options
+        (:func:`interlingua.core.prepare.prepare` with this client's config and catalog)."""
+        return prepare(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -226,73 +314,49 @@ class Client:
         messages: Messages | None = None,
         *,
         fallbacks: Sequence[str] | None = None,
+        deadline: float | None = None,
         **options: Any,
     ) -> Result[ChatResponse, LlmError]:
         """One completion. ``messages`` is a prompt string, a :class:`Message`, a list of them, or a
         :class:`ChatRequest`; ``options`` are :class:`ChatRequest` fields (``temperature=…``, ``tools=…``);
-        ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``)."""
+        ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``); ``deadline``
+        bounds the whole call in seconds (default ``LlmConfig.deadline``)."""
         prepared = self.prepare(model, messages, **options)
         if type(prepared) is Failure:
             return prepared
-        return await self.send(prepared.unwrap(), fallbacks=fallbacks)
+        return await self.send(prepared.unwrap(), fallbacks=fallbacks, deadline=deadline)
 
-    async def send(self, p: Prepared, *, fallbacks: Sequence[str] | None = None) -> Result[ChatResponse, LlmError]:
-        """Send a prepared request with retries, the breaker and failover."""
-        run = _Run()
-        chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
-        while True:
-            # Budget, context window and rate limits admit each model tried (prices differ).
-            result = await self._guard.guarded(p, self._send_model, run)
-            if type(result) is Success:
-                return Success(self._stamp_response(result.unwrap(), run))
-            nxt = self._fail_over(p, result.failure(), chain, run)
-            if nxt is None:
-                return Failure(msgspec.structs.replace(result.failure(), attempts=run.attempts))
-            p = nxt
+    async def send(
+        self, p: Prepared, *, fallbacks: Sequence[str] | None = None, deadline: float | None = None
+    ) -> Result[ChatResponse, LlmError]:
+        """Send a prepared request with retries, the breaker, failover and the deadline."""
+        if self._closed:
+            return Failure(_CLOSED_ERROR)
+        call = self._start(p, "chat", fallbacks, deadline)
+        result = await self._drive(self._flow(call, p, _CHAT, fallbacks))
+        if type(result) is Success:
+            result = Success(self._stamp_response(result.unwrap(), call))
+        self._end(call, result)
+        return result
 
-    async def _send_model(self, p: Prepared, run: _Run) -> Result[ChatResponse, LlmError]:
-        """Every attempt at one model: encode → admit → send → decode, until success or give-up."""
-        d: Dialect[Any] = p.dialect
-        name = p.ref.provider
-        key = self._breaker_key(p.ref)
-        env = self._env
-        started = env.clock()
-        waited = 0.0
-        attempt = 0
-        while True:
-            encoded = d.encode_request(p.request, p.config, stream=False, now=env.wall())
-            if type(encoded) is Failure:
-                return Failure(_with_provider(encoded.failure(), name, p.config))
-            generation = self._admit(key)
-            if generation == _REJECTED:
-                return Failure(self._circuit_open(key, name))
-            attempt += 1
-            run.attempts += 1
-            began = env.clock()
-            signal = Signal.CANCEL
-            try:
-                sent = await self._transport.send(encoded.unwrap(), timeouts=self._timeouts, max_bytes=self.config.max_response_bytes)
-                result: Result[ChatResponse, LlmError]
-                if type(sent) is Success:
-                    resp = sent.unwrap()
-                    self._guard.observe(name, p.request.model, resp)  # rate-limit headers → limiter
-                    result = d.decode_response(resp)
-                else:
-                    result = cast(Failure[LlmError], sent)
-                if type(result) is Success:
-                    signal = Signal.SUCCESS
-                    self._attempt_done(p, attempt, began, None)
-                    return result
-                err = _with_provider(result.failure(), name, p.config)
-                signal = Signal.FAILURE if err.is_retryable() else Signal.SUCCESS
-            finally:
-                self._report(key, generation, signal)
-            self._attempt_done(p, attempt, began, err)
-            delay = self._retry_delay(p, attempt, err, started, waited)
-            if delay is None:
-                return Failure(err)
-            await env.sleep(delay)
-            waited += delay
+    async def count_tokens(
+        self, model: str, messages: Messages, tools: Sequence[ToolSpec] = (), *, deadline: float | None = None
+    ) -> Result[TokenCount, LlmError]:
+        """Prompt tokens: the provider's exact count where its dialect can ask, else the offline count.
+        The request goes through the same loop as ``chat`` (retries, breaker, deadline, redaction);
+        it is free, so no budget is reserved for it."""
+        prepared = self.prepare(model, messages, **({"tools": tuple(tools)} if tools else {}))
+        if type(prepared) is Failure:
+            return prepared
+        p = prepared.unwrap()
+        if not isinstance(p.dialect, CountTokens):
+            return Success(count_tokens(f"{p.ref.provider}:{p.request.model}", p.request.messages, p.request.tools))
+        if self._closed:
+            return Failure(_CLOSED_ERROR)
+        call = self._start(p, "count_tokens", (), deadline)
+        result = await self._drive(self._flow(call, p, _COUNT, ()))
+        self._end(call, result)
+        return result
 
     def stream(
         self,
@@ -300,116 +364,12 @@ class Client:
         messages: Messages | None = None,
         *,
         fallbacks: Sequence[str] | None = None,
+        deadline: float | None = None,
         **options: Any,
     ) -> AsyncIterator[Result[ChatChunk, LlmError]]:
-        """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one."""
-        return self._stream(self.prepare(model, messages, **options), fallbacks, _Run())
-
-    async def _stream(
-        self, prepared: Result[Prepared, LlmError], fallbacks: Sequence[str] | None, run: _Run
-    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
-        if type(prepared) is Failure:
-            yield prepared
-            return
-        p = prepared.unwrap()
-        chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
-        while True:
-            guarded = self._guard.guarded_stream(Success(p), lambda r: self._stream_model(r.unwrap(), run))
-            async with contextlib.aclosing(guarded) as chunks:
-                async for item in chunks:
-                    yield item
-            if run.error is None:
-                return
-            nxt = self._fail_over(p, run.error, chain, run)
-            if nxt is None:
-                yield Failure(msgspec.structs.replace(run.error, attempts=run.attempts))
-                return
-            run.error = None
-            p = nxt
-
-    async def _stream_model(self, p: Prepared, run: _Run) -> AsyncIterator[Result[ChatChunk, LlmError]]:
-        """Every attempt at one model. Before the first chunk reaches the caller a failure is retried
-        (or left in ``run.error`` for failover); after it, the failure is yielded as the last item."""
-        d: Dialect[Any] = p.dialect
-        name = p.ref.provider
-        key = self._breaker_key(p.ref)
-        env = self._env
-        started = env.clock()
-        waited = 0.0
-        attempt = 0
-        while True:
-            encoded = d.encode_request(p.request, p.config, stream=True, now=env.wall())
-            if type(encoded) is Failure:
-                yield Failure(_with_provider(encoded.failure(), name, p.config))
-                return
-            generation = self._admit(key)
-            if generation == _REJECTED:
-                run.error = self._circuit_open(key, name)
-                return
-            attempt += 1
-            run.attempts += 1
-            began = env.clock()
-            signal: Signal | None = Signal.CANCEL  # None once the outcome is reported
-            err: LlmError | None = None
-            items = self._transport.stream(encoded.unwrap(), timeouts=self._timeouts, max_bytes=self.config.max_response_bytes)
-            state = d.stream_start()
-            try:
-                async for item in items:
-                    if isinstance(item, bytes):
-                        state, events = d.stream_feed(state, item)
-                        for e in events:
-                            if isinstance(e, LlmError):
-                                err = e
-                                break
-                            if not run.delivered:
-                                self._first_chunk(key, generation, p, attempt, began, run)
-                                signal, e = None, self._stamp_chunk(e, run)
-                            yield Success(e)
-                        if err is not None:
-                            break
-                    elif isinstance(item, HttpResponse):
-                        self._guard.observe(name, p.request.model, item)
-                        if not 200 <= item.status < 300:
-                            err = d.decode_error(item)
-                            break
-                    else:
-                        err = item
-                        break
-                else:
-                    tail = d.stream_finish(state)
-                    if type(tail) is Failure:
-                        err = tail.failure()
-                    else:
-                        for c in tail.unwrap():
-                            if not run.delivered:
-                                self._first_chunk(key, generation, p, attempt, began, run)
-                                signal, c = None, self._stamp_chunk(c, run)
-                            yield Success(c)
-                        if signal is not None:  # a stream that ended well without a single chunk
-                            self._first_chunk(key, generation, p, attempt, began, run)
-                            signal = None
-            finally:
-                await items.aclose()  # type: ignore[attr-defined]
-                if signal is not None and err is None:
-                    self._report(key, generation, signal)
-            if err is None:
-                return
-            err = _with_provider(err, name, p.config)
-            if run.delivered:
-                if err.kind in (ErrorKind.NETWORK, ErrorKind.TIMEOUT):
-                    err = msgspec.structs.replace(
-                        err, kind=ErrorKind.STREAMING, message=f"stream interrupted: {err.message}", retryable=False
-                    )
-                yield Failure(msgspec.structs.replace(err, attempts=run.attempts))
-                return
-            self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS)
-            self._attempt_done(p, attempt, began, err)
-            delay = self._retry_delay(p, attempt, err, started, waited)
-            if delay is None:
-                run.error = err
-                return
-            await env.sleep(delay)
-            waited += delay
+        """Stream a completion: ``Success(ChatChunk)`` items; a ``Failure`` item is the last one.
+        ``deadline`` bounds the call up to its first chunk (then ``idle_timeout``/``timeout`` apply)."""
+        return _StreamCall(self, self.prepare(model, messages, **options), fallbacks, deadline)
 
     async def stream_response(
         self,
@@ -417,80 +377,261 @@ class Client:
         messages: Messages | None = None,
         *,
         fallbacks: Sequence[str] | None = None,
+        deadline: float | None = None,
         **options: Any,
     ) -> Result[ChatResponse, LlmError]:
         """Stream, and fold the chunks into the response a non-stream call would return."""
         acc = Accumulator()
-        run = _Run()
-        async with contextlib.aclosing(self._stream(self.prepare(model, messages, **options), fallbacks, run)) as items:
-            async for item in items:
+        stream = _StreamCall(self, self.prepare(model, messages, **options), fallbacks, deadline)
+        try:
+            async for item in stream:
                 if type(item) is Failure:
                     return item
                 acc = accumulate(acc, item.unwrap())
-        return Success(to_response(acc, run.provider))
+        finally:
+            await stream.aclose()
+        return Success(to_response(acc, stream.provider))
+
+    # -- the drivers --------------------------------------------------------------------------------
+
+    def _start(self, p: Prepared, operation: str, fallbacks: Sequence[str] | None, deadline: float | None) -> _Call:
+        """A call begins: its deadline is fixed and its observer trace created (the one place for both)."""
+        if deadline is None:
+            deadline = self.config.call_deadline
+        observer = self._observer
+        if observer is self._events:  # the default alone reads nothing of the info: none is built
+            return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
+        info = CallInfo(
+            operation=operation,  # type: ignore[arg-type]
+            ref=p.ref,
+            provider_name=p.spec.otel_name,
+            stream=operation == "stream",
+            deadline=deadline,
+            fallbacks=tuple(self.config.fallbacks if fallbacks is None else fallbacks),
+        )
+        return _Call(self._observer.call_started(info), deadline, self._env.clock())
+
+    def _end(self, call: _Call, result: Result[Any, LlmError]) -> None:
+        """The call's result reaches its trace, with its cost when the answering model's price is known
+        (a stream's result is its last usage: its chunks went to ``trace.chunk``)."""
+        trace = call.trace
+        cost = None
+        if type(result) is Success and call.info is not None and type(trace).ended is not CallTrace.ended:
+            value = result.unwrap()
+            usage = value.usage if isinstance(value, ChatResponse) else call.usage
+            if usage is not None:
+                cost = usage.calculate_cost(call.info)
+        trace.ended(result, cost)
+
+    async def _drive(self, flow: _Flow[T]) -> Result[T, LlmError]:
+        """Run a flow whose exchanges read one whole body (chat, count_tokens)."""
+        try:
+            action = next(flow)
+            while True:
+                if type(action) is _Send:
+                    out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
+                else:
+                    out = await cast("Awaitable[object]", action)
+                action = flow.send(out)
+        except StopIteration as stop:
+            return cast("Result[T, LlmError]", stop.value)
+        finally:
+            flow.close()  # cancelled mid-flight: the flow reports CANCEL and gives its reservation back
+
+    # -- the one attempt loop -------------------------------------------------------------------------
+
+    def _flow(self, call: _Call, p: Prepared, op: _Op[T], fallbacks: Sequence[str] | None) -> _Flow[T]:
+        """Every model of a call, in order, until one answers: the call's decisions, as a generator."""
+        chain = iter(self.config.fallbacks if fallbacks is None else fallbacks)
+        while True:
+            result = yield from self._model(call, p, op)
+            if type(result) is Success:
+                return result
+            err = result.failure()
+            nxt = self._fail_over(call, p, err, chain)
+            if nxt is None:
+                return Failure(msgspec.structs.replace(err, attempts=call.attempts))
+            p = nxt
+
+    def _model(self, call: _Call, p: Prepared, op: _Op[T]) -> _Flow[T]:
+        """One model: the cache, then admission (budget, window, rate limit), the attempts, and settling."""
+        cache = self._cache if op is _CHAT else None  # hook: cache
+        if cache is not None:
+            hit = yield cache.lookup(p)
+            if hit is not None:
+                return Success(cast("T", hit))
+        if not op.guarded:
+            return (yield from self._attempts(call, p, op))
+        remaining = None if call.deadline_at is None else call.deadline_at - self._env.clock()
+        ticket = yield self._guard.acquire(p, remaining, call.trace)
+        if isinstance(ticket, LlmError):
+            return Failure(ticket)
+        settled = False
+        try:
+            result = yield from self._attempts(call, p, op)
+            settled = True
+            self._settle(ticket, op, result, call)  # type: ignore[arg-type]
+        finally:
+            if not settled:  # closed mid-flight (the caller stopped reading, or was cancelled)
+                self._settle_cut(ticket, call)  # type: ignore[arg-type]
+        if cache is not None and type(result) is Success:
+            yield cache.store(p, cast("ChatResponse", result.unwrap()))
+        return result
+
+    def _attempts(self, call: _Call, p: Prepared, op: _Op[T]) -> _Flow[T]:
+        """Every attempt at one model: encode → admit → send → decode → report, until success or give-up."""
+        d = p.dialect
+        ref = p.ref
+        name = ref.provider
+        key = self._breaker_key(ref)
+        env = self._env
+        trace = call.trace
+        on_change = trace.breaker_changed
+        attempt = 0
+        err: LlmError | None = None
+        call.maybe_billed = False
+        while True:
+            encoded = d.encode_request(p.request, p.config, stream=op.stream, now=env.wall()) if op.chat else op.encode(d, p, 0.0)
+            if type(encoded) is Failure:
+                return Failure(_with_provider(encoded.failure(), name, p.config))
+            now = env.clock()
+            remaining = None if call.deadline_at is None else call.deadline_at - now
+            if remaining is not None and remaining <= 0:
+                return Failure(err if err is not None else call.past_deadline(name))
+            generation = self._breakers.admit(key, now, on_change) if self.config.circuit_breaker_enabled else 0
+            if generation == REJECTED:
+                return Failure(self._circuit_open(key, name))
+            attempt += 1
+            call.attempts += 1
+            trace.attempt_started(ref, attempt)
+            timeouts = self._timeouts
+            if remaining is not None and not op.stream and (timeouts.total is None or remaining < timeouts.total):
+                # an attempt in flight gets at most what remains of the call (a stream: up to its
+                # first chunk, which the stream driver bounds)
+                timeouts = msgspec.structs.replace(timeouts, total=remaining)
+            signal: Signal | None = Signal.CANCEL  # None once the outcome is reported
+            head: HttpResponse | None = None
+            call.in_flight = True
+            try:
+                out = yield _Send(encoded.unwrap(), timeouts, d, remaining if op.stream else None)
+                call.in_flight = False
+                if out is _FIRST_CHUNK:
+                    # the first chunk reaches the caller: from now on nothing is retried
+                    call.delivered = True
+                    call.provider, call.info = name, p.info
+                    signal = None
+                    self._report(key, generation, Signal.SUCCESS, trace)
+                    trace.attempt_ended(ref, attempt, env.clock() - now, None, None)
+                    out = yield None
+                result: Result[T, LlmError]
+                if type(out) is _Streamed:
+                    head = out.head
+                    result = Success(cast("T", out)) if out.error is None else Failure(out.error)
+                else:
+                    sent = cast("Result[HttpResponse, LlmError]", out)
+                    if type(sent) is Success:
+                        head = sent.unwrap()
+                        self._guard.observe(name, p.request.model, head)  # rate-limit headers → limiter
+                        # the chat decode is inlined (one call less on the hot path); T is ChatResponse there
+                        result = d.decode_response(head) if op.chat else op.decode(d, head)  # type: ignore[assignment]
+                    else:
+                        result = cast("Failure[LlmError]", sent)
+                if type(result) is Success:
+                    call.provider, call.info = name, p.info
+                    if signal is not None:
+                        signal = None
+                        self._report(key, generation, Signal.SUCCESS, trace)
+                        trace.attempt_ended(ref, attempt, env.clock() - now, None, head)
+                    return result
+                err = _with_provider(result.failure(), name, p.config)
+                # no answer (or a 2xx cut short) after the request may have reached the server
+                call.maybe_billed = (
+                    err.kind in _CUT_KINDS and (head is None or 200 <= head.status < 300) and not never_sent(err)
+                )
+                if signal is not None:
+                    signal = None
+                    self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS, trace)
+            finally:
+                if signal is not None:
+                    self._report(key, generation, signal, trace)
+            if call.delivered:
+                return Failure(_interrupted(err))
+            ended = env.clock()
+            if err.kind is ErrorKind.TIMEOUT and call.deadline_at is not None and ended >= call.deadline_at:
+                err = call.past_deadline(name)  # the deadline cut it, not the exchange's own limit
+            trace.attempt_ended(ref, attempt, ended - now, err, head)
+            delay = self._retry_delay(call, ref, attempt, err)
+            if delay is None:
+                return Failure(err)
+            trace.waiting("retry", delay, err)
+            yield env.sleep(delay)
+
+    # -- hooks of the loop ------------------------------------------------------------------------
+
+    def _settle(self, ticket: Ticket, op: _Op[T], result: Result[T, LlmError], call: _Call) -> None:
+        """A model's outcome against its reservation: the real usage, or nothing billed."""
+        guard = self._guard
+        if type(result) is Success:
+            value = result.unwrap()
+            guard.settle(ticket, value.usage if isinstance(value, ChatResponse) else call.usage)
+        elif call.delivered:
+            guard.settle(ticket, call.usage)  # a stream cut after chunks were billed
+        elif result.failure().kind is ErrorKind.DECODE or call.maybe_billed:
+            # a 2xx we could not read, or an attempt cut after its request may have reached the
+            # server: it may have been billed, so it is charged at its reservation (the worst case)
+            guard.settle(ticket, None)
+        else:
+            guard.release(ticket)
+
+    def _settle_cut(self, ticket: Ticket, call: _Call) -> None:
+        """The call was closed mid-flight (cancelled, or the caller stopped reading a stream)."""
+        if call.delivered:
+            self._guard.settle(ticket, call.usage)
+        elif call.in_flight:
+            self._guard.settle(ticket, None)  # the request may have reached the server: worst case
+        else:
+            self._guard.release(ticket)
 
     # -- resilience plumbing ----------------------------------------------------------------------
 
     def _breaker_key(self, ref: ModelRef) -> str:
         return str(ref) if self.config.circuit_breaker_per_model else ref.provider
 
-    def _admit(self, key: str) -> int:
-        """Ask the breaker for ``key``; the generation to report the outcome with, or ``_REJECTED``."""
-        if not self.config.circuit_breaker_enabled:
-            return 0
-        old = self._breakers.get(key, _CLOSED)
-        s = step(self._breaker, old, Signal.REQUEST, self._env.clock())
-        if s.state is not old:
-            self._set_breaker(key, old, s.state)
-        return s.state.generation if s.admitted else _REJECTED
-
-    def _report(self, key: str, generation: int, signal: Signal) -> None:
-        if not self.config.circuit_breaker_enabled:
-            return
-        old = self._breakers.get(key, _CLOSED)
-        s = step(self._breaker, old, signal, self._env.clock(), generation)
-        if s.state is not old:
-            self._set_breaker(key, old, s.state)
-
-    def _set_breaker(self, key: str, old: BreakerState, new: BreakerState) -> None:
-        self._breakers[key] = new
-        if new.phase is not old.phase:
-            emit(self._hook, BreakerChanged(key=key, old=old.phase, new=new.phase, at=self._env.clock(), failures=new.failures))
+    def _report(self, key: str, generation: int, signal: Signal, trace: CallTrace) -> None:
+        if self.config.circuit_breaker_enabled:
+            self._breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
 
     def _circuit_open(self, key: str, provider: str) -> LlmError:
-        s = self._breakers.get(key, _CLOSED)
+        s = self._breakers.get(key)
+        policy = self._breakers.policy
         if s.phase is Phase.OPEN:
-            wait = max(0.0, reopens_at(self._breaker, s) - self._env.clock())
+            wait = max(0.0, reopens_at(policy, s) - self._env.clock())
             message = f"circuit for {key} is open after {s.failures} failure(s); it half-opens in {wait:.3g}s"
         else:
             wait = None
-            message = f"circuit for {key} is half-open and its {self._breaker.probes} probe(s) are in flight"
+            message = f"circuit for {key} is half-open and its {policy.probes} probe(s) are in flight"
         return LlmError(kind=ErrorKind.CIRCUIT_OPEN, message=message, provider=provider, retry_after=wait)
 
-    def _first_chunk(self, key: str, generation: int, p: Prepared, attempt: int, began: float, run: _Run) -> None:
-        """The first chunk reaches the caller: from now on nothing is retried."""
-        run.delivered = True
-        run.provider = p.ref.provider
-        self._report(key, generation, Signal.SUCCESS)
-        self._attempt_done(p, attempt, began, None)
+    def _retry_delay(self, call: _Call, ref: ModelRef, attempt: int, err: LlmError) -> float | None:
+        """Seconds to sleep before the next attempt, or ``None`` (give up; reported). A sleep that
+        would end past the call's deadline is not started."""
+        now = self._env.clock()
+        decision = decide(self._retry, attempt, err, now, now, self._env.rng())
+        if not isinstance(decision, GiveUp):
+            at = call.deadline_at
+            if at is None or now + decision.delay <= at:
+                return decision.delay
+            decision = GiveUp(GiveUpReason.DEADLINE)
+        call.trace.gave_up(ref, attempt, decision.reason, err)
+        return None
 
-    def _attempt_done(self, p: Prepared, attempt: int, began: float, err: LlmError | None) -> None:
-        if self._hook is not None or LOGGER.isEnabledFor(logging.DEBUG):
-            emit(self._hook, AttemptDone(model=str(p.ref), attempt=attempt, elapsed=self._env.clock() - began, error=err))
-
-    def _retry_delay(self, p: Prepared, attempt: int, err: LlmError, started: float, waited: float) -> float | None:
-        """Seconds to sleep before the next attempt, or ``None`` (give up; reported)."""
-        decision = decide(self._retry, attempt, err, self._env.clock(), started, self._env.rng())
-        if isinstance(decision, GiveUp):
-            emit(self._hook, GaveUp(model=str(p.ref), attempts=attempt, reason=decision.reason, error=err))
-            return None
-        emit(self._hook, RetryDetails(model=str(p.ref), attempt=attempt, wait_for=decision.delay, waited_so_far=waited, error=err))
-        return decision.delay
-
-    def _fail_over(self, p: Prepared, err: LlmError, chain: Iterator[str], run: _Run) -> Prepared | None:
+    def _fail_over(self, call: _Call, p: Prepared, err: LlmError, chain: Iterator[str]) -> Prepared | None:
         """The next fallback to try after ``err``, or ``None``. A fallback that cannot be prepared
         (unknown model, provider without a dialect) is skipped with a warning."""
-        if run.delivered or not _can_fail_over(err):
+        if call.delivered or not _can_fail_over(err):
+            return None
+        remaining = call.remaining(self._env.clock())
+        if remaining is not None and remaining <= 0:
             return None
         for model in chain:
             nxt = self.prepare(model, p.request)
@@ -498,68 +639,150 @@ class Client:
                 LOGGER.warning("skipping fallback %s: %s", model, nxt.failure().message)
                 continue
             q = nxt.unwrap()
-            run.failed_over_from.append(str(p.ref))
-            emit(self._hook, FailedOver(from_model=str(p.ref), to_model=str(q.ref), error=err))
+            call.failed_over_from.append(str(p.ref))
+            call.trace.failed_over(p.ref, q.ref, err)
             return q
         return None
 
-    def _stamp_response(self, resp: ChatResponse, run: _Run) -> ChatResponse:
-        meta = {**resp.provider_metadata, "attempts": run.attempts}
-        if run.failed_over_from:
-            meta["failed_over_from"] = tuple(run.failed_over_from)
+    def _stamp_response(self, resp: ChatResponse, call: _Call) -> ChatResponse:
+        meta = {**resp.provider_metadata, "attempts": call.attempts}
+        if call.failed_over_from:
+            meta["failed_over_from"] = tuple(call.failed_over_from)
         return msgspec.structs.replace(resp, provider_metadata=meta)
 
-    def _stamp_chunk(self, chunk: ChatChunk, run: _Run) -> ChatChunk:
-        meta = {**(chunk.provider_metadata or {}), "attempts": run.attempts}
-        if run.failed_over_from:
-            meta["failed_over_from"] = tuple(run.failed_over_from)
+    def _stamp_chunk(self, chunk: ChatChunk, call: _Call) -> ChatChunk:
+        meta = {**(chunk.provider_metadata or {}), "attempts": call.attempts}
+        if call.failed_over_from:
+            meta["failed_over_from"] = tuple(call.failed_over_from)
         return msgspec.structs.replace(chunk, provider_metadata=meta)
 
 
-# Model string -> (ref, dialect, catalog entry): pure, and the same few strings recur on every call,
-# so they are resolved once (bounded: strings past the bound are resolved afresh each time).
-_RESOLVED: dict[str, Success[tuple[ModelRef, Any, Any]]] = {}
-_RESOLVED_MAX = 1024
+def _interrupted(err: LlmError) -> LlmError:
+    """A failure after chunks reached the caller: never retried, and named for what it is."""
+    if err.kind in (ErrorKind.NETWORK, ErrorKind.TIMEOUT):
+        err = msgspec.structs.replace(err, kind=ErrorKind.STREAMING, message=f"stream interrupted: {err.message}", retryable=False)
+    return err
 
 
-def _resolve(model: str) -> Result[tuple[ModelRef, Any, Any], LlmError]:
-    hit = _RESOLVED.get(model)
-    if hit is not None:
-        return hit
-    parsed = parse_model(model)
-    if type(parsed) is Failure:
-        return parsed
-    ref = parsed.unwrap()
-    dialect = get_dialect(ref.provider)
-    if type(dialect) is Failure:
-        return dialect
-    found = Success((ref, dialect.unwrap(), default_catalog().lookup(ref.provider, ref.model)))
-    if len(_RESOLVED) < _RESOLVED_MAX:
-        _RESOLVED[model] = found
-    return found
+class _StreamCall:
+    """The driver of a streaming call: runs the flow, performs its exchanges as streams, folds the
+    bytes with the dialect and hands chunks to the caller (an async iterator with ``aclose``)."""
 
+    __slots__ = ("_gen", "provider")
 
-def _build(model: str | ChatRequest, messages: Messages | None, options: dict[str, Any]) -> ChatRequest | LlmError:
-    """A :class:`ChatRequest` from the flexible call forms; unknown or ill-typed options are an error."""
-    if isinstance(model, ChatRequest):
-        req = model
-    elif isinstance(messages, ChatRequest):
-        req = msgspec.structs.replace(messages, model=model)
-    elif messages is None:
-        return LlmError(kind=ErrorKind.INVALID_REQUEST, message="no messages given")
-    else:
-        if isinstance(messages, str):
-            msgs: tuple[Message, ...] = (Message.user(messages),)
-        elif isinstance(messages, Message):
-            msgs = (messages,)
-        else:
-            msgs = tuple(messages)
-        req = ChatRequest(model=model, messages=msgs)
-    if not options:
-        return req
-    try:
-        merged = msgspec.to_builtins(req)
-        merged.update(msgspec.to_builtins(options))
-        return msgspec.convert(merged, ChatRequest)
-    except (msgspec.ValidationError, TypeError) as e:
-        return LlmError(kind=ErrorKind.INVALID_REQUEST, message=f"invalid request option: {e}")
+    def __init__(
+        self, client: Client, prepared: Result[Prepared, LlmError], fallbacks: Sequence[str] | None, deadline: float | None
+    ) -> None:
+        self.provider = ""
+        self._gen = self._run(client, prepared, fallbacks, deadline)
+
+    def __aiter__(self) -> _StreamCall:
+        return self
+
+    def __anext__(self) -> Awaitable[Result[ChatChunk, LlmError]]:
+        return self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        await self._gen.aclose()
+
+    async def _run(
+        self, client: Client, prepared: Result[Prepared, LlmError], fallbacks: Sequence[str] | None, deadline: float | None
+    ) -> AsyncGenerator[Result[ChatChunk, LlmError], None]:
+        if type(prepared) is Failure:
+            yield prepared
+            return
+        if client._closed:
+            yield Failure(_CLOSED_ERROR)
+            return
+        p = prepared.unwrap()
+        call = client._start(p, "stream", fallbacks, deadline)
+        trace = call.trace
+        flow = client._flow(call, p, _STREAM, fallbacks)
+        transport = client._transport
+        env = client._env
+        result: Result[Any, LlmError] | None = None
+        try:
+            action = next(flow)
+            while True:
+                if type(action) is not _Send:
+                    action = flow.send(await cast("Awaitable[object]", action))
+                    continue
+                d = action.dialect
+                state = d.stream_start()
+                err: LlmError | None = None
+                head: HttpResponse | None = None
+                items = transport.stream(action.request, timeouts=action.timeouts, max_bytes=client._max_bytes)
+                it = items.__aiter__()
+                try:
+                    while True:
+                        try:
+                            if call.delivered or action.first_chunk_within is None:
+                                item = await it.__anext__()
+                            else:
+                                # the call's deadline bounds a stream up to its first chunk
+                                left = call.deadline_at - env.clock() if call.deadline_at is not None else 0.0
+                                async with asyncio.timeout(max(left, 0.0)):
+                                    item = await it.__anext__()
+                        except StopAsyncIteration:
+                            break
+                        except TimeoutError:
+                            err = call.past_deadline(p.ref.provider)
+                            break
+                        if isinstance(item, bytes):
+                            state, events = d.stream_feed(state, item)
+                            for e in events:
+                                if isinstance(e, LlmError):
+                                    err = e
+                                    break
+                                if not call.delivered:
+                                    flow.send(_FIRST_CHUNK)
+                                    self.provider = call.provider
+                                    e = client._stamp_chunk(e, call)
+                                    trace.first_chunk()
+                                if e.usage is not None:
+                                    call.usage = e.usage
+                                trace.chunk(e)
+                                yield Success(e)
+                            if err is not None:
+                                break
+                        elif isinstance(item, HttpResponse):
+                            head = item
+                            client._guard.observe(p.ref.provider, p.request.model, item)
+                            if not 200 <= item.status < 300:
+                                err = d.decode_error(item)
+                                break
+                        else:
+                            err = item
+                            break
+                    if err is None:
+                        tail = d.stream_finish(state)
+                        if type(tail) is Failure:
+                            err = tail.failure()
+                        else:
+                            for c in tail.unwrap():
+                                if not call.delivered:
+                                    flow.send(_FIRST_CHUNK)
+                                    self.provider = call.provider
+                                    c = client._stamp_chunk(c, call)
+                                    trace.first_chunk()
+                                if c.usage is not None:
+                                    call.usage = c.usage
+                                trace.chunk(c)
+                                yield Success(c)
+                            if not call.delivered:  # a stream that ended well without a single chunk
+                                flow.send(_FIRST_CHUNK)
+                                self.provider = call.provider
+                finally:
+                    await items.aclose()  # type: ignore[attr-defined]
+                action = flow.send(_Streamed(err, head))
+        except StopIteration as stop:
+            result = cast("Result[Any, LlmError]", stop.value)
+        finally:
+            flow.close()
+            if result is None:  # the caller stopped reading (or was cancelled)
+                trace.ended(Failure(_CALLER_CLOSED), None)
+        if type(result) is Failure:
+            trace.ended(result, None)
+            yield result
+            return
+        client._end(call, Success(call.usage))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +17,10 @@ import msgspec
 
 from interlingua.core import ProviderConfig, Secret
 from interlingua.core.budget import Limits
+from interlingua.core.catalog import Catalog, default_catalog
+from interlingua.core.registry import SPECS, ProviderSpec
 
-__all__ = ["ENV", "LlmConfig", "ProviderEnv"]
+__all__ = ["ENV", "PROVIDER_ENV", "LlmConfig", "ProviderEnv"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class ProviderEnv:
     api_key: tuple[str, ...] = ()
     base_url: tuple[str, ...] = ()
     api_version: tuple[str, ...] = ()
-    normalize_base_url: Any = None  # Callable[[str], str] | None
+    normalize_base_url: Callable[[str], str] | None = None
     build: Callable[[Mapping[str, str]], ProviderConfig | None] | None = None
     """A provider whose settings are more than key/URL/version (AWS) builds its config itself."""
 
@@ -60,7 +62,6 @@ def _dmr_base_url(url: str) -> str:
     return url if urlsplit(url).path.strip("/") else url.rstrip("/") + "/engines/v1"
 
 
-# One row per provider; a provider missing here simply has no environment.
 def _normalize_ollama_host(value: str) -> str:
     # Imported on use, so that reading the config does not import the Ollama dialect module.
     from interlingua.core.ollama import normalize_host
@@ -68,32 +69,45 @@ def _normalize_ollama_host(value: str) -> str:
     return normalize_host(value)
 
 
-ENV: dict[str, ProviderEnv] = {
-    "openai": ProviderEnv(api_key=("OPENAI_API_KEY",), base_url=("OPENAI_BASE_URL",)),
-    # OLLAMA_HOST as Ollama reads it ("host:port", bare host or URL). A LAN host over plain http
-    # also needs allow_insecure_http=True (core.dialect.check_base_url); loopback never does.
-    # OLLAMA_API_KEY only for ollama.com or an authenticating proxy.
-    "ollama": ProviderEnv(api_key=("OLLAMA_API_KEY",), base_url=("OLLAMA_HOST",), normalize_base_url=_normalize_ollama_host),
-    "bedrock": ProviderEnv(build=_bedrock_from_env),
-    # The openai SDK's AzureOpenAI reads the same three variables.
-    "azure": ProviderEnv(
-        api_key=("AZURE_OPENAI_API_KEY",), base_url=("AZURE_OPENAI_ENDPOINT",), api_version=("OPENAI_API_VERSION",)
-    ),
-    "xai": ProviderEnv(api_key=("XAI_API_KEY",), base_url=("XAI_BASE_URL",)),
-    # DMR_BASE_URL is ours (the full OpenAI base); MODEL_RUNNER_HOST is the `docker model` CLI's own
-    # variable and names only the runner (http://localhost:12434), so the engine path is added.
-    "docker": ProviderEnv(base_url=("DMR_BASE_URL", "MODEL_RUNNER_HOST"), normalize_base_url=_dmr_base_url),
-    "openai_compatible": ProviderEnv(
-        api_key=("OPENAI_COMPATIBLE_API_KEY",), base_url=("OPENAI_COMPATIBLE_BASE_URL",)
-    ),
-    "anthropic": ProviderEnv(api_key=("ANTHROPIC_API_KEY",), base_url=("ANTHROPIC_BASE_URL",)),
-    # GEMINI_API_KEY first, as the brief asks (note: google-genai itself prefers GOOGLE_API_KEY when
-    # both are set); GOOGLE_GEMINI_BASE_URL is the variable google-genai reads for the base URL.
-    "gemini": ProviderEnv(api_key=("GEMINI_API_KEY", "GOOGLE_API_KEY"), base_url=("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL")),
-}
+NORMALIZERS: dict[str, Callable[[str], str]] = {"ollama_host": _normalize_ollama_host, "dmr_base_url": _dmr_base_url}
+"""The functions a row's ``env_normalizer`` names (core names them; effects holds the code)."""
+BUILDERS: dict[str, Callable[[Mapping[str, str]], ProviderConfig | None]] = {"aws": _bedrock_from_env}
+"""A row whose ``env_normalizer`` names one of these builds its whole config from the environment."""
 
 
-class LlmConfig(msgspec.Struct, kw_only=True):
+def env_for(spec: ProviderSpec) -> ProviderEnv:
+    """Where a provider row says its settings live."""
+    build = BUILDERS.get(spec.env_normalizer or "")
+    if build is not None:
+        return ProviderEnv(api_key=spec.env_api_key, base_url=spec.env_base_url, build=build)
+    return ProviderEnv(
+        api_key=spec.env_api_key,
+        base_url=spec.env_base_url,
+        api_version=spec.env_api_version,
+        normalize_base_url=NORMALIZERS.get(spec.env_normalizer or ""),
+    )
+
+
+class _ProviderEnvs(Mapping[str, ProviderEnv]):
+    """Provider name → :class:`ProviderEnv`, built from the rows of ``core/registry.py`` (a view: a
+    row registered at run time is read from the environment too)."""
+
+    def __getitem__(self, name: str) -> ProviderEnv:
+        return env_for(SPECS[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SPECS)
+
+    def __len__(self) -> int:
+        return len(SPECS)
+
+
+PROVIDER_ENV: Mapping[str, ProviderEnv] = _ProviderEnvs()
+ENV = PROVIDER_ENV
+"""The old name of :data:`PROVIDER_ENV`, kept for code that imports it."""
+
+
+class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
     """Client-wide settings. Names from the original design are kept: ``retry_enabled``,
     ``max_retries``, ``retry_delay``, ``circuit_breaker_enabled``, ``circuit_breaker_threshold``,
     ``timeout``.
@@ -104,9 +118,18 @@ class LlmConfig(msgspec.Struct, kw_only=True):
 
     Retries: ``max_retries`` retries after the first attempt (``retry_enabled=False``: none),
     full-jitter exponential backoff from ``retry_delay`` times ``retry_multiplier`` per retry,
-    capped at ``retry_max_delay``; ``retry_deadline`` bounds a whole call per model, sleeps
-    included. A server's Retry-After replaces the computed delay; one longer than
-    ``retry_max_delay`` or past the deadline ends the retries at once.
+    capped at ``retry_max_delay``. A server's Retry-After replaces the computed delay; one longer
+    than ``retry_max_delay`` or past the deadline ends the retries at once.
+
+    ``deadline`` (seconds, ``None`` for none; a call's ``deadline=`` replaces it) bounds everything a
+    call does: every attempt, every sleep (backoff, Retry-After, rate limiter, breaker), failover to
+    every fallback, and a stream up to its first chunk. A wait that cannot fit in what remains is not
+    started: the call returns at once with the error that caused it. ``retry_deadline`` is its
+    older name and is used when ``deadline`` is not set.
+
+    The config is frozen: ``with_options(**changes)`` returns a changed copy (``with_provider``
+    one with a provider's settings replaced). ``catalog`` (default: the bundled one) gives the models'
+    limits and prices to the client, its budget guard and every dialect default.
 
     Circuit breaker (per provider, or per provider+model with ``circuit_breaker_per_model``):
     opens after ``circuit_breaker_threshold`` consecutive retryable failures, or when at least
@@ -138,6 +161,7 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     retry_max_delay: float = 60.0
     retry_multiplier: float = 2.0
     retry_deadline: float | None = None
+    deadline: float | None = None
     circuit_breaker_enabled: bool = True
     circuit_breaker_threshold: int = 5
     circuit_breaker_cooldown: float = 30.0
@@ -154,6 +178,21 @@ class LlmConfig(msgspec.Struct, kw_only=True):
     fallbacks: tuple[str, ...] = ()
     limits: Limits = msgspec.field(default_factory=Limits)
     """Spending caps, token limits and client-side rate limits (see :mod:`interlingua.effects.budget`)."""
+    catalog: Catalog = msgspec.field(default_factory=default_catalog)
+    """Model limits and prices (``interlingua.effects.catalog.load_catalog`` adds a user's file)."""
+
+    @property
+    def call_deadline(self) -> float | None:
+        """The default total deadline of a call: ``deadline``, else its alias ``retry_deadline``."""
+        return self.deadline if self.deadline is not None else self.retry_deadline
+
+    def with_options(self, **changes: Any) -> LlmConfig:
+        """A copy with ``changes`` applied (openai-python's ``with_options``); unknown names raise ``TypeError``.
+
+        >>> LlmConfig(max_retries=3).with_options(max_retries=0).max_retries
+        0
+        """
+        return msgspec.structs.replace(self, **changes)
 
     def __repr__(self) -> str:
         return f"LlmConfig(providers={sorted(self.providers)}, timeout={self.timeout})"
@@ -176,11 +215,13 @@ class LlmConfig(msgspec.Struct, kw_only=True):
         variable set gets a :class:`ProviderConfig`; ``settings`` set the other fields."""
         env = os.environ if environ is None else environ
         providers = dict(settings.pop("providers", {}))
-        for name, spec in ENV.items():
+        for name, spec in PROVIDER_ENV.items():
             if name in providers:
                 continue
             cfg = provider_from_env(spec, env)
             if cfg is not None:
+                if insecure_http_allowed(name, env):
+                    cfg = msgspec.structs.replace(cfg, allow_insecure_http=True)
                 providers[name] = cfg
         return cls(providers=providers, **settings)
 
@@ -194,6 +235,23 @@ class LlmConfig(msgspec.Struct, kw_only=True):
                 fields[k] = Secret(fields[k])
         base = self.providers.get(name) or ProviderConfig()
         return msgspec.structs.replace(self, providers={**self.providers, name: msgspec.structs.replace(base, **fields)})
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def insecure_http_allowed(provider: str, env: Mapping[str, str]) -> bool:
+    """Whether the environment opts ``provider`` in to plain http to a non-loopback host (a LAN Ollama
+    or vLLM box): ``INTERLINGUA_ALLOW_INSECURE_HTTP=1`` for every provider, or ``<PROVIDER>_ALLOW_INSECURE_HTTP=1``
+    (``OLLAMA_ALLOW_INSECURE_HTTP``, ``OPENAI_COMPATIBLE_ALLOW_INSECURE_HTTP``, …).
+
+    >>> insecure_http_allowed("ollama", {"OLLAMA_ALLOW_INSECURE_HTTP": "1"}), insecure_http_allowed("openai", {})
+    (True, False)
+    """
+    for name in ("INTERLINGUA_ALLOW_INSECURE_HTTP", f"{provider.upper()}_ALLOW_INSECURE_HTTP"):
+        if env.get(name, "").strip().lower() in _TRUE:
+            return True
+    return False
 
 
 def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:

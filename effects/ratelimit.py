@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 
 from interlingua.core import ErrorKind, LlmError
 from interlingua.core.budget import RateLimit
-from interlingua.core.ratelimit import Granted, LimiterState, Never, Wait, acquire, observe
+from interlingua.core.ratelimit import (
+    Bucket,
+    Decision,
+    Granted,
+    Key,
+    LimiterState,
+    Never,
+    Observed,
+    Wait,
+    acquire,
+    parse_rate_headers,
+)
+
+from .observe import NO_TRACE, CallTrace
 
 __all__ = ["Limiter"]
 
+_GRANTED = Granted()
+
 
 class Limiter:
+    """The limiter of one client. The caller's own buckets are keyed by its rules (a bounded set);
+    what providers reported is kept per (provider, model) in an LRU of at most ``max_keys`` entries,
+    so each call touches O(1) state however many distinct model strings the client has seen (the
+    core's :func:`~interlingua.core.ratelimit.acquire` is handed only the entries that apply)."""
+
     def __init__(
         self,
         rules: tuple[RateLimit, ...] = (),
@@ -26,29 +47,74 @@ class Limiter:
         adapt_to_headers: bool = True,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        max_keys: int = 4096,
     ) -> None:
         self.rules = rules
         self.adapt_to_headers = adapt_to_headers
-        self.state = LimiterState()
+        self.max_keys = max_keys
+        self._buckets: dict[tuple[str, str | None, str], Bucket] = {}
+        self._observed: OrderedDict[Key, Observed] = OrderedDict()
         self._clock = clock
         self._sleep = sleep
         self.waited = 0.0
         """Total seconds this limiter has made callers wait (a cheap metric for tests and dashboards)."""
 
-    async def wait_turn(self, provider: str, model: str, tokens: int) -> LlmError | None:
-        """Return once a request of ``tokens`` tokens may be sent (``None``), or why it never can."""
+    @property
+    def state(self) -> LimiterState:
+        """A snapshot of the whole state (for inspection; the call path never builds it)."""
+        return LimiterState(dict(self._buckets), dict(self._observed))
+
+    def _take(self, provider: str, model: str, tokens: int) -> Decision:
+        observed = self._observed
+        if not self.rules and not observed:
+            return _GRANTED  # no limit of the caller's and none reported yet: the common case
+        scopes: tuple[Key, Key] = ((provider, model), (provider, None))
+        mine = {k: o for k in scopes if (o := observed.get(k)) is not None}
+        view = LimiterState(self._buckets, mine)
+        new, decision = acquire(view, self.rules, provider, model, tokens=tokens, now=self._clock())
+        if new is not view:
+            self._buckets = new.buckets
+            for k, o in new.observed.items():
+                observed[k] = o
+                observed.move_to_end(k)
+        return decision
+
+    async def wait_turn(        self, provider: str, model: str, tokens: int, *, max_wait: float | None = None, trace: CallTrace = NO_TRACE
+    ) -> LlmError | None:
+        """Return once a request of ``tokens`` tokens may be sent (``None``), or why it cannot be.
+
+        ``max_wait`` (the call's remaining deadline) bounds the waiting: a turn that cannot come
+        within it is not waited for; the answer is at once a ``rate_limit`` error whose
+        ``retry_after`` says when the turn would come."""
+        waited = 0.0
         while True:
-            self.state, decision = acquire(self.state, self.rules, provider, model, tokens=tokens, now=self._clock())
+            decision = self._take(provider, model, tokens)
             match decision:
                 case Granted():
                     return None
                 case Wait(seconds=s):
+                    if max_wait is not None and waited + s > max_wait:
+                        return LlmError(
+                            kind=ErrorKind.RATE_LIMIT, provider=provider, retry_after=s, code="client_rate_limit",
+                            message=f"the rate limit for {provider}:{model} allows the next request in {s:.3g}s, "
+                            "past the call's deadline; nothing was sent",
+                        )
+                    trace.waiting("rate_limit", s, None)
                     self.waited += s
+                    waited += s
                     await self._sleep(s)
                 case Never(reason=why):
                     return LlmError(kind=ErrorKind.RATE_LIMIT, message=why + "; nothing was sent",
                                     provider=provider, retryable=False, code="client_rate_limit")
 
     def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
-        if self.adapt_to_headers:
-            self.state = observe(self.state, provider, model, headers, self._clock())
+        if not self.adapt_to_headers:
+            return
+        seen = parse_rate_headers(headers, self._clock())
+        if seen is None:
+            return
+        observed = self._observed
+        observed[(provider, model)] = seen
+        observed.move_to_end((provider, model))
+        if len(observed) > self.max_keys:
+            observed.popitem(last=False)

@@ -20,7 +20,7 @@ from returns.result import Failure, Result, Success
 
 from interlingua.core import ErrorKind, Headers, HttpRequest, HttpResponse, LlmError
 
-__all__ = ["EXCEPTION_KINDS", "AiohttpTransport", "StreamItem", "Timeouts", "Transport", "map_exception"]
+__all__ = ["EXCEPTION_KINDS", "AiohttpTransport", "StreamItem", "Timeouts", "Transport", "map_exception", "never_sent"]
 
 
 class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,11 +76,31 @@ EXCEPTION_KINDS: tuple[tuple[type[BaseException], ErrorKind, str], ...] = (
 )
 _EXPECTED = tuple(exc for exc, _, _ in EXCEPTION_KINDS)
 
+# The failures of the table above that happen before a request could reach the server (no
+# connection, no TLS, no name): such an attempt cannot have been billed. Any other timeout or
+# network failure may have been (the request was written, the answer was lost).
+_NOT_SENT = ("timed out connecting", "could not connect", "DNS lookup failed", "TLS", "invalid URL")
+
+
+def never_sent(err: LlmError) -> bool:
+    """Whether a transport failure happened before the request could reach the server."""
+    return err.message.startswith(_NOT_SENT)
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong, in words. aiohttp's connector errors read "Cannot connect to host h:p
+    ssl:default [Connect call failed ...]" even for plain http, where ``ssl:default`` only confuses;
+    the address and the OS reason say it all."""
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, aiohttp.ClientSSLError):
+        reason = exc.os_error.strerror or str(exc.os_error) if exc.os_error is not None else ""
+        return f"{exc.host}:{exc.port}" + (f": {reason}" if reason else "")
+    return str(exc).strip()
+
 
 def map_exception(exc: BaseException, provider: str | None = None) -> LlmError:
     for exc_type, kind, what in EXCEPTION_KINDS:
         if isinstance(exc, exc_type):
-            detail = str(exc).strip()
+            detail = _detail(exc)
             return LlmError(
                 kind=kind,
                 message=f"{what}: {type(exc).__name__}" + (f": {detail[:300]}" if detail else ""),

@@ -10,21 +10,22 @@ real services are separate hosts): ``fake.url_for(provider)`` is the base URL it
 ``fake.origin(provider)`` the bare root, ``fake.base_url`` the OpenAI origin. One shared state records
 every request and holds the queued faults (``fake.fail_next(provider, "429", endpoint="chat")``) and
 scripted answers.
+
+The names below load on first use (PEP 562): the pytest plugin lives in this package and pytest
+imports it in every run of every project that has interlingua installed, so importing the package
+must not import aiohttp, the tokenizer and eight fakes.
 """
 
-from . import anthropic as _anthropic
-from . import azure as _azure
-from . import bedrock as _bedrock
-from . import docker as _docker
-from . import gemini as _gemini
-from . import ollama as _ollama
-from . import openai as _openai
-from . import xai as _xai
-from ._faults import FAULT_HEADER, Fault, parse_fault
-from ._server import DEFAULT_API_KEY, FakeServer, FakeSpec, FakeState, RecordedRequest, build_app, serve
+from __future__ import annotations
 
-# Every provider's fake, in one table; serve() gives each its own application and port, in this order.
-SPECS: tuple[FakeSpec, ...] = (_openai.SPEC, _azure.SPEC, _xai.SPEC, _docker.SPEC, _ollama.SPEC, _bedrock.SPEC, _anthropic.SPEC, _gemini.SPEC)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._faults import FAULT_HEADER, Fault, parse_fault
+    from ._server import DEFAULT_API_KEY, FakeServer, FakeSpec, FakeState, RecordedRequest, build_app, serve
+
+    SPECS: tuple[FakeSpec, ...]
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -39,3 +40,35 @@ __all__ = [
     "parse_fault",
     "serve",
 ]
+
+_FROM: dict[str, str] = {
+    "FAULT_HEADER": "._faults",
+    "Fault": "._faults",
+    "parse_fault": "._faults",
+    "DEFAULT_API_KEY": "._server",
+    "FakeServer": "._server",
+    "FakeSpec": "._server",
+    "FakeState": "._server",
+    "RecordedRequest": "._server",
+    "build_app": "._server",
+    "serve": "._server",
+}
+
+# Every provider's fake, in one table (module names; each module has a SPEC); serve() gives each its
+# own application and port, in this order.
+_SPEC_MODULES: tuple[str, ...] = ("openai", "azure", "xai", "docker", "ollama", "bedrock", "anthropic", "gemini")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SPECS":
+        value: Any = tuple(importlib.import_module(f".{m}", __name__).SPEC for m in _SPEC_MODULES)
+    elif name in _FROM:
+        value = getattr(importlib.import_module(_FROM[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,7 +10,9 @@ The rule, for all providers alike:
   ``auto``, when the last user text contains ``call <tool_name>`` or the tool's name. The
   arguments fill the tool's JSON schema: every required property (or every property if none is
   required) gets a sample of its type (``"sample"``, 1, 1.5, true, [], {} recursively, or the
-  first ``enum`` value).
+  first ``enum`` value) — except that a top-level string property takes the prompt's last
+  capitalised word after its first word, when there is one, so ``Weather in Paris?`` gives
+  ``{"city": "Paris"}`` (a demo reads naturally; tests can still predict the value).
 * **After a tool result** the answer is ``"Fake reply: tool <name> returned <content>"``.
 * **Structured output.** With a JSON schema response format, the answer is the JSON sample of that
   schema (same filling rule as tool arguments).
@@ -31,6 +33,7 @@ import contextvars
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,6 +117,20 @@ def as_decision(item: object) -> Decision:
     raise TypeError(f"cannot script a fake answer from {type(item).__name__}: use str, dict or Decision")
 
 
+_WORD = re.compile(r"[A-Z][\w'-]*")
+
+
+def _from_prompt(args: Any, params: Any, prompt: str) -> Any:
+    """Top-level plain string arguments take the prompt's last capitalised word after its first word."""
+    words = _WORD.findall(" ".join(prompt.split()[1:]))
+    if not words or not isinstance(args, dict) or not isinstance(params, dict):
+        return args
+    props = params.get("properties") or {}
+    plain = {k for k, v in props.items() if isinstance(v, dict) and v.get("type") == "string"
+             and not {"enum", "const", "format", "pattern"} & v.keys()}
+    return {k: (words[-1] if k in plain else v) for k, v in args.items()}
+
+
 def decide(
     *,
     prompt: str,
@@ -145,6 +162,7 @@ def decide(
         if target is not None:
             params = dict(tools)[target]
             args = sample_for_schema(params if params else {"type": "object", "properties": {}})
+            args = _from_prompt(args, params, prompt)
             return Decision(reasoning=reasoning, tool_name=target, tool_args=args, finish="tool_calls")
     if tool_result is not None:
         text = f"{PREFIX}tool {tool_result[0]} returned {tool_result[1][:200]}"

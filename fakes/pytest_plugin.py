@@ -15,6 +15,9 @@ fakes received (to assert what your code sent), and helpers to script answers an
 Code that uses an official SDK points it at ``fake_llm.url_for("openai")`` with
 ``fake_llm.api_key`` (or sets ``fake_llm.env()`` with ``monkeypatch.setenv``).
 ``fake_llm_sync`` is the same server on a background thread for synchronous tests (no ``client``).
+
+pytest loads this module in every run of every project that has interlingua installed, so it
+imports nothing heavy: the fakes (aiohttp, the tokenizer) load only when a test asks for a fixture.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._env import fake_env
-from ._faults import Fault
-from ._server import FakeServer, RecordedRequest, serve
+if TYPE_CHECKING:
+    from ._faults import Fault
+    from ._server import FakeServer, RecordedRequest
 
 __all__ = ["FakeLlm", "fake_llm", "fake_llm_sync"]
 
@@ -94,6 +97,8 @@ class FakeLlm:
     def env(self) -> dict[str, str]:
         """Environment variables that point the official SDKs (and ``LlmConfig.from_env()``) at the
         fakes, for every provider: ``for k, v in fake_llm.env().items(): monkeypatch.setenv(k, v)``."""
+        from ._env import fake_env
+
         return fake_env(self.server)
 
 
@@ -104,6 +109,8 @@ try:
     async def fake_llm() -> AsyncIterator[FakeLlm]:
         """Every provider's fake on a free port, plus a configured Client (closed afterwards)."""
         from interlingua.effects import Client
+
+        from ._server import serve
 
         async with serve() as server:
             handle = FakeLlm(server)
@@ -121,6 +128,8 @@ def fake_llm_sync() -> Iterator[FakeLlm]:
     started: dict[str, Any] = {}
     ready = threading.Event()
     stop: asyncio.Event | None = None
+
+    from ._server import serve
 
     async def main() -> None:
         nonlocal stop

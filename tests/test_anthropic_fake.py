@@ -77,7 +77,7 @@ async def test_sdk_tool_use_round_trip(sdk: anthropic.AsyncAnthropic) -> None:
                                   messages=msgs)
     assert m.stop_reason == "tool_use"
     use = m.content[-1]
-    assert use.type == "tool_use" and use.name == "get_weather" and use.input == {"city": "sample"}
+    assert use.type == "tool_use" and use.name == "get_weather" and use.input == {"city": "Paris"}
     msgs += [{"role": "assistant", "content": m.content},
              {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]}]
     m2 = await sdk.messages.create(model=MODEL, max_tokens=200, tools=[WEATHER], messages=msgs)
@@ -203,7 +203,7 @@ async def test_client_tool_call_with_thinking(client: Client) -> None:
     first = (await client.chat(f"anthropic:{MODEL}", [q], tools=[WEATHER_SPEC], tool_choice="required",
                                reasoning=ReasoningConfig(budget_tokens=1024))).unwrap()
     (call,) = first.tool_calls
-    assert (call.name, call.parsed_arguments()) == ("get_weather", {"city": "sample"})
+    assert (call.name, call.parsed_arguments()) == ("get_weather", {"city": "Paris"})
     (thought,) = [p for p in first.message.parts if isinstance(p, ReasoningPart)]
     assert thought.signature and thought.text.startswith("Thinking about:")
     streamed = (await client.stream_response(f"anthropic:{MODEL}", [q], tools=[WEATHER_SPEC], tool_choice="required",

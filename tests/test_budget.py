@@ -12,7 +12,7 @@ from returns.result import Failure, Success
 from interlingua.core import ErrorKind, ModelInfo, Usage
 from interlingua.core import budget as B
 from interlingua.core.catalog import default_catalog
-from interlingua.effects import Client
+from interlingua.effects import Client, LlmConfig
 from interlingua.fakes import FakeServer
 
 from .helpers import config_for
@@ -158,3 +158,33 @@ async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monke
     async with _client(fake, adapt_to_headers=False) as client:  # the context-window check needs the count
         assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)
         assert counted == ["openai:gpt-4o-mini"]
+
+
+async def test_an_attempt_cut_after_sending_is_charged_its_reservation(fake: FakeServer) -> None:
+    """A request that reached the server and got no answer may have been billed: it costs its worst case."""
+    cfg = config_for(fake, retry_enabled=False, first_byte_timeout=0.3, limits=B.Limits(max_cost=Decimal("1")))
+    async with Client(cfg) as client:
+        fake.fail_next("openai", "hang")
+        r = await client.chat("openai:gpt-4o-mini", "hi", max_tokens=100)
+        assert r.failure().kind is ErrorKind.TIMEOUT
+        info = default_catalog().lookup("openai", "gpt-4o-mini")
+        worst = B.plan(info, prompt_tokens=8, exact=True, max_tokens=100).cost
+        assert worst is not None and client.total_cost >= worst > 0
+        assert client._guard.state.reserved == 0
+
+
+async def test_a_request_that_never_connected_costs_nothing() -> None:
+    """Connection refused: nothing reached a server, so the reservation is given back."""
+    import socket
+
+    with socket.socket() as s:  # a loopback port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = LlmConfig(retry_enabled=False, limits=B.Limits(max_cost=Decimal("1"))).with_provider(
+        "openai", base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test"
+    )
+    async with Client(cfg) as client:
+        r = await client.chat("openai:gpt-4o-mini", "hi", max_tokens=100)
+        assert r.failure().kind is ErrorKind.NETWORK and "could not connect" in r.failure().message
+        assert client.total_cost == 0 and client._guard.state.reserved == 0
+

@@ -82,7 +82,7 @@ def test_error_bad_model(capsys: pytest.CaptureFixture[str]) -> None:
 def test_error_missing_key(capsys: pytest.CaptureFixture[str]) -> None:
     """No key in the environment: one authentication line naming the variable to set."""
     line = _one_error_line(*run(capsys, "chat", "openai:gpt-4o-mini", "hi", "--retries", "0"), "authentication")
-    assert "provider=openai" in line and "set OPENAI_API_KEY or pass --api-key" in line
+    assert "provider=openai" in line and "export OPENAI_API_KEY=…, or pass --api-key" in line
 
 
 def test_error_unreachable_base_url(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,15 +11,15 @@ import tiktoken
 import tiktoken.load
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from returns.result import Failure, Result, Success
+from returns.result import Result, Success
 
 from interlingua.core import (
+    ErrorKind,
     HttpRequest,
     HttpResponse,
     ImagePart,
     LlmError,
     Message,
-    ModelRef,
     ProviderConfig,
     Role,
     ToolSpec,
@@ -34,8 +34,8 @@ from interlingua.core.tokens import (
     gemini_image_tokens,
     openai_image_tokens,
 )
-from interlingua.effects.budget import CountTokens, count_tokens_remote
-from interlingua.effects.client import Prepared
+from interlingua.effects import Client, LlmConfig
+from interlingua.effects.budget import CountTokens
 from interlingua.effects.transport import Timeouts
 
 # OpenAI cookbook, examples/How_to_count_tokens_with_tiktoken.ipynb, section 6: these messages, and the
@@ -199,28 +199,31 @@ class _OneReply:
         self.sent.append(request)
         return Success(HttpResponse(200, Headers({}), b'{"input_tokens": 42}'))
 
-
-def _prepared(dialect: object, provider: str, model: str) -> Prepared:
-    req = ChatRequest(model=model, messages=(Message.user("hi"),))
-    return Prepared(ModelRef(provider, model), dialect, req, ProviderConfig())
+    async def close(self) -> None:
+        pass
 
 
 async def test_count_tokens_uses_the_endpoint_when_the_dialect_has_it() -> None:
-    """A dialect with encode/decode_count_tokens gets an exact count from the provider."""
+    """A dialect with encode/decode_count_tokens gets an exact count from the provider, through the client's loop."""
     assert isinstance(_CountingDialect(), CountTokens)
     transport = _OneReply()
-    got = await count_tokens_remote(Success(_prepared(_CountingDialect(), "anthropic", "claude-haiku-4-5")), transport, Timeouts(), 1 << 20)  # type: ignore[arg-type]
+    cfg = LlmConfig().with_provider("anthropic", api_key="sk-ant-test")
+    async with Client(cfg, transport=transport) as client:  # type: ignore[arg-type]
+        got = await client.count_tokens("anthropic:claude-haiku-4-5", "hi")
     assert got == Success(TokenCount(42, True, None)) and len(transport.sent) == 1
+    assert transport.sent[0].url.endswith("/v1/messages/count_tokens")
 
 
 async def test_count_tokens_falls_back_offline_without_the_operation() -> None:
     """Without the operation the offline count comes back and nothing is sent."""
     transport = _OneReply()
-    got = await count_tokens_remote(Success(_prepared(object(), "openai", "gpt-4o")), transport, Timeouts(), 1 << 20)  # type: ignore[arg-type]
+    async with Client(LlmConfig(), transport=transport) as client:  # type: ignore[arg-type]
+        got = await client.count_tokens("openai:gpt-4o", "hi")
     assert got == Success(count_tokens("openai:gpt-4o", [Message.user("hi")])) and transport.sent == []
 
 
 async def test_client_count_tokens_reports_unknown_models_as_failure(client: Any) -> None:
     """Client.count_tokens returns a Result; an unparseable model string is a Failure."""
     assert (await client.count_tokens("openai:gpt-4o", "hi")).unwrap().exact is True
-    assert isinstance(await client.count_tokens("mystery-model", "hi"), Failure)
+    err = (await client.count_tokens("mystery-model", "hi")).failure()
+    assert err.kind is ErrorKind.INVALID_MODEL and "mystery-model" in err.message

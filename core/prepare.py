@@ -1,0 +1,159 @@
+"""From the flexible call forms to one typed, validated request — pure.
+
+:func:`prepare` is the first step of every call (``chat``, ``stream``, ``stream_response``,
+``count_tokens``, and each fallback): it builds the :class:`ChatRequest`, resolves the model string
+to its provider row and dialect, picks the provider's config and catalog entry, and refuses what
+the provider could not take. Everything it needs is an argument (the configs, the catalog), so it
+reads no global state the caller did not choose.
+
+>>> p = prepare("claude-haiku-4-5", "hi", providers={}).unwrap()
+>>> p.ref, p.spec.name, p.dialect.name, p.request.messages[0].content
+(ModelRef(provider='anthropic', model='claude-haiku-4-5'), 'anthropic', 'anthropic', 'hi')
+>>> p.request.max_tokens == p.info.max_output_tokens   # Anthropic requires one; the catalog's limit
+True
+>>> prepare("gpt-4o", None).failure().message
+'no messages given'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+from returns.result import Failure, Result, Success
+
+from .catalog import Catalog, default_catalog
+from .dialect import Dialect, ProviderConfig
+from .errors import ErrorKind, LlmError
+from .models import ModelRef, parse_model
+from .registry import _LISTENERS, ProviderSpec, get_dialect, get_spec
+from .schema import ChatRequest, Message, ModelInfo
+from .validate import request_problem
+
+__all__ = ["Messages", "Prepared", "build_request", "fill_max_tokens", "prepare", "resolve"]
+
+Messages = str | Message | Sequence[Message] | ChatRequest
+"""A prompt string, one :class:`Message`, a list of them, or a whole :class:`ChatRequest`."""
+
+_NO_CONFIG = ProviderConfig()
+
+
+class Prepared(msgspec.Struct, frozen=True):
+    """A request resolved against the config: which provider row, dialect, settings and catalog entry.
+
+    ``dialect`` is typed with its stream state left open (``Dialect[Any]``): each dialect folds its own
+    state type, which the call path never looks into.
+    """
+
+    ref: ModelRef
+    dialect: Dialect[Any]
+    spec: ProviderSpec
+    request: ChatRequest
+    config: ProviderConfig
+    info: ModelInfo | None = None
+
+
+# Model string -> (ref, dialect, row): pure, and the same few strings recur on every call, so they
+# are resolved once (bounded: strings past the bound are resolved afresh each time). Registering a
+# row at run time clears it.
+_RESOLVED: dict[str, Success[tuple[ModelRef, Dialect[Any], ProviderSpec]]] = {}
+_RESOLVED_MAX = 1024
+_LISTENERS.append(_RESOLVED.clear)
+
+
+def resolve(model: str) -> Result[tuple[ModelRef, Dialect[Any], ProviderSpec], LlmError]:
+    """The provider, dialect and row a model string names."""
+    hit = _RESOLVED.get(model)
+    if hit is not None:
+        return hit
+    parsed = parse_model(model)
+    if type(parsed) is Failure:
+        return parsed
+    ref = parsed.unwrap()
+    dialect = get_dialect(ref.provider)
+    if type(dialect) is Failure:
+        return dialect
+    spec = get_spec(ref.provider)
+    if spec is None:  # pragma: no cover - get_dialect found a row
+        return Failure(LlmError(kind=ErrorKind.INVALID_MODEL, message=f"unknown provider {ref.provider!r}"))
+    found = Success((ref, dialect.unwrap(), spec))
+    if len(_RESOLVED) < _RESOLVED_MAX:
+        _RESOLVED[model] = found
+    return found
+
+
+def build_request(model: str | ChatRequest, messages: Messages | None, options: Mapping[str, object] | None = None) -> ChatRequest | LlmError:
+    """A :class:`ChatRequest` from the flexible call forms; unknown or ill-typed options are an error."""
+    if isinstance(model, ChatRequest):
+        req = model
+    elif isinstance(messages, ChatRequest):
+        req = msgspec.structs.replace(messages, model=model)
+    elif messages is None:
+        return LlmError(kind=ErrorKind.INVALID_REQUEST, message="no messages given")
+    else:
+        if isinstance(messages, str):
+            msgs: tuple[Message, ...] = (Message.user(messages),)
+        elif isinstance(messages, Message):
+            msgs = (messages,)
+        else:
+            msgs = tuple(messages)
+        req = ChatRequest(model=model, messages=msgs)
+    if not options:
+        return req
+    try:
+        merged = msgspec.to_builtins(req)
+        merged.update(msgspec.to_builtins(options))
+        return msgspec.convert(merged, ChatRequest)
+    except (msgspec.ValidationError, TypeError) as e:
+        return LlmError(kind=ErrorKind.INVALID_REQUEST, message=f"invalid request option: {e}")
+
+
+def fill_max_tokens(req: ChatRequest, spec: ProviderSpec, info: ModelInfo | None) -> ChatRequest:
+    """For a provider whose API refuses a request without an output limit (Anthropic), the catalog
+    entry's limit (what the budget reserves anyway). Left unset when the entry gives none, or when
+    a thinking budget would not fit under it: the dialect's own default (budget + default) applies.
+
+    >>> from .registry import SPECS
+    >>> info = ModelInfo(id="m", provider="anthropic", max_output_tokens=8)
+    >>> fill_max_tokens(ChatRequest(model="m", messages=()), SPECS["anthropic"], info).max_tokens
+    8
+    """
+    if not spec.requires_max_tokens or req.max_tokens is not None or info is None:
+        return req
+    limit = info.max_output_tokens
+    budget = req.reasoning.budget_tokens if req.reasoning is not None else None
+    if limit is None or (budget is not None and limit <= budget):
+        return req
+    return msgspec.structs.replace(req, max_tokens=limit)
+
+
+def prepare(
+    model: str | ChatRequest,
+    messages: Messages | None = None,
+    options: Mapping[str, object] | None = None,
+    *,
+    providers: Mapping[str, ProviderConfig] | None = None,
+    catalog: Catalog | None = None,
+) -> Result[Prepared, LlmError]:
+    """Build, resolve and validate one call: a :class:`Prepared`, or the first reason it cannot go.
+
+    ``providers`` maps provider names to their configs (missing: an empty config); ``catalog``
+    (default: the bundled one) gives the model's limits and prices.
+    """
+    req = build_request(model, messages, options)
+    if isinstance(req, LlmError):
+        return Failure(req)
+    resolved = resolve(req.model)
+    if type(resolved) is Failure:
+        return resolved
+    ref, dialect, spec = resolved.unwrap()
+    info = (catalog if catalog is not None else default_catalog()).lookup(ref.provider, ref.model)
+    if req.model != ref.model:
+        req = msgspec.structs.replace(req, model=ref.model)
+    problem = request_problem(req, ref.provider, info)
+    if problem is not None:
+        return Failure(problem)
+    req = fill_max_tokens(req, spec, info)
+    cfg = (providers.get(ref.provider) if providers else None) or _NO_CONFIG
+    return Success(Prepared(ref, dialect, spec, req, cfg, info))

@@ -1,0 +1,63 @@
+"""The client's circuit-breaker states: the pure transitions of :mod:`interlingua.core.breaker`, held
+per key (``"openai"`` or ``"openai:gpt-4o"``) in a bounded store.
+
+Two small methods are the whole interface the call path uses (``admit`` before an attempt,
+``report`` after it), so a shared store (Redis) can replace this one. The store is an LRU of at
+most ``max_keys`` states: each call touches one key in O(1), and a client that has seen 75,000
+distinct model strings holds the few thousand most recent, not all of them (a forgotten key
+starts closed again, as a new client would).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, step
+
+__all__ = ["CLOSED", "REJECTED", "Breakers"]
+
+CLOSED = BreakerState()
+REJECTED = -1
+"""What :meth:`Breakers.admit` returns when the circuit refuses the attempt."""
+
+OnChange = Callable[[str, Phase, Phase], None]
+
+
+class Breakers:
+    __slots__ = ("_states", "max_keys", "policy")
+
+    def __init__(self, policy: BreakerPolicy, *, max_keys: int = 4096) -> None:
+        self.policy = policy
+        self.max_keys = max_keys
+        self._states: OrderedDict[str, BreakerState] = OrderedDict()
+
+    def get(self, key: str) -> BreakerState:
+        return self._states.get(key, CLOSED)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def admit(self, key: str, now: float, on_change: OnChange) -> int:
+        """Ask the breaker for ``key``: the generation to report the outcome with, or :data:`REJECTED`."""
+        old = self._states.get(key, CLOSED)
+        s = step(self.policy, old, Signal.REQUEST, now)
+        if s.state is not old:
+            self._set(key, old, s.state, on_change)
+        return s.state.generation if s.admitted else REJECTED
+
+    def report(self, key: str, generation: int, signal: Signal, now: float, on_change: OnChange) -> None:
+        """The outcome of an attempt admitted at ``generation`` (a stale generation changes nothing)."""
+        old = self._states.get(key, CLOSED)
+        s = step(self.policy, old, signal, now, generation)
+        if s.state is not old:
+            self._set(key, old, s.state, on_change)
+
+    def _set(self, key: str, old: BreakerState, new: BreakerState, on_change: OnChange) -> None:
+        states = self._states
+        states[key] = new
+        states.move_to_end(key)
+        if len(states) > self.max_keys:
+            states.popitem(last=False)
+        if new.phase is not old.phase:
+            on_change(key, old.phase, new.phase)

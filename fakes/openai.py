@@ -586,8 +586,8 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
     ``model`` overrides the body's (Azure names the deployment in the path)."""
     request, fault = call.request, call.fault
     body = call.json
-    if model is not None and isinstance(body, dict):
-        body.setdefault("model", model)
+    if model is not None and isinstance(body, dict) and body.get("model") is None:
+        body["model"] = model  # Azure's deployment path names the model; a body "model": null is ignored
     problem = request_problem(body)
     if problem is not None:
         return flavour.invalid(*problem)

@@ -2,8 +2,12 @@
 
 Paths: ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``), ``GET /v1/models``,
 ``GET /v1/models/{model}``. Auth: ``Authorization: Bearer <key>``; a missing or wrong key gets
-OpenAI's 401 body. Invalid JSON, missing parameters, out-of-range values and orphan tool messages
-get 400 in OpenAI's error shape; an unknown model gets 404 ``model_not_found``. Content follows
+OpenAI's 401 body. Invalid JSON, missing parameters, mistyped or out-of-range values (the API
+reference's types, bounds and enums) and orphan tool messages get 400 in OpenAI's error shape
+(:func:`request_problem`). Any well-formed id of the family (``gpt-*``, ``o1``…``o9``, ``chatgpt-*``,
+``ft:*``) is answered; other ids, and ids declared with ``fake.models("openai", unknown=[…])``, get
+404 ``model_not_found``. Reasoning models (o-series, gpt-5) count ``reasoning_tokens`` and refuse
+``max_tokens``; ``logprobs: true`` returns ``logprobs.content``. Content follows
 :mod:`interlingua.fakes._content`.
 
 Streams are framed as OpenAI frames them: ``data: <chunk>\\n\\n`` per chunk, a first delta with the

@@ -34,7 +34,7 @@ class Scenario:
     url: str
     """The fake's base URL for this provider as its official SDK wants it (``…/v1`` for OpenAI)."""
     root: str
-    """The fake's root URL (``http://127.0.0.1:PORT``)."""
+    """This provider's fake's root URL (``http://127.0.0.1:PORT``; each provider has its own origin)."""
     api_key: str
     """Empty for a keyless provider (Docker Model Runner): clients then send no credentials."""
     json_mode: bool = False

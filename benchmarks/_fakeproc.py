@@ -1,6 +1,6 @@
 """The bundled fakes in their own process and event loop (uvloop when installed).
 
-Prints one JSON line ``{"pid", "base_url", "api_key", "urls": {provider: base URL}}`` once listening,
+Prints one JSON line ``{"pid", "base_url", "api_key", "urls": {provider: base URL}, "roots": {provider: origin}}`` once listening,
 then serves until its stdin closes (the parent died or is done) or ``--max-seconds`` pass, so a
 crashed run never leaves a server behind. The fake logs every request it sees; that log is cleared
 every second to keep memory bounded during long runs.
@@ -28,6 +28,8 @@ async def _main(max_seconds: float) -> None:
             "base_url": fake.base_url,
             "api_key": fake.api_key,
             "urls": {s.name: fake.url_for(s.name) for s in fake.specs},
+            # one origin per provider: each provider's root URL (scheme, host, port)
+            "roots": {s.name: fake.origin(s.name) for s in fake.specs},
             "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         }
         sys.stdout.write(json.dumps(info) + "\n")

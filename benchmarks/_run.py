@@ -202,7 +202,7 @@ def scenarios(fake: dict[str, Any], wanted: Sequence[str], notes: Notes) -> list
         out.append(
             Scenario(
                 provider=p, model=_pick_model(p, row.model), prompt=row.prompt, url=fake["urls"][p],
-                root=fake["base_url"], api_key="" if row.keyless else fake["api_key"], json_mode=row.json_mode,
+                root=fake["roots"][p], api_key="" if row.keyless else fake["api_key"], json_mode=row.json_mode,
                 max_tokens=row.max_tokens,
             )
         )

@@ -58,11 +58,12 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import sse
+from ._pieces import Pieces
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
+    before_output,
     close_stream,
     error_from_response,
     invalid_request,
@@ -70,10 +71,10 @@ from .dialect import (
     malformed,
     should_retry_hint,
     stream_error,
+    too_long_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
-from .openai import USER_AGENT, strip_model_prefix
 from .prompt_cache import breakpoint_problem
 from .schema import (
     CacheControl,
@@ -93,6 +94,15 @@ from .schema import (
     Usage,
     assistant_message,
     assistant_text,
+)
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    preflight,
+    refuse_empty,
+    settle,
+    strip_model_prefix,
 )
 
 __all__ = ["ANTHROPIC", "API_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicDialect", "AnthropicStreamState"]
@@ -239,19 +249,19 @@ class _RBlock(msgspec.Struct):
 
 
 class _ROutputDetails(msgspec.Struct):
-    thinking_tokens: int | None = None
+    thinking_tokens: TokenCount | None = None
 
 
 class _RCacheCreation(msgspec.Struct):
-    ephemeral_5m_input_tokens: int | None = None
-    ephemeral_1h_input_tokens: int | None = None
+    ephemeral_5m_input_tokens: TokenCount | None = None
+    ephemeral_1h_input_tokens: TokenCount | None = None
 
 
 class _RUsage(msgspec.Struct):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
+    input_tokens: TokenCount | None = None
+    output_tokens: TokenCount | None = None
+    cache_creation_input_tokens: TokenCount | None = None
+    cache_read_input_tokens: TokenCount | None = None
     cache_creation: _RCacheCreation | None = None
     """The cache writes split by TTL (the 1-hour ones are billed at 2x input, the 5-minute at 1.25x)."""
     output_tokens_details: _ROutputDetails | None = None
@@ -296,7 +306,7 @@ class _REvent(msgspec.Struct):
 
 
 class _RCount(msgspec.Struct):
-    input_tokens: int | None = None
+    input_tokens: TokenCount | None = None
     type: str | None = None
     error: _RErrorDetail | None = None
 
@@ -368,12 +378,10 @@ class AnthropicDialect:
         body, base = built.unwrap()
         if stream:
             body.stream = True
-        raw = _ENCODER.encode(body)
-        if req.provider_options:
-            merged = _ANY.decode(raw)
-            merged.update(req.provider_options)
-            raw = _ENCODER.encode(merged)
-        return Success(self._http(base, self.messages_path, raw, cfg, stream=stream))
+        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
+        if type(merged) is Failure:
+            return merged
+        return Success(self._http(base, self.messages_path, merged.unwrap(), cfg, stream=stream))
 
     def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``POST /v1/messages/count_tokens`` for ``req``: only the fields that endpoint accepts
@@ -426,8 +434,8 @@ class AnthropicDialect:
         return HttpRequest("POST", join_url(base, path), Headers(headers), raw)
 
     def _body(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[_WRequest, str], LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
         if not cfg.api_key:
             return Failure(
                 LlmError(
@@ -438,7 +446,7 @@ class AnthropicDialect:
                 )
             )
         base = cfg.base_url or self.default_base_url
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)
@@ -530,7 +538,7 @@ class AnthropicDialect:
             message = _message(m.content)
         finish, raw_finish = _finish(m.stop_reason)
         return Success(
-            ChatResponse(
+            settle(ChatResponse(
                 id=m.id or "",
                 model=m.model or "",
                 created=0,
@@ -540,7 +548,7 @@ class AnthropicDialect:
                 usage=_usage(_Tally().add(m.usage)),
                 provider=self.name,
                 provider_metadata=_stop_metadata(m.stop_sequence),
-            )
+            ))
         )
 
     def decode_error(self, resp: HttpResponse) -> LlmError:
@@ -574,16 +582,18 @@ class AnthropicDialect:
             # Nothing after message_stop or an error event can change the result.
             return state, ()
         sst, events = sse.feed(state.sse, data)
+        state = msgspec.structs.replace(state, sse=sst)
+        if sst.too_long:
+            return msgspec.structs.replace(state, failed=True), (too_long_error(self.name, sst.max_event_bytes),)
         if not events:
-            return AnthropicStreamState(sst, state.tools, state.calls, state.tally, state.stopped, state.failed), ()
-        return self._on_events(state, sst, events)
+            return state, ()
+        return self._on_events(state, events)
 
     def _on_events(
-        self, st: AnthropicStreamState, sst: sse.SseState, events: tuple[sse.SseEvent, ...]
+        self, st: AnthropicStreamState, events: tuple[sse.SseEvent, ...]
     ) -> tuple[AnthropicStreamState, tuple[StreamEvent, ...]]:
         out: list[StreamEvent] = []
-        # open tool blocks as a dict only while there are any (almost every event has none)
-        tools = dict(st.tools) if st.tools else {}
+        tools = dict(st.tools) if st.tools else {}  # open tool blocks: almost every event has none
         tally, stopped, calls = st.tally, st.stopped, st.calls
         for ev in events:
             if stopped:
@@ -592,13 +602,13 @@ class AnthropicDialect:
                 e = _EVENT.decode(ev.data)
             except DECODE_ERRORS as exc:
                 out.append(stream_error(self.name, f"malformed stream event: {exc}", ev.data))
-                return _freeze(sst, tools, calls, tally, stopped, failed=True), tuple(out)
+                return _freeze(st, tools, calls, tally, stopped, failed=True, started=st.started or bool(out)), tuple(out)
             # data.type names the event; the SSE event line says the same and stands in if it is missing.
             # The cases are tried in order: the most frequent event (a content delta) comes first.
             match e.type or ev.event:
                 case "content_block_delta":
                     d = e.delta or _RDelta()
-                    if d.type == "text_delta":  # the common delta, without a call
+                    if d.type == "text_delta":  # the common delta, without a call (issue 19)
                         if d.text:
                             out.append(ChatChunk(text=d.text))
                     else:
@@ -608,7 +618,7 @@ class AnthropicDialect:
                 case "message_start":
                     m = e.message or _RMessage()
                     tally = tally.add(m.usage)
-                    out.append(ChatChunk(id=m.id, model=m.model, usage=_usage(tally)))
+                    out.append(settle(ChatChunk(id=m.id, model=m.model, usage=_usage(tally))))
                 case "content_block_start":
                     b = e.content_block or _RBlock()
                     if b.type == "tool_use":
@@ -631,21 +641,36 @@ class AnthropicDialect:
                     tally = tally.add(e.usage)
                     finish, raw = _finish(d.stop_reason) if d.stop_reason is not None else (None, None)
                     out.append(
-                        ChatChunk(
+                        settle(ChatChunk(
                             finish_reason=finish,
                             raw_finish_reason=raw,
                             usage=_usage(tally),
                             provider_metadata=_stop_metadata(d.stop_sequence) or None,
-                        )
+                        ))
                     )
                 case "message_stop":
                     stopped = True
                 case "error":
-                    out.append(self._stream_failure(e.error or _RErrorDetail(), ev.data))
-                    return _freeze(sst, tools, calls, tally, stopped, failed=True), tuple(out)
+                    failure = self._stream_failure(e.error or _RErrorDetail(), ev.data)
+                    if not (st.started or out):
+                        # Nothing reached the caller: classified as the same status would be
+                        # (api_error a retryable 500, overloaded_error an overloaded 529).
+                        failure = before_output(self._status_failure(e.error or _RErrorDetail(), ev.data))
+                    out.append(failure)
+                    return _freeze(st, tools, calls, tally, stopped, failed=True, started=st.started or bool(out)), tuple(out)
                 case _:
                     pass  # ping, and event types added later ("clients should handle unknown events")
-        return AnthropicStreamState(sst, tuple(tools.items()) if tools else (), calls, tally, stopped, False), tuple(out)
+        return _freeze(st, tools, calls, tally, stopped, failed=False, started=st.started or bool(out)), tuple(out)
+
+    def _status_failure(self, d: _RErrorDetail, data: bytes) -> LlmError:
+        kind = ERROR_TYPES.get(d.type or "", ErrorKind.PROVIDER)
+        return LlmError(
+            kind=kind,
+            message=d.message or d.type or "unknown error",
+            provider=self.name,
+            code=d.type,
+            raw=data[:512].decode("utf-8", "replace"),
+        )
 
     def _stream_failure(self, d: _RErrorDetail, data: bytes) -> LlmError:
         # An error event arrives on a 200 stream: the type names the kind ("overloaded_error" is as
@@ -668,7 +693,7 @@ class AnthropicDialect:
             return Failure(stream_error(self.name, "stream already failed", b""))
         st, events = state, tuple[StreamEvent, ...]()
         if not state.stopped:
-            st, events = self._on_events(state, state.sse, sse.finish(state.sse))
+            st, events = self._on_events(state, sse.finish(state.sse))
         return close_stream(self.name, events, complete=st.stopped, missing="no message_stop event")
 
 
@@ -708,7 +733,9 @@ class _Tally(msgspec.Struct, frozen=True):
 class _ToolBlock(msgspec.Struct, frozen=True):
     call: int
     initial: str
-    args: tuple[str, ...] = ()
+    args: Pieces[str] = Pieces()
+    """The input_json_delta fragments so far: pushed in O(1), joined once at content_block_stop (a
+    tuple re-copied per fragment made a 400 KB tool input cost 10 s of CPU)."""
 
 
 class AnthropicStreamState(msgspec.Struct, frozen=True):
@@ -719,18 +746,21 @@ class AnthropicStreamState(msgspec.Struct, frozen=True):
     tally: _Tally = _Tally()
     stopped: bool = False
     failed: bool = False
+    started: bool = False
+    """A chunk was produced: an error event after it is a mid-stream failure."""
 
 
 def _freeze(
-    sst: sse.SseState,
+    st: AnthropicStreamState,
     tools: dict[int, _ToolBlock],
     calls: int,
     tally: _Tally,
     stopped: bool,
     *,
     failed: bool,
+    started: bool = False,
 ) -> AnthropicStreamState:
-    return AnthropicStreamState(sst, tuple(tools.items()), calls, tally, stopped, failed)
+    return AnthropicStreamState(st.sse, tuple(tools.items()), calls, tally, stopped, failed, started)
 
 
 def _block_start(b: _RBlock) -> ChatChunk | None:
@@ -758,7 +788,7 @@ def _block_delta(index: int, d: _RDelta, tools: dict[int, _ToolBlock]) -> ChatCh
         case "input_json_delta":
             tool = tools.get(index)
             if tool is not None and d.partial_json:
-                tools[index] = msgspec.structs.replace(tool, args=(*tool.args, d.partial_json))
+                tools[index] = msgspec.structs.replace(tool, args=tool.args.push(d.partial_json))
             return None
         case _:
             return None  # citations_delta: citations have no unified form yet
@@ -771,11 +801,11 @@ def _arguments(value: Any) -> str:
     return _ENCODER.encode(value).decode()
 
 
-def _arguments_text(pieces: tuple[str, ...]) -> str:
+def _arguments_text(pieces: Pieces[str]) -> str:
     # Streamed input JSON is only complete at content_block_stop, and the server's spacing differs
     # from the compact form the non-streamed object encodes to: normalise, so that a folded stream
     # equals the non-stream response. Invalid JSON is passed on as the model wrote it.
-    raw = "".join(pieces)
+    raw = pieces.join("")
     try:
         return _arguments(_ANY.decode(raw))
     except DECODE_ERRORS:

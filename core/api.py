@@ -22,7 +22,7 @@ from returns.result import Failure, Result, Success
 
 from .catalog import default_catalog
 from .dialect import ProviderConfig, invalid_request
-from .errors import LlmError
+from .errors import ErrorKind, LlmError
 from .fold import StreamFold
 from .http import Headers, HttpRequest, HttpResponse
 from .models import parse_model
@@ -78,12 +78,29 @@ def decode_response(
     dialect = get_dialect(provider)
     if type(dialect) is Failure:
         return dialect
-    raw = body if type(body) is bytes else body.encode() if isinstance(body, str) else bytes(body)
+    raw = body if type(body) is bytes else _as_bytes(body)
+    if raw is None:
+        return Failure(_not_bytes(provider, body))
     hdrs = _NO_HEADERS if not headers else headers if type(headers) is Headers else Headers(headers)
     return dialect.unwrap().decode_response(HttpResponse(status, hdrs, raw))
 
 
 _NO_HEADERS = Headers()
+
+
+def _as_bytes(body: object) -> bytes | None:
+    """Bytes for any body shape a caller may pass: bytes-like as is, ``str`` as UTF-8 (a lone
+    surrogate, which UTF-8 cannot carry, becomes U+FFFD instead of raising), else ``None``."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8", "replace")
+    return None
+
+
+def _not_bytes(provider: str, body: object) -> LlmError:
+    return LlmError(kind=ErrorKind.INVALID_REQUEST, provider=provider,
+                    message=f"a body must be bytes or str, not {type(body).__name__}")
 
 
 def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | LlmError]:
@@ -94,8 +111,14 @@ def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | 
         return
     dialect = d.unwrap()
     st = dialect.stream_start()
-    for piece in pieces:
-        st, events = dialect.stream_feed(st, bytes(piece))
+    # a whole body is one piece, not an iterable of byte values
+    whole = isinstance(pieces, bytes | bytearray | memoryview | str)
+    for piece in (pieces,) if whole else pieces:
+        data = _as_bytes(piece)
+        if data is None:
+            yield _not_bytes(dialect.name, piece)
+            return
+        st, events = dialect.stream_feed(st, data)
         for e in events:
             yield e
             if isinstance(e, LlmError):

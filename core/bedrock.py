@@ -73,7 +73,6 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
     error_from_response,
     invalid_request,
     join_url,
@@ -101,10 +100,18 @@ from .schema import (
     Usage,
     assistant_message,
 )
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    model_id_problem,
+    preflight,
+    refuse_empty,
+    settle,
+)
 
 __all__ = ["BEDROCK", "BedrockDialect", "BedrockStreamState"]
 
-USER_AGENT = "interlingua/0.1"
 
 # ---------------------------------------------------------------------------------------------
 # Request wire types (Converse API reference: Message, ContentBlock, ToolConfiguration, …).
@@ -264,15 +271,15 @@ class _ROutput(msgspec.Struct):
 
 class _RCacheDetail(msgspec.Struct, rename="camel"):
     ttl: str | None = None
-    input_tokens: int | None = None
+    input_tokens: TokenCount | None = None
 
 
 class _RUsage(msgspec.Struct, rename="camel"):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    cache_write_input_tokens: int | None = None
+    input_tokens: TokenCount | None = None
+    output_tokens: TokenCount | None = None
+    total_tokens: TokenCount | None = None
+    cache_read_input_tokens: TokenCount | None = None
+    cache_write_input_tokens: TokenCount | None = None
     cache_details: list[_RCacheDetail] | None = None
     """Cache writes by TTL ("1h before 5m"): the 1-hour ones are priced apart."""
 
@@ -406,8 +413,8 @@ class BedrockDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
         sigv4_creds = cfg.aws_access_key_id and cfg.aws_secret_access_key
         if not cfg.api_key and not sigv4_creds:
             return self._auth_failure(
@@ -421,8 +428,11 @@ class BedrockDialect:
             return invalid_request(self.name, "SigV4 needs the AWS region: pass region= or set AWS_REGION")
         if not cfg.api_key and now is None:
             return invalid_request(self.name, "SigV4 signing needs the current time: pass now= to encode_request")
+        if cfg.region and not _REGION.fullmatch(cfg.region):
+            # botocore's rule for a region (a valid host label) before it goes into the host name
+            return invalid_request(self.name, "the AWS region is not a valid region name (letters, digits, '-')")
         base = cfg.base_url or self.default_base_url.format(region=cfg.region)
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         if req.response_format is not None and req.response_format.type != "text":
@@ -432,17 +442,17 @@ class BedrockDialect:
         body = _encode_body(req)
         if isinstance(body, str):
             return invalid_request(self.name, body)
-        raw = _ENCODER.encode(body)
-        if req.provider_options:
-            merged = msgspec.json.decode(raw)
-            for k, v in req.provider_options.items():
-                if k == "additionalModelRequestFields" and isinstance(v, dict):
-                    merged[k] = {**merged.get(k, {}), **v}
-                else:
-                    merged[k] = v
-            raw = _ENCODER.encode(merged)
+        merged = merge_provider_options(
+            self.name, _ENCODER.encode(body), req.provider_options, merged=_MERGED_OPTIONS
+        )
+        if type(merged) is Failure:
+            return merged
+        raw = merged.unwrap()
         action = "converse-stream" if stream else "converse"
-        url = join_url(base, f"/model/{_quote_label(_model_id(req.model))}/{action}")
+        model_id = _model_id(req.model)
+        if (problem := model_id_problem(model_id)) is not None:
+            return invalid_request(self.name, problem)
+        url = join_url(base, f"/model/{_quote_label(model_id)}/{action}")
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Accept", "application/vnd.amazon.eventstream" if stream else "application/json"),
@@ -488,7 +498,7 @@ class BedrockDialect:
                     parts.append(ReasoningPart(text=rc.reasoning_text.text or "", signature=rc.reasoning_text.signature))
         finish, raw_finish = _finish(c.stop_reason)
         return Success(
-            ChatResponse(
+            settle(ChatResponse(
                 id="",
                 model="",
                 created=0,
@@ -498,7 +508,7 @@ class BedrockDialect:
                 usage=_usage(c.usage),
                 provider=self.name,
                 provider_metadata=_metadata(c.metrics, c.additional_model_response_fields),
-            )
+            ))
         )
 
     def decode_error(self, resp: HttpResponse) -> LlmError:
@@ -586,7 +596,7 @@ class BedrockDialect:
                 return msgspec.structs.replace(st, stopped=True), chunk
             case "metadata":
                 meta = _metadata(ev.metrics, None) or None
-                return msgspec.structs.replace(st, metadata=True), ChatChunk(usage=_usage(ev.usage), provider_metadata=meta)
+                return msgspec.structs.replace(st, metadata=True), settle(ChatChunk(usage=_usage(ev.usage), provider_metadata=meta))
             case _:
                 # messageStart (role only) and event types added later carry nothing to report.
                 return st, None
@@ -642,6 +652,11 @@ class BedrockDialect:
                 LlmError(kind=ErrorKind.STREAMING, message=f"stream ended before {missing}", provider=self.name)
             )
         return Success(())
+
+
+_MERGED_OPTIONS = frozenset({"additionalModelRequestFields"})
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+"""botocore's ``validate_region_name``: a region becomes part of the host, so it must be one label."""
 
 
 class BedrockStreamState(msgspec.Struct, frozen=True):

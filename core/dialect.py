@@ -51,6 +51,28 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (msgspec.DecodeError, msgspec.Valid
 S = TypeVar("S")
 
 
+_LINE_ENDS = "\r\n"
+_ENDS = ("\r", "\n")
+_TRIMMED = ("base_url", "api_version", "organization", "project", "region", "aws_access_key_id")
+
+
+def hide_userinfo(url: str | None) -> str | None:
+    """``url`` without any ``user:password@`` (credentials in URLs end up in logs).
+
+    >>> hide_userinfo("https://me:hunter2@proxy.example/v1")
+    'https://***@proxy.example/v1'
+    """
+    if not url or "@" not in url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+
+
 class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a dialect needs to address one provider, resolved once by the caller.
 
@@ -77,9 +99,20 @@ class ProviderConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Which of the provider's APIs to speak: ``None`` for its default, ``"responses"`` for OpenAI's
     Responses API (``openai``, ``azure`` and ``openai_compatible``; see :mod:`.openai_responses`)."""
 
+    def __post_init__(self) -> None:
+        # A value read from a file or a secret mount usually ends in a newline: strip it here, once
+        # (keys are stripped by Secret). Any other control character is refused before sending.
+        for name in _TRIMMED:
+            value = getattr(self, name)
+            if value and value.endswith(_ENDS):
+                msgspec.structs.force_setattr(self, name, value.rstrip(_LINE_ENDS))
+        if any(v.endswith(_ENDS) or n.endswith(_ENDS) for n, v in self.headers):
+            trimmed = tuple((n.rstrip(_LINE_ENDS), v.rstrip(_LINE_ENDS)) for n, v in self.headers)
+            msgspec.structs.force_setattr(self, "headers", trimmed)
+
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
-        return f"ProviderConfig(base_url={self.base_url!r}, api_key={key})"
+        return f"ProviderConfig(base_url={hide_userinfo(self.base_url)!r}, api_key={key})"
 
     def secrets(self) -> tuple[Secret, ...]:
         return tuple(
@@ -118,6 +151,36 @@ def stream_error(provider: str, message: str, data: bytes = b"") -> LlmError:
         message=message,
         provider=provider,
         raw=data[:512].decode("utf-8", "replace") if data else None,
+    )
+
+
+def too_long_error(provider: str, limit: int) -> LlmError:
+    """A stream line or event longer than the decoder holds (``max_event_bytes``): refused, not
+    buffered without end, so a hostile or broken server cannot make the client hold gigabytes."""
+    return stream_error(provider, f"a stream event is longer than max_event_bytes ({limit} bytes)")
+
+
+_STATUS_OF_KIND = {
+    ErrorKind.PROVIDER: 500,
+    ErrorKind.OVERLOADED: 529,
+    ErrorKind.RATE_LIMIT: 429,
+    ErrorKind.TIMEOUT: 504,
+}
+
+
+def before_output(err: LlmError) -> LlmError:
+    """A provider's error *event* that came before any output, classified as the same error sent
+    with its HTTP status would be (OpenAI ``server_error`` → a retryable 500, Anthropic
+    ``overloaded_error`` → overloaded 529): nothing reached the caller, so the client may retry.
+
+    >>> e = before_output(LlmError(kind=ErrorKind.PROVIDER, message="The server had an error"))
+    >>> e.kind, e.status, e.is_retryable()
+    (<ErrorKind.PROVIDER: 'provider'>, 500, True)
+    """
+    return msgspec.structs.replace(
+        err,
+        status=err.status if err.status and err.status >= 400 else _STATUS_OF_KIND.get(err.kind),
+        message=f"error event before any output: {err.message}",
     )
 
 
@@ -173,6 +236,11 @@ def error_from_response(
     hinted = parse_retry_after(resp.headers, resp.received_at)
     body_text = resp.body.decode("utf-8", "replace")
     msg = message or _fallback_message(resp.status, body_text)
+    if 300 <= resp.status < 400:
+        # A redirect is the provider (or a proxy) saying the base URL is wrong. The transport never
+        # follows one (it would carry the key to another host); retrying cannot help, and it is no
+        # sign the service is down, so it is not retryable and does not open the circuit.
+        kind, retryable, msg = ErrorKind.API, False, _redirect_message(resp)
     return LlmError(
         kind=kind or kind_for_status(resp.status),
         message=redact(msg, *secrets),
@@ -184,6 +252,17 @@ def error_from_response(
         raw=redact(excerpt(body_text), *secrets) if body_text else None,
         headers=kept_headers(resp.headers),
     )
+
+
+def _redirect_message(resp: HttpResponse) -> str:
+    location = next((v for k, v in resp.headers.items() if k.lower() == "location"), "")
+    try:
+        host = urlsplit(location).hostname
+    except ValueError:
+        host = None
+    target = f"to host {host!r}" if host else "with no usable Location"
+    return (f"HTTP {resp.status} redirect {target}: interlingua does not follow redirects; "
+            "check the provider's base_url")
 
 
 def _fallback_message(status: int, body: str) -> str:
@@ -220,6 +299,11 @@ def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> R
     if parts.scheme not in ("http", "https") or not host:
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo user:password@
         return invalid_request(provider, f"base URL {shown!r} is not an http(s) URL with a host")
+    if "@" in parts.netloc:
+        # Credentials in a URL leak into logs, proxies and error messages; send them as headers.
+        return invalid_request(
+            provider, "base URL carries credentials (user:password@): remove them and pass api_key= or headers="
+        )
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         return Failure(
             LlmError(

@@ -193,7 +193,7 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
     if ms:
         try:
             value = float(ms) / 1000.0
-            if value >= 0 and value == value:
+            if _believable(value):
                 return value
         except ValueError:
             pass
@@ -203,7 +203,7 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
     ra = ra.strip()
     try:
         value = float(ra)
-        return value if value >= 0 and value == value and value != float("inf") else None
+        return value if _believable(value) else None
     except ValueError:
         pass
     # Imported here: the email package costs ~40 ms at import and only the HTTP-date form needs it.
@@ -220,26 +220,42 @@ def parse_retry_after(headers: Mapping[str, str], received_at: float | None = No
             now = email.utils.parsedate_to_datetime(date).timestamp()
     if now is None:
         return None
-    return max(0.0, when - now)
+    wait = max(0.0, when - now)
+    return wait if _believable(wait) else None
 
 
-_KEPT_HEADER_PREFIXES = (
-    "retry-after",
-    "x-ratelimit-",
-    "anthropic-ratelimit-",
-    "x-request-id",
-    "request-id",
-    "x-should-retry",
-    "x-amzn-requestid",
-    "x-amzn-errortype",
-    "apim-request-id",
-    "x-ms-",
-)
+MAX_RETRY_AFTER = 86_400.0
+"""A wait hint longer than a day (or ``inf``, ``nan``, negative) is not believed: it is ignored, as
+rate-limit resets are (:data:`interlingua.core.ratelimit.MAX_RESET_SECONDS`), so no error ever
+carries ``retry_after=inf`` and no caller sleeps on it."""
+
+
+def _believable(seconds: float) -> bool:
+    return 0.0 <= seconds <= MAX_RETRY_AFTER
+
+
+# LlmError.headers is an allow-list of exact names: what a caller needs to act on an error (wait
+# hints, quota, request ids to quote to support, the body's type, the server's clock). Anything
+# else — cookies, echoed request headers, a proxy's "x-forwarded-authorization" — is dropped.
+KEPT_HEADERS = frozenset({
+    "retry-after", "retry-after-ms", "x-should-retry", "content-type", "date",
+    "x-request-id", "request-id", "x-amzn-requestid", "x-amzn-request-id", "x-amz-request-id", "x-amzn-errortype",
+    "apim-request-id", "x-ms-request-id", "x-ms-region", "x-goog-request-id", "cf-ray",
+    *(f"x-ratelimit-{what}-{unit}" for what in ("limit", "remaining", "reset") for unit in ("requests", "tokens")),
+    *(f"anthropic-ratelimit-{unit}-{what}" for what in ("limit", "remaining", "reset")
+      for unit in ("requests", "tokens", "input-tokens", "output-tokens")),
+})  # fmt: skip
+_MAX_HEADER_VALUE = 256
 
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
-    """The diagnostic subset of response headers an error keeps (see ``LlmError.headers``)."""
-    kept = {k.lower(): v for k, v in headers.items() if k.lower().startswith(_KEPT_HEADER_PREFIXES)}
+    """The diagnostic subset of response headers an error keeps (see ``LlmError.headers``): the
+    names in :data:`KEPT_HEADERS`, each value cut to 256 characters (callers redact secrets).
+
+    >>> kept_headers({"Retry-After": "2", "Set-Cookie": "s=1", "X-Echo-Authorization": "Bearer sk-x"})
+    {'retry-after': '2'}
+    """
+    kept = {k.lower(): v[:_MAX_HEADER_VALUE] for k, v in headers.items() if k.lower() in KEPT_HEADERS}
     return kept or None
 
 

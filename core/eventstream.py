@@ -36,6 +36,7 @@ import zlib
 
 import msgspec
 
+from ._pieces import Pieces
 from .errors import ErrorKind, LlmError
 
 __all__ = [
@@ -77,10 +78,17 @@ class EventMessage(msgspec.Struct, frozen=True):
         return v if isinstance(v, str) else None
 
 
+_NONE: Pieces[bytes] = Pieces()
+
+
 class EventStreamState(msgspec.Struct, frozen=True):
-    buffer: bytes = b""
+    pending: Pieces[bytes] = _NONE
+    """Bytes after the last complete frame, in the slices they came in."""
     failed: bool = False
     bytes_seen: int = 0
+    need: int = PRELUDE_LENGTH
+    """How many pending bytes the next step needs (a prelude, then the whole frame): until they are
+    in, slices are only kept, never joined or re-scanned (a 24 MiB frame in 4 KiB reads stays linear)."""
 
 
 _PRELUDE = struct.Struct("!III")
@@ -172,12 +180,13 @@ def _prelude(buf: bytes) -> tuple[int, int]:
     return total, headers_len
 
 
-def _message(frame: bytes, headers_len: int) -> EventMessage:
-    (crc,) = struct.unpack_from("!I", frame, len(frame) - 4)
-    if zlib.crc32(frame[:-4]) != crc:
+def _message(buf: bytes, at: int, total: int, headers_len: int) -> EventMessage:
+    # The CRC is taken over a view: a large frame is copied once, into its payload.
+    (crc,) = struct.unpack_from("!I", buf, at + total - 4)
+    if zlib.crc32(memoryview(buf)[at : at + total - 4]) != crc:
         raise _Bad("message CRC mismatch")
-    end = PRELUDE_LENGTH + headers_len
-    return EventMessage(_headers(frame[PRELUDE_LENGTH:end]), frame[end:-4])
+    start, end = at + PRELUDE_LENGTH, at + PRELUDE_LENGTH + headers_len
+    return EventMessage(_headers(buf[start:end]), buf[end : at + total - 4])
 
 
 def feed(st: EventStreamState, data: bytes) -> tuple[EventStreamState, tuple[EventMessage | LlmError, ...]]:
@@ -185,27 +194,34 @@ def feed(st: EventStreamState, data: bytes) -> tuple[EventStreamState, tuple[Eve
     with an :class:`LlmError` and the decoder ignores all later input."""
     if st.failed:
         return st, ()
-    buf = st.buffer + data if st.buffer else data
     seen = st.bytes_seen + len(data)
+    if st.pending.size + len(data) < st.need:
+        pending = st.pending.push(data) if data else st.pending
+        return EventStreamState(pending, False, seen, st.need), ()
+    buf = st.pending.join_with(data) if st.pending else data
     out: list[EventMessage | LlmError] = []
-    at = 0
+    at, need = 0, PRELUDE_LENGTH
     try:
         while len(buf) - at >= PRELUDE_LENGTH:
             total, headers_len = _prelude(buf[at : at + PRELUDE_LENGTH])
             if len(buf) - at < total:
+                need = total
                 break
-            out.append(_message(buf[at : at + total], headers_len))
+            out.append(_message(buf, at, total, headers_len))
             at += total
     except _Bad as e:
         out.append(_error(str(e), buf[at : at + 64]))
-        return EventStreamState(b"", True, seen), tuple(out)
-    return EventStreamState(buf[at:], False, seen), tuple(out)
+        return EventStreamState(_NONE, True, seen), tuple(out)
+    rest = buf[at:]
+    return EventStreamState(_NONE.push(rest) if rest else _NONE, False, seen, need), tuple(out)
 
 
 def finish(st: EventStreamState) -> LlmError | None:
     """End of input: ``None`` if every byte belonged to a complete frame, else the decode error."""
     if st.failed:
         return _error("the stream already failed")
-    if st.buffer:
-        return _error(f"the stream ended inside a frame ({len(st.buffer)} bytes of it received)", st.buffer)
+    if st.pending:
+        return _error(
+            f"the stream ended inside a frame ({st.pending.size} bytes of it received)", st.pending.join(b"")[:64]
+        )
     return None

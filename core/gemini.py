@@ -66,13 +66,13 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
     close_stream,
     error_from_response,
     invalid_request,
     join_url,
     malformed,
     stream_error,
+    too_long_error,
 )
 from .errors import ErrorKind, LlmError
 from .fold import fold_chunks
@@ -92,10 +92,18 @@ from .schema import (
     Usage,
     assistant_text,
 )
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    conversation_problem,
+    merge_provider_options,
+    model_id_problem,
+    preflight,
+    settle,
+)
 
 __all__ = ["GEMINI", "GeminiDialect", "GeminiStreamState", "synthesize_call_id"]
 
-USER_AGENT = "interlingua/0.1"
 API_VERSION = "v1beta"
 
 # ---------------------------------------------------------------------------------------------
@@ -224,12 +232,12 @@ class _RPromptFeedback(msgspec.Struct, rename="camel"):
 
 
 class _RUsage(msgspec.Struct, rename="camel"):
-    prompt_token_count: int | None = None
-    candidates_token_count: int | None = None
-    total_token_count: int | None = None
-    cached_content_token_count: int | None = None
-    thoughts_token_count: int | None = None
-    tool_use_prompt_token_count: int | None = None
+    prompt_token_count: TokenCount | None = None
+    candidates_token_count: TokenCount | None = None
+    total_token_count: TokenCount | None = None
+    cached_content_token_count: TokenCount | None = None
+    thoughts_token_count: TokenCount | None = None
+    tool_use_prompt_token_count: TokenCount | None = None
 
 
 class _RStatus(msgspec.Struct):
@@ -255,7 +263,7 @@ class _RErrorBody(msgspec.Struct):
 
 
 class _RCountTokens(msgspec.Struct, rename="camel"):
-    total_tokens: int | None = None
+    total_tokens: TokenCount | None = None
     error: _RStatus | None = None
 
 
@@ -359,7 +367,12 @@ class GeminiDialect:
         body = self._body(req)
         if isinstance(body, str):
             return invalid_request(self.name, body)
-        raw = _merge_options(_ENCODER.encode(body), req.provider_options)
+        merged = merge_provider_options(
+            self.name, _ENCODER.encode(body), req.provider_options, merged=_MERGED, extended=_EXTENDED
+        )
+        if type(merged) is Failure:
+            return merged
+        raw = merged.unwrap()
         if stream:
             # Without alt=sse the endpoint streams one JSON array instead of events.
             return self._request(cfg, req.model, "streamGenerateContent?alt=sse", raw, sse_accept=True)
@@ -414,12 +427,12 @@ class GeminiDialect:
                 )
             )
         base = cfg.base_url or self.default_base_url
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         model_id = strip_model(model)
-        if not model_id:
-            return invalid_request(self.name, "the model id is empty")
+        if (problem := model_id_problem(model_id)) is not None:
+            return invalid_request(self.name, problem)
         path = urlsplit(base).path.rstrip("/")
         # A base URL that already names an API version (a proxy at …/v1beta) is used as is.
         prefix = base if path.rsplit("/", 1)[-1] in ("v1", "v1beta", "v1alpha") else join_url(
@@ -436,8 +449,8 @@ class GeminiDialect:
         return Success(HttpRequest("POST", url, Headers(headers), raw))
 
     def _body(self, req: ChatRequest) -> _WRequest | str:
-        if not req.messages:
-            return "messages must not be empty"
+        if (problem := conversation_problem(req)) is not None:
+            return problem
         system: list[_WPart] = []
         contents: list[_WContent] = []
         calls: dict[str, tuple[str, int]] = {}  # tool_call_id -> (name, position in its turn)
@@ -538,7 +551,7 @@ class GeminiDialect:
                 # without the round trip through chunks (the fold's equality tests cover both).
                 finish, raw_finish, meta = _outcome(cand, 0)
                 return Success(
-                    ChatResponse(
+                    settle(ChatResponse(
                         id=r.response_id or "",
                         model=r.model_version or "",
                         created=0,
@@ -548,7 +561,7 @@ class GeminiDialect:
                         usage=_usage(r.usage_metadata) if r.usage_metadata is not None else Usage(),
                         provider=self.name,
                         provider_metadata=meta,
-                    )
+                    ))
                 )
         # Otherwise the answer is folded exactly as a stream of one event would be, so the two are
         # equal by construction (thoughts merged, signatures attached, ids synthesized alike).
@@ -596,7 +609,9 @@ class GeminiDialect:
         if state.failed:
             return state, ()
         sst, events = sse.feed(state.sse, data)
-        st = GeminiStreamState(sst, state.calls, state.response_id, state.finished, state.failed)
+        st = msgspec.structs.replace(state, sse=sst)
+        if sst.too_long:
+            return msgspec.structs.replace(st, failed=True), (too_long_error(self.name, sst.max_event_bytes),)
         if not events:
             return st, ()
         return self._on_events(st, events)
@@ -755,18 +770,9 @@ def _generation_config(req: ChatRequest) -> _WGenerationConfig | None:
     return g if used else None
 
 
-def _merge_options(raw: bytes, options: dict[str, Any]) -> bytes:
-    if not options:
-        return raw
-    merged = msgspec.json.decode(raw)
-    for k, v in options.items():
-        if k == "generationConfig" and isinstance(v, dict):
-            merged[k] = {**merged.get(k, {}), **v}
-        elif k == "tools" and isinstance(v, list):
-            merged[k] = [*merged.get(k, []), *v]
-        else:
-            merged[k] = v
-    return _ENCODER.encode(merged)
+# provider_options: generationConfig merges key by key, tools are appended to ours.
+_MERGED = frozenset({"generationConfig"})
+_EXTENDED = frozenset({"tools"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -786,7 +792,7 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
             finish, raw_finish, meta = None, None, None  # what _outcome says for a mid-stream delta
         else:
             finish, raw_finish, meta = _outcome(cand, calls)
-        chunk = ChatChunk(
+        chunk = settle(ChatChunk(
             text=p.text or "",
             reasoning_signature=p.thought_signature,
             id=r.response_id,
@@ -795,7 +801,7 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
             raw_finish_reason=raw_finish,
             usage=_usage(r.usage_metadata) if r.usage_metadata is not None else None,
             provider_metadata=meta or None,
-        )
+        ))
         return [chunk], calls
     for p in parts:
         if p.function_call is not None:
@@ -821,11 +827,13 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
             out.append(ChatChunk(text=p.text or "", reasoning_signature=p.thought_signature))
         # inlineData (generated images), executableCode, codeExecutionResult: not in the unified model.
     finish, raw_finish, meta = _outcome(cand, calls)
-    tail = ChatChunk(
-        finish_reason=finish,
-        raw_finish_reason=raw_finish,
-        usage=_usage(r.usage_metadata) if r.usage_metadata is not None else None,
-        provider_metadata=meta or None,
+    tail = settle(
+        ChatChunk(
+            finish_reason=finish,
+            raw_finish_reason=raw_finish,
+            usage=_usage(r.usage_metadata) if r.usage_metadata is not None else None,
+            provider_metadata=meta or None,
+        )
     )
     head = ChatChunk(id=r.response_id, model=r.model_version)
     if not out:

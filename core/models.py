@@ -1,5 +1,20 @@
 """Model strings: ``provider:model``, ``provider/model``, or a bare name we recognise.
 
+The rules, in order (the README's "Model strings" section says the same):
+
+1. ``provider:model`` or ``provider/model`` with a known provider name or alias routes there; the
+   model id must not be empty, a URL dot segment (``.``, ``..``) or hold a control character.
+2. A bare name matching a provider row's pattern (``gpt-*``, ``claude-*``, ``gemini-*``, ``ai/…``) goes
+   to that provider.
+3. A prefix within edit distance 2 of a provider name or alias (``opnai:gpt-4o-mini``) is refused
+   with "did you mean 'openai'?" — unless it is a known local model family (``gemma``, ``llama``).
+4. A bare ``name:tag`` is Ollama's only when ``name`` is a known local family (llama, qwen, gemma,
+   mistral, …) or the tag looks like an Ollama tag: ``latest``, a size (``8b``, ``70b``, ``1.5b``,
+   ``135m``, ``8x7b``), a version (``3``, ``v1.5``), a quantisation (``q4_K_M``, ``q8_0``, ``fp16``)
+   or those joined by ``-`` with ``instruct``/``chat``/``text``/``code``/``vision``/``it``.
+   A bare family name without a tag (``mistral``) is Ollama's too. Empty parts (``:``, ``:gpt-4o``,
+   ``llama3:``) are refused. Anything else is ``invalid_model``, never a guess.
+
 >>> parse_model("ollama:llama3:8b").unwrap()
 ModelRef(provider='ollama', model='llama3:8b')
 >>> parse_model("llama3:8b").unwrap()
@@ -21,6 +36,7 @@ from returns.result import Failure, Result, Success
 
 from .errors import ErrorKind, LlmError
 from .registry import _LISTENERS, SPECS
+from .shared import model_id_problem
 
 __all__ = ["PROVIDERS", "PROVIDER_ALIASES", "ModelRef", "detect_provider", "parse_model"]
 
@@ -67,20 +83,68 @@ _FORMS = (
 )
 
 
+_TAG_PART = re.compile(
+    r"latest|v?\d+(?:\.\d+)*[bmk]?|\d+x\d+[bm]|e\d+b|i?q\d+(?:_[a-z0-9]+)*|fp\d+|bf16|int[48]"
+    r"|instruct|chat|text|code|base|vision|it|preview|mini|small|medium|large|qat",
+    re.IGNORECASE,
+)
+
+
+def _ollama_tag(tag: str) -> bool:
+    """``latest``, ``8b``, ``7b-instruct-q4_K_M``, ``v1.5``, ``fp16``: a tag as Ollama's library writes them.
+
+    >>> _ollama_tag("7b-instruct-q4_K_M"), _ollama_tag("gpt-4o-mini")
+    (True, False)
+    """
+    return bool(tag) and all(_TAG_PART.fullmatch(part) for part in tag.split("-"))
+
+
+def _by_pattern(name: str) -> str | None:
+    for pattern, provider in _DETECT:
+        if pattern.match(name):
+            return provider
+    return None
+
+
 def detect_provider(name: str) -> str | None:
     """The provider a bare model name belongs to, or ``None``.
 
     >>> detect_provider("gpt-4o"), detect_provider("claude-3-haiku"), detect_provider("qwen2.5:7b")
     ('openai', 'anthropic', 'ollama')
+    >>> detect_provider("mymodel:latest"), detect_provider("acme:gpt-4o-mini")
+    ('ollama', None)
     """
-    for pattern, provider in _DETECT:
-        if pattern.match(name):
-            return provider
-    if "/" in name:
+    found = _by_pattern(name)
+    if found is not None or "/" in name:
+        return found
+    family, sep, tag = name.partition(":")
+    if not family or (sep and not tag):
         return None
-    if ":" in name or _LOCAL_FAMILIES.match(name.lower()):
+    if _LOCAL_FAMILIES.match(family.lower()) or (sep and _ollama_tag(tag)):
         return "ollama"
     return None
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (short strings only: provider names)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _misspelled(prefix: str) -> str | None:
+    """The provider name or alias ``prefix`` is probably a typo of (distance ≤ 2, and less than the
+    name's length - 1 so that three-letter names need a near match), or ``None``."""
+    p = prefix.lower()
+    if not p or _LOCAL_FAMILIES.match(p):
+        return None
+    best = min(((_distance(p, k), k) for k in sorted(_KNOWN)), default=(99, ""))
+    d, name = best
+    return name if d <= 2 and d < len(name) - 1 else None
 
 
 def parse_model(s: str) -> Result[ModelRef, LlmError]:
@@ -93,9 +157,21 @@ def parse_model(s: str) -> Result[ModelRef, LlmError]:
         if found and prefix.lower() in _KNOWN:
             if not rest:
                 return Failure(_unknown(s, f"no model id after '{prefix}{sep}'"))
+            if (problem := model_id_problem(rest)) is not None:
+                return Failure(_unknown(s, problem))
             named = prefix.lower()
             return Success(ModelRef(PROVIDER_ALIASES.get(named, named), rest))
-    detected = detect_provider(s)
+    if (problem := model_id_problem(s)) is not None:
+        return Failure(_unknown(s, problem))
+    head, sep, tail = s.partition(":")
+    if sep and (not head or not tail):
+        return Failure(_unknown(s, "a part of the model string is empty"))
+    detected = _by_pattern(s)
+    if detected is None:
+        typo = _misspelled(re.split(r"[:/]", s, maxsplit=1)[0]) if (":" in s or "/" in s) else None
+        if typo is not None:
+            return Failure(_unknown(s, f"unknown provider prefix: did you mean {typo!r}?"))
+        detected = detect_provider(s)
     if detected is None:
         return Failure(_unknown(s, "no provider prefix and the name matches no known model family"))
     return Success(ModelRef(detected, s))
@@ -104,7 +180,7 @@ def parse_model(s: str) -> Result[ModelRef, LlmError]:
 def _unknown(s: str, why: str) -> LlmError:
     return LlmError(
         kind=ErrorKind.INVALID_MODEL,
-        message=f"cannot tell which provider serves {s}: {why}. Known providers: "
+        message=f"cannot tell which provider serves {s!r}: {why}. Known providers: "
         f"{', '.join(PROVIDERS)} (aliases: {', '.join(f'{k}={v}' for k, v in PROVIDER_ALIASES.items())}). "
         f"Accepted forms: {_FORMS}.",
     )

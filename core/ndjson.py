@@ -21,28 +21,46 @@ from __future__ import annotations
 
 import msgspec
 
+from ._pieces import Pieces
+from .sse import DEFAULT_MAX_EVENT_BYTES
+
 __all__ = ["NdjsonState", "feed", "finish"]
 
 _BLANK = b" \t\r"
+_NONE: Pieces[bytes] = Pieces()
 
 
 class NdjsonState(msgspec.Struct, frozen=True):
-    buffer: bytes = b""
-    """Bytes after the last LF: the start of a line not yet complete."""
+    line: Pieces[bytes] = _NONE
+    """Bytes after the last LF, in the slices they came in: the start of a line not yet complete."""
     bytes_seen: int = 0
+    max_line_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    too_long: bool = False
+    """A line grew past ``max_line_bytes``: the splitter stopped, the caller reports it."""
 
 
 def feed(st: NdjsonState, chunk: bytes) -> tuple[NdjsonState, tuple[bytes, ...]]:
-    """Add ``chunk``; return the new state and every line it completed (``()`` means: read more)."""
+    """Add ``chunk``; return the new state and every line it completed (``()`` means: read more).
+
+    Amortised O(len(chunk)): only the new bytes are scanned, and a partial line is kept as its
+    slices and joined once, when its LF arrives.
+    """
     seen = st.bytes_seen + len(chunk)
+    if st.too_long:
+        return msgspec.structs.replace(st, bytes_seen=seen), ()
     if b"\n" not in chunk:
-        return NdjsonState(st.buffer + chunk if st.buffer else chunk, seen), ()
-    *lines, rest = (st.buffer + chunk if st.buffer else chunk).split(b"\n")
+        held = st.line.push(chunk) if chunk else st.line
+        return NdjsonState(held, seen, st.max_line_bytes, held.size > st.max_line_bytes), ()
+    *lines, rest = (st.line.join_with(chunk) if st.line else chunk).split(b"\n")
+    pending = _NONE.push(rest) if rest else _NONE
+    too_long = len(rest) > st.max_line_bytes or any(len(x) > st.max_line_bytes for x in lines)
+    new = NdjsonState(pending, seen, st.max_line_bytes, too_long)
+    if too_long:
+        return new, ()
     if len(lines) == 1:  # the usual slice: one whole line
         line = lines[0]
-        return NdjsonState(rest, seen), ((line.removesuffix(b"\r"),) if line.strip(_BLANK) else ())
-    out = tuple(line.removesuffix(b"\r") for line in lines if line.strip(_BLANK))
-    return NdjsonState(rest, seen), out
+        return new, ((line.removesuffix(b"\r"),) if line.strip(_BLANK) else ())
+    return new, tuple(line.removesuffix(b"\r") for line in lines if line.strip(_BLANK))
 
 
 def finish(st: NdjsonState) -> tuple[bytes, ...]:
@@ -50,9 +68,12 @@ def finish(st: NdjsonState) -> tuple[bytes, ...]:
 
     Whether that line is a complete object is for the caller to judge when it decodes it.
 
-    >>> finish(NdjsonState(b"  \\r")), finish(NdjsonState(b'{"x":1}\\r'))
+    >>> finish(feed(NdjsonState(), b"  \\r")[0]), finish(feed(NdjsonState(), b'{"x":1}\\r')[0])
     ((), (b'{"x":1}',))
     """
-    if st.buffer.strip(_BLANK):
-        return (st.buffer.removesuffix(b"\r"),)
+    if st.too_long:
+        return ()
+    tail = st.line.join(b"")
+    if tail.strip(_BLANK):
+        return (tail.removesuffix(b"\r"),)
     return ()

@@ -64,17 +64,16 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
     close_stream,
     error_from_response,
     invalid_request,
     join_url,
     malformed,
     stream_error,
+    too_long_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
-from .openai import strip_model_prefix
 from .schema import (
     ChatChunk,
     ChatRequest,
@@ -93,6 +92,14 @@ from .schema import (
     assistant_message,
     assistant_text,
 )
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    preflight,
+    refuse_empty,
+    strip_model_prefix,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -106,7 +113,6 @@ __all__ = [
     "synthetic_call_id",
 ]
 
-USER_AGENT = "interlingua/0.1"
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 DEFAULT_PORT = 11434
 
@@ -197,9 +203,9 @@ class _RChat(msgspec.Struct):
     done_reason: str | None = None
     total_duration: int | None = None
     load_duration: int | None = None
-    prompt_eval_count: int | None = None
+    prompt_eval_count: TokenCount | None = None
     prompt_eval_duration: int | None = None
-    eval_count: int | None = None
+    eval_count: TokenCount | None = None
     eval_duration: int | None = None
     error: Any = None
 
@@ -505,15 +511,15 @@ class OllamaDialect:
     model_names: tuple[str, ...] = ("ollama",)
 
     def _base(self, cfg: ProviderConfig) -> Result[str, LlmError]:
-        return check_base_url(self.name, cfg.base_url or self.default_base_url, cfg.allow_insecure_http)
+        return preflight(self.name, cfg, cfg.base_url or self.default_base_url)
 
     # -- encode ---------------------------------------------------------------------------------
 
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
         base = self._base(cfg)
         if type(base) is Failure:
             return base
@@ -563,9 +569,12 @@ class OllamaDialect:
         if req.reasoning is not None:
             effort = req.reasoning.effort
             body.think = THINK_LEVELS.get(effort, True) if effort is not None else True
-        raw = _ENCODER.encode(body)
-        if req.provider_options:
-            raw = _merge_provider_options(raw, req.provider_options)
+        merged = merge_provider_options(
+            self.name, _ENCODER.encode(body), req.provider_options, nest=("options", OPTION_KEYS)
+        )
+        if type(merged) is Failure:
+            return merged
+        raw = merged.unwrap()
         url = join_url(base.unwrap(), self.chat_path)
         accept = "application/x-ndjson" if stream else "application/json"
         return Success(HttpRequest("POST", url, _headers(cfg, accept), raw))
@@ -707,7 +716,9 @@ class OllamaDialect:
         if state.failed or state.done:
             return state, ()  # nothing after the done line or an error line changes the result
         buf, lines = ndjson.feed(state.lines, data)
-        st = OllamaStreamState(buf, state.calls, state.saw_calls, state.done, state.failed, state.started)
+        st = msgspec.structs.replace(state, lines=buf)
+        if buf.too_long:
+            return msgspec.structs.replace(st, failed=True), (too_long_error(self.name, buf.max_line_bytes),)
         if not lines:
             return st, ()
         return self._on_lines(st, lines, final=False)
@@ -783,21 +794,6 @@ class OllamaStreamState(msgspec.Struct, frozen=True):
     started: bool = False
     """A chunk (carrying the response's timestamp) has been produced."""
 
-
-
-def _merge_provider_options(raw: bytes, extra: dict[str, Any]) -> bytes:
-    merged: dict[str, Any] = _ANY.decode(raw)
-    options: dict[str, Any] = dict(merged.get("options") or {})
-    for k, v in extra.items():
-        if k == "options" and isinstance(v, dict):
-            options.update(v)
-        elif k in OPTION_KEYS:
-            options[k] = v
-        else:
-            merged[k] = v
-    if options:
-        merged["options"] = options
-    return _ENCODER.encode(merged)
 
 
 def _encode_message(m: Message, call_names: dict[str, str]) -> _WMessage:

@@ -29,7 +29,7 @@ from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
     StreamEvent,
-    check_base_url,
+    before_output,
     close_stream,
     error_from_response,
     invalid_request,
@@ -37,6 +37,7 @@ from .dialect import (
     malformed,
     should_retry_hint,
     stream_error,
+    too_long_error,
 )
 from .errors import ErrorKind, LlmError
 from .http import Headers, HttpRequest, HttpResponse
@@ -50,19 +51,30 @@ from .schema import (
     ImagePart,
     Message,
     ReasoningPart,
+    ResponseFormat,
     Role,
     TextPart,
     ToolCall,
     ToolCallDelta,
     ToolChoiceFunction,
+    ToolSpec,
     Usage,
     assistant_message,
     assistant_text,
 )
+from .shared import (
+    USER_AGENT,
+    TokenCount,
+    merge_provider_options,
+    model_id_problem,
+    preflight,
+    refuse_empty,
+    settle,
+    strip_model_prefix,
+)
 
 __all__ = ["OPENAI", "OpenAIDialect", "OpenAIStreamState", "strip_model_prefix"]
 
-USER_AGENT = "interlingua/0.1"
 
 # ---------------------------------------------------------------------------------------------
 # Request wire types. UNSET fields are left out of the JSON entirely.
@@ -199,18 +211,18 @@ class _RChoice(msgspec.Struct):
 
 
 class _RPromptDetails(msgspec.Struct):
-    cached_tokens: int | None = None
-    cache_write_tokens: int | None = None
+    cached_tokens: TokenCount | None = None
+    cache_write_tokens: TokenCount | None = None
 
 
 class _RCompletionDetails(msgspec.Struct):
-    reasoning_tokens: int | None = None
+    reasoning_tokens: TokenCount | None = None
 
 
 class _RUsage(msgspec.Struct):
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
+    prompt_tokens: TokenCount | None = None
+    completion_tokens: TokenCount | None = None
+    total_tokens: TokenCount | None = None
     prompt_tokens_details: _RPromptDetails | None = None
     completion_tokens_details: _RCompletionDetails | None = None
 
@@ -281,13 +293,43 @@ ERROR_MESSAGES: tuple[tuple[str, ErrorKind], ...] = (
 )
 
 
-def strip_model_prefix(model: str, *names: str) -> str:
-    """``openai:gpt-4o`` / ``openai/gpt-4o`` → ``gpt-4o`` for any of ``names``; others unchanged."""
-    for n in names:
-        for sep in (":", "/"):
-            if model.startswith(n + sep):
-                return model[len(n) + 1 :]
-    return model
+def _tool(t: ToolSpec) -> _WTool:
+    return _WTool(
+        "function",
+        _WFunctionDef(
+            t.name,
+            t.parameters,
+            UNSET if t.description is None else t.description,
+            UNSET if t.strict is None else t.strict,
+        ),
+    )
+
+
+def _sampling(body: _WRequest, req: ChatRequest) -> None:
+    """temperature, top_p, stop, seed and user, each only when set."""
+    if req.temperature is not None:
+        body.temperature = req.temperature
+    if req.top_p is not None:
+        body.top_p = req.top_p
+    if req.stop:
+        body.stop = list(req.stop)
+    if req.seed is not None:
+        body.seed = req.seed
+    if req.user is not None:
+        body.user = req.user
+
+
+def _response_format(rf: ResponseFormat) -> _WResponseFormat:
+    return _WResponseFormat(
+        rf.type,
+        _WJsonSchema(
+            rf.name,
+            UNSET if rf.schema is None else rf.schema,
+            UNSET if rf.strict is None else rf.strict,
+        )
+        if rf.type == "json_schema"
+        else UNSET,
+    )
 
 
 UrlBuilder = Callable[["OpenAIDialect", str, str, ProviderConfig], str]
@@ -322,8 +364,31 @@ class OpenAIDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        """Check, address, build the body, merge ``provider_options``, add headers: one named step each."""
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
+        addressed = self._address(req, cfg)
+        if type(addressed) is Failure:
+            return addressed
+        base, model = addressed.unwrap()
+        messages: list[_WMessage] = []
+        explicit = self.prompt_cache_routing and explicit_breakpoints(model)
+        for m in req.messages:
+            wm = _encode_message(m, explicit)
+            if isinstance(wm, str):
+                return invalid_request(self.name, wm)
+            messages.append(wm)
+        body = self._body(req, model, messages, stream)
+        extra = openai_cache_fields(req, model) if self.prompt_cache_routing and not explicit else {}
+        options = {**extra, **req.provider_options} if extra else req.provider_options
+        merged = merge_provider_options(self.name, _ENCODER.encode(body), options)
+        if type(merged) is Failure:
+            return merged
+        url = self.url_for(self, base, model, cfg)
+        return Success(HttpRequest("POST", url, self._headers(cfg, stream), merged.unwrap()))
+
+    def _address(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[str, str], LlmError]:
+        """The base URL and the model id, once the key, the config and the id are checked."""
         if self.key_required and not (cfg.api_key or cfg.bearer_token):
             return Failure(
                 LlmError(
@@ -343,73 +408,37 @@ class OpenAIDialect:
                     code="missing_base_url",
                 )
             )
-        checked = check_base_url(self.name, base, cfg.allow_insecure_http)
+        checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
         model = strip_model_prefix(req.model, *self.model_names)
-        messages: list[_WMessage] = []
-        explicit = self.prompt_cache_routing and explicit_breakpoints(model)
-        for m in req.messages:
-            wm = _encode_message(m, explicit)
-            if isinstance(wm, str):
-                return invalid_request(self.name, wm)
-            messages.append(wm)
+        if (problem := model_id_problem(model)) is not None:
+            return invalid_request(self.name, problem)  # Azure puts it in the URL path
+        return Success((base, model))
+
+    def _body(self, req: ChatRequest, model: str, messages: list[_WMessage], stream: bool) -> _WRequest:
         body = _WRequest(model=model, messages=messages)
         if req.tools:
-            body.tools = [
-                _WTool(
-                    "function",
-                    _WFunctionDef(
-                        t.name,
-                        t.parameters,
-                        UNSET if t.description is None else t.description,
-                        UNSET if t.strict is None else t.strict,
-                    ),
-                )
-                for t in req.tools
-            ]
+            body.tools = [_tool(t) for t in req.tools]
         if req.tool_choice is not None:
             body.tool_choice = (
                 _WToolChoice("function", _WNamedFunction(req.tool_choice.name))
                 if isinstance(req.tool_choice, ToolChoiceFunction)
                 else req.tool_choice
             )
-        if req.temperature is not None:
-            body.temperature = req.temperature
-        if req.top_p is not None:
-            body.top_p = req.top_p
+        _sampling(body, req)
         if req.max_tokens is not None:
             setattr(body, self.max_tokens_field, req.max_tokens)
-        if req.stop:
-            body.stop = list(req.stop)
-        if req.seed is not None:
-            body.seed = req.seed
-        if req.user is not None:
-            body.user = req.user
         if req.response_format is not None:
-            rf = req.response_format
-            body.response_format = _WResponseFormat(
-                rf.type,
-                _WJsonSchema(
-                    rf.name,
-                    UNSET if rf.schema is None else rf.schema,
-                    UNSET if rf.strict is None else rf.strict,
-                )
-                if rf.type == "json_schema"
-                else UNSET,
-            )
+            body.response_format = _response_format(req.response_format)
         if req.reasoning is not None and req.reasoning.effort is not None:
             body.reasoning_effort = req.reasoning.effort
         if stream:
             body.stream = True
             body.stream_options = _WStreamOptions(include_usage=True)
-        raw = _ENCODER.encode(body)
-        extra = openai_cache_fields(req, model) if self.prompt_cache_routing and not explicit else {}
-        if req.provider_options or extra:
-            merged = msgspec.json.decode(raw)
-            merged.update(extra)
-            merged.update(req.provider_options)
-            raw = _ENCODER.encode(merged)
+        return body
+
+    def _headers(self, cfg: ProviderConfig, stream: bool) -> Headers:
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Accept", "text/event-stream" if stream else "application/json"),
@@ -424,7 +453,7 @@ class OpenAIDialect:
         if cfg.project:
             headers.append(("OpenAI-Project", cfg.project))
         headers.extend(cfg.headers)
-        return Success(HttpRequest("POST", self.url_for(self, base, model, cfg), Headers(headers), raw))
+        return Headers(headers)
 
     # -- decode ---------------------------------------------------------------------------------
 
@@ -467,7 +496,7 @@ class OpenAIDialect:
         meta = _filter_metadata(c.prompt_filter_results, choice.content_filter_results)
         _serving_metadata(meta, c)
         return Success(
-            ChatResponse(
+            settle(ChatResponse(
                 id=c.id or "",
                 model=c.model or "",
                 created=c.created or 0,
@@ -477,7 +506,7 @@ class OpenAIDialect:
                 usage=_usage(c.usage, self.reasoning_in_completion),
                 provider=self.name,
                 provider_metadata=meta,
-            )
+            ))
         )
 
     def decode_error(self, resp: HttpResponse) -> LlmError:
@@ -547,14 +576,19 @@ class OpenAIDialect:
             # Nothing after [DONE] or an error event can change the result.
             return state, ()
         sst, events = sse.feed(state.sse, data)
+        if sst.too_long:
+            return OpenAIStreamState(sst, state.done, state.finished, True, state.started), (
+                too_long_error(self.name, sst.max_event_bytes),
+            )
         if not events:
-            return OpenAIStreamState(sst, state.done, state.finished, state.failed), ()
-        return self._on_events(sst, state.done, state.finished, events)
+            return OpenAIStreamState(sst, state.done, state.finished, state.failed, state.started), ()
+        return self._on_events(OpenAIStreamState(sst, state.done, state.finished, state.failed, state.started), events)
 
     def _on_events(
-        self, sst: sse.SseState, done: bool, finished: bool, events: tuple[sse.SseEvent, ...]
+        self, st: OpenAIStreamState, events: tuple[sse.SseEvent, ...]
     ) -> tuple[OpenAIStreamState, tuple[StreamEvent, ...]]:
         out: list[StreamEvent] = []
+        done, finished = st.done, st.finished
         for ev in events:
             if done:
                 break
@@ -565,19 +599,24 @@ class OpenAIDialect:
                 c = _COMPLETION.decode(ev.data)
             except DECODE_ERRORS as e:
                 out.append(stream_error(self.name, f"malformed stream event: {e}", ev.data))
-                return OpenAIStreamState(sst, done, finished, True), tuple(out)
+                return OpenAIStreamState(st.sse, done, finished, True, st.started), tuple(out)
             if c.error is not None:
                 err = self._error_from_detail(c.error, HttpResponse(200))
-                out.append(
-                    LlmError(
-                        kind=err.kind if err.kind is not ErrorKind.PROVIDER else ErrorKind.STREAMING,
-                        message=f"error event mid-stream: {err.message}",
-                        provider=self.name,
-                        code=err.code,
-                        raw=err.raw,
+                if not (st.started or out):
+                    # Nothing reached the caller: the same error as the status would have been
+                    # (server_error is a retryable 500), so the client retries it.
+                    out.append(before_output(err))
+                else:
+                    out.append(
+                        LlmError(
+                            kind=err.kind if err.kind is not ErrorKind.PROVIDER else ErrorKind.STREAMING,
+                            message=f"error event mid-stream: {err.message}",
+                            provider=self.name,
+                            code=err.code,
+                            raw=err.raw,
+                        )
                     )
-                )
-                return OpenAIStreamState(sst, done, finished, True), tuple(out)
+                return OpenAIStreamState(st.sse, done, finished, True, st.started), tuple(out)
             choices = c.choices
             if c.usage is None and choices and (d := choices[0].delta) is not None and choices[0].finish_reason is None:
                 # The common event, a bare content delta, without the general translation (issue 19):
@@ -591,7 +630,7 @@ class OpenAIDialect:
             if chunk.finish_reason is not None:
                 finished = True
             out.append(chunk)
-        return OpenAIStreamState(sst, done, finished, False), tuple(out)
+        return OpenAIStreamState(st.sse, done, finished, False, st.started or bool(out)), tuple(out)
 
     def stream_finish(self, state: OpenAIStreamState) -> Result[tuple[ChatChunk, ...], LlmError]:
         if state.failed:
@@ -599,7 +638,7 @@ class OpenAIDialect:
         st: OpenAIStreamState = state
         events: tuple[StreamEvent, ...] = ()
         if not state.done:
-            st, events = self._on_events(state.sse, state.done, state.finished, sse.finish(state.sse))
+            st, events = self._on_events(state, sse.finish(state.sse))
         # Compatible servers that never send [DONE] still end with a finish_reason; a stream with
         # neither was cut short.
         return close_stream(self.name, events, complete=st.done or st.finished, missing="[DONE] or finish_reason missing")
@@ -610,6 +649,8 @@ class OpenAIStreamState(msgspec.Struct, frozen=True):
     done: bool = False
     finished: bool = False
     failed: bool = False
+    started: bool = False
+    """A chunk was produced: an error event after it is a mid-stream failure."""
 
 
 
@@ -741,7 +782,7 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
     usage = _usage(c.usage, reasoning_in_completion) if c.usage is not None else None
     if not c.choices:
         head: dict[str, Any] | None = {"prompt_filter_results": c.prompt_filter_results} if c.prompt_filter_results else None
-        return ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=head)
+        return settle(ChatChunk(id=c.id, model=c.model, created=c.created, usage=usage, provider_metadata=head))
     ch = c.choices[0]
     d = ch.delta or ch.message or _RMessage()
     deltas: tuple[ToolCallDelta, ...] = ()
@@ -762,7 +803,7 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
         finish = FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
         if c.service_tier or c.system_fingerprint:
             meta = _serving_metadata(meta or {}, c)
-    return ChatChunk(
+    return settle(ChatChunk(
         text=d.content or "",
         reasoning=d.reasoning_content or d.reasoning or "",
         tool_calls=deltas,
@@ -774,7 +815,7 @@ def _chunk(c: _RCompletion, reasoning_in_completion: bool = True) -> ChatChunk:
         created=c.created,
         refusal=d.refusal,
         provider_metadata=meta,
-    )
+    ))
 
 
 OPENAI = OpenAIDialect(prompt_cache_routing=True)

@@ -69,7 +69,7 @@ from .dialect import (
 from .errors import ErrorKind, LlmError
 from .fold import fold_chunks
 from .http import HttpRequest, HttpResponse
-from .openai import OPENAI, OpenAIDialect, _RErrorDetail, strip_model_prefix
+from .openai import OPENAI, OpenAIDialect, _RErrorDetail
 from .schema import (
     ChatChunk,
     ChatRequest,
@@ -85,6 +85,7 @@ from .schema import (
     Usage,
     assistant_text,
 )
+from .shared import merge_provider_options, refuse_empty, strip_model_prefix
 
 __all__ = [
     "AZURE_RESPONSES",
@@ -348,12 +349,12 @@ class ResponsesDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        if not req.messages:
-            return invalid_request(self.name, "messages must not be empty")
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
         if req.stop:
             return invalid_request(self.name, "the Responses API has no stop sequences: leave stop empty")
         # The chat dialect checks key, base URL and builds the URL/headers; only the body differs.
-        shell = self.chat.encode_request(_PLACEHOLDER, cfg, stream=stream)
+        shell = self.chat.encode_request(msgspec.structs.replace(_PLACEHOLDER, model=req.model), cfg, stream=stream)
         if type(shell) is Failure:
             return shell
         model = strip_model_prefix(req.model, *self.chat.model_names)
@@ -428,13 +429,11 @@ class ResponsesDialect:
             body.store = True
         if stream:
             body.stream = True
-        raw = _ENCODER.encode(body)
-        if req.provider_options:
-            merged = msgspec.json.decode(raw)
-            merged.update(req.provider_options)
-            raw = _ENCODER.encode(merged)
+        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
+        if type(merged) is Failure:
+            return merged
         http = shell.unwrap()
-        return Success(HttpRequest(http.method, http.url, http.headers, raw))
+        return Success(HttpRequest(http.method, http.url, http.headers, merged.unwrap()))
 
     # -- decode ---------------------------------------------------------------------------------
 
@@ -640,7 +639,7 @@ class ResponsesStreamState(msgspec.Struct, frozen=True):
 
 
 _PLACEHOLDER = ChatRequest(model="", messages=(Message.user(""),))
-
+_PLACEHOLDER = ChatRequest(model="", messages=(Message.user("."),))  # only its URL and headers are used
 
 def _encode_message(m: Message, items: list[_WItem]) -> str | None:
     role = m.role

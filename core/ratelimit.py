@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import math
 import re
 from collections.abc import Mapping
 
@@ -45,7 +46,13 @@ __all__ = [
     "observe",
     "parse_duration",
     "parse_rate_headers",
+    "record",
 ]
+
+MAX_RESET_SECONDS = 86_400.0
+"""A reset further away than a day is not believed: both providers' windows are a minute to a day,
+and a reset of ``inf``, ``100000h`` or a date in the year 9999 would otherwise stall every later
+call to that model for ever."""
 
 
 class Bucket(msgspec.Struct, frozen=True):
@@ -120,6 +127,10 @@ class Window(msgspec.Struct, frozen=True):
 class Observed(msgspec.Struct, frozen=True):
     requests: Window | None = None
     tokens: Window | None = None
+    ignored: tuple[str, ...] = ()
+    """Reset headers whose value was refused (unreadable, not finite, or further away than
+    :data:`MAX_RESET_SECONDS`):
+    core only reports them; the effect layer logs them (once, at debug)."""
 
 
 class Granted(msgspec.Struct, frozen=True):
@@ -204,8 +215,12 @@ def _spend(win: Window | None, amount: float, now: float) -> Window | None:
 
 def observe(state: LimiterState, provider: str, model: str, headers: Mapping[str, str], now: float) -> LimiterState:
     """Fold a response's rate-limit headers into the state (unchanged when there are none)."""
-    seen = parse_rate_headers(headers, now)
-    if seen is None:
+    return record(state, provider, model, parse_rate_headers(headers, now))
+
+
+def record(state: LimiterState, provider: str, model: str, seen: Observed | None) -> LimiterState:
+    """Fold windows already parsed by :func:`parse_rate_headers` (unchanged when none is usable)."""
+    if seen is None or (seen.requests is None and seen.tokens is None):
         return state
     return LimiterState(state.buckets, {**state.observed, (provider, model): seen})
 
@@ -238,9 +253,9 @@ def _rfc3339(text: str) -> float | None:
     # Memoised: every response within one second carries the same reset time.
     try:
         when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return when.timestamp() if when.tzinfo is not None else None
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-14:00 is past datetime's range in UTC
         return None
-    return when.timestamp() if when.tzinfo is not None else None
 
 
 def _number(text: str | None) -> float | None:
@@ -271,8 +286,11 @@ _TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
 )
 
 
-def _window(h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float) -> Window | None:
-    """The first of ``windows`` the headers report in full (``h`` is keyed in lower case)."""
+def _window(
+    h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float, ignored: list[str]
+) -> Window | None:
+    """The first of ``windows`` the headers report in full and believably (``h`` is keyed in lower
+    case); a reset refused as implausible is named in ``ignored``."""
     for remaining, limit, reset, absolute in windows:
         raw_left, raw = h.get(remaining), h.get(reset)
         if raw_left is None or raw is None:
@@ -285,8 +303,10 @@ def _window(h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float)
         else:
             d = parse_duration(raw)
             at = None if d is None else now + d
-        if at is not None:
-            return Window(left, at, _number(h.get(limit)), now)
+        if at is None or not math.isfinite(at) or at - now > MAX_RESET_SECONDS:
+            ignored.append(reset)
+            continue
+        return Window(left, at, _number(h.get(limit)), now)
     return None
 
 
@@ -295,14 +315,15 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
 
     >>> parse_rate_headers({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s",
     ...                     "x-ratelimit-limit-requests": "500"}, now=100.0)
-    Observed(requests=Window(remaining=0.0, reset_at=101.0, limit=500.0, observed_at=100.0), tokens=None)
+    Observed(requests=Window(remaining=0.0, reset_at=101.0, limit=500.0, observed_at=100.0), tokens=None, ignored=())
     >>> parse_rate_headers({"anthropic-ratelimit-tokens-remaining": "5",
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
-    Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0))
+    Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0), ignored=())
     """
     h = headers.lowered() if isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
-    requests = _window(h, _REQUEST_WINDOWS, now)
-    tokens = _window(h, _TOKEN_WINDOWS, now)
-    if requests is None and tokens is None:
+    ignored: list[str] = []
+    requests = _window(h, _REQUEST_WINDOWS, now, ignored)
+    tokens = _window(h, _TOKEN_WINDOWS, now, ignored)
+    if requests is None and tokens is None and not ignored:
         return None
-    return Observed(requests, tokens)
+    return Observed(requests, tokens, tuple(ignored))

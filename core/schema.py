@@ -334,7 +334,8 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             + long_writes * write_1h
             + self.completion_tokens * info.output_price
         )
-        return Decimal(micro).scaleb(-6)  # per 1M tokens; scaleb shifts the exponent, never rounds
+        # never negative: a count or a price below zero (a hand-built Usage, a custom catalog) bills 0
+        return Decimal(micro if micro > 0 else 0).scaleb(-6)  # per 1M tokens; scaleb shifts the exponent, never rounds
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):

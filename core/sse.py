@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["SseEvent", "SseState", "feed", "finish"]
+from ._pieces import Pieces
+
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SseEvent", "SseState", "feed", "finish"]
+
+
+DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
+"""The longest line or event (data lines together) a decoder holds; a longer one is refused."""
 
 
 class SseEvent(msgspec.Struct, frozen=True):
@@ -26,13 +32,21 @@ class SseEvent(msgspec.Struct, frozen=True):
     id: str | None = None
 
 
+_NONE: Pieces[bytes] = Pieces()
+
+
 class SseState(msgspec.Struct, frozen=True):
-    buffer: bytes = b""
-    """Bytes after the last complete line (a partial line, or a lone trailing CR)."""
+    line: Pieces[bytes] = _NONE
+    """The partial line after the last complete one, in the slices it came in (a lone trailing CR
+    is kept: it may be the first half of a CRLF split across reads)."""
     event: str | None = None
-    data: tuple[bytes, ...] = ()
+    data: Pieces[bytes] = _NONE
+    """The data lines of the event being read."""
     id: str | None = None
     bytes_seen: int = 0
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    too_long: bool = False
+    """A line or event grew past ``max_event_bytes``: the decoder stopped, the caller reports it."""
 
 
 def _lines(buf: bytes) -> tuple[list[bytes], bytes]:
@@ -48,19 +62,38 @@ def _lines(buf: bytes) -> tuple[list[bytes], bytes]:
     return lines, rest
 
 
+def _ends_no_line(st: SseState, chunk: bytes) -> bool:
+    # Only the new bytes are scanned: the held ones were scanned when they came and hold no line
+    # end (but a held trailing CR ends a line whatever follows it).
+    if st.line and st.line.last().endswith(b"\r"):
+        return False
+    return b"\n" not in chunk and chunk.find(b"\r", 0, len(chunk) - 1) < 0
+
+
+def _too_long(st: SseState, line: Pieces[bytes], data: Pieces[bytes]) -> bool:
+    return line.size > st.max_event_bytes or data.size + len(data) > st.max_event_bytes
+
+
 def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
-    """Add ``chunk``; return the new state and every event it completed (``()`` means: read more)."""
-    buf = st.buffer + chunk if st.buffer else chunk
-    if b"\n" not in buf and b"\r" not in buf[:-1]:
-        return SseState(buf, st.event, st.data, st.id, st.bytes_seen + len(chunk)), ()
+    """Add ``chunk``; return the new state and every event it completed (``()`` means: read more).
+
+    Amortised O(len(chunk)): a partial line is kept as its slices and joined once, when it ends.
+    """
+    seen = st.bytes_seen + len(chunk)
+    if st.too_long or not chunk:
+        return msgspec.structs.replace(st, bytes_seen=seen), ()
+    if _ends_no_line(st, chunk):
+        held = st.line.push(chunk)
+        return SseState(held, st.event, st.data, st.id, seen, st.max_event_bytes, _too_long(st, held, st.data)), ()
+    buf = st.line.join_with(chunk) if st.line else chunk
     lines, rest = _lines(buf)
-    event, data, last_id = st.event, list(st.data), st.id
+    event, data, last_id = st.event, st.data, st.id
     out: list[SseEvent] = []
     for line in lines:
         if not line:
             if data:
-                out.append(SseEvent(event or "message", b"\n".join(data), last_id))
-            event, data = None, []
+                out.append(SseEvent(event or "message", data.join(b"\n"), last_id))
+            event, data = None, _NONE
             continue
         if line[0] == 0x3A:  # ":" comment / keep-alive
             continue
@@ -68,13 +101,15 @@ def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
         if sep and value[:1] == b" ":
             value = value[1:]
         if name == b"data":
-            data.append(value)
+            data = data.push(value)
         elif name == b"event":
             event = value.decode("utf-8", "replace")
         elif name == b"id" and b"\x00" not in value:
             last_id = value.decode("utf-8", "replace")
         # "retry" and unknown fields are ignored, as the spec says.
-    return SseState(rest, event, tuple(data), last_id, st.bytes_seen + len(chunk)), tuple(out)
+    pending = _NONE.push(rest) if rest else _NONE
+    too_long = _too_long(st, pending, data)
+    return SseState(pending, event, data, last_id, seen, st.max_event_bytes, too_long), tuple(out)
 
 
 def finish(st: SseState) -> tuple[SseEvent, ...]:
@@ -82,11 +117,14 @@ def finish(st: SseState) -> tuple[SseEvent, ...]:
 
     The spec discards an event not closed by a blank line; servers that omit the final blank line
     are common, so a pending event is dispatched instead. Whether the *stream* was complete is the
-    dialect's call (it knows its terminal event); this only flushes.
+    dialect's call (it knows its terminal event); this only flushes. A decoder that stopped on a
+    too-long event has nothing to flush.
     """
+    if st.too_long:
+        return ()
     flushed: tuple[SseEvent, ...] = ()
-    if st.buffer:
+    if st.line:
         st, flushed = feed(st, b"\n")
     if st.data:
-        return (*flushed, SseEvent(st.event or "message", b"\n".join(st.data), st.id))
+        return (*flushed, SseEvent(st.event or "message", st.data.join(b"\n"), st.id))
     return flushed

@@ -1,7 +1,7 @@
 """The ``interlingua`` command line.
 
 Verbs: ``demo`` (the README's main job: chat, stream, a tool call and an injected 429 against the
-bundled fakes — no keys, no network), ``fakes serve`` (every provider's fake on one port), ``chat``.
+bundled fakes — no keys, no network), ``fakes serve`` (every provider's fake, each on its own port), ``chat``.
 Expected failures print one line — kind, provider, status, hint — and exit non-zero; never a traceback.
 """
 
@@ -122,7 +122,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     async with serve() as fake:
-        out.write(f"fake providers listening on {fake.base_url}\n\n")
+        out.write(f"fake providers listening on {fake.host} (OpenAI's origin: {fake.base_url})\n\n")
         cfg = LlmConfig(retry_enabled=False).with_provider("openai", base_url=fake.url_for("openai"), api_key=fake.api_key)
         async with Client(cfg) as client:
             out.write("1. chat  openai:gpt-4o-mini  'What is interlingua?'\n")
@@ -247,7 +247,7 @@ def _fakes_serve(args: argparse.Namespace) -> int:
         if args.env_file:
             with open(args.env_file, "w", encoding="utf-8") as f:  # `set -a; . FILE` or a dotenv loader
                 f.write(_export_lines(fake_env(fake)))
-        print(f"interlingua fakes listening on {fake.base_url}  (API key: {fake.api_key})")
+        print(f"interlingua fakes listening on {fake.host}, one port per provider  (API key: {fake.api_key})")
         print("\nbase URL per provider:")
         for spec in fake.specs:
             print(f"  {spec.name:<10} {fake.url_for(spec.name)}")
@@ -472,9 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     fakes = sub.add_parser("fakes", help="the bundled fake provider servers")
     fsub = fakes.add_subparsers(dest="fakes_command", required=True, metavar="ACTION")
-    serve = fsub.add_parser("serve", help="serve every provider's fake on one port")
+    serve = fsub.add_parser("serve", help="serve every provider's fake, each on its own port")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_number(int, 0), default=8787, help="port (default 8787; 0 picks a free one)")
+    serve.add_argument("--port", type=_number(int, 0), default=8787,
+                       help="the first provider's port (default 8787; the others take the next ones; 0 picks free ones)")
     serve.add_argument("--env-file", metavar="PATH",
                        help="also write the export lines to PATH once listening (`. PATH` in another shell)")
     serve.add_argument("--print-env", action="store_true",

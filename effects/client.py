@@ -71,7 +71,6 @@ from interlingua.core import (
     ModelRef,
     ProviderConfig,
     Usage,
-    redact,
 )
 from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
 from interlingua.core.cache import replay_chunks
@@ -80,6 +79,7 @@ from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare
 from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
 from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
+from interlingua.core.secret import redact_error  # hook: edges
 from interlingua.core.tokens import TokenCount, count_tokens
 
 from .breakers import REJECTED, Breakers
@@ -219,12 +219,10 @@ _COUNT = _CountOp("count_tokens", stream=False, guarded=False, chat=False)
 
 
 def _with_provider(err: LlmError, provider: str, cfg: ProviderConfig) -> LlmError:
-    secrets = cfg.secrets()
-    message = redact(err.message, *secrets) if secrets else err.message
-    raw = redact(err.raw, *secrets) if secrets and err.raw else err.raw
-    if err.provider == provider and message == err.message and raw == err.raw:
+    err = redact_error(err, *cfg.secrets())  # hook: edges (message, raw and kept headers, any escaping)
+    if err.provider == provider:
         return err
-    return msgspec.structs.replace(err, provider=err.provider or provider, message=message, raw=raw)
+    return msgspec.structs.replace(err, provider=err.provider or provider)
 
 
 def _can_fail_over(err: LlmError) -> bool:

@@ -8,6 +8,7 @@ concurrent tasks on one event loop can never both take the last unit of a bucket
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,6 +32,8 @@ from .observe import NO_TRACE, CallTrace
 from .store import Store
 
 __all__ = ["Limiter"]
+
+_log = logging.getLogger("interlingua.ratelimit")
 
 _GRANTED = Granted()
 
@@ -59,6 +62,7 @@ class Limiter:
         self._observed: OrderedDict[Key, Observed] = OrderedDict()
         self._clock = clock
         self._sleep = sleep
+        self._ignored_logged: set[str] = set()
         self.waited = 0.0
         """Total seconds this limiter has made callers wait (a cheap metric for tests and dashboards)."""
 
@@ -137,6 +141,14 @@ class Limiter:
                     return LlmError(kind=ErrorKind.RATE_LIMIT, message=why + "; nothing was sent",
                                     provider=provider, retryable=False, code="client_rate_limit")
 
+    def _log_ignored(self, provider: str, names: tuple[str, ...]) -> None:
+        for name in names:
+            if name not in self._ignored_logged:
+                # once per header name and limiter: a provider that always sends it would flood the log
+                self._ignored_logged.add(name)
+                _log.debug("ignored %s from %s: not a believable reset (unreadable, infinite or over a day)",
+                           name, provider)
+
     def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
         if not self.adapt_to_headers:
             return
@@ -146,6 +158,10 @@ class Limiter:
         seen = parse_rate_headers(headers, self._clock())
         if seen is None:
             return
+        if seen.ignored:  # hook: edges — implausible resets are dropped by core, reported once here
+            self._log_ignored(provider, seen.ignored)
+            if seen.requests is None and seen.tokens is None:
+                return
         observed = self._observed
         observed[(provider, model)] = seen
         observed.move_to_end((provider, model))

@@ -5,6 +5,12 @@
 ...     async with serve() as fake:
 ...         print(fake.url_for("openai"))               # http://127.0.0.1:PORT/v1
 
+Every provider's fake is its own aiohttp application on its own port (one origin per provider, as the
+real services are separate hosts): ``fake.url_for(provider)`` is the base URL its SDK wants,
+``fake.origin(provider)`` the bare root, ``fake.base_url`` the OpenAI origin. One shared state records
+every request and holds the queued faults (``fake.fail_next(provider, "429", endpoint="chat")``) and
+scripted answers.
+
 The names below load on first use (PEP 562): the pytest plugin lives in this package and pytest
 imports it in every run of every project that has interlingua installed, so importing the package
 must not import aiohttp, the tokenizer and eight fakes.
@@ -48,7 +54,8 @@ _FROM: dict[str, str] = {
     "serve": "._server",
 }
 
-# Every provider's fake, in one table (module names; each module has a SPEC).
+# Every provider's fake, in one table (module names; each module has a SPEC); serve() gives each its
+# own application and port, in this order.
 _SPEC_MODULES: tuple[str, ...] = ("openai", "azure", "xai", "docker", "ollama", "bedrock", "anthropic", "gemini")
 
 

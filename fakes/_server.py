@@ -1,7 +1,9 @@
 """The shared machinery of the fakes: state, fault application, response writers, the server.
 
-Each provider's fake is a module with a ``SPEC: FakeSpec`` that adds its routes to one aiohttp
-application; all providers live on one port at their own real paths.
+Each provider's fake is a module with a ``SPEC: FakeSpec`` that adds its routes to its own aiohttp
+application; :func:`serve` runs one application per provider, each on its own port (one origin per
+provider, as the real services are separate hosts), all sharing one :class:`FakeState`.
+Handlers open with :func:`endpoint` (record, fault, auth, JSON parse).
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
@@ -24,13 +27,15 @@ if TYPE_CHECKING:  # hook: batch
 
 __all__ = [
     "DEFAULT_API_KEY",
-    "SHARED_PATH_OWNERS",
+    "NOT_JSON",
+    "Call",
     "FakeServer",
     "FakeSpec",
     "FakeState",
     "RecordedRequest",
     "add_shared_route",
     "build_app",
+    "endpoint",
     "serve",
 ]
 
@@ -55,12 +60,20 @@ class RecordedRequest:
     headers: Mapping[str, str]
     body: bytes
     fault: str | None
+    endpoint: str | None = None
+    """The handler's name for the operation (``"chat"``, ``"models"``, …), when it gives one."""
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
 
 
 ErrorBody = Callable[[int, str, "Fault | None"], web.Response]
+Auth = Callable[[web.Request, bytes], "web.Response | None"]
+"""(request, raw body) → the provider's refusal, or ``None`` when the credentials are good."""
+
+
+def _plain_404(request: web.Request) -> web.Response:
+    return web.Response(status=404, text="404 page not found\n", content_type="text/plain")
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,10 @@ class FakeSpec:
     error_response: ErrorBody
     stream_error_frame: Callable[[], bytes]
     default_status_message: Callable[[int], str] = lambda status: f"fake error {status}"
+    auth: Auth | None = None
+    """Checked by every :func:`endpoint` handler after faults and before the handler (``None``: no auth)."""
+    not_found: Callable[[web.Request], web.Response] = _plain_404
+    """The answer to a path (or method) the real service does not have, in its own shape."""
 
 
 @dataclass
@@ -83,12 +100,27 @@ class FakeState:
     faults: dict[str, collections.deque[Fault]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
     scripts: dict[str, collections.deque[Any]] = field(default_factory=lambda: collections.defaultdict(collections.deque))
     batches: BatchBook = field(default_factory=lambda: _new_batch_book())  # hook: batch
+    unknown_models: dict[str, set[str]] = field(default_factory=dict)
+    """Model ids a test declared unknown, per provider: answered with the provider's model-not-found."""
+    endpoint_faults: dict[tuple[str, str], collections.deque[Fault]] = field(
+        default_factory=lambda: collections.defaultdict(collections.deque))
+    """Faults for one endpoint of a provider (its name or its path), served before provider-wide ones."""
 
-    def fail_next(self, provider: str, fault: str | Fault, times: int = 1) -> None:
+    def fail_next(self, provider: str, fault: str | Fault, times: int = 1, *, endpoint: str | None = None) -> None:
         f = parse_fault(fault) if isinstance(fault, str) else fault
         if f is None:
             raise ValueError(f"unknown fault {fault!r}; see interlingua.fakes._faults for the grammar")
-        self.faults[provider].extend([f] * times)
+        queue = self.faults[provider] if endpoint is None else self.endpoint_faults[(provider, endpoint)]
+        queue.extend([f] * times)
+
+    def next_fault(self, provider: str, endpoint: str | None, path: str) -> Fault | None:
+        """The queued fault for this request: one aimed at its endpoint or path first, then the provider's."""
+        for key in (endpoint, path):
+            queue = self.endpoint_faults.get((provider, key)) if key else None
+            if queue:
+                return queue.popleft()
+        queue = self.faults.get(provider)
+        return queue.popleft() if queue else None
 
     def script(self, provider: str, responses: Sequence[Any]) -> None:
         """Answer the next requests to ``provider`` with these, in order (see ``_content``)."""
@@ -100,6 +132,8 @@ class FakeState:
         self.requests.clear()
         self.attempts.clear()
         self.faults.clear()
+        self.endpoint_faults.clear()
+        self.unknown_models.clear()
         self.scripts.clear()
 
     def count(self, provider: str) -> int:
@@ -116,18 +150,24 @@ def state_of(request: web.Request) -> FakeState:
     return request.app[STATE_KEY]
 
 
-async def record(request: web.Request, provider: str) -> tuple[bytes, Fault | None]:
-    """Log the request, count the attempt, and return its body and the fault to apply (if any)."""
+async def record(request: web.Request, provider: str, endpoint: str | None = None, *,
+                 content: bool = True) -> tuple[bytes, Fault | None]:
+    """Log the request, count the attempt, and return its body and the fault to apply (if any).
+
+    ``endpoint`` names the operation (see :meth:`FakeState.fail_next`); ``content=False`` marks an
+    endpoint that answers no generated content (model lists…), which leaves scripted answers queued.
+    """
     st = state_of(request)
     body = await request.read()
     header = request.headers.get(FAULT_HEADER)
     fault = parse_fault(header) if header else None
-    if fault is None and st.faults[provider]:
-        fault = st.faults[provider].popleft()
+    if fault is None:
+        fault = st.next_fault(provider, endpoint, request.path)
     st.attempts[provider] += 1
     # A scripted answer applies to this request only: the handler runs in its own task, so the
     # context variable is private to it.
-    SCRIPTED.set(st.scripts[provider].popleft() if st.scripts[provider] and fault is None else None)
+    queued = st.scripts[provider]
+    SCRIPTED.set(queued.popleft() if content and queued and fault is None else None)
     st.requests.append(
         RecordedRequest(
             provider=provider,
@@ -137,9 +177,77 @@ async def record(request: web.Request, provider: str) -> tuple[bytes, Fault | No
             headers={k: ("[redacted]" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()},
             body=body,
             fault=fault.name if fault else None,
+            endpoint=endpoint,
         )
     )
     return body, fault
+
+
+class _NotJson:
+    """The body of a request whose bytes are empty or not JSON (see :attr:`Call.body`)."""
+
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON: Final = _NotJson()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as an :func:`endpoint` handler gets it: recorded, faults applied, auth checked."""
+
+    request: web.Request
+    raw: bytes
+    fault: Fault | None
+    body: Any
+    """The parsed JSON body, or :data:`NOT_JSON` (each provider words that 400 its own way)."""
+
+    @property
+    def json(self) -> Any:
+        """The parsed body, with ``None`` for one that is not JSON (for validators that refuse both)."""
+        return None if self.body is NOT_JSON else self.body
+
+    @property
+    def spec(self) -> FakeSpec:
+        return self.request.app[SPEC_KEY]
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return NOT_JSON
+    try:
+        return json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        return NOT_JSON
+
+
+def endpoint(name: str, *, auth: bool = True, content: bool = True
+             ) -> Callable[[Callable[[Call], Awaitable[web.StreamResponse]]], Handler]:
+    """The opening every fake handler shares, once: record the request (under the app's provider and
+    ``name``), apply a fault that replaces the answer, check the provider's auth, parse the JSON.
+
+    ``auth=False`` for the endpoints a real service leaves open; ``content=False`` for endpoints
+    that generate nothing (a scripted answer stays queued for the next content call).
+    """
+
+    def wrap(fn: Callable[[Call], Awaitable[web.StreamResponse]]) -> Handler:
+        @functools.wraps(fn)
+        async def handler(request: web.Request) -> web.StreamResponse:
+            spec = request.app[SPEC_KEY]
+            raw, fault = await record(request, spec.name, name, content=content)
+            early = await apply_pre_fault(request, spec, fault)
+            if early is not None:
+                return early
+            if auth and spec.auth is not None:
+                denied = spec.auth(request, raw)
+                if denied is not None:
+                    return denied
+            return await fn(Call(request, raw, fault, _parse(raw)))
+
+        return handler
+
+    return wrap
 
 
 async def apply_pre_fault(request: web.Request, spec: FakeSpec, fault: Fault | None) -> web.StreamResponse | None:
@@ -234,66 +342,41 @@ async def send_stream(
     return resp
 
 
-# -- paths several providers serve ------------------------------------------------------------------
+# -- one origin per provider ----------------------------------------------------------------------
 #
-# All fakes share one port, and some real APIs use the very same path: ``GET /v1/models`` and
-# ``GET /v1/models/{id}`` are OpenAI's and xAI's model list, Anthropic's (docs: "List Models",
-# ``GET /v1/models``) and Gemini's under API version v1 (google-genai's default). A fake registers
-# such a route with :func:`add_shared_route`; :func:`build_app` installs ONE aiohttp route per shared
-# (method, path) that picks the provider by what only that provider's clients send, in this order.
-# A provider without a row here is the fallback (OpenAI, which itself tells OpenAI from xAI by model).
-
-
-def _speaks_gemini(request: web.Request) -> bool:
-    # Gemini authenticates with ``x-goog-api-key`` or ``?key=`` (ai.google.dev/api#authentication).
-    return "x-goog-api-key" in request.headers or "key" in request.query
-
-
-def _speaks_anthropic(request: web.Request) -> bool:
-    # Anthropic requires ``anthropic-version`` on every call and takes the key as ``x-api-key``.
-    return "anthropic-version" in request.headers or "x-api-key" in request.headers
-
-
-SHARED_PATH_OWNERS: tuple[tuple[str, Callable[[web.Request], bool]], ...] = (
-    ("gemini", _speaks_gemini),
-    ("anthropic", _speaks_anthropic),
-)
+# Real providers are separate hosts, and several use the very same paths (``GET /v1/models`` is
+# OpenAI's, xAI's, Anthropic's and Gemini v1's; Ollama serves OpenAI's ``/v1/*`` beside its own
+# ``/api/*``). So every provider's fake is its own aiohttp application on its own listening port:
+# a path the real service lacks gets that service's own 404, never another provider's answer.
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_SHARED: web.AppKey[dict[tuple[str, str], dict[str, Handler]]] = web.AppKey("interlingua_fake_shared_routes")
+SPEC_KEY: web.AppKey[FakeSpec] = web.AppKey("interlingua_fake_spec")
 
 
 def add_shared_route(app: web.Application, method: str, path: str, provider: str, handler: Handler) -> None:
-    """Serve ``provider``'s ``handler`` on a path other providers may serve too (see above).
-
-    ``path`` is an aiohttp template; every provider sharing it must spell it the same way.
-    """
-    app.setdefault(_SHARED, {}).setdefault((method.upper(), path), {})[provider] = handler
+    """Kept for code written when all fakes shared one port: now simply ``add_route`` (one origin each)."""
+    app.router.add_route(method, path, handler)
 
 
-def _dispatcher(handlers: Mapping[str, Handler]) -> Handler:
-    owners = [(name, claims) for name, claims in SHARED_PATH_OWNERS if name in handlers]
-    fallback = next((h for name, h in handlers.items() if name not in dict(SHARED_PATH_OWNERS)), None)
-
-    async def dispatch(request: web.Request) -> web.StreamResponse:
-        for name, claims in owners:
-            if claims(request):
-                return await handlers[name](request)
-        if fallback is not None:
-            return await fallback(request)
-        raise web.HTTPNotFound()
-
-    return dispatch
+@web.middleware
+async def _provider_404(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An unknown path (or method) answers as the provider's own server does, not aiohttp's text page."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status not in (404, 405):
+            raise
+        return request.app[SPEC_KEY].not_found(request)
 
 
-def build_app(specs: Sequence[FakeSpec] | None = None, state: FakeState | None = None) -> web.Application:
-    """One application serving every provider's fake at its real paths."""
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+def build_app(spec: FakeSpec | None = None, state: FakeState | None = None) -> web.Application:
+    """One provider's application (default: OpenAI's), serving its real paths only."""
+    if spec is None:
+        spec = all_specs()[0]
+    app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_provider_404])
     app[STATE_KEY] = state or FakeState()
-    for spec in specs if specs is not None else all_specs():
-        spec.add_routes(app)
-    for (method, path), handlers in app.get(_SHARED, {}).items():
-        app.router.add_route(method, path, _dispatcher(handlers))
+    app[SPEC_KEY] = spec
+    spec.add_routes(app)
     return app
 
 
@@ -305,16 +388,38 @@ def all_specs() -> list[FakeSpec]:
 
 @dataclass
 class FakeServer:
-    """A running fake: where it listens and what it saw."""
+    """Running fakes: one origin (host and port) per provider, one shared log of what they saw.
+
+    ``port`` is the first provider's port (OpenAI's when every fake runs); ``ports`` maps each
+    provider to its own. A provider missing from ``ports`` is taken to listen on ``port`` plus its
+    position in ``specs`` (what ``serve(port=N)`` binds).
+    """
 
     host: str
     port: int
     state: FakeState
     specs: Sequence[FakeSpec]
+    ports: Mapping[str, int] = field(default_factory=dict)
+
+    def _spec(self, provider: str) -> tuple[int, FakeSpec]:
+        for i, s in enumerate(self.specs):
+            if s.name == provider:
+                return i, s
+        raise KeyError(f"no fake for provider {provider!r}")
+
+    def port_for(self, provider: str) -> int:
+        i, _ = self._spec(provider)
+        return self.ports.get(provider, self.port + i)
+
+    def origin(self, provider: str) -> str:
+        """``provider``'s root URL (scheme, host and port; no path)."""
+        return f"http://{self.host}:{self.port_for(provider)}"
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The first provider's origin: the OpenAI fake's root when every fake runs (``url_for`` is
+        what a client for any other provider needs)."""
+        return self.origin(self.specs[0].name)
 
     @property
     def api_key(self) -> str:
@@ -322,20 +427,25 @@ class FakeServer:
 
     def url_for(self, provider: str) -> str:
         """The base URL an SDK or client for ``provider`` should use (e.g. ``…/v1`` for OpenAI)."""
-        for s in self.specs:
-            if s.name == provider:
-                return self.base_url + s.base_path
-        raise KeyError(f"no fake for provider {provider!r}")
+        _, spec = self._spec(provider)
+        return self.origin(provider) + spec.base_path
 
     @property
     def requests(self) -> list[RecordedRequest]:
         return self.state.requests
 
-    def fail_next(self, provider: str, fault: str | Fault, times: int = 1) -> None:
-        self.state.fail_next(provider, fault, times)
+    def fail_next(self, provider: str, fault: str | Fault, times: int = 1, *, endpoint: str | None = None) -> None:
+        """The next ``times`` requests to ``provider`` (only to ``endpoint`` when given: a name such
+        as ``"chat"``/``"models"`` or a path such as ``"/v1/chat/completions"``) get ``fault``."""
+        self.state.fail_next(provider, fault, times, endpoint=endpoint)
 
     def attempts(self, provider: str) -> int:
         return self.state.count(provider)
+
+    def models(self, provider: str, *, unknown: Iterable[str]) -> None:
+        """Declare model ids ``provider``'s fake answers with its model-not-found error (every other
+        well-formed id of the provider's family is accepted: see the fakes' module docstrings)."""
+        self.state.unknown_models.setdefault(provider, set()).update(unknown)
 
     def script(self, provider: str, responses: Sequence[Any]) -> None:
         self.state.script(provider, responses)
@@ -361,23 +471,34 @@ async def serve(
     api_key: str = DEFAULT_API_KEY,
     specs: Sequence[FakeSpec] | None = None,
 ) -> AsyncIterator[FakeServer]:
-    """Run every provider's fake on one port (``0`` picks a free one) for the duration of the block.
+    """Run every provider's fake, each on its own port, for the duration of the block.
+
+    ``port=0`` gives each provider a free port; ``port=N`` binds the providers of ``specs`` (in
+    order: OpenAI first) to N, N+1, …. One :class:`FakeState` serves them all, so
+    ``fake.requests``, ``fail_next`` and ``script`` work across every origin.
 
     >>> async def main():                                   # doctest: +SKIP
     ...     async with serve() as fake:
-    ...         print(fake.url_for("openai"))
+    ...         print(fake.url_for("openai"), fake.url_for("anthropic"))
     """
     chosen = list(specs) if specs is not None else all_specs()
+    if not chosen:
+        raise ValueError("serve() needs at least one provider spec")
     state = FakeState(api_key=api_key)
-    runner = web.AppRunner(build_app(chosen, state), handle_signals=False, shutdown_timeout=0.5, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0]
+    runners: list[web.AppRunner] = []
+    ports: dict[str, int] = {}
     try:
-        yield FakeServer(host=host, port=int(bound[1]), state=state, specs=chosen)
+        for i, spec in enumerate(chosen):
+            runner = web.AppRunner(build_app(spec, state), handle_signals=False, shutdown_timeout=0.5,
+                                   handler_cancellation=True, access_log=None)
+            runners.append(runner)
+            await runner.setup()
+            await web.TCPSite(runner, host, port + i if port else 0).start()
+            ports[spec.name] = int(runner.addresses[0][1])
+        yield FakeServer(host=host, port=ports[chosen[0].name], state=state, specs=chosen, ports=ports)
     finally:
-        await runner.cleanup()
+        for runner in reversed(runners):
+            await runner.cleanup()
 
 
 def run_forever(host: str, port: int, api_key: str = DEFAULT_API_KEY, ready: Callable[[FakeServer], Awaitable[None] | None] | None = None) -> None:

@@ -1,9 +1,8 @@
 """A fake of Anthropic's Messages API, written from Anthropic's API reference.
 
 Paths: ``POST /v1/messages`` (JSON, or SSE when ``"stream": true``), ``POST /v1/messages/count_tokens``,
-``GET /v1/models``, ``GET /v1/models/{model_id}``. An SDK's base URL is the server root (the SDK
-appends ``/v1/messages``). ``/v1/models`` is shared with the OpenAI fake on the same port; requests
-carrying ``anthropic-version`` get Anthropic's answer.
+``GET /v1/models``, ``GET /v1/models/{model_id}``. An SDK's base URL is the fake's origin (the SDK
+appends ``/v1/messages``); any other path gets 404 ``not_found_error``.
 
 Auth: ``x-api-key: <key>``; a missing or wrong key gets 401 ``authentication_error``. The
 ``anthropic-version`` header is required (400 ``invalid_request_error`` without it). Every
@@ -22,7 +21,8 @@ signed ``thinking`` block. Streams are framed as the streaming docs show
 (https://docs.anthropic.com/en/api/messages-streaming): ``event: <type>\\ndata: <json>\\n\\n`` for
 ``message_start`` (the whole message skeleton with usage), then per block ``content_block_start``,
 ``content_block_delta``\\ s, ``content_block_stop`` (a ``ping`` after the first start), then
-``message_delta`` (stop reason, cumulative output tokens) and ``message_stop``.
+``message_delta`` (stop reason; cumulative ``input_tokens``, cache token counts and ``output_tokens``)
+and ``message_stop``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -38,7 +39,7 @@ from aiohttp import web
 from ._content import count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._prompt_cache import Segment, install, prompt_cache
-from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
 __all__ = [
     "MODELS",
@@ -167,8 +168,21 @@ def _check_headers(request: web.Request) -> web.Response | None:
     return None
 
 
+# Any well-formed Claude id is answered (every id of the published model list, dated snapshots and
+# ``-latest`` aliases included, e.g. ``claude-3-5-haiku-20241022``), so a test never breaks the day an id
+# is missing from MODELS; ids a test declares unknown (``fake.models("anthropic", unknown=[…])``) and
+# ids of other families get 404 ``not_found_error``.
+_FAMILY = re.compile(r"claude-[a-z0-9.-]+")
+
+
 def known_model(model: str) -> bool:
-    return model in MODELS or any(model.startswith(m + "-20") for m in MODELS) or _base_model(model) in MODELS
+    return (model in MODELS or any(model.startswith(m + "-20") for m in MODELS) or _base_model(model) in MODELS
+            or _FAMILY.fullmatch(model) is not None)
+
+
+def _unknown(request: web.Request, model: Any) -> bool:
+    return not isinstance(model, str) or model in state_of(request).unknown_models.get(NAME, ()) \
+        or not known_model(model)
 
 
 def _base_model(model: str) -> str:
@@ -289,9 +303,14 @@ def _check_common(body: Any) -> None:
     ):
         raise _Invalid("system: Input should be a valid string or a list of text blocks")
     names: list[str] = []
-    for k, t in enumerate(body.get("tools") or ()):
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _Invalid("tools: Input should be a valid list")
+    for k, t in enumerate(tools or ()):
         if not isinstance(t, dict) or not t.get("name"):
             raise _Invalid(f"tools.{k}.custom.name: Field required")
+        if not isinstance(t["name"], str):
+            raise _Invalid(f"tools.{k}.custom.name: Input should be a valid string")
         if t.get("type", "custom") == "custom" and not isinstance(t.get("input_schema"), dict):
             raise _Invalid(f"tools.{k}.custom.input_schema: Field required")
         names.append(t["name"])
@@ -510,6 +529,9 @@ def _usage(input_: int, output: int, read: int = 0, write: int = 0, write_1h: in
             "output_tokens": output, "service_tier": "standard"}
 
 
+_DELTA_USAGE = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
+
+
 def message_payload(mid: str, model: str, blocks: list[dict[str, Any]], stop_reason: str,
                     stop_sequence: str | None, usage: dict[str, Any]) -> dict[str, Any]:
     """A ``message`` object as the Messages API returns it."""
@@ -551,7 +573,9 @@ def stream_frames(mid: str, model: str, blocks: list[dict[str, Any]], stop_reaso
         out.append(_frame("content_block_stop", {"type": "content_block_stop", "index": i}))
     out.append(_frame("message_delta", {"type": "message_delta",
                                         "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-                                        "usage": {"output_tokens": usage["output_tokens"]}}))
+                                        # cumulative, as the first-party API sends it (the SDK's
+                                        # MessageDeltaUsage): clients such as LangChain read usage here only
+                                        "usage": {k: usage[k] for k in _DELTA_USAGE if k in usage}}))
     out.append(_frame("message_stop", {"type": "message_stop"}))
     return out
 
@@ -560,27 +584,15 @@ def stream_frames(mid: str, model: str, blocks: list[dict[str, Any]], stop_reaso
 # Handlers
 
 
-def _parse(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-async def messages(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
-    body = _parse(raw)
+@endpoint("chat")
+async def messages(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
+    body = call.json
     invalid = validate_messages_body(body)
     if invalid is not None:
         return _error(*invalid)
     model = body["model"]
-    if not isinstance(model, str) or not known_model(model):
+    if _unknown(request, model):
         return _error(404, "not_found_error", f"model: {model}")
     prompt = input_tokens(body)
     window = _limits(model)[0]
@@ -602,49 +614,37 @@ async def messages(request: web.Request) -> web.StreamResponse:
                              error_frame=stream_error_frame, headers=headers)
 
 
-async def count_tokens_handler(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
-    body = _parse(raw)
+@endpoint("count_tokens")
+async def count_tokens_handler(call: Call) -> web.StreamResponse:
+    request, raw, fault = call.request, call.raw, call.fault
+    body = call.json
     invalid = validate_count_tokens_body(body)
     if invalid is not None:
         return _error(*invalid)
-    if not isinstance(body["model"], str) or not known_model(body["model"]):
+    if _unknown(request, body["model"]):
         return _error(404, "not_found_error", f"model: {body['model']}")
     return await send_json(request, {"input_tokens": input_tokens(body)}, fault,
                            {"request-id": _request_id(raw)})
 
 
 def _model_obj(model: str) -> dict[str, Any]:
-    info = MODELS[model]
+    info = MODELS.get(model) or MODELS.get(_base_model(model)) or (0, 0, model, "2025-01-01T00:00:00Z")
     return {"type": "model", "id": model, "display_name": info[2], "created_at": info[3]}
 
 
-async def list_models(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
+@endpoint("models", content=False)
+async def list_models(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     data = [_model_obj(m) for m in MODELS]
     return await send_json(request, {"data": data, "has_more": False, "first_id": data[0]["id"],
                                      "last_id": data[-1]["id"]}, fault, {"request-id": _request_id("models")})
 
 
-async def get_model(request: web.Request) -> web.StreamResponse:
+@endpoint("models", content=False)
+async def get_model(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     model = request.match_info["model"]
-    _, fault = await record(request, NAME)
-    denied = _check_headers(request)
-    if denied is not None:
-        return denied
-    if model not in MODELS:
+    if _unknown(request, model):
         return _error(404, "not_found_error", f"model: {model}")
     return await send_json(request, _model_obj(model), fault, {"request-id": _request_id(model)})
 
@@ -656,10 +656,13 @@ def add_routes(app: web.Application) -> None:
     from ._batch import add_anthropic_routes  # hook: batch
 
     add_anthropic_routes(app)
-    # ``GET /v1/models`` is OpenAI's path too: the shared-path dispatcher (fakes._server) sends a
-    # request here when it carries ``anthropic-version`` or ``x-api-key``, as every Anthropic client must.
-    add_shared_route(app, "GET", "/v1/models", NAME, list_models)
-    add_shared_route(app, "GET", "/v1/models/{model}", NAME, get_model)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{model}", get_model)
+
+
+def not_found(request: web.Request) -> web.Response:
+    """Anthropic's answer to a path it does not serve."""
+    return _error(404, "not_found_error", "Not Found")
 
 
 SPEC = FakeSpec(
@@ -669,4 +672,6 @@ SPEC = FakeSpec(
     error_response=error_response,
     stream_error_frame=stream_error_frame,
     default_status_message=lambda status: f"fake error {status}",
+    auth=lambda request, raw: _check_headers(request),
+    not_found=not_found,
 )

@@ -13,6 +13,9 @@ Paths:
 * ``POST /openai/v1/chat/completions`` — the v1 API: no ``api-version``, or ``preview``/``latest``;
   the deployment is the body's ``model``.
 * ``GET /openai/v1/models``.
+* ``GET /openai/models?api-version=…`` and ``GET /openai/models/{model}?api-version=…`` (Models - List /
+  Get: ``status``, ``capabilities``, ``lifecycle_status``, ``deprecation``, …), what
+  ``AzureOpenAI(api_version=…).models.list()`` calls.
 
 Deployments: a deployment exists when it is named after one of the OpenAI fake's models
 (``gpt-4o-mini``, …); any other name gets 404 ``DeploymentNotFound``.
@@ -42,7 +45,7 @@ from aiohttp import web
 from ._content import Decision, stable_id
 from ._faults import Fault
 from ._prompt_cache import install
-from ._server import FakeSpec, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, state_of
 from .openai import MODELS, Extras, Flavour, answer_chat, answer_models, stream_error_frame
 
 __all__ = ["API_VERSIONS", "FILTER_ANSWER", "FILTER_PROMPT", "FLAVOUR", "SPEC"]
@@ -86,12 +89,12 @@ def error_response(status: int, message: str, fault: Fault | None = None) -> web
 
 def _check(request: web.Request) -> web.Response | None:
     version = request.query.get("api-version")
-    if "/deployments/" in request.path:
-        if version is None:
-            return _error(404, "404", "Resource not found")
-        if version not in API_VERSIONS:
+    if request.path.startswith("/openai/v1/"):
+        if version is not None and version not in _V1_VERSIONS:
             return _error(400, "BadRequest", "API version not supported")
-    elif version is not None and version not in _V1_VERSIONS:
+    elif version is None:  # deployments and /openai/models need a dated api-version
+        return _error(404, "404", "Resource not found")
+    elif version not in API_VERSIONS:
         return _error(400, "BadRequest", "API version not supported")
     key = state_of(request).api_key
     auth = request.headers.get("Authorization", "")
@@ -141,20 +144,49 @@ def _screen(prompt: str, d: Decision) -> tuple[Decision, Extras] | web.Response:
 FLAVOUR = Flavour(NAME, MODELS, check_auth=_check, model_missing=_deployment_missing, screen=_screen)
 
 
-async def deployment_chat(request: web.Request) -> web.StreamResponse:
-    return await answer_chat(request, FLAVOUR, SPEC, model=request.match_info["deployment"])
+@endpoint("chat")
+async def deployment_chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, FLAVOUR, model=call.request.match_info["deployment"])
 
 
-async def v1_chat(request: web.Request) -> web.StreamResponse:
-    return await answer_chat(request, FLAVOUR, SPEC)
+@endpoint("chat")
+async def v1_chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, FLAVOUR)
 
 
-async def v1_models(request: web.Request) -> web.StreamResponse:
-    return await answer_models(request, FLAVOUR, SPEC)
+@endpoint("models", content=False)
+async def v1_models(call: Call) -> web.StreamResponse:
+    return await answer_models(call, FLAVOUR)
+
+
+def _model_item(model: str) -> dict[str, Any]:
+    # Models - List (learn.microsoft.com/rest/api/azureopenai/models/list): base models of the resource.
+    chat = not model.startswith("text-embedding")
+    return {"status": "succeeded", "model": None, "fine_tune": None,
+            "capabilities": {"fine_tune": False, "inference": True, "completion": False, "chat_completion": chat,
+                             "embeddings": not chat},
+            "lifecycle_status": "generally-available",
+            "deprecation": {"inference": 1_790_000_000},
+            "id": model, "created_at": 1_715_558_400, "object": "model"}
+
+
+@endpoint("models", content=False)
+async def list_models(call: Call) -> web.StreamResponse:
+    return await send_json(call.request, {"data": [_model_item(m) for m in MODELS], "object": "list"}, call.fault)
+
+
+@endpoint("models", content=False)
+async def get_model(call: Call) -> web.StreamResponse:
+    model = call.request.match_info["model"]
+    if not FLAVOUR.knows(model) or model in state_of(call.request).unknown_models.get(NAME, ()):
+        return _error(404, "404", "Resource not found")
+    return await send_json(call.request, _model_item(model), call.fault)
 
 
 def add_routes(app: web.Application) -> None:
     install(app)  # prompt-cache memory (cache: marked edit)
+    app.router.add_get("/openai/models", list_models)
+    app.router.add_get("/openai/models/{model}", get_model)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post("/openai/v1/chat/completions", v1_chat)
     app.router.add_get("/openai/v1/models", v1_models)
@@ -168,4 +200,9 @@ def add_routes(app: web.Application) -> None:
 
 
 # The fake's root is the resource endpoint: Azure's paths all start with /openai.
-SPEC = FakeSpec(NAME, "", add_routes, error_response, stream_error_frame)
+def not_found(request: web.Request) -> web.Response:
+    return _error(404, "404", "Resource not found")
+
+
+SPEC = FakeSpec(NAME, "", add_routes, error_response, stream_error_frame,
+                auth=lambda request, raw: _check(request), not_found=not_found)

@@ -42,7 +42,8 @@ from aiohttp import web
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._prompt_cache import Segment, install, prompt_cache
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
+from ._shapes import ANY, MapOf, check
 
 __all__ = ["ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SPEC", "encode_frame"]
 
@@ -233,9 +234,50 @@ def _texts(blocks: list[Any]) -> str:
     return "".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str))
 
 
+# The Converse request's members and types (Bedrock API reference, "Converse" and its data types);
+# fields the fake does not read are ANY.
+_SYSTEM_BLOCK = {"text": str, "guardContent": ANY, "cachePoint": ANY}
+_BLOCK = {
+    "text": str, "image": {"format": str, "source": {"bytes": str, "s3Location": ANY}}, "document": ANY,
+    "video": ANY, "toolUse": {"!toolUseId": str, "!name": str, "!input": ANY},
+    "toolResult": {"!toolUseId": str, "!content": [{"text": str, "json": ANY, "image": ANY, "document": ANY,
+                                                     "video": ANY}], "status": str},
+    "guardContent": ANY, "cachePoint": ANY, "citationsContent": ANY,
+    "reasoningContent": {"reasoningText": {"!text": str, "signature": str}, "redactedContent": str},
+}
+_CONVERSE = {
+    "messages": [{"!role": str, "!content": [_BLOCK]}], "system": [_SYSTEM_BLOCK],
+    "inferenceConfig": {"maxTokens": int, "temperature": float, "topP": float, "stopSequences": [str]},
+    "toolConfig": {"!tools": [{"toolSpec": {"!name": str, "description": str, "!inputSchema": {"json": ANY}},
+                               "cachePoint": ANY}],
+                   "toolChoice": {"auto": ANY, "any": ANY, "tool": {"!name": str}}},
+    "guardrailConfig": ANY, "additionalModelRequestFields": ANY, "promptVariables": ANY,
+    "additionalModelResponseFieldPaths": [str], "requestMetadata": MapOf(str), "performanceConfig": ANY,
+}
+
+
+def _aws_path(path: tuple[str | int, ...]) -> str:
+    # AWS validation messages number list members from 1: 'messages.1.member.content'
+    return ".".join(f"{p + 1}.member" if isinstance(p, int) else p for p in path)
+
+
+def _shape_error(body: Any) -> web.Response | None:
+    problem = check(body, _CONVERSE, strict=False)
+    if problem is None:
+        return None
+    if problem.kind == "missing":
+        at = _aws_path((*problem.path, problem.name))
+        return _error(400, "ValidationException", f"1 validation error detected: Value null at '{at}' failed to "
+                      "satisfy constraint: Member must not be null")
+    return _error(400, "SerializationException", f"Unexpected value type at '{_aws_path(problem.path)}'")
+
+
 def _validate(body: Any) -> web.Response | None:
     if not isinstance(body, dict):
         return _error(400, "SerializationException", "Unable to parse the request body as JSON.")
+    shape_error = _shape_error(body)
+    if shape_error is not None:
+        return shape_error
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs or not isinstance(msgs[0], dict) or msgs[0].get("role") != "user":
         return _error(400, "ValidationException", "A conversation must start with a user message. Try again with a "
@@ -345,23 +387,15 @@ def _request_id(*seed: object) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-async def _handle(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _auth(request, raw)
-    if denied is not None:
-        return denied
+@endpoint("chat")
+async def _handle(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     path = request.raw_path.partition("?")[0]
     encoded_model, _, action = path[len("/model/"):].rpartition("/")
     if action not in ("converse", "converse-stream") or not encoded_model:
         return _error(404, "UnknownOperationException", "")
     model = unquote(encoded_model)
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
+    body = call.json
     invalid = _validate(body)
     if invalid is not None:
         return invalid
@@ -444,4 +478,6 @@ SPEC = FakeSpec(
     add_routes=add_routes,
     error_response=error_response,
     stream_error_frame=stream_error_frame,
+    auth=_auth,
+    not_found=lambda request: _error(404, "UnknownOperationException", ""),
 )

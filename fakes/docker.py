@@ -13,13 +13,15 @@ Go server answering with ``http.Error``). Usage has only the three totals, as ll
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
 
+from ._faults import Fault
 from ._prompt_cache import install
-from ._server import FakeSpec
-from .openai import Flavour, answer_chat, answer_models, error_response, stream_error_frame
+from ._server import Call, FakeSpec, endpoint
+from .openai import Flavour, answer_chat, answer_models
 
 __all__ = ["FLAVOUR", "MODELS", "SPEC"]
 
@@ -27,6 +29,32 @@ NAME = "docker"
 # model -> context window
 MODELS: dict[str, int] = {"ai/smollm2": 8_192, "ai/llama3.2": 131_072, "ai/qwen3": 40_960, "ai/gemma3": 131_072,
                           "ai/mistral": 32_768}
+
+
+# llama.cpp server's format_error_response: error type per status.
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+          501: "not_supported_error", 503: "unavailable_error"}
+
+
+def _llama_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """The body llama.cpp's server (DMR's engine) sends: ``{"error": {"code", "message", "type"}}``."""
+    type_ = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return web.json_response({"error": {"code": status, "message": message, "type": type_}}, status=status,
+                             headers=headers)
+
+
+def error_response(status: int, message: str, fault: Fault | None = None) -> web.Response:
+    headers = {"Retry-After": fault.retry_after or "1"} if status == 429 and fault else None
+    text = {429: "Too many requests", 503: "Loading model", 500: "Internal server error"}.get(status, message)
+    return _llama_error(status, text, headers)
+
+
+def stream_error_frame() -> bytes:
+    return b'error: {"code":500,"message":"Internal server error","type":"server_error"}\n\n'
+
+
+def _invalid(message: str, param: str | None, code: str | None) -> web.Response:
+    return _llama_error(400, message)
 
 
 def _no_auth(request: web.Request) -> web.Response | None:
@@ -44,20 +72,24 @@ def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
 class _DockerFlavour(Flavour):
     def knows(self, model: str) -> bool:
         # a tag picks a quantisation of the same model
-        return model.partition(":")[0] in self.models
+        return model.partition(":")[0] in self.models or re.fullmatch(self.family, model) is not None
 
 
 FLAVOUR = _DockerFlavour(
-    NAME, MODELS, check_auth=_no_auth, model_missing=_model_missing, owned_by="docker", usage=_usage
+    NAME, MODELS, check_auth=_no_auth, model_missing=_model_missing, owned_by="docker", usage=_usage,
+    family=r"ai/[a-z0-9._-]+(:[A-Za-z0-9._-]+)?", reasoning_family="", reasoning_rejects_max_tokens=False,
+    invalid=_invalid,
 )
 
 
-async def chat(request: web.Request) -> web.StreamResponse:
-    return await answer_chat(request, FLAVOUR, SPEC)
+@endpoint("chat")
+async def chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, FLAVOUR)
 
 
-async def models(request: web.Request) -> web.StreamResponse:
-    return await answer_models(request, FLAVOUR, SPEC)
+@endpoint("models", content=False)
+async def models(call: Call) -> web.StreamResponse:
+    return await answer_models(call, FLAVOUR)
 
 
 def add_routes(app: web.Application) -> None:

@@ -31,7 +31,8 @@ from aiohttp import web
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._prompt_cache import Segment, install, prompt_cache
-from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
+from ._shapes import ANY, MapOf, Ref, check, snake
 
 __all__ = ["MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
 
@@ -153,9 +154,101 @@ def _texts(content: Any) -> str:
                    and isinstance(p.get("text"), str) and not p.get("thought"))
 
 
-def _validate(body: Any, counting: bool = False) -> web.Response | None:
+# The request types of the Gemini API (ai.google.dev/api, "GenerateContentRequest" and the types it
+# links; the generativelanguage v1beta protos). Proto3 JSON: a field may be spelled lowerCamelCase or
+# snake_case; an unknown name is refused ("Cannot find field"). ``Schema`` is Google's OpenAPI subset:
+# no ``additionalProperties``, no ``$schema`` — the most common real tool-calling 400.
+_SCHEMA: dict[str, Any] = {}
+_SCHEMA.update({
+    "type": str, "format": str, "title": str, "description": str, "nullable": bool, "enum": [str],
+    "maxItems": ANY, "minItems": ANY, "properties": MapOf(Ref(lambda: _SCHEMA)), "required": [str],
+    "minProperties": ANY, "maxProperties": ANY, "minLength": ANY, "maxLength": ANY, "pattern": str,
+    "example": ANY, "anyOf": [Ref(lambda: _SCHEMA)], "propertyOrdering": [str], "default": ANY,
+    "items": Ref(lambda: _SCHEMA), "minimum": float, "maximum": float,
+})
+_PART = {
+    "text": str, "inlineData": {"mimeType": str, "data": str}, "fileData": {"mimeType": str, "fileUri": str},
+    "functionCall": {"id": str, "!name": str, "args": MapOf(ANY)},
+    "functionResponse": {"id": str, "!name": str, "response": MapOf(ANY), "willContinue": bool, "scheduling": str,
+                         "parts": ANY},
+    "executableCode": ANY, "codeExecutionResult": ANY, "thought": bool, "thoughtSignature": str,
+    "videoMetadata": ANY, "partMetadata": ANY, "mediaResolution": ANY,
+}
+_CONTENT = {"role": str, "parts": [_PART]}
+_FUNCTION = {"!name": str, "description": str, "behavior": str, "parameters": _SCHEMA,
+             "parametersJsonSchema": ANY, "response": _SCHEMA, "responseJsonSchema": ANY}
+_TOOL = {"functionDeclarations": [_FUNCTION], "googleSearchRetrieval": ANY, "codeExecution": ANY,
+         "googleSearch": ANY, "computerUse": ANY, "urlContext": ANY, "fileSearch": ANY, "googleMaps": ANY}
+# v1's GenerationConfig (googleapis google/ai/generativelanguage/v1/generative_service.proto)
+_GENERATION_V1 = {
+    "candidateCount": int, "stopSequences": [str], "maxOutputTokens": int, "temperature": float, "topP": float,
+    "topK": int, "presencePenalty": float, "frequencyPenalty": float, "responseLogprobs": bool, "logprobs": int,
+}
+_GENERATION_V1BETA = {
+    **_GENERATION_V1, "responseMimeType": str, "seed": int, "enableEnhancedCivicAnswers": bool,
+    "responseSchema": _SCHEMA, "responseJsonSchema": ANY, "_responseJsonSchema": ANY,
+    "responseModalities": [str], "speechConfig": ANY, "mediaResolution": str, "imageConfig": ANY,
+    "thinkingConfig": {"includeThoughts": bool, "thinkingBudget": int, "thinkingLevel": str},
+}
+_SAFETY = [{"category": str, "threshold": str, "method": str}]
+# v1's GenerateContentRequest is model, contents, safety_settings, generation_config only (the v1 proto):
+# system instructions, tools, tool config, thinking and response schemas are v1beta features, refused
+# on v1 with "Unknown name … Cannot find field" as the real service does.
+_REQUEST = {
+    "v1": {"model": str, "contents": [_CONTENT], "safetySettings": _SAFETY, "generationConfig": _GENERATION_V1},
+    "v1beta": {"model": str, "contents": [_CONTENT], "safetySettings": _SAFETY,
+               "generationConfig": _GENERATION_V1BETA, "cachedContent": str, "tools": [_TOOL],
+               "toolConfig": {"functionCallingConfig": {"mode": str, "allowedFunctionNames": [str]},
+                              "retrievalConfig": ANY},
+               "systemInstruction": _CONTENT},
+}
+# countTokens takes ``contents`` or a whole ``generateContentRequest`` (checked again once unwrapped).
+_COUNT = {version: {**req, "generateContentRequest": req} for version, req in _REQUEST.items()}
+_PROTO_TYPES = {int: "TYPE_INT32", float: "TYPE_FLOAT", str: "TYPE_STRING", bool: "TYPE_BOOL"}
+
+
+def _proto_path(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else ("." if out else "") + snake(p)
+    return out
+
+
+def _bad_request(message: str, field: str | None) -> web.Response:
+    violation = {"description": message} if field is None else {"field": field, "description": message}
+    return _error(400, message, [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                                  "fieldViolations": [violation]}])
+
+
+def shape_problem(body: Any, version: str, counting: bool = False) -> web.Response | None:
+    """Google's 400 for a body its proto parser refuses (unknown field, wrong JSON type), or ``None``."""
+    problem = check(body, (_COUNT if counting else _REQUEST).get(version, _REQUEST["v1beta"]), aliases=True)
+    if problem is None or problem.kind == "missing":
+        return None  # a missing field is a semantic error, reported by _validate in its own words
+    at = _proto_path(problem.path)
+    if problem.kind == "unknown":
+        where = f" at '{at}'" if at else ""
+        return _bad_request(f'Invalid JSON payload received. Unknown name "{problem.name}"{where}: Cannot find field.',
+                            at or None)
+    expected = problem.expected
+    if expected in _PROTO_TYPES and not isinstance(problem.value, dict | list):
+        message = f"Invalid value at '{at}' ({_PROTO_TYPES[expected]}), {json.dumps(problem.value)}"
+    elif isinstance(problem.value, list):
+        message = f"Invalid JSON payload received. Proto field is not repeating, cannot start list at '{at}'."
+    elif isinstance(problem.value, dict):
+        message = f"Invalid JSON payload received. Starting an object on a scalar field at '{at}'."
+    else:
+        message = f"Invalid JSON payload received. Expected {'an array' if expected is list else 'an object'} " \
+                  f"at '{at}', got {json.dumps(problem.value)}."
+    return _bad_request(message, at)
+
+
+def _validate(body: Any, counting: bool = False, version: str = "v1beta") -> web.Response | None:
     if not isinstance(body, dict):
         return _error(400, "Invalid JSON payload received. Unexpected token.")
+    refused = shape_problem(body, version, counting)
+    if refused is not None:
+        return refused
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         if counting:
@@ -317,8 +410,16 @@ def stream_frames(model: str, d: Decision, prompt_tokens: int, response_id: str,
     return frames
 
 
-def _known(model: str) -> bool:
-    return model in MODELS
+# Any well-formed Gemini or Gemma id (``gemini-2.5-flash-preview-09-2025``, ``gemini-flash-latest``,
+# ``gemma-3-4b-it`` …) is answered; ids a test declares unknown (``fake.models("gemini", unknown=[…])``)
+# and ids of other families get 404 NOT_FOUND.
+_FAMILY = re.compile(r"(gemini|gemma)-[a-z0-9.-]+")
+
+
+def _known(model: str, request: web.Request | None = None) -> bool:
+    if request is not None and model in state_of(request).unknown_models.get(NAME, ()):
+        return False
+    return model in MODELS or _FAMILY.fullmatch(model) is not None
 
 
 def _not_found(model: str, version: str, method: str = "generateContent") -> web.Response:
@@ -326,34 +427,30 @@ def _not_found(model: str, version: str, method: str = "generateContent") -> web
                   f"{method}. Call ListModels to see the list of available models and their supported methods.")
 
 
-async def model_method(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _auth(request)
-    if denied is not None:
-        return denied
+@endpoint("chat")
+async def model_method(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     version = request.match_info["version"]
     model, _, method = request.match_info["target"].partition(":")
     if method not in ("generateContent", "streamGenerateContent", "countTokens"):
         return _error(404, f"Method not found: {method or '(none)'}.")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    if method == "countTokens" and isinstance(_get(body, "generateContentRequest"), dict):
-        body = _get(body, "generateContentRequest")
-    invalid = _validate(body, counting=method == "countTokens")
+    body = call.json
+    if method == "countTokens":
+        refused = _validate(body, counting=True, version=version) if isinstance(body, dict) else None
+        if refused is not None:
+            return refused
+        if isinstance(_get(body, "generateContentRequest"), dict):
+            body = _get(body, "generateContentRequest")
+    invalid = _validate(body, counting=method == "countTokens", version=version)
     if invalid is not None:
         return invalid
-    if not _known(model):
+    if not _known(model, request):
         return _not_found(model, version, method)
     prompt_tokens = _prompt_tokens(body)
     if method == "countTokens":
         return await send_json(request, {"totalTokens": prompt_tokens, "promptTokensDetails": [
             {"modality": "TEXT", "tokenCount": prompt_tokens}]}, fault)
-    limit = MODELS[model][0]
+    limit = MODELS.get(model, (1_048_576, 0, False))[0]
     if prompt_tokens > limit:
         return _error(400, f"The input token count ({prompt_tokens}) exceeds the maximum number of tokens "
                       f"allowed ({limit}).")
@@ -378,7 +475,7 @@ async def model_method(request: web.Request) -> web.StreamResponse:
 
 
 def _model_info(model: str, version: str) -> dict[str, Any]:
-    limit_in, limit_out, thinking = MODELS[model]
+    limit_in, limit_out, thinking = MODELS.get(model, (1_048_576, 65_536, model.startswith("gemini-2.5")))
     info: dict[str, Any] = {
         "name": f"models/{model}", "version": "001", "displayName": model.replace("-", " ").title(),
         "description": f"Fake {model}", "inputTokenLimit": limit_in, "outputTokenLimit": limit_out,
@@ -390,25 +487,18 @@ def _model_info(model: str, version: str) -> dict[str, Any]:
     return info
 
 
-async def list_models(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    denied = _auth(request)
-    if denied is not None:
-        return denied
+@endpoint("models", content=False)
+async def list_models(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     version = _version(request)
     return await send_json(request, {"models": [_model_info(m, version) for m in MODELS]}, fault)
 
 
-async def get_model(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    denied = _auth(request)
-    if denied is not None:
-        return denied
+@endpoint("models", content=False)
+async def get_model(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     version, model = _version(request), request.match_info["model"]
-    if not _known(model):
+    if not _known(model, request):
         return _error(404, f"models/{model} is not found for API version {version}.")
     return await send_json(request, _model_info(model, version), fault)
 
@@ -420,9 +510,8 @@ def _version(request: web.Request) -> str:
 
 def add_routes(app: web.Application) -> None:
     install(app)  # prompt-cache memory, one per server (cache: marked edit)
-    # google-genai defaults to API version v1; the docs use v1beta. Both are served. ``GET
-    # /v1/models[/{model}]`` is OpenAI's and Anthropic's path too: the shared-path dispatcher
-    # (fakes._server) sends a request here when it carries ``x-goog-api-key`` or ``?key=``.
+    # The docs use v1beta; google-genai's default is GOOGLE_AI_API_DEFAULT_VERSION in its _api_client
+    # (v1beta in older releases, v1 in 3.x). Both are served, each with its own request schema.
     from ._batch import (
         add_gemini_routes,  # hook: batch (first: models/{target} would take :batchGenerateContent)
     )
@@ -430,10 +519,16 @@ def add_routes(app: web.Application) -> None:
     add_gemini_routes(app)
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{{version:{version}}}/models/{{target}}", model_method)
-    app.router.add_get("/v1beta/models", list_models)
-    app.router.add_get("/v1beta/models/{model}", get_model)
-    add_shared_route(app, "GET", "/v1/models", NAME, list_models)
-    add_shared_route(app, "GET", "/v1/models/{model}", NAME, get_model)
+        app.router.add_get(f"/{version}/models", list_models)
+        app.router.add_get(f"/{version}/models/{{model}}", get_model)
+
+
+def not_found(request: web.Request) -> web.Response:
+    # Google's front end answers an unknown path with its HTML 404 page.
+    page = ("<!DOCTYPE html>\n<html lang=en>\n  <meta charset=utf-8>\n  <title>Error 404 (Not Found)!!1</title>\n"
+            f"  <p><b>404.</b> <ins>That\u2019s an error.</ins>\n  <p>The requested URL <code>{request.path}</code> "
+            "was not found on this server.  <ins>That\u2019s all we know.</ins>\n")
+    return web.Response(status=404, text=page, content_type="text/html", charset="UTF-8")
 
 
 SPEC = FakeSpec(
@@ -443,4 +538,6 @@ SPEC = FakeSpec(
     error_response=error_response,
     stream_error_frame=stream_error_frame,
     default_status_message=lambda status: _STATUS.get(status, ("UNKNOWN", f"fake error {status}"))[1],
+    auth=lambda request, raw: _auth(request),
+    not_found=not_found,
 )

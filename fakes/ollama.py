@@ -9,6 +9,7 @@ Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
   ``arguments`` as an object); ``done_reason`` stays ``"stop"`` for tool calls, as Ollama sends it.
   An empty ``messages`` list loads the model (``done_reason: "load"``, or ``"unload"`` with
   ``keep_alive: 0``).
+* ``POST /api/generate`` (prompt completion, stream or not), ``POST /api/embed``, ``GET /api/ps``.
 * ``GET /api/tags`` — the installed models, ``POST /api/show`` — details, ``model_info`` and
   ``capabilities``, ``GET /api/version``.
 
@@ -23,15 +24,21 @@ durations are derived from them, so they are deterministic. Mid-stream errors ar
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import json
+import math
+import time
 from typing import Any
 
 from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream
+from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
+from ._shapes import ANY, MapOf, check
+from .openai import Flavour, serve_on_v1
 
 __all__ = ["MODELS", "SPEC", "chat_payload", "stream_lines"]
 
@@ -179,6 +186,36 @@ def stream_lines(model: str, created_at: str, d: Decision, call: dict[str, Any] 
     return out
 
 
+# api.ChatRequest as Go's encoding/json sees it (unknown fields ignored; ``options`` is a map whose
+# documented keys Ollama converts with their types: docs/modelfile.md#valid-parameters-and-values).
+_MESSAGE = {"role": str, "content": str, "thinking": str, "images": [str], "tool_name": str, "tool_call_id": str,
+            "tool_calls": [{"id": str, "function": {"index": int, "name": str, "arguments": MapOf(ANY)}}]}
+_OPTIONS = {"num_predict": int, "num_ctx": int, "seed": int, "top_k": int, "temperature": float, "top_p": float,
+            "min_p": float, "repeat_penalty": float, "stop": [str]}
+_CHAT = {"model": str, "messages": [_MESSAGE], "stream": bool, "format": ANY, "keep_alive": ANY, "think": ANY,
+         "tools": [{"type": str, "function": {"name": str, "description": str, "parameters": ANY}}],
+         "options": _OPTIONS}
+_GO_KINDS = {str: "string", int: "int", float: "float64", bool: "bool", list: "array", dict: "object"}
+
+
+def _go_kind(v: Any) -> str:
+    return ("bool" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
+            if isinstance(v, str) else "array" if isinstance(v, list) else "object")
+
+
+def shape_error(body: Any, shape: dict[str, Any], go_type: str) -> web.Response | None:
+    """Go's ``encoding/json`` refusal of a wrong JSON type, as Ollama relays it (400)."""
+    problem = check(body, shape, strict=False)
+    if problem is None or problem.kind != "type":
+        return None
+    field = ".".join(p for p in problem.path if isinstance(p, str))
+    if problem.path and problem.path[0] == "options":
+        return _error(400, f'option "{field.partition(".")[2]}" must be of type '
+                      f'{_GO_KINDS.get(problem.expected, "object")}')
+    return _error(400, f"json: cannot unmarshal {_go_kind(problem.value)} into Go struct field {go_type}.{field} "
+                  f"of type {_GO_KINDS.get(problem.expected, 'object')}")
+
+
 def _think_error(body: dict[str, Any], model: str, caps: list[str]) -> tuple[bool, web.Response | None]:
     think = body.get("think")
     if think is None:
@@ -190,19 +227,18 @@ def _think_error(body: dict[str, Any], model: str, caps: list[str]) -> tuple[boo
     return think is not False, None
 
 
-async def chat(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
+@endpoint("chat")
+async def chat(call: Call) -> web.StreamResponse:
+    request, raw, fault, body = call.request, call.raw, call.fault, call.body
     if not raw:
         return _error(400, "missing request body")
-    try:
-        body = json.loads(raw)
-    except ValueError as e:
-        return _error(400, f"invalid character in request body: {e}")
+    if body is NOT_JSON:
+        return _error(400, "invalid character in request body: not JSON")
     if not isinstance(body, dict):
         return _error(400, "json: cannot unmarshal into Go value of type api.ChatRequest")
+    refused = shape_error(body, _CHAT, "ChatRequest")
+    if refused is not None:
+        return refused
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return _error(400, "model is required")
@@ -211,8 +247,6 @@ async def chat(request: web.Request) -> web.StreamResponse:
         return _error(404, f'model "{model}" not found, try pulling it first')
     info = MODELS[full]
     msgs = body.get("messages")
-    if msgs is not None and (not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs)):
-        return _error(400, "json: cannot unmarshal messages into Go struct field ChatRequest.messages")
     created_at = _now_rfc3339()
     if not msgs:
         reason = "unload" if body.get("keep_alive") in (0, "0", "0s") else "load"
@@ -228,35 +262,27 @@ async def chat(request: web.Request) -> web.StreamResponse:
         return bad
     d, prompt_tokens = _decision(body, thinking)
     seed = stable_id(body)
-    call = _tool_call(d, seed) if d.tool_name else None
-    eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(json.dumps(d.tool_args)) + 4 if call else 0)
+    tcall = _tool_call(d, seed) if d.tool_name else None
+    eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(json.dumps(d.tool_args)) + 4 if tcall else 0)
     eval_tokens = max(1, eval_tokens)
     if body.get("stream") is False:
-        return await send_json(request, chat_payload(model, created_at, d, call, prompt_tokens, eval_tokens), fault)
-    lines = stream_lines(model, created_at, d, call, prompt_tokens, eval_tokens)
+        return await send_json(request, chat_payload(model, created_at, d, tcall, prompt_tokens, eval_tokens), fault)
+    lines = stream_lines(model, created_at, d, tcall, prompt_tokens, eval_tokens)
     return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
                              error_frame=stream_error_frame)
 
 
-async def tags(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
+@endpoint("models", content=False)
+async def tags(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
     models = [{"name": name, "model": name, "modified_at": MODIFIED_AT, "size": info["size"],
                "digest": _digest(name), "details": _details(info)} for name, info in MODELS.items()]
     return await send_json(request, {"models": models}, fault)
 
 
-async def show(request: web.Request) -> web.StreamResponse:
-    raw, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = None
+@endpoint("models", content=False)
+async def show(call: Call) -> web.StreamResponse:
+    request, fault, body = call.request, call.fault, call.body
     if not isinstance(body, dict):
         return _error(400, "missing request body")
     model = body.get("model") or body.get("name")  # "name" is the deprecated spelling
@@ -289,19 +315,230 @@ async def show(request: web.Request) -> web.StreamResponse:
     return await send_json(request, payload, fault)
 
 
-async def version(request: web.Request) -> web.StreamResponse:
-    _, fault = await record(request, NAME)
-    early = await apply_pre_fault(request, SPEC, fault)
-    if early is not None:
-        return early
-    return await send_json(request, {"version": VERSION}, fault)
+@endpoint("version", content=False)
+async def version(call: Call) -> web.StreamResponse:
+    return await send_json(call.request, {"version": VERSION}, call.fault)
+
+
+_GENERATE = {"model": str, "prompt": str, "suffix": str, "system": str, "template": str, "images": [str],
+             "format": ANY, "options": _OPTIONS, "stream": bool, "raw": bool, "keep_alive": ANY, "context": [int],
+             "think": ANY}
+_EMBED = {"model": str, "input": ANY, "truncate": bool, "options": _OPTIONS, "keep_alive": ANY, "dimensions": int}
+
+
+def _model_or_error(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Response:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return _error(400, "model is required")
+    full = resolve(model)
+    if full is None:
+        return _error(404, f'model "{model}" not found, try pulling it first')
+    return model, MODELS[full]
+
+
+@endpoint("generate")
+async def generate(call: Call) -> web.StreamResponse:
+    """``POST /api/generate`` (docs/api.md "Generate a completion"): ``prompt`` (+ ``system``, ``raw``,
+    ``format``, ``images``, ``options``), streamed by default as ``response`` pieces, the ``done`` line
+    carrying ``done_reason``, ``context`` and the durations and counts."""
+    request, fault, body = call.request, call.fault, call.body
+    if body is NOT_JSON or not isinstance(body, dict):
+        return _error(400, "missing request body" if not call.raw else
+                      "json: cannot unmarshal into Go value of type api.GenerateRequest")
+    refused = shape_error(body, _GENERATE, "GenerateRequest")
+    if refused is not None:
+        return refused
+    found = _model_or_error(body)
+    if isinstance(found, web.Response):
+        return found
+    model, info = found
+    created_at = _now_rfc3339()
+    prompt = body.get("prompt") or ""
+    if not prompt and not body.get("images"):
+        # an empty prompt loads (or with keep_alive 0 unloads) the model
+        reason = "unload" if body.get("keep_alive") in (0, "0", "0s") else "load"
+        return await send_json(request, {"model": model, "created_at": created_at, "response": "", "done": True,
+                                         "done_reason": reason}, fault)
+    if "completion" not in info["capabilities"]:
+        return _error(400, f'"{model}" does not support generate')
+    thinking, bad = _think_error(body, model, info["capabilities"])
+    if bad is not None:
+        return bad
+    system = "" if body.get("raw") else (body.get("system") or "")
+    fmt = body.get("format")
+    opts = body.get("options") or {}
+    num_predict = opts.get("num_predict")
+    d = decide(prompt=prompt, schema=fmt if isinstance(fmt, dict) else None, json_mode=fmt == "json",
+               max_tokens=num_predict if isinstance(num_predict, int) and num_predict >= 0 else None,
+               stop=list(opts.get("stop") or ()), thinking=thinking)
+    prompt_tokens = 1 + count_tokens(prompt) + count_tokens(system) + 768 * len(body.get("images") or ())
+    eval_tokens = max(1, count_tokens(d.text) + count_tokens(d.reasoning))
+    # ``context``: the token ids of this exchange, to pass back for a follow-up (deprecated but sent)
+    context = list(range(1, min(prompt_tokens + eval_tokens, 64) + 1))
+    done = {"done": True, "done_reason": _done_reason(d), "context": context, **_metrics(prompt_tokens, eval_tokens)}
+    if body.get("stream") is False:
+        payload: dict[str, Any] = {"model": model, "created_at": created_at, "response": d.text}
+        if d.reasoning:
+            payload["thinking"] = d.reasoning
+        return await send_json(request, {**payload, **done}, fault)
+
+    def line(**fields: Any) -> bytes:
+        obj = {"model": model, "created_at": created_at, **fields}
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+    lines = [line(response="", thinking=piece, done=False) for piece in split_for_stream(d.reasoning)]
+    lines += [line(response=piece, done=False) for piece in split_for_stream(d.text)]
+    lines.append(line(response="", **done))
+    return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
+                             error_frame=stream_error_frame)
+
+
+def embedding_of(text: str, dims: int = 768) -> list[float]:
+    """A deterministic unit-length vector for ``text`` (the same text, the same vector)."""
+    seed = hashlib.sha256(text.encode()).digest()
+    raw = [((seed[i % 32] ^ (i * 37 % 256)) - 127.5) / 127.5 for i in range(dims)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [round(x / norm, 6) for x in raw]
+
+
+def _inputs(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(x, str) for x in value):
+        return list(value)
+    return None
+
+
+@endpoint("embed")
+async def embed(call: Call) -> web.StreamResponse:
+    """``POST /api/embed``: ``input`` is a string or a list of strings; one vector per input."""
+    body = call.json
+    if not isinstance(body, dict):
+        return _error(400, "json: cannot unmarshal into Go value of type api.EmbedRequest")
+    refused = shape_error(body, _EMBED, "EmbedRequest")
+    if refused is not None:
+        return refused
+    found = _model_or_error(body)
+    if isinstance(found, web.Response):
+        return found
+    model, info = found
+    inputs = _inputs(body.get("input", []))
+    if inputs is None:
+        return _error(400, "invalid input type")
+    if "embedding" not in info["capabilities"]:
+        return _error(400, "this model does not support embeddings")
+    dims = body["dimensions"] if isinstance(body.get("dimensions"), int) and body["dimensions"] > 0 else 768
+    tokens = sum(count_tokens(t) for t in inputs)
+    return await send_json(call.request, {"model": model, "embeddings": [embedding_of(t, dims) for t in inputs],
+                                          "total_duration": 14_143_917 + 1000 * tokens, "load_duration": 1_019_500,
+                                          "prompt_eval_count": tokens}, call.fault)
+
+
+@endpoint("ps", content=False)
+async def ps(call: Call) -> web.StreamResponse:
+    """``GET /api/ps``: the models loaded in memory (here: the ones requests have used so far)."""
+    used: list[str] = []
+    for r in state_of(call.request).requests:
+        if r.provider == NAME and r.endpoint in ("chat", "generate", "embed"):
+            with contextlib.suppress(ValueError, AttributeError):
+                name = resolve(str(json.loads(r.body).get("model")))
+                if name and name not in used:
+                    used.append(name)
+    expires = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)).isoformat()
+    models = [{"name": n, "model": n, "size": MODELS[n]["size"], "digest": _digest(n), "details": _details(MODELS[n]),
+               "expires_at": expires, "size_vram": MODELS[n]["size"], "context_length": 4096} for n in used]
+    return await send_json(call.request, {"models": models}, call.fault)
+
+
+# -- the OpenAI-compatible API (docs/openai.md): /v1/* on the same origin, the key "required but ignored"
+
+
+def _compat_error(status: int, message: str, type_: str = "invalid_request_error") -> web.Response:
+    return web.json_response({"error": {"message": message, "type": type_, "param": None, "code": None}},
+                             status=status)
+
+
+class _OllamaFlavour(Flavour):
+    def knows(self, model: str) -> bool:
+        return resolve(model) is not None
+
+
+OPENAI_FLAVOUR = _OllamaFlavour(
+    NAME, {name: info["context_length"] for name, info in MODELS.items()}, check_auth=lambda request: None,
+    model_missing=lambda model: _compat_error(404, f'model "{model}" not found, try pulling it first', "api_error"),
+    owned_by="library", reasoning_family="", reasoning_rejects_max_tokens=False,
+    invalid=lambda message, param, code: _compat_error(400, message),
+    usage=lambda prompt, completion, reasoning: {"prompt_tokens": prompt, "completion_tokens": completion + reasoning,
+                                                 "total_tokens": prompt + completion + reasoning},
+)
+
+
+@endpoint("openai_embeddings")
+async def openai_embeddings(call: Call) -> web.StreamResponse:
+    """``POST /v1/embeddings``: ``input`` a string or list of strings."""
+    body = call.json
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        return _compat_error(400, "invalid request: model is required")
+    if resolve(body["model"]) is None:
+        return _compat_error(404, f'model "{body["model"]}" not found, try pulling it first', "api_error")
+    inputs = _inputs(body.get("input"))
+    if not inputs:
+        return _compat_error(400, "invalid input type")
+    dims = body["dimensions"] if isinstance(body.get("dimensions"), int) and body["dimensions"] > 0 else 768
+    tokens = sum(count_tokens(t) for t in inputs)
+    data = [{"object": "embedding", "embedding": embedding_of(t, dims), "index": i} for i, t in enumerate(inputs)]
+    return await send_json(call.request, {"object": "list", "data": data, "model": body["model"],
+                                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, call.fault)
+
+
+@endpoint("openai_completions")
+async def openai_completions(call: Call) -> web.StreamResponse:
+    """``POST /v1/completions`` (legacy text completions): ``prompt`` → ``choices[0].text``."""
+    body = call.json
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        return _compat_error(400, "invalid request: model is required")
+    if resolve(body["model"]) is None:
+        return _compat_error(404, f'model "{body["model"]}" not found, try pulling it first', "api_error")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str):
+        return _compat_error(400, "invalid type for 'prompt': expected a string")
+    max_tokens = body.get("max_tokens")
+    d = decide(prompt=prompt, max_tokens=max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None)
+    seed = stable_id(body)
+    finish = "length" if d.finish == "length" else "stop"
+    usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(d.text),
+             "total_tokens": count_tokens(prompt) + count_tokens(d.text)}
+    head = {"id": "cmpl-" + seed[:6], "object": "text_completion", "created": int(time.time()),
+            "model": body["model"], "system_fingerprint": "fp_ollama"}
+    if not body.get("stream"):
+        return await send_json(call.request, {**head, "choices": [{"text": d.text, "index": 0,
+                                                                    "finish_reason": finish}], "usage": usage},
+                               call.fault)
+
+    def frame(obj: dict[str, Any]) -> bytes:
+        return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+    frames = [frame({**head, "choices": [{"text": piece, "index": 0, "finish_reason": None}]})
+              for piece in split_for_stream(d.text)]
+    frames.append(frame({**head, "choices": [{"text": "", "index": 0, "finish_reason": finish}]}))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        frames.append(frame({**head, "choices": [], "usage": usage}))
+    frames.append(b"data: [DONE]\n\n")
+    return await send_stream(call.request, frames, content_type="text/event-stream", fault=call.fault,
+                             error_frame=stream_error_frame)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/chat", chat)
+    app.router.add_post("/api/generate", generate)
+    app.router.add_post("/api/embed", embed)
     app.router.add_get("/api/tags", tags)
     app.router.add_post("/api/show", show)
+    app.router.add_get("/api/ps", ps)
     app.router.add_get("/api/version", version)
+    serve_on_v1(app, OPENAI_FLAVOUR)  # /v1/chat/completions, /v1/models, /v1/models/{model}
+    app.router.add_post("/v1/embeddings", openai_embeddings)
+    app.router.add_post("/v1/completions", openai_completions)
 
 
 SPEC = FakeSpec(

@@ -2,8 +2,12 @@
 
 Paths: ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``), ``GET /v1/models``,
 ``GET /v1/models/{model}``. Auth: ``Authorization: Bearer <key>``; a missing or wrong key gets
-OpenAI's 401 body. Invalid JSON, missing parameters, out-of-range values and orphan tool messages
-get 400 in OpenAI's error shape; an unknown model gets 404 ``model_not_found``. Content follows
+OpenAI's 401 body. Invalid JSON, missing parameters, mistyped or out-of-range values (the API
+reference's types, bounds and enums) and orphan tool messages get 400 in OpenAI's error shape
+(:func:`request_problem`). Any well-formed id of the family (``gpt-*``, ``o1``…``o9``, ``chatgpt-*``,
+``ft:*``) is answered; other ids, and ids declared with ``fake.models("openai", unknown=[…])``, get
+404 ``model_not_found``. Reasoning models (o-series, gpt-5) count ``reasoning_tokens`` and refuse
+``max_tokens``; ``logprobs: true`` returns ``logprobs.content``. Content follows
 :mod:`interlingua.fakes._content`.
 
 Streams are framed as OpenAI frames them: ``data: <chunk>\\n\\n`` per chunk, a first delta with the
@@ -19,6 +23,7 @@ error bodies, reasoning and annotations are data, never a copy of this code.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,10 +31,12 @@ from typing import Any
 
 from aiohttp import web
 
+from interlingua.core.tokens import get_encoding
+
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._prompt_cache import Segment, install, prompt_cache
-from ._server import FakeSpec, add_shared_route, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
 __all__ = [
     "FLAVOUR",
@@ -125,43 +132,263 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _validate(body: Any) -> web.Response | None:
-    if not isinstance(body, dict):
-        return _error(400, "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
-                      "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent "
-                      "was not valid JSON.)")
-    for p in ("model", "messages"):
-        if p not in body:
-            return _error(400, f"Missing required parameter: '{p}'.", param=p, code="missing_required_parameter")
-    msgs = body["messages"]
-    if not isinstance(msgs, list) or not msgs:
-        return _error(400, "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an "
-                      "empty array instead.", param="messages", code="empty_array")
+class _Bad(Exception):
+    """A request OpenAI refuses with 400: (message, param, code). Never leaves this module."""
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.param, self.code = message, param, code
+
+
+_NOT_JSON = ("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+             "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
+             "If you have trouble figuring out how to fix this, please contact us through our help center at "
+             "help.openai.com.)")
+
+
+def _json_kind(v: Any) -> str:
+    """How OpenAI's validator names a JSON value's type in "but got … instead"."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a decimal"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    return "an object"
+
+
+def _type_error(param: str, expected: str, v: Any) -> _Bad:
+    return _Bad(f"Invalid type for '{param}': expected {expected}, but got {_json_kind(v)} instead.", param,
+                "invalid_type")
+
+
+def _number(body: dict[str, Any], param: str, lo: float, hi: float) -> None:
+    v = body.get(param)
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise _type_error(param, "a decimal", v)
+    if v < lo:
+        raise _Bad(f"Invalid '{param}': decimal below minimum value. Expected a value >= {lo:g}, but got {v} "
+                   "instead.", param, "decimal_below_min_value")
+    if v > hi:
+        raise _Bad(f"Invalid '{param}': decimal above maximum value. Expected a value <= {hi:g}, but got {v} "
+                   "instead.", param, "decimal_above_max_value")
+
+
+def _integer(body: dict[str, Any], param: str, lo: int, hi: int | None = None) -> None:
+    v = body.get(param)
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _type_error(param, "an integer", v)
+    if v < lo:
+        raise _Bad(f"Invalid '{param}': integer below minimum value. Expected a value >= {lo}, but got {v} "
+                   "instead.", param, "integer_below_min_value")
+    if hi is not None and v > hi:
+        raise _Bad(f"Invalid '{param}': integer above maximum value. Expected a value <= {hi}, but got {v} "
+                   "instead.", param, "integer_above_max_value")
+
+
+def _typed(body: dict[str, Any], param: str, kind: type | tuple[type, ...], expected: str) -> None:
+    v = body.get(param)
+    if v is not None and (not isinstance(v, kind) or (kind is not bool and isinstance(v, bool))):
+        raise _type_error(param, expected, v)
+
+
+def _enum(value: Any, param: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'"
+        raise _Bad(f"Invalid value: '{value}'. Supported values are: {listed}.", param, "invalid_value")
+
+
+def _missing(param: str) -> _Bad:
+    return _Bad(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+
+
+def _check_messages(msgs: Any) -> None:
+    if not isinstance(msgs, list):
+        raise _type_error("messages", "an array", msgs)
+    if not msgs:
+        raise _Bad("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty "
+                   "array instead.", "messages", "empty_array")
     seen_calls: set[str] = set()
     for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in _ROLES:
-            return _error(400, f"Invalid value: '{m.get('role') if isinstance(m, dict) else m}'. Supported values "
-                          "are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
-                          param=f"messages[{i}].role", code="invalid_value")
-        for tc in m.get("tool_calls") or ():
-            if isinstance(tc, dict) and tc.get("id"):
+        at = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise _type_error(at, "an object", m)
+        if "role" not in m:
+            raise _missing(f"{at}.role")
+        _enum(m["role"], f"{at}.role", ("system", "assistant", "user", "function", "tool", "developer"))
+        content = m.get("content")
+        if content is None and m["role"] not in ("assistant", "function"):
+            raise _missing(f"{at}.content")
+        if content is not None and not isinstance(content, str):
+            if not isinstance(content, list):
+                raise _type_error(f"{at}.content", "one of a string or array of objects", content)
+            for j, part in enumerate(content):
+                if not isinstance(part, dict):
+                    raise _type_error(f"{at}.content[{j}]", "an object", part)
+                if "type" not in part:
+                    raise _missing(f"{at}.content[{j}].type")
+                if part["type"] == "text" and not isinstance(part.get("text"), str):
+                    raise _type_error(f"{at}.content[{j}].text", "a string", part.get("text"))
+        calls = m.get("tool_calls")
+        if calls is not None:
+            if m["role"] != "assistant" or not isinstance(calls, list):
+                raise _type_error(f"{at}.tool_calls", "an array", calls)
+            for j, tc in enumerate(calls):
+                if not isinstance(tc, dict):
+                    raise _type_error(f"{at}.tool_calls[{j}]", "an object", tc)
+                for req in ("id", "type", "function"):
+                    if req not in tc:
+                        raise _missing(f"{at}.tool_calls[{j}].{req}")
+                fn = tc["function"]
+                if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) \
+                        or not isinstance(fn.get("arguments"), str) or not isinstance(tc["id"], str):
+                    raise _type_error(f"{at}.tool_calls[{j}].function", "an object with string name and arguments", fn)
                 seen_calls.add(tc["id"])
-        if m["role"] == "tool" and m.get("tool_call_id") not in seen_calls:
-            return _error(400, "Invalid parameter: messages with role 'tool' must be a response to a preceeding "
-                          "message with 'tool_calls'.", param=f"messages.[{i}].role")
-    t = body.get("temperature")
-    if t is not None and (not isinstance(t, int | float) or not 0 <= t <= 2):
-        return _error(400, f"Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got {t} "
-                      "instead.", param="temperature", code="decimal_above_max_value")
+        if m["role"] == "tool":
+            if not isinstance(m.get("tool_call_id"), str):
+                raise _missing(f"{at}.tool_call_id")
+            if m["tool_call_id"] not in seen_calls:
+                raise _Bad("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+                           "message with 'tool_calls'.", f"messages.[{i}].role")
+
+
+def _check_tools(tools: Any) -> None:
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        raise _type_error("tools", "an array", tools)
+    for i, t in enumerate(tools):
+        at = f"tools[{i}]"
+        if not isinstance(t, dict):
+            raise _type_error(at, "an object", t)
+        if "type" not in t:
+            raise _missing(f"{at}.type")
+        _enum(t["type"], f"{at}.type", ("function", "custom"))
+        if t["type"] != "function":
+            continue
+        # OpenAI: {"type": "function"} alone is 400 missing_required_parameter for tools[i].function
+        if "function" not in t:
+            raise _missing(f"{at}.function")
+        fn = t["function"]
+        if not isinstance(fn, dict):
+            raise _type_error(f"{at}.function", "an object", fn)
+        if "name" not in fn:
+            raise _missing(f"{at}.function.name")
+        if not isinstance(fn["name"], str):
+            raise _type_error(f"{at}.function.name", "a string", fn["name"])
+        if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", fn["name"]):
+            raise _Bad(f"Invalid '{at}.function.name': string does not match pattern. Expected a string that "
+                       f"matches the pattern '^[a-zA-Z0-9_-]+$'.", f"{at}.function.name", "invalid_value")
+        for key, kind, expected in (("parameters", dict, "an object"), ("description", str, "a string"),
+                                    ("strict", bool, "a boolean")):
+            v = fn.get(key)
+            if v is not None and not isinstance(v, kind):
+                raise _type_error(f"{at}.function.{key}", expected, v)
+
+
+def _check_choice_and_format(body: dict[str, Any]) -> None:
+    choice = body.get("tool_choice")
+    if isinstance(choice, str):
+        _enum(choice, "tool_choice", ("none", "auto", "required"))
+    elif isinstance(choice, dict):
+        fn = choice.get("function")
+        if choice.get("type") != "function" or not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise _Bad("Invalid value for 'tool_choice': expected an object of the form {\"type\": \"function\", "
+                       "\"function\": {\"name\": \"my_function\"}}.", "tool_choice", "invalid_value")
+        if not body.get("tools"):
+            raise _Bad("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+                       "tool_choice")
+    elif choice is not None:
+        raise _type_error("tool_choice", "one of a string or an object", choice)
+    rf = body.get("response_format")
+    if rf is not None:
+        if not isinstance(rf, dict):
+            raise _type_error("response_format", "an object", rf)
+        if "type" not in rf:
+            raise _missing("response_format.type")
+        _enum(rf["type"], "response_format.type", ("text", "json_object", "json_schema"))
+        if rf["type"] == "json_schema":
+            js = rf.get("json_schema")
+            if not isinstance(js, dict):
+                raise _missing("response_format.json_schema")
+            if not isinstance(js.get("name"), str):
+                raise _missing("response_format.json_schema.name")
+            if js.get("schema") is not None and not isinstance(js["schema"], dict):
+                raise _type_error("response_format.json_schema.schema", "an object", js["schema"])
+
+
+def _check_params(body: dict[str, Any]) -> None:
+    if not isinstance(body["model"], str):
+        raise _type_error("model", "a string", body["model"])
+    _typed(body, "stream", bool, "a boolean")
+    _number(body, "temperature", 0, 2)
+    _number(body, "top_p", 0, 1)
+    _number(body, "presence_penalty", -2, 2)
+    _number(body, "frequency_penalty", -2, 2)
+    _integer(body, "n", 1, 128)
+    _integer(body, "max_tokens", 1)
+    _integer(body, "max_completion_tokens", 1)
+    _integer(body, "seed", -(2**63), 2**63 - 1)
+    _typed(body, "logprobs", bool, "a boolean")
+    _integer(body, "top_logprobs", 0, 20)
+    if body.get("top_logprobs") is not None and not body.get("logprobs"):
+        raise _Bad("Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is set.",
+                   "top_logprobs")
+    _typed(body, "parallel_tool_calls", bool, "a boolean")
+    _typed(body, "user", str, "a string")
+    _typed(body, "logit_bias", dict, "an object")
+    _typed(body, "metadata", dict, "an object")
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str):
+        if not isinstance(stop, list) or not all(isinstance(x, str) for x in stop):
+            raise _type_error("stop", "one of a string or array of strings", stop)
+        if len(stop) > 4:
+            raise _Bad(f"Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array "
+                       f"with length {len(stop)} instead.", "stop", "array_above_max_length")
+    so = body.get("stream_options")
+    if so is not None:
+        if not isinstance(so, dict):
+            raise _type_error("stream_options", "an object", so)
+        if not body.get("stream"):
+            raise _Bad("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
+        _typed(so, "include_usage", bool, "a boolean")
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        _enum(effort, "reasoning_effort", ("minimal", "low", "medium", "high"))
     retention = body.get("prompt_cache_retention")
     if retention is not None and retention not in ("in_memory", "24h"):  # cache: marked edit
-        return _error(400, f"Invalid value: '{retention}'. Supported values are: 'in_memory' and '24h'.",
-                      param="prompt_cache_retention", code="invalid_value")
-    for p in ("max_tokens", "max_completion_tokens"):
-        v = body.get(p)
-        if v is not None and (not isinstance(v, int) or v < 1):
-            return _error(400, f"Invalid '{p}': integer below minimum value. Expected a value >= 1, but got {v} "
-                          "instead.", param=p, code="integer_below_min_value")
+        raise _Bad(f"Invalid value: '{retention}'. Supported values are: 'in_memory' and '24h'.",
+                   "prompt_cache_retention", "invalid_value")
+
+
+def request_problem(body: Any) -> tuple[str, str | None, str | None] | None:
+    """Why OpenAI would refuse this Chat Completions body with 400: (message, param, code), or ``None``.
+
+    Written from the API reference's parameter table (types, bounds, enums) and the 400 bodies the
+    service sends (``invalid_type``, ``decimal_above_max_value``, ``missing_required_parameter``…).
+    """
+    try:
+        if not isinstance(body, dict):
+            raise _Bad(_NOT_JSON)
+        for p in ("model", "messages"):
+            if p not in body:
+                raise _missing(p)
+        _check_params(body)
+        _check_messages(body["messages"])
+        _check_tools(body.get("tools"))
+        _check_choice_and_format(body)
+    except _Bad as bad:
+        return bad.message, bad.param, bad.code
     return None
 
 
@@ -196,6 +423,22 @@ def _decision(body: dict[str, Any], thinking: bool = False) -> tuple[Decision, i
         stop=[stop] if isinstance(stop, str) else list(stop), thinking=thinking,
     )
     return d, prompt_tokens, prompt
+
+
+def logprobs_content(text: str, top: int) -> list[dict[str, Any]]:
+    """``logprobs.content`` for ``text`` as OpenAI sends it when ``logprobs`` is true: one entry per token
+    (its text, a log probability ≤ 0, its UTF-8 bytes) with ``top`` alternatives (``top_logprobs``)."""
+    enc = get_encoding("o200k_base")
+    out = []
+    for i, tok in enumerate(enc.encode(text, disallowed_special=())):
+        piece = enc.decode_single_token_bytes(tok)
+        token = piece.decode("utf-8", "replace")
+        logprob = -round(0.01 + (i % 7) * 0.05, 4)
+        alts = [{"token": token, "logprob": logprob, "bytes": list(piece)}]
+        alts += [{"token": f"{token}_{k}", "logprob": round(logprob - k, 4), "bytes": list(f"{token}_{k}".encode())}
+                 for k in range(1, top)]
+        out.append({"token": token, "logprob": logprob, "bytes": list(piece), "top_logprobs": alts[:top]})
+    return out
 
 
 def usage_payload(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
@@ -291,7 +534,7 @@ def completion_payload(cid: str, created: int, model: str, d: Decision, call: di
 
 def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[str, Any] | None,
                   usage: dict[str, Any], *, include_usage: bool, reasoning: str = "",
-                  extras: Extras = NO_EXTRAS) -> list[bytes]:
+                  extras: Extras = NO_EXTRAS, top_logprobs: int | None = None) -> list[bytes]:
     """The SSE frames of a streamed ``chat.completion.chunk`` sequence, ``data: [DONE]`` last.
 
     ``reasoning`` streams as ``reasoning_content`` deltas before the answer (xAI's shape).
@@ -301,10 +544,13 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
         return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        lp = None
+        if top_logprobs is not None and delta.get("content"):
+            lp = {"content": logprobs_content(delta["content"], top_logprobs), "refusal": None}
         # OpenAI's chunks repeat the completion's service_tier and system_fingerprint
         c: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                              "service_tier": "default", "system_fingerprint": SYSTEM_FINGERPRINT,
-                             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish,
+                             "choices": [{"index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish,
                                           **extras.choice}]}
         if include_usage:
             c["usage"] = None
@@ -342,6 +588,10 @@ def _unscreened(prompt: str, d: Decision) -> tuple[Decision, Extras]:
     return d, NO_EXTRAS
 
 
+def _invalid(message: str, param: str | None, code: str | None) -> web.Response:
+    return _error(400, message, param=param, code=code)
+
+
 def _model_missing(model: str) -> web.Response:
     return _error(404, f"The model `{model}` does not exist or you do not have access to it.",
                   code="model_not_found")
@@ -364,49 +614,61 @@ class Flavour:
     """(prompt, answer, reasoning) tokens → the ``usage`` object."""
     screen: Screen = _unscreened
     """A content filter: may rewrite the answer and annotate it, or refuse the request outright."""
+    family: str = r"(gpt-[0-9][a-z0-9.-]*|gpt-oss-[a-z0-9.-]+|chatgpt-[a-z0-9.-]+|o[1-9](-[a-z0-9.-]+)?|ft:.+)"
+    """Any model id matching this (a regular expression) is accepted, beside the table's: the fakes
+    answer every well-formed id of the provider's family (dated snapshots, new releases), so a test
+    never breaks the day a model id is missing from a table. ``fake.models(provider, unknown=[…])``
+    declares ids a test wants refused."""
+    reasoning_family: str = r"(o[1-9]|gpt-5)([a-z0-9.-]*)"
+    """Model ids that reason without showing it (token counts only), beside ``reasoning``."""
+    reasoning_rejects_max_tokens: bool = True
+    invalid: Callable[[str, str | None, str | None], web.Response] = _invalid
+    """(message, param, code) → this server's 400 for an invalid request."""
 
     def knows(self, model: str) -> bool:
-        return model in self.models or any(model.startswith(m + "-20") for m in self.models)
+        return (model in self.models or any(model.startswith(m + "-20") for m in self.models)
+                or re.fullmatch(self.family, model) is not None)
+
+    def reasoning_mode(self, model: str) -> str | None:
+        if model in self.reasoning:
+            return self.reasoning[model]
+        return "hidden" if self.reasoning_family and re.fullmatch(self.reasoning_family, model) else None
 
 
-async def answer_chat(request: web.Request, flavour: Flavour, spec: FakeSpec, *,
-                      model: str | None = None) -> web.StreamResponse:
-    """The whole ``POST …/chat/completions`` exchange for ``flavour``; ``model`` overrides the body's
-    (Azure names the deployment in the path)."""
-    raw, fault = await record(request, flavour.name)
-    early = await apply_pre_fault(request, spec, fault)
-    if early is not None:
-        return early
-    denied = flavour.check_auth(request)
-    if denied is not None:
-        return denied
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    if model is not None and isinstance(body, dict):
-        body.setdefault("model", model)
-    invalid = _validate(body)
-    if invalid is not None:
-        return invalid
+async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None) -> web.StreamResponse:
+    """The ``POST …/chat/completions`` answer for ``flavour`` (the :func:`endpoint` opening done);
+    ``model`` overrides the body's (Azure names the deployment in the path)."""
+    request, fault = call.request, call.fault
+    body = call.json
+    if model is not None and isinstance(body, dict) and body.get("model") is None:
+        body["model"] = model  # Azure's deployment path names the model; a body "model": null is ignored
+    problem = request_problem(body)
+    if problem is not None:
+        return flavour.invalid(*problem)
+    assert isinstance(body, dict)  # request_problem refused everything else
     model = model if model is not None else body["model"]
-    if not flavour.knows(model):
+    if model in state_of(request).unknown_models.get(flavour.name, ()) or not flavour.knows(model):
         return flavour.model_missing(model)
     window = flavour.models.get(model, 128_000)
-    mode = flavour.reasoning.get(model)
+    mode = flavour.reasoning_mode(model)
+    if mode is not None and flavour.reasoning_rejects_max_tokens and body.get("max_tokens") is not None:
+        # OpenAI's reasoning models (o-series, gpt-5): "max_tokens is deprecated … not compatible with o-series
+        # models" (API reference); the service answers 400 unsupported_parameter.
+        return flavour.invalid("Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                               "'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter")
     d, prompt_tokens, prompt = _decision(body, thinking=mode is not None)
     if prompt_tokens > window:
-        return _error(400, f"This model's maximum context length is {window} tokens. However, your messages "
-                      f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
-                      param="messages", code="context_length_exceeded")
+        return flavour.invalid(f"This model's maximum context length is {window} tokens. However, your messages "
+                               f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
+                               "messages", "context_length_exceeded")
     screened = flavour.screen(prompt, d)
     if isinstance(screened, web.Response):
         return screened
     d, extras = screened
     seed = stable_id(body)
     cid, created = "chatcmpl-" + seed, int(time.time())
-    call = _tool_call(d, seed) if d.tool_name else None
-    completion_tokens = count_tokens(d.text) + (count_tokens(call["function"]["arguments"]) + 3 if call else 0)
+    tcall = _tool_call(d, seed) if d.tool_name else None
+    completion_tokens = count_tokens(d.text) + (count_tokens(tcall["function"]["arguments"]) + 3 if tcall else 0)
     usage = flavour.usage(prompt_tokens, completion_tokens, count_tokens(d.reasoning))
     _prompt_caching(request, flavour, model, body, usage, prompt_tokens)  # cache: marked edit
     shown = d.reasoning if mode == "shown" else ""
@@ -415,15 +677,19 @@ async def answer_chat(request: web.Request, flavour: Flavour, spec: FakeSpec, *,
                "x-ratelimit-reset-requests": "120ms", "x-ratelimit-limit-tokens": "30000",
                "x-ratelimit-remaining-tokens": str(max(0, 30000 - prompt_tokens)),
                "x-ratelimit-reset-tokens": "2ms"}
+    top = body.get("top_logprobs") or 0 if body.get("logprobs") else None
     if not body.get("stream"):
-        payload = completion_payload(cid, created, model, d, call, usage, n=int(body.get("n") or 1),
+        payload = completion_payload(cid, created, model, d, tcall, usage, n=int(body.get("n") or 1),
                                      reasoning=shown, extras=extras)
+        if top is not None:
+            for choice in payload["choices"]:
+                choice["logprobs"] = {"content": logprobs_content(d.text if not tcall else "", top), "refusal": None}
         return await send_json(request, payload, fault, headers)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames = stream_frames(cid, created, model, d, call, usage, include_usage=include_usage, reasoning=shown,
-                           extras=extras)
+    frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
+                           extras=extras, top_logprobs=top)
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
-                             error_frame=spec.stream_error_frame, headers=headers)
+                             error_frame=call.spec.stream_error_frame, headers=headers)
 
 
 def models_payload(flavours: Iterable[Flavour]) -> dict[str, Any]:
@@ -432,66 +698,47 @@ def models_payload(flavours: Iterable[Flavour]) -> dict[str, Any]:
     return {"object": "list", "data": data}
 
 
-async def answer_models(request: web.Request, flavour: Flavour, spec: FakeSpec,
-                        listed: Iterable[Flavour] = ()) -> web.StreamResponse:
-    """``GET …/models``: every model of ``listed`` (default: of ``flavour``)."""
-    _, fault = await record(request, flavour.name)
-    early = await apply_pre_fault(request, spec, fault)
-    if early is not None:
-        return early
-    denied = flavour.check_auth(request)
-    if denied is not None:
-        return denied
-    return await send_json(request, models_payload(listed or (flavour,)), fault)
+async def answer_models(call: Call, flavour: Flavour) -> web.StreamResponse:
+    """``GET …/models``: every model of ``flavour``."""
+    return await send_json(call.request, models_payload((flavour,)), call.fault)
 
 
-# OpenAI and xAI both answer at /v1: the routes are added once and the request's model picks the
-# flavour (first registered wins for unknown models, so they get OpenAI's 404).
-_V1: web.AppKey[list[tuple[Flavour, FakeSpec]]] = web.AppKey("interlingua_fake_v1_flavours")
+_FLAVOUR_KEY: web.AppKey[Flavour] = web.AppKey("interlingua_fake_flavour")
 
 
-def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec) -> None:
-    """Answer ``flavour``'s models on the shared ``/v1/chat/completions`` and ``/v1/models`` paths."""
-    install(app)  # prompt-cache memory, one per server
-    if _V1 not in app:
-        app[_V1] = []
-        app.router.add_post("/v1/chat/completions", _v1_chat)
-        # Shared with Anthropic and Gemini (v1): _server's dispatcher sends their clients elsewhere.
-        add_shared_route(app, "GET", "/v1/models", NAME, _v1_models)
-        add_shared_route(app, "GET", "/v1/models/{model}", NAME, _v1_model)
-    app[_V1].append((flavour, spec))
+def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec | None = None) -> None:
+    """Answer ``flavour`` on ``/v1/chat/completions``, ``/v1/models`` and ``/v1/models/{model}``
+    (OpenAI's paths, which xAI's API uses too; each has its own origin)."""
+    install(app)  # prompt-cache memory, one per server (cache: marked edit)
+    app[_FLAVOUR_KEY] = flavour
+    app.router.add_post("/v1/chat/completions", _v1_chat)
+    app.router.add_get("/v1/models", _v1_models)
+    app.router.add_get("/v1/models/{model}", _v1_model)
 
 
-def _v1_for(request: web.Request, model: Any) -> tuple[Flavour, FakeSpec]:
-    served = request.app[_V1]
-    return next(((f, s) for f, s in served if isinstance(model, str) and f.knows(model)), served[0])
+@endpoint("chat")
+async def _v1_chat(call: Call) -> web.StreamResponse:
+    return await answer_chat(call, call.request.app[_FLAVOUR_KEY])
 
 
-async def _v1_chat(request: web.Request) -> web.StreamResponse:
-    try:
-        model = json.loads(await request.read()).get("model")
-    except (ValueError, AttributeError):
-        model = None
-    flavour, spec = _v1_for(request, model)
-    return await answer_chat(request, flavour, spec)
+@endpoint("models", content=False)
+async def _v1_models(call: Call) -> web.StreamResponse:
+    return await answer_models(call, call.request.app[_FLAVOUR_KEY])
 
 
-async def _v1_models(request: web.Request) -> web.StreamResponse:
-    served = request.app[_V1]
-    return await answer_models(request, *served[0], listed=[f for f, _ in served])
-
-
-async def _v1_model(request: web.Request) -> web.StreamResponse:
-    model = request.match_info["model"]
-    flavour, _ = _v1_for(request, model)
-    _, fault = await record(request, flavour.name)
-    denied = flavour.check_auth(request)
-    if denied is not None:
-        return denied
-    if not flavour.knows(model):
+@endpoint("models", content=False)
+async def _v1_model(call: Call) -> web.StreamResponse:
+    flavour = call.request.app[_FLAVOUR_KEY]
+    model = call.request.match_info["model"]
+    if model in state_of(call.request).unknown_models.get(flavour.name, ()) or not flavour.knows(model):
         return _error(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
-    return await send_json(request, {"id": model, "object": "model", "created": 1_700_000_000,
-                                     "owned_by": flavour.owned_by}, fault)
+    return await send_json(call.request, {"id": model, "object": "model", "created": 1_700_000_000,
+                                          "owned_by": flavour.owned_by}, call.fault)
+
+
+def not_found(request: web.Request) -> web.Response:
+    """OpenAI's answer to a path it does not serve."""
+    return _error(404, f"Invalid URL ({request.method} {request.path})")
 
 
 FLAVOUR = Flavour(NAME, MODELS)
@@ -515,4 +762,6 @@ SPEC = FakeSpec(
     add_routes=add_routes,
     error_response=error_response,
     stream_error_frame=stream_error_frame,
+    auth=lambda request, raw: FLAVOUR.check_auth(request),
+    not_found=not_found,
 )

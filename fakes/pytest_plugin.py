@@ -1,6 +1,6 @@
 """pytest plugin (registered through the ``pytest11`` entry point): the ``fake_llm`` fixtures.
 
-``fake_llm`` (async tests) starts every provider's fake on a free loopback port and yields a
+``fake_llm`` (async tests) starts every provider's fake, each on its own free loopback port, and yields a
 :class:`FakeLlm`: the base URLs, a configured :class:`interlingua.effects.Client`, the requests the
 fakes received (to assert what your code sent), and helpers to script answers and inject faults::
 
@@ -51,6 +51,7 @@ class FakeLlm:
 
     @property
     def base_url(self) -> str:
+        """The OpenAI fake's origin (every provider has its own: see :meth:`url_for`)."""
         return self.server.base_url
 
     @property
@@ -58,7 +59,12 @@ class FakeLlm:
         return self.server.api_key
 
     def url_for(self, provider: str) -> str:
+        """The base URL ``provider``'s SDK wants (each provider has its own origin)."""
         return self.server.url_for(provider)
+
+    def origin(self, provider: str) -> str:
+        """``provider``'s bare root URL (scheme, host, port)."""
+        return self.server.origin(provider)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -71,9 +77,10 @@ class FakeLlm:
         """The next requests to ``provider`` get these answers, in order (str, tool dict or Decision)."""
         self.server.script(provider, responses)
 
-    def fail_next(self, provider: str, fault: str | Fault, times: int = 1) -> None:
-        """The next ``times`` requests to ``provider`` get ``fault`` (e.g. "429", "500", "cut=2")."""
-        self.server.fail_next(provider, fault, times)
+    def fail_next(self, provider: str, fault: str | Fault, times: int = 1, *, endpoint: str | None = None) -> None:
+        """The next ``times`` requests to ``provider`` get ``fault`` (e.g. "429", "500", "cut=2");
+        with ``endpoint`` (``"chat"``, ``"models"``, or a path) only requests to that endpoint do."""
+        self.server.fail_next(provider, fault, times, endpoint=endpoint)
 
     def attempts(self, provider: str) -> int:
         return self.server.attempts(provider)

@@ -1,8 +1,8 @@
 """A fake of xAI's Chat Completions API (Grok), written from https://docs.x.ai/docs/api-reference.
 
-Paths: ``POST /v1/chat/completions`` and ``GET /v1/models`` — the same paths as OpenAI's, so both
-fakes share them and the request's ``model`` decides which one answers (any ``grok-*`` model
-below). Auth: ``Authorization: Bearer <key>``; a missing or wrong key gets xAI's **400** body,
+Paths: ``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /v1/models/{model}`` on the
+xAI fake's own origin (any well-formed ``grok-*`` id is answered). Every error, validation and
+context-length ones included, uses xAI's flat shape. Auth: ``Authorization: Bearer <key>``; a missing or wrong key gets xAI's **400** body,
 ``{"code": "Client specified an invalid argument", "error": "Incorrect API key provided: …"}``.
 
 Reasoning, as xAI documents it:
@@ -91,12 +91,24 @@ def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
     }
 
 
+def _invalid(message: str, param: str | None, code: str | None) -> web.Response:
+    # xAI's flat shape for validation and context-length errors too, never OpenAI's nested one.
+    return _error(400, "Client specified an invalid argument", message)
+
+
 FLAVOUR = Flavour(
-    NAME, MODELS, check_auth=_auth, model_missing=_model_missing, owned_by="xai", reasoning=REASONING, usage=_usage
+    NAME, MODELS, check_auth=_auth, model_missing=_model_missing, owned_by="xai", reasoning=REASONING, usage=_usage,
+    family=r"grok-[a-z0-9.-]+", reasoning_family="", reasoning_rejects_max_tokens=False, invalid=_invalid,
 )
 
 def add_routes(app: web.Application) -> None:
     serve_on_v1(app, FLAVOUR, SPEC)
 
 
-SPEC = FakeSpec(NAME, "/v1", add_routes, error_response, stream_error_frame)
+def not_found(request: web.Request) -> web.Response:
+    # xAI's flat error shape for every error, unknown paths included.
+    return _error(404, "Some requested entity was not found", f"Path not found: {request.method} {request.path}")
+
+
+SPEC = FakeSpec(NAME, "/v1", add_routes, error_response, stream_error_frame,
+                auth=lambda request, raw: _auth(request), not_found=not_found)

@@ -17,6 +17,7 @@ from interlingua.core import (
     ToolChoiceFunction,
     ToolSpec,
 )
+from interlingua.core.shared import conversation_problem
 
 # Text that exercises JSON escaping and multi-byte UTF-8 without being absurd.
 text = st.text(
@@ -63,7 +64,10 @@ def conversation(draw: st.DrawFn, *, with_tools: bool = True) -> tuple[Message, 
     turns = draw(st.integers(1, 3))
     n = 0
     for t in range(turns):
-        msgs.append(draw(user_message))
+        msg = draw(user_message)
+        if t == 0 and conversation_problem(ChatRequest(model="m", messages=(msg,))) is not None:
+            msg = Message.user(draw(nonempty_text))  # a conversation with nothing in it is refused
+        msgs.append(msg)
         if with_tools and t < turns - 1 and draw(st.booleans()):
             k = draw(st.integers(1, 2))
             calls = []

@@ -144,8 +144,10 @@ async def test_sdk_auth_and_validation_errors(fake: FakeServer, sdk: anthropic.A
     with pytest.raises(anthropic.BadRequestError, match="budget_tokens"):
         await sdk.messages.create(model=MODEL, max_tokens=1000, thinking={"type": "enabled", "budget_tokens": 1024},
                                   messages=[{"role": "user", "content": "hi"}])
-    with pytest.raises(anthropic.NotFoundError):
-        await sdk.messages.create(model="claude-nope", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    fake.models("anthropic", unknown=["claude-nope"])  # any well-formed claude-* id is answered unless declared
+    for unknown in ("claude-nope", "gpt-4o"):
+        with pytest.raises(anthropic.NotFoundError):
+            await sdk.messages.create(model=unknown, max_tokens=10, messages=[{"role": "user", "content": "hi"}])
 
 
 async def test_sdk_error_event_mid_stream(sdk: anthropic.AsyncAnthropic, fake: FakeServer) -> None:

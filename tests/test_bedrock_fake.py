@@ -4,6 +4,7 @@ with SigV4 and with a bearer API key, over real loopback sockets."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -26,10 +27,23 @@ TOOL = {"toolSpec": {"name": "get_weather", "description": "Weather",
                      "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}}
 
 
+_OPEN: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_boto3_clients() -> Iterator[None]:
+    """Close every boto3 client a test made: an open pooled socket surfaces later as a ResourceWarning."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def sdk(fake: FakeServer, secret: str = SECRET_ACCESS_KEY) -> Any:
-    return boto3.client("bedrock-runtime", endpoint_url=fake.url_for("bedrock"), region_name="us-east-1",
-                        aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=secret,
-                        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    client = boto3.client("bedrock-runtime", endpoint_url=fake.url_for("bedrock"), region_name="us-east-1",
+                          aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=secret,
+                          config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    _OPEN.append(client)
+    return client
 
 
 def user(text: str) -> list[dict[str, Any]]:
@@ -87,7 +101,11 @@ async def test_boto3_mid_stream_throttling(fake: FakeServer) -> None:
     """The error-event fault is a throttlingException frame boto3 raises as EventStreamError."""
     fake.fail_next("bedrock", "error-event")
     def run() -> None:
-        list(sdk(fake).converse_stream(modelId=MODEL, messages=user("a b c d e f"))["stream"])
+        stream = sdk(fake).converse_stream(modelId=MODEL, messages=user("a b c d e f"))["stream"]
+        try:
+            list(stream)
+        finally:
+            stream.close()  # an error event leaves the HTTP response open: its socket is not the pool's
     with pytest.raises(EventStreamError) as info:
         await asyncio.to_thread(run)
     assert info.value.response["Error"]["Code"] == "throttlingException"

@@ -132,6 +132,7 @@ async def test_token_limit_across_calls(fake: FakeServer) -> None:
 
 async def test_unknown_model_is_sent_and_costs_nothing_known(fake: FakeServer) -> None:
     """Without caps an uncatalogued model is sent; its cost is unknown, so the total stays 0."""
+    fake.models("openai", unknown=["gpt-99"])
     async with _client(fake) as client:
         r = await client.chat("openai:gpt-99", "hi")  # not in the fake either: 404, released
         assert r.failure().kind is ErrorKind.NOT_FOUND and client.total_cost == 0

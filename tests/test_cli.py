@@ -127,7 +127,8 @@ def test_fakes_serve_prints_urls_and_every_env_var(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("interlingua.fakes._server.run_forever", fake_run_forever)
     code, out, _ = run(capsys, "fakes", "serve", "--host", "127.0.0.1", "--port", "9999")
     assert code == 0 and seen == {"host": "127.0.0.1", "port": 9999}
-    assert "  openai     http://127.0.0.1:9999/v1\n" in out and "  docker     http://127.0.0.1:9999/engines/v1\n" in out
+    # one origin per provider: OpenAI first on the given port, the others on the next ones
+    assert "  openai     http://127.0.0.1:9999/v1\n" in out and "  docker     http://127.0.0.1:10002/engines/v1\n" in out
     exported = {line.split()[1].split("=")[0] for line in out.splitlines() if line.strip().startswith("export ")}
     for provider, spec in ENV.items():
         names = set(spec.api_key[:1] + spec.base_url[:1] + spec.api_version[:1])
@@ -143,7 +144,7 @@ def test_demo_subprocess() -> None:
     exe = Path(sys.executable).with_name("interlingua")
     done = subprocess.run([str(exe), "demo"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    for line in ("fake providers listening on http://127.0.0.1:", "→ 'Fake reply: What is interlingua?'",
+    for line in ("fake providers listening on 127.0.0.1 (OpenAI's origin: http://127.0.0.1:", "→ 'Fake reply: What is interlingua?'",
                  "get_weather(", "Failure(kind=rate_limit, status=429", "attempts=2", "Failure(kind=invalid_model)",
                  "done: no keys, no network"):
         assert line in done.stdout, line

@@ -60,8 +60,10 @@ async def test_request_object_and_options(client: Client, fake: FakeServer) -> N
         (("anthropic:claude-x", None), ErrorKind.INVALID_REQUEST),
     ],
 )
-async def test_expected_failures_are_values(client: Client, call: tuple[str, str | None], kind: ErrorKind) -> None:
+async def test_expected_failures_are_values(client: Client, fake: FakeServer, call: tuple[str, str | None],
+                                           kind: ErrorKind) -> None:
     """Unknown models, missing messages and 404s are Failures of the right kind."""
+    fake.models("openai", unknown=["gpt-9000"])  # the fake answers every well-formed gpt-* id unless told
     result = await client.chat(*call)
     assert isinstance(result, Failure) and result.failure().kind is kind
 

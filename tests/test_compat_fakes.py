@@ -25,7 +25,7 @@ HELLO = [{"role": "user", "content": "hello there"}]
 @pytest.fixture
 async def azure(fake: FakeServer) -> AsyncIterator[openai.AsyncAzureOpenAI]:
     """The SDK's Azure client on the fake's deployment paths."""
-    c = openai.AsyncAzureOpenAI(azure_endpoint=fake.base_url, api_key=fake.api_key, api_version="2024-10-21",
+    c = openai.AsyncAzureOpenAI(azure_endpoint=fake.url_for("azure"), api_key=fake.api_key, api_version="2024-10-21",
                                 max_retries=0)
     yield c
     await c.close()
@@ -88,11 +88,11 @@ async def test_sdk_azure_answer_filtered(azure: openai.AsyncAzureOpenAI) -> None
 
 async def test_sdk_azure_errors(fake: FakeServer) -> None:
     """Bad key, unsupported api-version and an unknown deployment get Azure's own statuses and codes."""
-    bad = openai.AsyncAzureOpenAI(azure_endpoint=fake.base_url, api_key="wrong", api_version="2024-10-21",
+    bad = openai.AsyncAzureOpenAI(azure_endpoint=fake.url_for("azure"), api_key="wrong", api_version="2024-10-21",
                                   max_retries=0)
-    old = openai.AsyncAzureOpenAI(azure_endpoint=fake.base_url, api_key=fake.api_key, api_version="1999-01-01",
+    old = openai.AsyncAzureOpenAI(azure_endpoint=fake.url_for("azure"), api_key=fake.api_key, api_version="1999-01-01",
                                   max_retries=0)
-    good = openai.AsyncAzureOpenAI(azure_endpoint=fake.base_url, api_key=fake.api_key, api_version="2024-10-21",
+    good = openai.AsyncAzureOpenAI(azure_endpoint=fake.url_for("azure"), api_key=fake.api_key, api_version="2024-10-21",
                                    max_retries=0)
     try:
         with pytest.raises(openai.AuthenticationError) as e1:
@@ -112,7 +112,7 @@ async def test_sdk_azure_errors(fake: FakeServer) -> None:
 async def test_fake_azure_requires_api_version(fake: FakeServer) -> None:
     """The deployment path without api-version is Azure's 404 'Resource not found'."""
     async with aiohttp.ClientSession() as s, s.post(
-        fake.base_url + "/openai/deployments/gpt-4o/chat/completions", json={"messages": HELLO},
+        fake.url_for("azure") + "/openai/deployments/gpt-4o/chat/completions", json={"messages": HELLO},
         headers={"api-key": fake.api_key},
     ) as r:
         assert r.status == 404
@@ -121,7 +121,7 @@ async def test_fake_azure_requires_api_version(fake: FakeServer) -> None:
 
 async def test_sdk_azure_v1_path(fake: FakeServer) -> None:
     """The v1 API: plain AsyncOpenAI at {endpoint}/openai/v1 with the key as a bearer token."""
-    async with openai.AsyncOpenAI(base_url=fake.base_url + "/openai/v1", api_key=fake.api_key, max_retries=0) as c:
+    async with openai.AsyncOpenAI(base_url=fake.url_for("azure") + "/openai/v1", api_key=fake.api_key, max_retries=0) as c:
         r = await c.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
         assert r.choices[0].message.content == "Fake reply: hello there"
         assert "gpt-4o-mini" in [m.id for m in (await c.models.list()).data]
@@ -162,7 +162,8 @@ async def test_sdk_grok_bad_key(fake: FakeServer) -> None:
 @pytest.mark.parametrize("engine", ["/engines/v1", "/engines/llama.cpp/v1"])
 async def test_sdk_docker_model_runner(fake: FakeServer, engine: str) -> None:
     """DMR answers namespaced models on both engine paths with no auth, and lists its models."""
-    async with openai.AsyncOpenAI(base_url=fake.base_url + engine, api_key="unused", max_retries=0) as c:
+    fake.models("docker", unknown=["ai/not-pulled"])  # any ai/* id is answered unless a test declares it absent
+    async with openai.AsyncOpenAI(base_url=fake.origin("docker") + engine, api_key="unused", max_retries=0) as c:
         r = await c.chat.completions.create(model="ai/smollm2:360M-Q4_K_M", messages=HELLO)
         assert r.choices[0].message.content == "Fake reply: hello there"
         stream = await c.chat.completions.create(model="ai/smollm2", messages=HELLO, stream=True)
@@ -242,6 +243,7 @@ async def test_client_xai(fake: FakeServer) -> None:
 async def test_client_docker(fake: FakeServer) -> None:
     """docker:ai/smollm2 keeps its slash end to end, with or without a key; unknown models are not_found."""
     cfg = LlmConfig(retry_enabled=False).with_provider("docker", base_url=fake.url_for("docker"))
+    fake.models("docker", unknown=["ai/absent"])
     async with Client(cfg) as client:
         r = (await client.chat("docker:ai/smollm2", "hello there", max_tokens=2)).unwrap()
         s = (await client.stream_response("ai/smollm2", "hello there", max_tokens=2)).unwrap()

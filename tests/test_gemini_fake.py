@@ -160,6 +160,7 @@ async def test_client_errors(client: Client, fake: FakeServer) -> None:
     fake.fail_next("gemini", "429;retry-after=4")
     err = (await client.chat(f"gemini:{MODEL}", "x")).failure()
     assert err.kind is ErrorKind.RATE_LIMIT and err.retry_after == 4.0
+    fake.models("gemini", unknown=["gemini-9-ultra"])  # well-formed ids are answered unless declared unknown
     assert (await client.chat("gemini:gemini-9-ultra", "x")).failure().kind is ErrorKind.NOT_FOUND
     fake.fail_next("gemini", "cut=1")
     r = await client.stream_response(f"gemini:{MODEL}", "one two three four five six")

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from returns.result import Failure, Success
 
 from interlingua.core import PROVIDERS, ErrorKind, ModelRef, parse_model
+from interlingua.core.shared import model_id_problem
 
 CASES = [
     ("openai:gpt-4o", "openai", "gpt-4o"),
@@ -59,5 +60,10 @@ def test_unknown_forms_fail_with_guidance(s: str) -> None:
 
 @given(st.sampled_from(PROVIDERS), st.text(min_size=1, max_size=30).filter(lambda s: s.strip() == s and s))
 def test_explicit_prefix_always_wins(provider: str, model: str) -> None:
-    """``provider:anything`` keeps everything after the first colon, whatever it contains."""
-    assert parse_model(f"{provider}:{model}") == Success(ModelRef(provider, model))
+    """``provider:anything`` keeps everything after the first colon, whatever it contains — unless
+    that id could not go on the wire (a dot segment, whitespace, a control character)."""
+    result = parse_model(f"{provider}:{model}")
+    if model_id_problem(model) is None:
+        assert result == Success(ModelRef(provider, model))
+    else:
+        assert result.failure().kind is ErrorKind.INVALID_MODEL

@@ -305,7 +305,7 @@ def test_generated_requests_are_valid_openai_json(req: ChatRequest) -> None:
     """Every generated request encodes to a body the fake's independent validator accepts."""
     http = encode_request("openai", req, api_key="k").unwrap()
     body = json.loads(http.body)
-    assert fake_openai._validate(body) is None
+    assert fake_openai.request_problem(body) is None
     assert len(body["messages"]) == len(req.messages)
     for wire, m in zip(body["messages"], req.messages, strict=True):
         assert wire["role"] == m.role.value

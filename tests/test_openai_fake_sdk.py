@@ -113,11 +113,14 @@ async def test_wrong_and_missing_key(fake: FakeServer) -> None:
     await bad.close()
 
 
-async def test_unknown_model_and_invalid_body(sdk: openai.AsyncOpenAI) -> None:
-    """Unknown models are 404 model_not_found; invalid parameters are 400 with OpenAI's error shape."""
-    with pytest.raises(openai.NotFoundError) as nf:
-        await sdk.chat.completions.create(model="gpt-9000", messages=[{"role": "user", "content": "x"}])
-    assert nf.value.code == "model_not_found"
+async def test_unknown_model_and_invalid_body(sdk: openai.AsyncOpenAI, fake: FakeServer) -> None:
+    """Declared-unknown and other-family models are 404 model_not_found; invalid parameters are 400 with
+    OpenAI's error shape."""
+    fake.models("openai", unknown=["gpt-9000"])
+    for unknown in ("gpt-9000", "claude-3-5-haiku-20241022"):
+        with pytest.raises(openai.NotFoundError) as nf:
+            await sdk.chat.completions.create(model=unknown, messages=[{"role": "user", "content": "x"}])
+        assert nf.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as br:
         await sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}], temperature=3)
     assert br.value.param == "temperature"

@@ -90,6 +90,11 @@ def test_plain_http_to_remote_hosts_is_refused_by_every_dialect(provider: str, s
     d = DIALECTS[provider]
     for url in INSECURE:
         err = d.encode_request(REQ, _cfg(url), stream=stream, now=1.7e9).failure()
+        if "@" in url:  # userinfo ("localhost@evil") is refused as credentials in the URL, opt-in or not
+            assert err.kind is ErrorKind.INVALID_REQUEST and "credentials" in err.message, (url, err)
+            insecure = d.encode_request(REQ, _cfg(url, allow_insecure_http=True), stream=stream, now=1.7e9)
+            assert "credentials" in insecure.failure().message
+            continue
         assert err.kind is ErrorKind.INVALID_REQUEST and "plain http" in err.message, (url, err)
         assert isinstance(d.encode_request(REQ, _cfg(url, allow_insecure_http=True), stream=stream, now=1.7e9), Success)
     for url in [*LOOPBACK, "https://example.com/v1"]:

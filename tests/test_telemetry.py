@@ -137,7 +137,7 @@ async def test_chat_span_and_metrics_follow_the_convention(fake: FakeServer, ote
     assert a[sc.REQUEST_MODEL] == ref_model and a[sc.REQUEST_MAX_TOKENS] == 64
     assert a[sc.REQUEST_TEMPERATURE] == 0.5 and a[sc.REQUEST_STOP_SEQUENCES] == ("END",)
     assert sc.REQUEST_STREAM not in a  # "If and only if the request is streaming"
-    assert a[sc.SERVER_ADDRESS] == "127.0.0.1" and a[sc.SERVER_PORT] == fake.port
+    assert a[sc.SERVER_ADDRESS] == "127.0.0.1" and a[sc.SERVER_PORT] == fake.port_for(provider)
     assert a.get(sc.RESPONSE_MODEL) == (resp.model or None)  # Bedrock's Converse names no model
     assert a[sc.RESPONSE_FINISH_REASONS] == ("stop",)
     if resp.id:
@@ -157,7 +157,7 @@ async def test_chat_span_and_metrics_follow_the_convention(fake: FakeServer, ote
     # metrics: one duration point, input and output token points, the convention's attributes and buckets
     (duration,) = otel.points("gen_ai.client.operation.duration")
     common = {sc.OPERATION_NAME: "chat", sc.PROVIDER_NAME: EXPECTED_PROVIDER[provider], sc.REQUEST_MODEL: ref_model,
-              sc.SERVER_ADDRESS: "127.0.0.1", sc.SERVER_PORT: fake.port}
+              sc.SERVER_ADDRESS: "127.0.0.1", sc.SERVER_PORT: fake.port_for(provider)}
     if resp.model:
         common[sc.RESPONSE_MODEL] = resp.model
     assert dict(duration.attributes or {}) == common and duration.count == 1

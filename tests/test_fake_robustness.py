@@ -1,0 +1,216 @@
+"""Never a 500 from the fake itself: arbitrary JSON bodies to every fake endpoint get a documented status
+and the provider's own error body (hypothesis property tests over real loopback sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from interlingua.fakes import FakeServer, serve
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[FakeServer]:
+    """The fakes on a background thread for the module (hypothesis runs many examples per test)."""
+    box: dict[str, Any] = {}
+    ready = threading.Event()
+
+    async def main() -> None:
+        box["stop"] = asyncio.Event()
+        async with serve() as server:
+            box["server"], box["loop"] = server, asyncio.get_running_loop()
+            ready.set()
+            await box["stop"].wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    try:
+        yield box["server"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(10)
+
+
+def _openai_shape(r: httpx.Response) -> bool:
+    err = r.json().get("error")
+    return isinstance(err, dict) and isinstance(err.get("message"), str) and {"type", "param", "code"} <= set(err)
+
+
+def _azure_shape(r: httpx.Response) -> bool:
+    err = r.json().get("error")
+    return isinstance(err, dict) and isinstance(err.get("message"), str) and "code" in err
+
+
+def _xai_shape(r: httpx.Response) -> bool:
+    body = r.json()
+    return set(body) == {"code", "error"} and all(isinstance(v, str) for v in body.values())
+
+
+def _docker_shape(r: httpx.Response) -> bool:
+    # llama.cpp server's {"error": {"code", "message", "type"}}; the runner's own plain-text 404
+    if r.headers["content-type"].startswith("text/plain"):
+        return r.status_code == 404
+    return _openai_shape(r) or (isinstance(r.json().get("error"), dict) and "message" in r.json()["error"])
+
+
+def _anthropic_shape(r: httpx.Response) -> bool:
+    body = r.json()
+    return body.get("type") == "error" and isinstance(body["error"].get("message"), str) and "type" in body["error"]
+
+
+def _gemini_shape(r: httpx.Response) -> bool:
+    err = r.json().get("error")
+    return isinstance(err, dict) and err.get("code") == r.status_code and {"message", "status"} <= set(err)
+
+
+def _ollama_shape(r: httpx.Response) -> bool:
+    return isinstance(r.json().get("error"), str)
+
+
+def _bedrock_shape(r: httpx.Response) -> bool:
+    return isinstance(r.json().get("message"), str) and "x-amzn-ErrorType" in r.headers
+
+
+@dataclass(frozen=True)
+class Target:
+    provider: str
+    path: str
+    base: dict[str, Any]
+    headers: Callable[[FakeServer], dict[str, str]]
+    error_shape: Callable[[httpx.Response], bool]
+
+
+def _bearer(f: FakeServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {f.api_key}"}
+
+
+def _azure(f: FakeServer) -> dict[str, str]:
+    return {"api-key": f.api_key}
+
+
+def _anthropic(f: FakeServer) -> dict[str, str]:
+    return {"x-api-key": f.api_key, "anthropic-version": "2023-06-01"}
+
+
+def _gemini(f: FakeServer) -> dict[str, str]:
+    return {"x-goog-api-key": f.api_key}
+
+
+def _none(f: FakeServer) -> dict[str, str]:
+    return {}
+
+
+HI = [{"role": "user", "content": "hi"}]
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+CHAT = {"model": "gpt-4o-mini", "messages": HI, "tools": [TOOL], "temperature": 1, "max_tokens": 20,
+        "stream": False, "n": 1, "stop": ["x"], "response_format": {"type": "text"}}
+GEMINI = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+          "generationConfig": {"maxOutputTokens": 20, "temperature": 1},
+          "tools": [{"functionDeclarations": [{"name": "f", "parameters": {"type": "OBJECT"}}]}],
+          "systemInstruction": {"parts": [{"text": "be brief"}]}}
+BEDROCK_MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+
+TARGETS = [
+    Target("openai", "/v1/chat/completions", CHAT, _bearer, _openai_shape),
+    Target("azure", "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
+           {k: v for k, v in CHAT.items() if k != "model"}, _azure, _azure_shape),
+    Target("azure", "/openai/v1/chat/completions", CHAT, _azure, _azure_shape),
+    Target("xai", "/v1/chat/completions", {**CHAT, "model": "grok-3"}, _bearer, _xai_shape),
+    Target("docker", "/engines/v1/chat/completions", {**CHAT, "model": "ai/smollm2"}, _none, _docker_shape),
+    Target("ollama", "/api/chat", {"model": "llama3.2", "messages": HI, "stream": False,
+                                   "options": {"num_predict": 20}, "tools": [TOOL]}, _none, _ollama_shape),
+    Target("ollama", "/api/show", {"model": "llama3.2"}, _none, _ollama_shape),
+    Target("anthropic", "/v1/messages", {"model": "claude-haiku-4-5", "max_tokens": 20, "messages": HI,
+                                         "system": "be brief", "temperature": 0.5,
+                                         "tools": [{"name": "f", "input_schema": {"type": "object"}}]},
+           _anthropic, _anthropic_shape),
+    Target("anthropic", "/v1/messages/count_tokens", {"model": "claude-haiku-4-5", "messages": HI}, _anthropic,
+           _anthropic_shape),
+    Target("gemini", "/v1beta/models/gemini-2.5-flash:generateContent", GEMINI, _gemini, _gemini_shape),
+    Target("gemini", "/v1beta/models/gemini-2.5-flash:countTokens", GEMINI, _gemini, _gemini_shape),
+    Target("gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", GEMINI, _gemini,
+           _gemini_shape),
+    Target("bedrock", f"/model/{BEDROCK_MODEL}/converse",
+           {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": 20},
+            "system": [{"text": "be brief"}]}, _bearer, _bedrock_shape),
+]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@st.composite
+def bodies(draw: st.DrawFn, base: dict[str, Any]) -> Any:
+    """Arbitrary JSON, or the valid base body with fields replaced, removed or added (wrong types, missing
+    fields, extra fields), at the top level or one level down."""
+    kind = draw(st.sampled_from(["any", "mutate"]))
+    if kind == "any":
+        return draw(json_values)
+    body = json.loads(json.dumps(base))
+    for _ in range(draw(st.integers(1, 3))):
+        holder = body
+        keys = list(holder)
+        if keys and draw(st.booleans()):
+            k = draw(st.sampled_from(keys))
+            if isinstance(holder[k], dict) and holder[k]:
+                holder = holder[k]
+            elif isinstance(holder[k], list) and holder[k] and isinstance(holder[k][0], dict):
+                holder = holder[k][0]
+        keys = list(holder)
+        action = draw(st.sampled_from(["replace", "remove", "add"]))
+        if action == "add" or not keys:
+            holder[draw(st.text(max_size=6))] = draw(json_values)
+        elif action == "remove":
+            del holder[draw(st.sampled_from(keys))]
+        else:
+            holder[draw(st.sampled_from(keys))] = draw(json_values)
+    return body
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[f"{t.provider}:{t.path.split('?')[0]}" for t in TARGETS])
+def test_arbitrary_bodies_never_crash_a_fake(running: FakeServer, target: Target) -> None:
+    """Every answer to an arbitrary JSON body is a 2xx or a documented 4xx, with the provider's own error body."""
+    url = running.origin(target.provider) + target.path
+    headers = {"content-type": "application/json", **target.headers(running)}
+
+    with httpx.Client(timeout=30) as http:
+
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(body=bodies(target.base))
+        def check(body: Any) -> None:
+            r = http.post(url, content=json.dumps(body).encode(), headers=headers)
+            assert r.status_code in (200, 400, 404, 413, 422), (r.status_code, r.text[:300], body)
+            if r.status_code >= 400:
+                assert target.error_shape(r), (r.status_code, r.text[:300], body)
+
+        check()
+
+
+def test_known_crashes_are_documented_400s(running: FakeServer) -> None:
+    """A function tool without `function` is OpenAI's 400 missing_required_parameter naming tools[0].function;
+    a non-integer maxOutputTokens is Google's 400 INVALID_ARGUMENT."""
+    with httpx.Client(timeout=30) as http:
+        r = http.post(running.url_for("openai") + "/chat/completions", headers=_bearer(running),
+                      json={"model": "gpt-4o-mini", "messages": HI, "tools": [{"type": "function"}]})
+        assert r.status_code == 400
+        assert r.json()["error"] == {"message": "Missing required parameter: 'tools[0].function'.",
+                                     "type": "invalid_request_error", "param": "tools[0].function",
+                                     "code": "missing_required_parameter"}
+        g = http.post(running.origin("gemini") + "/v1beta/models/gemini-2.5-flash:generateContent",
+                      headers=_gemini(running),
+                      json={"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": "x"}})
+        assert g.status_code == 400 and g.json()["error"]["status"] == "INVALID_ARGUMENT"
+        assert 'generation_config.max_output_tokens' in g.json()["error"]["message"]

@@ -1,0 +1,190 @@
+"""Third-party clients against the fakes, unmodified: LiteLLM and LangChain's provider packages, for every
+provider they speak over HTTP (the `fidelity` extra; CI runs this module in its own step).
+
+For each: chat, stream, a tool call, a 429 raising the client's own rate-limit type, and streamed usage
+equal to non-streamed usage. The fakes run on a background thread: some clients block their event loop
+while streaming, which would starve a server on the same loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of the cost map
+
+litellm = pytest.importorskip("litellm")
+lc_openai = pytest.importorskip("langchain_openai")
+lc_anthropic = pytest.importorskip("langchain_anthropic")
+lc_ollama = pytest.importorskip("langchain_ollama")
+
+import anthropic  # noqa: E402
+import ollama  # noqa: E402
+import openai  # noqa: E402
+
+from interlingua.fakes import FakeServer, serve  # noqa: E402
+from interlingua.fakes.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402
+
+pytestmark = pytest.mark.fidelity
+EXPECTED = "Fake reply: hello there"
+HELLO = [{"role": "user", "content": "hello there"}]
+TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeServer]:
+    """The fakes on their own thread and loop for the module."""
+    box: dict[str, Any] = {}
+    ready = threading.Event()
+
+    async def main() -> None:
+        box["stop"] = asyncio.Event()
+        async with serve() as server:
+            box["server"], box["loop"] = server, asyncio.get_running_loop()
+            ready.set()
+            await box["stop"].wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    try:
+        yield box["server"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(10)
+
+
+# -- LiteLLM -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiteRow:
+    name: str
+    provider: str
+    kwargs: Callable[[FakeServer], dict[str, Any]]
+
+
+LITELLM = [
+    LiteRow("openai", "openai", lambda f: {"model": "openai/gpt-4o-mini", "api_base": f.url_for("openai"),
+                                           "api_key": f.api_key}),
+    LiteRow("azure", "azure", lambda f: {"model": "azure/gpt-4o-mini", "api_base": f.url_for("azure"),
+                                         "api_key": f.api_key, "api_version": "2024-10-21"}),
+    LiteRow("xai", "xai", lambda f: {"model": "xai/grok-3", "api_base": f.url_for("xai"), "api_key": f.api_key}),
+    LiteRow("anthropic", "anthropic", lambda f: {"model": "anthropic/claude-haiku-4-5",
+                                                 "api_base": f.url_for("anthropic"), "api_key": f.api_key}),
+    # LiteLLM appends /models/{model}:generateContent to the base: the API version is part of it.
+    LiteRow("gemini", "gemini", lambda f: {"model": "gemini/gemini-2.5-flash",
+                                           "api_base": f.origin("gemini") + "/v1beta", "api_key": f.api_key}),
+    LiteRow("ollama_chat", "ollama", lambda f: {"model": "ollama_chat/llama3.2", "api_base": f.url_for("ollama")}),
+    LiteRow("bedrock", "bedrock", lambda f: {
+        "model": "bedrock/converse/anthropic.claude-3-5-haiku-20241022-v1:0",
+        "aws_bedrock_runtime_endpoint": f.url_for("bedrock"), "aws_access_key_id": ACCESS_KEY_ID,
+        "aws_secret_access_key": SECRET_ACCESS_KEY, "aws_region_name": "us-east-1"}),
+]
+by_lite = pytest.mark.parametrize("row", LITELLM, ids=[r.name for r in LITELLM])
+
+
+async def _lite(row: LiteRow, fake: FakeServer, **more: Any) -> Any:
+    return await litellm.acompletion(messages=HELLO, num_retries=0, **row.kwargs(fake), **more)
+
+
+async def _lite_stream(row: LiteRow, fake: FakeServer) -> tuple[str, Any]:
+    stream = await _lite(row, fake, stream=True, stream_options={"include_usage": True})
+    chunks = [c async for c in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    usage = [c.usage for c in chunks if getattr(c, "usage", None)]
+    return text, usage[-1] if usage else None
+
+
+@by_lite
+async def test_litellm_chat_and_stream(row: LiteRow, fake: FakeServer) -> None:
+    """LiteLLM's parser and stream wrapper give the same text, and the streamed usage equals the chat's."""
+    r = await _lite(row, fake)
+    text, usage = await _lite_stream(row, fake)
+    assert r.choices[0].message.content == text == EXPECTED
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
+        r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens)
+
+
+@by_lite
+async def test_litellm_tool_call(row: LiteRow, fake: FakeServer) -> None:
+    """A demanded tool call parses as LiteLLM's tool call with arguments that fill the schema."""
+    r = await litellm.acompletion(messages=[{"role": "user", "content": "call get_weather"}], num_retries=0,
+                                  tools=[TOOL], **row.kwargs(fake))
+    call = r.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather" and call.function.arguments.replace(" ", "") == '{"city":"sample"}'
+
+
+@by_lite
+async def test_litellm_rate_limit(row: LiteRow, fake: FakeServer) -> None:
+    """A 429 on the chat endpoint raises litellm.RateLimitError."""
+    fake.fail_next(row.provider, "429", endpoint="chat")
+    with pytest.raises(litellm.RateLimitError):
+        await _lite(row, fake)
+
+
+# -- LangChain -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    name: str
+    provider: str
+    make: Callable[[FakeServer], Any]
+    rate_limited: Callable[[BaseException], bool]
+
+
+def _openai_429(e: BaseException) -> bool:
+    return isinstance(e, openai.RateLimitError)
+
+
+CHAINS = [
+    ChainRow("openai", "openai", lambda f: lc_openai.ChatOpenAI(
+        model="gpt-4o-mini", base_url=f.url_for("openai"), api_key=f.api_key, max_retries=0, stream_usage=True),
+        _openai_429),
+    ChainRow("azure", "azure", lambda f: lc_openai.AzureChatOpenAI(
+        azure_deployment="gpt-4o-mini", azure_endpoint=f.url_for("azure"), api_key=f.api_key,
+        api_version="2024-10-21", max_retries=0, stream_usage=True), _openai_429),
+    ChainRow("xai", "xai", lambda f: lc_openai.ChatOpenAI(
+        model="grok-3", base_url=f.url_for("xai"), api_key=f.api_key, max_retries=0, stream_usage=True), _openai_429),
+    ChainRow("anthropic", "anthropic", lambda f: lc_anthropic.ChatAnthropic(
+        model="claude-haiku-4-5", base_url=f.url_for("anthropic"), api_key=f.api_key, max_retries=0,
+        max_tokens=200), lambda e: isinstance(e, anthropic.RateLimitError)),
+    ChainRow("ollama", "ollama", lambda f: lc_ollama.ChatOllama(model="llama3.2", base_url=f.url_for("ollama")),
+             lambda e: isinstance(e, ollama.ResponseError) and e.status_code == 429),
+]
+by_chain = pytest.mark.parametrize("row", CHAINS, ids=[r.name for r in CHAINS])
+
+
+@by_chain
+async def test_langchain(row: ChainRow, fake: FakeServer) -> None:
+    """ainvoke and astream give the same text and usage_metadata; bind_tools gets LangChain's tool_calls;
+    a 429 raises the provider SDK's own rate-limit error. (One test per client: the provider packages
+    cache their HTTP clients per process, bound to the event loop of the test that made them.)"""
+    model = row.make(fake)
+    whole = await model.ainvoke("hello there")
+    chunks = [c async for c in model.astream("hello there")]
+    merged = chunks[0]
+    for c in chunks[1:]:
+        merged = merged + c
+    assert whole.content == merged.content == EXPECTED
+    assert whole.usage_metadata is not None and merged.usage_metadata is not None
+    keys = ("input_tokens", "output_tokens", "total_tokens")
+    assert [merged.usage_metadata[k] for k in keys] == [whole.usage_metadata[k] for k in keys]
+    assert whole.usage_metadata["input_tokens"] > 0
+
+    msg = await model.bind_tools([TOOL]).ainvoke("call get_weather")
+    assert [(c["name"], c["args"]) for c in msg.tool_calls] == [("get_weather", {"city": "sample"})]
+
+    fake.fail_next(row.provider, "429", endpoint="chat")
+    with pytest.raises(Exception) as info:
+        await model.ainvoke("hello there")
+    assert row.rate_limited(info.value), repr(info.value)

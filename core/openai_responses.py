@@ -85,7 +85,7 @@ from .schema import (
     Usage,
     assistant_text,
 )
-from .shared import merge_provider_options, refuse_empty, strip_model_prefix
+from .shared import TokenCount, merge_provider_options, refuse_empty, settle, strip_model_prefix
 
 __all__ = [
     "AZURE_RESPONSES",
@@ -209,19 +209,20 @@ class _RItem(msgspec.Struct):
     """A string for ``function_call`` items; other items (``tool_search_call``) send an object here."""
 
 
+# Token counts are non-negative JSON integers (TokenCount): anything else is a malformed answer.
 class _RInputDetails(msgspec.Struct):
-    cached_tokens: int | None = None
-    cache_write_tokens: int | None = None
+    cached_tokens: TokenCount | None = None
+    cache_write_tokens: TokenCount | None = None
 
 
 class _ROutputDetails(msgspec.Struct):
-    reasoning_tokens: int | None = None
+    reasoning_tokens: TokenCount | None = None
 
 
 class _RUsage(msgspec.Struct):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
+    input_tokens: TokenCount | None = None
+    output_tokens: TokenCount | None = None
+    total_tokens: TokenCount | None = None
     input_tokens_details: _RInputDetails | None = None
     output_tokens_details: _ROutputDetails | None = None
 
@@ -455,7 +456,7 @@ class ResponsesDialect:
                 # The usual answer, one text part: what the fold below returns, without building chunks.
                 finish, raw = _finish(r, False)
                 return Success(
-                    ChatResponse(
+                    settle(ChatResponse(
                         id=r.id or "",
                         model=r.model or "",
                         created=int(r.created_at or 0),
@@ -464,7 +465,7 @@ class ResponsesDialect:
                         raw_finish_reason=raw,
                         usage=_usage(r.usage) or Usage(),
                         provider=self.name,
-                    )
+                    ))
                 )
         chunks = [_head(r)]
         calls = 0
@@ -766,14 +767,14 @@ def _finish(r: _RResponse, has_calls: bool) -> tuple[FinishReason, str | None]:
 
 def _tail(r: _RResponse, has_calls: bool) -> ChatChunk:
     finish, raw = _finish(r, has_calls)
-    return ChatChunk(
+    return settle(ChatChunk(
         finish_reason=finish,
         raw_finish_reason=raw,
         usage=_usage(r.usage),
         id=r.id or None,
         model=r.model or None,
         created=int(r.created_at or 0) or None,
-    )
+    ))
 
 
 OPENAI_RESPONSES = ResponsesDialect(

@@ -50,7 +50,15 @@ def _ollama(n: Any) -> dict[str, Any]:
             "done": True, "done_reason": "stop", "prompt_eval_count": n, "eval_count": 1}
 
 
-BODIES = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "bedrock": _bedrock, "ollama": _ollama}
+def _responses(n: Any) -> dict[str, Any]:
+    return {"id": "r", "object": "response", "created_at": 1, "model": "m", "status": "completed",
+            "output": [{"type": "message", "id": "o", "role": "assistant", "status": "completed",
+                        "content": [{"type": "output_text", "text": "hi", "annotations": []}]}],
+            "usage": {"input_tokens": n, "output_tokens": 1, "total_tokens": 2}}
+
+
+BODIES = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini, "bedrock": _bedrock, "ollama": _ollama,
+          "openai_responses": _responses}
 
 
 @pytest.mark.parametrize("count", BAD_COUNTS)
@@ -74,6 +82,9 @@ def _stream_bodies(provider: str, n: Any) -> bytes:
         return b"data: " + json.dumps(_gemini(n)).encode() + b"\n\n"
     if provider == "ollama":
         return json.dumps(_ollama(n)).encode() + b"\n"
+    if provider == "openai_responses":
+        done = {"type": "response.completed", "sequence_number": 1, "response": _responses(n)}
+        return b"event: response.completed\ndata: " + json.dumps(done).encode() + b"\n\n"
     meta = {"usage": {"inputTokens": n, "outputTokens": 1, "totalTokens": 2}, "metrics": {"latencyMs": 1}}
     return encode_frame({":event-type": "metadata", ":content-type": "application/json", ":message-type": "event"},
                         json.dumps(meta).encode())

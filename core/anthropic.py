@@ -593,7 +593,7 @@ class AnthropicDialect:
         self, st: AnthropicStreamState, events: tuple[sse.SseEvent, ...]
     ) -> tuple[AnthropicStreamState, tuple[StreamEvent, ...]]:
         out: list[StreamEvent] = []
-        tools = dict(st.tools)
+        tools = dict(st.tools) if st.tools else {}  # open tool blocks: almost every event has none
         tally, stopped, calls = st.tally, st.stopped, st.calls
         for ev in events:
             if stopped:
@@ -603,8 +603,18 @@ class AnthropicDialect:
             except DECODE_ERRORS as exc:
                 out.append(stream_error(self.name, f"malformed stream event: {exc}", ev.data))
                 return _freeze(st, tools, calls, tally, stopped, failed=True, started=st.started or bool(out)), tuple(out)
-            # data.type names the event; the SSE event line says the same and stands in if it is missing
+            # data.type names the event; the SSE event line says the same and stands in if it is missing.
+            # The cases are tried in order: the most frequent event (a content delta) comes first.
             match e.type or ev.event:
+                case "content_block_delta":
+                    d = e.delta or _RDelta()
+                    if d.type == "text_delta":  # the common delta, without a call (issue 19)
+                        if d.text:
+                            out.append(ChatChunk(text=d.text))
+                    else:
+                        chunk = _block_delta(e.index or 0, d, tools)
+                        if chunk is not None:
+                            out.append(chunk)
                 case "message_start":
                     m = e.message or _RMessage()
                     tally = tally.add(m.usage)
@@ -621,10 +631,6 @@ class AnthropicDialect:
                         chunk = _block_start(b)
                         if chunk is not None:
                             out.append(chunk)
-                case "content_block_delta":
-                    chunk = _block_delta(e.index or 0, e.delta or _RDelta(), tools)
-                    if chunk is not None:
-                        out.append(chunk)
                 case "content_block_stop":
                     tool = tools.pop(e.index or 0, None)
                     if tool is not None:

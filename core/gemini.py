@@ -645,8 +645,9 @@ class GeminiDialect:
                     return GeminiStreamState(st.sse, calls, response_id, finished, True), tuple(out)
             response_id = response_id or r.response_id
             chunks, calls = _chunks(r, calls, response_id)
-            if any(c.finish_reason is not None for c in chunks):
-                finished = True
+            for c in chunks:  # a plain loop: any() over a generator costs three calls per event
+                if c.finish_reason is not None:
+                    finished = True
             out.extend(chunks)
         return GeminiStreamState(st.sse, calls, response_id, finished, False), tuple(out)
 
@@ -787,7 +788,10 @@ def _chunks(r: _RResponse, calls: int, response_id: str | None) -> tuple[list[Ch
     if len(parts) == 1 and parts[0].text and not parts[0].thought and parts[0].function_call is None:
         # The usual streamed delta, one plain text part: the one chunk the merges below would make.
         p = parts[0]
-        finish, raw_finish, meta = _outcome(cand, calls)
+        if cand is not None and cand.finish_reason is None and not cand.finish_message and not cand.safety_ratings:
+            finish, raw_finish, meta = None, None, None  # what _outcome says for a mid-stream delta
+        else:
+            finish, raw_finish, meta = _outcome(cand, calls)
         chunk = settle(ChatChunk(
             text=p.text or "",
             reasoning_signature=p.thought_signature,

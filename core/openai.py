@@ -617,6 +617,15 @@ class OpenAIDialect:
                         )
                     )
                 return OpenAIStreamState(st.sse, done, finished, True, st.started), tuple(out)
+            choices = c.choices
+            if c.usage is None and choices and (d := choices[0].delta) is not None and choices[0].finish_reason is None:
+                # The common event, a bare content delta, without the general translation (issue 19):
+                # every field _chunk would fill from it is empty, so this is the chunk it would build.
+                ch = choices[0]
+                if not (d.tool_calls or d.reasoning_content or d.reasoning or d.refusal is not None
+                        or ch.content_filter_results):
+                    out.append(ChatChunk(text=d.content or "", id=c.id, model=c.model, created=c.created))
+                    continue
             chunk = _chunk(c, self.reasoning_in_completion)
             if chunk.finish_reason is not None:
                 finished = True

@@ -233,6 +233,10 @@ _CUT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK, ErrorKind.STREAMIN
 _NO_INFO = CallInfo(operation="chat", ref=ModelRef("", ""), provider_name="", stream=False, deadline=None)
 _CLOSED_ERROR = LlmError(kind=ErrorKind.INVALID_REQUEST, message="client is closed")
 _CALLER_CLOSED = LlmError(kind=ErrorKind.STREAMING, message="the caller closed the stream")
+# ``returns`` containers are frozen slots objects; their __init__ stores ``_inner_value`` with
+# ``object.__setattr__``. The stream loop builds each chunk's ``Success`` the same way, inline.
+_new = object.__new__
+_set = object.__setattr__
 CALLER_CLOSED = _CALLER_CLOSED  # hook: otel: what a trace hears when the caller abandons a call
 
 
@@ -886,8 +890,9 @@ class _StreamCall:
         self.provider = ""
         self._gen = self._run(client, prepared, fallbacks, deadline)
 
-    def __aiter__(self) -> _StreamCall:
-        return self
+    def __aiter__(self) -> AsyncIterator[Result[ChatChunk, LlmError]]:
+        # ``async for`` drives the generator itself: no forwarding call per chunk (issue 19)
+        return self._gen
 
     def __anext__(self) -> Awaitable[Result[ChatChunk, LlmError]]:
         return self._gen.__anext__()
@@ -907,6 +912,8 @@ class _StreamCall:
         p = prepared.unwrap()
         call = client._start(p, "stream", fallbacks, deadline)
         trace = call.trace
+        # the base CallTrace.chunk does nothing: skip a call per chunk unless an observer overrides it
+        on_chunk = trace.chunk if type(trace).chunk is not CallTrace.chunk else None
         flow = client._flow(call, p, _STREAM, fallbacks)
         transport = client._transport
         env = client._env
@@ -938,10 +945,10 @@ class _StreamCall:
                         except TimeoutError:
                             err = call.past_deadline(p.ref.provider)
                             break
-                        if isinstance(item, bytes):
+                        if type(item) is bytes or isinstance(item, bytes):
                             state, events = d.stream_feed(state, item)
                             for e in events:
-                                if isinstance(e, LlmError):
+                                if type(e) is not ChatChunk and isinstance(e, LlmError):
                                     err = e
                                     break
                                 if not call.delivered:
@@ -951,8 +958,12 @@ class _StreamCall:
                                     trace.first_chunk()
                                 if e.usage is not None:
                                     call.usage = e.usage
-                                trace.chunk(e)
-                                yield Success(e)
+                                if on_chunk is not None:
+                                    on_chunk(e)
+                                # Success(e) without its two Python-level __init__ frames (issue 19)
+                                ok = _new(Success)
+                                _set(ok, "_inner_value", e)
+                                yield ok
                             if err is not None:
                                 break
                         elif isinstance(item, HttpResponse):
@@ -977,7 +988,8 @@ class _StreamCall:
                                     trace.first_chunk()
                                 if c.usage is not None:
                                     call.usage = c.usage
-                                trace.chunk(c)
+                                if on_chunk is not None:
+                                    on_chunk(c)
                                 yield Success(c)
                             if not call.delivered:  # a stream that ended well without a single chunk
                                 flow.send(_FIRST_CHUNK)

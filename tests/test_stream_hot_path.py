@@ -1,0 +1,162 @@
+"""The stream loop's fast paths (issue 19) hand out exactly what the plain code would."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from returns.result import Success
+
+from interlingua.core import ChatChunk
+from interlingua.core import anthropic as anthropic_dialect
+from interlingua.core import gemini as gemini_dialect
+from interlingua.core import openai as openai_dialect
+from interlingua.core.anthropic import ANTHROPIC
+from interlingua.core.fold import fold_chunks
+from interlingua.core.gemini import GEMINI
+from interlingua.core.openai import OPENAI
+from interlingua.effects import Client
+from interlingua.effects.observe import CallInfo, CallTrace
+from interlingua.fakes import FakeServer
+
+from .helpers import config_for
+from .resilience_support import MODELS as SAMPLES
+from .resilience_support import warm_fake
+from .strategies import text
+
+MODELS = sorted(SAMPLES.values())
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeServer]:
+    async for server in warm_fake():
+        yield server
+
+
+class _Chunks(CallTrace):
+    __slots__ = ("seen",)
+
+    def __init__(self, seen: list[ChatChunk]) -> None:
+        self.seen = seen
+
+    def chunk(self, chunk: ChatChunk) -> None:
+        self.seen.append(chunk)
+
+
+class _Observer:
+    def __init__(self) -> None:
+        self.seen: list[ChatChunk] = []
+
+    def call_started(self, info: CallInfo) -> CallTrace:
+        return _Chunks(self.seen)
+
+
+@pytest.mark.parametrize("model", MODELS)
+async def test_an_observer_sees_every_chunk_the_caller_gets(fake: FakeServer, model: str) -> None:
+    """Skipping the no-op chunk hook never skips an observer that overrides it: same chunks, same order."""
+    obs = _Observer()
+    async with Client(config_for(fake), observer=obs) as client:
+        items = [i async for i in client.stream(model, "Tell me a story about a lighthouse keeper")]
+    chunks = [i.unwrap() for i in items]
+    assert len(chunks) > 3 and obs.seen == chunks
+    assert all(a is b for a, b in zip(obs.seen, chunks, strict=True))
+
+
+@pytest.mark.parametrize("model", MODELS)
+async def test_stream_items_are_ordinary_successes(fake: FakeServer, model: str) -> None:
+    """Items built without Success.__init__ are real Success values: type, equality, repr, map, fold."""
+    async with Client(config_for(fake)) as client:
+        items = [i async for i in client.stream(model, "Tell me a story")]
+        whole = await client.chat(model, "Tell me a story")
+    assert items and all(type(i) is Success for i in items)
+    for i in items:
+        c = i.unwrap()
+        assert i == Success(c) and repr(i) == repr(Success(c))
+        assert i.map(lambda ch: ch.text) == Success(c.text)
+    folded = fold_chunks([i.unwrap() for i in items], model.split(":")[0])
+    assert folded.text == whole.unwrap().text
+
+
+# -- the dialects' fast paths equal their general translation -------------------------------------
+
+_maybe_text = st.one_of(st.none(), st.just(""), text)
+_delta = st.fixed_dictionaries({}, optional={
+    "role": st.sampled_from(["assistant", None]),
+    "content": _maybe_text,
+    "refusal": _maybe_text,
+    "reasoning_content": _maybe_text,
+    "reasoning": _maybe_text,
+    "tool_calls": st.one_of(st.none(), st.just([]), st.just([{"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}])),
+})
+_choice = st.fixed_dictionaries({"index": st.just(0), "delta": st.one_of(st.none(), _delta)}, optional={
+    "finish_reason": st.one_of(st.none(), st.sampled_from(["stop", "length", "tool_calls", "weird"])),
+    "content_filter_results": st.one_of(st.none(), st.just({}), st.just({"hate": {"filtered": False}})),
+    "logprobs": st.none(),
+})
+_completion_chunk = st.fixed_dictionaries(
+    {"id": st.one_of(st.none(), st.just("chatcmpl-1")), "object": st.just("chat.completion.chunk"),
+     "created": st.one_of(st.none(), st.integers(0, 2**40)), "model": st.one_of(st.none(), st.just("gpt-4o-mini")),
+     "choices": st.one_of(st.just([]), st.lists(_choice, min_size=1, max_size=2))},
+    optional={"usage": st.one_of(st.none(), st.just({"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}))},
+)
+
+
+@given(st.lists(_completion_chunk, min_size=1, max_size=4), st.booleans())
+def test_openai_stream_fast_path_equals_the_general_chunk(events: list[dict[str, object]], reasoning_in: bool) -> None:
+    """A content delta built on the fast path equals what openai._chunk builds from the same event."""
+    dialect = dataclasses.replace(OPENAI, reasoning_in_completion=reasoning_in)
+    wire = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    _, got = dialect.stream_feed(dialect.stream_start(), wire)
+    want = tuple(openai_dialect._chunk(openai_dialect._COMPLETION.decode(json.dumps(e)), reasoning_in) for e in events)
+    assert got == want
+
+
+_anthropic_delta = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text_delta")}, optional={"text": _maybe_text}),
+    st.fixed_dictionaries({"type": st.sampled_from(["thinking_delta", "signature_delta", "citations_delta"]),
+                           "thinking": _maybe_text, "signature": _maybe_text}),
+)
+
+
+@given(st.lists(_anthropic_delta, max_size=5))
+def test_anthropic_text_delta_fast_path_equals_block_delta(deltas: list[dict[str, object]]) -> None:
+    """content_block_delta events give the chunks anthropic._block_delta gives, in order, none dropped."""
+    wire = b"".join(
+        b"event: content_block_delta\ndata: "
+        + json.dumps({"type": "content_block_delta", "index": 0, "delta": d}).encode() + b"\n\n"
+        for d in deltas
+    )
+    _, got = ANTHROPIC.stream_feed(ANTHROPIC.stream_start(), wire)
+    want = tuple(
+        c for d in deltas
+        if (c := anthropic_dialect._block_delta(0, msgspec.convert(d, anthropic_dialect._RDelta), {})) is not None
+    )
+    assert got == want
+
+
+_gemini_candidate = st.fixed_dictionaries(
+    {"content": st.just({"role": "model", "parts": [{"text": "lorem "}]}), "index": st.just(0)},
+    optional={
+        "finishReason": st.one_of(st.none(), st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY", "NEW_ONE"])),
+        "finishMessage": st.one_of(st.none(), st.just(""), text),
+        "safetyRatings": st.one_of(st.none(), st.just([]),
+                                   st.just([{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"}])),
+    },
+)
+
+
+@given(_gemini_candidate)
+def test_gemini_mid_stream_shortcut_equals_outcome(candidate: dict[str, object]) -> None:
+    """A one-text-part delta's finish and metadata are what gemini._outcome says, shortcut or not."""
+    event = {"candidates": [candidate], "modelVersion": "gemini-2.0-flash", "responseId": "r1",
+             "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4}}
+    _, got = GEMINI.stream_feed(GEMINI.stream_start(), b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+    r = gemini_dialect._RESPONSE.decode(json.dumps(event))
+    finish, raw, meta = gemini_dialect._outcome(r.candidates[0], 0)
+    assert got == (ChatChunk(text="lorem ", id="r1", model="gemini-2.0-flash", finish_reason=finish, raw_finish_reason=raw,
+                             usage=gemini_dialect._usage(r.usage_metadata), provider_metadata=meta or None),)

@@ -64,8 +64,8 @@ def _lines(buf: bytes) -> tuple[list[bytes], bytes]:
 
 def _ends_no_line(st: SseState, chunk: bytes) -> bool:
     # Only the new bytes are scanned: the held ones were scanned when they came and hold no line
-    # end (but a held trailing CR ends a line whatever follows it).
-    if st.line and st.line.last().endswith(b"\r"):
+    # end (but a held trailing CR ends a line whatever follows it). An empty Pieces is always _NONE.
+    if st.line is not _NONE and st.line.last().endswith(b"\r"):
         return False
     return b"\n" not in chunk and chunk.find(b"\r", 0, len(chunk) - 1) < 0
 
@@ -77,7 +77,10 @@ def _too_long(st: SseState, line: Pieces[bytes], data: Pieces[bytes]) -> bool:
 def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
     """Add ``chunk``; return the new state and every event it completed (``()`` means: read more).
 
-    Amortised O(len(chunk)): a partial line is kept as its slices and joined once, when it ends.
+    Amortised O(len(chunk)): a partial line is kept as its slices and joined once, when it ends;
+    an event's data lines from earlier reads are held as pieces, those of this read in a plain list
+    (pushed onto the pieces once, if the event is still open when the read ends). The common read,
+    whole events with nothing held, then builds no intermediate values.
     """
     seen = st.bytes_seen + len(chunk)
     if st.too_long or not chunk:
@@ -85,15 +88,17 @@ def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
     if _ends_no_line(st, chunk):
         held = st.line.push(chunk)
         return SseState(held, st.event, st.data, st.id, seen, st.max_event_bytes, _too_long(st, held, st.data)), ()
-    buf = st.line.join_with(chunk) if st.line else chunk
-    lines, rest = _lines(buf)
-    event, data, last_id = st.event, st.data, st.id
+    lines, rest = _lines(chunk if st.line is _NONE else st.line.join_with(chunk))
+    event, older, last_id = st.event, st.data, st.id
+    data: list[bytes] = []  # this read's data lines of the open event
     out: list[SseEvent] = []
     for line in lines:
         if not line:
-            if data:
-                out.append(SseEvent(event or "message", data.join(b"\n"), last_id))
-            event, data = None, _NONE
+            if data or older is not _NONE:
+                body = b"\n".join(data) if older is _NONE else b"\n".join([*older.items(), *data])
+                out.append(SseEvent(event or "message", body, last_id))
+                older, data = _NONE, []
+            event = None
             continue
         if line[0] == 0x3A:  # ":" comment / keep-alive
             continue
@@ -101,15 +106,18 @@ def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
         if sep and value[:1] == b" ":
             value = value[1:]
         if name == b"data":
-            data = data.push(value)
+            data.append(value)
         elif name == b"event":
             event = value.decode("utf-8", "replace")
         elif name == b"id" and b"\x00" not in value:
             last_id = value.decode("utf-8", "replace")
         # "retry" and unknown fields are ignored, as the spec says.
+    for value in data:
+        older = older.push(value)
+    if not rest and older is _NONE:
+        return SseState(_NONE, event, _NONE, last_id, seen, st.max_event_bytes, False), tuple(out)
     pending = _NONE.push(rest) if rest else _NONE
-    too_long = _too_long(st, pending, data)
-    return SseState(pending, event, data, last_id, seen, st.max_event_bytes, too_long), tuple(out)
+    return SseState(pending, event, older, last_id, seen, st.max_event_bytes, _too_long(st, pending, older)), tuple(out)
 
 
 def finish(st: SseState) -> tuple[SseEvent, ...]:

@@ -51,9 +51,12 @@ def feed(st: NdjsonState, chunk: bytes) -> tuple[NdjsonState, tuple[bytes, ...]]
     if b"\n" not in chunk:
         held = st.line.push(chunk) if chunk else st.line
         return NdjsonState(held, seen, st.max_line_bytes, held.size > st.max_line_bytes), ()
-    *lines, rest = (st.line.join_with(chunk) if st.line else chunk).split(b"\n")
+    buf = chunk if st.line is _NONE else st.line.join_with(chunk)  # an empty Pieces is always _NONE
+    *lines, rest = buf.split(b"\n")
     pending = _NONE.push(rest) if rest else _NONE
-    too_long = len(rest) > st.max_line_bytes or any(len(x) > st.max_line_bytes for x in lines)
+    # no line can be longer than the buffer it came in: only a long buffer needs the per-line check
+    too_long = len(buf) > st.max_line_bytes and (
+        len(rest) > st.max_line_bytes or any(len(x) > st.max_line_bytes for x in lines))
     new = NdjsonState(pending, seen, st.max_line_bytes, too_long)
     if too_long:
         return new, ()

@@ -60,6 +60,18 @@ async def _get(fake: FakeServer, provider: str, path: str) -> tuple[int, Any]:
     return status, json.loads(raw)
 
 
+def test_the_validators_reject_what_the_spec_forbids() -> None:
+    """The vendored schemas are closed and typed: an invented field, a bad enum or a null usage field fails."""
+    good = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "usage": None,
+            "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None, "logprobs": None}]}
+    assert problems(OPENAI["CreateChatCompletionStreamResponse"], good) == []
+    bad_field = {**good, "choices": [{**good["choices"][0], "delta": {"content": "x", "text": "x"}}]}
+    bad_enum = {**good, "choices": [{**good["choices"][0], "finish_reason": "done"}]}
+    bad_usage = {**good, "usage": {"prompt_tokens": None, "completion_tokens": 1, "total_tokens": 1}}
+    for bad in (bad_field, bad_enum, bad_usage, {**good, "object": "chat.completion"}):
+        assert problems(OPENAI["CreateChatCompletionStreamResponse"], bad)
+
+
 # -- OpenAI ---------------------------------------------------------------------------------------
 
 CHAT_BODIES = {

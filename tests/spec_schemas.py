@@ -44,10 +44,26 @@ def _strict(node: Any) -> Any:
     return out
 
 
-def validators(filename: str) -> dict[str, Draft202012Validator]:
-    """``{schema name: validator}`` for every schema in ``tests/data/specs/<filename>``."""
+def _widen(schemas: dict[str, Any], where: tuple[str, ...], fields: dict[str, Any]) -> None:
+    node = schemas
+    for key in where:
+        node = node[key]
+    node["properties"] = {**node["properties"], **fields}
+
+
+def validators(filename: str, *, server_fields: dict[tuple[str, ...], dict[str, Any]] | None = None
+               ) -> dict[str, Draft202012Validator]:
+    """``{schema name: validator}`` for every schema in ``tests/data/specs/<filename>``.
+
+    ``server_fields`` adds properties (``{(schema, key, …): {name: schema}}``, the path reaching an object
+    schema) that the service's own wire types send but its published document leaves out; each caller
+    cites where they come from.
+    """
     doc = json.loads((SPECS / filename).read_text(encoding="utf-8"))
-    components = {"schemas": {k: _strict(v) for k, v in doc["components"]["schemas"].items()}}
+    schemas = doc["components"]["schemas"]
+    for where, fields in (server_fields or {}).items():
+        _widen(schemas, where, fields)
+    components = {"schemas": {k: _strict(v) for k, v in schemas.items()}}
     return {
         name: Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": components},
                                    format_checker=FormatChecker())

@@ -176,3 +176,116 @@ async def test_openai_mid_stream_error_event_matches_the_openapi_schema(fake: Fa
     for chunk in chunks:
         assert_matches("CreateChatCompletionStreamResponse", chunk)
     assert_matches("ErrorResponse", last)
+
+
+# -- Ollama ---------------------------------------------------------------------------------------
+
+# Fields the Ollama server sends that docs/openapi.yaml leaves out, each a field of the server's own wire
+# types in api/types.go at the same commit: ToolCall.ID `json:"id,omitempty"`, ToolCallFunction.Index
+# `json:"index"`, GenerateResponse.Context `json:"context,omitempty"`, ModelDetails.ParentModel
+# `json:"parent_model"`, ShowResponse.Modelfile `json:"modelfile,omitempty"`. Nothing else is allowed.
+OLLAMA = validators("ollama.schemas.json", server_fields={
+    ("ToolCall",): {"id": {"type": "string"}},
+    ("ToolCall", "properties", "function"): {"index": {"type": "integer"}},
+    ("GenerateResponse",): {"context": {"type": "array", "items": {"type": "integer"}}},
+    ("ModelSummary", "properties", "details"): {"parent_model": {"type": "string"}},
+    ("ShowResponse",): {"modelfile": {"type": "string"}},
+})
+OLLAMA_CHAT = {
+    "text": {"model": "llama3.2", "messages": HELLO},
+    "tools": {"model": "llama3.2", "messages": [{"role": "user", "content": "Weather in Paris? call get_weather"}],
+              "tools": [WEATHER_TOOL]},
+    "thinking": {"model": "qwen3:8b", "messages": HELLO, "think": True},
+    "options": {"model": "llama3.2", "messages": HELLO, "options": {"num_predict": 2, "temperature": 0}},
+}
+OLLAMA_GENERATE = {
+    "text": {"model": "llama3.2", "prompt": "hello there"},
+    "system_raw": {"model": "llama3.2", "prompt": "hello", "system": "be brief", "raw": True},
+    "format": {"model": "llama3.2", "prompt": "hello", "format": "json"},
+    "thinking": {"model": "qwen3:8b", "prompt": "hello", "think": True},
+}
+
+
+def ndjson(raw: bytes) -> list[Any]:
+    return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+
+
+async def _ollama(fake: FakeServer, path: str, body: dict[str, Any]) -> tuple[int, str, bytes]:
+    return await _call("POST", fake.origin("ollama") + path, body, "ollama")
+
+
+@pytest.mark.parametrize("case", sorted(OLLAMA_CHAT))
+async def test_ollama_chat_matches_the_openapi_schema(fake: FakeServer, case: str) -> None:
+    """POST /api/chat: one ChatResponse, or ChatStreamEvent lines whose last (done) line is a ChatResponse."""
+    status, _, raw = await _ollama(fake, "/api/chat", {**OLLAMA_CHAT[case], "stream": False})
+    assert status == 200
+    assert_matches("ChatResponse", json.loads(raw), OLLAMA)
+    status, ctype, raw = await _ollama(fake, "/api/chat", OLLAMA_CHAT[case])  # stream defaults to true
+    assert (status, ctype.split(";")[0]) == (200, "application/x-ndjson")
+    *lines, last = ndjson(raw)
+    for line in lines:
+        assert_matches("ChatStreamEvent", line, OLLAMA)
+    assert last["done"] is True
+    assert_matches("ChatResponse", last, OLLAMA)
+
+
+@pytest.mark.parametrize("case", sorted(OLLAMA_GENERATE))
+async def test_ollama_generate_matches_the_openapi_schema(fake: FakeServer, case: str) -> None:
+    """POST /api/generate: one GenerateResponse, or GenerateStreamEvent lines ending in a GenerateResponse."""
+    status, _, raw = await _ollama(fake, "/api/generate", {**OLLAMA_GENERATE[case], "stream": False})
+    assert status == 200
+    assert_matches("GenerateResponse", json.loads(raw), OLLAMA)
+    status, _, raw = await _ollama(fake, "/api/generate", OLLAMA_GENERATE[case])
+    assert status == 200
+    *lines, last = ndjson(raw)
+    for line in lines:
+        assert_matches("GenerateStreamEvent", line, OLLAMA)
+    assert last["done"] is True
+    assert_matches("GenerateResponse", last, OLLAMA)
+
+
+async def test_ollama_listing_endpoints_match_the_openapi_schema(fake: FakeServer) -> None:
+    """/api/tags, /api/ps, /api/show, /api/version and /api/embed answer their documented schemas."""
+    origin = fake.origin("ollama")
+    for path, schema in (("/api/tags", "ListResponse"), ("/api/ps", "PsResponse"), ("/api/version", "VersionResponse")):
+        status, _, raw = await _call("GET", origin + path, None, "ollama")
+        assert status == 200, path
+        assert_matches(schema, json.loads(raw), OLLAMA)
+    status, _, raw = await _ollama(fake, "/api/show", {"model": "llama3.2"})
+    assert status == 200
+    assert_matches("ShowResponse", json.loads(raw), OLLAMA)
+    status, _, raw = await _ollama(fake, "/api/embed", {"model": "nomic-embed-text", "input": ["a", "b"]})
+    assert status == 200
+    assert_matches("EmbedResponse", json.loads(raw), OLLAMA)
+
+
+async def test_ollama_errors_match_the_openapi_schema(fake: FakeServer) -> None:
+    """An unknown model, a bad body and an injected 500 are ErrorResponse bodies."""
+    for body, want in (({"model": "no-such-model", "messages": HELLO}, 404), ({"model": 3}, 400)):
+        status, _, raw = await _ollama(fake, "/api/chat", {**body, "stream": False})
+        assert status == want
+        assert_matches("ErrorResponse", json.loads(raw), OLLAMA)
+    fake.fail_next("ollama", "500")
+    status, _, raw = await _ollama(fake, "/api/chat", {**OLLAMA_CHAT["text"], "stream": False})
+    assert status == 500
+    assert_matches("ErrorResponse", json.loads(raw), OLLAMA)
+
+
+async def test_ollama_openai_compatible_api_matches_openais_schema(fake: FakeServer) -> None:
+    """Ollama's /v1 chat (stream and not), models and embeddings answer OpenAI's own schemas (docs/openai.md)."""
+    base = fake.origin("ollama") + "/v1"
+    body = {"model": "llama3.2", "messages": HELLO}
+    status, _, raw = await _call("POST", base + "/chat/completions", body, "ollama")
+    assert status == 200
+    assert_matches("CreateChatCompletionResponse", json.loads(raw))
+    status, _, raw = await _call("POST", base + "/chat/completions",
+                                 {**body, "stream": True, "stream_options": {"include_usage": True}}, "ollama")
+    assert status == 200
+    for chunk in sse_data(raw):
+        assert_matches("CreateChatCompletionStreamResponse", chunk)
+    status, _, raw = await _call("GET", base + "/models", None, "ollama")
+    assert status == 200
+    assert_matches("ListModelsResponse", json.loads(raw))
+    status, _, raw = await _call("POST", base + "/embeddings", {"model": "nomic-embed-text", "input": "hi"}, "ollama")
+    assert status == 200
+    assert_matches("CreateEmbeddingResponse", json.loads(raw))

@@ -37,7 +37,7 @@ def assert_matches(schema: str, body: Any, table: dict[str, Any] = OPENAI) -> No
 def sse_data(raw: bytes) -> list[Any]:
     """The JSON payloads of an SSE body's ``data:`` lines, ``[DONE]`` left out."""
     out: list[Any] = []
-    for event in raw.decode().split("\n\n"):
+    for event in raw.decode().replace("\r\n", "\n").split("\n\n"):  # Google frames with CRLF
         data = "\n".join(line[5:].lstrip() for line in event.split("\n") if line.startswith("data:"))
         if data and data != "[DONE]":
             out.append(json.loads(data))
@@ -289,3 +289,75 @@ async def test_ollama_openai_compatible_api_matches_openais_schema(fake: FakeSer
     status, _, raw = await _call("POST", base + "/embeddings", {"model": "nomic-embed-text", "input": "hi"}, "ollama")
     assert status == 200
     assert_matches("CreateEmbeddingResponse", json.loads(raw))
+
+
+# -- Gemini ---------------------------------------------------------------------------------------
+# Google's v1beta discovery document is not reachable from this project's sources (the stored
+# googleapis protos are a 2024 revision without usageMetadata), so the oracle is the official
+# google-genai SDK's own GenerateContentResponse type, generated from Google's API definitions: its
+# JSON schema by wire (camelCase) names, closed (the SDK's models forbid extra fields). It unites the
+# Gemini API's and Vertex's fields, so it catches invented, misspelled, snake_case or mistyped fields and
+# unknown enum values, not Vertex-only ones.
+
+
+def _genai_validator(model: type[Any]) -> Any:
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    schema = model.model_json_schema(by_alias=True, mode="serialization")
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def _gemini_validators() -> dict[str, Any]:
+    from google.genai import types
+
+    # Only the response type the SDK keeps as sent: its CountTokensResponse and Model drop or rename wire
+    # fields (promptTokensDetails, supportedGenerationMethods), so they are no oracle for the wire.
+    return {"GenerateContentResponse": _genai_validator(types.GenerateContentResponse)}
+
+
+GEMINI = _gemini_validators()
+GEMINI_TOOL = {"functionDeclarations": [{"name": "get_weather", "description": "Weather for a city",
+                                         "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}},
+                                                        "required": ["city"]}}]}
+GEMINI_BODIES = {
+    "text": {"contents": [{"role": "user", "parts": [{"text": "hello there"}]}]},
+    "system_and_limit": {"systemInstruction": {"parts": [{"text": "be brief"}]},
+                         "contents": [{"role": "user", "parts": [{"text": "hello there"}]}],
+                         "generationConfig": {"maxOutputTokens": 2}},
+    "tools": {"contents": [{"role": "user", "parts": [{"text": "Weather in Paris?"}]}], "tools": [GEMINI_TOOL],
+              "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}},
+    "thinking": {"contents": [{"role": "user", "parts": [{"text": "hello there"}]}],
+                 "generationConfig": {"thinkingConfig": {"includeThoughts": True, "thinkingBudget": 256}}},
+}
+
+
+async def _gemini(fake: FakeServer, method: str, body: dict[str, Any], query: str = "") -> tuple[int, str, bytes]:
+    url = f"{fake.origin('gemini')}/v1beta/models/gemini-2.5-flash:{method}?key={fake.api_key}{query}"
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as r:
+        return r.status, r.headers.get("Content-Type", ""), await r.read()
+
+
+@pytest.mark.parametrize("case", sorted(GEMINI_BODIES))
+async def test_gemini_generate_content_matches_the_sdk_schema(fake: FakeServer, case: str) -> None:
+    """generateContent answers and every streamGenerateContent?alt=sse event are GenerateContentResponses."""
+    status, _, raw = await _gemini(fake, "generateContent", GEMINI_BODIES[case])
+    assert status == 200, raw
+    body = json.loads(raw)
+    assert_matches("GenerateContentResponse", body, GEMINI)
+    assert body["candidates"][0]["content"]["parts"] and body["usageMetadata"]["totalTokenCount"] > 0
+    status, ctype, raw = await _gemini(fake, "streamGenerateContent", GEMINI_BODIES[case], "&alt=sse")
+    assert (status, ctype.split(";")[0]) == (200, "text/event-stream")
+    events = sse_data(raw)
+    assert events and "finishReason" in events[-1]["candidates"][0]
+    for event in events:
+        assert_matches("GenerateContentResponse", event, GEMINI)
+
+
+def test_the_gemini_validator_rejects_snake_case_and_unknown_enums() -> None:
+    """The SDK-derived schema is closed and uses wire names: snake_case or an unknown finishReason fails."""
+    good = {"candidates": [{"content": {"role": "model", "parts": [{"text": "x"}]}, "finishReason": "STOP",
+                            "index": 0}], "usageMetadata": {"promptTokenCount": 1, "totalTokenCount": 2}}
+    assert problems(GEMINI["GenerateContentResponse"], good) == []
+    assert problems(GEMINI["GenerateContentResponse"], {**good, "usage_metadata": {}})
+    assert problems(GEMINI["GenerateContentResponse"],
+                    {"candidates": [{**good["candidates"][0], "finishReason": "DONE"}]})

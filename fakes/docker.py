@@ -19,6 +19,8 @@ shape, then hands the body to llama.cpp's ``/v1/messages``, whose message carrie
 word, named in ``stop_sequence``) / ``max_tokens`` / ``tool_use``, thinking blocks with an empty
 ``signature``, and streams with no ``ping`` whose ``message_delta.usage`` has ``output_tokens`` only
 (llama.cpp ``to_json_anthropic_final``/``_stream``). No ``x-api-key`` or ``anthropic-version`` is needed.
+
+Ollama-compatible API (``/api/version``, ``/api/tags``, ``/api/chat``): see :mod:`._docker_ollama`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import anthropic
+from . import _docker_ollama, anthropic
 from ._content import split_for_stream, stable_id
 from ._faults import Fault
 from ._prompt_cache import install
@@ -192,6 +194,7 @@ def add_routes(app: web.Application) -> None:
     for prefix in ("/engines/v1", "/engines/llama.cpp/v1"):
         app.router.add_post(prefix + "/chat/completions", chat)
         app.router.add_get(prefix + "/models", models)
+    _docker_ollama.add_routes(app, FLAVOUR.knows)  # /api/version, /api/tags, /api/chat
     app.router.add_post("/anthropic/v1/messages", anthropic_messages)
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic_count_tokens)
 

@@ -361,3 +361,21 @@ def test_the_gemini_validator_rejects_snake_case_and_unknown_enums() -> None:
     assert problems(GEMINI["GenerateContentResponse"], {**good, "usage_metadata": {}})
     assert problems(GEMINI["GenerateContentResponse"],
                     {"candidates": [{**good["candidates"][0], "finishReason": "DONE"}]})
+
+
+async def test_docker_openai_compatible_api_matches_openais_schema(fake: FakeServer) -> None:
+    """Docker Model Runner's /engines/v1 chat (stream and not) and models answer OpenAI's own schemas."""
+    body = {"model": "ai/smollm2", "messages": HELLO}
+    status, _, raw = await _post(fake, "docker", "/chat/completions", body)
+    assert status == 200
+    assert_matches("CreateChatCompletionResponse", json.loads(raw))
+    status, _, raw = await _post(fake, "docker", "/chat/completions",
+                                 {**body, "stream": True, "stream_options": {"include_usage": True}})
+    assert status == 200
+    chunks = sse_data(raw)
+    assert chunks
+    for chunk in chunks:
+        assert_matches("CreateChatCompletionStreamResponse", chunk)
+    status, listing = await _get(fake, "docker", "/models")
+    assert status == 200
+    assert_matches("ListModelsResponse", listing)

@@ -519,6 +519,9 @@ def _answer(body: dict[str, Any], seed: str) -> tuple[list[dict[str, Any]], str,
     return blocks, reason, stop_sequence, max(1, out)
 
 
+answer = _answer  # the Docker fake's Anthropic-compatible API answers the same content
+
+
 def _usage(input_: int, output: int, read: int = 0, write: int = 0, write_1h: int = 0) -> dict[str, Any]:
     # input_tokens counts only the tokens after the last cache read or write ("total input tokens
     # in a request is the summation of input_tokens, cache_creation_input_tokens and

@@ -9,18 +9,33 @@ named), ``GET /engines/v1/models`` and ``GET /engines/llama.cpp/v1/models``. No 
 Models are namespaced Docker Hub ids (``ai/smollm2``), optionally tagged (``ai/smollm2:360M-Q4_K_M``).
 A model that is not pulled gets 404 with the plain-text body ``model not found`` (the runner is a
 Go server answering with ``http.Error``). Usage has only the three totals, as llama.cpp reports it.
+
+Anthropic-compatible API (docs "Anthropic-compatible API"; the Anthropic SDK's base URL is the bare
+origin): ``POST /anthropic/v1/messages`` (stream or not) and ``POST /anthropic/v1/messages/count_tokens``.
+DMR's own layer (docker/model-runner ``pkg/anthropic/handler.go``) answers bad JSON and a missing
+``model`` with 400 and an unpulled model with 404 ``Model not found: <id>``, all in Anthropic's error
+shape, then hands the body to llama.cpp's ``/v1/messages``, whose message carries ``usage``
+``{cache_read_input_tokens, input_tokens, output_tokens}``, ``stop_reason`` ``end_turn`` (also for a stop
+word, named in ``stop_sequence``) / ``max_tokens`` / ``tool_use``, thinking blocks with an empty
+``signature``, and streams with no ``ping`` whose ``message_delta.usage`` has ``output_tokens`` only
+(llama.cpp ``to_json_anthropic_final``/``_stream``). No ``x-api-key`` or ``anthropic-version`` is needed.
+
+Ollama-compatible API (``/api/version``, ``/api/tags``, ``/api/chat``): see :mod:`._docker_ollama`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from aiohttp import web
 
+from . import _docker_ollama, anthropic
+from ._content import split_for_stream, stable_id
 from ._faults import Fault
 from ._prompt_cache import install
-from ._server import Call, FakeSpec, endpoint
+from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from .openai import Flavour, answer_chat, answer_models
 
 __all__ = ["FLAVOUR", "MODELS", "SPEC"]
@@ -92,11 +107,96 @@ async def models(call: Call) -> web.StreamResponse:
     return await answer_models(call, FLAVOUR)
 
 
+# -- the Anthropic-compatible API ---------------------------------------------------------------
+
+
+def _anthropic_error(status: int, type_: str, message: str) -> web.Response:
+    # pkg/anthropic/handler.go writeAnthropicError: {"type": "error", "error": {"type", "message"}}
+    return web.json_response({"type": "error", "error": {"type": type_, "message": message}}, status=status)
+
+
+def _anthropic_problem(call: Call) -> web.Response | None:
+    body = call.body
+    if body is NOT_JSON or not isinstance(body, dict):
+        return _anthropic_error(400, "invalid_request_error", "Invalid JSON in request body")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return _anthropic_error(400, "invalid_request_error", "Missing required field: model")
+    if not FLAVOUR.knows(model) or model in state_of(call.request).unknown_models.get(NAME, ()):
+        return _anthropic_error(404, "not_found_error", "Model not found: " + model)
+    # what llama.cpp then refuses, DMR relays in llama.cpp's own error shape
+    invalid = anthropic.validate_messages_body({"max_tokens": 4096, **body})
+    return None if invalid is None else _llama_error(invalid[0], invalid[2])
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _anthropic_stream(mid: str, model: str, blocks: list[dict[str, Any]], reason: str, stop: str | None,
+                      usage: dict[str, Any]) -> list[bytes]:
+    """llama.cpp's to_json_anthropic_partial/_stream events for the same message."""
+    out = [_sse("message_start", {"type": "message_start", "message": {
+        "id": mid, "type": "message", "role": "assistant", "content": [], "model": model, "stop_reason": None,
+        "stop_sequence": None, "usage": {**usage, "output_tokens": 0}}})]
+    for i, b in enumerate(blocks):
+        delta: list[dict[str, Any]]
+        if b["type"] == "thinking":
+            start: dict[str, Any] = {"type": "thinking", "thinking": ""}
+            delta = [{"type": "thinking_delta", "thinking": p} for p in split_for_stream(b["thinking"])]
+            delta.append({"type": "signature_delta", "signature": ""})
+        elif b["type"] == "text":
+            start = {"type": "text", "text": ""}
+            delta = [{"type": "text_delta", "text": p} for p in split_for_stream(b["text"])]
+        else:
+            start = {"type": "tool_use", "id": b["id"], "name": b["name"]}
+            delta = [{"type": "input_json_delta", "partial_json": json.dumps(b["input"])}]
+        out.append(_sse("content_block_start", {"type": "content_block_start", "index": i, "content_block": start}))
+        out.extend(_sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d})
+                   for d in delta)
+        out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": i}))
+    out.append(_sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": stop},
+                                      "usage": {"output_tokens": usage["output_tokens"]}}))
+    out.append(_sse("message_stop", {"type": "message_stop"}))
+    return out
+
+
+@endpoint("chat", auth=False)
+async def anthropic_messages(call: Call) -> web.StreamResponse:
+    problem = _anthropic_problem(call)
+    if problem is not None:
+        return problem
+    body = {"max_tokens": 4096, **call.body}  # llama.cpp's default max_tokens
+    seed = stable_id({k: v for k, v in body.items() if k != "stream"})
+    blocks, reason, stop, output = anthropic.answer(body, seed)
+    blocks = [{**b, "signature": ""} if b["type"] == "thinking" else b for b in blocks]
+    reason = "end_turn" if reason == "stop_sequence" else reason  # llama.cpp: a stop word ends the turn
+    usage = {"cache_read_input_tokens": 0, "input_tokens": anthropic.input_tokens(body), "output_tokens": output}
+    mid = "chatcmpl-" + seed[:32]
+    if not body.get("stream"):
+        return await send_json(call.request, {"id": mid, "type": "message", "role": "assistant", "content": blocks,
+                                              "model": body["model"], "stop_reason": reason, "stop_sequence": stop,
+                                              "usage": usage}, call.fault)
+    return await send_stream(call.request, _anthropic_stream(mid, body["model"], blocks, reason, stop, usage),
+                             content_type="text/event-stream", fault=call.fault, error_frame=stream_error_frame)
+
+
+@endpoint("count_tokens", auth=False)
+async def anthropic_count_tokens(call: Call) -> web.StreamResponse:
+    problem = _anthropic_problem(call)
+    if problem is not None:
+        return problem
+    return await send_json(call.request, {"input_tokens": anthropic.input_tokens(call.body)}, call.fault)
+
+
 def add_routes(app: web.Application) -> None:
     install(app)  # prompt-cache memory (cache: marked edit)
     for prefix in ("/engines/v1", "/engines/llama.cpp/v1"):
         app.router.add_post(prefix + "/chat/completions", chat)
         app.router.add_get(prefix + "/models", models)
+    _docker_ollama.add_routes(app, FLAVOUR.knows)  # /api/version, /api/tags, /api/chat
+    app.router.add_post("/anthropic/v1/messages", anthropic_messages)
+    app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic_count_tokens)
 
 
 SPEC = FakeSpec(NAME, "/engines/v1", add_routes, error_response, stream_error_frame)

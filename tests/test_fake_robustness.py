@@ -127,6 +127,16 @@ TARGETS = [
     Target("azure", "/openai/v1/chat/completions", CHAT, _azure, _azure_shape),
     Target("xai", "/v1/chat/completions", {**CHAT, "model": "grok-3"}, _bearer, _xai_shape),
     Target("docker", "/engines/v1/chat/completions", {**CHAT, "model": "ai/smollm2"}, _none, _docker_shape),
+    # DMR's Anthropic layer answers in Anthropic's shape, what llama.cpp refuses after it in llama.cpp's
+    Target("docker", "/anthropic/v1/messages", {"model": "ai/smollm2", "max_tokens": 20, "messages": HI,
+                                                "tools": [{"name": "f", "input_schema": {"type": "object"}}]},
+           _none, lambda r: _anthropic_shape(r) or _docker_shape(r)),
+    Target("docker", "/anthropic/v1/messages/count_tokens", {"model": "ai/smollm2", "messages": HI}, _none,
+           lambda r: _anthropic_shape(r) or _docker_shape(r)),
+    # the runner's Ollama layer: net/http's plain-text 400s and the runner's plain-text 404
+    Target("docker", "/api/chat", {"model": "ai/smollm2", "messages": HI, "stream": False,
+                                   "options": {"num_predict": 20}, "tools": [TOOL]}, _none,
+           lambda r: r.headers["content-type"].startswith("text/plain") and r.status_code in (400, 404)),
     Target("ollama", "/api/chat", {"model": "llama3.2", "messages": HI, "stream": False,
                                    "options": {"num_predict": 20}, "tools": [TOOL]}, _none, _ollama_shape),
     Target("ollama", "/api/show", {"model": "llama3.2"}, _none, _ollama_shape),

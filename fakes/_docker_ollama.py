@@ -83,9 +83,24 @@ def _problem(call: Call, knows: Any) -> web.Response | None:
     if not isinstance(model, str) or not isinstance(messages, list) \
             or not all(isinstance(m, dict) for m in messages):
         return _go_error(400, "Invalid request: json: cannot unmarshal into Go struct field ChatRequest")
+    for field, kind, go_type in (("tools", list, "[]api.Tool"), ("options", dict, "map[string]interface {}"),
+                                 ("stream", bool, "bool")):
+        value = body.get(field)
+        if value is not None and not isinstance(value, kind):  # Go's encoding/json refuses the whole body
+            return _go_error(400, f"Invalid request: json: cannot unmarshal {_json_kind(value)} into Go struct "
+                                  f"field ChatRequest.{field} of type {go_type}")
     if not knows(model) or model in state_of(call.request).unknown_models.get("docker", ()):
         return web.Response(status=404, text="model not found\n", content_type="text/plain")
     return None
+
+
+def _json_kind(value: Any) -> str:
+    """The JSON type name Go's encoding/json puts in an UnmarshalTypeError."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "value")
 
 
 def _tool_call(seed: str, name: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -322,9 +322,15 @@ def _validate(body: Any) -> web.Response | None:
     return None
 
 
+def _system_text(block: Any) -> str:
+    """A system block's text; JSON null (which the shape check lets through, as proto3 JSON does) is none."""
+    text = block.get("text") if isinstance(block, dict) else None
+    return text if isinstance(text, str) else ""
+
+
 def _decision(body: dict[str, Any]) -> tuple[Decision, int]:
     msgs = body["messages"]
-    prompt_tokens = sum(count_tokens(s.get("text", "")) for s in body.get("system") or () if isinstance(s, dict))
+    prompt_tokens = sum(count_tokens(_system_text(s)) for s in body.get("system") or ())
     for m in msgs:
         prompt_tokens += 3 + count_tokens(_texts(m["content"]))
     last = msgs[-1]
@@ -372,7 +378,7 @@ def _segments(body: dict[str, Any]) -> list[Segment]:
             out.append(Segment([*prefix, item], tokens(item)))
 
     add((body.get("toolConfig") or {}).get("tools"), lambda t: count_tokens(json.dumps(t)))
-    add(body.get("system"), lambda b: count_tokens(b.get("text", "")))
+    add(body.get("system"), lambda b: count_tokens(_system_text(b)))
     for i, m in enumerate(body.get("messages") or ()):
         if isinstance(m, dict):
             add(m.get("content"), lambda b: count_tokens(_texts([b])), (i, m.get("role")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -198,7 +199,7 @@ def test_arbitrary_bodies_never_crash_a_fake(running: FakeServer, target: Target
 
     with httpx.Client(timeout=30) as http:
 
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=int(os.environ.get("ROBUST_EXAMPLES", "60")), deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(body=bodies(target.base))
         def check(body: Any) -> None:
             r = http.post(url, content=json.dumps(body).encode(), headers=headers)

@@ -47,7 +47,7 @@ from aiohttp import web
 
 from ._content import stable_id
 from ._faults import FAULT_HEADER
-from ._server import apply_pre_fault, record, state_of
+from ._server import SPEC_KEY, apply_pre_fault, record, state_of
 
 __all__ = ["BatchBook", "FakeBatch", "add_anthropic_routes", "add_azure_routes", "add_gemini_routes", "add_openai_routes"]
 
@@ -302,18 +302,27 @@ def _multipart(request: web.Request, raw: bytes) -> dict[str, tuple[str | None, 
     return out
 
 
+async def _open(
+    request: web.Request, auth: Callable[[web.Request], web.StreamResponse | None]
+) -> tuple[bytes, web.StreamResponse | None]:
+    """The opening every batch handler shares: :func:`._server.endpoint`'s record, fault and auth, for
+    handlers that read their own bodies (multipart uploads, raw JSONL). Recorded as endpoint ``batch``
+    (``fail_next(..., endpoint="batch")`` aims at it) and as generating no content, so a scripted chat
+    answer stays queued for the chat call it was written for. The spec is the app's own (one origin each).
+    """
+    spec = request.app[SPEC_KEY]
+    raw, fault = await record(request, spec.name, "batch", content=False)
+    early = await apply_pre_fault(request, spec, fault)
+    if early is not None:
+        return raw, early
+    return raw, auth(request)
+
+
 def _openai_handlers(site: _OpenAISite) -> dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]:
     spec_error = site.error
 
     async def guard(request: web.Request) -> tuple[bytes, web.StreamResponse | None]:
-        from . import SPECS
-
-        raw, fault = await record(request, site.provider)
-        spec = next(s for s in SPECS if s.name == site.provider)
-        early = await apply_pre_fault(request, spec, fault)
-        if early is not None:
-            return raw, early
-        return raw, site.auth(request)
+        return await _open(request, site.auth)
 
     async def upload(request: web.Request) -> web.StreamResponse:
         raw, denied = await guard(request)
@@ -580,11 +589,7 @@ def add_anthropic_routes(app: web.Application) -> None:
     from . import anthropic as an
 
     async def guard(request: web.Request) -> tuple[bytes, web.StreamResponse | None]:
-        raw, fault = await record(request, an.NAME)
-        early = await apply_pre_fault(request, an.SPEC, fault)
-        if early is not None:
-            return raw, early
-        return raw, an._check_headers(request)
+        return await _open(request, an._check_headers)
 
     def missing(job_id: str) -> web.Response:
         return an._error(404, "not_found_error", f"No batch found with id '{job_id}'")
@@ -750,11 +755,7 @@ def add_gemini_routes(app: web.Application) -> None:
     from . import gemini as ge
 
     async def guard(request: web.Request) -> tuple[bytes, web.StreamResponse | None]:
-        raw, fault = await record(request, ge.NAME)
-        early = await apply_pre_fault(request, ge.SPEC, fault)
-        if early is not None:
-            return raw, early
-        return raw, ge._auth(request)
+        return await _open(request, ge._auth)
 
     async def create(request: web.Request) -> web.StreamResponse:
         raw, denied = await guard(request)

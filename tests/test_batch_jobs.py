@@ -108,6 +108,20 @@ async def test_gemini_cancel_and_list(client: Client, fake: FakeServer) -> None:
     assert [j.id for j in listed] == [b.id, a.id]
 
 
+@pytest.mark.parametrize("provider", list(MODELS))
+async def test_batch_control_calls_leave_a_scripted_chat_answer_queued(
+    client: Client, fake: FakeServer, provider: str
+) -> None:
+    """Listing batches generates no content: a scripted chat answer stays for the chat call it was meant
+    for, and a fault aimed at the batch endpoint hits the batch call, not the chat."""
+    fake.script(provider, ["Scripted for chat."])
+    assert type(await client.list_batches(provider)) is Success
+    assert (await client.chat(MODELS[provider], "hello")).unwrap().text == "Scripted for chat."
+    fake.fail_next(provider, "500", endpoint="batch")
+    assert (await client.list_batches(provider)).failure().status == 500
+    assert (await client.chat(MODELS[provider], "hello")).unwrap().text == "Fake reply: hello"
+
+
 async def test_invalid_inputs_are_failures(client: Client) -> None:
     """Bad references, unsupported providers and empty batches are Failures, never exceptions."""
     assert (await client.batch_status("nonsense")).failure().kind is ErrorKind.INVALID_REQUEST

@@ -287,7 +287,7 @@ def stream_error_frame() -> bytes:
 
 async def _create(request: web.Request, provider: str, spec: FakeSpec, check: Check, missing: Missing,
                   screen: Screen | None = None) -> web.StreamResponse:
-    raw, fault = await record(request, provider)
+    raw, fault = await record(request, provider, "responses")
     early = await apply_pre_fault(request, spec, fault)
     if early is not None:
         return early
@@ -341,8 +341,12 @@ def _not_found(rid: str) -> web.Response:
     return _error(404, f"Response with id '{rid}' not found.", param="response_id")
 
 
-async def _stored(request: web.Request, provider: str, check: Check) -> web.StreamResponse:
-    _, fault = await record(request, provider)
+async def _stored(request: web.Request, provider: str, spec: FakeSpec, check: Check) -> web.StreamResponse:
+    # Retrieving or deleting generates nothing: a scripted answer stays queued for the next create.
+    _, fault = await record(request, provider, "responses", content=False)
+    early = await apply_pre_fault(request, spec, fault)
+    if early is not None:
+        return early
     denied = check(request)
     if denied is not None:
         return denied
@@ -369,7 +373,7 @@ def add_openai_routes(app: web.Application, spec: FakeSpec) -> None:
         return await _create(request, "openai", spec, _auth, _model_missing)
 
     async def stored(request: web.Request) -> web.StreamResponse:
-        return await _stored(request, "openai", _auth)
+        return await _stored(request, "openai", spec, _auth)
 
     app.router.add_post("/v1/responses", create)
     app.router.add_get("/v1/responses/{response_id}", stored)
@@ -407,7 +411,7 @@ def add_azure_routes(app: web.Application, spec: FakeSpec) -> None:
         return await _create(request, "azure", spec, _azure_check, _azure._deployment_missing, _azure._screen)
 
     async def stored(request: web.Request) -> web.StreamResponse:
-        return await _stored(request, "azure", _azure_check)
+        return await _stored(request, "azure", spec, _azure_check)
 
     for prefix in ("/openai/v1", "/openai"):
         app.router.add_post(prefix + "/responses", create)

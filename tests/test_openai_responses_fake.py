@@ -109,6 +109,20 @@ async def test_sdk_forged_reasoning_is_rejected(sdk: openai.AsyncOpenAI) -> None
             {"role": "user", "content": "hi"}])
 
 
+async def test_retrieving_leaves_a_scripted_answer_queued_and_takes_faults(
+    sdk: openai.AsyncOpenAI, fake: FakeServer
+) -> None:
+    """A retrieve generates nothing: a scripted answer stays for the next create; a queued 500 aimed at
+    the Responses endpoint hits the retrieve, as every other endpoint's faults do."""
+    r = await sdk.responses.create(model="gpt-4o-mini", input="keep me")
+    fake.script("openai", ["Scripted."])
+    assert (await sdk.responses.retrieve(r.id)).id == r.id
+    assert (await sdk.responses.create(model="gpt-4o-mini", input="hi")).output_text == "Scripted."
+    fake.fail_next("openai", "500", endpoint="responses")
+    with pytest.raises(openai.InternalServerError):
+        await sdk.responses.retrieve(r.id)
+
+
 async def test_sdk_stored_responses(sdk: openai.AsyncOpenAI) -> None:
     """store (the service's default) keeps a response: retrieve, chain by previous_response_id, delete, 404."""
     r = await sdk.responses.create(model="gpt-4o-mini", input="remember me")

@@ -47,7 +47,7 @@ from aiohttp import web
 
 from ._content import stable_id
 from ._faults import FAULT_HEADER
-from ._server import SPEC_KEY, apply_pre_fault, record, state_of
+from ._server import open_request, state_of
 
 __all__ = ["BatchBook", "FakeBatch", "add_anthropic_routes", "add_azure_routes", "add_gemini_routes", "add_openai_routes"]
 
@@ -303,19 +303,14 @@ def _multipart(request: web.Request, raw: bytes) -> dict[str, tuple[str | None, 
 
 
 async def _open(
-    request: web.Request, auth: Callable[[web.Request], web.StreamResponse | None]
+    request: web.Request, auth: Callable[[web.Request], web.Response | None]
 ) -> tuple[bytes, web.StreamResponse | None]:
-    """The opening every batch handler shares: :func:`._server.endpoint`'s record, fault and auth, for
-    handlers that read their own bodies (multipart uploads, raw JSONL). Recorded as endpoint ``batch``
+    """The opening every batch handler shares (:func:`._server.open_request`). Recorded as endpoint ``batch``
     (``fail_next(..., endpoint="batch")`` aims at it) and as generating no content, so a scripted chat
     answer stays queued for the chat call it was written for. The spec is the app's own (one origin each).
     """
-    spec = request.app[SPEC_KEY]
-    raw, fault = await record(request, spec.name, "batch", content=False)
-    early = await apply_pre_fault(request, spec, fault)
-    if early is not None:
-        return raw, early
-    return raw, auth(request)
+    raw, _, early = await open_request(request, "batch", lambda r, _raw: auth(r), content=False)
+    return raw, early
 
 
 def _openai_handlers(site: _OpenAISite) -> dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]:

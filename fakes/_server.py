@@ -234,20 +234,28 @@ def endpoint(name: str, *, auth: bool = True, content: bool = True
     def wrap(fn: Callable[[Call], Awaitable[web.StreamResponse]]) -> Handler:
         @functools.wraps(fn)
         async def handler(request: web.Request) -> web.StreamResponse:
-            spec = request.app[SPEC_KEY]
-            raw, fault = await record(request, spec.name, name, content=content)
-            early = await apply_pre_fault(request, spec, fault)
+            raw, fault, early = await open_request(request, name, request.app[SPEC_KEY].auth if auth else None,
+                                                   content=content)
             if early is not None:
                 return early
-            if auth and spec.auth is not None:
-                denied = spec.auth(request, raw)
-                if denied is not None:
-                    return denied
             return await fn(Call(request, raw, fault, _parse(raw)))
 
         return handler
 
     return wrap
+
+
+async def open_request(request: web.Request, name: str, auth: Auth | None, *,
+                       content: bool = True) -> tuple[bytes, Fault | None, web.StreamResponse | None]:
+    """:func:`endpoint`'s opening for handlers that read their own bodies (multipart uploads, raw
+    JSONL): record under the app's provider and ``name``, apply a fault that replaces the answer, check
+    ``auth``. Returns the body, the fault left for the handler, and an early answer (or ``None``)."""
+    spec = request.app[SPEC_KEY]
+    raw, fault = await record(request, spec.name, name, content=content)
+    early = await apply_pre_fault(request, spec, fault)
+    if early is None and auth is not None:
+        early = auth(request, raw)
+    return raw, fault, early
 
 
 async def apply_pre_fault(request: web.Request, spec: FakeSpec, fault: Fault | None) -> web.StreamResponse | None:

@@ -45,7 +45,7 @@ from aiohttp import web
 
 from . import azure as _azure
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
-from ._server import FakeSpec, apply_pre_fault, record, send_json, send_stream, state_of
+from ._server import FakeSpec, open_request, send_json, send_stream, state_of
 from .openai import MODELS, _auth, _error
 
 __all__ = ["REASONING_MODELS", "add_azure_routes", "add_openai_routes", "response_frames", "response_object"]
@@ -285,15 +285,11 @@ def stream_error_frame() -> bytes:
     return b"event: error\ndata: " + json.dumps(body).encode() + b"\n\n"
 
 
-async def _create(request: web.Request, provider: str, spec: FakeSpec, check: Check, missing: Missing,
+async def _create(request: web.Request, provider: str, check: Check, missing: Missing,
                   screen: Screen | None = None) -> web.StreamResponse:
-    raw, fault = await record(request, provider, "responses")
-    early = await apply_pre_fault(request, spec, fault)
+    raw, fault, early = await open_request(request, "responses", lambda r, _raw: check(r))
     if early is not None:
         return early
-    denied = check(request)
-    if denied is not None:
-        return denied
     try:
         body = json.loads(raw)
     except ValueError:
@@ -341,15 +337,11 @@ def _not_found(rid: str) -> web.Response:
     return _error(404, f"Response with id '{rid}' not found.", param="response_id")
 
 
-async def _stored(request: web.Request, provider: str, spec: FakeSpec, check: Check) -> web.StreamResponse:
+async def _stored(request: web.Request, provider: str, check: Check) -> web.StreamResponse:
     # Retrieving or deleting generates nothing: a scripted answer stays queued for the next create.
-    _, fault = await record(request, provider, "responses", content=False)
-    early = await apply_pre_fault(request, spec, fault)
+    _, fault, early = await open_request(request, "responses", lambda r, _raw: check(r), content=False)
     if early is not None:
         return early
-    denied = check(request)
-    if denied is not None:
-        return denied
     rid = request.match_info["response_id"]
     store = _store(request)
     if rid not in store:
@@ -370,10 +362,10 @@ def add_openai_routes(app: web.Application, spec: FakeSpec) -> None:
     _ensure_store(app)
 
     async def create(request: web.Request) -> web.StreamResponse:
-        return await _create(request, "openai", spec, _auth, _model_missing)
+        return await _create(request, "openai", _auth, _model_missing)
 
     async def stored(request: web.Request) -> web.StreamResponse:
-        return await _stored(request, "openai", spec, _auth)
+        return await _stored(request, "openai", _auth)
 
     app.router.add_post("/v1/responses", create)
     app.router.add_get("/v1/responses/{response_id}", stored)
@@ -408,10 +400,10 @@ def add_azure_routes(app: web.Application, spec: FakeSpec) -> None:
     _ensure_store(app)
 
     async def create(request: web.Request) -> web.StreamResponse:
-        return await _create(request, "azure", spec, _azure_check, _azure._deployment_missing, _azure._screen)
+        return await _create(request, "azure", _azure_check, _azure._deployment_missing, _azure._screen)
 
     async def stored(request: web.Request) -> web.StreamResponse:
-        return await _stored(request, "azure", spec, _azure_check)
+        return await _stored(request, "azure", _azure_check)
 
     for prefix in ("/openai/v1", "/openai"):
         app.router.add_post(prefix + "/responses", create)

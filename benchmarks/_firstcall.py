@@ -1,0 +1,151 @@
+"""The first call in a fresh process: ``python -m benchmarks._firstcall '<spec json>'``.
+
+Issue 19: "first call in a fresh process ≤ 2× the second call's latency, and RSS after the first
+call ≤ 45 MiB, with default config, for every provider". The worker is that fresh process: it
+imports ``interlingua.effects``, builds a :class:`Client` from the DEFAULT :class:`LlmConfig` (only
+the provider's base URL and key set, as a user pointing at the provider would), and times
+``chat`` twice with the same request. Call 1 pays every lazy load (catalog, tokenizer, SigV4, …)
+and the TCP connect; call 2 reuses the connection, so "call 1 ÷ call 2" is the first-call tax.
+It prints one JSON line: the import time, both call latencies, and VmRSS / VmHWM (KiB) read from
+``/proc/self/status`` right after call 1 (and after the import and after the last call), and the
+median latency of calls 3-7 (the steady state: a load deferred to call 2 shows as call 2 ≫ steady).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+STEADY_CALLS = 5
+
+
+def _status_kib() -> dict[str, int]:
+    """VmRSS (now) and VmHWM (peak) of this process, in KiB; empty off Linux."""
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line.split(":")[0]] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
+async def _calls(spec: dict[str, Any], t_import: float, rss_import: dict[str, int]) -> dict[str, Any]:
+    from interlingua.core import ChatRequest, Message, ResponseFormat
+    from interlingua.effects import Client, LlmConfig, Success
+
+    s = spec["scenario"]
+    cfg = LlmConfig().with_provider(s["provider"], base_url=s["url"], api_key=s["api_key"] or None)
+    client = Client(cfg)
+    req = ChatRequest(
+        model=f"{s['provider']}:{s['model']}",
+        messages=(Message.user(s["prompt"]),),
+        max_tokens=s["max_tokens"],
+        response_format=ResponseFormat(type="json_object") if s["json_mode"] else None,
+    )
+    prof = None
+    if os.environ.get("BENCH_FIRSTCALL_PROFILE"):  # a debugging aid: the cProfile of call 1 on stderr
+        import cProfile
+
+        prof = cProfile.Profile()
+    try:
+        if prof:
+            prof.enable()
+        t0 = time.perf_counter()
+        r1 = await client.chat(req)
+        t1 = time.perf_counter()
+        if prof:
+            prof.disable()
+        rss_first = _status_kib()
+        t1b = time.perf_counter()
+        r2 = await client.chat(req)
+        t2 = time.perf_counter()
+        # Calls 3.. give the steady latency: a load that call 2 pays instead of call 1 (e.g. a
+        # tokenizer needed once a provider's rate-limit headers are known) shows as call 2 ≫ steady.
+        steady, rest = [], []
+        for _ in range(STEADY_CALLS):
+            t3 = time.perf_counter()
+            rest.append(await client.chat(req))
+            steady.append(time.perf_counter() - t3)
+        rss_last = _status_kib()
+    finally:
+        await client.close()
+    if prof:
+        import pstats
+
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    errors = [repr(r)[:300] for r in (r1, r2, *rest) if not isinstance(r, Success)]
+    return {
+        "import_s": t_import,
+        "first_s": t1 - t0,
+        "second_s": t2 - t1b,
+        "steady_s": statistics.median(steady),
+        "rss_import_kib": rss_import.get("VmRSS"),
+        "rss_first_kib": rss_first.get("VmRSS"),
+        "hwm_first_kib": rss_first.get("VmHWM"),
+        "rss_last_kib": rss_last.get("VmRSS"),
+        "hwm_last_kib": rss_last.get("VmHWM"),
+        "errors": errors,
+    }
+
+
+async def _floor_calls(spec: dict[str, Any], t_import: float, rss_import: dict[str, int]) -> dict[str, Any]:
+    """The same sequence through the hand-written floor of ``_clients.py``: what call 1 ÷ call 2
+    costs a client that has nothing to load lazily (a fresh connection and aiohttp's own first use)."""
+    import aiohttp
+
+    from ._clients import FLOORS, Scenario
+
+    s = Scenario(**spec["scenario"])
+    session = aiohttp.ClientSession()
+    bench = FLOORS[s.provider](s, session)
+    try:
+        t0 = time.perf_counter()
+        await bench.once()
+        t1 = time.perf_counter()
+        rss_first = _status_kib()
+        t1b = time.perf_counter()
+        await bench.once()
+        t2 = time.perf_counter()
+        steady = []
+        for _ in range(STEADY_CALLS):
+            t3 = time.perf_counter()
+            await bench.once()
+            steady.append(time.perf_counter() - t3)
+        rss_last = _status_kib()
+    finally:
+        await session.close()
+    return {
+        "import_s": t_import, "first_s": t1 - t0, "second_s": t2 - t1b, "steady_s": statistics.median(steady),
+        "rss_import_kib": rss_import.get("VmRSS"), "rss_first_kib": rss_first.get("VmRSS"),
+        "hwm_first_kib": rss_first.get("VmHWM"), "rss_last_kib": rss_last.get("VmRSS"),
+        "hwm_last_kib": rss_last.get("VmHWM"), "errors": [],
+    }
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    floor = spec.get("client") == "floor"
+    t0 = time.perf_counter()
+    if floor:
+        import aiohttp  # noqa: F401
+        import msgspec  # noqa: F401
+    else:
+        import interlingua.effects  # noqa: F401  (timed: what a user's program pays before its first call)
+
+    t_import = time.perf_counter() - t0
+    rss_import = _status_kib()
+    result = asyncio.run((_floor_calls if floor else _calls)(spec, t_import, rss_import))
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

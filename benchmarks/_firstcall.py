@@ -1,6 +1,6 @@
 """The first call in a fresh process: ``python -m benchmarks._firstcall '<spec json>'``.
 
-Issue 19: "first call in a fresh process ≤ 2× the second call's latency, and RSS after the first
+Issue 19: "first call in a fresh process ≤ 2x the second call's latency, and RSS after the first
 call ≤ 45 MiB, with default config, for every provider". The worker is that fresh process: it
 imports ``interlingua.effects``, builds a :class:`Client` from the DEFAULT :class:`LlmConfig` (only
 the provider's base URL and key set, as a user pointing at the provider would), and times

@@ -1,6 +1,6 @@
 """Resilience on ÷ off in ONE process: ``python -m benchmarks._resilience '<spec json>'``.
 
-Issue 19 asks that retry + circuit breaker + budget guard cost ≤ 1.05× on the happy path,
+Issue 19 asks that retry + circuit breaker + budget guard cost ≤ 1.05x on the happy path,
 "measured with enough repetitions to be conclusive". Comparing fresh processes cannot resolve 5 %
 on a shared VM (processes land in different phases of the host's steal time), so this worker holds
 BOTH clients at once, each with its own connection pool to the same fake: ``interlingua`` (the

@@ -111,10 +111,11 @@ class Mode:
 
 MODES: dict[str, Mode] = {
     # Sized to finish in ≤ 45 min on a 2-core VM (issue 19); the run prints its estimate first and
-    # its real duration last. Cells of 1.25 s hold ~1000 requests at c1: CPU per request is already
-    # stable there, and the spread that remains is between processes, which more repetitions fix.
-    "full": Mode("full", reps=5, seconds=1.25, n_once=(3000, 20000), n_stream=(1000, 4000), warmup=64, core_budget=2.0,
-                 import_reps=11),
+    # each part's real duration last. A 1 s cell holds ~1000 requests (~300 streams of ~50 chunks) at
+    # c1: CPU per request is stable at that size, and the spread that remains is between processes,
+    # which the 5 repetitions address. The on ÷ off target has its own one-process part.
+    "full": Mode("full", reps=5, seconds=1.0, n_once=(3000, 20000), n_stream=(1000, 4000), warmup=64, core_budget=2.0,
+                 import_reps=11, res_blocks=50, res_n=(200, 50)),
     "quick": Mode("quick", reps=3, seconds=1.0, n_once=(600, 4000), n_stream=(200, 800), warmup=32, core_budget=1.0, import_reps=5,
                   firstcall_reps=3, res_blocks=16, res_n=(80, 20), res_seconds=0.3),
     # The smoke test's mode: proves the harness runs end to end; its figures mean nothing.
@@ -531,8 +532,8 @@ STARTUP_S: dict[str, float] = {"floor": 1.0, "interlingua": 1.4, "interlingua-ba
                                "openai-sdk": 2.8, "anthropic-sdk": 2.8, "gemini-sdk": 3.0, "ollama-sdk": 1.8, "litellm": 7.0}
 # Seconds for one sample of each import target (a fresh interpreter).
 IMPORT_S: dict[str, float] = {"bare": 0.05, "baseline": 0.5, "interlingua": 0.6, "openai": 1.5, "anthropic": 1.5, "litellm": 5.0}
-# The parts that run their own benchmark modules, full mode (BENCH_QUICK halves them or more).
-OTHER_PARTS_S: dict[str, float] = {"tokens": 60.0, "batch": 120.0, "redis": 60.0}
+# The parts that run their own benchmark modules, full mode.
+OTHER_PARTS_S: dict[str, float] = {"tokens": 15.0, "batch": 120.0, "redis": 30.0}
 
 
 def estimate_seconds(mode: Mode, scs: Sequence[Scenario], clients: Sequence[str], parts: Sequence[str]) -> dict[str, float]:
@@ -544,14 +545,16 @@ def estimate_seconds(mode: Mode, scs: Sequence[Scenario], clients: Sequence[str]
         per_cells = 2 * len(mode.concs) * mode.seconds
         out["clients"] = mode.reps * sum(per_cells + STARTUP_S.get(c, 2.0) for _, c in pairs)
     if "resilience" in parts:
-        out["resilience"] = len(scs) * (2 * 2 * mode.res_blocks * mode.res_seconds * 0.8 + 4.0)
+        # wall per call at c1 against the fake: ~0.8 ms per request, ~2.5 ms per stream
+        block = min(mode.res_seconds, mode.res_n[0] * 0.0008) + min(mode.res_seconds, mode.res_n[1] * 0.0025)
+        out["resilience"] = len(scs) * (2 * mode.res_blocks * block + 4.0)
     if "firstcall" in parts:
         out["firstcall"] = (mode.firstcall_reps + 1) * len(scs) * 2 * 0.9
     if "import" in parts:
         out["import"] = (mode.import_reps + 1) * sum(IMPORT_S.get(t, 1.0) for t in ("bare", *mode.import_targets))
     if "core" in parts:
         out["core"] = len(scs) * (3 * mode.core_budget + 1.0)
-    scale = 1.0 if mode.name == "full" else 0.3
+    scale = 1.0 if mode.name == "full" else 0.2  # BENCH_QUICK: 2,000 calls instead of 10,000 (batch), 300 vs 1,500 (redis)
     for p, s in OTHER_PARTS_S.items():
         if p in parts:
             out[p] = s * scale
@@ -896,6 +899,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    took: dict[str, float] = {}  # seconds per part, printed at the end next to the estimate
     mode = MODES[args.mode]
     if args.reps:
         mode = Mode(**{**asdict(mode), "reps": args.reps})
@@ -927,24 +931,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "clients" not in parts:  # capacity alone: the floor and interlingua are enough
                 clients = [c for c in clients if c in ("floor", "interlingua")]
             print(estimate(mode, scs, clients, parts), file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
             res = run_clients(mode, scs, clients, fake.info, notes)  # type: ignore[union-attr]
+            took["clients"] = time.perf_counter() - t0
             summary = summarize_clients(res["raw"])
             dump["clients"] = {"raw": res["raw"], "summary": summary}
         events = {s.provider: (summary.get(f"{s.provider}/floor", {}).get(f"stream@{mode.concs[0]}", {}).get("items_per_req") or 0) for s in scs}
         if "resilience" in parts and scs:
+            t0 = time.perf_counter()
             resilience = run_resilience(mode, scs, notes)
+            took["resilience"] = time.perf_counter() - t0
             dump["resilience"] = resilience
         if "firstcall" in parts and scs:
             print("firstcall: fresh processes", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
             firstcall = run_firstcall(mode, scs, notes)
+            took["firstcall"] = time.perf_counter() - t0
             dump["firstcall"] = firstcall
         if "core" in parts and scs:
             print("core: pure encode / decode / fold", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
             try:
                 core = _child("benchmarks._core", {"scenarios": [asdict(s) for s in scs], "budget": mode.core_budget}, 600)["providers"]
             except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
                 notes.add(f"core: worker failed: {str(e)[-400:]}")
             dump["core"] = core
+            took["core"] = time.perf_counter() - t0
             for r in core:
                 events.setdefault(r["provider"], r["stream_events"])
                 if not events[r["provider"]]:
@@ -958,8 +970,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     imports: dict[str, Any] = {}
     if "import" in parts:
         print("imports: fresh interpreters", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
         imports = run_imports(mode, notes)
         dump["imports"] = imports
+        took["import"] = time.perf_counter() - t0
     if summary and "clients" in parts:
         sections.append(("1. Client CPU and throughput (ratio to the floor)", client_tables(summary, mode, events)))
     if core:
@@ -974,11 +988,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if resilience:
         sections.append(("5b. Resilience on ÷ off, one process (retry + breaker + budget guard)", resilience_table(resilience, mode)))
     if "tokens" in parts:
+        t0 = time.perf_counter()
         sections.append(("6. Tokenizer (benchmarks/tokens_bench.py)", tokens_part(mode, notes)))
+        took["tokens"] = time.perf_counter() - t0
     if "batch" in parts:
+        t0 = time.perf_counter()
         sections.append(("7. Fan-out: chat_many (benchmarks/batch_bench.py)", batch_part(mode, notes)))
+        took["batch"] = time.perf_counter() - t0
     if "redis" in parts:
+        t0 = time.perf_counter()
         sections.append(("8. Shared state: Redis store vs in-process (benchmarks/redis_bench.py)", tokens_part(mode, notes, "redis")))
+        took["redis"] = time.perf_counter() - t0
     report = render(sections, mode, fake_info, notes)
     print(report)
     if args.out != "-":
@@ -986,5 +1006,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.out}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(dump, indent=1, default=str))
-    print(f"the {mode.name} run took {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
+    print(f"the {mode.name} run took {(time.perf_counter() - started) / 60:.1f} min ("
+          + ", ".join(f"{k} {v / 60:.1f}" for k, v in took.items()) + " min)", file=sys.stderr)
     return 0

@@ -10,20 +10,26 @@ between them, ABBA-ordered so a slow drift in the machine's speed cancels within
 records this process's CPU time (``time.process_time``) per request of every block. The
 orchestrator turns the per-pair ratios into a median with a bootstrap 95 % interval.
 
-It prints one JSON line: ``{"once": {"on": [...], "off": [...]}, "stream": {...}}``, CPU seconds
-per request (per stream) of each block, in block order; pair ``i`` is ``on[i]`` ÷ ``off[i]``.
+It prints one JSON line: ``{"once": {"on": [...], "off": [...], "on_calls": [n], "off_calls": [n]},
+"stream": {...}}``: CPU seconds per request (per stream) of each block, in block order (pair ``i`` is
+``on[i]`` ÷ ``off[i]``), and Python-level calls per request of each client from a cProfile pass
+after the timed blocks (deterministic: no timing noise).
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import json
+import pstats
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._clients import Bench, Scenario, _interlingua
+
+PROFILED_CALLS = 20
 
 
 async def _block(call: Callable[[], Awaitable[int]], n: int, seconds: float) -> float | None:
@@ -54,6 +60,15 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
                 order = ("on", "off") if b % 2 == 0 else ("off", "on")
                 for k in order:
                     per[k].append(await _block(calls[k], n, spec["seconds"]))
+            # Python-level calls per call of each client (cProfile, after the timed blocks): the
+            # same ratio without timing noise; it counts aiohttp's calls too, on both sides.
+            for k, call in calls.items():
+                prof = cProfile.Profile()
+                prof.enable()
+                for _ in range(PROFILED_CALLS):
+                    await call()
+                prof.disable()
+                per[f"{k}_calls"] = [pstats.Stats(prof).total_calls / PROFILED_CALLS]  # type: ignore[attr-defined]
             out[mode] = per
     finally:
         await on.close()

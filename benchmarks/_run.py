@@ -607,7 +607,7 @@ def machine_info(fake: dict[str, Any] | None) -> list[str]:
         f"- python: {platform.python_implementation()} {platform.python_version()}",
         f"- interlingua: {_ver('interlingua')} (git {commit or '?'})",
         f"- packages: {vers}",
-        f"- fake server loop: {(fake or {}).get('loop', '?')} (separate process); clients on the stock asyncio loop",
+        f"- fake server loop: {(fake or {}).get('loop', '?')} (separate process); clients on the stock asyncio loop (the `-uvloop` rows on uvloop.run)",
     ]
 
 
@@ -893,7 +893,7 @@ def render(sections: list[tuple[str, list[str]]], mode: Mode, fake: dict[str, An
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description="interlingua vs the floor, the official SDKs and LiteLLM.")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_const", const="quick", dest="mode", help="3 repetitions, 1 s cells (~12 min for all 8 providers and clients on 2 cores; "
+    g.add_argument("--quick", action="store_const", const="quick", dest="mode", help="3 repetitions, 1 s cells, shorter first-call and resilience parts (~19 min for all 9 scenarios and clients on 2 cores; "
                    "the run prints its own time at the end)")
     g.add_argument("--smoke", action="store_const", const="smoke", dest="mode", help="the smallest run: proves the harness works")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")

@@ -9,16 +9,19 @@ and the TCP connect; call 2 reuses the connection, so "call 1 ÷ call 2" is the 
 It prints one JSON line: the import time, both call latencies, and VmRSS / VmHWM (KiB) read from
 ``/proc/self/status`` right after call 1 (and after the import and after the last call), and the
 median latency of calls 3-7 (the steady state: a load deferred to call 2 shows as call 2 ≫ steady).
+With ``"profile": true`` in the spec each call runs under its own cProfile and the line carries
+Python call counts (``calls_first``, ``calls_second``, ``calls_steady``): the same story without
+timing noise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 STEADY_CALLS = 5
@@ -37,7 +40,51 @@ def _status_kib() -> dict[str, int]:
     return out
 
 
-async def _calls(spec: dict[str, Any], t_import: float, rss_import: dict[str, int]) -> dict[str, Any]:
+async def _sequence(call: Callable[[], Awaitable[object]], profile: bool) -> dict[str, Any]:
+    """Call 1, call 2 and ``STEADY_CALLS`` more, timed, with RSS after call 1 and after the last.
+    With ``profile`` each call runs under its own cProfile instead, for its Python call count (the
+    times of such a run are not used: the profiler inflates them)."""
+    if profile:  # only then: the timed runs' RSS should not include the profiler's modules
+        import cProfile
+        import pstats
+
+    calls: list[int] = []
+
+    async def one() -> tuple[float, object]:
+        prof = cProfile.Profile() if profile else None
+        if prof:
+            prof.enable()
+        t0 = time.perf_counter()
+        r = await call()
+        dt = time.perf_counter() - t0
+        if prof:
+            prof.disable()
+            calls.append(pstats.Stats(prof).total_calls)  # type: ignore[attr-defined]
+        return dt, r
+
+    first, r1 = await one()
+    rss_first = _status_kib()
+    second, r2 = await one()
+    steady, rest = [], []
+    # Calls 3.. give the steady latency: a load that call 2 pays instead of call 1 (e.g. a
+    # tokenizer needed once a provider's rate-limit headers are known) shows as call 2 ≫ steady.
+    for _ in range(STEADY_CALLS):
+        dt, r = await one()
+        steady.append(dt)
+        rest.append(r)
+    rss_last = _status_kib()
+    out: dict[str, Any] = {
+        "first_s": first, "second_s": second, "steady_s": statistics.median(steady),
+        "rss_first_kib": rss_first.get("VmRSS"), "hwm_first_kib": rss_first.get("VmHWM"),
+        "rss_last_kib": rss_last.get("VmRSS"), "hwm_last_kib": rss_last.get("VmHWM"),
+        "results": [r1, r2, *rest],
+    }
+    if profile:
+        out |= {"calls_first": calls[0], "calls_second": calls[1], "calls_steady": statistics.median(calls[2:])}
+    return out
+
+
+async def _calls(spec: dict[str, Any]) -> dict[str, Any]:
     from interlingua.core import ChatRequest, Message, ResponseFormat
     from interlingua.effects import Client, LlmConfig, Success
 
@@ -50,53 +97,15 @@ async def _calls(spec: dict[str, Any], t_import: float, rss_import: dict[str, in
         max_tokens=s["max_tokens"],
         response_format=ResponseFormat(type="json_object") if s["json_mode"] else None,
     )
-    prof = None
-    if os.environ.get("BENCH_FIRSTCALL_PROFILE"):  # a debugging aid: the cProfile of call 1 on stderr
-        import cProfile
-
-        prof = cProfile.Profile()
     try:
-        if prof:
-            prof.enable()
-        t0 = time.perf_counter()
-        r1 = await client.chat(req)
-        t1 = time.perf_counter()
-        if prof:
-            prof.disable()
-        rss_first = _status_kib()
-        t1b = time.perf_counter()
-        r2 = await client.chat(req)
-        t2 = time.perf_counter()
-        # Calls 3.. give the steady latency: a load that call 2 pays instead of call 1 (e.g. a
-        # tokenizer needed once a provider's rate-limit headers are known) shows as call 2 ≫ steady.
-        steady, rest = [], []
-        for _ in range(STEADY_CALLS):
-            t3 = time.perf_counter()
-            rest.append(await client.chat(req))
-            steady.append(time.perf_counter() - t3)
-        rss_last = _status_kib()
+        out = await _sequence(lambda: client.chat(req), spec.get("profile", False))
     finally:
         await client.close()
-    if prof:
-        import pstats
-
-        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
-    errors = [repr(r)[:300] for r in (r1, r2, *rest) if not isinstance(r, Success)]
-    return {
-        "import_s": t_import,
-        "first_s": t1 - t0,
-        "second_s": t2 - t1b,
-        "steady_s": statistics.median(steady),
-        "rss_import_kib": rss_import.get("VmRSS"),
-        "rss_first_kib": rss_first.get("VmRSS"),
-        "hwm_first_kib": rss_first.get("VmHWM"),
-        "rss_last_kib": rss_last.get("VmRSS"),
-        "hwm_last_kib": rss_last.get("VmHWM"),
-        "errors": errors,
-    }
+    out["errors"] = [repr(r)[:300] for r in out.pop("results") if not isinstance(r, Success)]
+    return out
 
 
-async def _floor_calls(spec: dict[str, Any], t_import: float, rss_import: dict[str, int]) -> dict[str, Any]:
+async def _floor_calls(spec: dict[str, Any]) -> dict[str, Any]:
     """The same sequence through the hand-written floor of ``_clients.py``: what call 1 ÷ call 2
     costs a client that has nothing to load lazily (a fresh connection and aiohttp's own first use)."""
     import aiohttp
@@ -105,29 +114,13 @@ async def _floor_calls(spec: dict[str, Any], t_import: float, rss_import: dict[s
 
     s = Scenario(**spec["scenario"])
     session = aiohttp.ClientSession()
-    bench = FLOORS[s.provider](s, session)
     try:
-        t0 = time.perf_counter()
-        await bench.once()
-        t1 = time.perf_counter()
-        rss_first = _status_kib()
-        t1b = time.perf_counter()
-        await bench.once()
-        t2 = time.perf_counter()
-        steady = []
-        for _ in range(STEADY_CALLS):
-            t3 = time.perf_counter()
-            await bench.once()
-            steady.append(time.perf_counter() - t3)
-        rss_last = _status_kib()
+        out = await _sequence(FLOORS[s.provider](s, session).once, spec.get("profile", False))
     finally:
         await session.close()
-    return {
-        "import_s": t_import, "first_s": t1 - t0, "second_s": t2 - t1b, "steady_s": statistics.median(steady),
-        "rss_import_kib": rss_import.get("VmRSS"), "rss_first_kib": rss_first.get("VmRSS"),
-        "hwm_first_kib": rss_first.get("VmHWM"), "rss_last_kib": rss_last.get("VmRSS"),
-        "hwm_last_kib": rss_last.get("VmHWM"), "errors": [],
-    }
+    out.pop("results")  # the floor raises on any failure
+    out["errors"] = []
+    return out
 
 
 def main() -> None:
@@ -142,7 +135,8 @@ def main() -> None:
 
     t_import = time.perf_counter() - t0
     rss_import = _status_kib()
-    result = asyncio.run((_floor_calls if floor else _calls)(spec, t_import, rss_import))
+    result = asyncio.run((_floor_calls if floor else _calls)(spec))
+    result |= {"import_s": t_import, "rss_import_kib": rss_import.get("VmRSS")}
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
 

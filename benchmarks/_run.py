@@ -389,10 +389,13 @@ def run_firstcall(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, di
     write bytecode, as the import part's warm-up does (an installed wheel comes precompiled)."""
     env = {k: v for k, v in _env().items() if k != "PYTHONDONTWRITEBYTECODE"}
     samples: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for rep in range(mode.firstcall_reps + 1):
+    counts: dict[tuple[str, str], dict[str, Any]] = {}
+    # The last repetition is a profiled one (Python call counts per call; its times are not used).
+    for rep in range(mode.firstcall_reps + 2):
+        profile = rep == mode.firstcall_reps + 1
         for s in scs:
             for client in ("interlingua", "floor"):
-                spec = json.dumps({"scenario": asdict(s), "client": client})
+                spec = json.dumps({"scenario": asdict(s), "client": client, "profile": profile})
                 try:
                     r = subprocess.run([sys.executable, "-m", "benchmarks._firstcall", spec], capture_output=True,
                                        text=True, cwd=ROOT, env=env, timeout=120)
@@ -406,7 +409,9 @@ def run_firstcall(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, di
                 if d["errors"]:
                     notes.add(f"firstcall {s.provider}/{client}: {d['errors'][0]}")
                     continue
-                if rep:
+                if profile:
+                    counts[(s.provider, client)] = d
+                elif rep:
                     samples.setdefault((s.provider, client), []).append(d)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for (p, client), v in samples.items():
@@ -416,14 +421,22 @@ def run_firstcall(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, di
             if k != "errors" and any(x.get(k) is not None for x in v)
         } | {"first_over_second": statistics.median(x["first_s"] / x["second_s"] for x in v),
              "second_over_steady": statistics.median(x["second_s"] / x["steady_s"] for x in v)}
+        c = counts.get((p, client), {})
+        out[p][client] |= {k: c[k] for k in ("calls_first", "calls_second", "calls_steady") if k in c}
     return out
+
+
+def _counts(r: dict[str, float] | None) -> str:
+    if not r or "calls_first" not in r:
+        return "-"
+    return f"{r['calls_first']:.0f} / {r['calls_second']:.0f} / {r['calls_steady']:.0f}"
 
 
 def firstcall_table(fc: dict[str, dict[str, dict[str, float]]]) -> list[str]:
     out = [
         "| provider | call 1 ÷ call 2 (≤ 2x) | call 2 ÷ steady | RSS after call 1 (≤ 45 MiB) | peak RSS after 7 calls "
-        "| floor: call 1 ÷ call 2 | call 1 / call 2 / steady (absolute) |",
-        "|---|---|---|---|---|---|---|",
+        "| floor: call 1 ÷ call 2 | call 1 / call 2 / steady (absolute) | Python calls: call 1 / call 2 / steady (floor) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in sorted(fc, key=list(PROVIDERS).index):
         il, fl = fc[p].get("interlingua"), fc[p].get("floor")
@@ -435,7 +448,7 @@ def firstcall_table(fc: dict[str, dict[str, dict[str, float]]]) -> list[str]:
             f"| {p} | {ratio:.2f}x {'✓' if ratio <= 2 and il['second_over_steady'] <= 2 else '✗'} | {il['second_over_steady']:.2f}x "
             f"| {rss:.1f} MiB {'✓' if rss <= 45 else '✗'} | {il['hwm_last_kib'] / 1024:.1f} MiB "
             f"| {floor_cell} "
-            f"| {_ms(il['first_s'])} / {_ms(il['second_s'])} / {_ms(il['steady_s'])} |"
+            f"| {_ms(il['first_s'])} / {_ms(il['second_s'])} / {_ms(il['steady_s'])} | {_counts(il)} ({_counts(fl)}) |"
         )
     out.append(
         "\nA fresh process per sample (median over the samples after one discarded warm-up): `import "
@@ -445,7 +458,9 @@ def firstcall_table(fc: dict[str, dict[str, dict[str, float]]]) -> list[str]:
         "from call 1 to call 2 (e.g. a tokenizer needed once rate-limit headers are known), which the "
         "issue's call 1 ÷ call 2 would reward, so ✓ needs both ≤ 2x; *peak RSS after 7 calls* (VmHWM) shows it too. The floor "
         "column is the same sequence through the hand-written aiohttp + msgspec floor: what a fresh "
-        "connection and aiohttp's own first use cost with nothing to load."
+        "connection and aiohttp's own first use cost with nothing to load. The call counts come from one "
+        "more (untimed) process per provider with each call under its own cProfile: deterministic, "
+        "imports made during a call included."
     )
     return out
 
@@ -557,7 +572,7 @@ def estimate_seconds(mode: Mode, scs: Sequence[Scenario], clients: Sequence[str]
         block = min(mode.res_seconds, mode.res_n[0] * 0.0008) + min(mode.res_seconds, mode.res_n[1] * 0.0025)
         out["resilience"] = len(scs) * (2 * mode.res_blocks * block + 4.0)
     if "firstcall" in parts:
-        out["firstcall"] = (mode.firstcall_reps + 1) * len(scs) * 2 * 0.9
+        out["firstcall"] = (mode.firstcall_reps + 2) * len(scs) * 2 * 0.9
     if "import" in parts:
         out["import"] = (mode.import_reps + 1) * sum(IMPORT_S.get(t, 1.0) for t in ("bare", *mode.import_targets))
     if "core" in parts:

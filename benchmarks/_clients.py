@@ -341,6 +341,76 @@ def _floor_ollama(s: Scenario, session: Any) -> Bench:
     return Bench(once, stream, _noop)
 
 
+def _floor_responses(s: Scenario, session: Any) -> Bench:
+    """OpenAI Responses API: https://platform.openai.com/docs/api-reference/responses — ``POST
+    /v1/responses``, the answer's text in ``output[].content[].text``; streamed, SSE events from
+    ``response.created`` through ``response.output_text.delta`` … to ``response.completed``."""
+    import msgspec
+
+    class Part(msgspec.Struct):
+        type: str = ""
+        text: str | None = None
+
+    class Item(msgspec.Struct):
+        type: str = ""
+        content: list[Part] = []
+
+    class Response(msgspec.Struct):
+        id: str = ""
+        status: str | None = None
+        output: list[Item] = []
+
+    class Event(msgspec.Struct):
+        type: str = ""
+        delta: str | None = None
+
+    enc = msgspec.json.Encoder()
+    dec_resp, dec_ev = msgspec.json.Decoder(Response), msgspec.json.Decoder(Event)
+    url = s.url.rstrip("/") + "/responses"
+    headers = {"Authorization": "Bearer " + s.api_key, "Content-Type": "application/json"}
+
+    def body(stream: bool) -> bytes:
+        b: dict[str, Any] = {"model": s.model, "input": [{"role": "user", "content": s.prompt}], "store": False}
+        if s.max_tokens:
+            b["max_output_tokens"] = s.max_tokens
+        if stream:
+            b["stream"] = True
+        return enc.encode(b)
+
+    async def once() -> int:
+        async with session.post(url, data=body(False), headers=headers) as r:
+            raw = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}: {raw[:200]!r}")
+            text = [p.text for item in dec_resp.decode(raw).output for p in item.content if p.text]
+            if not text:
+                raise RuntimeError("no output text")
+            return 1
+
+    async def stream() -> int:
+        async with session.post(url, data=body(True), headers=headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            buf, n, text = b"", 0, []
+            async for piece in r.content.iter_any():
+                frames, buf = _split_frames(buf + piece)
+                for f in frames:
+                    data = _data_of(f)
+                    if data is None:
+                        continue
+                    ev = dec_ev.decode(data)
+                    n += 1
+                    if ev.type == "response.output_text.delta" and ev.delta:
+                        text.append(ev.delta)
+                    elif ev.type == "response.completed":
+                        return n
+                    elif ev.type in ("error", "response.failed", "response.incomplete"):
+                        raise RuntimeError(f"{ev.type} event")
+            raise RuntimeError("stream ended without response.completed")
+
+    return Bench(once, stream, _noop)
+
+
 # AWS event stream (application/vnd.amazon.eventstream), as documented in "Event stream encoding":
 # [total length u32][headers length u32][prelude CRC32 u32][headers][payload][message CRC32 u32],
 # big-endian; a header is [name length u8][name][type u8][value]. Value sizes by type: 0/1 bool (no
@@ -471,6 +541,7 @@ FLOORS: dict[str, Callable[[Scenario, Any], Bench]] = {
     "gemini": _floor_gemini,
     "ollama": _floor_ollama,
     "bedrock": _floor_bedrock,
+    "openai_responses": _floor_responses,
 }
 
 
@@ -560,6 +631,8 @@ async def openai_sdk(s: Scenario) -> Bench:
     else:
         client = openai.AsyncOpenAI(base_url=s.url, api_key=s.api_key or "unused")
     msgs = [{"role": "user", "content": s.prompt}]
+    if s.provider == "openai_responses":
+        return _openai_sdk_responses(s, client, msgs)
     extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if s.json_mode else {}
 
     async def once() -> int:
@@ -577,6 +650,28 @@ async def openai_sdk(s: Scenario) -> Bench:
             n += 1
             if c.choices and c.choices[0].delta.content:
                 text.append(c.choices[0].delta.content)
+        return n
+
+    return Bench(once, stream, client.close)
+
+
+def _openai_sdk_responses(s: Scenario, client: Any, msgs: list[dict[str, str]]) -> Bench:
+    """``client.responses.create`` (``stream=True``: the raw event iterator, no accumulation)."""
+    extra: dict[str, Any] = {"max_output_tokens": s.max_tokens} if s.max_tokens else {}
+
+    async def once() -> int:
+        r = await client.responses.create(model=s.model, input=msgs, store=False, **extra)
+        if not r.output_text:
+            raise RuntimeError("no output text")
+        return 1
+
+    async def stream() -> int:
+        n, text = 0, []
+        st = await client.responses.create(model=s.model, input=msgs, store=False, stream=True, **extra)
+        async for ev in st:
+            n += 1
+            if ev.type == "response.output_text.delta":
+                text.append(ev.delta)
         return n
 
     return Bench(once, stream, client.close)
@@ -720,11 +815,13 @@ class ClientSpec:
 
 
 ALL = frozenset(FLOORS)
-OPENAI_SDK_PROVIDERS = frozenset(OPENAI_ROUTES)
+OPENAI_SDK_PROVIDERS = frozenset(OPENAI_ROUTES) | {"openai_responses"}
 CLIENTS: dict[str, ClientSpec] = {
     "floor": ClientSpec(floor, ALL, note="reused aiohttp session + msgspec typed decode + hand SSE/NDJSON split"),
     "interlingua": ClientSpec(interlingua, ALL, note="interlingua.effects.Client, default LlmConfig (retry + breaker on)"),
     "interlingua-bare": ClientSpec(interlingua_bare, ALL, note="retry_enabled=False, circuit_breaker_enabled=False"),
+    # The same client and config as "interlingua", its process on uvloop.run (the user's opt-in).
+    "interlingua-uvloop": ClientSpec(interlingua, ALL, "uvloop", "interlingua, default LlmConfig, on uvloop.run"),
     "openai-sdk": ClientSpec(openai_sdk, OPENAI_SDK_PROVIDERS, "openai", "openai.AsyncOpenAI, default max_retries=2"),
     "anthropic-sdk": ClientSpec(anthropic_sdk, frozenset({"anthropic"}), "anthropic", "anthropic.AsyncAnthropic, messages.create(stream=True)"),
     "gemini-sdk": ClientSpec(gemini_sdk, frozenset({"gemini"}), "google.genai", "google.genai Client.aio"),
@@ -804,8 +901,14 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     if spec["client"] == "litellm":
         quiet_litellm_env()
-    # Clients run on the stock asyncio loop, as most users run them; only the fake gets uvloop.
-    result = asyncio.run(_run(spec))
+    # Clients run on the stock asyncio loop, as most users run them (the fake gets uvloop); the
+    # "-uvloop" rows measure the opt-in: the same client on uvloop.run.
+    runner: Callable[[Any], Any] = asyncio.run
+    if spec["client"].endswith("-uvloop"):
+        import uvloop
+
+        runner = uvloop.run
+    result = runner(_run(spec))
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
 

@@ -15,9 +15,9 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -417,7 +417,25 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _run_async(fn: Callable[[argparse.Namespace], Any]) -> Handler:
-    return lambda args: asyncio.run(_interruptible(fn(args)))
+    return lambda args: event_loop_runner(os.environ)(_interruptible(fn(args)))
+
+
+def event_loop_runner(env: Mapping[str, str]) -> Callable[[Coroutine[Any, Any, int]], int]:
+    """``uvloop.run`` when ``INTERLINGUA_UVLOOP=1`` and uvloop is installed (``pip install
+    'interlingua[uvloop]'``), else ``asyncio.run``. uvloop is an opt-in, never a requirement: it cuts
+    the event loop's share of each call's CPU (benchmarks/RESULTS.md, the ``interlingua-uvloop``
+    rows), and without it, or without the variable, the CLI runs on the stock loop.
+
+    >>> event_loop_runner({}) is asyncio.run
+    True
+    """
+    if env.get("INTERLINGUA_UVLOOP", "").strip().lower() in ("1", "true", "yes", "on"):
+        try:
+            import uvloop  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return asyncio.run
+        return cast("Callable[[Coroutine[Any, Any, int]], int]", uvloop.run)
+    return asyncio.run
 
 
 async def _interruptible(work: Awaitable[int]) -> int:

@@ -76,3 +76,54 @@ def test_unknown_part_is_rejected() -> None:
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "unknown parts" in r.stderr
+
+
+def test_smoke_run_covers_issue_19_parts(tmp_path: Path) -> None:
+    """The Responses API scenario, the uvloop row, the first-call part and the one-process resilience
+    part all run and land in the targets table with a verdict."""
+    out = tmp_path / "RESULTS.md"
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--parts", "clients,firstcall,resilience",
+         "--providers", "openai_responses", "--clients", "floor,interlingua,interlingua-uvloop", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "estimate: ~" in r.stderr
+    text = out.read_text()
+    section = text.split("### openai_responses ", 1)[1].split("###", 1)[0]
+    for row in ("| floor | 1x (", "| interlingua |", "| interlingua-uvloop |"):
+        assert row in section, row
+    assert "| openai_responses | " in text.split("## 3.", 1)[1]  # its first-call row
+    assert "## 5b. Resilience" in text
+    targets = text.split("## 5. Targets", 1)[1].split("## 5b.", 1)[0]
+    for target in ("first call ÷ second call", "RSS after the first call", "on ÷ off, non-stream c1, one process",
+                   "on ÷ off, stream c1, one process"):
+        assert f"openai_responses {target}" in targets or target in targets, target
+    assert "worker failed" not in text
+    assert "request errors" not in text
+
+
+def test_bootstrap_verdicts() -> None:
+    """A tight interval under the limit is met, one over it is missed, one across it inconclusive."""
+    from benchmarks._run import bootstrap_median, verdict
+
+    under = [1.0 + 0.001 * (i % 7) for i in range(40)]
+    over = [1.2 + 0.001 * (i % 7) for i in range(40)]
+    spread = [0.8 + 0.01 * i for i in range(40)]
+    verdicts = []
+    for xs in (under, over, spread):
+        med, lo, hi = bootstrap_median(xs)
+        assert lo <= med <= hi
+        verdicts.append(verdict(lo, hi, 1.05))
+    assert verdicts == ["met", "missed", "inconclusive"]
+    assert bootstrap_median(spread) == bootstrap_median(spread)  # seeded: the same samples, the same interval
+
+
+def test_full_run_fits_in_45_minutes() -> None:
+    """The full mode's arithmetic (every provider, every client, every part) stays under 45 minutes."""
+    from benchmarks._clients import CLIENTS, Scenario
+    from benchmarks._run import CLIENT_ORDER, MODES, PARTS, PROVIDERS, estimate_seconds
+
+    scs = [Scenario(provider=p, model=r.model, prompt="", url="", root="", api_key="") for p, r in PROVIDERS.items()]
+    assert set(CLIENT_ORDER) == set(CLIENTS)
+    assert sum(estimate_seconds(MODES["full"], scs, CLIENT_ORDER, PARTS).values()) <= 45 * 60

@@ -285,6 +285,8 @@ _TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
     ),
 )
 
+_REMAINING = frozenset(names[0] for names in _REQUEST_WINDOWS + _TOKEN_WINDOWS)
+
 
 def _window(
     h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float, ignored: list[str]
@@ -320,7 +322,11 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
     Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0), ignored=())
     """
-    h = headers.lowered() if isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
+    h = headers.lowered() if type(headers) is Headers or isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
+    if _REMAINING.isdisjoint(h):
+        # every window needs its "remaining" header: without one the answer is None (one C-level
+        # scan instead of five windows' look-ups on a response that reports no quota; issue 19)
+        return None
     ignored: list[str] = []
     requests = _window(h, _REQUEST_WINDOWS, now, ignored)
     tokens = _window(h, _TOKEN_WINDOWS, now, ignored)

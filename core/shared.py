@@ -248,14 +248,28 @@ def config_problem(cfg: ProviderConfig) -> str | None:
     return None
 
 
+# (provider, id(cfg), base URL) -> (cfg, verdict). The verdict depends only on these (the config
+# is frozen), and the same few configs recur on every request (issue 19: ~10 calls per request).
+# The entry holds ``cfg`` itself, so its id cannot be reused by another config while it is cached;
+# ``is`` confirms the hit. Bounded: cleared when full.
+_PREFLIGHT: dict[tuple[str, int, str], tuple[ProviderConfig, Result[str, LlmError]]] = {}
+_PREFLIGHT_MAX = 256
+
+
 def preflight(provider: str, cfg: ProviderConfig, base_url: str) -> Result[str, LlmError]:
     """The checks every dialect makes before it builds a request: no control character in any
     config field, and a base URL that is http(s), has no credentials in it, and is not plain http
     to a remote host. ``Success`` is the base URL to use."""
+    key = (provider, id(cfg), base_url)
+    hit = _PREFLIGHT.get(key)
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
     problem = config_problem(cfg)
-    if problem is not None:
-        return invalid_request(provider, problem)
-    return check_base_url(provider, base_url, cfg.allow_insecure_http)
+    verdict = invalid_request(provider, problem) if problem is not None else check_base_url(provider, base_url, cfg.allow_insecure_http)
+    if len(_PREFLIGHT) >= _PREFLIGHT_MAX:
+        _PREFLIGHT.clear()
+    _PREFLIGHT[key] = (cfg, verdict)
+    return verdict
 
 
 # -- the conversation --------------------------------------------------------------------------------

@@ -285,19 +285,33 @@ def conversation_problem(req: ChatRequest) -> str | None:
     >>> conversation_problem(ChatRequest(model="m", messages=(Message.user(""), Message.system("  "))))
     'the conversation is empty: no message has any content'
     """
+    if req is NON_EMPTY[0]:
+        return None
     if not req.messages:
         return "messages must not be empty"
     for m in req.messages:
         if m.tool_calls or m.role is Role.TOOL:
-            return None
+            return _remember(req)
         if isinstance(m.content, str):
             if m.content.strip():
-                return None
+                return _remember(req)
             continue
         for p in m.content:
             if isinstance(p, ImagePart) or (isinstance(p, TextPart) and p.text.strip()):
-                return None
+                return _remember(req)
     return "the conversation is empty: no message has any content"
+
+
+# The last request found non-empty: the client validates a request and then its dialect checks it
+# again before encoding (each attempt), so the second look is an identity test (issue 19). Only a
+# request whose messages are a tuple is kept (frozen all the way down: the answer cannot change).
+NON_EMPTY: list[ChatRequest | None] = [None]
+
+
+def _remember(req: ChatRequest) -> None:
+    if type(req.messages) is tuple:
+        NON_EMPTY[0] = req
+    return None
 
 
 def refuse_empty(provider: str, req: ChatRequest) -> Failure[LlmError] | None:

@@ -301,6 +301,10 @@ class Client:
         telemetry = telemetry_for(cfg.telemetry, tracer_provider=tracer_provider, meter_provider=meter_provider, clock=env.clock)
         extra = [o for o in (observer, telemetry) if o is not None]
         self._observer: Observer = Observers(events, *extra) if extra else events
+        # Telemetry alone beside the default observer: while its providers are the API's no-ops it
+        # gives no trace, so the call's info is not built at all (issue 19; asked afresh every call,
+        # since a provider may be installed later)
+        self._telemetry_only = telemetry if observer is None and telemetry is not None else None
 
     async def __aenter__(self) -> Client:
         return self
@@ -511,8 +515,10 @@ class Client:
         if deadline is None:
             deadline = self._deadline
         observer = self._observer
-        if observer is self._events:  # the default alone reads nothing of the info: none is built
-            return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
+        quiet = self._telemetry_only
+        if observer is self._events or (quiet is not None and quiet.is_noop()):
+            # the default alone reads nothing of the info: none is built
+            return _Call(self._events.call_started(_NO_INFO), deadline, self._env.clock())
         info = CallInfo(
             operation=operation,
             ref=p.ref,

@@ -71,13 +71,14 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
     rules = spec.rules if spec is not None else _DEFAULT
     if _plain_conversation(req, rules):
         # the three conversation rules hold; each other rule runs only when a field it reads is set
-        # (an unset field is never a problem), in the same order (issue 19: ~15 calls per request)
+        # (an unset field is never a problem), in the same order (issue 19: ~15 calls per request);
+        # each entry is tested for truth only
         needed = (
-            True if req.tools or req.tool_choice is not None else False,
+            req.tools or req.tool_choice is not None,
             req.max_tokens is not None,
             req.temperature is not None or req.top_p is not None,
             req.response_format is not None,
-            True if req.provider_options else False,
+            req.provider_options,
         )
         for rule, due in zip(_FIELD_RULES, needed, strict=True):
             if due:

@@ -137,7 +137,7 @@ class Guard:
             self.state, reservation = self._shared.budget, lease.reservation
         else:
             taken = B.take(self.state, self.limits, plan)  # no await between check and update: atomic
-            if type(taken) is LlmError:
+            if isinstance(taken, LlmError):
                 return msgspec.structs.replace(taken, provider=provider)
             self.state, reservation = taken
         ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt, lease=lease)

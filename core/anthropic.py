@@ -378,10 +378,13 @@ class AnthropicDialect:
         body, base = built.unwrap()
         if stream:
             body.stream = True
-        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
-        if type(merged) is Failure:
-            return merged
-        return Success(self._http(base, self.messages_path, merged.unwrap(), cfg, stream=stream))
+        raw = _ENCODER.encode(body)
+        if req.provider_options:  # merge_provider_options leaves the body as it is without any (issue 19)
+            merged = merge_provider_options(self.name, raw, req.provider_options)
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
+        return Success(self._http(base, self.messages_path, raw, cfg, stream=stream))
 
     def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``POST /v1/messages/count_tokens`` for ``req``: only the fields that endpoint accepts

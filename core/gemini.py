@@ -367,12 +367,12 @@ class GeminiDialect:
         body = self._body(req)
         if isinstance(body, str):
             return invalid_request(self.name, body)
-        merged = merge_provider_options(
-            self.name, _ENCODER.encode(body), req.provider_options, merged=_MERGED, extended=_EXTENDED
-        )
-        if type(merged) is Failure:
-            return merged
-        raw = merged.unwrap()
+        raw = _ENCODER.encode(body)
+        if req.provider_options:  # merge_provider_options leaves the body as it is without any (issue 19)
+            merged = merge_provider_options(self.name, raw, req.provider_options, merged=_MERGED, extended=_EXTENDED)
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
         if stream:
             # Without alt=sse the endpoint streams one JSON array instead of events.
             return self._request(cfg, req.model, "streamGenerateContent?alt=sse", raw, sse_accept=True)

@@ -569,12 +569,12 @@ class OllamaDialect:
         if req.reasoning is not None:
             effort = req.reasoning.effort
             body.think = THINK_LEVELS.get(effort, True) if effort is not None else True
-        merged = merge_provider_options(
-            self.name, _ENCODER.encode(body), req.provider_options, nest=("options", OPTION_KEYS)
-        )
-        if type(merged) is Failure:
-            return merged
-        raw = merged.unwrap()
+        raw = _ENCODER.encode(body)
+        if req.provider_options:  # merge_provider_options leaves the body as it is without any (issue 19)
+            merged = merge_provider_options(self.name, raw, req.provider_options, nest=("options", OPTION_KEYS))
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
         url = join_url(base.unwrap(), self.chat_path)
         accept = "application/x-ndjson" if stream else "application/json"
         return Success(HttpRequest("POST", url, _headers(cfg, accept), raw))

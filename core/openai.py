@@ -400,10 +400,13 @@ class OpenAIDialect:
         body = self._body(req, model, messages, stream)
         extra = openai_cache_fields(req, model) if self.prompt_cache_routing and not explicit else {}
         options = {**extra, **req.provider_options} if extra else req.provider_options
-        merged = merge_provider_options(self.name, _ENCODER.encode(body), options)
-        if type(merged) is Failure:
-            return merged
-        return Success(HttpRequest("POST", url, headers, merged.unwrap()))
+        raw = _ENCODER.encode(body)
+        if options:  # merge_provider_options leaves the body as it is without any (issue 19: no Result)
+            merged = merge_provider_options(self.name, raw, options)
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
+        return Success(HttpRequest("POST", url, headers, raw))
 
     def _address(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[str, str], LlmError]:
         """The base URL and the model id, once the key, the config and the id are checked."""

@@ -230,6 +230,7 @@ _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 @functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def parse_duration(text: str) -> float | None:
     """OpenAI's reset durations, in seconds.
 
@@ -238,6 +239,7 @@ def parse_duration(text: str) -> float | None:
     >>> parse_duration("soon") is None
     True
     """
+    # Memoised: a provider repeats a handful of reset strings ("120ms", "2ms"), one per response (issue 19).
     text = text.strip()
     pos, total = 0, 0.0
     for m in _DURATION.finditer(text):

@@ -75,7 +75,7 @@ from interlingua.core import (
 from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
 from interlingua.core.cache import replay_chunks
 from interlingua.core.fold import StreamFold
-from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare
+from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare_call
 from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
 from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
@@ -344,12 +344,16 @@ class Client:
     ) -> Result[Prepared, LlmError]:
         """Resolve model string, dialect, provider config and catalog entry; validate options
         (:func:`interlingua.core.prepare.prepare` with this client's config and catalog)."""
-        prepared = prepare(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
-        if type(prepared) is Success and LOGGER.isEnabledFor(logging.DEBUG):  # hook: cache
-            p = prepared.unwrap()
+        p = self._prepare(model, messages, options)
+        return Failure(p) if isinstance(p, LlmError) else Success(p)
+
+    def _prepare(self, model: str | ChatRequest, messages: Messages | None, options: Mapping[str, Any]) -> Prepared | LlmError:
+        """:meth:`prepare` without the ``Result``: ``chat``'s per-call path (issue 19)."""
+        p = prepare_call(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
+        if type(p) is Prepared and LOGGER.isEnabledFor(logging.DEBUG):  # hook: cache
             if p.ref.provider not in BREAKPOINT_PROVIDERS and has_breakpoints(p.request):
                 LOGGER.debug("%s ignores prompt-cache breakpoints (it caches long prompts automatically)", p.ref.provider)
-        return prepared
+        return p
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -369,10 +373,10 @@ class Client:
         ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``); ``deadline``
         bounds the whole call in seconds (default ``LlmConfig.deadline``). ``cache=False`` neither
         reads nor writes the response cache; ``cache_ttl`` overrides its TTL for this answer."""
-        prepared = self.prepare(model, messages, **options)
-        if type(prepared) is Failure:
-            return prepared
-        return await self.send(prepared.unwrap(), fallbacks=fallbacks, deadline=deadline, cache=cache, cache_ttl=cache_ttl)
+        p = self._prepare(model, messages, options)
+        if type(p) is not Prepared:
+            return Failure(cast(LlmError, p))
+        return await self.send(p, fallbacks=fallbacks, deadline=deadline, cache=cache, cache_ttl=cache_ttl)
 
     async def send(
         self,
@@ -407,7 +411,10 @@ class Client:
             call.trace.ended(Failure(CALLER_CLOSED), None)
             raise
         if type(result) is Success:
-            result = Success(self._stamp_response(result.unwrap(), call))
+            # Success(...) without its two Python-level __init__ frames, as the stream loop builds its items
+            ok = _new(Success)
+            _set(ok, "_inner_value", self._stamp_response(result.unwrap(), call))
+            result = ok
         self._end(call, result)
         return result
 

@@ -63,6 +63,7 @@ from .schema import (
     assistant_text,
 )
 from .shared import (
+    ROLE_NAMES,
     USER_AGENT,
     TokenCount,
     merge_provider_options,
@@ -725,7 +726,7 @@ def _encode_plain(m: Message) -> _WMessage | str:
             wm.name = m.name
         return wm
     if isinstance(m.content, str):
-        wm = _WMessage(role.value, content=m.content)
+        wm = _WMessage(ROLE_NAMES[role], content=m.content)
     else:
         parts: list[_WTextPart | _WImagePart] = []
         for p in m.content:

@@ -350,9 +350,9 @@ class Client:
     def _prepare(self, model: str | ChatRequest, messages: Messages | None, options: Mapping[str, Any]) -> Prepared | LlmError:
         """:meth:`prepare` without the ``Result``: ``chat``'s per-call path (issue 19)."""
         p = prepare_call(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
-        if type(p) is Prepared and LOGGER.isEnabledFor(logging.DEBUG):  # hook: cache
-            if p.ref.provider not in BREAKPOINT_PROVIDERS and has_breakpoints(p.request):
-                LOGGER.debug("%s ignores prompt-cache breakpoints (it caches long prompts automatically)", p.ref.provider)
+        if (type(p) is Prepared and LOGGER.isEnabledFor(logging.DEBUG)  # hook: cache
+                and p.ref.provider not in BREAKPOINT_PROVIDERS and has_breakpoints(p.request)):
+            LOGGER.debug("%s ignores prompt-cache breakpoints (it caches long prompts automatically)", p.ref.provider)
         return p
 
     # -- calls ------------------------------------------------------------------------------------

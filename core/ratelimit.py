@@ -169,7 +169,7 @@ def acquire(
     if not rules and not state.observed:
         return state, _GRANTED  # no limit of the caller's and none reported yet: the common case
     needs: list[tuple[tuple[str, str | None, str], float, float]] = []  # key, capacity, amount
-    for r in _rules_for(rules, provider, model):
+    for r in _rules_for(rules, provider, model) if rules else ():  # none of the caller's: no list to build
         if r.requests_per_minute is not None:
             needs.append(((provider, r.model, "requests"), float(r.requests_per_minute), 1.0))
         if r.tokens_per_minute is not None:

@@ -351,6 +351,13 @@ def _no_known_limit(model: str) -> int | None:
     return None
 
 
+# (id(dialect), id(cfg), base URL, path, streamed) -> (dialect, cfg, URL, headers): pure and the same
+# on every request (issue 19). The entry holds the dialect and the config, so their ids stay theirs
+# while cached (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
+_ADDRESSED: dict[tuple[int, int, str, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
+_ADDRESSED_MAX = 256
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class AnthropicDialect:
     """Anthropic's Messages API. ``max_output_tokens`` answers "what max_tokens fits this model" when
@@ -378,10 +385,13 @@ class AnthropicDialect:
         body, base = built.unwrap()
         if stream:
             body.stream = True
-        merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
-        if type(merged) is Failure:
-            return merged
-        return Success(self._http(base, self.messages_path, merged.unwrap(), cfg, stream=stream))
+        raw = _ENCODER.encode(body)
+        if req.provider_options:  # merge_provider_options leaves the body as it is without any (issue 19)
+            merged = merge_provider_options(self.name, raw, req.provider_options)
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
+        return Success(self._http(base, self.messages_path, raw, cfg, stream=stream))
 
     def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``POST /v1/messages/count_tokens`` for ``req``: only the fields that endpoint accepts
@@ -422,6 +432,15 @@ class AnthropicDialect:
         return Success(c.input_tokens)
 
     def _http(self, base: str, path: str, raw: bytes, cfg: ProviderConfig, *, stream: bool) -> HttpRequest:
+        key = (id(self), id(cfg), base, path, stream)
+        hit = _ADDRESSED.get(key)
+        if hit is None or hit[0] is not self or hit[1] is not cfg:
+            if len(_ADDRESSED) >= _ADDRESSED_MAX:
+                _ADDRESSED.clear()
+            hit = _ADDRESSED[key] = (self, cfg, join_url(base, path), self._headers(cfg, stream))
+        return HttpRequest("POST", hit[2], hit[3], raw)
+
+    def _headers(self, cfg: ProviderConfig, stream: bool) -> Headers:
         headers: list[tuple[str, str]] = [
             ("content-type", "application/json"),
             ("accept", "text/event-stream" if stream else "application/json"),
@@ -431,7 +450,7 @@ class AnthropicDialect:
         if cfg.api_key:
             headers.append(("x-api-key", cfg.api_key.reveal()))
         headers.extend(cfg.headers)
-        return HttpRequest("POST", join_url(base, path), Headers(headers), raw)
+        return Headers(headers)
 
     def _body(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[_WRequest, str], LlmError]:
         if (empty := refuse_empty(self.name, req)) is not None:

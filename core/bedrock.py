@@ -442,12 +442,12 @@ class BedrockDialect:
         body = _encode_body(req)
         if isinstance(body, str):
             return invalid_request(self.name, body)
-        merged = merge_provider_options(
-            self.name, _ENCODER.encode(body), req.provider_options, merged=_MERGED_OPTIONS
-        )
-        if type(merged) is Failure:
-            return merged
-        raw = merged.unwrap()
+        raw = _ENCODER.encode(body)
+        if req.provider_options:  # merge_provider_options leaves the body as it is without any (issue 19)
+            merged = merge_provider_options(self.name, raw, req.provider_options, merged=_MERGED_OPTIONS)
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
         action = "converse-stream" if stream else "converse"
         model_id = _model_id(req.model)
         if (problem := model_id_problem(model_id)) is not None:

@@ -121,8 +121,12 @@ def worst_case_cost(info: ModelInfo | None, prompt_tokens: int, max_output_token
     """
     if info is None or info.input_price is None or info.output_price is None or max_output_tokens is None:
         return None
-    prices = (info.input_price, info.cache_write_price, info.cache_write_1h_price, info.cached_input_price)  # hook: cache (1h writes)
-    prompt_price = max(p for p in prices if p is not None)
+    # the dearest of the prompt prices (the first of equal ones, as ``max`` picks): a plain loop, no
+    # generator frames on the per-request path (issue 19)
+    prompt_price = info.input_price
+    for p in (info.cache_write_price, info.cache_write_1h_price, info.cached_input_price):  # hook: cache (1h writes)
+        if p is not None and p > prompt_price:
+            prompt_price = p
     return Decimal(prompt_tokens * prompt_price + max_output_tokens * info.output_price).scaleb(-6)
 
 
@@ -162,46 +166,60 @@ def check_context(info: ModelInfo | None, prompt_tokens: int, exact: bool, model
     )
 
 
-def _refuse(why: str) -> Failure[LlmError]:
-    return Failure(LlmError(kind=ErrorKind.BUDGET_EXCEEDED, message=why + "; nothing was sent", code="budget_exceeded"))
+def _refusal(why: str) -> LlmError:
+    return LlmError(kind=ErrorKind.BUDGET_EXCEEDED, message=why + "; nothing was sent", code="budget_exceeded")
+
+
+_ZERO = Decimal(0)
 
 
 def reserve(state: BudgetState, limits: Limits, p: Plan) -> Result[tuple[BudgetState, Reservation], LlmError]:
     """Take ``p``'s worst case out of the budget, or refuse with ``budget_exceeded``."""
+    taken = take(state, limits, p)
+    return Failure(taken) if isinstance(taken, LlmError) else Success(taken)
+
+
+def take(state: BudgetState, limits: Limits, p: Plan) -> tuple[BudgetState, Reservation] | LlmError:
+    """:func:`reserve` without the ``Result``, for the client's per-call path (issue 19)."""
     cost = p.cost
-    if limits.caps_cost():
+    if limits.max_cost is not None or limits.max_cost_per_call is not None:
         if cost is None:
             missing = "a price" if p.max_output_tokens is not None else "max_tokens (and the catalog has no output limit)"
-            return _refuse(f"a spending cap is set but {p.model or 'the model'} has no known {missing}, so its cost cannot be bounded")
+            return _refusal(f"a spending cap is set but {p.model or 'the model'} has no known {missing}, so its cost cannot be bounded")
         if limits.max_cost_per_call is not None and cost > limits.max_cost_per_call:
-            return _refuse(f"this call could cost up to ${cost} but the per-call cap is ${limits.max_cost_per_call}")
+            return _refusal(f"this call could cost up to ${cost} but the per-call cap is ${limits.max_cost_per_call}")
         if limits.max_cost is not None and state.spent + state.reserved + cost > limits.max_cost:
             left = limits.max_cost - state.spent - state.reserved
-            return _refuse(f"this call could cost up to ${cost} but only ${max(left, Decimal(0))} of the ${limits.max_cost} cap is left")
-    tokens = p.tokens
-    if limits.caps_tokens():
+            return _refusal(f"this call could cost up to ${cost} but only ${max(left, Decimal(0))} of the ${limits.max_cost} cap is left")
+    out = p.max_output_tokens
+    tokens = None if out is None else p.prompt_tokens + out
+    if limits.max_tokens is not None or limits.max_tokens_per_call is not None:
         if tokens is None:
-            return _refuse(f"a token limit is set but {p.model or 'the model'} has no max_tokens or known output limit")
+            return _refusal(f"a token limit is set but {p.model or 'the model'} has no max_tokens or known output limit")
         if limits.max_tokens_per_call is not None and tokens > limits.max_tokens_per_call:
-            return _refuse(f"this call could use {tokens} tokens but the per-call limit is {limits.max_tokens_per_call}")
+            return _refusal(f"this call could use {tokens} tokens but the per-call limit is {limits.max_tokens_per_call}")
         if limits.max_tokens is not None and state.tokens_used + state.tokens_reserved + tokens > limits.max_tokens:
-            return _refuse(f"this call could use {tokens} tokens but only "
-                           f"{max(0, limits.max_tokens - state.tokens_used - state.tokens_reserved)} of the {limits.max_tokens}-token limit are left")
-    r = Reservation(cost=cost or Decimal(0), tokens=tokens or 0)
-    return Success((msgspec.structs.replace(state, reserved=state.reserved + r.cost, tokens_reserved=state.tokens_reserved + r.tokens), r))
+            return _refusal(f"this call could use {tokens} tokens but only "
+                            f"{max(0, limits.max_tokens - state.tokens_used - state.tokens_reserved)} of the {limits.max_tokens}-token limit are left")
+    r = Reservation(cost=cost or _ZERO, tokens=tokens or 0)
+    return msgspec.structs.replace(state, reserved=state.reserved + r.cost, tokens_reserved=state.tokens_reserved + r.tokens), r
 
 
 def settle(state: BudgetState, r: Reservation, usage: Usage | None, info: ModelInfo | None) -> BudgetState:
     """Replace the reservation by what ``usage`` cost. Unknown usage (a billed answer we could not read)
     keeps the worst case; unknown prices add nothing to ``spent`` and count an ``unpriced_calls``."""
-    base = msgspec.structs.replace(state, reserved=state.reserved - r.cost, tokens_reserved=state.tokens_reserved - r.tokens)
+    # one replace per settlement (issue 19): the reservation comes out and the charge goes in together
+    reserved, tokens_reserved = state.reserved - r.cost, state.tokens_reserved - r.tokens
     if usage is None:
-        return msgspec.structs.replace(base, spent=base.spent + r.cost, tokens_used=base.tokens_used + r.tokens)
+        return msgspec.structs.replace(state, reserved=reserved, tokens_reserved=tokens_reserved,
+                                       spent=state.spent + r.cost, tokens_used=state.tokens_used + r.tokens)
     cost = usage.calculate_cost(info) if info is not None else None
     used = usage.total_tokens or usage.prompt_tokens + usage.completion_tokens
     if cost is None:
-        return msgspec.structs.replace(base, tokens_used=base.tokens_used + used, unpriced_calls=base.unpriced_calls + 1)
-    return msgspec.structs.replace(base, spent=base.spent + cost, tokens_used=base.tokens_used + used)
+        return msgspec.structs.replace(state, reserved=reserved, tokens_reserved=tokens_reserved,
+                                       tokens_used=state.tokens_used + used, unpriced_calls=state.unpriced_calls + 1)
+    return msgspec.structs.replace(state, reserved=reserved, tokens_reserved=tokens_reserved,
+                                   spent=state.spent + cost, tokens_used=state.tokens_used + used)
 
 
 def release(state: BudgetState, r: Reservation) -> BudgetState:

@@ -352,6 +352,14 @@ def strip_model(model: str) -> str:
     return model
 
 
+# (id(dialect), id(cfg), model string, method, streamed) -> (dialect, cfg, URL, headers): pure and
+# the same on every request (issue 19: ~35 calls per request). Only an address that passed its
+# checks is kept; the entry holds the dialect and the config, so their ids stay theirs while cached
+# (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
+_ADDRESSED: dict[tuple[int, int, str, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
+_ADDRESSED_MAX = 256
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class GeminiDialect:
     """The Gemini API's ``generateContent`` family."""
@@ -367,12 +375,12 @@ class GeminiDialect:
         body = self._body(req)
         if isinstance(body, str):
             return invalid_request(self.name, body)
-        merged = merge_provider_options(
-            self.name, _ENCODER.encode(body), req.provider_options, merged=_MERGED, extended=_EXTENDED
-        )
-        if type(merged) is Failure:
-            return merged
-        raw = merged.unwrap()
+        raw = _ENCODER.encode(body)
+        if req.provider_options:  # merge_provider_options leaves the body as it is without any (issue 19)
+            merged = merge_provider_options(self.name, raw, req.provider_options, merged=_MERGED, extended=_EXTENDED)
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
         if stream:
             # Without alt=sse the endpoint streams one JSON array instead of events.
             return self._request(cfg, req.model, "streamGenerateContent?alt=sse", raw, sse_accept=True)
@@ -417,6 +425,21 @@ class GeminiDialect:
     def _request(
         self, cfg: ProviderConfig, model: str, method: str, raw: bytes, *, sse_accept: bool = False
     ) -> Result[HttpRequest, LlmError]:
+        key = (id(self), id(cfg), model, method, sse_accept)
+        hit = _ADDRESSED.get(key)
+        if hit is not None and hit[0] is self and hit[1] is cfg:
+            return Success(HttpRequest("POST", hit[2], hit[3], raw))
+        addressed = self._address(cfg, model, method, sse_accept)
+        if type(addressed) is Failure:
+            return addressed
+        url, headers = addressed.unwrap()
+        if len(_ADDRESSED) >= _ADDRESSED_MAX:
+            _ADDRESSED.clear()
+        _ADDRESSED[key] = (self, cfg, url, headers)
+        return Success(HttpRequest("POST", url, headers, raw))
+
+    def _address(self, cfg: ProviderConfig, model: str, method: str, sse_accept: bool) -> Result[tuple[str, Headers], LlmError]:
+        """The URL and headers of one method of one model, once the key, the config and the id are checked."""
         if not cfg.api_key:
             return Failure(
                 LlmError(
@@ -446,7 +469,7 @@ class GeminiDialect:
             ("x-goog-api-key", cfg.api_key.reveal()),
         ]
         headers.extend(cfg.headers)
-        return Success(HttpRequest("POST", url, Headers(headers), raw))
+        return Success((url, Headers(headers)))
 
     def _body(self, req: ChatRequest) -> _WRequest | str:
         if (problem := conversation_problem(req)) is not None:

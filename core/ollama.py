@@ -93,6 +93,7 @@ from .schema import (
     assistant_text,
 )
 from .shared import (
+    ROLE_NAMES,
     USER_AGENT,
     TokenCount,
     merge_provider_options,
@@ -408,6 +409,13 @@ def _image_base64(p: ImagePart) -> str:
     raise ValueError(f"unsupported image URL {url[:40]!r}: use base64 data or a data: URL")
 
 
+# (id(dialect), id(cfg), base URL, streamed) -> (dialect, cfg, chat URL, headers): pure and the same
+# on every request (issue 19). The entry holds the dialect and the config, so their ids stay theirs
+# while cached (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
+_ADDRESSED: dict[tuple[int, int, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
+_ADDRESSED_MAX = 256
+
+
 def _headers(cfg: ProviderConfig, accept: str) -> Headers:
     headers: list[tuple[str, str]] = [
         ("Content-Type", "application/json"),
@@ -569,15 +577,21 @@ class OllamaDialect:
         if req.reasoning is not None:
             effort = req.reasoning.effort
             body.think = THINK_LEVELS.get(effort, True) if effort is not None else True
-        merged = merge_provider_options(
-            self.name, _ENCODER.encode(body), req.provider_options, nest=("options", OPTION_KEYS)
-        )
-        if type(merged) is Failure:
-            return merged
-        raw = merged.unwrap()
-        url = join_url(base.unwrap(), self.chat_path)
-        accept = "application/x-ndjson" if stream else "application/json"
-        return Success(HttpRequest("POST", url, _headers(cfg, accept), raw))
+        raw = _ENCODER.encode(body)
+        if req.provider_options:  # merge_provider_options leaves the body as it is without any (issue 19)
+            merged = merge_provider_options(self.name, raw, req.provider_options, nest=("options", OPTION_KEYS))
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
+        root = base.unwrap()
+        key = (id(self), id(cfg), root, stream)
+        hit = _ADDRESSED.get(key)
+        if hit is None or hit[0] is not self or hit[1] is not cfg:
+            if len(_ADDRESSED) >= _ADDRESSED_MAX:
+                _ADDRESSED.clear()
+            accept = "application/x-ndjson" if stream else "application/json"
+            hit = _ADDRESSED[key] = (self, cfg, join_url(root, self.chat_path), _headers(cfg, accept))
+        return Success(HttpRequest("POST", hit[2], hit[3], raw))
 
     def encode_list_models(self, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``GET /api/tags``: the models installed on the server."""
@@ -807,7 +821,7 @@ def _encode_message(m: Message, call_names: dict[str, str]) -> _WMessage:
         if m.tool_call_id:
             wm.tool_call_id = m.tool_call_id
         return wm
-    wm = _WMessage(m.role.value, text)
+    wm = _WMessage(ROLE_NAMES[m.role], text)
     images = [_image_base64(p) for p in m.parts if isinstance(p, ImagePart)]
     if images:
         wm.images = images

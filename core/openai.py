@@ -63,6 +63,7 @@ from .schema import (
     assistant_text,
 )
 from .shared import (
+    ROLE_NAMES,
     USER_AGENT,
     TokenCount,
     merge_provider_options,
@@ -339,6 +340,16 @@ def _default_url(d: OpenAIDialect, base: str, model: str, cfg: ProviderConfig) -
     return join_url(base, d.chat_path)
 
 
+# (id(dialect), id(cfg), model string, stream) -> (dialect, cfg, model id, URL, headers, whether
+# breakpoints go on content parts): what the
+# checks, the URL and the headers make of one config and model, all pure and the same on every
+# request (issue 19: ~30 calls per request). Only an address that passed its checks is kept; the
+# entry holds the dialect and the config, so their ids stay theirs while cached (``is`` confirms a
+# hit). Headers are immutable and shared. Bounded: cleared when full.
+_ADDRESSED: dict[tuple[int, int, str, bool], tuple[Any, ProviderConfig, str, str, Headers, bool]] = {}
+_ADDRESSED_MAX = 256
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class OpenAIDialect:
     """OpenAI Chat Completions and everything that speaks it; each field is one known difference."""
@@ -367,12 +378,21 @@ class OpenAIDialect:
         """Check, address, build the body, merge ``provider_options``, add headers: one named step each."""
         if (empty := refuse_empty(self.name, req)) is not None:
             return empty
-        addressed = self._address(req, cfg)
-        if type(addressed) is Failure:
-            return addressed
-        base, model = addressed.unwrap()
+        key = (id(self), id(cfg), req.model, stream)
+        hit = _ADDRESSED.get(key)
+        if hit is not None and hit[0] is self and hit[1] is cfg:
+            model, url, headers, explicit = hit[2], hit[3], hit[4], hit[5]
+        else:
+            addressed = self._address(req, cfg)
+            if type(addressed) is Failure:
+                return addressed
+            base, model = addressed.unwrap()
+            url, headers = self.url_for(self, base, model, cfg), self._headers(cfg, stream)
+            explicit = self.prompt_cache_routing and explicit_breakpoints(model)
+            if len(_ADDRESSED) >= _ADDRESSED_MAX:
+                _ADDRESSED.clear()
+            _ADDRESSED[key] = (self, cfg, model, url, headers, explicit)
         messages: list[_WMessage] = []
-        explicit = self.prompt_cache_routing and explicit_breakpoints(model)
         for m in req.messages:
             wm = _encode_message(m, explicit)
             if isinstance(wm, str):
@@ -381,11 +401,13 @@ class OpenAIDialect:
         body = self._body(req, model, messages, stream)
         extra = openai_cache_fields(req, model) if self.prompt_cache_routing and not explicit else {}
         options = {**extra, **req.provider_options} if extra else req.provider_options
-        merged = merge_provider_options(self.name, _ENCODER.encode(body), options)
-        if type(merged) is Failure:
-            return merged
-        url = self.url_for(self, base, model, cfg)
-        return Success(HttpRequest("POST", url, self._headers(cfg, stream), merged.unwrap()))
+        raw = _ENCODER.encode(body)
+        if options:  # merge_provider_options leaves the body as it is without any (issue 19: no Result)
+            merged = merge_provider_options(self.name, raw, options)
+            if type(merged) is Failure:
+                return merged
+            raw = merged.unwrap()
+        return Success(HttpRequest("POST", url, headers, raw))
 
     def _address(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[str, str], LlmError]:
         """The base URL and the model id, once the key, the config and the id are checked."""
@@ -704,7 +726,7 @@ def _encode_plain(m: Message) -> _WMessage | str:
             wm.name = m.name
         return wm
     if isinstance(m.content, str):
-        wm = _WMessage(role.value, content=m.content)
+        wm = _WMessage(ROLE_NAMES[role], content=m.content)
     else:
         parts: list[_WTextPart | _WImagePart] = []
         for p in m.content:

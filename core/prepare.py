@@ -29,6 +29,7 @@ from .errors import ErrorKind, LlmError
 from .models import ModelRef, parse_model
 from .registry import _LISTENERS, ProviderSpec, get_dialect, get_spec
 from .schema import ChatRequest, Message, ModelInfo, ReasoningConfig, ResponseFormat, ToolChoice, ToolSpec
+from .shared import NON_EMPTY
 from .validate import request_problem
 
 __all__ = ["ChatOptions", "Messages", "Prepared", "build_request", "fill_max_tokens", "prepare", "resolve"]
@@ -162,12 +163,26 @@ def prepare(
     ``providers`` maps provider names to their configs (missing: an empty config); ``catalog``
     (default: the bundled one) gives the model's limits and prices.
     """
+    p = prepare_call(model, messages, options, providers=providers, catalog=catalog)
+    return Failure(p) if isinstance(p, LlmError) else Success(p)
+
+
+def prepare_call(
+    model: str | ChatRequest,
+    messages: Messages | None = None,
+    options: Mapping[str, object] | ChatOptions | None = None,
+    *,
+    providers: Mapping[str, ProviderConfig] | None = None,
+    catalog: Catalog | None = None,
+) -> Prepared | LlmError:
+    """:func:`prepare` without the ``Result``, for the client's per-call path (issue 19)."""
     req = build_request(model, messages, options)
     if isinstance(req, LlmError):
-        return Failure(req)
+        return req
     resolved = resolve(req.model)
     if type(resolved) is Failure:
-        return resolved
+        failed: LlmError = resolved.failure()
+        return failed
     ref, dialect, spec = resolved.unwrap()
     info = (catalog if catalog is not None else default_catalog()).lookup(ref.provider, ref.model)
     if req.model != ref.model:
@@ -177,15 +192,18 @@ def prepare(
     if cfg.api == "responses":  # hook: responses — LlmConfig.with_provider(name, api="responses")
         routed = _responses_dialect(ref.provider)
         if routed is None:
-            return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=ref.provider,
-                                    message=f"{ref.provider} has no Responses API here (openai, azure and openai_compatible have)"))
+            return LlmError(kind=ErrorKind.INVALID_REQUEST, provider=ref.provider,
+                            message=f"{ref.provider} has no Responses API here (openai, azure and openai_compatible have)")
         dialect, rules = routed, "openai_responses"
     problem = request_problem(req, rules, info)
     if problem is not None:
-        return Failure(problem)
+        return problem
     if spec.requires_max_tokens:
-        req = fill_max_tokens(req, spec, info)
-    return Success(Prepared(ref, dialect, spec, req, cfg, info))
+        filled = fill_max_tokens(req, spec, info)
+        if NON_EMPTY[0] is req:  # the same messages: still known non-empty
+            NON_EMPTY[0] = filled
+        req = filled
+    return Prepared(ref, dialect, spec, req, cfg, info)
 
 
 def _responses_dialect(provider: str) -> Dialect[Any] | None:

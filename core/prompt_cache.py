@@ -70,7 +70,15 @@ def breakpoints(req: ChatRequest) -> list[CacheControl]:
 
 
 def has_breakpoints(req: ChatRequest) -> bool:
-    return any(t.cache is not None for t in req.tools) or any(_message_has_breakpoint(m) for m in req.messages)
+    # plain loops: this runs on every OpenAI request, and text-only messages are then one attribute
+    # test each (no generator frames; issue 19)
+    for t in req.tools:
+        if t.cache is not None:
+            return True
+    for m in req.messages:
+        if m.cache is not None or (type(m.content) is not str and _message_has_breakpoint(m)):
+            return True
+    return False
 
 
 def breakpoint_problem(req: ChatRequest) -> str | None:

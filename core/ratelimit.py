@@ -169,7 +169,7 @@ def acquire(
     if not rules and not state.observed:
         return state, _GRANTED  # no limit of the caller's and none reported yet: the common case
     needs: list[tuple[tuple[str, str | None, str], float, float]] = []  # key, capacity, amount
-    for r in _rules_for(rules, provider, model):
+    for r in _rules_for(rules, provider, model) if rules else ():  # none of the caller's: no list to build
         if r.requests_per_minute is not None:
             needs.append(((provider, r.model, "requests"), float(r.requests_per_minute), 1.0))
         if r.tokens_per_minute is not None:
@@ -230,6 +230,7 @@ _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 @functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def parse_duration(text: str) -> float | None:
     """OpenAI's reset durations, in seconds.
 
@@ -238,6 +239,7 @@ def parse_duration(text: str) -> float | None:
     >>> parse_duration("soon") is None
     True
     """
+    # Memoised: a provider repeats a handful of reset strings ("120ms", "2ms"), one per response (issue 19).
     text = text.strip()
     pos, total = 0, 0.0
     for m in _DURATION.finditer(text):
@@ -285,6 +287,8 @@ _TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
     ),
 )
 
+_REMAINING = frozenset(names[0] for names in _REQUEST_WINDOWS + _TOKEN_WINDOWS)
+
 
 def _window(
     h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float, ignored: list[str]
@@ -320,7 +324,11 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
     Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0), ignored=())
     """
-    h = headers.lowered() if isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
+    h = headers.lowered() if type(headers) is Headers or isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
+    if _REMAINING.isdisjoint(h):
+        # every window needs its "remaining" header: without one the answer is None (one C-level
+        # scan instead of five windows' look-ups on a response that reports no quota; issue 19)
+        return None
     ignored: list[str] = []
     requests = _window(h, _REQUEST_WINDOWS, now, ignored)
     tokens = _window(h, _TOKEN_WINDOWS, now, ignored)

@@ -13,7 +13,7 @@ b'{"model":"m","logprobs":true}'
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -22,7 +22,7 @@ from returns.result import Failure, Result, Success
 from ._version import __version__
 from .dialect import ProviderConfig, check_base_url, invalid_request
 from .errors import LlmError
-from .schema import ChatChunk, ChatRequest, ChatResponse, ImagePart, Role, TextPart, Usage
+from .schema import ChatChunk, ChatRequest, ChatResponse, ImagePart, Message, Role, TextPart, Usage
 from .secret import Secret
 
 __all__ = [
@@ -170,6 +170,11 @@ def settle(item: _Counted) -> _Counted:
     return msgspec.structs.replace(item, usage=usage, provider_metadata=meta)
 
 
+# ``role.value`` as a plain ``str`` without the enum property's two Python frames (issue 19: one
+# lookup per message encoded)
+ROLE_NAMES: Mapping[Role, str] = {r: r.value for r in Role}
+
+
 # -- model names -------------------------------------------------------------------------------------
 
 
@@ -248,14 +253,28 @@ def config_problem(cfg: ProviderConfig) -> str | None:
     return None
 
 
+# (provider, id(cfg), base URL) -> (cfg, verdict). The verdict depends only on these (the config
+# is frozen), and the same few configs recur on every request (issue 19: ~10 calls per request).
+# The entry holds ``cfg`` itself, so its id cannot be reused by another config while it is cached;
+# ``is`` confirms the hit. Bounded: cleared when full.
+_PREFLIGHT: dict[tuple[str, int, str], tuple[ProviderConfig, Result[str, LlmError]]] = {}
+_PREFLIGHT_MAX = 256
+
+
 def preflight(provider: str, cfg: ProviderConfig, base_url: str) -> Result[str, LlmError]:
     """The checks every dialect makes before it builds a request: no control character in any
     config field, and a base URL that is http(s), has no credentials in it, and is not plain http
     to a remote host. ``Success`` is the base URL to use."""
+    key = (provider, id(cfg), base_url)
+    hit = _PREFLIGHT.get(key)
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
     problem = config_problem(cfg)
-    if problem is not None:
-        return invalid_request(provider, problem)
-    return check_base_url(provider, base_url, cfg.allow_insecure_http)
+    verdict = invalid_request(provider, problem) if problem is not None else check_base_url(provider, base_url, cfg.allow_insecure_http)
+    if len(_PREFLIGHT) >= _PREFLIGHT_MAX:
+        _PREFLIGHT.clear()
+    _PREFLIGHT[key] = (cfg, verdict)
+    return verdict
 
 
 # -- the conversation --------------------------------------------------------------------------------
@@ -271,19 +290,35 @@ def conversation_problem(req: ChatRequest) -> str | None:
     >>> conversation_problem(ChatRequest(model="m", messages=(Message.user(""), Message.system("  "))))
     'the conversation is empty: no message has any content'
     """
+    if req is NON_EMPTY[0]:
+        return None
     if not req.messages:
         return "messages must not be empty"
-    for m in req.messages:
+    if not _any_content(req.messages):
+        return "the conversation is empty: no message has any content"
+    if type(req.messages) is tuple:
+        NON_EMPTY[0] = req
+    return None
+
+
+# The last request found non-empty: the client validates a request and then its dialect checks it
+# again before encoding (each attempt), so the second look is an identity test (issue 19). Only a
+# request whose messages are a tuple is kept (frozen all the way down: the answer cannot change).
+NON_EMPTY: list[ChatRequest | None] = [None]
+
+
+def _any_content(messages: Sequence[Message]) -> bool:
+    for m in messages:
         if m.tool_calls or m.role is Role.TOOL:
-            return None
+            return True
         if isinstance(m.content, str):
             if m.content.strip():
-                return None
+                return True
             continue
         for p in m.content:
             if isinstance(p, ImagePart) or (isinstance(p, TextPart) and p.text.strip()):
-                return None
-    return "the conversation is empty: no message has any content"
+                return True
+    return False
 
 
 def refuse_empty(provider: str, req: ChatRequest) -> Failure[LlmError] | None:

@@ -31,7 +31,7 @@ from returns.result import Success
 
 from .models import parse_model
 from .registry import SPECS
-from .schema import ImagePart, Message, ReasoningPart, TextPart, ToolSpec
+from .schema import ImagePart, Message, ReasoningPart, Role, TextPart, ToolSpec
 
 if TYPE_CHECKING:  # imported on first use: tiktoken's extension module costs ~15-30 ms at import
     import tiktoken
@@ -439,6 +439,10 @@ _COUNTERS: Mapping[str, Callable[[str, Sequence[Message], Sequence[ToolSpec]], T
 }
 
 
+# len(role.value) without the enum's property frames
+_ROLE_SIZE: Mapping[Role, int] = {r: len(r.value) for r in Role}
+
+
 def _utf8_bound(s: str) -> int:
     # an ASCII string's length is its UTF-8 size (str.isascii is O(1) in CPython); else 4 bytes a code point at most
     return len(s) if s.isascii() else 4 * len(s)
@@ -459,9 +463,12 @@ def token_upper_bound(messages: Sequence[Message], tools: Sequence[ToolSpec] = (
         return None
     total = _REPLY_PRIMING
     for m in messages:
-        total += _TOKENS_PER_MESSAGE + len(m.role.value)
-        if isinstance(m.content, str):
-            total += _utf8_bound(m.content)
+        total += _TOKENS_PER_MESSAGE + _ROLE_SIZE[m.role]
+        content = m.content
+        if type(content) is str:  # inline _utf8_bound: the per-request path of the guard (issue 19)
+            total += len(content) if content.isascii() else 4 * len(content)
+        elif isinstance(content, str):
+            total += _utf8_bound(content)
         else:
             for p in m.content:
                 if isinstance(p, ImagePart):

@@ -21,7 +21,7 @@ from returns.result import Failure, Result, Success
 from .errors import ErrorKind, LlmError
 from .registry import SPECS, ProviderRules
 from .schema import ChatRequest, ImagePart, Message, ModelInfo, Role, ToolSpec
-from .shared import conversation_problem, refused_option
+from .shared import NON_EMPTY, conversation_problem, refused_option
 
 __all__ = ["PROVIDER_RULES", "ProviderRules", "request_problem", "validate_request"]
 
@@ -69,11 +69,51 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
     without the Result, for the client's per-call path). Each rule below is one small function."""
     spec = SPECS._by_name.get(provider)
     rules = spec.rules if spec is not None else _DEFAULT
+    if _plain_conversation(req, rules):
+        # the three conversation rules hold; each other rule runs only when a field it reads is set
+        # (an unset field is never a problem), in the same order (issue 19: ~15 calls per request);
+        # each entry is tested for truth only
+        needed = (
+            req.tools or req.tool_choice is not None,
+            req.max_tokens is not None,
+            req.temperature is not None or req.top_p is not None,
+            req.response_format is not None,
+            req.provider_options,
+        )
+        for rule, due in zip(_FIELD_RULES, needed, strict=True):
+            if due:
+                problem = rule(req, provider, rules, info)
+                if problem is not None:
+                    return _fail(provider, problem)
+        return None
     for rule in _RULES:
         problem = rule(req, provider, rules, info)
         if problem is not None:
             return _fail(provider, problem)
     return None
+
+
+def _plain_conversation(req: ChatRequest, rules: ProviderRules) -> bool:
+    """Whether ``req`` is a conversation of text messages (no tool calls or results, no parts) that
+    :func:`_has_messages`, :func:`_has_content` and :func:`_messages` all pass; ``False`` also when
+    it is not that kind (the full rules then decide, and name the problem)."""
+    seen_other = has_content = False
+    for m in req.messages:
+        role = m.role
+        if type(role) is not Role or role is Role.TOOL or type(m.content) is not str or m.tool_calls:
+            return False
+        if role is Role.SYSTEM:
+            if seen_other and not rules.system_anywhere:
+                return False
+        else:
+            seen_other = True
+        if not has_content and m.content.strip():
+            has_content = True
+    if not (seen_other and has_content):
+        return False
+    if type(req.messages) is tuple:  # the dialect's own emptiness check is then an identity test
+        NON_EMPTY[0] = req
+    return True
 
 
 Rule = Callable[[ChatRequest, str, ProviderRules, "ModelInfo | None"], "str | None"]
@@ -237,3 +277,6 @@ def _provider_options(req: ChatRequest, provider: str, rules: ProviderRules, inf
 _RULES: tuple[Rule, ...] = (
     _has_messages, _has_content, _messages, _tools, _max_tokens, _sampling, _response_format, _provider_options,
 )
+# The rules after the conversation's, in ``_RULES`` order; each finds nothing while the fields it
+# reads are unset (``request_problem`` skips it then).
+_FIELD_RULES: tuple[Rule, ...] = _RULES[3:]

@@ -41,6 +41,10 @@ class Breakers:
     def admit(self, key: str, now: float, on_change: OnChange) -> int:
         """Ask the breaker for ``key``: the generation to report the outcome with, or :data:`REJECTED`."""
         old = self._states.get(key, CLOSED)
+        if old.phase is Phase.CLOSED:
+            # core.breaker TRANSITIONS (CLOSED, REQUEST) is ``_stay``: admitted, nothing changes
+            # (issue 19: three calls less per attempt on a healthy circuit)
+            return old.generation
         s = step(self.policy, old, Signal.REQUEST, now)
         if s.state is not old:
             self._set(key, old, s.state, on_change)
@@ -49,6 +53,8 @@ class Breakers:
     def report(self, key: str, generation: int, signal: Signal, now: float, on_change: OnChange) -> None:
         """The outcome of an attempt admitted at ``generation`` (a stale generation changes nothing)."""
         old = self._states.get(key, CLOSED)
+        if signal is Signal.SUCCESS and old.phase is Phase.CLOSED and old.failures == 0 and self.policy.window <= 0:
+            return  # core.breaker ``_closed_success``'s common case: a healthy circuit stays as it is
         s = step(self.policy, old, signal, now, generation)
         if s.state is not old:
             self._set(key, old, s.state, on_change)

@@ -136,16 +136,16 @@ class Guard:
             lease = leased.unwrap()
             self.state, reservation = self._shared.budget, lease.reservation
         else:
-            reserved = B.reserve(self.state, self.limits, plan)  # no await between check and update: atomic
-            if type(reserved) is Failure:
-                refusal: LlmError = reserved.failure()
-                return msgspec.structs.replace(refusal, provider=provider)
-            self.state, reservation = reserved.unwrap()
+            taken = B.take(self.state, self.limits, plan)  # no await between check and update: atomic
+            if isinstance(taken, LlmError):
+                return msgspec.structs.replace(taken, provider=provider)
+            self.state, reservation = taken
         ticket = Ticket(provider=provider, model=model, info=info, reservation=reservation, prompt=prompt, lease=lease)
         if not self._paced:
             return ticket
         try:
-            tokens = plan.tokens if plan.tokens is not None else plan.prompt_tokens
+            out = plan.max_output_tokens
+            tokens = plan.prompt_tokens if out is None else plan.prompt_tokens + out  # Plan.tokens, inline
             refused = await self.limiter.wait_turn(provider, model, tokens, max_wait=max_wait, trace=trace)
         except BaseException:
             self.detach(self.release(ticket))

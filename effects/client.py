@@ -75,7 +75,7 @@ from interlingua.core import (
 from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
 from interlingua.core.cache import replay_chunks
 from interlingua.core.fold import StreamFold
-from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare
+from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare_call
 from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
 from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
@@ -301,6 +301,10 @@ class Client:
         telemetry = telemetry_for(cfg.telemetry, tracer_provider=tracer_provider, meter_provider=meter_provider, clock=env.clock)
         extra = [o for o in (observer, telemetry) if o is not None]
         self._observer: Observer = Observers(events, *extra) if extra else events
+        # Telemetry alone beside the default observer: while its providers are the API's no-ops it
+        # gives no trace, so the call's info is not built at all (issue 19; asked afresh every call,
+        # since a provider may be installed later)
+        self._telemetry_only = telemetry if observer is None and telemetry is not None else None
 
     async def __aenter__(self) -> Client:
         return self
@@ -340,12 +344,16 @@ class Client:
     ) -> Result[Prepared, LlmError]:
         """Resolve model string, dialect, provider config and catalog entry; validate options
         (:func:`interlingua.core.prepare.prepare` with this client's config and catalog)."""
-        prepared = prepare(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
-        if type(prepared) is Success and LOGGER.isEnabledFor(logging.DEBUG):  # hook: cache
-            p = prepared.unwrap()
-            if p.ref.provider not in BREAKPOINT_PROVIDERS and has_breakpoints(p.request):
-                LOGGER.debug("%s ignores prompt-cache breakpoints (it caches long prompts automatically)", p.ref.provider)
-        return prepared
+        p = self._prepare(model, messages, options)
+        return Failure(p) if isinstance(p, LlmError) else Success(p)
+
+    def _prepare(self, model: str | ChatRequest, messages: Messages | None, options: Mapping[str, Any]) -> Prepared | LlmError:
+        """:meth:`prepare` without the ``Result``: ``chat``'s per-call path (issue 19)."""
+        p = prepare_call(model, messages, options, providers=self.config.providers, catalog=self.config.catalog)
+        if (type(p) is Prepared and LOGGER.isEnabledFor(logging.DEBUG)  # hook: cache
+                and p.ref.provider not in BREAKPOINT_PROVIDERS and has_breakpoints(p.request)):
+            LOGGER.debug("%s ignores prompt-cache breakpoints (it caches long prompts automatically)", p.ref.provider)
+        return p
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -365,10 +373,10 @@ class Client:
         ``fallbacks`` are model strings to fail over to (default ``LlmConfig.fallbacks``); ``deadline``
         bounds the whole call in seconds (default ``LlmConfig.deadline``). ``cache=False`` neither
         reads nor writes the response cache; ``cache_ttl`` overrides its TTL for this answer."""
-        prepared = self.prepare(model, messages, **options)
-        if type(prepared) is Failure:
-            return prepared
-        return await self.send(prepared.unwrap(), fallbacks=fallbacks, deadline=deadline, cache=cache, cache_ttl=cache_ttl)
+        p = self._prepare(model, messages, options)
+        if type(p) is not Prepared:
+            return Failure(cast(LlmError, p))
+        return await self.send(p, fallbacks=fallbacks, deadline=deadline, cache=cache, cache_ttl=cache_ttl)
 
     async def send(
         self,
@@ -403,7 +411,10 @@ class Client:
             call.trace.ended(Failure(CALLER_CLOSED), None)
             raise
         if type(result) is Success:
-            result = Success(self._stamp_response(result.unwrap(), call))
+            # Success(...) without its two Python-level __init__ frames, as the stream loop builds its items
+            ok = _new(Success)
+            _set(ok, "_inner_value", self._stamp_response(result.unwrap(), call))
+            result = ok
         self._end(call, result)
         return result
 
@@ -511,8 +522,10 @@ class Client:
         if deadline is None:
             deadline = self._deadline
         observer = self._observer
-        if observer is self._events:  # the default alone reads nothing of the info: none is built
-            return _Call(observer.call_started(_NO_INFO), deadline, self._env.clock())
+        quiet = self._telemetry_only
+        if observer is self._events or (quiet is not None and quiet.is_noop()):
+            # the default alone reads nothing of the info: none is built
+            return _Call(self._events.call_started(_NO_INFO), deadline, self._env.clock())
         info = CallInfo(
             operation=operation,
             ref=p.ref,

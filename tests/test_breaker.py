@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -16,6 +16,7 @@ from interlingua.core.breaker import (
     reopens_at,
     step,
 )
+from interlingua.effects.breakers import REJECTED, Breakers
 
 
 def test_every_phase_and_signal_has_exactly_one_rule() -> None:
@@ -167,3 +168,29 @@ class BreakerMachine(RuleBasedStateMachine):
 
 TestBreakerMachine = BreakerMachine.TestCase
 TestBreakerMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.builds(BreakerState, phase=st.sampled_from(list(Phase)), generation=st.integers(0, 3), failures=st.integers(0, 6),
+              outcomes=st.integers(0, 7), seen=st.integers(0, 3), opened_at=st.floats(0, 100), probes=st.integers(0, 2)),
+    st.sampled_from([BreakerPolicy(), BreakerPolicy(window=3), BreakerPolicy(threshold=1, probes=2)]),
+    st.sampled_from(list(Signal)),
+    st.integers(0, 3),
+    st.floats(0, 200),
+)
+def test_breakers_shortcuts_change_what_step_changes(
+    state: BreakerState, policy: BreakerPolicy, signal: Signal, generation: int, now: float
+) -> None:
+    """Breakers.admit/report (with their healthy-circuit shortcuts) leave the state and answer exactly as core step does."""
+    changes: list[tuple[str, Phase, Phase]] = []
+    b = Breakers(policy)
+    b._states["k"] = state
+    expected = step(policy, state, signal, now, None if signal is Signal.REQUEST else generation)
+    if signal is Signal.REQUEST:
+        got = b.admit("k", now, lambda *c: changes.append(c))
+        assert got == (expected.state.generation if expected.admitted else REJECTED)
+    else:
+        b.report("k", generation, signal, now, lambda *c: changes.append(c))
+    assert b.get("k") == expected.state
+    assert changes == ([] if expected.state.phase is state.phase else [("k", state.phase, expected.state.phase)])

@@ -4,6 +4,9 @@ Call counts are exact and do not depend on the machine's load, so unlike timings
 asserted. Issue 19's pass took the path from 2.33x-3.80x the floor to 1.67x-2.60x; the linear-buffer
 SSE/NDJSON splitters merged after it (issue 17) add 7-12 calls per chunk (3.0x-4.0x now). These
 budgets sit just above today's figures: a change that adds calls per chunk fails here.
+
+Per request (one non-stream ``chat``), issue 19's per-request pass took the canned path from
+226-242 calls (22.6x-30.3x the floor) to 135-152 (13.5x-17.0x); ``REQUEST_BUDGET`` sits just above.
 """
 
 from __future__ import annotations
@@ -16,15 +19,32 @@ import pytest
 from benchmarks import callcount
 
 BUDGET = {"openai": 1.8, "anthropic": 2.1, "gemini": 2.0, "ollama": 3.0}
+REQUEST_BUDGET = {"openai": 14.0, "anthropic": 15.5, "gemini": 17.5, "ollama": 15.0}
+
+Rows = list[tuple[str, str, int, float]]
 
 
-@pytest.mark.skipif(sys.getprofile() is not None, reason="another profiler is active")
-def test_calls_per_chunk_stay_within_budget_of_the_floor() -> None:
+@pytest.fixture(scope="module")
+def rows() -> Rows:
+    if sys.getprofile() is not None:
+        pytest.skip("another profiler is active")
+    return asyncio.run(callcount._table())
+
+
+def test_calls_per_chunk_stay_within_budget_of_the_floor(rows: Rows) -> None:
     """Each provider's marginal calls per chunk stay within its budget times the floor's, and are whole."""
-    rows = asyncio.run(callcount._table())
     floor = {p: chunk for p, who, _, chunk in rows if who == "floor"}
     mine = {p: chunk for p, who, _, chunk in rows if who == "interlingua"}
     assert set(mine) == set(BUDGET) == set(floor)
     for provider, chunk in mine.items():
         assert chunk == int(chunk), (provider, chunk)  # one event per read: the same calls every chunk
         assert chunk <= BUDGET[provider] * floor[provider], (provider, chunk, floor[provider])
+
+
+def test_calls_per_request_stay_within_budget_of_the_floor(rows: Rows) -> None:
+    """Each provider's calls for one non-stream chat stay within its budget times the floor's."""
+    floor = {p: req for p, who, req, _ in rows if who == "floor"}
+    mine = {p: req for p, who, req, _ in rows if who == "interlingua"}
+    assert set(mine) == set(REQUEST_BUDGET) == set(floor)
+    for provider, calls in mine.items():
+        assert calls <= REQUEST_BUDGET[provider] * floor[provider], (provider, calls, floor[provider])

@@ -10,15 +10,19 @@ from interlingua.core import (
     ChatRequest,
     ErrorKind,
     ImagePart,
+    LlmError,
     Message,
     ModelInfo,
     ResponseFormat,
+    Role,
     TextPart,
     ToolCall,
     ToolChoiceFunction,
     ToolSpec,
 )
-from interlingua.core.validate import validate_request
+from interlingua.core import validate as V
+from interlingua.core.registry import SPECS
+from interlingua.core.validate import request_problem, validate_request
 from interlingua.effects import Client
 from interlingua.fakes import FakeServer
 
@@ -111,3 +115,44 @@ async def test_invalid_conversations_never_reach_the_fake(client: Client, fake: 
     result = await client.chat("gpt-4o-mini", r)
     assert result.failure().kind is ErrorKind.INVALID_REQUEST
     assert fake.attempts("openai") == 0
+
+
+def _every_rule(r: ChatRequest, provider: str, info: ModelInfo | None) -> LlmError | None:
+    """The rules run one by one, in order: what ``request_problem`` answered before its fast path."""
+    spec = SPECS._by_name.get(provider)
+    rules = spec.rules if spec is not None else V._DEFAULT
+    for rule in V._RULES:
+        problem = rule(r, provider, rules, info)
+        if problem is not None:
+            return V._fail(provider, problem)
+    return None
+
+
+_turn = st.builds(
+    lambda role, content: Message(role=role, content=content),
+    st.sampled_from([Role.SYSTEM, Role.USER, Role.ASSISTANT]),
+    st.sampled_from(["", "  ", "hi", "\n"]),
+)
+
+
+@st.composite
+def _text_request(draw: st.DrawFn) -> ChatRequest:
+    """Text-only conversations (empty, blank, system-only, system after a user turn) with options."""
+    return ChatRequest(
+        model="m",
+        messages=tuple(draw(st.lists(_turn, max_size=4))),
+        temperature=draw(st.one_of(st.none(), st.floats(-1, 3, allow_nan=False))),
+        top_p=draw(st.one_of(st.none(), st.floats(-1, 2, allow_nan=False))),
+        max_tokens=draw(st.one_of(st.none(), st.integers(-1, 10**6))),
+        tool_choice=draw(st.sampled_from([None, "auto", "required"])),
+        provider_options=draw(st.sampled_from([{}, {"x": 1}, {"model": "other"}])),
+        response_format=draw(st.sampled_from([None, ResponseFormat(type="json_schema", name="o", schema={})])),
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_text_request(), chat_request(), broken()), st.sampled_from(["openai", "anthropic", "gemini", "ollama", "bedrock"]),
+       st.sampled_from([None, ModelInfo(id="m", provider="p", max_output_tokens=100)]))
+def test_request_problem_answers_what_every_rule_answers(r: ChatRequest, provider: str, info: ModelInfo | None) -> None:
+    """The text-only fast path of ``request_problem`` gives the same first problem (or none) as the full rule chain."""
+    assert request_problem(r, provider, info) == _every_rule(r, provider, info)

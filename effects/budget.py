@@ -19,6 +19,7 @@ state and sleeps.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -64,6 +65,7 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
     lease: Lease | None = None  # hook: redis (the reservation as a shared store holds it)
 
 
+_UNLIMITED = float("inf")
 _UNCOUNTED = TokenCount(0, False, None)
 _LOADED: set[str] = set()  # encodings this process has built (off the event loop)
 
@@ -158,18 +160,31 @@ class Guard:
         return ticket
 
     def _bound(self, p: Prepared) -> TokenCount | None:
-        """When only the context-window check reads the prompt's size (no caps, no token rate limit in
-        force for this model) and a byte bound already proves the prompt fits, that bound stands in for
-        the count and no tokenizer runs; ``None``: it must be counted."""
-        if self._caps or self.limiter.needs_tokens(p.ref.provider, p.request.model):
+        """A byte bound on the prompt (a prompt of n UTF-8 bytes has at most n tokens) that stands in
+        for the count when counting could not change a decision: no cost or token cap is set, the bound
+        fits the context window, and the limiter would grant the bound (with its estimate margin and the
+        output cap) from what the provider's token window still holds, as surely as the exact count.
+        ``None``: it must be counted. So the tokenizer loads only for a prompt near a limit, not on the
+        call after the first reply that carried ``x-ratelimit-remaining-tokens``."""
+        if self._caps:
             return None
         request = p.request
+        room = self.limiter.token_headroom(p.ref.provider, request.model)
+        if room is None:
+            return None
         bound = token_upper_bound(request.messages, request.tools)
         if bound is None:
             return None
         info = p.info
         window = info.context_window if info is not None else None
-        return TokenCount(bound, False, None) if window is None or bound <= window else None
+        if window is not None and bound > window:
+            return None
+        if room != _UNLIMITED:
+            # what the limiter will take for this call (B.plan's inflation of an inexact count + the output cap)
+            out = request.max_tokens if request.max_tokens is not None else (info.max_output_tokens if info else None)
+            if math.ceil(bound * B.ESTIMATE_MARGIN) + (out or 0) > room:
+                return None
+        return TokenCount(bound, False, None)
 
     def settle(self, ticket: Ticket, usage: Usage | None) -> Awaitable[None] | None:
         """Replace the reservation by what ``usage`` cost (``None``: billed but unreadable → worst case).

@@ -88,6 +88,25 @@ class Limiter:
                 return True
         return False
 
+    def token_headroom(self, provider: str, model: str) -> float | None:
+        """The fewest tokens any window the provider reported for ``provider``/``model`` still has
+        (``inf`` when none is in force), counting this process's own sends since; ``None`` when a
+        token rule of the caller's or a shared store applies, whose buckets need the exact count."""
+        if self._store is not None:
+            return None
+        for r in self.rules:
+            if r.provider == provider and r.tokens_per_minute is not None and (r.model is None or r.model == model):
+                return None
+        room = float("inf")
+        observed = self._observed
+        if observed:
+            now = self._clock()
+            for key in ((provider, model), (provider, None)):
+                o = observed.get(key)
+                if o is not None and o.tokens is not None and now < o.tokens.reset_at:
+                    room = min(room, o.tokens.remaining)
+        return room
+
     def _take(self, provider: str, model: str, tokens: int) -> Decision:
         observed = self._observed
         if not self.rules and not observed:

@@ -165,6 +165,32 @@ async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monke
         assert counted == ["openai:gpt-4o-mini"]
 
 
+async def test_a_reported_token_window_with_room_needs_no_tokenizer(fake: FakeServer, monkeypatch: object) -> None:
+    """After a reply carrying x-ratelimit-remaining-tokens, a prompt whose byte bound (with the output
+    cap) fits what the window still holds is not tokenized; one that might not fit it is counted."""
+    import interlingua.effects.budget as guard_module
+
+    counted: list[str] = []
+    real = guard_module.count_tokens
+
+    def spy(model: str, *args: object, **kwargs: object) -> object:
+        counted.append(model)
+        return real(model, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(guard_module, "count_tokens", spy)  # type: ignore[attr-defined]
+    async with _client(fake) as client:  # default limits: the context check and header pacing on
+        for _ in range(3):
+            assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)
+        limiter = client._guard.limiter
+        room = limiter.token_headroom("openai", "gpt-4o-mini")
+        assert room is not None and 0 < room < float("inf")  # the fake reported a token window
+        assert counted == []
+        # A prompt whose bound exceeds the room (but fits the 128k window in tokens) must be counted.
+        long = "word " * int(room // 5 + 1)
+        assert isinstance(await client.chat("openai:gpt-4o-mini", long, max_tokens=5), Success)
+        assert counted == ["openai:gpt-4o-mini"]
+
+
 async def test_an_attempt_cut_after_sending_is_charged_its_reservation(fake: FakeServer) -> None:
     """A request that reached the server and got no answer may have been billed: it costs its worst case."""
     cfg = config_for(fake, retry_enabled=False, first_byte_timeout=0.3, limits=B.Limits(max_cost=Decimal("1")))

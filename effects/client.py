@@ -77,6 +77,7 @@ from interlingua.core.cache import replay_chunks
 from interlingua.core.fold import StreamFold
 from interlingua.core.prepare import ChatOptions, Messages, Prepared, prepare_call
 from interlingua.core.prompt_cache import BREAKPOINT_PROVIDERS, has_breakpoints
+from interlingua.core.registry import get_dialect
 from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.secret import redact_error  # hook: edges
@@ -305,6 +306,12 @@ class Client:
         # gives no trace, so the call's info is not built at all (issue 19; asked afresh every call,
         # since a provider may be installed later)
         self._telemetry_only = telemetry if observer is None and telemetry is not None else None
+        # The dialects of the providers this config names load now rather than inside the first call:
+        # a dialect module builds its wire types once (msgspec resolves their annotations, ~4-8 ms),
+        # which the first request would otherwise pay on top of its round trip (issue 19: first call
+        # <= 2x the second). A provider reached only through a model string still loads on first use.
+        for name in cfg.providers:
+            get_dialect(name)
 
     async def __aenter__(self) -> Client:
         return self

@@ -41,6 +41,8 @@ import msgspec
 
 from interlingua.core.tokens import get_encoding
 
+from ._json import compact
+
 __all__ = [
     "SCRIPTED",
     "Decision",
@@ -167,9 +169,9 @@ def decide(
     if tool_result is not None:
         text = f"{PREFIX}tool {tool_result[0]} returned {tool_result[1][:200]}"
     elif schema is not None:
-        text = json.dumps(sample_for_schema(schema), separators=(",", ":"))
+        text = compact(sample_for_schema(schema)).decode()
     elif json_mode:
-        text = json.dumps({"reply": prompt[:200]}, separators=(",", ":"))
+        text = compact({"reply": prompt[:200]}).decode()
     else:
         words = prompt.split()
         shown = " ".join(words[:60]) if words else "(empty prompt)"

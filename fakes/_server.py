@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ._content import SCRIPTED, as_decision
 from ._faults import FAULT_HEADER, Fault, parse_fault
+from ._json import compact
 
 if TYPE_CHECKING:  # hook: batch
     from ._batch import BatchBook
@@ -283,7 +284,7 @@ def _abort(request: web.Request) -> None:
 
 async def send_json(request: web.Request, payload: Any, fault: Fault | None, headers: Mapping[str, str] = {}) -> web.StreamResponse:
     """A JSON success, or the body-level fault that replaces it."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
+    body = compact(payload)
     name = fault.name if fault else None
     if name == "malformed":
         return web.Response(body=body[: max(1, len(body) // 2)] + b"}}garbage", content_type="application/json", headers=headers)

@@ -38,6 +38,7 @@ from aiohttp import web
 
 from ._content import count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._json import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
@@ -149,7 +150,7 @@ def stream_error_frame() -> bytes:
 
 
 def _frame(event: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + compact(data) + b"\n\n"
 
 
 def _check_headers(request: web.Request) -> web.Response | None:

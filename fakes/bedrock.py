@@ -41,6 +41,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._json import compact_utf8, dumps
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, check
@@ -112,9 +113,9 @@ def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
 
 
 def _event(event_type: str, body: dict[str, Any]) -> bytes:
-    body = {**body, "p": _PAD[: 1 + len(json.dumps(body)) % len(_PAD)]}
+    body = {**body, "p": _PAD[: 1 + len(dumps(body)) % len(_PAD)]}
     headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
-    return encode_frame(headers, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+    return encode_frame(headers, compact_utf8(body))
 
 
 def stream_error_frame() -> bytes:

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._json import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, Ref, check, snake
@@ -129,7 +130,7 @@ def stream_error_frame() -> bytes:
 
 
 def _frame(obj: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\r\n\r\n"
+    return b"data: " + compact(obj) + b"\r\n\r\n"
 
 
 def _auth(request: web.Request) -> web.Response | None:

@@ -36,6 +36,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._json import compact, compact_utf8
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, check
 from .openai import Flavour, serve_on_v1
@@ -176,7 +177,7 @@ def stream_lines(model: str, created_at: str, d: Decision, call: dict[str, Any] 
     def line(message: dict[str, Any], done: bool = False, **extra: Any) -> bytes:
         obj = {"model": model, "created_at": created_at, "message": {"role": "assistant", **message},
                "done": done, **extra}
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return compact_utf8(obj) + b"\n"
 
     out = [line({"content": "", "thinking": piece}) for piece in split_for_stream(d.reasoning)]
     out.extend(line({"content": piece}) for piece in split_for_stream(d.text))
@@ -384,7 +385,7 @@ async def generate(call: Call) -> web.StreamResponse:
 
     def line(**fields: Any) -> bytes:
         obj = {"model": model, "created_at": created_at, **fields}
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return compact_utf8(obj) + b"\n"
 
     lines = [line(response="", thinking=piece, done=False) for piece in split_for_stream(d.reasoning)]
     lines += [line(response=piece, done=False) for piece in split_for_stream(d.text)]
@@ -516,7 +517,7 @@ async def openai_completions(call: Call) -> web.StreamResponse:
                                call.fault)
 
     def frame(obj: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+        return b"data: " + compact(obj) + b"\n\n"
 
     frames = [frame({**head, "choices": [{"text": piece, "index": 0, "finish_reason": None}]})
               for piece in split_for_stream(d.text)]

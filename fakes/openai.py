@@ -35,6 +35,7 @@ from interlingua.core.tokens import get_encoding
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._json import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
@@ -541,7 +542,7 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
     """
 
     def frame(obj: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+        return b"data: " + compact(obj) + b"\n\n"
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         lp = None

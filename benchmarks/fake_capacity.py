@@ -129,7 +129,7 @@ def measure(provider: str, mode: str, seconds: float, n: int) -> dict[str, Any]:
     }
 
 
-def profile(provider: str, mode: str, seconds: float, n: int, top: int) -> dict[str, Any]:
+def profile(provider: str, mode: str, seconds: float, n: int, top: int, keep: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "fake.prof")
         fake = _Fake(max_seconds=seconds * 4 + 120, profile=path)
@@ -144,6 +144,8 @@ def profile(provider: str, mode: str, seconds: float, n: int, top: int) -> dict[
         finally:
             fake.close()
         st = pstats.Stats(path)
+        if keep:
+            st.dump_stats(os.path.join(keep, f"fake-{provider}-{mode}.prof"))
     # Every warm-up request is inside the profile too.
     req = (cell.get("requests") or 0) + max(1, WARMUP // CONC) * CONC + cell.get("warmup_requests", 0)
     rows = sorted(st.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=0, help="request cap of each load (default: 4000 non-stream, 800 stream)")
     p.add_argument("--profile", action="store_true", help="calls per request and top functions instead of CPU")
     p.add_argument("--top", type=int, default=15)
+    p.add_argument("--keep", default=None, help="with --profile: also write each cProfile to this directory")
     p.add_argument("--json", action="store_true", help="one JSON line per scenario")
     args = p.parse_args(argv)
     probe = _Fake(max_seconds=30, profile=None)
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             n = args.n or (4000 if mode == "once" else 800)
             # Fresh fake per scenario, so neither the run nor the profile carries another's state.
             if args.profile:
-                r = profile(provider, mode, args.seconds, n, args.top)
+                r = profile(provider, mode, args.seconds, n, args.top, args.keep)
             else:
                 r = measure(provider, mode, args.seconds, n)
             if args.json:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -99,12 +100,19 @@ def error_response(status: int, message: str, fault: Fault | None = None) -> web
     return _error(status, type_, text)
 
 
+@functools.lru_cache(maxsize=256)
+def _header_block(headers: tuple[tuple[str, str], ...]) -> bytes:
+    # Memoised: a stream repeats one header block per event type (three strings), so encoding it
+    # again for every event cost more than the event's JSON.
+    return b"".join(
+        bytes([len(k.encode())]) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
+        for k, v in headers
+    )
+
+
 def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
     """One event-stream message with string-typed headers (type 7), CRCs and all."""
-    hb = b"".join(
-        bytes([len(k.encode())]) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
-        for k, v in headers.items()
-    )
+    hb = _header_block(tuple(headers.items()))
     total = 12 + len(hb) + len(payload) + 4
     prelude = struct.pack(">II", total, len(hb))
     prelude += struct.pack(">I", zlib.crc32(prelude) & 0xFFFFFFFF)

@@ -45,10 +45,12 @@ WARMUP = 64
 class _Fake:
     """``benchmarks._fakeproc`` in its own process, stopped by closing its stdin."""
 
-    def __init__(self, max_seconds: float, profile: str | None) -> None:
+    def __init__(self, max_seconds: float, profile: str | None, canned: bool = False) -> None:
         cmd = [sys.executable, "-m", "benchmarks._fakeproc", "--max-seconds", str(max_seconds)]
         if profile:
             cmd += ["--profile", profile]
+        if canned:
+            cmd += ["--canned"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=_env(), text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -104,8 +106,8 @@ def _load(fake: _Fake, provider: str, mode: str, seconds: float, n: int) -> dict
     return cell
 
 
-def measure(provider: str, mode: str, seconds: float, n: int) -> dict[str, Any]:
-    fake = _Fake(max_seconds=seconds * 4 + 120, profile=None)
+def measure(provider: str, mode: str, seconds: float, n: int, canned: bool = False) -> dict[str, Any]:
+    fake = _Fake(max_seconds=seconds * 4 + 120, profile=None, canned=canned)
     try:
         u0, s0 = _user_system(fake.info["pid"])
         cell = _load(fake, provider, mode, seconds, n)
@@ -129,10 +131,11 @@ def measure(provider: str, mode: str, seconds: float, n: int) -> dict[str, Any]:
     }
 
 
-def profile(provider: str, mode: str, seconds: float, n: int, top: int, keep: str | None = None) -> dict[str, Any]:
+def profile(provider: str, mode: str, seconds: float, n: int, top: int, keep: str | None = None,
+            canned: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "fake.prof")
-        fake = _Fake(max_seconds=seconds * 4 + 120, profile=path)
+        fake = _Fake(max_seconds=seconds * 4 + 120, profile=path, canned=canned)
         try:
             fake.signal(signal.SIGUSR1)
             cell = _load(fake, provider, mode, seconds, n)
@@ -145,7 +148,7 @@ def profile(provider: str, mode: str, seconds: float, n: int, top: int, keep: st
             fake.close()
         st = pstats.Stats(path)
         if keep:
-            st.dump_stats(os.path.join(keep, f"fake-{provider}-{mode}.prof"))
+            st.dump_stats(os.path.join(keep, f"fake-{provider}-{mode}{'-canned' if canned else ''}.prof"))
     # Every warm-up request is inside the profile too.
     req = (cell.get("requests") or 0) + max(1, WARMUP // CONC) * CONC + cell.get("warmup_requests", 0)
     rows = sorted(st.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
@@ -167,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--keep", default=None, help="with --profile: also write each cProfile to this directory")
     p.add_argument("--json", action="store_true", help="one JSON line per scenario")
+    p.add_argument("--canned", action="store_true",
+                   help="aiohttp's floor: the fake replays recorded answers (see benchmarks._fakeproc)")
     args = p.parse_args(argv)
     probe = _Fake(max_seconds=30, profile=None)
     try:
@@ -176,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         probe.close()
     modes = args.modes.split(",")
     if not args.json:
-        print(f"fake event loop: {loop}; floor client at concurrency {CONC}, ≤ {args.seconds:g} s per load\n")
+        what = "canned replies (aiohttp's floor)" if args.canned else "the fakes"
+        print(f"{what}; fake event loop: {loop}; floor client at concurrency {CONC}, ≤ {args.seconds:g} s per load\n")
         if args.profile:
             print("| provider | mode | fake Python calls per request |\n|---|---|---|")
         else:
@@ -187,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             n = args.n or (4000 if mode == "once" else 800)
             # Fresh fake per scenario, so neither the run nor the profile carries another's state.
             if args.profile:
-                r = profile(provider, mode, args.seconds, n, args.top, args.keep)
+                r = profile(provider, mode, args.seconds, n, args.top, args.keep, args.canned)
             else:
-                r = measure(provider, mode, args.seconds, n)
+                r = measure(provider, mode, args.seconds, n, args.canned)
             if args.json:
                 print(json.dumps(r), flush=True)
             elif "error" in r:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -41,7 +40,7 @@ import msgspec
 
 from interlingua.core.tokens import get_encoding
 
-from ._json import compact
+from ._jsonenc import compact, dumps_sorted
 
 __all__ = [
     "SCRIPTED",
@@ -65,7 +64,7 @@ def count_tokens(text: str) -> int:
 
 
 def stable_id(*parts: object, n: int = 24) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:n]
+    return hashlib.sha256(dumps_sorted(parts).encode()).hexdigest()[:n]
 
 
 def sample_for_schema(schema: Any, depth: int = 0) -> Any:
@@ -182,12 +181,23 @@ def decide(
             text = text[: text.index(s)]
             break
     if max_tokens is not None and max_tokens >= 0:
-        enc = get_encoding("o200k_base")
-        toks = enc.encode(text, disallowed_special=())
-        if len(toks) > max_tokens:
-            text = enc.decode(toks[:max_tokens])
+        text, cut = _cut(text, max_tokens)
+        if cut:
             finish = "length"
     return Decision(text=text, reasoning=reasoning, finish=finish)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cut(text: str, max_tokens: int) -> tuple[str, bool]:
+    """``text`` cut to ``max_tokens`` tokens, and whether it was cut. Memoised like ``count_tokens``:
+    Anthropic requires ``max_tokens`` on every request, so this tokenized every answer again."""
+    if len(text) <= max_tokens:
+        return text, False  # a token covers at least one character
+    enc = get_encoding("o200k_base")
+    toks = enc.encode(text, disallowed_special=())
+    if len(toks) > max_tokens:
+        return enc.decode(toks[:max_tokens]), True
+    return text, False
 
 
 def split_for_stream(text: str, size: int = 2) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from ._content import decide, split_for_stream, stable_id
-from ._json import dumps
+from ._jsonenc import dumps
 from ._server import NOT_JSON, Call, endpoint, send_json, send_stream, state_of
 
 __all__ = ["add_routes"]

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ._content import SCRIPTED, as_decision
 from ._faults import FAULT_HEADER, Fault, parse_fault
-from ._json import compact
+from ._jsonenc import compact
 
 if TYPE_CHECKING:  # hook: batch
     from ._batch import BatchBook

@@ -34,7 +34,7 @@ from aiohttp import web
 from . import _docker_ollama, anthropic
 from ._content import split_for_stream, stable_id
 from ._faults import Fault
-from ._json import compact
+from ._jsonenc import compact
 from ._prompt_cache import install
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from .openai import Flavour, answer_chat, answer_models

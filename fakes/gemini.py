@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._json import compact
+from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, Ref, check, snake

@@ -36,7 +36,7 @@ from aiohttp import web
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._json import compact, compact_utf8
+from ._jsonenc import compact, compact_utf8
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, check
 from .openai import Flavour, serve_on_v1

@@ -35,7 +35,7 @@ from interlingua.core.tokens import get_encoding
 
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._json import compact
+from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 

@@ -45,7 +45,7 @@ from aiohttp import web
 
 from . import azure as _azure
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
-from ._json import compact
+from ._jsonenc import compact
 from ._server import FakeSpec, open_request, send_json, send_stream, state_of
 from .openai import MODELS, _auth, _error
 

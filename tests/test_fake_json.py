@@ -5,7 +5,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interlingua.fakes._json import compact, compact_utf8, dumps
+from interlingua.fakes._jsonenc import compact, compact_utf8, dumps, dumps_sorted
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -40,3 +40,9 @@ def test_unencodable_value_raises_type_error_as_json_dumps_does() -> None:
         except TypeError:
             continue
         raise AssertionError(f"{f.__name__} encoded an object()")
+
+
+@given(_JSON)
+def test_dumps_sorted_is_json_dumps_sorted_with_str_default(value: object) -> None:
+    """dumps_sorted(x) is json.dumps(x, sort_keys=True, default=str): stable_id's hash input is unchanged."""
+    assert dumps_sorted((value, b"bytes", 3)) == json.dumps((value, b"bytes", 3), sort_keys=True, default=str)

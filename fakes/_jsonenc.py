@@ -19,22 +19,23 @@ from json.encoder import (  # type: ignore[attr-defined]
 )
 from typing import Any
 
-__all__ = ["compact", "compact_utf8", "dumps"]
+__all__ = ["compact", "compact_utf8", "dumps", "dumps_sorted"]
 
 
 def _default(o: Any) -> Any:
     raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
-def _encoder(key_sep: str, item_sep: str, ensure_ascii: bool) -> Any:
+def _encoder(key_sep: str, item_sep: str, ensure_ascii: bool, *, sort_keys: bool = False, default: Any = _default) -> Any:
     esc = (c_encode_basestring_ascii or encode_basestring_ascii) if ensure_ascii else (c_encode_basestring or encode_basestring)
     # No circular-reference markers: the fakes encode trees they build themselves.
-    return c_make_encoder(None, _default, esc, None, key_sep, item_sep, False, False, True)
+    return c_make_encoder(None, default, esc, None, key_sep, item_sep, sort_keys, False, True)
 
 
 _COMPACT = _encoder(":", ",", True)
 _COMPACT_UTF8 = _encoder(":", ",", False)
 _DEFAULT = _encoder(": ", ", ", True)
+_SORTED = _encoder(": ", ", ", True, sort_keys=True, default=str)
 
 
 def compact(obj: Any) -> bytes:
@@ -62,3 +63,12 @@ def dumps(obj: Any) -> str:
     '{"a": 1, "b": [true, null]}'
     """
     return "".join(_DEFAULT(obj, 0))
+
+
+def dumps_sorted(obj: Any) -> str:
+    """``json.dumps(obj, sort_keys=True, default=str)`` (what ``stable_id`` hashes).
+
+    >>> dumps_sorted({"b": 1, "a": b"x"})
+    '{"a": "b\\'x\\'", "b": 1}'
+    """
+    return "".join(_SORTED(obj, 0))

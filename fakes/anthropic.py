@@ -32,11 +32,11 @@ import hashlib
 import json
 import re
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from ._content import count_tokens, decide, split_for_stream, stable_id
+from ._content import SCRIPTED, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
@@ -588,25 +588,61 @@ def stream_frames(mid: str, model: str, blocks: list[dict[str, Any]], stop_reaso
 # Handlers
 
 
+class _Prepared(NamedTuple):
+    """What ``messages`` derives from the request body alone (see :func:`_prepare`)."""
+
+    invalid: tuple[int, str, str] | None
+    body: dict[str, Any]
+    model: str
+    prompt: int
+    seed: str
+    answer: tuple[list[dict[str, Any]], str, str | None, int]
+    """The rule's answer — used only when no answer is scripted."""
+    segments: list[Segment]
+
+
+# Memo of _prepare by raw body: a load run (and most tests) repeats a handful of bodies, and
+# validating, counting and deciding again per request made the fake, not the client, the
+# bottleneck. Bounded; what it keeps (the parsed body, the blocks) is only read, never written.
+_PREPARED: dict[bytes, _Prepared] = {}
+_PREPARED_MAX = 1024
+
+
+def _prepare(body: Any) -> _Prepared:
+    invalid = validate_messages_body(body)
+    if invalid is not None:
+        return _Prepared(invalid, {}, "", 0, "", ([], "", None, 0), [])
+    # the same request streamed or not gets the same message (id, content, signatures)
+    seed = stable_id({k: v for k, v in body.items() if k != "stream"})
+    token = SCRIPTED.set(None)
+    try:
+        answer = _answer(body, seed)
+    finally:
+        SCRIPTED.reset(token)
+    return _Prepared(None, body, body["model"], input_tokens(body), seed, answer, _segments(body))
+
+
 @endpoint("chat")
 async def messages(call: Call) -> web.StreamResponse:
     request, fault = call.request, call.fault
-    body = call.json
-    invalid = validate_messages_body(body)
-    if invalid is not None:
-        return _error(*invalid)
-    model = body["model"]
+    prep = _PREPARED.get(call.raw)
+    if prep is None:
+        prep = _prepare(call.json)
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[call.raw] = prep
+    if prep.invalid is not None:
+        return _error(*prep.invalid)
+    body, model, prompt, seed = prep.body, prep.model, prep.prompt, prep.seed
     if _unknown(request, model):
         return _error(404, "not_found_error", f"model: {model}")
-    prompt = input_tokens(body)
     window = _limits(model)[0]
     if prompt > window:
         return _error(400, "invalid_request_error", f"prompt is too long: {prompt} tokens > {window} maximum")
-    # the same request streamed or not gets the same message (id, content, signatures)
-    seed = stable_id({k: v for k, v in body.items() if k != "stream"})
-    blocks, reason, stop_sequence, output = _answer(body, seed)
+    # A scripted answer replaces the rule for this request only, so it is never memoised.
+    blocks, reason, stop_sequence, output = prep.answer if SCRIPTED.get() is None else _answer(body, seed)
     mid = "msg_01" + seed[:22]
-    cached = prompt_cache(request).explicit(NAME, model, _segments(body), _minimum_cacheable(model))
+    cached = prompt_cache(request).explicit(NAME, model, prep.segments, _minimum_cacheable(model))
     read = min(cached.read, prompt)
     write = min(cached.write, prompt - read)
     usage = _usage(prompt, output, read, write, min(cached.write_1h, write))

@@ -606,6 +606,8 @@ class _Prepared(NamedTuple):
 # bottleneck. Bounded; what it keeps (the parsed body, the blocks) is only read, never written.
 _PREPARED: dict[bytes, _Prepared] = {}
 _PREPARED_MAX = 1024
+_FRAMES: dict[tuple[bytes, bytes], list[bytes]] = {}
+_FRAMES_MAX = 256
 
 
 def _prepare(body: Any) -> _Prepared:
@@ -649,7 +651,16 @@ async def messages(call: Call) -> web.StreamResponse:
     headers = {"request-id": _request_id(seed), **_ratelimit_headers(49)}
     if not body.get("stream"):
         return await send_json(request, message_payload(mid, model, blocks, reason, stop_sequence, usage), fault, headers)
-    frames = stream_frames(mid, model, blocks, reason, stop_sequence, usage)
+    # The events of an unscripted answer are a function of the body and the usage: built once per
+    # (body, usage) instead of one JSON encoding per event per request.
+    fkey = None if SCRIPTED.get() is not None else (call.raw, compact(usage))
+    frames = _FRAMES.get(fkey) if fkey else None
+    if frames is None:
+        frames = stream_frames(mid, model, blocks, reason, stop_sequence, usage)
+        if fkey:
+            if len(_FRAMES) >= _FRAMES_MAX:
+                _FRAMES.clear()
+            _FRAMES[fkey] = frames
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
                              error_frame=stream_error_frame, headers=headers)
 

@@ -657,6 +657,8 @@ _NOTHING = _Prepared(None, {}, "", None, (Decision(), 0, ""), "", [])
 # the bottleneck. Bounded; the parsed body it keeps is only read, never written.
 _PREPARED: dict[tuple[str, str | None, bytes], _Prepared] = {}
 _PREPARED_MAX = 1024
+_FRAMES: dict[tuple[Any, ...], list[bytes]] = {}
+_FRAMES_MAX = 256
 
 
 def _prepare(body: Any, flavour: Flavour, model: str | None) -> _Prepared:
@@ -737,8 +739,17 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
                 choice["logprobs"] = {"content": logprobs_content(d.text if not tcall else "", top), "refusal": None}
         return await send_json(request, payload, fault, headers)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
-                           extras=extras, top_logprobs=top)
+    # The frames of an unscripted answer are a function of the body, the second and the usage: built
+    # once per (body, second, usage, filter results) instead of one JSON encoding per event per request.
+    fkey = None if SCRIPTED.get() is not None else (key, created, compact(usage), compact([extras.top, extras.choice]))
+    frames = _FRAMES.get(fkey) if fkey else None
+    if frames is None:
+        frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
+                               extras=extras, top_logprobs=top)
+        if fkey:
+            if len(_FRAMES) >= _FRAMES_MAX:
+                _FRAMES.clear()
+            _FRAMES[fkey] = frames
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
                              error_frame=call.spec.stream_error_frame, headers=headers)
 

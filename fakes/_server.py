@@ -329,6 +329,7 @@ async def send_stream(
     await resp.prepare(request)
     # aiohttp frames the body in chunks for HTTP/1.1 (no Content-Length, no compression here)
     chunked = resp.headers.get("Transfer-Encoding") == "chunked" and resp.compression is False
+    tr: asyncio.Transport | None = None
     name = fault.name if fault else None
     cut_at = int(fault.value if fault and fault.value is not None else 2) if name in ("cut", "cut-mid") else -1
     try:
@@ -346,8 +347,7 @@ async def send_stream(
             if i == 1 and name == "malformed":
                 await resp.write(b"data: {not json\n\n" if content_type.startswith("text/event-stream") else b"{not json\n")
                 break
-            if i and chunked and frame and (tr := request.transport) is not None and not tr.is_closing() \
-                    and not tr.get_write_buffer_size():
+            if tr is not None and frame and not tr.is_closing() and not tr.get_write_buffer_size():
                 # The same bytes aiohttp's chunked writer sends for ``resp.write(frame)`` — one HTTP
                 # chunk per event, one transport write — without its four Python calls per event
                 # (the per-event cost of a stream was mostly aiohttp's, not ours). The first frame
@@ -356,6 +356,7 @@ async def send_stream(
                 tr.write(b"%x\r\n%b\r\n" % (len(frame), frame))
                 continue
             await resp.write(frame)
+            tr = request.transport if chunked else None  # fetched after each await: only then can it go
         await resp.write_eof()
     except ConnectionError:
         pass

@@ -444,6 +444,8 @@ class _Prepared(NamedTuple):
 # made the fake, not the client, the bottleneck. Bounded; what it keeps is only read, never written.
 _PREPARED: dict[tuple[str, bytes], _Prepared] = {}
 _PREPARED_MAX = 1024
+_FRAMES: dict[tuple[tuple[str, bytes], str, int], list[bytes]] = {}
+_FRAMES_MAX = 256
 
 
 def _prepare(body: dict[str, Any]) -> _Prepared:
@@ -501,7 +503,16 @@ async def model_method(call: Call) -> web.StreamResponse:
     if method == "generateContent":
         return await send_json(request, generate_payload(model, d, prompt_tokens, response_id, thinking=thinking,
                                                          cached=cached), fault)
-    frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking, cached=cached)
+    # The events of an unscripted answer are a function of the body, the model and the cached count:
+    # built once per (version, body, model, cached) instead of one JSON encoding per event per request.
+    fkey = None if SCRIPTED.get() is not None else (key, model, cached)
+    frames = _FRAMES.get(fkey) if fkey else None
+    if frames is None:
+        frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking, cached=cached)
+        if fkey:
+            if len(_FRAMES) >= _FRAMES_MAX:
+                _FRAMES.clear()
+            _FRAMES[fkey] = frames
     if request.query.get("alt") != "sse":
         # Without alt=sse the API streams one JSON array of the same response objects.
         objs = [f[len(b"data: "):].strip() for f in frames]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -49,3 +50,19 @@ async def test_repeated_body_honours_scripts_and_model_declarations_made_between
         fake.models(provider, unknown=[str(body.get("model", "gemini-2.5-flash"))])
         status, _ = await ask()
         assert status == 404
+
+
+async def test_ollama_stream_lines_carry_each_request_own_timestamp(fake: FakeServer) -> None:
+    """A repeated Ollama stream reuses its lines' JSON but every line has this request's created_at."""
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi \u0000created_at\u0000 there"}]}
+    async with aiohttp.ClientSession() as s:
+        streams = []
+        for _ in range(2):
+            async with s.post(fake.origin("ollama") + "/api/chat", json=body) as r:
+                assert r.status == 200
+                streams.append([json.loads(line) for line in (await r.read()).splitlines()])
+    for lines in streams:
+        stamps = {line["created_at"] for line in lines}
+        assert len(stamps) == 1 and stamps.pop().endswith("Z")
+        assert "".join(line["message"]["content"] for line in lines) == "Fake reply: hi \u0000created_at\u0000 there"
+    assert [line["message"] for line in streams[0]] == [line["message"] for line in streams[1]]

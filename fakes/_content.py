@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +39,8 @@ from typing import Any
 import msgspec
 
 from interlingua.core.tokens import get_encoding
+
+from ._jsonenc import compact, dumps_sorted
 
 __all__ = [
     "SCRIPTED",
@@ -63,7 +64,7 @@ def count_tokens(text: str) -> int:
 
 
 def stable_id(*parts: object, n: int = 24) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:n]
+    return hashlib.sha256(dumps_sorted(parts).encode()).hexdigest()[:n]
 
 
 def sample_for_schema(schema: Any, depth: int = 0) -> Any:
@@ -167,9 +168,9 @@ def decide(
     if tool_result is not None:
         text = f"{PREFIX}tool {tool_result[0]} returned {tool_result[1][:200]}"
     elif schema is not None:
-        text = json.dumps(sample_for_schema(schema), separators=(",", ":"))
+        text = compact(sample_for_schema(schema)).decode()
     elif json_mode:
-        text = json.dumps({"reply": prompt[:200]}, separators=(",", ":"))
+        text = compact({"reply": prompt[:200]}).decode()
     else:
         words = prompt.split()
         shown = " ".join(words[:60]) if words else "(empty prompt)"
@@ -180,12 +181,23 @@ def decide(
             text = text[: text.index(s)]
             break
     if max_tokens is not None and max_tokens >= 0:
-        enc = get_encoding("o200k_base")
-        toks = enc.encode(text, disallowed_special=())
-        if len(toks) > max_tokens:
-            text = enc.decode(toks[:max_tokens])
+        text, cut = _cut(text, max_tokens)
+        if cut:
             finish = "length"
     return Decision(text=text, reasoning=reasoning, finish=finish)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cut(text: str, max_tokens: int) -> tuple[str, bool]:
+    """``text`` cut to ``max_tokens`` tokens, and whether it was cut. Memoised like ``count_tokens``:
+    Anthropic requires ``max_tokens`` on every request, so this tokenized every answer again."""
+    if len(text) <= max_tokens:
+        return text, False  # a token covers at least one character
+    enc = get_encoding("o200k_base")
+    toks = enc.encode(text, disallowed_special=())
+    if len(toks) > max_tokens:
+        return enc.decode(toks[:max_tokens]), True
+    return text, False
 
 
 def split_for_stream(text: str, size: int = 2) -> list[str]:

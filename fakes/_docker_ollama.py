@@ -20,12 +20,12 @@ and translates the answer back, so what it sends is narrower than Ollama's:
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 
 from aiohttp import web
 
 from ._content import decide, split_for_stream, stable_id
+from ._jsonenc import dumps
 from ._server import NOT_JSON, Call, endpoint, send_json, send_stream, state_of
 
 __all__ = ["add_routes"]
@@ -140,9 +140,9 @@ def make_chat(knows: Any) -> Any:
         if calls:
             lines.append({"role": "assistant", "content": "", "tool_calls": calls})
         lines.append({"role": "assistant", "content": ""})  # the finish-only chunk
-        frames = [json.dumps({"model": model, "created_at": _now(), "message": m, "done": False}).encode() + b"\n"
+        frames = [dumps({"model": model, "created_at": _now(), "message": m, "done": False}).encode() + b"\n"
                   for m in lines]
-        frames.append(json.dumps({"model": model, "created_at": _now(), "message": {"role": "", "content": ""},
+        frames.append(dumps({"model": model, "created_at": _now(), "message": {"role": "", "content": ""},
                                   "done": True}).encode() + b"\n")
         return await send_stream(call.request, frames, content_type="application/json", fault=call.fault,
                                  error_frame=lambda: b'{"error":"Internal server error"}\n')

@@ -64,6 +64,8 @@ class PromptCache:
         return out
 
     def explicit(self, provider: str, model: str, segments: list[Segment], minimum: int = 1024) -> CacheUsage:
+        if sum(s.tokens for s in segments) < minimum:
+            return CacheUsage()  # no prefix reaches the minimum: nothing to hash, read or remember
         seen = self._seen(provider)
         prefixes = self._hashes(model, segments)
         marks = [i for i, (_, n, s) in enumerate(prefixes) if s.breakpoint is not None and n >= minimum]
@@ -79,6 +81,8 @@ class PromptCache:
     def automatic(self, provider: str, model: str, segments: list[Segment], minimum: int = 1024, step: int = 1) -> int:
         """Tokens read from cache: the longest remembered boundary prefix, rounded down to ``step``
         past ``minimum``. Every boundary prefix of at least ``minimum`` tokens is remembered."""
+        if sum(s.tokens for s in segments) < minimum:
+            return 0  # no prefix reaches the minimum: nothing to hash, read or remember
         seen = self._seen(provider)
         bounds = [(h, n) for h, n, _ in self._hashes(model, segments) if n >= minimum]
         read = max((n for h, n in bounds if h in seen), default=0)

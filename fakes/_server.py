@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ._content import SCRIPTED, as_decision
 from ._faults import FAULT_HEADER, Fault, parse_fault
+from ._jsonenc import compact
 
 if TYPE_CHECKING:  # hook: batch
     from ._batch import BatchBook
@@ -283,7 +284,7 @@ def _abort(request: web.Request) -> None:
 
 async def send_json(request: web.Request, payload: Any, fault: Fault | None, headers: Mapping[str, str] = {}) -> web.StreamResponse:
     """A JSON success, or the body-level fault that replaces it."""
-    body = json.dumps(payload, separators=(",", ":")).encode()
+    body = compact(payload)
     name = fault.name if fault else None
     if name == "malformed":
         return web.Response(body=body[: max(1, len(body) // 2)] + b"}}garbage", content_type="application/json", headers=headers)
@@ -326,6 +327,9 @@ async def send_stream(
     """Write ``frames`` one by one (each its own write, as a real server flushes), with stream faults."""
     resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache", **headers})
     await resp.prepare(request)
+    # aiohttp frames the body in chunks for HTTP/1.1 (no Content-Length, no compression here)
+    chunked = resp.headers.get("Transfer-Encoding") == "chunked" and resp.compression is False
+    tr: asyncio.Transport | None = None
     name = fault.name if fault else None
     cut_at = int(fault.value if fault and fault.value is not None else 2) if name in ("cut", "cut-mid") else -1
     try:
@@ -343,7 +347,16 @@ async def send_stream(
             if i == 1 and name == "malformed":
                 await resp.write(b"data: {not json\n\n" if content_type.startswith("text/event-stream") else b"{not json\n")
                 break
+            if tr is not None and frame and not tr.is_closing() and not tr.get_write_buffer_size():
+                # The same bytes aiohttp's chunked writer sends for ``resp.write(frame)`` — one HTTP
+                # chunk per event, one transport write — without its four Python calls per event
+                # (the per-event cost of a stream was mostly aiohttp's, not ours). The first frame
+                # goes through aiohttp, which sends the buffered head with it; whenever the socket
+                # has a backlog (a slow reader) aiohttp writes again, so its drain still applies.
+                tr.write(b"%x\r\n%b\r\n" % (len(frame), frame))
+                continue
             await resp.write(frame)
+            tr = request.transport if chunked else None  # fetched after each await: only then can it go
         await resp.write_eof()
     except ConnectionError:
         pass

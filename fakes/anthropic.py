@@ -32,12 +32,13 @@ import hashlib
 import json
 import re
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from ._content import count_tokens, decide, split_for_stream, stable_id
+from ._content import SCRIPTED, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
@@ -149,7 +150,7 @@ def stream_error_frame() -> bytes:
 
 
 def _frame(event: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + compact(data) + b"\n\n"
 
 
 def _check_headers(request: web.Request) -> web.Response | None:
@@ -587,32 +588,79 @@ def stream_frames(mid: str, model: str, blocks: list[dict[str, Any]], stop_reaso
 # Handlers
 
 
+class _Prepared(NamedTuple):
+    """What ``messages`` derives from the request body alone (see :func:`_prepare`)."""
+
+    invalid: tuple[int, str, str] | None
+    body: dict[str, Any]
+    model: str
+    prompt: int
+    seed: str
+    answer: tuple[list[dict[str, Any]], str, str | None, int]
+    """The rule's answer — used only when no answer is scripted."""
+    segments: list[Segment]
+
+
+# Memo of _prepare by raw body: a load run (and most tests) repeats a handful of bodies, and
+# validating, counting and deciding again per request made the fake, not the client, the
+# bottleneck. Bounded; what it keeps (the parsed body, the blocks) is only read, never written.
+_PREPARED: dict[bytes, _Prepared] = {}
+_PREPARED_MAX = 1024
+_FRAMES: dict[tuple[bytes, bytes], list[bytes]] = {}
+_FRAMES_MAX = 256
+
+
+def _prepare(body: Any) -> _Prepared:
+    invalid = validate_messages_body(body)
+    if invalid is not None:
+        return _Prepared(invalid, {}, "", 0, "", ([], "", None, 0), [])
+    # the same request streamed or not gets the same message (id, content, signatures)
+    seed = stable_id({k: v for k, v in body.items() if k != "stream"})
+    token = SCRIPTED.set(None)
+    try:
+        answer = _answer(body, seed)
+    finally:
+        SCRIPTED.reset(token)
+    return _Prepared(None, body, body["model"], input_tokens(body), seed, answer, _segments(body))
+
+
 @endpoint("chat")
 async def messages(call: Call) -> web.StreamResponse:
     request, fault = call.request, call.fault
-    body = call.json
-    invalid = validate_messages_body(body)
-    if invalid is not None:
-        return _error(*invalid)
-    model = body["model"]
+    prep = _PREPARED.get(call.raw)
+    if prep is None:
+        prep = _prepare(call.json)
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[call.raw] = prep
+    if prep.invalid is not None:
+        return _error(*prep.invalid)
+    body, model, prompt, seed = prep.body, prep.model, prep.prompt, prep.seed
     if _unknown(request, model):
         return _error(404, "not_found_error", f"model: {model}")
-    prompt = input_tokens(body)
     window = _limits(model)[0]
     if prompt > window:
         return _error(400, "invalid_request_error", f"prompt is too long: {prompt} tokens > {window} maximum")
-    # the same request streamed or not gets the same message (id, content, signatures)
-    seed = stable_id({k: v for k, v in body.items() if k != "stream"})
-    blocks, reason, stop_sequence, output = _answer(body, seed)
+    # A scripted answer replaces the rule for this request only, so it is never memoised.
+    blocks, reason, stop_sequence, output = prep.answer if SCRIPTED.get() is None else _answer(body, seed)
     mid = "msg_01" + seed[:22]
-    cached = prompt_cache(request).explicit(NAME, model, _segments(body), _minimum_cacheable(model))
+    cached = prompt_cache(request).explicit(NAME, model, prep.segments, _minimum_cacheable(model))
     read = min(cached.read, prompt)
     write = min(cached.write, prompt - read)
     usage = _usage(prompt, output, read, write, min(cached.write_1h, write))
     headers = {"request-id": _request_id(seed), **_ratelimit_headers(49)}
     if not body.get("stream"):
         return await send_json(request, message_payload(mid, model, blocks, reason, stop_sequence, usage), fault, headers)
-    frames = stream_frames(mid, model, blocks, reason, stop_sequence, usage)
+    # The events of an unscripted answer are a function of the body and the usage: built once per
+    # (body, usage) instead of one JSON encoding per event per request.
+    fkey = None if SCRIPTED.get() is not None else (call.raw, compact(usage))
+    frames = _FRAMES.get(fkey) if fkey else None
+    if frames is None:
+        frames = stream_frames(mid, model, blocks, reason, stop_sequence, usage)
+        if fkey:
+            if len(_FRAMES) >= _FRAMES_MAX:
+                _FRAMES.clear()
+            _FRAMES[fkey] = frames
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
                              error_frame=stream_error_frame, headers=headers)
 

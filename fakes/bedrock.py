@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -34,13 +35,14 @@ import struct
 import time
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from aiohttp import web
 
-from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._jsonenc import compact_utf8, dumps
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, check
@@ -98,12 +100,19 @@ def error_response(status: int, message: str, fault: Fault | None = None) -> web
     return _error(status, type_, text)
 
 
+@functools.lru_cache(maxsize=256)
+def _header_block(headers: tuple[tuple[str, str], ...]) -> bytes:
+    # Memoised: a stream repeats one header block per event type (three strings), so encoding it
+    # again for every event cost more than the event's JSON.
+    return b"".join(
+        bytes([len(k.encode())]) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
+        for k, v in headers
+    )
+
+
 def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
     """One event-stream message with string-typed headers (type 7), CRCs and all."""
-    hb = b"".join(
-        bytes([len(k.encode())]) + k.encode() + b"\x07" + struct.pack(">H", len(v.encode())) + v.encode()
-        for k, v in headers.items()
-    )
+    hb = _header_block(tuple(headers.items()))
     total = 12 + len(hb) + len(payload) + 4
     prelude = struct.pack(">II", total, len(hb))
     prelude += struct.pack(">I", zlib.crc32(prelude) & 0xFFFFFFFF)
@@ -112,9 +121,9 @@ def encode_frame(headers: dict[str, str], payload: bytes) -> bytes:
 
 
 def _event(event_type: str, body: dict[str, Any]) -> bytes:
-    body = {**body, "p": _PAD[: 1 + len(json.dumps(body)) % len(_PAD)]}
+    body = {**body, "p": _PAD[: 1 + len(dumps(body)) % len(_PAD)]}
     headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
-    return encode_frame(headers, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
+    return encode_frame(headers, compact_utf8(body))
 
 
 def stream_error_frame() -> bytes:
@@ -393,54 +402,9 @@ def _request_id(*seed: object) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-@endpoint("chat")
-async def _handle(call: Call) -> web.StreamResponse:
-    request, fault = call.request, call.fault
-    path = request.raw_path.partition("?")[0]
-    encoded_model, _, action = path[len("/model/"):].rpartition("/")
-    if action not in ("converse", "converse-stream") or not encoded_model:
-        return _error(404, "UnknownOperationException", "")
-    model = unquote(encoded_model)
-    body = call.json
-    invalid = _validate(body)
-    if invalid is not None:
-        return invalid
-    if not _MODEL_ID.match(model):
-        return _error(400, "ValidationException", "The provided model identifier is invalid.")
-    d, prompt_tokens = _decision(body)
-    if prompt_tokens > CONTEXT_WINDOW:
-        return _error(400, "ValidationException", "Input is too long for requested model.")
-    seed = stable_id(model, body)
-    tool_id = "tooluse_" + stable_id(seed, d.tool_name, n=22) if d.tool_name else None
-    args = json.dumps(d.tool_args, separators=(",", ":"), ensure_ascii=False) if d.tool_name else ""
-    signature = base64.b64encode(hashlib.sha256(d.reasoning.encode()).digest()).decode() if d.reasoning else ""
-    completion = count_tokens(d.reasoning) + count_tokens(d.text) + (count_tokens(args) + 3 if d.tool_name else 0)
-    usage: dict[str, Any] = {"inputTokens": prompt_tokens, "outputTokens": completion, "totalTokens": prompt_tokens + completion}
-    # prompt caching (cache: marked edit): "inputTokens" leaves out cache reads and writes, which
-    # have their own counts; cacheDetails splits the writes by TTL ("1h before 5m")
-    cached = prompt_cache(request).explicit(NAME, model, _segments(body))
-    if cached.read or cached.write:
-        read = min(cached.read, prompt_tokens)
-        write = min(cached.write, prompt_tokens - read)
-        write_1h = min(cached.write_1h, write)
-        usage.update(inputTokens=prompt_tokens - read - write, cacheReadInputTokens=read, cacheWriteInputTokens=write)
-        details = [{"ttl": ttl, "inputTokens": n} for ttl, n in (("1h", write_1h), ("5m", write - write_1h)) if n]
-        if details:
-            usage["cacheDetails"] = details
-    metrics = {"latencyMs": 100 + completion}
-    stop_reason = _STOP_REASONS[d.finish]
-    headers = {"x-amzn-RequestId": _request_id(seed)}
-    if action == "converse":
-        content: list[dict[str, Any]] = []
-        if d.reasoning:
-            content.append({"reasoningContent": {"reasoningText": {"text": d.reasoning, "signature": signature}}})
-        if d.text or not d.tool_name:
-            content.append({"text": d.text})
-        if d.tool_name:
-            content.append({"toolUse": {"toolUseId": tool_id, "name": d.tool_name, "input": d.tool_args}})
-        payload = {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": stop_reason,
-                   "usage": usage, "metrics": metrics}
-        return await send_json(request, payload, fault, headers)
+def _stream_frames(d: Decision, usage: dict[str, Any], metrics: dict[str, Any], stop_reason: str, signature: str,
+                   tool_id: str | None, args: str) -> list[bytes]:
+    """The ConverseStream events of one answer, one event-stream message each."""
     frames = [_event("messageStart", {"role": "assistant"})]
     index = 0
     if d.reasoning:
@@ -463,6 +427,103 @@ async def _handle(call: Call) -> web.StreamResponse:
         frames.append(_event("contentBlockStop", {"contentBlockIndex": index}))
     frames.append(_event("messageStop", {"stopReason": stop_reason}))
     frames.append(_event("metadata", {"usage": usage, "metrics": metrics}))
+    return frames
+
+
+class _Prepared(NamedTuple):
+    """What a valid Converse body (and the model in its path) alone determine (see :func:`_prepare`)."""
+
+    body: dict[str, Any]
+    decision: tuple[Decision, int]
+    """The rule's answer and the prompt tokens — used only when no answer is scripted."""
+    seed: str
+    segments: list[Segment]
+
+
+def _prepare(body: dict[str, Any], model: str) -> _Prepared:
+    token = SCRIPTED.set(None)
+    try:
+        decision = _decision(body)
+    finally:
+        SCRIPTED.reset(token)
+    return _Prepared(body, decision, stable_id(model, body), _segments(body))
+
+
+# Memos by (model, raw body) for bodies that passed validation: a load run (and most tests) repeats
+# a handful of bodies, and validating, counting, deciding and framing again per request made the
+# fake, not the client, the bottleneck. Bounded; what they keep is only read, never written.
+_PREPARED: dict[tuple[str, bytes], _Prepared] = {}
+_PREPARED_MAX = 1024
+_FRAMES: dict[tuple[str, bytes, bytes], list[bytes]] = {}
+_FRAMES_MAX = 256
+
+
+@endpoint("chat")
+async def _handle(call: Call) -> web.StreamResponse:
+    request, fault = call.request, call.fault
+    path = request.raw_path.partition("?")[0]
+    encoded_model, _, action = path[len("/model/"):].rpartition("/")
+    if action not in ("converse", "converse-stream") or not encoded_model:
+        return _error(404, "UnknownOperationException", "")
+    model = unquote(encoded_model)
+    pkey = (model, call.raw)
+    prep = _PREPARED.get(pkey)
+    if prep is None:
+        invalid = _validate(call.json)
+        if invalid is not None:
+            return invalid
+        prep = _prepare(call.json, model)
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[pkey] = prep
+    body = prep.body
+    if not _MODEL_ID.match(model):
+        return _error(400, "ValidationException", "The provided model identifier is invalid.")
+    # A scripted answer replaces the rule for this request only, so it is never memoised.
+    d, prompt_tokens = prep.decision if SCRIPTED.get() is None else _decision(body)
+    if prompt_tokens > CONTEXT_WINDOW:
+        return _error(400, "ValidationException", "Input is too long for requested model.")
+    seed = prep.seed
+    tool_id = "tooluse_" + stable_id(seed, d.tool_name, n=22) if d.tool_name else None
+    args = json.dumps(d.tool_args, separators=(",", ":"), ensure_ascii=False) if d.tool_name else ""
+    signature = base64.b64encode(hashlib.sha256(d.reasoning.encode()).digest()).decode() if d.reasoning else ""
+    completion = count_tokens(d.reasoning) + count_tokens(d.text) + (count_tokens(args) + 3 if d.tool_name else 0)
+    usage: dict[str, Any] = {"inputTokens": prompt_tokens, "outputTokens": completion, "totalTokens": prompt_tokens + completion}
+    # prompt caching (cache: marked edit): "inputTokens" leaves out cache reads and writes, which
+    # have their own counts; cacheDetails splits the writes by TTL ("1h before 5m")
+    cached = prompt_cache(request).explicit(NAME, model, prep.segments)
+    if cached.read or cached.write:
+        read = min(cached.read, prompt_tokens)
+        write = min(cached.write, prompt_tokens - read)
+        write_1h = min(cached.write_1h, write)
+        usage.update(inputTokens=prompt_tokens - read - write, cacheReadInputTokens=read, cacheWriteInputTokens=write)
+        details = [{"ttl": ttl, "inputTokens": n} for ttl, n in (("1h", write_1h), ("5m", write - write_1h)) if n]
+        if details:
+            usage["cacheDetails"] = details
+    metrics = {"latencyMs": 100 + completion}
+    stop_reason = _STOP_REASONS[d.finish]
+    headers = {"x-amzn-RequestId": _request_id(seed)}
+    if action == "converse":
+        content: list[dict[str, Any]] = []
+        if d.reasoning:
+            content.append({"reasoningContent": {"reasoningText": {"text": d.reasoning, "signature": signature}}})
+        if d.text or not d.tool_name:
+            content.append({"text": d.text})
+        if d.tool_name:
+            content.append({"toolUse": {"toolUseId": tool_id, "name": d.tool_name, "input": d.tool_args}})
+        payload = {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": stop_reason,
+                   "usage": usage, "metrics": metrics}
+        return await send_json(request, payload, fault, headers)
+    # The events of an unscripted answer are a function of the model, the body and the usage: built
+    # once per (model, body, usage) instead of one JSON encoding and two CRCs per event per request.
+    fkey = None if SCRIPTED.get() is not None else (model, call.raw, compact_utf8(usage))
+    frames = _FRAMES.get(fkey) if fkey else None
+    if frames is None:
+        frames = _stream_frames(d, usage, metrics, stop_reason, signature, tool_id, args)
+        if fkey:
+            if len(_FRAMES) >= _FRAMES_MAX:
+                _FRAMES.clear()
+            _FRAMES[fkey] = frames
     if fault is not None and fault.name == "malformed":
         # The shared writer's "malformed" is text; a binary stream is corrupted the binary way:
         # the second frame's payload is flipped, so its message CRC no longer matches.

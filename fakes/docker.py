@@ -34,6 +34,7 @@ from aiohttp import web
 from . import _docker_ollama, anthropic
 from ._content import split_for_stream, stable_id
 from ._faults import Fault
+from ._jsonenc import compact
 from ._prompt_cache import install
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from .openai import Flavour, answer_chat, answer_models
@@ -130,7 +131,7 @@ def _anthropic_problem(call: Call) -> web.Response | None:
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return b"event: " + event.encode() + b"\ndata: " + compact(data) + b"\n\n"
 
 
 def _anthropic_stream(mid: str, model: str, blocks: list[dict[str, Any]], reason: str, stop: str | None,

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, Ref, check, snake
@@ -129,7 +130,7 @@ def stream_error_frame() -> bytes:
 
 
 def _frame(obj: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\r\n\r\n"
+    return b"data: " + compact(obj) + b"\r\n\r\n"
 
 
 def _auth(request: web.Request) -> web.Response | None:
@@ -427,6 +428,35 @@ def _not_found(model: str, version: str, method: str = "generateContent") -> web
                   f"{method}. Call ListModels to see the list of available models and their supported methods.")
 
 
+class _Prepared(NamedTuple):
+    """What a valid generateContent body alone determines (see :func:`_prepare`)."""
+
+    body: dict[str, Any]
+    prompt_tokens: int
+    decision: tuple[Decision, bool]
+    """The rule's answer — used only when no answer is scripted."""
+    response_id: str
+    segments: list[Segment]
+
+
+# Memo of _prepare by (API version, raw body) for bodies that passed validation: a load run (and
+# most tests) repeats a handful of bodies, and walking, counting and deciding again per request
+# made the fake, not the client, the bottleneck. Bounded; what it keeps is only read, never written.
+_PREPARED: dict[tuple[str, bytes], _Prepared] = {}
+_PREPARED_MAX = 1024
+_FRAMES: dict[tuple[tuple[str, bytes], str, int], list[bytes]] = {}
+_FRAMES_MAX = 256
+
+
+def _prepare(body: dict[str, Any]) -> _Prepared:
+    token = SCRIPTED.set(None)
+    try:
+        decision = _decision(body)
+    finally:
+        SCRIPTED.reset(token)
+    return _Prepared(body, _prompt_tokens(body), decision, stable_id(body, n=22), _segments(body))
+
+
 @endpoint("chat")
 async def model_method(call: Call) -> web.StreamResponse:
     request, fault = call.request, call.fault
@@ -441,29 +471,48 @@ async def model_method(call: Call) -> web.StreamResponse:
             return refused
         if isinstance(_get(body, "generateContentRequest"), dict):
             body = _get(body, "generateContentRequest")
-    invalid = _validate(body, counting=method == "countTokens", version=version)
-    if invalid is not None:
-        return invalid
+    key = (version, call.raw)
+    prep = _PREPARED.get(key) if method != "countTokens" else None
+    if prep is None:
+        invalid = _validate(body, counting=method == "countTokens", version=version)
+        if invalid is not None:
+            return invalid
+        if method != "countTokens":
+            prep = _prepare(body)
+            if len(_PREPARED) >= _PREPARED_MAX:
+                _PREPARED.clear()
+            _PREPARED[key] = prep
     if not _known(model, request):
         return _not_found(model, version, method)
-    prompt_tokens = _prompt_tokens(body)
-    if method == "countTokens":
+    if prep is None:  # countTokens
+        prompt_tokens = _prompt_tokens(body)
         return await send_json(request, {"totalTokens": prompt_tokens, "promptTokensDetails": [
             {"modality": "TEXT", "tokenCount": prompt_tokens}]}, fault)
+    body, prompt_tokens = prep.body, prep.prompt_tokens
     limit = MODELS.get(model, (1_048_576, 0, False))[0]
     if prompt_tokens > limit:
         return _error(400, f"The input token count ({prompt_tokens}) exceeds the maximum number of tokens "
                       f"allowed ({limit}).")
-    d, thinking = _decision(body)
-    response_id = stable_id(body, n=22)
+    # A scripted answer replaces the rule for this request only, so it is never memoised.
+    d, thinking = prep.decision if SCRIPTED.get() is None else _decision(body)
+    response_id = prep.response_id
     # cache: marked edit. "Implicit caching is enabled by default for all Gemini 2.5 models … The
     # minimum input token count for context caching is 1,024 for 2.5 Flash and 4,096 for 2.5 Pro."
     minimum = 4096 if "-pro" in model else 1024
-    cached = min(prompt_cache(request).automatic(NAME, model, _segments(body), minimum), prompt_tokens)
+    cached = min(prompt_cache(request).automatic(NAME, model, prep.segments, minimum), prompt_tokens)
     if method == "generateContent":
         return await send_json(request, generate_payload(model, d, prompt_tokens, response_id, thinking=thinking,
                                                          cached=cached), fault)
-    frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking, cached=cached)
+    # The events of an unscripted answer are a function of the body, the model and the cached count:
+    # built once per (version, body, model, cached) instead of one JSON encoding per event per request.
+    fkey = None if SCRIPTED.get() is not None else (key, model, cached)
+    frames = _FRAMES.get(fkey) if fkey else None
+    if frames is None:
+        frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking, cached=cached)
+        if fkey:
+            if len(_FRAMES) >= _FRAMES_MAX:
+                _FRAMES.clear()
+            _FRAMES[fkey] = frames
     if request.query.get("alt") != "sse":
         # Without alt=sse the API streams one JSON array of the same response objects.
         objs = [f[len(b"data: "):].strip() for f in frames]

@@ -34,8 +34,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._jsonenc import compact, compact_utf8
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, check
 from .openai import Flavour, serve_on_v1
@@ -176,7 +177,7 @@ def stream_lines(model: str, created_at: str, d: Decision, call: dict[str, Any] 
     def line(message: dict[str, Any], done: bool = False, **extra: Any) -> bytes:
         obj = {"model": model, "created_at": created_at, "message": {"role": "assistant", **message},
                "done": done, **extra}
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return compact_utf8(obj) + b"\n"
 
     out = [line({"content": "", "thinking": piece}) for piece in split_for_stream(d.reasoning)]
     out.extend(line({"content": piece}) for piece in split_for_stream(d.text))
@@ -227,6 +228,32 @@ def _think_error(body: dict[str, Any], model: str, caps: list[str]) -> tuple[boo
     return think is not False, None
 
 
+# Every line of a stream carries the request's own timestamp, so the lines themselves cannot be
+# reused; their JSON around it can. A template per raw body (an unscripted answer is a function of
+# it) holds each line split at a placeholder timestamp; a request joins its own timestamp in. The
+# placeholder's control characters are JSON-escaped, and only its first occurrence — in
+# ``created_at``, which precedes everything but the model id — is the split point.
+_AT_TEXT = "\x00created_at\x00"
+_AT = b"\\u0000created_at\\u0000"
+_TEMPLATES: dict[bytes, list[tuple[bytes, bytes]]] = {}
+_TEMPLATES_MAX = 256
+
+
+def _lines_for(raw: bytes, created_at: str, model: str, d: Decision, tcall: dict[str, Any] | None,
+               prompt_tokens: int, eval_tokens: int) -> list[bytes]:
+    if SCRIPTED.get() is not None or _AT_TEXT in model:
+        return stream_lines(model, created_at, d, tcall, prompt_tokens, eval_tokens)
+    template = _TEMPLATES.get(raw)
+    if template is None:
+        pieces = [line.partition(_AT) for line in stream_lines(model, _AT_TEXT, d, tcall, prompt_tokens, eval_tokens)]
+        template = [(head, tail) for head, _, tail in pieces]
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[raw] = template
+    at = created_at.encode()
+    return [head + at + tail for head, tail in template]
+
+
 @endpoint("chat")
 async def chat(call: Call) -> web.StreamResponse:
     request, raw, fault, body = call.request, call.raw, call.fault, call.body
@@ -267,7 +294,7 @@ async def chat(call: Call) -> web.StreamResponse:
     eval_tokens = max(1, eval_tokens)
     if body.get("stream") is False:
         return await send_json(request, chat_payload(model, created_at, d, tcall, prompt_tokens, eval_tokens), fault)
-    lines = stream_lines(model, created_at, d, tcall, prompt_tokens, eval_tokens)
+    lines = _lines_for(raw, created_at, model, d, tcall, prompt_tokens, eval_tokens)
     return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
                              error_frame=stream_error_frame)
 
@@ -384,7 +411,7 @@ async def generate(call: Call) -> web.StreamResponse:
 
     def line(**fields: Any) -> bytes:
         obj = {"model": model, "created_at": created_at, **fields}
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        return compact_utf8(obj) + b"\n"
 
     lines = [line(response="", thinking=piece, done=False) for piece in split_for_stream(d.reasoning)]
     lines += [line(response=piece, done=False) for piece in split_for_stream(d.text)]
@@ -516,7 +543,7 @@ async def openai_completions(call: Call) -> web.StreamResponse:
                                call.fault)
 
     def frame(obj: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+        return b"data: " + compact(obj) + b"\n\n"
 
     frames = [frame({**head, "choices": [{"text": piece, "index": 0, "finish_reason": None}]})
               for piece in split_for_stream(d.text)]

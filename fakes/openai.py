@@ -22,19 +22,21 @@ error bodies, reasoning and annotations are data, never a copy of this code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
 from interlingua.core.tokens import get_encoding
 
-from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
@@ -473,7 +475,7 @@ def _segments(body: dict[str, Any]) -> list[Segment]:
 
 
 def _prompt_caching(request: web.Request, flavour: Flavour, model: str, body: dict[str, Any], usage: dict[str, Any],
-                    prompt_tokens: int) -> None:
+                    prompt_tokens: int, segments: list[Segment] | None = None) -> None:
     """Report cached prompt tokens as OpenAI does: "Prompt Caching is enabled for all recent models …
     on prompts 1024 tokens or longer … cache hits are only possible for exact prefix matches" in
     128-token steps; ``prompt_cache_key`` is "combined with the prefix hash". Explicit
@@ -482,7 +484,8 @@ def _prompt_caching(request: web.Request, flavour: Flavour, model: str, body: di
     if not isinstance(details, dict):
         return  # a flavour whose usage has no details (Docker Model Runner) reports no caching
     partition = f"{model}|{body.get('prompt_cache_key') or ''}"
-    segments = _segments(body)
+    if segments is None:
+        segments = _segments(body)
     cache = prompt_cache(request)
     if any(s.breakpoint for s in segments):
         got = cache.explicit(flavour.name, partition, segments)
@@ -541,7 +544,7 @@ def stream_frames(cid: str, created: int, model: str, d: Decision, call: dict[st
     """
 
     def frame(obj: dict[str, Any]) -> bytes:
-        return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+        return b"data: " + compact(obj) + b"\n\n"
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         lp = None
@@ -635,28 +638,78 @@ class Flavour:
         return "hidden" if self.reasoning_family and re.fullmatch(self.reasoning_family, model) else None
 
 
-async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None) -> web.StreamResponse:
-    """The ``POST …/chat/completions`` answer for ``flavour`` (the :func:`endpoint` opening done);
-    ``model`` overrides the body's (Azure names the deployment in the path)."""
-    request, fault = call.request, call.fault
-    body = call.json
+class _Prepared(NamedTuple):
+    """What ``answer_chat`` derives from the request body alone (see :func:`_prepare`)."""
+
+    problem: tuple[str, str | None, str | None] | None
+    body: dict[str, Any]
+    model: str
+    mode: str | None
+    decision: tuple[Decision, int, str]
+    """The rule's answer, prompt tokens and prompt — used only when no answer is scripted."""
+    seed: str
+    segments: list[Segment]
+
+
+_NOTHING = _Prepared(None, {}, "", None, (Decision(), 0, ""), "", [])
+# Memo of _prepare by (flavour, path model, raw body): a load run (and most tests) repeats a handful
+# of bodies, and validating, counting and deciding again per request made the fake, not the client,
+# the bottleneck. Bounded; the parsed body it keeps is only read, never written.
+_PREPARED: dict[tuple[str, str | None, bytes], _Prepared] = {}
+_PREPARED_MAX = 1024
+_FRAMES: dict[tuple[Any, ...], list[bytes]] = {}
+_FRAMES_MAX = 256
+
+
+def _prepare(body: Any, flavour: Flavour, model: str | None) -> _Prepared:
+    """Everything about a request that depends on its body alone: the 400 (if any), the model and its
+    reasoning mode, the rule's answer, the id seed and the prompt-cache segments."""
     if model is not None and isinstance(body, dict) and body.get("model") is None:
         body["model"] = model  # Azure's deployment path names the model; a body "model": null is ignored
     problem = request_problem(body)
     if problem is not None:
-        return flavour.invalid(*problem)
+        return _NOTHING._replace(problem=problem)
     assert isinstance(body, dict)  # request_problem refused everything else
     model = model if model is not None else body["model"]
+    mode = flavour.reasoning_mode(model)
+    with _unscripted():
+        decision = _decision(body, thinking=mode is not None)
+    return _Prepared(None, body, model, mode, decision, stable_id(body), _segments(body))
+
+
+@contextlib.contextmanager
+def _unscripted() -> Iterator[None]:
+    token = SCRIPTED.set(None)
+    try:
+        yield
+    finally:
+        SCRIPTED.reset(token)
+
+
+async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None) -> web.StreamResponse:
+    """The ``POST …/chat/completions`` answer for ``flavour`` (the :func:`endpoint` opening done);
+    ``model`` overrides the body's (Azure names the deployment in the path)."""
+    request, fault = call.request, call.fault
+    key = (flavour.name, model, call.raw)
+    prep = _PREPARED.get(key)
+    if prep is None:
+        prep = _prepare(call.json, flavour, model)
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[key] = prep
+    if prep.problem is not None:
+        return flavour.invalid(*prep.problem)
+    body, model, mode = prep.body, prep.model, prep.mode
     if model in state_of(request).unknown_models.get(flavour.name, ()) or not flavour.knows(model):
         return flavour.model_missing(model)
     window = flavour.models.get(model, 128_000)
-    mode = flavour.reasoning_mode(model)
     if mode is not None and flavour.reasoning_rejects_max_tokens and body.get("max_tokens") is not None:
         # OpenAI's reasoning models (o-series, gpt-5): "max_tokens is deprecated … not compatible with o-series
         # models" (API reference); the service answers 400 unsupported_parameter.
         return flavour.invalid("Unsupported parameter: 'max_tokens' is not supported with this model. Use "
                                "'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter")
-    d, prompt_tokens, prompt = _decision(body, thinking=mode is not None)
+    # A scripted answer replaces the rule for this request only, so it is never memoised.
+    d, prompt_tokens, prompt = prep.decision if SCRIPTED.get() is None else _decision(body, thinking=mode is not None)
     if prompt_tokens > window:
         return flavour.invalid(f"This model's maximum context length is {window} tokens. However, your messages "
                                f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
@@ -665,12 +718,12 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
     if isinstance(screened, web.Response):
         return screened
     d, extras = screened
-    seed = stable_id(body)
+    seed = prep.seed
     cid, created = "chatcmpl-" + seed, int(time.time())
     tcall = _tool_call(d, seed) if d.tool_name else None
     completion_tokens = count_tokens(d.text) + (count_tokens(tcall["function"]["arguments"]) + 3 if tcall else 0)
     usage = flavour.usage(prompt_tokens, completion_tokens, count_tokens(d.reasoning))
-    _prompt_caching(request, flavour, model, body, usage, prompt_tokens)  # cache: marked edit
+    _prompt_caching(request, flavour, model, body, usage, prompt_tokens, prep.segments)  # cache: marked edit
     shown = d.reasoning if mode == "shown" else ""
     headers = {"x-request-id": "req_" + seed[:16], "openai-processing-ms": "12",
                "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
@@ -686,8 +739,17 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
                 choice["logprobs"] = {"content": logprobs_content(d.text if not tcall else "", top), "refusal": None}
         return await send_json(request, payload, fault, headers)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
-                           extras=extras, top_logprobs=top)
+    # The frames of an unscripted answer are a function of the body, the second and the usage: built
+    # once per (body, second, usage, filter results) instead of one JSON encoding per event per request.
+    fkey = None if SCRIPTED.get() is not None else (key, created, compact(usage), compact([extras.top, extras.choice]))
+    frames = _FRAMES.get(fkey) if fkey else None
+    if frames is None:
+        frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
+                               extras=extras, top_logprobs=top)
+        if fkey:
+            if len(_FRAMES) >= _FRAMES_MAX:
+                _FRAMES.clear()
+            _FRAMES[fkey] = frames
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
                              error_frame=call.spec.stream_error_frame, headers=headers)
 

@@ -45,6 +45,7 @@ from aiohttp import web
 
 from . import azure as _azure
 from ._content import Decision, count_tokens, decide, split_for_stream, stable_id
+from ._jsonenc import compact
 from ._server import FakeSpec, open_request, send_json, send_stream, state_of
 from .openai import MODELS, _auth, _error
 
@@ -273,7 +274,7 @@ def response_frames(resp: dict[str, Any]) -> list[bytes]:
                 emit("response.content_part.done", item_id=iid, output_index=n, content_index=c, part=part)
         emit("response.output_item.done", output_index=n, item=item)
     emit("response.incomplete" if resp["status"] == "incomplete" else "response.completed", response=resp)
-    return [f"event: {e['type']}\ndata: {json.dumps(e, separators=(',', ':'))}\n\n".encode() for e in events]
+    return [b"event: " + e["type"].encode() + b"\ndata: " + compact(e) + b"\n\n" for e in events]
 
 
 def stream_error_frame() -> bytes:

@@ -862,7 +862,8 @@ async def _cell(call: Callable[[], Awaitable[int]], conc: int, n: int, seconds: 
         while left > 0 and time.perf_counter() < deadline:
             left -= 1
             try:
-                items += await call()
+                got = await call()  # not ``items += await call()``: that reads ``items`` before
+                items += got  # the await, so concurrent lanes would overwrite each other's counts
             except Exception as e:  # a benchmark counts failures; the library never raises them
                 errors.append(repr(e))
             done += 1

@@ -19,6 +19,7 @@ from interlingua.core import openai as openai_dialect
 from interlingua.core.anthropic import ANTHROPIC
 from interlingua.core.fold import fold_chunks
 from interlingua.core.gemini import GEMINI
+from interlingua.core.ollama import OLLAMA
 from interlingua.core.openai import OPENAI
 from interlingua.effects import Client
 from interlingua.effects.observe import CallInfo, CallTrace
@@ -160,3 +161,30 @@ def test_gemini_mid_stream_shortcut_equals_outcome(candidate: dict[str, object])
     finish, raw, meta = gemini_dialect._outcome(r.candidates[0], 0)
     assert got == (ChatChunk(text="lorem ", id="r1", model="gemini-2.0-flash", finish_reason=finish, raw_finish_reason=raw,
                              usage=gemini_dialect._usage(r.usage_metadata), provider_metadata=meta or None),)
+
+
+_ollama_message = st.fixed_dictionaries({}, optional={
+    "role": st.just("assistant"), "content": _maybe_text, "thinking": _maybe_text,
+    "tool_calls": st.one_of(st.none(), st.just([]), st.just([{"function": {"name": "f", "arguments": {"x": 1}}}])),
+})
+_ollama_line = st.one_of(
+    st.fixed_dictionaries({"model": st.just("llama3.2"), "created_at": st.just("2025-01-01T00:00:00Z")}, optional={
+        "message": st.one_of(st.none(), _ollama_message), "done": st.one_of(st.none(), st.booleans()),
+        "done_reason": st.just("stop"), "eval_count": st.integers(0, 9), "error": st.just("boom"),
+    }).map(lambda d: json.dumps(d).encode()),
+    st.sampled_from([b"", b"  ", b"\r", b"{", b"[1]", b"null", b'{"message": 3}']),
+)
+
+
+@given(st.lists(st.tuples(_ollama_line, st.sampled_from([b"\n", b"\r\n"])), max_size=6))
+def test_ollama_one_line_reads_equal_one_whole_read(lines: list[tuple[bytes, bytes]]) -> None:
+    """One line per read (the fast path) gives the events and state one read of all the lines gives."""
+    first = b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"Hi"}}\n'
+    reads = [first, *(line + end for line, end in lines)]
+    whole_state, whole = OLLAMA.stream_feed(OLLAMA.stream_start(), b"".join(reads))
+    state, got = OLLAMA.stream_start(), ()
+    for r in reads:
+        state, evs = OLLAMA.stream_feed(state, r)
+        got += evs
+    assert got == whole and (state.done, state.failed) == (whole_state.done, whole_state.failed)
+    assert state.done or state.failed or state == whole_state  # an ended fold is inert: only its events matter

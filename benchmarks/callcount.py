@@ -124,35 +124,32 @@ def _bedrock_events(n: int) -> list[bytes]:
 
 def _responses_events(n: int) -> list[bytes]:
     """The Responses API's stream of one text message (https://platform.openai.com/docs/api-reference/responses-streaming)."""
-    def ev(name: str, data: str) -> bytes:
-        return f"event: {name}\ndata: {data}\n\n".encode()
+    events: list[dict[str, Any]] = []
 
-    resp = ('{"id":"resp_1","object":"response","created_at":1,"status":"%s","error":null,"incomplete_details":null,'
-            '"model":"gpt-4o-mini","output":%s,"usage":%s}')
-    item = '{"id":"msg_1","type":"message","status":"%s","role":"assistant","content":%s}'
-    text = WORD * n
-    part = '{"type":"output_text","annotations":[],"text":"%s"}'
-    done_item = item % ("completed", "[" + part % text + "]")
-    usage = '{"input_tokens":9,"output_tokens":%d,"total_tokens":%d}' % (n, n + 9)
-    out = [ev("response.created", '{"type":"response.created","sequence_number":0,"response":'
-              + resp % ("in_progress", "[]", "null") + "}"),
-           ev("response.in_progress", '{"type":"response.in_progress","sequence_number":1,"response":'
-              + resp % ("in_progress", "[]", "null") + "}"),
-           ev("response.output_item.added", '{"type":"response.output_item.added","sequence_number":2,"output_index":0,'
-              '"item":' + item % ("in_progress", "[]") + "}"),
-           ev("response.content_part.added", '{"type":"response.content_part.added","sequence_number":3,"item_id":"msg_1",'
-              '"output_index":0,"content_index":0,"part":' + part % "" + "}")]
-    out += [ev("response.output_text.delta", '{"type":"response.output_text.delta","sequence_number":%d,"item_id":"msg_1",'
-               '"output_index":0,"content_index":0,"delta":"%s","logprobs":[]}' % (4 + i, WORD)) for i in range(n)]
-    out += [ev("response.output_text.done", '{"type":"response.output_text.done","sequence_number":%d,"item_id":"msg_1",'
-               '"output_index":0,"content_index":0,"text":"%s","logprobs":[]}' % (n + 4, text)),
-            ev("response.content_part.done", '{"type":"response.content_part.done","sequence_number":%d,"item_id":"msg_1",'
-               '"output_index":0,"content_index":0,"part":%s}' % (n + 5, part % text)),
-            ev("response.output_item.done", '{"type":"response.output_item.done","sequence_number":%d,"output_index":0,'
-               '"item":%s}' % (n + 6, done_item)),
-            ev("response.completed", '{"type":"response.completed","sequence_number":%d,"response":%s}'
-               % (n + 7, resp % ("completed", "[" + done_item + "]", usage)))]
-    return out
+    def emit(kind: str, **fields: Any) -> None:
+        events.append({"type": kind, "sequence_number": len(events), **fields})
+
+    def response(status: str, output: list[Any], usage: Any) -> dict[str, Any]:
+        return {"id": "resp_1", "object": "response", "created_at": 1, "status": status, "error": None,
+                "incomplete_details": None, "model": "gpt-4o-mini", "output": output, "usage": usage}
+
+    def item(status: str, content: list[Any]) -> dict[str, Any]:
+        return {"id": "msg_1", "type": "message", "status": status, "role": "assistant", "content": content}
+
+    part = {"type": "output_text", "annotations": [], "text": WORD * n}
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    emit("response.created", response=response("in_progress", [], None))
+    emit("response.in_progress", response=response("in_progress", [], None))
+    emit("response.output_item.added", output_index=0, item=item("in_progress", []))
+    emit("response.content_part.added", **at, part={**part, "text": ""})
+    for _ in range(n):
+        emit("response.output_text.delta", **at, delta=WORD, logprobs=[])
+    emit("response.output_text.done", **at, text=part["text"], logprobs=[])
+    emit("response.content_part.done", **at, part=part)
+    emit("response.output_item.done", output_index=0, item=item("completed", [part]))
+    emit("response.completed", response=response("completed", [item("completed", [part])],
+                                                  {"input_tokens": 9, "output_tokens": n, "total_tokens": n + 9}))
+    return [b"event: " + e["type"].encode() + b"\ndata: " + msgspec.json.encode(e) + b"\n\n" for e in events]
 
 
 BODY = {

@@ -21,6 +21,7 @@ from interlingua.core.fold import fold_chunks
 from interlingua.core.gemini import GEMINI
 from interlingua.core.ollama import OLLAMA
 from interlingua.core.openai import OPENAI
+from interlingua.core.openai_responses import OPENAI_RESPONSES
 from interlingua.effects import Client
 from interlingua.effects.observe import CallInfo, CallTrace
 from interlingua.fakes import FakeServer
@@ -188,3 +189,71 @@ def test_ollama_one_line_reads_equal_one_whole_read(lines: list[tuple[bytes, byt
         got += evs
     assert got == whole and (state.done, state.failed) == (whole_state.done, whole_state.failed)
     assert state.done or state.failed or state == whole_state  # an ended fold is inert: only its events matter
+
+
+def _sse(name: str, data: object) -> bytes:
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return b"event: " + name.encode() + b"\ndata: " + body + b"\n\n"
+
+
+_PING = _sse("ping", {"type": "ping"})
+_anthropic_event = st.one_of(
+    _anthropic_delta.map(lambda d: _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d})),
+    st.sampled_from([
+        _sse("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta",
+                                                                                          "partial_json": "{\"a\""}}),
+        _sse("content_block_delta", b"{not json"),
+        _sse("content_block_delta", {"delta": {"type": "text_delta", "text": "no type"}}),
+        _sse("content_block_start", {"type": "content_block_start", "index": 1,
+                                     "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}}}),
+        _sse("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        _sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3}}),
+        _sse("message_stop", {"type": "message_stop"}),
+        _sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}),
+    ]),
+)
+
+
+@given(st.lists(_anthropic_event, max_size=8))
+def test_anthropic_one_event_reads_equal_one_whole_read(events: list[bytes]) -> None:
+    """One event per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
+    reads = [_PING, *events]
+    whole_state, whole = ANTHROPIC.stream_feed(ANTHROPIC.stream_start(), b"".join(reads))
+    state, got = ANTHROPIC.stream_start(), ()
+    for r in reads:
+        state, evs = ANTHROPIC.stream_feed(state, r)
+        got += evs
+    assert got == whole and (state.stopped, state.failed) == (whole_state.stopped, whole_state.failed)
+    assert state.stopped or state.failed or state == whole_state
+
+
+_responses_event = st.one_of(
+    _maybe_text.map(lambda t: _sse("response.output_text.delta", {"type": "response.output_text.delta",
+                                                                  "output_index": 0, "content_index": 0, "delta": t})),
+    st.sampled_from([
+        _sse("response.output_text.delta", {"type": "response.output_text.delta", "delta": 3}),
+        _sse("response.output_text.delta", b"{not json"),
+        _sse("response.output_text.delta", {"type": "response.refusal.delta", "delta": "no"}),
+        _sse("response.output_item.added", {"type": "response.output_item.added", "output_index": 0,
+                                            "item": {"type": "message", "id": "m", "content": []}}),
+        _sse("response.output_item.done", {"type": "response.output_item.done", "output_index": 0,
+                                           "item": {"type": "message", "id": "m",
+                                                    "content": [{"type": "output_text", "text": "whole"}]}}),
+        _sse("response.completed", {"type": "response.completed", "response": {"id": "r", "status": "completed",
+                                                                                "output": []}}),
+        _sse("error", {"type": "error", "code": "server_error", "message": "boom"}),
+    ]),
+)
+
+
+@given(st.lists(_responses_event, max_size=8))
+def test_responses_one_event_reads_equal_one_whole_read(events: list[bytes]) -> None:
+    """One event per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
+    reads = [_PING, *events]
+    whole_state, whole = OPENAI_RESPONSES.stream_feed(OPENAI_RESPONSES.stream_start(), b"".join(reads))
+    state, got = OPENAI_RESPONSES.stream_start(), ()
+    for r in reads:
+        state, evs = OPENAI_RESPONSES.stream_feed(state, r)
+        got += evs
+    assert got == whole and (state.done, state.failed) == (whole_state.done, whole_state.failed)
+    assert state.done or state.failed or state == whole_state

@@ -257,3 +257,46 @@ def test_responses_one_event_reads_equal_one_whole_read(events: list[bytes]) -> 
         got += evs
     assert got == whole and (state.done, state.failed) == (whole_state.done, whole_state.failed)
     assert state.done or state.failed or state == whole_state
+
+
+_gemini_part = st.one_of(
+    st.fixed_dictionaries({"text": _maybe_text}, optional={"thought": st.booleans(), "thoughtSignature": st.just("c2ln")}),
+    st.just({"functionCall": {"name": "f", "args": {"x": 1}}}),
+)
+_gemini_usage = st.sampled_from([
+    {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4},
+    {"promptTokenCount": 3, "candidatesTokenCount": 1, "cachedContentTokenCount": 9},  # settled (clamped)
+])
+_gemini_plain = st.fixed_dictionaries(  # the usual delta, drawn often
+    {"candidates": st.builds(lambda t: [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}], text),
+     "responseId": st.sampled_from(["r1", "r2"]), "modelVersion": st.just("gemini-2.0-flash")},
+    optional={"usageMetadata": _gemini_usage},
+)
+_gemini_event = st.one_of(
+    _gemini_plain.map(lambda e: b"data: " + json.dumps(e).encode() + b"\r\n\r\n"),
+    st.fixed_dictionaries(
+        {"candidates": st.lists(st.fixed_dictionaries(
+            {"content": st.fixed_dictionaries({"role": st.just("model"), "parts": st.lists(_gemini_part, max_size=2)}),
+             "index": st.just(0)},
+            optional={"finishReason": st.sampled_from(["STOP", "MAX_TOKENS", "SAFETY"]), "finishMessage": text,
+                      "safetyRatings": st.just([{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "LOW"}])},
+        ), max_size=1),
+         "responseId": st.sampled_from(["r1", "r2"]), "modelVersion": st.just("gemini-2.0-flash")},
+        optional={"usageMetadata": _gemini_usage},
+    ).map(lambda e: b"data: " + json.dumps(e).encode() + b"\r\n\r\n"),
+    st.sampled_from([b"data: {not json\r\n\r\n", b'data: {"error": {"code": 500, "message": "x", "status": "INTERNAL"}}\r\n\r\n',
+                     b'data: {"promptFeedback": {"blockReason": "SAFETY"}}\r\n\r\n']),
+)
+
+
+@given(st.lists(_gemini_event, max_size=6))
+def test_gemini_one_event_reads_equal_one_whole_read(events: list[bytes]) -> None:
+    """One event per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
+    reads = [b": keep-alive\r\n\r\n", *events]
+    whole_state, whole = GEMINI.stream_feed(GEMINI.stream_start(), b"".join(reads))
+    state, got = GEMINI.stream_start(), ()
+    for r in reads:
+        state, evs = GEMINI.stream_feed(state, r)
+        got += evs
+    assert got == whole and state.failed == whole_state.failed
+    assert state.failed or state == whole_state

@@ -17,6 +17,7 @@ from interlingua.core import anthropic as anthropic_dialect
 from interlingua.core import gemini as gemini_dialect
 from interlingua.core import openai as openai_dialect
 from interlingua.core.anthropic import ANTHROPIC
+from interlingua.core.bedrock import BEDROCK
 from interlingua.core.fold import fold_chunks
 from interlingua.core.gemini import GEMINI
 from interlingua.core.ollama import OLLAMA
@@ -25,6 +26,7 @@ from interlingua.core.openai_responses import OPENAI_RESPONSES
 from interlingua.effects import Client
 from interlingua.effects.observe import CallInfo, CallTrace
 from interlingua.fakes import FakeServer
+from interlingua.fakes.bedrock import encode_frame
 
 from .helpers import config_for
 from .resilience_support import MODELS as SAMPLES
@@ -297,6 +299,40 @@ def test_gemini_one_event_reads_equal_one_whole_read(events: list[bytes]) -> Non
     state, got = GEMINI.stream_start(), ()
     for r in reads:
         state, evs = GEMINI.stream_feed(state, r)
+        got += evs
+    assert got == whole and state.failed == whole_state.failed
+    assert state.failed or state == whole_state
+
+
+def _frame(event_type: str, payload: object, message_type: str = "event") -> bytes:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return encode_frame({":event-type": event_type, ":content-type": "application/json", ":message-type": message_type}, body)
+
+
+_bedrock_frame = st.one_of(
+    _maybe_text.map(lambda t: _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {} if t is None else {"text": t}})),
+    st.sampled_from([
+        _frame("contentBlockDelta", b"{not json"),
+        _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": 3}}),
+        _frame("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": "{\"a\""}}}),
+        _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "hm"}}}),
+        _frame("contentBlockDelta", {"delta": {"text": "x"}}, message_type="exception"),
+        _frame("contentBlockStart", {"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "t", "name": "f"}}}),
+        _frame("contentBlockStop", {"contentBlockIndex": 1}),
+        _frame("messageStop", {"stopReason": "end_turn"}),
+        _frame("metadata", {"usage": {"inputTokens": 3, "outputTokens": 4, "totalTokens": 7}, "metrics": {"latencyMs": 5}}),
+    ]),
+)
+
+
+@given(st.lists(_bedrock_frame, max_size=8))
+def test_bedrock_one_frame_reads_equal_one_whole_read(frames: list[bytes]) -> None:
+    """One frame per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
+    reads = [_frame("messageStart", {"role": "assistant"}), *frames]
+    whole_state, whole = BEDROCK.stream_feed(BEDROCK.stream_start(), b"".join(reads))
+    state, got = BEDROCK.stream_start(), ()
+    for r in reads:
+        state, evs = BEDROCK.stream_feed(state, r)
         got += evs
     assert got == whole and state.failed == whole_state.failed
     assert state.failed or state == whole_state

@@ -336,3 +336,16 @@ def test_bedrock_one_frame_reads_equal_one_whole_read(frames: list[bytes]) -> No
         got += evs
     assert got == whole and state.failed == whole_state.failed
     assert state.failed or state == whole_state
+
+
+@given(st.lists(_completion_chunk, max_size=6), st.booleans())
+def test_openai_one_event_reads_equal_one_whole_read(events: list[dict[str, object]], reasoning_in: bool) -> None:
+    """One event per read (the content-delta fast path) gives the chunks and state one read of them all gives."""
+    dialect = dataclasses.replace(OPENAI, reasoning_in_completion=reasoning_in)
+    reads = [b": keep-alive\n\n", *(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events), b"data: [DONE]\n\n"]
+    whole_state, whole = dialect.stream_feed(dialect.stream_start(), b"".join(reads))
+    state, got = dialect.stream_start(), ()
+    for r in reads:
+        state, evs = dialect.stream_feed(state, r)
+        got += evs
+    assert (state, got) == (whole_state, whole)

@@ -27,18 +27,22 @@ import cProfile
 import os
 import pstats
 import re
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._clients import FLOORS, Scenario
+import msgspec
 
-PROVIDERS = ("openai", "anthropic", "gemini", "ollama")
+from ._clients import FLOORS, Bench, Scenario, _data_of, _noop, _split_frames
+
+PROVIDERS = ("openai", "anthropic", "gemini", "ollama", "bedrock", "openai_responses")
 WORD = "lorem "
 MODEL = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-latest", "gemini": "gemini-2.0-flash",
-         "ollama": "llama3.2"}
+         "ollama": "llama3.2", "bedrock": "anthropic.claude-3-5-haiku-20241022-v1:0", "openai_responses": "gpt-4o-mini"}
 
 
 def _openai_events(n: int) -> list[bytes]:
@@ -96,6 +100,58 @@ def _ollama_events(n: int) -> list[bytes]:
     return out
 
 
+def _eventstream_frame(event_type: str, payload: bytes) -> bytes:
+    """One AWS event-stream message (string headers, both CRC32s), as ConverseStream sends it."""
+    headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
+    hb = b"".join(bytes([len(k)]) + k.encode() + b"\x07" + struct.pack(">H", len(v)) + v.encode() for k, v in headers.items())
+    prelude = struct.pack(">II", 12 + len(hb) + len(payload) + 4, len(hb))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + hb + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def _bedrock_events(n: int) -> list[bytes]:
+    """ConverseStream: messageStart, n contentBlockDelta, contentBlockStop, messageStop, metadata (one frame per read;
+    the service pads each payload with a ``p`` field)."""
+    out = [_eventstream_frame("messageStart", b'{"role":"assistant","p":"abcdefgh"}')]
+    out += [_eventstream_frame("contentBlockDelta", b'{"contentBlockIndex":0,"delta":{"text":"' + WORD.encode()
+                               + b'"},"p":"abcdefghijklmnopq"}') for _ in range(n)]
+    out.append(_eventstream_frame("contentBlockStop", b'{"contentBlockIndex":0,"p":"abcd"}'))
+    out.append(_eventstream_frame("messageStop", b'{"stopReason":"end_turn","p":"abcdefghij"}'))
+    out.append(_eventstream_frame("metadata", b'{"usage":{"inputTokens":9,"outputTokens":' + str(n).encode()
+                                  + b',"totalTokens":' + str(n + 9).encode() + b'},"metrics":{"latencyMs":12},"p":"ab"}'))
+    return out
+
+
+def _responses_events(n: int) -> list[bytes]:
+    """The Responses API's stream of one text message (https://platform.openai.com/docs/api-reference/responses-streaming)."""
+    events: list[dict[str, Any]] = []
+
+    def emit(kind: str, **fields: Any) -> None:
+        events.append({"type": kind, "sequence_number": len(events), **fields})
+
+    def response(status: str, output: list[Any], usage: Any) -> dict[str, Any]:
+        return {"id": "resp_1", "object": "response", "created_at": 1, "status": status, "error": None,
+                "incomplete_details": None, "model": "gpt-4o-mini", "output": output, "usage": usage}
+
+    def item(status: str, content: list[Any]) -> dict[str, Any]:
+        return {"id": "msg_1", "type": "message", "status": status, "role": "assistant", "content": content}
+
+    part = {"type": "output_text", "annotations": [], "text": WORD * n}
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    emit("response.created", response=response("in_progress", [], None))
+    emit("response.in_progress", response=response("in_progress", [], None))
+    emit("response.output_item.added", output_index=0, item=item("in_progress", []))
+    emit("response.content_part.added", **at, part={**part, "text": ""})
+    for _ in range(n):
+        emit("response.output_text.delta", **at, delta=WORD, logprobs=[])
+    emit("response.output_text.done", **at, text=part["text"], logprobs=[])
+    emit("response.content_part.done", **at, part=part)
+    emit("response.output_item.done", output_index=0, item=item("completed", [part]))
+    emit("response.completed", response=response("completed", [item("completed", [part])],
+                                                  {"input_tokens": 9, "output_tokens": n, "total_tokens": n + 9}))
+    return [b"event: " + e["type"].encode() + b"\ndata: " + msgspec.json.encode(e) + b"\n\n" for e in events]
+
+
 BODY = {
     "openai": b'{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,'
               b'"message":{"role":"assistant","content":"Fake reply: lorem ipsum","refusal":null},"logprobs":null,'
@@ -110,8 +166,15 @@ BODY = {
     "ollama": b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00.123456789Z","message":{"role":"assistant",'
               b'"content":"Fake reply: lorem ipsum"},"done_reason":"stop","done":true,"total_duration":1000,'
               b'"load_duration":10,"prompt_eval_count":9,"prompt_eval_duration":100,"eval_count":5,"eval_duration":800}',
+    "bedrock": b'{"output":{"message":{"role":"assistant","content":[{"text":"Fake reply: lorem ipsum"}]}},'
+               b'"stopReason":"end_turn","usage":{"inputTokens":9,"outputTokens":5,"totalTokens":14},"metrics":{"latencyMs":12}}',
+    "openai_responses": b'{"id":"resp_1","object":"response","created_at":1,"status":"completed","error":null,'
+                        b'"incomplete_details":null,"model":"gpt-4o-mini","output":[{"id":"msg_1","type":"message",'
+                        b'"status":"completed","role":"assistant","content":[{"type":"output_text","annotations":[],'
+                        b'"text":"Fake reply: lorem ipsum"}]}],"usage":{"input_tokens":9,"output_tokens":5,"total_tokens":14}}',
 }
-EVENTS = {"openai": _openai_events, "anthropic": _anthropic_events, "gemini": _gemini_events, "ollama": _ollama_events}
+EVENTS = {"openai": _openai_events, "anthropic": _anthropic_events, "gemini": _gemini_events, "ollama": _ollama_events,
+          "bedrock": _bedrock_events, "openai_responses": _responses_events}
 HEADERS = (("content-type", "application/json"),)
 
 
@@ -185,16 +248,76 @@ def _scenario(provider: str) -> Scenario:
                     root="http://127.0.0.1:9", api_key="sk-bench")
 
 
+class _RespFloorPart(msgspec.Struct):
+    text: str | None = None
+
+
+class _RespFloorItem(msgspec.Struct):
+    content: list[_RespFloorPart] = []
+
+
+class _RespFloor(msgspec.Struct):
+    id: str = ""
+    output: list[_RespFloorItem] = []
+
+
+class _RespFloorEvent(msgspec.Struct):
+    type: str = ""
+    delta: str | None = None
+
+
+def _floor_responses(s: Scenario, session: Any) -> Bench:
+    """The Responses API by hand: one typed decode per event, the text deltas kept, ``response.completed`` ends it
+    (the least a correct client does; no fake serves this floor in ``python -m benchmarks`` yet)."""
+    enc, dec, dec_ev = msgspec.json.Encoder(), msgspec.json.Decoder(_RespFloor), msgspec.json.Decoder(_RespFloorEvent)
+    url = s.url.rstrip("/") + "/responses"
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + s.api_key}
+
+    def body(stream: bool) -> bytes:
+        return enc.encode({"model": s.model, "input": s.prompt, "stream": stream})
+
+    async def once() -> int:
+        async with session.post(url, data=body(False), headers=headers) as r:
+            raw = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}: {raw[:200]!r}")
+            if not dec.decode(raw).output:
+                raise RuntimeError("no output")
+            return 1
+
+    async def stream() -> int:
+        async with session.post(url, data=body(True), headers=headers) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}")
+            buf, n, text = b"", 0, []
+            async for piece in r.content.iter_any():
+                frames, buf = _split_frames(buf + piece)
+                for f in frames:
+                    data = _data_of(f)
+                    if data is None:
+                        continue
+                    ev = dec_ev.decode(data)
+                    n += 1
+                    if ev.type == "response.output_text.delta" and ev.delta:
+                        text.append(ev.delta)
+                    elif ev.type == "response.completed":
+                        return n
+            raise RuntimeError("stream ended without response.completed")
+
+    return Bench(once, stream, _noop)
+
+
 def _runner(who: str, provider: str) -> tuple[Any, Any]:
     """(once, stream) coroutine functions of one side over the canned I/O."""
     s = _scenario(provider)
     if who == "floor":
-        b = FLOORS[provider](s, _Session(_Canned))
+        b = (_floor_responses if provider == "openai_responses" else FLOORS[provider])(s, _Session(_Canned))
         return b.once, b.stream
     from interlingua.core import ChatRequest, Message
     from interlingua.effects import Client, LlmConfig, Success
 
-    cfg = LlmConfig().with_provider(provider, base_url=s.url if provider == "openai" else s.root, api_key=s.api_key)
+    base = s.url if provider in ("openai", "openai_responses") else s.root
+    cfg = LlmConfig().with_provider(provider, base_url=base, api_key=s.api_key)
     client = Client(cfg, transport=_CannedTransport(_Canned))  # type: ignore[arg-type]
     req = ChatRequest(model=f"{provider}:{s.model}", messages=(Message.user(s.prompt),))
 
@@ -268,12 +391,12 @@ def _ir(args: list[str]) -> int:
 
 def _callgrind(providers: tuple[str, ...]) -> None:
     """Instructions per chunk (N1 vs N2 deltas, 20 streams) and per request (20 vs 120 chats)."""
-    print(f"{'provider':<10} {'client':<12} {'Ir/request':>11} {'Ir/chunk':>9}")
+    print(f"{'provider':<17} {'client':<12} {'Ir/request':>11} {'Ir/chunk':>9}")
     for provider in providers:
         for who in ("floor", "interlingua"):
             req = (_ir([who, provider, "chat", "0", "120"]) - _ir([who, provider, "chat", "0", "20"])) / 100
             chunk = (_ir([who, provider, "stream", str(N2), "20"]) - _ir([who, provider, "stream", str(N1), "20"])) / (20 * (N2 - N1))
-            print(f"{provider:<10} {who:<12} {req:>11,.0f} {chunk:>9,.0f}", flush=True)
+            print(f"{provider:<17} {who:<12} {req:>11,.0f} {chunk:>9,.0f}", flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -285,15 +408,15 @@ def main(argv: list[str]) -> int:
         _callgrind(tuple(argv[1:]) or PROVIDERS)
         return 0
     rows = asyncio.run(_table())
-    print(f"{'provider':<10} {'client':<12} {'calls/request':>14} {'calls/chunk':>12}")
+    print(f"{'provider':<17} {'client':<12} {'calls/request':>14} {'calls/chunk':>12}")
     floor: dict[str, tuple[int, float]] = {}
     for provider, who, req, chunk in rows:
         if who == "floor":
             floor[provider] = (req, chunk)
-            print(f"{provider:<10} {who:<12} {req:>14,} {chunk:>12.1f}")
+            print(f"{provider:<17} {who:<12} {req:>14,} {chunk:>12.1f}")
         else:
             fr, fc = floor[provider]
-            print(f"{provider:<10} {who:<12} {req:>14,} {chunk:>12.1f}   ({req / fr:.2f}x, {chunk / fc:.2f}x the floor)")
+            print(f"{provider:<17} {who:<12} {req:>14,} {chunk:>12.1f}   ({req / fr:.2f}x, {chunk / fc:.2f}x the floor)")
     return 0
 
 

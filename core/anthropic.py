@@ -601,6 +601,18 @@ class AnthropicDialect:
             # Nothing after message_stop or an error event can change the result.
             return state, ()
         sst, events = sse.feed(state.sse, data)
+        match events:
+            case (ev,) if ev.event == "content_block_delta" and not sst.too_long:
+                # The usual read (issue 19): one text delta. Anything else it turns out to be (a tool
+                # input or thinking delta, bad JSON) is decoded again below, by the general fold.
+                try:
+                    e: _REvent | None = _EVENT.decode(ev.data)
+                except DECODE_ERRORS:
+                    e = None
+                if e is not None and e.type == "content_block_delta" and (d := e.delta) is not None and d.type == "text_delta":
+                    out = (ChatChunk(text=d.text),) if d.text else ()
+                    started = state.started or bool(out)
+                    return AnthropicStreamState(sst, state.tools, state.calls, state.tally, False, False, started), out
         state = msgspec.structs.replace(state, sse=sst)
         if sst.too_long:
             return msgspec.structs.replace(state, failed=True), (too_long_error(self.name, sst.max_event_bytes),)

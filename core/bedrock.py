@@ -541,6 +541,16 @@ class BedrockDialect:
         if state.failed:
             return state, ()
         es, frames = eventstream.feed(state.frames, data)
+        match frames:
+            case (eventstream.EventMessage(headers={":message-type": "event", ":event-type": "contentBlockDelta"}) as f,):
+                # The usual read (issue 19): one text delta, the chunk _on_delta makes for it. Anything
+                # else it turns out to be is decoded again below, by the general fold.
+                try:
+                    d = _EVENT.decode(f.payload).delta
+                except DECODE_ERRORS:
+                    d = None
+                if d is not None and d.text is not None:
+                    return BedrockStreamState(es, state.empty_tools, state.stopped, state.metadata, False), (ChatChunk(text=d.text),)
         st = msgspec.structs.replace(state, frames=es)
         out: list[StreamEvent] = []
         for frame in frames:

@@ -194,8 +194,17 @@ def feed(st: EventStreamState, data: bytes) -> tuple[EventStreamState, tuple[Eve
     with an :class:`LlmError` and the decoder ignores all later input."""
     if st.failed:
         return st, ()
-    seen = st.bytes_seen + len(data)
-    if st.pending.size + len(data) < st.need:
+    n = len(data)
+    seen = st.bytes_seen + n
+    if st.pending is _NONE and n >= PRELUDE_LENGTH and _PRELUDE.unpack_from(data)[0] == n:
+        # The usual read (issue 19): exactly one whole frame and nothing held; the loop below would
+        # take the same steps (tests/test_eventstream.py), with its bookkeeping.
+        try:
+            total, headers_len = _prelude(data)
+            return EventStreamState(_NONE, False, seen), (_message(data, 0, total, headers_len),)
+        except _Bad as e:
+            return EventStreamState(_NONE, True, seen), (_error(str(e), data[:64]),)
+    if st.pending.size + n < st.need:
         pending = st.pending.push(data) if data else st.pending
         return EventStreamState(pending, False, seen, st.need), ()
     buf = st.pending.join_with(data) if st.pending else data

@@ -632,6 +632,24 @@ class GeminiDialect:
         if state.failed:
             return state, ()
         sst, events = sse.feed(state.sse, data)
+        match events:
+            case (ev,) if not sst.too_long:
+                # The usual read (issue 19): one mid-stream delta of one plain text part, the chunk
+                # _chunks would make for it. Anything else is decoded again below, by the general fold.
+                try:
+                    r: _RResponse | None = _RESPONSE.decode(ev.data)
+                except DECODE_ERRORS:
+                    r = None
+                if r is not None and r.error is None and r.candidates:
+                    cand = r.candidates[0]
+                    match cand.content.parts if cand.content is not None else None:
+                        case [p] if (p.text and not p.thought and p.function_call is None and cand.finish_reason is None
+                                     and not cand.finish_message and not cand.safety_ratings):
+                            u = r.usage_metadata
+                            chunk = settle(ChatChunk(text=p.text, reasoning_signature=p.thought_signature, id=r.response_id,
+                                                     model=r.model_version, usage=_usage(u) if u is not None else None))
+                            rid = state.response_id or r.response_id
+                            return GeminiStreamState(sst, state.calls, rid, state.finished, False), (chunk,)
         st = msgspec.structs.replace(state, sse=sst)
         if sst.too_long:
             return msgspec.structs.replace(st, failed=True), (too_long_error(self.name, sst.max_event_bytes),)

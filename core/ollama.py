@@ -253,6 +253,8 @@ class _RShow(msgspec.Struct):
 
 _ENCODER = msgspec.json.Encoder()
 _CHAT = msgspec.json.Decoder(_RChat)
+_NO_LINE = ndjson.NdjsonState().line
+"""The empty line buffer every fresh NDJSON state shares (ndjson tests emptiness by identity)."""
 _ERROR = msgspec.json.Decoder(_RError)
 _TAGS = msgspec.json.Decoder(_RTags)
 _SHOW = msgspec.json.Decoder(_RShow)
@@ -729,6 +731,21 @@ class OllamaDialect:
     ) -> tuple[OllamaStreamState, tuple[StreamEvent, ...]]:
         if state.failed or state.done:
             return state, ()  # nothing after the done line or an error line changes the result
+        held = state.lines
+        if state.started and held.line is _NO_LINE and (n := len(data)) <= held.max_line_bytes:
+            # The usual read (issue 19): one whole mid-stream line and nothing held. It gives exactly
+            # what ndjson.feed + _on_lines give (tests/test_stream_hot_path.py); anything else — a
+            # blank, malformed, error, tool-call or done line, several lines — takes that path.
+            match data.split(b"\n"):
+                case [line, b""]:
+                    try:
+                        c = _CHAT.decode(line)  # JSON allows the CR of a CRLF: msgspec skips it
+                    except DECODE_ERRORS:
+                        c = None
+                    if c is not None and not c.done and c.error is None and (msg := c.message) is not None and not msg.tool_calls:
+                        chunk = ChatChunk(text=msg.content or "", reasoning=msg.thinking or "", model=c.model)
+                        after = ndjson.NdjsonState(_NO_LINE, held.bytes_seen + n, held.max_line_bytes)
+                        return OllamaStreamState(after, state.calls, state.saw_calls, False, False, True), (chunk,)
         buf, lines = ndjson.feed(state.lines, data)
         st = msgspec.structs.replace(state, lines=buf)
         if buf.too_long:

@@ -598,6 +598,23 @@ class OpenAIDialect:
             # Nothing after [DONE] or an error event can change the result.
             return state, ()
         sst, events = sse.feed(state.sse, data)
+        match events:
+            case (ev,) if not sst.too_long and ev.data != b"[DONE]":
+                # The usual read (issue 19): one bare content delta, the chunk _on_events makes for
+                # it. Anything else it turns out to be is decoded again there.
+                try:
+                    c: _RCompletion | None = _COMPLETION.decode(ev.data)
+                except DECODE_ERRORS:
+                    c = None
+                if c is not None and c.error is None and c.usage is None and c.choices:
+                    ch = c.choices[0]
+                    d = ch.delta
+                    if d is not None and ch.finish_reason is None and not (
+                        d.tool_calls or d.reasoning_content or d.reasoning or d.refusal is not None
+                        or ch.content_filter_results
+                    ):
+                        chunk = ChatChunk(text=d.content or "", id=c.id, model=c.model, created=c.created)
+                        return OpenAIStreamState(sst, False, state.finished, False, True), (chunk,)
         if sst.too_long:
             return OpenAIStreamState(sst, state.done, state.finished, True, state.started), (
                 too_long_error(self.name, sst.max_event_bytes),

@@ -494,6 +494,19 @@ class ResponsesDialect:
         if state.failed or state.done:
             return state, ()
         sst, events = sse.feed(state.sse, data)
+        match events:
+            case (ev,) if ev.event == "response.output_text.delta":
+                # The usual read (issue 19): one text delta. Anything else it turns out to be is
+                # decoded again below, by the general fold.
+                try:
+                    e: _REvent | None = _EVENT.decode(ev.data)
+                except DECODE_ERRORS:
+                    e = None
+                if e is not None and e.type == "response.output_text.delta":
+                    delta = e.delta if type(e.delta) is str else None
+                    if not delta:
+                        return msgspec.structs.replace(state, sse=sst), ()
+                    return msgspec.structs.replace(state, sse=sst, item_emitted=True), (ChatChunk(text=delta),)
         st = msgspec.structs.replace(state, sse=sst)
         if not events:
             return st, ()

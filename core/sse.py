@@ -82,9 +82,27 @@ def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:
     (pushed onto the pieces once, if the event is still open when the read ends). The common read,
     whole events with nothing held, then builds no intermediate values.
     """
-    seen = st.bytes_seen + len(chunk)
+    n = len(chunk)
+    seen = st.bytes_seen + n
     if st.too_long or not chunk:
         return msgspec.structs.replace(st, bytes_seen=seen), ()
+    if st.line is _NONE and st.data is _NONE and n <= st.max_event_bytes:
+        # The usual read (issue 19): one whole event, nothing held, ``data: …`` optionally after
+        # ``event: …``. Cut here, it gives exactly what the loop below gives (tests/test_sse.py);
+        # any other shape — comments, ids, several events, a partial one, lone CRs — goes there.
+        body = chunk
+        if b"\r" in body:
+            body = body.replace(b"\r\n", b"\n")
+            if b"\r" in body:
+                body = b""
+        if body.find(b"\n\n") == len(body) - 2:
+            match body.split(b"\n"):
+                case [line, b"", b""] if line[:6] == b"data: ":
+                    return SseState(_NONE, None, _NONE, st.id, seen, st.max_event_bytes), (
+                        SseEvent(st.event or "message", line[6:], st.id),)
+                case [head, line, b"", b""] if line[:6] == b"data: " and head[:7] == b"event: ":
+                    return SseState(_NONE, None, _NONE, st.id, seen, st.max_event_bytes), (
+                        SseEvent(head[7:].decode("utf-8", "replace") or "message", line[6:], st.id),)
     if _ends_no_line(st, chunk):
         held = st.line.push(chunk)
         return SseState(held, st.event, st.data, st.id, seen, st.max_event_bytes, _too_long(st, held, st.data)), ()

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Unpack, cast
 from urllib.parse import urlsplit
 
 import msgspec
+from returns.primitives.container import BaseContainer
 from returns.result import Failure, Result, Success
 
 from interlingua.core import (
@@ -235,9 +236,10 @@ _NO_INFO = CallInfo(operation="chat", ref=ModelRef("", ""), provider_name="", st
 _CLOSED_ERROR = LlmError(kind=ErrorKind.INVALID_REQUEST, message="client is closed")
 _CALLER_CLOSED = LlmError(kind=ErrorKind.STREAMING, message="the caller closed the stream")
 # ``returns`` containers are frozen slots objects; their __init__ stores ``_inner_value`` with
-# ``object.__setattr__``. The stream loop builds each chunk's ``Success`` the same way, inline.
+# ``object.__setattr__``. The stream loop builds each chunk's ``Success`` the same way, inline,
+# through the slot's own setter: ``object.__setattr__`` first walks Success's 25-class MRO to find it.
 _new = object.__new__
-_set = object.__setattr__
+_set_inner = BaseContainer.__dict__["_inner_value"].__set__
 CALLER_CLOSED = _CALLER_CLOSED  # hook: otel: what a trace hears when the caller abandons a call
 
 
@@ -420,7 +422,7 @@ class Client:
         if type(result) is Success:
             # Success(...) without its two Python-level __init__ frames, as the stream loop builds its items
             ok = _new(Success)
-            _set(ok, "_inner_value", self._stamp_response(result.unwrap(), call))
+            _set_inner(ok, self._stamp_response(result.unwrap(), call))
             result = ok
         self._end(call, result)
         return result
@@ -950,10 +952,12 @@ class _StreamCall:
                 head: HttpResponse | None = None
                 items = transport.stream(action.request, timeouts=action.timeouts, max_bytes=client._max_bytes)
                 it = items.__aiter__()
+                feed = d.stream_feed
+                bounded = action.first_chunk_within is not None
                 try:
                     while True:
                         try:
-                            if call.delivered or action.first_chunk_within is None:
+                            if not bounded or call.delivered:
                                 item = await it.__anext__()
                             else:
                                 # the call's deadline bounds a stream up to its first chunk
@@ -966,7 +970,7 @@ class _StreamCall:
                             err = call.past_deadline(p.ref.provider)
                             break
                         if type(item) is bytes or isinstance(item, bytes):
-                            state, events = d.stream_feed(state, item)
+                            state, events = feed(state, item)
                             for e in events:
                                 if type(e) is not ChatChunk and isinstance(e, LlmError):
                                     err = e
@@ -982,7 +986,7 @@ class _StreamCall:
                                     on_chunk(e)
                                 # Success(e) without its two Python-level __init__ frames (issue 19)
                                 ok = _new(Success)
-                                _set(ok, "_inner_value", e)
+                                _set_inner(ok, e)
                                 yield ok
                             if err is not None:
                                 break

@@ -170,3 +170,21 @@ async def test_log_records_describe_each_step(fake: FakeServer, caplog: pytest.L
         "giving up on openai:gpt-4o-mini after 2 attempt(s) (attempts): rate_limit (HTTP 429)",
     ]
     assert all(hasattr(r, "interlingua") for r in caplog.records if r.name == "interlingua")
+
+
+async def test_cancelling_a_stalled_stream_read_is_a_cancellation(fake: FakeServer) -> None:
+    """A caller's cancel while a body read waits propagates as CancelledError: the body timer never turns it into a timeout."""
+    async with Client(config_for(fake, retry_enabled=False, idle_timeout=5.0, timeout=5.0)) as client:
+        fake.fail_next("openai", "idle=3")
+        seen: list[object] = []
+
+        async def consume() -> None:
+            async for i in client.stream(MODEL, "Tell me a story"):
+                seen.append(i)
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert seen and all(isinstance(i, Success) for i in seen)

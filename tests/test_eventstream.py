@@ -154,3 +154,21 @@ def test_nothing_after_a_failure() -> None:
     bad[-1] ^= 1
     out, end = _decode([bytes(bad), good])
     assert len(out) == 1 and isinstance(out[0], LlmError) and isinstance(end, LlmError)
+
+
+@settings(max_examples=100, deadline=None)
+@given(frames=_frames, where=st.one_of(st.none(), st.integers(min_value=0)), flip=st.integers(1, 255))
+def test_one_frame_per_read_matches_byte_at_a_time(frames: list[bytes], where: int | None, flip: int) -> None:
+    """One whole frame per read (the fast path) decodes as a byte-at-a-time feed does, corrupted or not."""
+    if where is not None:
+        i = where % len(frames)
+        bad = bytearray(frames[i])
+        bad[where % len(bad)] ^= flip
+        frames = [*frames[:i], bytes(bad), *frames[i + 1 :]]
+    data = b"".join(frames)
+
+    def seen(pieces: list[bytes]) -> list[object]:  # an error's raw excerpt is what was buffered: split-dependent
+        out, end = _decode(pieces)
+        return [(m.kind, m.message) if isinstance(m, LlmError) else m for m in [*out, end]]
+
+    assert seen(frames) == seen([data[i : i + 1] for i in range(len(data))])

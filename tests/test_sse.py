@@ -84,3 +84,26 @@ def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
 def test_arbitrary_bytes_never_raise(pieces: list[bytes]) -> None:
     """The decoder is total: any bytes give some (possibly empty) list of events."""
     decode_all(pieces)
+
+
+_line = st.one_of(
+    st.builds(lambda v: b"data: " + v, st.binary(max_size=12).filter(lambda b: b"\n" not in b and b"\r" not in b)),
+    st.sampled_from([b"event: ping", b"event: ", b"event: caf\xc3\xa9", b"data:x", b"data:  two", b"id: 7",
+                     b": keep-alive", b"retry: 10", b"data", b"", b"\r", b"data: a\rb"]),
+)
+_read = st.builds(lambda lines, end: b"".join(x + end for x in lines) + end,
+                  st.lists(_line, min_size=1, max_size=3), st.sampled_from([b"\n", b"\r\n"]))
+
+
+@given(st.lists(_read, max_size=5), st.sampled_from([b"", b"event: held\n", b"id: 5\n\n", b"id: 5\nevent: e\n"]))
+def test_whole_event_reads_equal_byte_at_a_time(reads: list[bytes], before: bytes) -> None:
+    """Reads of one whole event each (the fast path) give the state and events a byte-at-a-time feed gives."""
+    start = sse.feed(SseState(), before)[0]
+    fast, slow, got, want = start, start, [], []
+    for r in reads:
+        fast, evs = sse.feed(fast, r)
+        got += evs
+        for i in range(len(r)):
+            slow, evs = sse.feed(slow, r[i : i + 1])
+            want += evs
+    assert (fast, got) == (slow, want)

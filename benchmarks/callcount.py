@@ -37,7 +37,7 @@ from typing import Any
 
 import msgspec
 
-from ._clients import FLOORS, Bench, Scenario, _data_of, _noop, _split_frames
+from ._clients import FLOORS, Scenario
 
 PROVIDERS = ("openai", "anthropic", "gemini", "ollama", "bedrock", "openai_responses")
 WORD = "lorem "
@@ -248,70 +248,11 @@ def _scenario(provider: str) -> Scenario:
                     root="http://127.0.0.1:9", api_key="sk-bench")
 
 
-class _RespFloorPart(msgspec.Struct):
-    text: str | None = None
-
-
-class _RespFloorItem(msgspec.Struct):
-    content: list[_RespFloorPart] = []
-
-
-class _RespFloor(msgspec.Struct):
-    id: str = ""
-    output: list[_RespFloorItem] = []
-
-
-class _RespFloorEvent(msgspec.Struct):
-    type: str = ""
-    delta: str | None = None
-
-
-def _floor_responses(s: Scenario, session: Any) -> Bench:
-    """The Responses API by hand: one typed decode per event, the text deltas kept, ``response.completed`` ends it
-    (the least a correct client does; no fake serves this floor in ``python -m benchmarks`` yet)."""
-    enc, dec, dec_ev = msgspec.json.Encoder(), msgspec.json.Decoder(_RespFloor), msgspec.json.Decoder(_RespFloorEvent)
-    url = s.url.rstrip("/") + "/responses"
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + s.api_key}
-
-    def body(stream: bool) -> bytes:
-        return enc.encode({"model": s.model, "input": s.prompt, "stream": stream})
-
-    async def once() -> int:
-        async with session.post(url, data=body(False), headers=headers) as r:
-            raw = await r.read()
-            if r.status != 200:
-                raise RuntimeError(f"HTTP {r.status}: {raw[:200]!r}")
-            if not dec.decode(raw).output:
-                raise RuntimeError("no output")
-            return 1
-
-    async def stream() -> int:
-        async with session.post(url, data=body(True), headers=headers) as r:
-            if r.status != 200:
-                raise RuntimeError(f"HTTP {r.status}")
-            buf, n, text = b"", 0, []
-            async for piece in r.content.iter_any():
-                frames, buf = _split_frames(buf + piece)
-                for f in frames:
-                    data = _data_of(f)
-                    if data is None:
-                        continue
-                    ev = dec_ev.decode(data)
-                    n += 1
-                    if ev.type == "response.output_text.delta" and ev.delta:
-                        text.append(ev.delta)
-                    elif ev.type == "response.completed":
-                        return n
-            raise RuntimeError("stream ended without response.completed")
-
-    return Bench(once, stream, _noop)
-
-
 def _runner(who: str, provider: str) -> tuple[Any, Any]:
     """(once, stream) coroutine functions of one side over the canned I/O."""
     s = _scenario(provider)
     if who == "floor":
-        b = (_floor_responses if provider == "openai_responses" else FLOORS[provider])(s, _Session(_Canned))
+        b = FLOORS[provider](s, _Session(_Canned))
         return b.once, b.stream
     from interlingua.core import ChatRequest, Message
     from interlingua.effects import Client, LlmConfig, Success

@@ -139,10 +139,8 @@ async def test_unknown_model_is_sent_and_costs_nothing_known(fake: FakeServer) -
         assert client._guard.state.reserved == 0
 
 
-async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monkeypatch: object) -> None:
-    """With no caps, no rate limits, no context check and no header pacing, no prompt is tokenized,
-    yet cost is still accounted from each reply's usage. With the context check on, a prompt whose
-    byte size already fits the window is not tokenized either; one that might not fit is counted."""
+def _spy_on_counting(monkeypatch: object) -> list[str]:
+    """The models whose prompts the guard tokenizes from now on (in call order)."""
     import interlingua.effects.budget as guard_module
 
     counted: list[str] = []
@@ -153,6 +151,14 @@ async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monke
         return real(model, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(guard_module, "count_tokens", spy)  # type: ignore[attr-defined]
+    return counted
+
+
+async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monkeypatch: object) -> None:
+    """With no caps, no rate limits, no context check and no header pacing, no prompt is tokenized,
+    yet cost is still accounted from each reply's usage. With the context check on, a prompt whose
+    byte size already fits the window is not tokenized either; one that might not fit is counted."""
+    counted = _spy_on_counting(monkeypatch)
     async with _client(fake, enforce_context_window=False, adapt_to_headers=False) as client:
         r = await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5)
         assert isinstance(r, Success) and counted == []
@@ -168,16 +174,7 @@ async def test_guard_with_every_check_off_counts_nothing(fake: FakeServer, monke
 async def test_a_reported_token_window_with_room_needs_no_tokenizer(fake: FakeServer, monkeypatch: object) -> None:
     """After a reply carrying x-ratelimit-remaining-tokens, a prompt whose byte bound (with the output
     cap) fits what the window still holds is not tokenized; one that might not fit it is counted."""
-    import interlingua.effects.budget as guard_module
-
-    counted: list[str] = []
-    real = guard_module.count_tokens
-
-    def spy(model: str, *args: object, **kwargs: object) -> object:
-        counted.append(model)
-        return real(model, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(guard_module, "count_tokens", spy)  # type: ignore[attr-defined]
+    counted = _spy_on_counting(monkeypatch)
     async with _client(fake) as client:  # default limits: the context check and header pacing on
         for _ in range(3):
             assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)

@@ -291,7 +291,7 @@ _LOWER_MAX = 1024
 def _rate_fields(headers: Mapping[str, str]) -> dict[str, str] | None:
     """The rate-limit headers among ``headers``, keyed in lower case (the last of repeated names,
     as a lower-cased index keeps); ``None`` when there is none."""
-    items = headers.items_raw() if type(headers) is Headers else headers.items()
+    items = headers._items if type(headers) is Headers else headers.items()  # Headers.items_raw(), without its frame
     lower = _LOWER
     found: dict[str, str] | None = None
     for k, v in items:

@@ -283,9 +283,17 @@ class Limiter:
             self._log_ignored(provider, seen.ignored)
             if seen.requests is None and seen.tokens is None:
                 return
+        r, t = seen.requests, seen.tokens  # _record, inline (one reply, one record; issue 19)
+        rec: _Record = [
+            None if r is None else [r.remaining, r.reset_at, r.limit, r.observed_at],
+            None if t is None else [t.remaining, t.reset_at, t.limit, t.observed_at],
+        ]
         observed = self._observed
         key = (provider, model)
-        observed[key] = _record(seen)
-        observed.move_to_end(key)
-        if len(observed) > self.max_keys:
-            observed.popitem(last=False)
+        if key in observed:  # replaced: the size is unchanged, the key becomes the newest
+            observed[key] = rec
+            observed.move_to_end(key)
+        else:  # a new key is inserted newest already; only then can the LRU outgrow its bound
+            observed[key] = rec
+            if len(observed) > self.max_keys:
+                observed.popitem(last=False)

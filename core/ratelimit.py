@@ -288,27 +288,6 @@ cleared when full, so names a server invents cannot grow it."""
 _LOWER_MAX = 1024
 
 
-def _rate_fields(headers: Mapping[str, str]) -> dict[str, str] | None:
-    """The rate-limit headers among ``headers``, keyed in lower case (the last of repeated names,
-    as a lower-cased index keeps); ``None`` when there is none."""
-    items = headers._items if type(headers) is Headers else headers.items()  # Headers.items_raw(), without its frame
-    lower = _LOWER
-    found: dict[str, str] | None = None
-    for k, v in items:
-        if k in lower:
-            name = lower[k]
-        else:
-            name = k.lower()
-            if len(lower) >= _LOWER_MAX:
-                lower.clear()
-            lower[k] = name
-        if name in _NAMES:
-            if found is None:
-                found = {}
-            found[name] = v
-    return found
-
-
 def _window(
     h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float, ignored: list[str]
 ) -> Window | None:
@@ -356,10 +335,28 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
     Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0), ignored=())
     """
-    # one pass over the names as received, keeping only the rate-limit ones; every window needs its
-    # "remaining" header, so without one the answer is None
-    h = _rate_fields(headers)
-    if h is None or _REMAINING.isdisjoint(h):
+    # One pass over the names as received (lower-cased through the memo), keeping only the rate-limit
+    # ones (the last of repeated names, as a lower-cased index keeps). Every window needs its
+    # "remaining" header, so without one the answer is None (issue 19: no index of all the headers).
+    items = headers._items if type(headers) is Headers else headers.items()  # Headers.items_raw(), without its frame
+    lower = _LOWER
+    h: dict[str, str] | None = None
+    reported = False
+    for k, v in items:
+        if k in lower:
+            name = lower[k]
+        else:
+            name = k.lower()
+            if len(lower) >= _LOWER_MAX:
+                lower.clear()
+            lower[k] = name
+        if name in _NAMES:
+            if h is None:
+                h = {}
+            h[name] = v
+            if name in _REMAINING:
+                reported = True
+    if h is None or not reported:
         return None
     ignored: list[str] = []
     requests = _window(h, _REQUEST_WINDOWS, now, ignored)

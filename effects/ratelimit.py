@@ -142,34 +142,20 @@ class Limiter:
                             room = rem
         return room
 
-    def _take(self, provider: str, model: str, tokens: int) -> Decision:
-        observed = self._observed
-        if not self.rules:
-            if not observed:
-                return _GRANTED  # no limit of the caller's and none reported yet: the common case
-            return self._take_reported(provider, model, float(tokens))
-        mine: dict[Key, Observed] = {}
-        if observed:
-            scopes: tuple[Key, Key] = ((provider, model), (provider, None))
-            for k in scopes:
-                rec = observed.get(k)
-                if rec is not None:
-                    mine[k] = _observed(rec)
-        view = LimiterState(self._buckets, mine)
-        new, decision = acquire(view, self.rules, provider, model, tokens=tokens, now=self._clock())
-        if new is not view:
-            self._buckets = new.buckets
-            for k, o in new.observed.items():
-                observed[k] = _record(o)
-                observed.move_to_end(k)
-        return decision
+    def decide(self, provider: str, model: str, tokens: int) -> Decision:
+        """Take one request of ``tokens`` tokens now (``Granted``), or say how long to wait or that it
+        can never fit; never sleeps (:meth:`wait_turn` does). This process's state only: with a shared
+        store, use :meth:`wait_turn`.
 
-    def _take_reported(self, provider: str, model: str, tokens: float) -> Decision:
-        """:func:`~interlingua.core.ratelimit.acquire` for a limiter without rules of the caller's: the
-        same decision from the provider's windows (``Window.wait_for`` inline, in the same float
-        operations), and on a grant the same spending, done in place (issue 19; the property
-        ``test_fast_path_decides_as_acquire`` holds it to the pure machine)."""
+        Without rules of the caller's this is :func:`~interlingua.core.ratelimit.acquire` over the
+        provider's windows, inline (``Window.wait_for`` in the same float operations) and spending in
+        place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call); the property
+        ``test_fast_path_decides_as_acquire`` holds it to the pure machine."""
+        if self.rules:
+            return self._take_ruled(provider, model, tokens)
         observed = self._observed
+        if not observed:
+            return _GRANTED  # no limit of the caller's and none reported yet: the common case
         now = self._clock()
         k1: Key = (provider, model)
         k2: Key = (provider, None)
@@ -177,11 +163,12 @@ class Limiter:
         r2 = observed[k2] if k2 in observed else None  # noqa: SIM401
         if r1 is None and r2 is None:
             return _GRANTED
+        need = float(tokens)
         wait = 0.0
         for rec in (r1, r2):
             if rec is None:
                 continue
-            for win, amount in ((rec[0], 1.0), (rec[1], tokens)):
+            for win, amount in ((rec[0], 1.0), (rec[1], need)):
                 if win is None:
                     continue
                 rem, reset, limit, at = win
@@ -225,9 +212,28 @@ class Limiter:
                 if now >= tk[_RESET]:  # type: ignore[operator]
                     rec[1] = None
                 else:
-                    tk[_REM] -= tokens  # type: ignore[operator]
+                    tk[_REM] -= need  # type: ignore[operator]
             observed.move_to_end(key)
         return _GRANTED
+
+    def _take_ruled(self, provider: str, model: str, tokens: int) -> Decision:
+        # the caller's own buckets: the pure machine over the buckets and the applicable windows
+        observed = self._observed
+        mine: dict[Key, Observed] = {}
+        if observed:
+            scopes: tuple[Key, Key] = ((provider, model), (provider, None))
+            for k in scopes:
+                rec = observed.get(k)
+                if rec is not None:
+                    mine[k] = _observed(rec)
+        view = LimiterState(self._buckets, mine)
+        new, decision = acquire(view, self.rules, provider, model, tokens=tokens, now=self._clock())
+        if new is not view:
+            self._buckets = new.buckets
+            for k, o in new.observed.items():
+                observed[k] = _record(o)
+                observed.move_to_end(k)
+        return decision
 
     async def wait_turn(
         self, provider: str, model: str, tokens: int, *, max_wait: float | None = None, trace: CallTrace = NO_TRACE
@@ -240,7 +246,7 @@ class Limiter:
         waited = 0.0
         while True:
             if self._store is None:
-                decision = self._take(provider, model, tokens)
+                decision = self.decide(provider, model, tokens)
             else:  # hook: redis (one round trip; bounded by what remains of the call's deadline)
                 left = None if max_wait is None else max_wait - waited
                 decision = await self._store.rate_acquire(self.rules, provider, model, tokens, timeout=left)

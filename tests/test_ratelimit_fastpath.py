@@ -154,7 +154,7 @@ def test_fast_path_decides_as_acquire(steps: list[tuple[str, float, object]]) ->
         else:
             model, tokens = arg  # type: ignore[misc]
             pure, expected = acquire(pure, (), "openai", model, tokens=tokens, now=clock.now)
-            got = lim._take("openai", model, tokens)
+            got = lim.decide("openai", model, tokens)
             assert type(got) is type(expected)
             if isinstance(expected, Wait):
                 assert got == expected

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import math
 import re
 from collections.abc import Mapping
 
@@ -229,7 +228,6 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
-@functools.lru_cache(maxsize=64)
 @functools.lru_cache(maxsize=256)
 def parse_duration(text: str) -> float | None:
     """OpenAI's reset durations, in seconds.
@@ -260,14 +258,7 @@ def _rfc3339(text: str) -> float | None:
         return None
 
 
-def _number(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if v >= 0 and v == v and v != float("inf") else None
+_INF = float("inf")
 
 
 # (remaining, limit, reset, reset is an absolute time?) header names, lower-case, in order of preference
@@ -288,6 +279,13 @@ _TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
 )
 
 _REMAINING = frozenset(names[0] for names in _REQUEST_WINDOWS + _TOKEN_WINDOWS)
+_NAMES = frozenset(name for names in _REQUEST_WINDOWS + _TOKEN_WINDOWS for name in names[:3])
+
+_LOWER: dict[str, str] = {}
+"""Header name as received → lower case: a provider repeats the same dozen names on every response,
+so lower-casing them once each (instead of once per response) is the saving (issue 19). Bounded:
+cleared when full, so names a server invents cannot grow it."""
+_LOWER_MAX = 1024
 
 
 def _window(
@@ -295,22 +293,35 @@ def _window(
 ) -> Window | None:
     """The first of ``windows`` the headers report in full and believably (``h`` is keyed in lower
     case); a reset refused as implausible is named in ``ignored``."""
+    # ``in`` and subscripts, no ``get``/``isfinite``/``_number`` frames: this runs on every reply of
+    # a provider that reports its quota (issue 19); the checks are ``_number``'s and ``isfinite``'s
     for remaining, limit, reset, absolute in windows:
-        raw_left, raw = h.get(remaining), h.get(reset)
-        if raw_left is None or raw is None:
+        if remaining not in h or reset not in h:
             continue
-        left = _number(raw_left)
-        if left is None:
+        try:
+            left = float(h[remaining])
+        except ValueError:
             continue
+        if not (0 <= left < _INF):  # _number: negative, NaN or infinite → unreadable
+            continue
+        raw = h[reset]
         if absolute:
             at = _rfc3339(raw)
         else:
             d = parse_duration(raw)
             at = None if d is None else now + d
-        if at is None or not math.isfinite(at) or at - now > MAX_RESET_SECONDS:
+        if at is None or not (-_INF < at < _INF) or at - now > MAX_RESET_SECONDS:
             ignored.append(reset)
             continue
-        return Window(left, at, _number(h.get(limit)), now)
+        cap: float | None = None
+        if limit in h:
+            try:
+                cap = float(h[limit])
+            except ValueError:
+                cap = None
+            if cap is not None and not (0 <= cap < _INF):
+                cap = None
+        return Window(left, at, cap, now)
     return None
 
 
@@ -324,10 +335,28 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
     Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0), ignored=())
     """
-    h = headers.lowered() if type(headers) is Headers or isinstance(headers, Headers) else {k.lower(): v for k, v in headers.items()}
-    if _REMAINING.isdisjoint(h):
-        # every window needs its "remaining" header: without one the answer is None (one C-level
-        # scan instead of five windows' look-ups on a response that reports no quota; issue 19)
+    # One pass over the names as received (lower-cased through the memo), keeping only the rate-limit
+    # ones (the last of repeated names, as a lower-cased index keeps). Every window needs its
+    # "remaining" header, so without one the answer is None (issue 19: no index of all the headers).
+    items = headers._items if type(headers) is Headers else headers.items()  # Headers.items_raw(), without its frame
+    lower = _LOWER
+    h: dict[str, str] | None = None
+    reported = False
+    for k, v in items:
+        if k in lower:
+            name = lower[k]
+        else:
+            name = k.lower()
+            if len(lower) >= _LOWER_MAX:
+                lower.clear()
+            lower[k] = name
+        if name in _NAMES:
+            if h is None:
+                h = {}
+            h[name] = v
+            if name in _REMAINING:
+                reported = True
+    if h is None or not reported:
         return None
     ignored: list[str] = []
     requests = _window(h, _REQUEST_WINDOWS, now, ignored)

@@ -325,8 +325,13 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         cached = info.cached_input_price if info.cached_input_price is not None else info.input_price
         write = info.cache_write_price if info.cache_write_price is not None else info.input_price
         write_1h = info.cache_write_1h_price if info.cache_write_1h_price is not None else write
-        uncached = max(0, self.prompt_tokens - self.cached_tokens - self.cache_write_tokens)
-        long_writes = min(self.cache_write_1h_tokens, self.cache_write_tokens)
+        # ``max(0, n)`` and ``min(a, b)`` as conditionals (same picks, no builtin calls per reply; issue 19)
+        uncached = self.prompt_tokens - self.cached_tokens - self.cache_write_tokens
+        if not uncached > 0:
+            uncached = 0
+        long_writes = self.cache_write_1h_tokens
+        if self.cache_write_tokens < long_writes:
+            long_writes = self.cache_write_tokens
         micro = (
             uncached * info.input_price
             + self.cached_tokens * cached

@@ -39,6 +39,7 @@ from interlingua.core import (
 )
 from interlingua.core import budget as B
 from interlingua.core.prepare import Prepared
+from interlingua.core.ratelimit import Granted
 from interlingua.core.tokens import (
     TokenCount,
     count_tokens,
@@ -124,10 +125,14 @@ class Guard:
                     await asyncio.to_thread(get_encoding, name)
                     _LOADED.add(name)
                 prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
-        if self.limits.enforce_context_window:
-            err = B.check_context(info, prompt.count, prompt.exact, model)
-            if err is not None:
-                return msgspec.structs.replace(err, provider=provider)
+        if self.limits.enforce_context_window and info is not None:
+            window = info.context_window
+            # a count within the window passes check_context (an estimate is read no larger): the
+            # check and its arithmetic run only for a prompt that could be refused (issue 19)
+            if window is not None and prompt.count > window:
+                err = B.check_context(info, prompt.count, prompt.exact, model)
+                if err is not None:
+                    return msgspec.structs.replace(err, provider=provider)
         plan = B.plan(info, prompt_tokens=prompt.count, exact=prompt.exact, max_tokens=request.max_tokens, model=model)
         lease: Lease | None = None
         if self._shared is not None:  # hook: redis
@@ -148,7 +153,11 @@ class Guard:
         try:
             out = plan.max_output_tokens
             tokens = plan.prompt_tokens if out is None else plan.prompt_tokens + out  # Plan.tokens, inline
-            refused = await self.limiter.wait_turn(provider, model, tokens, max_wait=max_wait, trace=trace)
+            limiter = self.limiter
+            if self._shared is None and type(limiter.decide(provider, model, tokens)) is Granted:
+                refused = None  # granted at once: no coroutine to await (issue 19)
+            else:  # a turn to wait for (it is decided again there, then slept for), or a shared store
+                refused = await limiter.wait_turn(provider, model, tokens, max_wait=max_wait, trace=trace)
         except BaseException:
             self.detach(self.release(ticket))
             raise

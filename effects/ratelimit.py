@@ -24,6 +24,7 @@ from interlingua.core.ratelimit import (
     Never,
     Observed,
     Wait,
+    Window,
     acquire,
     parse_rate_headers,
 )
@@ -36,6 +37,35 @@ __all__ = ["Limiter"]
 _log = logging.getLogger("interlingua.ratelimit")
 
 _GRANTED = Granted()
+
+# What a provider reported for one (provider, model), kept as plain numbers so that a call spends
+# from it in place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call). A record
+# is ``[requests, tokens]``; each window is ``None`` or ``[remaining, reset_at, limit, observed_at]``
+# (``limit`` may be ``None``), the fields of :class:`~interlingua.core.ratelimit.Window`.
+_Win = list[float | None]
+_Record = list[_Win | None]
+_REM, _RESET, _LIMIT, _AT = 0, 1, 2, 3
+_INF = float("inf")
+
+
+def _record(o: Observed) -> _Record:
+    r, t = o.requests, o.tokens
+    return [
+        None if r is None else [r.remaining, r.reset_at, r.limit, r.observed_at],
+        None if t is None else [t.remaining, t.reset_at, t.limit, t.observed_at],
+    ]
+
+
+def _window(w: _Win | None) -> Window | None:
+    if w is None:
+        return None
+    rem, reset = w[_REM], w[_RESET]
+    assert rem is not None and reset is not None
+    return Window(rem, reset, w[_LIMIT], w[_AT])
+
+
+def _observed(rec: _Record) -> Observed:
+    return Observed(_window(rec[0]), _window(rec[1]))
 
 
 class Limiter:
@@ -59,7 +89,7 @@ class Limiter:
         self.adapt_to_headers = adapt_to_headers
         self.max_keys = max_keys
         self._buckets: dict[tuple[str, str | None, str], Bucket] = {}
-        self._observed: OrderedDict[Key, Observed] = OrderedDict()
+        self._observed: OrderedDict[Key, _Record] = OrderedDict()
         self._clock = clock
         self._sleep = sleep
         self._ignored_logged: set[str] = set()
@@ -69,7 +99,7 @@ class Limiter:
     @property
     def state(self) -> LimiterState:
         """A snapshot of the whole state (for inspection; the call path never builds it)."""
-        return LimiterState(dict(self._buckets), dict(self._observed))
+        return LimiterState(dict(self._buckets), {k: _observed(rec) for k, rec in self._observed.items()})
 
     def needs_tokens(self, provider: str, model: str) -> bool:
         """Whether a request's token count matters to this limiter now: a tokens-per-minute rule of the
@@ -83,9 +113,11 @@ class Limiter:
         if not observed:
             return False
         for key in ((provider, model), (provider, None)):
-            o = observed.get(key)
-            if o is not None and o.tokens is not None and self._clock() < o.tokens.reset_at:
-                return True
+            rec = observed.get(key)
+            if rec is not None:
+                tk = rec[1]
+                if tk is not None and self._clock() < tk[_RESET]:  # type: ignore[operator]
+                    return True
         return False
 
     def token_headroom(self, provider: str, model: str) -> float | None:
@@ -97,33 +129,109 @@ class Limiter:
         for r in self.rules:
             if r.provider == provider and r.tokens_per_minute is not None and (r.model is None or r.model == model):
                 return None
-        room = float("inf")
+        room = _INF
         observed = self._observed
         if observed:
             now = self._clock()
             for key in ((provider, model), (provider, None)):
-                o = observed.get(key)
-                if o is not None and o.tokens is not None and now < o.tokens.reset_at:
-                    room = min(room, o.tokens.remaining)
+                if key in observed:  # ``in`` + subscript: no method calls on the per-request path
+                    tk = observed[key][1]
+                    if tk is not None and now < tk[_RESET]:  # type: ignore[operator]
+                        rem: float = tk[_REM]  # type: ignore[assignment]
+                        if rem < room:  # ``min(room, rem)``: the first of equals, as ``min`` keeps
+                            room = rem
         return room
 
-    def _take(self, provider: str, model: str, tokens: int) -> Decision:
+    def decide(self, provider: str, model: str, tokens: int) -> Decision:
+        """Take one request of ``tokens`` tokens now (``Granted``), or say how long to wait or that it
+        can never fit; never sleeps (:meth:`wait_turn` does). This process's state only: with a shared
+        store, use :meth:`wait_turn`.
+
+        Without rules of the caller's this is :func:`~interlingua.core.ratelimit.acquire` over the
+        provider's windows, inline (``Window.wait_for`` in the same float operations) and spending in
+        place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call); the property
+        ``test_fast_path_decides_as_acquire`` holds it to the pure machine."""
+        if self.rules:
+            return self._take_ruled(provider, model, tokens)
         observed = self._observed
-        if not self.rules and not observed:
+        if not observed:
             return _GRANTED  # no limit of the caller's and none reported yet: the common case
+        now = self._clock()
+        k1: Key = (provider, model)
+        k2: Key = (provider, None)
+        r1 = observed[k1] if k1 in observed else None  # noqa: SIM401 (no `get` call per request)
+        r2 = observed[k2] if k2 in observed else None  # noqa: SIM401
+        if r1 is None and r2 is None:
+            return _GRANTED
+        need = float(tokens)
+        wait = 0.0
+        for rec in (r1, r2):
+            if rec is None:
+                continue
+            for win, amount in ((rec[0], 1.0), (rec[1], need)):
+                if win is None:
+                    continue
+                rem, reset, limit, at = win
+                assert rem is not None and reset is not None
+                if now >= reset:
+                    continue  # wait_for: 0.0
+                if limit is None or at is None:
+                    w = 0.0 if rem >= amount else reset - now
+                else:
+                    if limit < amount:  # min(amount, limit)
+                        amount = limit
+                    span = reset - at
+                    rate = (limit - rem) / span if span > 0 else 0.0
+                    elapsed = now - at
+                    available = rem + rate * (elapsed if elapsed > 0.0 else 0.0)  # max(0.0, elapsed)
+                    if available >= amount - 1e-9:
+                        continue  # 0.0
+                    if rate > 0:
+                        w = reset - now
+                        more = (amount - available) / rate
+                        if more < w:  # min(reset - now, more)
+                            w = more
+                    else:
+                        w = reset - now
+                if w > wait:  # max(wait, w)
+                    wait = w
+        if wait > 0:
+            return Wait(wait)
+        # granted: spend from every window until its reset; past it the provider's figure says
+        # nothing any more and is dropped (core's ``_spend``)
+        for key, rec in ((k1, r1), (k2, r2)):
+            if rec is None:
+                continue
+            rq, tk = rec
+            if rq is not None:
+                if now >= rq[_RESET]:  # type: ignore[operator]
+                    rec[0] = None
+                else:
+                    rq[_REM] -= 1.0  # type: ignore[operator]
+            if tk is not None:
+                if now >= tk[_RESET]:  # type: ignore[operator]
+                    rec[1] = None
+                else:
+                    tk[_REM] -= need  # type: ignore[operator]
+            observed.move_to_end(key)
+        return _GRANTED
+
+    def _take_ruled(self, provider: str, model: str, tokens: int) -> Decision:
+        # the caller's own buckets: the pure machine over the buckets and the applicable windows
+        observed = self._observed
         mine: dict[Key, Observed] = {}
         if observed:
             scopes: tuple[Key, Key] = ((provider, model), (provider, None))
             for k in scopes:
-                o = observed.get(k)
-                if o is not None:
-                    mine[k] = o
+                rec = observed.get(k)
+                if rec is not None:
+                    mine[k] = _observed(rec)
         view = LimiterState(self._buckets, mine)
         new, decision = acquire(view, self.rules, provider, model, tokens=tokens, now=self._clock())
         if new is not view:
             self._buckets = new.buckets
             for k, o in new.observed.items():
-                observed[k] = o
+                observed[k] = _record(o)
                 observed.move_to_end(k)
         return decision
 
@@ -138,7 +246,7 @@ class Limiter:
         waited = 0.0
         while True:
             if self._store is None:
-                decision = self._take(provider, model, tokens)
+                decision = self.decide(provider, model, tokens)
             else:  # hook: redis (one round trip; bounded by what remains of the call's deadline)
                 left = None if max_wait is None else max_wait - waited
                 decision = await self._store.rate_acquire(self.rules, provider, model, tokens, timeout=left)
@@ -181,8 +289,17 @@ class Limiter:
             self._log_ignored(provider, seen.ignored)
             if seen.requests is None and seen.tokens is None:
                 return
+        r, t = seen.requests, seen.tokens  # _record, inline (one reply, one record; issue 19)
+        rec: _Record = [
+            None if r is None else [r.remaining, r.reset_at, r.limit, r.observed_at],
+            None if t is None else [t.remaining, t.reset_at, t.limit, t.observed_at],
+        ]
         observed = self._observed
-        observed[(provider, model)] = seen
-        observed.move_to_end((provider, model))
-        if len(observed) > self.max_keys:
-            observed.popitem(last=False)
+        key = (provider, model)
+        if key in observed:  # replaced: the size is unchanged, the key becomes the newest
+            observed[key] = rec
+            observed.move_to_end(key)
+        else:  # a new key is inserted newest already; only then can the LRU outgrow its bound
+            observed[key] = rec
+            if len(observed) > self.max_keys:
+                observed.popitem(last=False)

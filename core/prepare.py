@@ -75,8 +75,9 @@ class Prepared(msgspec.Struct, frozen=True):
 
 
 # Model string -> (ref, dialect, row): pure, and the same few strings recur on every call, so they
-# are resolved once (bounded: strings past the bound are resolved afresh each time). Registering a
-# row at run time clears it.
+# are resolved once. Bounded: cleared when full, so a process that once saw many distinct strings
+# (a sweep over models) memoises its usual ones again rather than resolving them afresh for ever.
+# Registering a row at run time clears it.
 _RESOLVED: dict[str, Success[tuple[ModelRef, Dialect[Any], ProviderSpec]]] = {}
 _RESOLVED_MAX = 1024
 _LISTENERS.append(_RESOLVED.clear)
@@ -98,8 +99,9 @@ def resolve(model: str) -> Result[tuple[ModelRef, Dialect[Any], ProviderSpec], L
     if spec is None:  # pragma: no cover - get_dialect found a row
         return Failure(LlmError(kind=ErrorKind.INVALID_MODEL, message=f"unknown provider {ref.provider!r}"))
     found = Success((ref, dialect.unwrap(), spec))
-    if len(_RESOLVED) < _RESOLVED_MAX:
-        _RESOLVED[model] = found
+    if len(_RESOLVED) >= _RESOLVED_MAX:
+        _RESOLVED.clear()
+    _RESOLVED[model] = found
     return found
 
 

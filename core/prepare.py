@@ -29,7 +29,6 @@ from .errors import ErrorKind, LlmError
 from .models import ModelRef, parse_model
 from .registry import _LISTENERS, ProviderSpec, get_dialect, get_spec
 from .schema import ChatRequest, Message, ModelInfo, ReasoningConfig, ResponseFormat, ToolChoice, ToolSpec
-from .shared import NON_EMPTY
 from .validate import request_problem
 
 __all__ = ["ChatOptions", "Messages", "Prepared", "build_request", "fill_max_tokens", "prepare", "resolve"]
@@ -201,10 +200,7 @@ def prepare_call(
     if problem is not None:
         return problem
     if spec.requires_max_tokens:
-        filled = fill_max_tokens(req, spec, info)
-        if NON_EMPTY[0] is req:  # the same messages: still known non-empty
-            NON_EMPTY[0] = filled
-        req = filled
+        req = fill_max_tokens(req, spec, info)
     return Prepared(ref, dialect, spec, req, cfg, info)
 
 

@@ -13,7 +13,7 @@ b'{"model":"m","logprobs":true}'
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -22,7 +22,7 @@ from returns.result import Failure, Result, Success
 from ._version import __version__
 from .dialect import ProviderConfig, check_base_url, invalid_request
 from .errors import LlmError
-from .schema import ChatChunk, ChatRequest, ChatResponse, ImagePart, Message, Role, TextPart, Usage
+from .schema import ChatChunk, ChatRequest, ChatResponse, ImagePart, Role, TextPart, Usage
 from .secret import Secret
 
 __all__ = [
@@ -290,35 +290,19 @@ def conversation_problem(req: ChatRequest) -> str | None:
     >>> conversation_problem(ChatRequest(model="m", messages=(Message.user(""), Message.system("  "))))
     'the conversation is empty: no message has any content'
     """
-    if req is NON_EMPTY[0]:
-        return None
     if not req.messages:
         return "messages must not be empty"
-    if not _any_content(req.messages):
-        return "the conversation is empty: no message has any content"
-    if type(req.messages) is tuple:
-        NON_EMPTY[0] = req
-    return None
-
-
-# The last request found non-empty: the client validates a request and then its dialect checks it
-# again before encoding (each attempt), so the second look is an identity test (issue 19). Only a
-# request whose messages are a tuple is kept (frozen all the way down: the answer cannot change).
-NON_EMPTY: list[ChatRequest | None] = [None]
-
-
-def _any_content(messages: Sequence[Message]) -> bool:
-    for m in messages:
+    for m in req.messages:
         if m.tool_calls or m.role is Role.TOOL:
-            return True
+            return None
         if isinstance(m.content, str):
             if m.content.strip():
-                return True
+                return None
             continue
         for p in m.content:
             if isinstance(p, ImagePart) or (isinstance(p, TextPart) and p.text.strip()):
-                return True
-    return False
+                return None
+    return "the conversation is empty: no message has any content"
 
 
 def refuse_empty(provider: str, req: ChatRequest) -> Failure[LlmError] | None:

@@ -21,7 +21,7 @@ from returns.result import Failure, Result, Success
 from .errors import ErrorKind, LlmError
 from .registry import SPECS, ProviderRules
 from .schema import ChatRequest, ImagePart, Message, ModelInfo, Role, ToolSpec
-from .shared import NON_EMPTY, conversation_problem, refused_option
+from .shared import conversation_problem, refused_option
 
 __all__ = ["PROVIDER_RULES", "ProviderRules", "request_problem", "validate_request"]
 
@@ -109,11 +109,7 @@ def _plain_conversation(req: ChatRequest, rules: ProviderRules) -> bool:
             seen_other = True
         if not has_content and m.content.strip():
             has_content = True
-    if not (seen_other and has_content):
-        return False
-    if type(req.messages) is tuple:  # the dialect's own emptiness check is then an identity test
-        NON_EMPTY[0] = req
-    return True
+    return seen_other and has_content
 
 
 Rule = Callable[[ChatRequest, str, ProviderRules, "ModelInfo | None"], "str | None"]

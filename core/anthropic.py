@@ -58,6 +58,7 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import sse
+from ._memo import remember
 from ._pieces import Pieces
 from .dialect import (
     DECODE_ERRORS,
@@ -355,7 +356,6 @@ def _no_known_limit(model: str) -> int | None:
 # on every request (issue 19). The entry holds the dialect and the config, so their ids stay theirs
 # while cached (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
 _ADDRESSED: dict[tuple[int, int, str, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
-_ADDRESSED_MAX = 256
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -435,9 +435,7 @@ class AnthropicDialect:
         key = (id(self), id(cfg), base, path, stream)
         hit = _ADDRESSED.get(key)
         if hit is None or hit[0] is not self or hit[1] is not cfg:
-            if len(_ADDRESSED) >= _ADDRESSED_MAX:
-                _ADDRESSED.clear()
-            hit = _ADDRESSED[key] = (self, cfg, join_url(base, path), self._headers(cfg, stream))
+            hit = remember(_ADDRESSED, key, (self, cfg, join_url(base, path), self._headers(cfg, stream)))
         return HttpRequest("POST", hit[2], hit[3], raw)
 
     def _headers(self, cfg: ProviderConfig, stream: bool) -> Headers:

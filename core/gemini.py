@@ -62,6 +62,7 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import sse
+from ._memo import remember
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -357,7 +358,6 @@ def strip_model(model: str) -> str:
 # checks is kept; the entry holds the dialect and the config, so their ids stay theirs while cached
 # (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
 _ADDRESSED: dict[tuple[int, int, str, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
-_ADDRESSED_MAX = 256
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -433,9 +433,7 @@ class GeminiDialect:
         if type(addressed) is Failure:
             return addressed
         url, headers = addressed.unwrap()
-        if len(_ADDRESSED) >= _ADDRESSED_MAX:
-            _ADDRESSED.clear()
-        _ADDRESSED[key] = (self, cfg, url, headers)
+        remember(_ADDRESSED, key, (self, cfg, url, headers))
         return Success(HttpRequest("POST", url, headers, raw))
 
     def _address(self, cfg: ProviderConfig, model: str, method: str, sse_accept: bool) -> Result[tuple[str, Headers], LlmError]:

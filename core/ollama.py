@@ -60,6 +60,7 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import ndjson
+from ._memo import remember
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -415,7 +416,6 @@ def _image_base64(p: ImagePart) -> str:
 # on every request (issue 19). The entry holds the dialect and the config, so their ids stay theirs
 # while cached (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
 _ADDRESSED: dict[tuple[int, int, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
-_ADDRESSED_MAX = 256
 
 
 def _headers(cfg: ProviderConfig, accept: str) -> Headers:
@@ -589,10 +589,8 @@ class OllamaDialect:
         key = (id(self), id(cfg), root, stream)
         hit = _ADDRESSED.get(key)
         if hit is None or hit[0] is not self or hit[1] is not cfg:
-            if len(_ADDRESSED) >= _ADDRESSED_MAX:
-                _ADDRESSED.clear()
             accept = "application/x-ndjson" if stream else "application/json"
-            hit = _ADDRESSED[key] = (self, cfg, join_url(root, self.chat_path), _headers(cfg, accept))
+            hit = remember(_ADDRESSED, key, (self, cfg, join_url(root, self.chat_path), _headers(cfg, accept)))
         return Success(HttpRequest("POST", hit[2], hit[3], raw))
 
     def encode_list_models(self, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:

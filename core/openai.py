@@ -25,6 +25,7 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import sse
+from ._memo import remember
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -347,7 +348,6 @@ def _default_url(d: OpenAIDialect, base: str, model: str, cfg: ProviderConfig) -
 # entry holds the dialect and the config, so their ids stay theirs while cached (``is`` confirms a
 # hit). Headers are immutable and shared. Bounded: cleared when full.
 _ADDRESSED: dict[tuple[int, int, str, bool], tuple[Any, ProviderConfig, str, str, Headers, bool]] = {}
-_ADDRESSED_MAX = 256
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -389,9 +389,7 @@ class OpenAIDialect:
             base, model = addressed.unwrap()
             url, headers = self.url_for(self, base, model, cfg), self._headers(cfg, stream)
             explicit = self.prompt_cache_routing and explicit_breakpoints(model)
-            if len(_ADDRESSED) >= _ADDRESSED_MAX:
-                _ADDRESSED.clear()
-            _ADDRESSED[key] = (self, cfg, model, url, headers, explicit)
+            remember(_ADDRESSED, key, (self, cfg, model, url, headers, explicit))
         messages: list[_WMessage] = []
         for m in req.messages:
             wm = _encode_message(m, explicit)

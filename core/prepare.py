@@ -23,6 +23,7 @@ from typing import Any, TypedDict
 import msgspec
 from returns.result import Failure, Result, Success
 
+from ._memo import remember
 from .catalog import Catalog, default_catalog
 from .dialect import Dialect, ProviderConfig
 from .errors import ErrorKind, LlmError
@@ -97,11 +98,7 @@ def resolve(model: str) -> Result[tuple[ModelRef, Dialect[Any], ProviderSpec], L
     spec = get_spec(ref.provider)
     if spec is None:  # pragma: no cover - get_dialect found a row
         return Failure(LlmError(kind=ErrorKind.INVALID_MODEL, message=f"unknown provider {ref.provider!r}"))
-    found = Success((ref, dialect.unwrap(), spec))
-    if len(_RESOLVED) >= _RESOLVED_MAX:
-        _RESOLVED.clear()
-    _RESOLVED[model] = found
-    return found
+    return remember(_RESOLVED, model, Success((ref, dialect.unwrap(), spec)), bound=_RESOLVED_MAX)
 
 
 def build_request(

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 
 import msgspec
 
+from ._memo import remember
 from .budget import RateLimit
 from .http import Headers
 
@@ -343,13 +344,7 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     h: dict[str, str] | None = None
     reported = False
     for k, v in items:
-        if k in lower:
-            name = lower[k]
-        else:
-            name = k.lower()
-            if len(lower) >= _LOWER_MAX:
-                lower.clear()
-            lower[k] = name
+        name = lower[k] if k in lower else remember(lower, k, k.lower(), bound=_LOWER_MAX)
         if name in _NAMES:
             if h is None:
                 h = {}

@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from returns.result import Failure, Result, Success
 
+from ._memo import remember
 from ._version import __version__
 from .dialect import ProviderConfig, check_base_url, invalid_request
 from .errors import LlmError
@@ -258,7 +259,6 @@ def config_problem(cfg: ProviderConfig) -> str | None:
 # The entry holds ``cfg`` itself, so its id cannot be reused by another config while it is cached;
 # ``is`` confirms the hit. Bounded: cleared when full.
 _PREFLIGHT: dict[tuple[str, int, str], tuple[ProviderConfig, Result[str, LlmError]]] = {}
-_PREFLIGHT_MAX = 256
 
 
 def preflight(provider: str, cfg: ProviderConfig, base_url: str) -> Result[str, LlmError]:
@@ -271,10 +271,7 @@ def preflight(provider: str, cfg: ProviderConfig, base_url: str) -> Result[str, 
         return hit[1]
     problem = config_problem(cfg)
     verdict = invalid_request(provider, problem) if problem is not None else check_base_url(provider, base_url, cfg.allow_insecure_http)
-    if len(_PREFLIGHT) >= _PREFLIGHT_MAX:
-        _PREFLIGHT.clear()
-    _PREFLIGHT[key] = (cfg, verdict)
-    return verdict
+    return remember(_PREFLIGHT, key, (cfg, verdict))[1]
 
 
 # -- the conversation --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import yarl
 from returns.result import Failure, Result, Success
 
 from interlingua.core import ErrorKind, Headers, HttpRequest, HttpResponse, LlmError
+from interlingua.core._memo import remember
 
 __all__ = ["EXCEPTION_KINDS", "AiohttpTransport", "StreamItem", "Timeouts", "Transport", "map_exception", "never_sent"]
 
@@ -135,10 +136,7 @@ class _Urls(dict[str, yarl.URL]):
     (regex check + yarl) costs more per request than the rest of the transport's own work."""
 
     def __missing__(self, url: str) -> yarl.URL:
-        if len(self) >= 256:
-            self.clear()
-        parsed = self[url] = _url(url)
-        return parsed
+        return remember(self, url, _url(url))
 
 
 class _Deadlines:

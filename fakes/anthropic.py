@@ -36,6 +36,8 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
+from interlingua.core._memo import remember
+
 from ._content import SCRIPTED, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._jsonenc import compact
@@ -629,10 +631,7 @@ async def messages(call: Call) -> web.StreamResponse:
     request, fault = call.request, call.fault
     prep = _PREPARED.get(call.raw)
     if prep is None:
-        prep = _prepare(call.json)
-        if len(_PREPARED) >= _PREPARED_MAX:
-            _PREPARED.clear()
-        _PREPARED[call.raw] = prep
+        prep = remember(_PREPARED, call.raw, _prepare(call.json), bound=_PREPARED_MAX)
     if prep.invalid is not None:
         return _error(*prep.invalid)
     body, model, prompt, seed = prep.body, prep.model, prep.prompt, prep.seed
@@ -658,9 +657,7 @@ async def messages(call: Call) -> web.StreamResponse:
     if frames is None:
         frames = stream_frames(mid, model, blocks, reason, stop_sequence, usage)
         if fkey:
-            if len(_FRAMES) >= _FRAMES_MAX:
-                _FRAMES.clear()
-            _FRAMES[fkey] = frames
+            remember(_FRAMES, fkey, frames, bound=_FRAMES_MAX)
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
                              error_frame=stream_error_frame, headers=headers)
 

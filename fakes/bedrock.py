@@ -40,6 +40,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from interlingua.core._memo import remember
+
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._jsonenc import compact_utf8, dumps
@@ -472,10 +474,7 @@ async def _handle(call: Call) -> web.StreamResponse:
         invalid = _validate(call.json)
         if invalid is not None:
             return invalid
-        prep = _prepare(call.json, model)
-        if len(_PREPARED) >= _PREPARED_MAX:
-            _PREPARED.clear()
-        _PREPARED[pkey] = prep
+        prep = remember(_PREPARED, pkey, _prepare(call.json, model), bound=_PREPARED_MAX)
     body = prep.body
     if not _MODEL_ID.match(model):
         return _error(400, "ValidationException", "The provided model identifier is invalid.")
@@ -521,9 +520,7 @@ async def _handle(call: Call) -> web.StreamResponse:
     if frames is None:
         frames = _stream_frames(d, usage, metrics, stop_reason, signature, tool_id, args)
         if fkey:
-            if len(_FRAMES) >= _FRAMES_MAX:
-                _FRAMES.clear()
-            _FRAMES[fkey] = frames
+            remember(_FRAMES, fkey, frames, bound=_FRAMES_MAX)
     if fault is not None and fault.name == "malformed":
         # The shared writer's "malformed" is text; a binary stream is corrupted the binary way:
         # the second frame's payload is flipped, so its message CRC no longer matches.

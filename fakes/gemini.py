@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
+from interlingua.core._memo import remember
+
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._jsonenc import compact
@@ -478,10 +480,7 @@ async def model_method(call: Call) -> web.StreamResponse:
         if invalid is not None:
             return invalid
         if method != "countTokens":
-            prep = _prepare(body)
-            if len(_PREPARED) >= _PREPARED_MAX:
-                _PREPARED.clear()
-            _PREPARED[key] = prep
+            prep = remember(_PREPARED, key, _prepare(body), bound=_PREPARED_MAX)
     if not _known(model, request):
         return _not_found(model, version, method)
     if prep is None:  # countTokens
@@ -510,9 +509,7 @@ async def model_method(call: Call) -> web.StreamResponse:
     if frames is None:
         frames = stream_frames(model, d, prompt_tokens, response_id, thinking=thinking, cached=cached)
         if fkey:
-            if len(_FRAMES) >= _FRAMES_MAX:
-                _FRAMES.clear()
-            _FRAMES[fkey] = frames
+            remember(_FRAMES, fkey, frames, bound=_FRAMES_MAX)
     if request.query.get("alt") != "sse":
         # Without alt=sse the API streams one JSON array of the same response objects.
         objs = [f[len(b"data: "):].strip() for f in frames]

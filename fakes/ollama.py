@@ -34,6 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
+from interlingua.core._memo import remember
+
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
 from ._jsonenc import compact, compact_utf8
@@ -246,10 +248,7 @@ def _lines_for(raw: bytes, created_at: str, model: str, d: Decision, tcall: dict
     template = _TEMPLATES.get(raw)
     if template is None:
         pieces = [line.partition(_AT) for line in stream_lines(model, _AT_TEXT, d, tcall, prompt_tokens, eval_tokens)]
-        template = [(head, tail) for head, _, tail in pieces]
-        if len(_TEMPLATES) >= _TEMPLATES_MAX:
-            _TEMPLATES.clear()
-        _TEMPLATES[raw] = template
+        template = remember(_TEMPLATES, raw, [(head, tail) for head, _, tail in pieces], bound=_TEMPLATES_MAX)
     at = created_at.encode()
     return [head + at + tail for head, tail in template]
 

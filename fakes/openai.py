@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
+from interlingua.core._memo import remember
 from interlingua.core.tokens import get_encoding
 
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
@@ -693,10 +694,7 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
     key = (flavour.name, model, call.raw)
     prep = _PREPARED.get(key)
     if prep is None:
-        prep = _prepare(call.json, flavour, model)
-        if len(_PREPARED) >= _PREPARED_MAX:
-            _PREPARED.clear()
-        _PREPARED[key] = prep
+        prep = remember(_PREPARED, key, _prepare(call.json, flavour, model), bound=_PREPARED_MAX)
     if prep.problem is not None:
         return flavour.invalid(*prep.problem)
     body, model, mode = prep.body, prep.model, prep.mode
@@ -747,9 +745,7 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
         frames = stream_frames(cid, created, model, d, tcall, usage, include_usage=include_usage, reasoning=shown,
                                extras=extras, top_logprobs=top)
         if fkey:
-            if len(_FRAMES) >= _FRAMES_MAX:
-                _FRAMES.clear()
-            _FRAMES[fkey] = frames
+            remember(_FRAMES, fkey, frames, bound=_FRAMES_MAX)
     return await send_stream(request, frames, content_type="text/event-stream; charset=utf-8", fault=fault,
                              error_frame=call.spec.stream_error_frame, headers=headers)
 

@@ -101,25 +101,6 @@ class Limiter:
         """A snapshot of the whole state (for inspection; the call path never builds it)."""
         return LimiterState(dict(self._buckets), {k: _observed(rec) for k, rec in self._observed.items()})
 
-    def needs_tokens(self, provider: str, model: str) -> bool:
-        """Whether a request's token count matters to this limiter now: a tokens-per-minute rule of the
-        caller's for ``provider``, or a token window the provider reported that has not reset yet."""
-        if self._store is not None:
-            return True  # the windows live in the shared store: count, as the other workers do
-        for r in self.rules:
-            if r.provider == provider and r.tokens_per_minute is not None and (r.model is None or r.model == model):
-                return True
-        observed = self._observed
-        if not observed:
-            return False
-        for key in ((provider, model), (provider, None)):
-            rec = observed.get(key)
-            if rec is not None:
-                tk = rec[1]
-                if tk is not None and self._clock() < tk[_RESET]:  # type: ignore[operator]
-                    return True
-        return False
-
     def token_headroom(self, provider: str, model: str) -> float | None:
         """The fewest tokens any window the provider reported for ``provider``/``model`` still has
         (``inf`` when none is in force), counting this process's own sends since; ``None`` when a
@@ -289,11 +270,7 @@ class Limiter:
             self._log_ignored(provider, seen.ignored)
             if seen.requests is None and seen.tokens is None:
                 return
-        r, t = seen.requests, seen.tokens  # _record, inline (one reply, one record; issue 19)
-        rec: _Record = [
-            None if r is None else [r.remaining, r.reset_at, r.limit, r.observed_at],
-            None if t is None else [t.remaining, t.reset_at, t.limit, t.observed_at],
-        ]
+        rec = _record(seen)
         observed = self._observed
         key = (provider, model)
         if key in observed:  # replaced: the size is unchanged, the key becomes the newest

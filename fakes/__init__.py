@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._faults import FAULT_HEADER, Fault, parse_fault
-    from ._server import DEFAULT_API_KEY, FakeServer, FakeSpec, FakeState, RecordedRequest, build_app, serve
+    from ._server import (
+        DEFAULT_API_KEY,
+        FakeServer,
+        FakeSpec,
+        FakeState,
+        RecordedRequest,
+        build_app,
+        serve,
+        serve_in_thread,
+    )
 
     SPECS: tuple[FakeSpec, ...]
 
@@ -39,6 +48,7 @@ __all__ = [
     "build_app",
     "parse_fault",
     "serve",
+    "serve_in_thread",
 ]
 
 _FROM: dict[str, str] = {
@@ -52,6 +62,7 @@ _FROM: dict[str, str] = {
     "RecordedRequest": "._server",
     "build_app": "._server",
     "serve": "._server",
+    "serve_in_thread": "._server",
 }
 
 # Every provider's fake, in one table (module names; each module has a SPEC); serve() gives each its

@@ -13,7 +13,8 @@ import collections
 import contextlib
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -520,6 +521,31 @@ async def serve(
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
+
+
+@contextlib.contextmanager
+def serve_in_thread(host: str = "127.0.0.1", port: int = 0, *, api_key: str = DEFAULT_API_KEY) -> Iterator[FakeServer]:
+    """:func:`serve` on a background thread with its own event loop, for synchronous code and SDKs:
+    the block runs while the fakes listen; leaving it stops them and joins the thread."""
+    started: dict[str, Any] = {}
+    ready = threading.Event()
+
+    async def main() -> None:
+        started["stop"] = stop = asyncio.Event()
+        async with serve(host, port, api_key=api_key) as server:
+            started["server"], started["loop"] = server, asyncio.get_running_loop()
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), name="interlingua-fakes", daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the fakes did not start within 30 s")
+    try:
+        yield started["server"]
+    finally:
+        started["loop"].call_soon_threadsafe(started["stop"].set)
+        thread.join(10)
 
 
 def run_forever(host: str, port: int, api_key: str = DEFAULT_API_KEY, ready: Callable[[FakeServer], Awaitable[None] | None] | None = None) -> None:

@@ -22,8 +22,6 @@ imports nothing heavy: the fakes (aiohttp, the tokenizer) load only when a test 
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -125,27 +123,7 @@ except ImportError:  # pragma: no cover - pytest-asyncio is what runs async test
 @pytest.fixture
 def fake_llm_sync() -> Iterator[FakeLlm]:
     """The fakes on a background thread with their own event loop, for synchronous tests/SDKs."""
-    started: dict[str, Any] = {}
-    ready = threading.Event()
-    stop: asyncio.Event | None = None
+    from ._server import serve_in_thread
 
-    from ._server import serve
-
-    async def main() -> None:
-        nonlocal stop
-        stop = asyncio.Event()
-        async with serve() as server:
-            started["server"] = server
-            started["loop"] = asyncio.get_running_loop()
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), name="interlingua-fakes", daemon=True)
-    thread.start()
-    if not ready.wait(30):
-        raise RuntimeError("the fakes did not start within 30 s")
-    try:
-        yield FakeLlm(started["server"])
-    finally:
-        started["loop"].call_soon_threadsafe(stop.set)  # type: ignore[union-attr]
-        thread.join(10)
+    with serve_in_thread() as server:
+        yield FakeLlm(server)

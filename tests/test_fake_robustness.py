@@ -3,10 +3,8 @@ and the provider's own error body (hypothesis property tests over real loopback 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,30 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interlingua.fakes import FakeServer, serve
+from interlingua.fakes import FakeServer, serve_in_thread
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[FakeServer]:
     """The fakes on a background thread for the module (hypothesis runs many examples per test)."""
-    box: dict[str, Any] = {}
-    ready = threading.Event()
-
-    async def main() -> None:
-        box["stop"] = asyncio.Event()
-        async with serve() as server:
-            box["server"], box["loop"] = server, asyncio.get_running_loop()
-            ready.set()
-            await box["stop"].wait()
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        yield box["server"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(10)
+    with serve_in_thread() as server:
+        yield server
 
 
 def _openai_shape(r: httpx.Response) -> bool:

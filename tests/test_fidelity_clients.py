@@ -8,9 +8,7 @@ while streaming, which would starve a server on the same loop.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +26,7 @@ import anthropic  # noqa: E402
 import ollama  # noqa: E402
 import openai  # noqa: E402
 
-from interlingua.fakes import FakeServer, serve  # noqa: E402
+from interlingua.fakes import FakeServer, serve_in_thread  # noqa: E402
 from interlingua.fakes.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402
 
 pytestmark = pytest.mark.fidelity
@@ -41,24 +39,8 @@ TOOL = {"type": "function", "function": {"name": "get_weather", "description": "
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeServer]:
     """The fakes on their own thread and loop for the module."""
-    box: dict[str, Any] = {}
-    ready = threading.Event()
-
-    async def main() -> None:
-        box["stop"] = asyncio.Event()
-        async with serve() as server:
-            box["server"], box["loop"] = server, asyncio.get_running_loop()
-            ready.set()
-            await box["stop"].wait()
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        yield box["server"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(10)
+    with serve_in_thread() as server:
+        yield server
 
 
 # -- LiteLLM -------------------------------------------------------------------------------------------

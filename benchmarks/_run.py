@@ -161,17 +161,25 @@ def _env() -> dict[str, str]:
 
 
 class FakeProcess:
-    def __init__(self, max_seconds: float) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._fakeproc", "--max-seconds", str(max_seconds)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=_env(), text=True,
-        )
+    """``benchmarks._fakeproc`` in its own process (``--profile``/``--canned`` passed through),
+    stopped by closing its stdin."""
+
+    def __init__(self, max_seconds: float, profile: str | None = None, canned: bool = False) -> None:
+        cmd = [sys.executable, "-m", "benchmarks._fakeproc", "--max-seconds", str(max_seconds)]
+        if profile:
+            cmd += ["--profile", profile]
+        if canned:
+            cmd += ["--canned"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=_env(), text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
             self.close()
             raise RuntimeError("the fake server process did not start")
         self.info: dict[str, Any] = json.loads(line)
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.proc.pid, sig)
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -28,49 +28,18 @@ import json
 import os
 import pstats
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from ._run import PROVIDERS, Notes, _child, _env, scenarios
+from ._run import PROVIDERS, FakeProcess, Notes, _child, scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 CONC = 32
 WARMUP = 64
 
 
-class _Fake:
-    """``benchmarks._fakeproc`` in its own process, stopped by closing its stdin."""
-
-    def __init__(self, max_seconds: float, profile: str | None, canned: bool = False) -> None:
-        cmd = [sys.executable, "-m", "benchmarks._fakeproc", "--max-seconds", str(max_seconds)]
-        if profile:
-            cmd += ["--profile", profile]
-        if canned:
-            cmd += ["--canned"]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=_env(), text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            self.close()
-            raise RuntimeError("the fake server process did not start")
-        self.info: dict[str, Any] = json.loads(line)
-
-    def signal(self, sig: int) -> None:
-        os.kill(self.proc.pid, sig)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def _user_system(pid: int) -> tuple[float, float]:
@@ -81,7 +50,7 @@ def _user_system(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def _scenario(fake: _Fake, provider: str) -> Any:
+def _scenario(fake: FakeProcess, provider: str) -> Any:
     """The benchmark's scenario for ``provider``, pointing at this fake's ports."""
     found = scenarios(fake.info, [provider], Notes())
     if not found:
@@ -89,7 +58,7 @@ def _scenario(fake: _Fake, provider: str) -> Any:
     return found[0]
 
 
-def _load(fake: _Fake, provider: str, mode: str, seconds: float, n: int) -> dict[str, Any]:
+def _load(fake: FakeProcess, provider: str, mode: str, seconds: float, n: int) -> dict[str, Any]:
     """One floor-client run at concurrency 32 (warm-up untimed), as ``_clients`` reports it, plus
     ``events``: wire events per stream, counted at concurrency 1 first (``_clients._cell``'s
     ``items += await call()`` loses updates between concurrent lanes, so its c32 item count is low)."""
@@ -107,7 +76,7 @@ def _load(fake: _Fake, provider: str, mode: str, seconds: float, n: int) -> dict
 
 
 def measure(provider: str, mode: str, seconds: float, n: int, canned: bool = False) -> dict[str, Any]:
-    fake = _Fake(max_seconds=seconds * 4 + 120, profile=None, canned=canned)
+    fake = FakeProcess(max_seconds=seconds * 4 + 120, profile=None, canned=canned)
     try:
         u0, s0 = _user_system(fake.info["pid"])
         cell = _load(fake, provider, mode, seconds, n)
@@ -135,7 +104,7 @@ def profile(provider: str, mode: str, seconds: float, n: int, top: int, keep: st
             canned: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "fake.prof")
-        fake = _Fake(max_seconds=seconds * 4 + 120, profile=path, canned=canned)
+        fake = FakeProcess(max_seconds=seconds * 4 + 120, profile=path, canned=canned)
         try:
             fake.signal(signal.SIGUSR1)
             cell = _load(fake, provider, mode, seconds, n)
@@ -173,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--canned", action="store_true",
                    help="aiohttp's floor: the fake replays recorded answers (see benchmarks._fakeproc)")
     args = p.parse_args(argv)
-    probe = _Fake(max_seconds=30, profile=None)
+    probe = FakeProcess(max_seconds=30, profile=None)
     try:
         wanted = [sc.provider for sc in scenarios(probe.info, args.providers.split(","), Notes())]
         loop = probe.info.get("loop")

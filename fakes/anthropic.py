@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import time
 from typing import Any, NamedTuple
@@ -124,15 +125,62 @@ def _error(status: int, type_: str, message: str, headers: dict[str, str] | None
     )
 
 
-def _ratelimit_headers(remaining: int) -> dict[str, str]:
-    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+# The quota the fake reports: an account well inside its limits (Anthropic's usage tier 4 for a
+# Sonnet model: 4,000 requests, 2,000,000 input and 400,000 output tokens a minute), as the real API
+# reports it after this one request. The limits are token buckets that refill continuously, and each
+# ``…-reset`` is "the time when the rate limit will be fully replenished" (RFC 3339, whole seconds):
+# remaining = limit minus this request, reset = when this request's share is back (docs.anthropic.com,
+# "Rate limits" → "Response headers"). ``…-tokens-*`` is the most restrictive of the token limits,
+# here the output one; token counts are rounded to the nearest thousand. The fake does not meter load,
+# so a fuller account is the consistent claim: a tier-1 figure (50 requests a minute) reported as
+# nearly untouched by a server answering thousands of requests a second would make a client that
+# paces by these headers (interlingua does) throttle to a quota the fake never enforces.
+_RPM, _ITPM, _OTPM = 4_000, 2_000_000, 400_000
+
+
+_STAMPS: dict[int, str] = {}
+
+
+def _reset(seconds: float) -> str:
+    at = math.ceil(time.time() + seconds)
+    stamp = _STAMPS.get(at)
+    if stamp is None:  # one strftime per second, not three per response
+        stamp = remember(_STAMPS, at, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)), bound=64)
+    return stamp
+
+
+def _ratelimit_headers(input_tokens: int, output_tokens: int) -> dict[str, str]:
+    requests_reset = _reset(60 / _RPM)
+    input_reset = _reset(60 * input_tokens / _ITPM)
+    output_reset = _reset(60 * output_tokens / _OTPM)
+    output_left = str(round(_OTPM - output_tokens, -3))
     return {
-        "anthropic-ratelimit-requests-limit": "50",
-        "anthropic-ratelimit-requests-remaining": str(remaining),
-        "anthropic-ratelimit-requests-reset": reset,
-        "anthropic-ratelimit-tokens-limit": "40000",
-        "anthropic-ratelimit-tokens-remaining": "40000" if remaining else "0",
-        "anthropic-ratelimit-tokens-reset": reset,
+        "anthropic-ratelimit-requests-limit": str(_RPM),
+        "anthropic-ratelimit-requests-remaining": str(_RPM - 1),
+        "anthropic-ratelimit-requests-reset": requests_reset,
+        "anthropic-ratelimit-input-tokens-limit": str(_ITPM),
+        "anthropic-ratelimit-input-tokens-remaining": str(round(_ITPM - input_tokens, -3)),
+        "anthropic-ratelimit-input-tokens-reset": input_reset,
+        "anthropic-ratelimit-output-tokens-limit": str(_OTPM),
+        "anthropic-ratelimit-output-tokens-remaining": output_left,
+        "anthropic-ratelimit-output-tokens-reset": output_reset,
+        "anthropic-ratelimit-tokens-limit": str(_OTPM),
+        "anthropic-ratelimit-tokens-remaining": output_left,
+        "anthropic-ratelimit-tokens-reset": output_reset,
+    }
+
+
+def _exhausted_headers(retry_after: str) -> dict[str, str]:
+    """A 429's quota: the request bucket is empty until ``retry-after`` has passed."""
+    try:
+        wait = max(float(retry_after), 0.0)
+    except ValueError:
+        wait = 1.0
+    return {
+        "retry-after": retry_after,
+        "anthropic-ratelimit-requests-limit": str(_RPM),
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": _reset(wait),
     }
 
 
@@ -141,7 +189,7 @@ def error_response(status: int, message: str, fault: Fault | None = None) -> web
     type_ = ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
     headers: dict[str, str] = {}
     if status == 429:
-        headers = {"retry-after": fault.retry_after if fault and fault.retry_after else "1", **_ratelimit_headers(0)}
+        headers = _exhausted_headers(fault.retry_after if fault and fault.retry_after else "1")
     return _error(status, type_, _STATUS_MESSAGES.get(type_, message), headers)
 
 
@@ -647,7 +695,7 @@ async def messages(call: Call) -> web.StreamResponse:
     read = min(cached.read, prompt)
     write = min(cached.write, prompt - read)
     usage = _usage(prompt, output, read, write, min(cached.write_1h, write))
-    headers = {"request-id": _request_id(seed), **_ratelimit_headers(49)}
+    headers = {"request-id": _request_id(seed), **_ratelimit_headers(prompt, output)}
     if not body.get("stream"):
         return await send_json(request, message_payload(mid, model, blocks, reason, stop_sequence, usage), fault, headers)
     # The events of an unscripted answer are a function of the body and the usage: built once per

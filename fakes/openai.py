@@ -84,12 +84,30 @@ def _error(status: int, message: str, type_: str = "invalid_request_error", para
     )
 
 
+# The quota the fake reports: an account well inside its limits (usage tier 5 for gpt-4o: 10,000
+# requests and 30,000,000 tokens a minute), as the real API reports it after this one request. The
+# limits refill continuously and ``x-ratelimit-reset-*`` is "the time until the rate limit resets to
+# its initial state" (platform.openai.com, "Rate limits" → "Rate limits in headers"): remaining =
+# limit minus this request, reset = how long this request's share takes to come back. The fake does
+# not meter load, so a fuller account is the consistent claim: a tier-1 figure reported as nearly
+# untouched by a server answering thousands of requests a second would make a client that paces by
+# these headers (interlingua does) throttle to a quota the fake never enforces.
+_RPM, _TPM = 10_000, 30_000_000
+
+
+def _quota_headers(prompt_tokens: int) -> dict[str, str]:
+    return {"x-ratelimit-limit-requests": str(_RPM), "x-ratelimit-remaining-requests": str(_RPM - 1),
+            "x-ratelimit-reset-requests": f"{60_000 // _RPM}ms", "x-ratelimit-limit-tokens": str(_TPM),
+            "x-ratelimit-remaining-tokens": str(max(0, _TPM - prompt_tokens)),
+            "x-ratelimit-reset-tokens": f"{max(1, round(60_000 * prompt_tokens / _TPM))}ms"}
+
+
 def error_response(status: int, message: str, fault: Fault | None = None) -> web.Response:
     """OpenAI's body for a status the fault asked for."""
     headers = {"x-request-id": "req_" + stable_id(status, time.time())}
     if status == 429:
         headers.update({"retry-after": fault.retry_after if fault and fault.retry_after else "1",
-                        "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0",
+                        "x-ratelimit-limit-requests": str(_RPM), "x-ratelimit-remaining-requests": "0",
                         "x-ratelimit-reset-requests": "1s"})
         return _error(429, "Rate limit reached for requests. Please try again in 1s.", "requests",
                       None, "rate_limit_exceeded", headers)
@@ -724,10 +742,7 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
     _prompt_caching(request, flavour, model, body, usage, prompt_tokens, prep.segments)  # cache: marked edit
     shown = d.reasoning if mode == "shown" else ""
     headers = {"x-request-id": "req_" + seed[:16], "openai-processing-ms": "12",
-               "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "499",
-               "x-ratelimit-reset-requests": "120ms", "x-ratelimit-limit-tokens": "30000",
-               "x-ratelimit-remaining-tokens": str(max(0, 30000 - prompt_tokens)),
-               "x-ratelimit-reset-tokens": "2ms"}
+               **_quota_headers(prompt_tokens)}
     top = body.get("top_logprobs") or 0 if body.get("logprobs") else None
     if not body.get("stream"):
         payload = completion_payload(cid, created, model, d, tcall, usage, n=int(body.get("n") or 1),

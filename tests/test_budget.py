@@ -182,7 +182,13 @@ async def test_a_reported_token_window_with_room_needs_no_tokenizer(fake: FakeSe
         room = limiter.token_headroom("openai", "gpt-4o-mini")
         assert room is not None and 0 < room < float("inf")  # the fake reported a token window
         assert counted == []
-        # A prompt whose bound exceeds the room (but fits the 128k window in tokens) must be counted.
+        # A window nearly spent (as a busy account reports it): a prompt whose bound exceeds the room
+        # (but fits the 128k window in tokens) must be counted.
+        limiter.observe("openai", "gpt-4o-mini", {"x-ratelimit-limit-tokens": "30000",
+                                                  "x-ratelimit-remaining-tokens": "20000",
+                                                  "x-ratelimit-reset-tokens": "20s"})
+        room = limiter.token_headroom("openai", "gpt-4o-mini")
+        assert room == 20000
         long = "word " * int(room // 5 + 1)
         assert isinstance(await client.chat("openai:gpt-4o-mini", long, max_tokens=5), Success)
         assert counted == ["openai:gpt-4o-mini"]

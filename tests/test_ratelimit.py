@@ -153,8 +153,8 @@ async def test_oversized_request_is_a_typed_failure(fake: FakeServer) -> None:
 
 
 async def test_client_waits_after_a_429_says_nothing_is_left(fake: FakeServer) -> None:
-    """A 429 whose headers say 0 of 500 requests remain, full again in 1s, makes the next call wait for
-    one request's share of that second (1/500 s), then succeed."""
+    """A 429 whose headers say 0 of 10,000 requests remain, full again in 1s, makes the next call wait
+    for one request's share of that second (1/10,000 s), then succeed."""
     clock = FakeClock()
     async with Client(config_for(fake, retry_enabled=False)) as client:
         client._guard = Guard(Limits(), clock=clock, sleep=clock.sleep)
@@ -165,7 +165,7 @@ async def test_client_waits_after_a_429_says_nothing_is_left(fake: FakeServer) -
         async for _ in client.stream("openai:gpt-4o-mini", "hi"):
             pass
     assert isinstance(second, Success)
-    assert clock.slept == [pytest.approx(1 / 500)]  # x-ratelimit-limit-requests 500, reset "1s"
+    assert clock.slept == [pytest.approx(1 / 10_000)]  # x-ratelimit-limit-requests 10000, reset "1s"
 
 
 async def test_rpm_limit_paces_concurrent_calls(fake: FakeServer) -> None:

@@ -69,6 +69,7 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import eventstream, sigv4
+from ._memo import remember
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -415,26 +416,18 @@ class BedrockDialect:
     ) -> Result[HttpRequest, LlmError]:
         if (empty := refuse_empty(self.name, req)) is not None:
             return empty
-        sigv4_creds = cfg.aws_access_key_id and cfg.aws_secret_access_key
-        if not cfg.api_key and not sigv4_creds:
-            return self._auth_failure(
-                "no credentials for bedrock: pass api_key= (a Bedrock API key) or aws_access_key_id= and "
-                "aws_secret_access_key=, or set AWS_BEARER_TOKEN_BEDROCK or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            )
-        if not cfg.base_url and not cfg.region:
-            return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=self.name, code="missing_region",
-                                    message="no AWS region for bedrock: pass region= or set AWS_REGION"))
-        if not cfg.api_key and not cfg.region:
-            return invalid_request(self.name, "SigV4 needs the AWS region: pass region= or set AWS_REGION")
+        # What depends only on (config, model, stream) — the credential and region checks, the URL
+        # with its quoted model label, the unsigned headers — is built once per such triple (issue 19)
+        key = (id(self), id(cfg), req.model, stream)
+        hit = _ADDRESSED.get(key)
+        if hit is None or hit[0] is not self or hit[1] is not cfg:
+            addressed = self._address(cfg, req.model, stream)
+            if isinstance(addressed, LlmError):
+                return Failure(addressed)
+            hit = remember(_ADDRESSED, key, (self, cfg, *addressed))
+        url, base_headers = hit[2], hit[3]
         if not cfg.api_key and now is None:
             return invalid_request(self.name, "SigV4 signing needs the current time: pass now= to encode_request")
-        if cfg.region and not _REGION.fullmatch(cfg.region):
-            # botocore's rule for a region (a valid host label) before it goes into the host name
-            return invalid_request(self.name, "the AWS region is not a valid region name (letters, digits, '-')")
-        base = cfg.base_url or self.default_base_url.format(region=cfg.region)
-        checked = preflight(self.name, cfg, base)
-        if type(checked) is Failure:
-            return checked
         if req.response_format is not None and req.response_format.type != "text":
             return invalid_request(
                 self.name, "Converse has no response_format; force a tool call with a JSON schema instead"
@@ -448,11 +441,39 @@ class BedrockDialect:
             if type(merged) is Failure:
                 return merged
             raw = merged.unwrap()
-        action = "converse-stream" if stream else "converse"
-        model_id = _model_id(req.model)
+        if cfg.api_key:
+            return Success(HttpRequest("POST", url, base_headers, raw))
+        headers = list(base_headers.items_raw())
+        assert cfg.aws_access_key_id and cfg.aws_secret_access_key and cfg.region and now is not None
+        creds = sigv4.Credentials(cfg.aws_access_key_id, cfg.aws_secret_access_key, cfg.aws_session_token)
+        headers.extend(sigv4.sign("POST", url, headers, raw, creds, cfg.region, self.service, now))
+        return Success(HttpRequest("POST", url, Headers(headers), raw))
+
+    def _address(self, cfg: ProviderConfig, model: str, stream: bool) -> tuple[str, Headers] | LlmError:
+        """The checks and the parts of a request that depend only on the config and the model: the
+        URL and the headers before any SigV4 signature (with a Bedrock API key, all of them)."""
+        sigv4_creds = cfg.aws_access_key_id and cfg.aws_secret_access_key
+        if not cfg.api_key and not sigv4_creds:
+            return self._auth_failure(
+                "no credentials for bedrock: pass api_key= (a Bedrock API key) or aws_access_key_id= and "
+                "aws_secret_access_key=, or set AWS_BEARER_TOKEN_BEDROCK or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+            ).failure()
+        if not cfg.base_url and not cfg.region:
+            return LlmError(kind=ErrorKind.INVALID_REQUEST, provider=self.name, code="missing_region",
+                            message="no AWS region for bedrock: pass region= or set AWS_REGION")
+        if not cfg.api_key and not cfg.region:
+            return invalid_request(self.name, "SigV4 needs the AWS region: pass region= or set AWS_REGION").failure()
+        if cfg.region and not _REGION.fullmatch(cfg.region):
+            # botocore's rule for a region (a valid host label) before it goes into the host name
+            return invalid_request(self.name, "the AWS region is not a valid region name (letters, digits, '-')").failure()
+        base = cfg.base_url or self.default_base_url.format(region=cfg.region)
+        checked = preflight(self.name, cfg, base)
+        if type(checked) is Failure:
+            return checked.failure()
+        model_id = _model_id(model)
         if (problem := model_id_problem(model_id)) is not None:
-            return invalid_request(self.name, problem)
-        url = join_url(base, f"/model/{_quote_label(model_id)}/{action}")
+            return invalid_request(self.name, problem).failure()
+        url = join_url(base, f"/model/{_quote_label(model_id)}/{'converse-stream' if stream else 'converse'}")
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
             ("Accept", "application/vnd.amazon.eventstream" if stream else "application/json"),
@@ -461,11 +482,7 @@ class BedrockDialect:
         ]
         if cfg.api_key:
             headers.append(("Authorization", "Bearer " + cfg.api_key.reveal()))
-        else:
-            assert cfg.aws_access_key_id and cfg.aws_secret_access_key and cfg.region and now is not None
-            creds = sigv4.Credentials(cfg.aws_access_key_id, cfg.aws_secret_access_key, cfg.aws_session_token)
-            headers.extend(sigv4.sign("POST", url, headers, raw, creds, cfg.region, self.service, now))
-        return Success(HttpRequest("POST", url, Headers(headers), raw))
+        return url, Headers(headers)
 
     def _auth_failure(self, message: str) -> Failure[LlmError]:
         return Failure(LlmError(kind=ErrorKind.AUTHENTICATION, message=message, provider=self.name, code="missing_api_key"))
@@ -665,6 +682,8 @@ class BedrockDialect:
 
 
 _MERGED_OPTIONS = frozenset({"additionalModelRequestFields"})
+_ADDRESSED: dict[tuple[int, int, str, bool], tuple[BedrockDialect, ProviderConfig, str, Headers]] = {}
+"""(dialect, config, model, stream) → URL and unsigned headers; bounded, confirmed with ``is`` (core/_memo.py)."""
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 """botocore's ``validate_region_name``: a region becomes part of the host, so it must be one label."""
 

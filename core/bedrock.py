@@ -469,7 +469,8 @@ class BedrockDialect:
         base = cfg.base_url or self.default_base_url.format(region=cfg.region)
         checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
-            return checked.failure()
+            refused: LlmError = checked.failure()
+            return refused
         model_id = _model_id(model)
         if (problem := model_id_problem(model_id)) is not None:
             return invalid_request(self.name, problem).failure()

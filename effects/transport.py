@@ -11,7 +11,7 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiohttp
 import msgspec
@@ -139,24 +139,84 @@ class _Urls(dict[str, yarl.URL]):
         return remember(self, url, _url(url))
 
 
-class _Deadlines:
-    """The first-byte, idle and total limits of one exchange, as asyncio deadlines.
+_INF = float("inf")
+_RESOLUTION = time.get_clock_info("monotonic").resolution
 
-    Each wait on the socket runs under ``asyncio.timeout_at(next deadline)``; a stream's ``yield``
-    never does, so time the caller spends between chunks is not charged to the server (an asyncio
-    timeout held across a ``yield`` would cancel whatever the caller awaits meanwhile).
+
+class _Watchdog:
+    """One timer for the deadlines of every exchange in flight on one event loop.
+
+    An ``asyncio.timeout`` per request allocates a ``Timeout``, a ``TimerHandle`` and a context copy
+    and pushes onto the loop's heap; at concurrency 32 that cost ~60k instructions per request, most
+    of them in the garbage collector (issue 19: aiohttp's own ``ClientTimeout`` costs the same). Here
+    an exchange enters its deadline in a dict; the one timer is armed at the earliest deadline and,
+    when it comes due, expires every exchange past its deadline and re-arms at the next one. A deadline
+    that moves later (a read made progress) touches no timer; one that moves earlier re-arms it.
     """
 
-    __slots__ = ("cm", "last", "loop", "phase", "t", "total_at")
+    __slots__ = ("due", "handle", "loop", "watched")
 
-    def __init__(self, t: Timeouts) -> None:
-        self.loop = asyncio.get_running_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.watched: dict[_Deadlines, None] = {}
+        self.handle: asyncio.TimerHandle | None = None
+        self.due = _INF
+
+    def watch(self, d: _Deadlines, at: float) -> None:
+        self.watched[d] = None
+        if at < self.due:
+            if self.handle is not None:
+                self.handle.cancel()
+            self.due = at
+            self.handle = self.loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self.handle = None
+        self.due = _INF
+        now = self.loop.time() + _RESOLUTION  # the loop runs a timer up to one resolution early
+        nxt = _INF
+        for d in list(self.watched):
+            at = d.at
+            if at <= now:
+                del self.watched[d]
+                d.expire()
+            elif at < nxt:
+                nxt = at
+        if nxt != _INF:
+            self.due = nxt
+            self.handle = self.loop.call_at(nxt, self._fire)
+
+
+class _Deadlines:
+    """The first-byte, idle and total limits of one exchange, kept by the loop's :class:`_Watchdog`.
+
+    The exchange awaits the socket inside its own ``try``; when a deadline passes, the watchdog
+    records which one (``expired``) and cancels the task, and :meth:`settle` turns that cancellation
+    back into a timeout, as ``asyncio.timeout`` would (a cancellation from anywhere else stays one).
+    A stream's ``yield`` is never inside that region, so time the caller spends between chunks is not
+    charged to the server.
+    """
+
+    __slots__ = ("at", "cancelling", "dog", "expired", "last", "loop", "phase", "t", "task", "total_at")
+
+    def __init__(self, t: Timeouts, dogs: _Dogs) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # a transport runs inside a task
+        self.task = task
+        self.loop = loop = task.get_loop()
+        dog = dogs.dog
+        if dog is None or dog.loop is not loop:
+            dog = dogs.dog = _Watchdog(loop)
+        self.dog = dog
         self.t = t
-        now = self.loop.time()
+        self.cancelling = task.cancelling()
+        self.expired: LlmError | None = None
+        now = loop.time()
         self.total_at = None if t.total is None else now + t.total
         self.last = now
         self.phase = "first_byte"
-        self.cm: asyncio.Timeout | None = None
+        self.at = _INF
+        self._set(self._at(t.first_byte))
 
     def _at(self, limit: float | None) -> float | None:
         at = None if limit is None else self.last + limit
@@ -164,43 +224,66 @@ class _Deadlines:
             return self.total_at
         return at
 
-    def first_byte(self) -> asyncio.Timeout:
-        self.cm = asyncio.timeout_at(self._at(self.t.first_byte))
-        return self.cm
+    def _set(self, at: float | None) -> None:
+        if at is None:
+            self.at = _INF
+            self.dog.watched.pop(self, None)
+        elif at < self.at or self not in self.dog.watched:
+            self.at = at
+            self.dog.watch(self, at)
+        else:
+            self.at = at  # later: the armed timer finds it moved when it fires
 
-    def whole(self) -> asyncio.Timeout:
-        """With neither a first-byte nor an idle limit, one total deadline covers the whole exchange
-        (one timer per request instead of one per phase; a timeout is then always the total one)."""
-        self.cm = asyncio.timeout_at(self.total_at)
-        return self.cm
-
-    def idle(self) -> asyncio.Timeout:
+    def idle(self) -> None:
+        """The head arrived: from now on the idle limit (and the total one) applies."""
         self.phase = "idle"
         self.last = self.loop.time()
-        self.cm = asyncio.timeout_at(self._at(self.t.idle))
-        return self.cm
+        self._set(self._at(self.t.idle))
 
-    def reschedule(self) -> None:
-        """Restart the idle clock inside an ``idle()`` block after a read made progress."""
-        self.last = self.loop.time()
-        if self.cm is not None:
-            self.cm.reschedule(self._at(self.t.idle))
+    def progress(self) -> None:
+        """A body read made progress: restart the idle clock."""
+        if self.t.idle is not None:
+            self.last = self.loop.time()
+            self._set(self._at(self.t.idle))
 
-    def total_error(self) -> LlmError:
-        return LlmError(kind=ErrorKind.TIMEOUT, message=f"the exchange exceeded the total timeout of {self.t.total:g}s")
+    def expire(self) -> None:
+        """The watchdog's call: this exchange's deadline passed (it is already out of the watch list)."""
+        self.at = _INF
+        self.expired = self._error()
+        self.task.cancel()
 
-    def error(self, exc: BaseException) -> LlmError:
-        """The timeout that fired, named; aiohttp's own (connect) timeouts go through the table."""
-        if self.cm is None or not self.cm.expired():
-            return map_exception(exc)
+    def settle(self) -> bool:
+        """The exchange left its awaits: stop watching. True when its deadline cancelled the task —
+        that cancellation is withdrawn and the caller reports :attr:`expired` instead."""
+        if self.expired is None:
+            if self.at != _INF:
+                self.dog.watched.pop(self, None)
+                self.at = _INF
+            return False
+        return self.task.uncancel() <= self.cancelling
+
+    def _error(self) -> LlmError:
+        """The limit that passed, named."""
         limit = self.t.first_byte if self.phase == "first_byte" else self.t.idle
         if limit is None or (self.total_at is not None and self.total_at <= self.last + limit):
             return self.total_error()
         what = "no response headers" if self.phase == "first_byte" else "no data"
         return LlmError(kind=ErrorKind.TIMEOUT, message=f"{what} within {limit:g}s ({self.phase} timeout)")
 
+    def total_error(self) -> LlmError:
+        return LlmError(kind=ErrorKind.TIMEOUT, message=f"the exchange exceeded the total timeout of {self.t.total:g}s")
+
     def idle_error(self) -> LlmError:
         return LlmError(kind=ErrorKind.TIMEOUT, message=f"no data within {self.t.idle:g}s (idle timeout)")
+
+
+class _Dogs:
+    """A transport's watchdog, made on first use inside the running loop (a new loop gets a new one)."""
+
+    __slots__ = ("dog",)
+
+    def __init__(self) -> None:
+        self.dog: _Watchdog | None = None
 
 
 class _Expired(Exception):
@@ -218,8 +301,7 @@ class _Watch:
     __slots__ = ("cancelling", "clock", "d", "expired", "handle", "reading", "since", "task")
 
     def __init__(self, d: _Deadlines) -> None:
-        task = asyncio.current_task()
-        assert task is not None  # a transport runs inside a task
+        task = d.task
         self.task, self.d, self.clock = task, d, d.loop.time
         self.cancelling = task.cancelling()
         self.expired: LlmError | None = None
@@ -255,22 +337,15 @@ class _Watch:
 
 
 async def _read_body(resp: aiohttp.ClientResponse, d: _Deadlines | None, max_bytes: int) -> bytes | None:
-    """The whole body, or ``None`` once it passes ``max_bytes`` (the rest is never read). ``d=None``:
-    the caller's deadline already covers the read."""
+    """The whole body, or ``None`` once it passes ``max_bytes`` (the rest is never read). ``d``: the
+    exchange's deadlines, whose idle clock restarts with every read (``None``: nothing to restart)."""
     declared = resp.content_length
     if declared is not None and declared > max_bytes:
         return None
-    if d is None:
-        if declared is not None and "Content-Encoding" not in resp.headers:
-            # A declared, uncompressed length within the limit: aiohttp's parser never delivers
-            # more than it, so one read is bounded (and cheaper than the piecewise loop).
-            return await resp.read()
-        return await _read_pieces(resp, None, max_bytes)
-    async with d.idle():
-        return await _read_pieces(resp, d, max_bytes)
-
-
-async def _read_pieces(resp: aiohttp.ClientResponse, d: _Deadlines | None, max_bytes: int) -> bytes | None:
+    if (d is None or d.t.idle is None) and declared is not None and "Content-Encoding" not in resp.headers:
+        # A declared, uncompressed length within the limit: aiohttp's parser never delivers
+        # more than it, so one read is bounded (and cheaper than the piecewise loop).
+        return await resp.read()
     pieces: list[bytes] = []
     size = 0
     while data := await resp.content.readany():
@@ -279,7 +354,7 @@ async def _read_pieces(resp: aiohttp.ClientResponse, d: _Deadlines | None, max_b
             return None
         pieces.append(data)
         if d is not None:
-            d.reschedule()
+            d.progress()
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
@@ -306,6 +381,7 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._timeout_for: tuple[Timeouts, aiohttp.ClientTimeout] | None = None
         self._urls = _Urls()
+        self._dogs = _Dogs()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -337,43 +413,62 @@ class AiohttpTransport:
         )
 
     async def send(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> Result[HttpResponse, LlmError]:
-        d = _Deadlines(timeouts)
+        d = _Deadlines(timeouts, self._dogs)
         resp: aiohttp.ClientResponse | None = None
-        complete = False
+        complete = timed_out = False
         try:
-            if timeouts.first_byte is None and timeouts.idle is None:
-                async with d.whole():
-                    resp = await self._request(request, timeouts)
+            try:
+                resp = await self._request(request, timeouts)
+                if resp.content.is_eof():
+                    # A small reply usually arrives whole with its head: nothing is left to wait for.
                     body = await _read_body(resp, None, max_bytes)
-            else:
-                async with d.first_byte():
-                    resp = await self._request(request, timeouts)
-                # A small reply usually arrives whole with its head: nothing left to wait for, so no
-                # idle deadline is armed for it.
-                body = await _read_body(resp, None if resp.content.is_eof() else d, max_bytes)
+                else:
+                    d.idle()
+                    body = await _read_body(resp, d, max_bytes)
+            finally:
+                timed_out = d.settle()
             if body is None:
                 return Failure(_too_large(None, max_bytes))
             complete = True
             return Success(HttpResponse(resp.status, Headers(tuple(resp.headers.items())), body, time.time()))
-        except TimeoutError as e:
-            return Failure(d.error(e))
+        except asyncio.CancelledError:
+            if timed_out:
+                return Failure(cast(LlmError, d.expired))
+            raise
         except _EXPECTED as e:
-            return Failure(map_exception(e))
+            return Failure(cast(LlmError, d.expired) if timed_out else map_exception(e))
         finally:
             if resp is not None:
                 # A connection with unread body bytes cannot be reused: close it, never pool it.
                 resp.release() if complete else resp.close()
 
     async def stream(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> AsyncIterator[StreamItem]:
-        d = _Deadlines(timeouts)
+        d = _Deadlines(timeouts, self._dogs)
         resp: aiohttp.ClientResponse | None = None
-        complete = False
+        complete = timed_out = False
         try:
-            async with d.first_byte():
-                resp = await self._request(request, timeouts)
+            error: LlmError | None = None
+            body: bytes | None = b""
+            try:
+                try:
+                    resp = await self._request(request, timeouts)
+                    if not 200 <= resp.status < 300:
+                        d.idle()
+                        body = await _read_body(resp, d, max_bytes)
+                finally:
+                    timed_out = d.settle()
+            except asyncio.CancelledError:
+                if not timed_out:
+                    raise
+                error = d.expired
+            except _EXPECTED as e:
+                error = d.expired if timed_out else map_exception(e)
+            if error is not None:
+                yield error
+                return
+            assert resp is not None
             head = HttpResponse(resp.status, Headers(tuple(resp.headers.items())), b"", time.time())
             if not 200 <= resp.status < 300:
-                body = await _read_body(resp, d, max_bytes)
                 if body is None:
                     yield _too_large(None, max_bytes)
                     return
@@ -411,8 +506,6 @@ class AiohttpTransport:
                 watch.stop()
         except _Expired:
             yield watch.expired or d.total_error()
-        except TimeoutError as e:
-            yield d.error(e)
         except _EXPECTED as e:
             yield map_exception(e)
         finally:

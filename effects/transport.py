@@ -513,6 +513,10 @@ class AiohttpTransport:
                 resp.release() if complete else resp.close()
 
     async def close(self) -> None:
+        dog = self._dogs.dog
+        if dog is not None and dog.handle is not None and not dog.watched:
+            dog.handle.cancel()  # nothing in flight: the armed timer has nothing left to bound
+            dog.handle, dog.due = None, _INF
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None

@@ -167,6 +167,8 @@ async def test_quick_exchanges_leave_nothing_watched(server: TestServer) -> None
         await t.close()
     assert all(r.unwrap().status == 200 for r in results)
     assert _watched(t) == 0
+    dog = t._dogs.dog
+    assert dog is not None and dog.handle is None  # close() dropped the idle timer
 
 
 async def test_a_stream_head_and_an_error_body_are_bounded(server: TestServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -179,16 +180,22 @@ _ollama_line = st.one_of(
 )
 
 
+def _whole_and_by_read(dialect: Any, reads: list[bytes]) -> tuple[tuple[Any, tuple[Any, ...]], tuple[Any, tuple[Any, ...]]]:
+    """(state, events) after one read of all of ``reads``, and after feeding them one read at a time."""
+    whole = dialect.stream_feed(dialect.stream_start(), b"".join(reads))
+    state, got = dialect.stream_start(), ()
+    for r in reads:
+        state, evs = dialect.stream_feed(state, r)
+        got += evs
+    return whole, (state, got)
+
+
 @given(st.lists(st.tuples(_ollama_line, st.sampled_from([b"\n", b"\r\n"])), max_size=6))
 def test_ollama_one_line_reads_equal_one_whole_read(lines: list[tuple[bytes, bytes]]) -> None:
     """One line per read (the fast path) gives the events and state one read of all the lines gives."""
     first = b'{"model":"llama3.2","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"Hi"}}\n'
     reads = [first, *(line + end for line, end in lines)]
-    whole_state, whole = OLLAMA.stream_feed(OLLAMA.stream_start(), b"".join(reads))
-    state, got = OLLAMA.stream_start(), ()
-    for r in reads:
-        state, evs = OLLAMA.stream_feed(state, r)
-        got += evs
+    (whole_state, whole), (state, got) = _whole_and_by_read(OLLAMA, reads)
     assert got == whole and (state.done, state.failed) == (whole_state.done, whole_state.failed)
     assert state.done or state.failed or state == whole_state  # an ended fold is inert: only its events matter
 
@@ -220,11 +227,7 @@ _anthropic_event = st.one_of(
 def test_anthropic_one_event_reads_equal_one_whole_read(events: list[bytes]) -> None:
     """One event per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
     reads = [_PING, *events]
-    whole_state, whole = ANTHROPIC.stream_feed(ANTHROPIC.stream_start(), b"".join(reads))
-    state, got = ANTHROPIC.stream_start(), ()
-    for r in reads:
-        state, evs = ANTHROPIC.stream_feed(state, r)
-        got += evs
+    (whole_state, whole), (state, got) = _whole_and_by_read(ANTHROPIC, reads)
     assert got == whole and (state.stopped, state.failed) == (whole_state.stopped, whole_state.failed)
     assert state.stopped or state.failed or state == whole_state
 
@@ -252,11 +255,7 @@ _responses_event = st.one_of(
 def test_responses_one_event_reads_equal_one_whole_read(events: list[bytes]) -> None:
     """One event per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
     reads = [_PING, *events]
-    whole_state, whole = OPENAI_RESPONSES.stream_feed(OPENAI_RESPONSES.stream_start(), b"".join(reads))
-    state, got = OPENAI_RESPONSES.stream_start(), ()
-    for r in reads:
-        state, evs = OPENAI_RESPONSES.stream_feed(state, r)
-        got += evs
+    (whole_state, whole), (state, got) = _whole_and_by_read(OPENAI_RESPONSES, reads)
     assert got == whole and (state.done, state.failed) == (whole_state.done, whole_state.failed)
     assert state.done or state.failed or state == whole_state
 
@@ -295,11 +294,7 @@ _gemini_event = st.one_of(
 def test_gemini_one_event_reads_equal_one_whole_read(events: list[bytes]) -> None:
     """One event per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
     reads = [b": keep-alive\r\n\r\n", *events]
-    whole_state, whole = GEMINI.stream_feed(GEMINI.stream_start(), b"".join(reads))
-    state, got = GEMINI.stream_start(), ()
-    for r in reads:
-        state, evs = GEMINI.stream_feed(state, r)
-        got += evs
+    (whole_state, whole), (state, got) = _whole_and_by_read(GEMINI, reads)
     assert got == whole and state.failed == whole_state.failed
     assert state.failed or state == whole_state
 
@@ -329,11 +324,7 @@ _bedrock_frame = st.one_of(
 def test_bedrock_one_frame_reads_equal_one_whole_read(frames: list[bytes]) -> None:
     """One frame per read (the text-delta fast path) gives the chunks and state one read of them all gives."""
     reads = [_frame("messageStart", {"role": "assistant"}), *frames]
-    whole_state, whole = BEDROCK.stream_feed(BEDROCK.stream_start(), b"".join(reads))
-    state, got = BEDROCK.stream_start(), ()
-    for r in reads:
-        state, evs = BEDROCK.stream_feed(state, r)
-        got += evs
+    (whole_state, whole), (state, got) = _whole_and_by_read(BEDROCK, reads)
     assert got == whole and state.failed == whole_state.failed
     assert state.failed or state == whole_state
 
@@ -343,9 +334,5 @@ def test_openai_one_event_reads_equal_one_whole_read(events: list[dict[str, obje
     """One event per read (the content-delta fast path) gives the chunks and state one read of them all gives."""
     dialect = dataclasses.replace(OPENAI, reasoning_in_completion=reasoning_in)
     reads = [b": keep-alive\n\n", *(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events), b"data: [DONE]\n\n"]
-    whole_state, whole = dialect.stream_feed(dialect.stream_start(), b"".join(reads))
-    state, got = dialect.stream_start(), ()
-    for r in reads:
-        state, evs = dialect.stream_feed(state, r)
-        got += evs
+    (whole_state, whole), (state, got) = _whole_and_by_read(dialect, reads)
     assert (state, got) == (whole_state, whole)

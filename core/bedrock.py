@@ -422,9 +422,9 @@ class BedrockDialect:
         hit = _ADDRESSED.get(key)
         if hit is None or hit[0] is not self or hit[1] is not cfg:
             addressed = self._address(cfg, req.model, stream)
-            if isinstance(addressed, LlmError):
-                return Failure(addressed)
-            hit = remember(_ADDRESSED, key, (self, cfg, *addressed))
+            if type(addressed) is Failure:
+                return addressed
+            hit = remember(_ADDRESSED, key, (self, cfg, *addressed.unwrap()))
         url, base_headers = hit[2], hit[3]
         if not cfg.api_key and now is None:
             return invalid_request(self.name, "SigV4 signing needs the current time: pass now= to encode_request")
@@ -449,7 +449,7 @@ class BedrockDialect:
         headers.extend(sigv4.sign("POST", url, headers, raw, creds, cfg.region, self.service, now))
         return Success(HttpRequest("POST", url, Headers(headers), raw))
 
-    def _address(self, cfg: ProviderConfig, model: str, stream: bool) -> tuple[str, Headers] | LlmError:
+    def _address(self, cfg: ProviderConfig, model: str, stream: bool) -> Result[tuple[str, Headers], LlmError]:
         """The checks and the parts of a request that depend only on the config and the model: the
         URL and the headers before any SigV4 signature (with a Bedrock API key, all of them)."""
         sigv4_creds = cfg.aws_access_key_id and cfg.aws_secret_access_key
@@ -457,23 +457,22 @@ class BedrockDialect:
             return self._auth_failure(
                 "no credentials for bedrock: pass api_key= (a Bedrock API key) or aws_access_key_id= and "
                 "aws_secret_access_key=, or set AWS_BEARER_TOKEN_BEDROCK or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            ).failure()
+            )
         if not cfg.base_url and not cfg.region:
-            return LlmError(kind=ErrorKind.INVALID_REQUEST, provider=self.name, code="missing_region",
-                            message="no AWS region for bedrock: pass region= or set AWS_REGION")
+            return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=self.name, code="missing_region",
+                                    message="no AWS region for bedrock: pass region= or set AWS_REGION"))
         if not cfg.api_key and not cfg.region:
-            return invalid_request(self.name, "SigV4 needs the AWS region: pass region= or set AWS_REGION").failure()
+            return invalid_request(self.name, "SigV4 needs the AWS region: pass region= or set AWS_REGION")
         if cfg.region and not _REGION.fullmatch(cfg.region):
             # botocore's rule for a region (a valid host label) before it goes into the host name
-            return invalid_request(self.name, "the AWS region is not a valid region name (letters, digits, '-')").failure()
+            return invalid_request(self.name, "the AWS region is not a valid region name (letters, digits, '-')")
         base = cfg.base_url or self.default_base_url.format(region=cfg.region)
         checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
-            refused: LlmError = checked.failure()
-            return refused
+            return checked
         model_id = _model_id(model)
         if (problem := model_id_problem(model_id)) is not None:
-            return invalid_request(self.name, problem).failure()
+            return invalid_request(self.name, problem)
         url = join_url(base, f"/model/{_quote_label(model_id)}/{'converse-stream' if stream else 'converse'}")
         headers: list[tuple[str, str]] = [
             ("Content-Type", "application/json"),
@@ -483,7 +482,7 @@ class BedrockDialect:
         ]
         if cfg.api_key:
             headers.append(("Authorization", "Bearer " + cfg.api_key.reveal()))
-        return url, Headers(headers)
+        return Success((url, Headers(headers)))
 
     def _auth_failure(self, message: str) -> Failure[LlmError]:
         return Failure(LlmError(kind=ErrorKind.AUTHENTICATION, message=message, provider=self.name, code="missing_api_key"))

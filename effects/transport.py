@@ -199,14 +199,9 @@ class _Deadlines:
 
     __slots__ = ("at", "cancelling", "dog", "expired", "last", "loop", "phase", "t", "task", "total_at")
 
-    def __init__(self, t: Timeouts, dogs: _Dogs) -> None:
-        task = asyncio.current_task()
-        assert task is not None  # a transport runs inside a task
+    def __init__(self, t: Timeouts, task: asyncio.Task[Any], dog: _Watchdog) -> None:
         self.task = task
-        self.loop = loop = task.get_loop()
-        dog = dogs.dog
-        if dog is None or dog.loop is not loop:
-            dog = dogs.dog = _Watchdog(loop)
+        self.loop = loop = dog.loop
         self.dog = dog
         self.t = t
         self.cancelling = task.cancelling()
@@ -275,15 +270,6 @@ class _Deadlines:
 
     def idle_error(self) -> LlmError:
         return LlmError(kind=ErrorKind.TIMEOUT, message=f"no data within {self.t.idle:g}s (idle timeout)")
-
-
-class _Dogs:
-    """A transport's watchdog, made on first use inside the running loop (a new loop gets a new one)."""
-
-    __slots__ = ("dog",)
-
-    def __init__(self) -> None:
-        self.dog: _Watchdog | None = None
 
 
 class _Expired(Exception):
@@ -381,7 +367,7 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._timeout_for: tuple[Timeouts, aiohttp.ClientTimeout] | None = None
         self._urls = _Urls()
-        self._dogs = _Dogs()
+        self._dog: _Watchdog | None = None  # made on first use inside the running loop
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -402,6 +388,16 @@ class AiohttpTransport:
         self._timeout_for = (t, ct)
         return ct
 
+    def _deadlines(self, t: Timeouts) -> _Deadlines:
+        """The exchange's deadlines, kept by this transport's watchdog on the running loop (a new
+        loop gets a new one)."""
+        task = asyncio.current_task()
+        assert task is not None  # a transport runs inside a task
+        dog = self._dog
+        if dog is None or dog.loop is not task.get_loop():
+            dog = self._dog = _Watchdog(task.get_loop())
+        return _Deadlines(t, task, dog)
+
     def _request(self, request: HttpRequest, timeouts: Timeouts) -> Any:
         return self._get_session().request(
             request.method,
@@ -413,7 +409,7 @@ class AiohttpTransport:
         )
 
     async def send(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> Result[HttpResponse, LlmError]:
-        d = _Deadlines(timeouts, self._dogs)
+        d = self._deadlines(timeouts)
         resp: aiohttp.ClientResponse | None = None
         complete = timed_out = False
         try:
@@ -443,7 +439,7 @@ class AiohttpTransport:
                 resp.release() if complete else resp.close()
 
     async def stream(self, request: HttpRequest, *, timeouts: Timeouts, max_bytes: int) -> AsyncIterator[StreamItem]:
-        d = _Deadlines(timeouts, self._dogs)
+        d = self._deadlines(timeouts)
         resp: aiohttp.ClientResponse | None = None
         complete = timed_out = False
         try:
@@ -513,7 +509,7 @@ class AiohttpTransport:
                 resp.release() if complete else resp.close()
 
     async def close(self) -> None:
-        dog = self._dogs.dog
+        dog = self._dog
         if dog is not None and dog.handle is not None and not dog.watched:
             dog.handle.cancel()  # nothing in flight: the armed timer has nothing left to bound
             dog.handle, dog.due = None, _INF

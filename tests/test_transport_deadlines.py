@@ -59,7 +59,7 @@ def _req(server: TestServer, path: str) -> HttpRequest:
 
 
 def _watched(t: AiohttpTransport) -> int:
-    dog = t._dogs.dog
+    dog = t._dog
     return 0 if dog is None else len(dog.watched)
 
 
@@ -144,7 +144,7 @@ async def test_a_timeout_and_a_cancellation_together_stay_a_cancellation(server:
     try:
         task = asyncio.ensure_future(t.send(_req(server, "/hang"), timeouts=Timeouts(total=0.3), max_bytes=1 << 20))
         await asyncio.sleep(0.1)
-        dog = t._dogs.dog
+        dog = t._dog
         assert dog is not None and dog.handle is not None
         dog.handle.cancel()  # fire it by hand, then cancel from outside before the task runs again
         for d in list(dog.watched):
@@ -167,7 +167,7 @@ async def test_quick_exchanges_leave_nothing_watched(server: TestServer) -> None
         await t.close()
     assert all(r.unwrap().status == 200 for r in results)
     assert _watched(t) == 0
-    dog = t._dogs.dog
+    dog = t._dog
     assert dog is not None and dog.handle is None  # close() dropped the idle timer
 
 

@@ -173,9 +173,12 @@ def _ratelimit_headers(input_tokens: int, output_tokens: int) -> dict[str, str]:
 def _exhausted_headers(retry_after: str) -> dict[str, str]:
     """A 429's quota: the request bucket is empty until ``retry-after`` has passed."""
     try:
-        wait = max(float(retry_after), 0.0)
+        wait = float(retry_after)
     except ValueError:
         wait = 1.0
+    if not math.isfinite(wait):  # "inf"/"nan" as an injected Retry-After: no reset time to show for it
+        wait = 1.0
+    wait = max(wait, 0.0)
     return {
         "retry-after": retry_after,
         "anthropic-ratelimit-requests-limit": str(_RPM),

@@ -290,3 +290,17 @@ def test_fake_validation_rules(body: dict[str, Any], message: str) -> None:
     status, type_, text = validate_messages_body(body) or (0, "", "")
     assert (status, type_) == (400, "invalid_request_error")
     assert message in text
+
+
+@pytest.mark.parametrize("retry_after", ["2", "inf", "nan", "soon"])
+async def test_an_injected_429_keeps_its_retry_after_and_names_a_reset(fake: FakeServer, retry_after: str) -> None:
+    """A 429 fault answers 429 whatever Retry-After it was given (never a 500 from the fake itself),
+    with the request bucket empty and a whole-second RFC 3339 reset."""
+    fake.fail_next("anthropic", f"429;retry-after={retry_after}")
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"x-api-key": fake.api_key, "anthropic-version": "2023-06-01"}
+    async with aiohttp.ClientSession() as s, s.post(fake.url_for("anthropic") + "/v1/messages", json=body, headers=headers) as r:
+        assert r.status == 429
+        assert r.headers["retry-after"] == retry_after
+        assert r.headers["anthropic-ratelimit-requests-remaining"] == "0"
+        assert r.headers["anthropic-ratelimit-requests-reset"].endswith("Z")

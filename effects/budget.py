@@ -69,6 +69,24 @@ class Ticket(msgspec.Struct, frozen=True, kw_only=True):
 _UNLIMITED = float("inf")
 _UNCOUNTED = TokenCount(0, False, None)
 _LOADED: set[str] = set()  # encodings this process has built (off the event loop)
+_LOADING: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[object]]] = {}
+
+
+async def _load(name: str) -> None:
+    """Build an encoding once (~0.5 s of reading and hashing rank files), in a worker thread, off the
+    loop. The calls that need it meanwhile wait for that one load rather than start their own, so they
+    are admitted together once it is there, as calls that needed no load are (a caller cancelled
+    while waiting does not cancel the load the others wait for)."""
+    loop = asyncio.get_running_loop()
+    pending = _LOADING.get(name)
+    if pending is None or pending[0] is not loop:
+        pending = _LOADING[name] = (loop, asyncio.ensure_future(asyncio.to_thread(get_encoding, name)))
+    try:
+        await asyncio.shield(pending[1])
+    finally:
+        if pending[1].done() and _LOADING.get(name) is pending:
+            del _LOADING[name]
+    _LOADED.add(name)
 
 
 class Guard:
@@ -121,9 +139,7 @@ class Guard:
             else:
                 name = (encoding_for_model(model) if p.spec.tokens == "tiktoken" else None) or "o200k_base"
                 if name not in _LOADED:
-                    # an encoding's first load (~0.5 s of reading and hashing rank files) runs off the loop
-                    await asyncio.to_thread(get_encoding, name)
-                    _LOADED.add(name)
+                    await _load(name)
                 prompt = count_tokens(f"{provider}:{model}", request.messages, request.tools)
         if self.limits.enforce_context_window and info is not None:
             window = info.context_window

@@ -239,7 +239,12 @@ async def test_an_encodings_first_load_runs_off_the_event_loop(fake: FakeServer,
 
     monkeypatch.setattr(guard_module, "get_encoding", spy)  # type: ignore[attr-defined]
     monkeypatch.setattr(guard_module, "_LOADED", set())  # type: ignore[attr-defined]
+    monkeypatch.setattr(guard_module, "_LOADING", {})  # type: ignore[attr-defined]
     async with _client(fake, max_cost=Decimal("1")) as client:  # a cost cap: every prompt is counted
         for _ in range(3):
             assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)
-    assert threads == [False]  # one load, in a worker thread
+        # concurrent calls that all need the encoding before it is built share one load
+        guard_module._LOADED.clear()  # type: ignore[attr-defined]
+        results = await asyncio.gather(*(client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5) for _ in range(8)))
+        assert all(isinstance(r, Success) for r in results)
+    assert threads == [False, False]  # one load per need, each in a worker thread

@@ -40,12 +40,14 @@ __all__ = [
     "LimiterState",
     "Never",
     "Observed",
+    "QuotaWindow",
     "Wait",
     "Window",
     "acquire",
     "observe",
     "parse_duration",
     "parse_rate_headers",
+    "read_quota",
     "record",
 ]
 
@@ -279,51 +281,96 @@ _TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
     ),
 )
 
-_REMAINING = frozenset(names[0] for names in _REQUEST_WINDOWS + _TOKEN_WINDOWS)
 _NAMES = frozenset(name for names in _REQUEST_WINDOWS + _TOKEN_WINDOWS for name in names[:3])
+_WINDOWS = (_REQUEST_WINDOWS, _TOKEN_WINDOWS)
 
-_LOWER: dict[str, str] = {}
-"""Header name as received → lower case: a provider repeats the same dozen names on every response,
-so lower-casing them once each (instead of once per response) is the saving (issue 19). Bounded:
-cleared when full, so names a server invents cannot grow it."""
-_LOWER_MAX = 1024
+_QUOTA_NAME: dict[str, str | None] = {}
+"""Header name as received → its lower-case form if it is a quota header, else ``None``: a provider
+repeats the same dozen names on every response, so each is lower-cased and classified once (issue
+19). Bounded: cleared when full, so names a server invents cannot grow it."""
+_QUOTA_NAME_MAX = 1024
+
+QuotaWindow = list[float | None]
+"""``[remaining, reset_at, limit, observed_at]``: the fields of :class:`Window` as plain numbers
+(``limit`` may be ``None``), for a limiter that spends from them in place."""
 
 
-def _window(
-    h: Mapping[str, str], windows: tuple[_WindowNames, ...], now: float, ignored: list[str]
-) -> Window | None:
-    """The first of ``windows`` the headers report in full and believably (``h`` is keyed in lower
-    case); a reset refused as implausible is named in ``ignored``."""
-    # ``in`` and subscripts, no ``get``/``isfinite``/``_number`` frames: this runs on every reply of
-    # a provider that reports its quota (issue 19); the checks are ``_number``'s and ``isfinite``'s
-    for remaining, limit, reset, absolute in windows:
-        if remaining not in h or reset not in h:
-            continue
-        try:
-            left = float(h[remaining])
-        except ValueError:
-            continue
-        if not (0 <= left < _INF):  # _number: negative, NaN or infinite → unreadable
-            continue
-        raw = h[reset]
-        if absolute:
-            at = _rfc3339(raw)
-        else:
-            d = parse_duration(raw)
-            at = None if d is None else now + d
-        if at is None or not (-_INF < at < _INF) or at - now > MAX_RESET_SECONDS:
-            ignored.append(reset)
-            continue
-        cap: float | None = None
-        if limit in h:
+def _quota_name(k: str) -> str | None:
+    low = k.lower()
+    return remember(_QUOTA_NAME, k, low if low in _NAMES else None, bound=_QUOTA_NAME_MAX)
+
+
+def read_quota(headers: Mapping[str, str], now: float) -> tuple[list[QuotaWindow | None], tuple[str, ...]] | None:
+    """:func:`parse_rate_headers` as plain numbers: ``([requests, tokens], ignored)``, each window a
+    fresh :data:`QuotaWindow` or ``None`` (``None`` overall when the response reports no quota).
+
+    One frame for the whole read (issue 19: it runs on every reply of a provider that reports its
+    quota): one pass over the names as received, keeping the quota ones (the last of repeated names,
+    as a lower-cased index keeps); then, per kind, the first window the headers report in full and
+    believably. A reset refused as implausible (unreadable, not finite, or further away than
+    :data:`MAX_RESET_SECONDS`) is named in ``ignored`` and the next window of that kind is tried.
+
+    >>> read_quota({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}, now=100.0)
+    ([[0.0, 101.0, None, 100.0], None], ())
+    >>> read_quota({"content-type": "application/json"}, now=100.0) is None
+    True
+    """
+    items = headers._items if type(headers) is Headers else headers.items()  # Headers.items_raw(), without its frame
+    known = _QUOTA_NAME
+    h: dict[str, str] | None = None
+    for k, v in items:
+        name = known[k] if k in known else _quota_name(k)
+        if name is not None:
+            if h is None:
+                h = {}
+            h[name] = v
+    if h is None:
+        return None
+    ignored: list[str] | None = None
+    found: list[QuotaWindow | None] = [None, None]
+    # ``in`` and subscripts, no ``get``/``isfinite``/``_number`` frames; the checks are theirs
+    for kind in (0, 1):
+        for remaining, limit, reset, absolute in _WINDOWS[kind]:
+            if remaining not in h or reset not in h:
+                continue
             try:
-                cap = float(h[limit])
+                left = float(h[remaining])
             except ValueError:
-                cap = None
-            if cap is not None and not (0 <= cap < _INF):
-                cap = None
-        return Window(left, at, cap, now)
-    return None
+                continue
+            if not (0 <= left < _INF):  # negative, NaN or infinite → unreadable
+                continue
+            raw = h[reset]
+            if absolute:
+                at = _rfc3339(raw)
+            else:
+                d = parse_duration(raw)
+                at = None if d is None else now + d
+            if at is None or not (-_INF < at < _INF) or at - now > MAX_RESET_SECONDS:
+                if ignored is None:
+                    ignored = []
+                ignored.append(reset)
+                continue
+            cap: float | None = None
+            if limit in h:
+                try:
+                    cap = float(h[limit])
+                except ValueError:
+                    cap = None
+                if cap is not None and not (0 <= cap < _INF):
+                    cap = None
+            found[kind] = [left, at, cap, now]
+            break
+    if ignored is not None:
+        return found, tuple(ignored)
+    return None if found[0] is None and found[1] is None else (found, ())
+
+
+def _as_window(w: QuotaWindow | None) -> Window | None:
+    if w is None:
+        return None
+    rem, reset, cap, at = w
+    assert rem is not None and reset is not None
+    return Window(rem, reset, cap, at)
 
 
 def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | None:
@@ -336,26 +383,8 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     ...                     "anthropic-ratelimit-tokens-reset": "1970-01-01T00:02:00Z"}, now=0.0)
     Observed(requests=None, tokens=Window(remaining=5.0, reset_at=120.0, limit=None, observed_at=0.0), ignored=())
     """
-    # One pass over the names as received (lower-cased through the memo), keeping only the rate-limit
-    # ones (the last of repeated names, as a lower-cased index keeps). Every window needs its
-    # "remaining" header, so without one the answer is None (issue 19: no index of all the headers).
-    items = headers._items if type(headers) is Headers else headers.items()  # Headers.items_raw(), without its frame
-    lower = _LOWER
-    h: dict[str, str] | None = None
-    reported = False
-    for k, v in items:
-        name = lower[k] if k in lower else remember(lower, k, k.lower(), bound=_LOWER_MAX)
-        if name in _NAMES:
-            if h is None:
-                h = {}
-            h[name] = v
-            if name in _REMAINING:
-                reported = True
-    if h is None or not reported:
+    quota = read_quota(headers, now)
+    if quota is None:
         return None
-    ignored: list[str] = []
-    requests = _window(h, _REQUEST_WINDOWS, now, ignored)
-    tokens = _window(h, _TOKEN_WINDOWS, now, ignored)
-    if requests is None and tokens is None and not ignored:
-        return None
-    return Observed(requests, tokens, tuple(ignored))
+    (requests, tokens), ignored = quota
+    return Observed(_as_window(requests), _as_window(tokens), ignored)

@@ -23,10 +23,11 @@ from interlingua.core.ratelimit import (
     LimiterState,
     Never,
     Observed,
+    QuotaWindow,
     Wait,
     Window,
     acquire,
-    parse_rate_headers,
+    read_quota,
 )
 
 from .observe import NO_TRACE, CallTrace
@@ -42,7 +43,7 @@ _GRANTED = Granted()
 # from it in place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call). A record
 # is ``[requests, tokens]``; each window is ``None`` or ``[remaining, reset_at, limit, observed_at]``
 # (``limit`` may be ``None``), the fields of :class:`~interlingua.core.ratelimit.Window`.
-_Win = list[float | None]
+_Win = QuotaWindow
 _Record = list[_Win | None]
 _REM, _RESET, _LIMIT, _AT = 0, 1, 2, 3
 _INF = float("inf")
@@ -263,14 +264,14 @@ class Limiter:
         if self._store is not None:  # hook: redis
             self._store.rate_observe(provider, model, headers)
             return
-        seen = parse_rate_headers(headers, self._clock())
-        if seen is None:
+        quota = read_quota(headers, self._clock())  # the record itself: no Observed/Window to convert
+        if quota is None:
             return
-        if seen.ignored:  # hook: edges — implausible resets are dropped by core, reported once here
-            self._log_ignored(provider, seen.ignored)
-            if seen.requests is None and seen.tokens is None:
+        rec, ignored = quota
+        if ignored:  # hook: edges — implausible resets are dropped by core, reported once here
+            self._log_ignored(provider, ignored)
+            if rec[0] is None and rec[1] is None:
                 return
-        rec = _record(seen)
         observed = self._observed
         key = (provider, model)
         if key in observed:  # replaced: the size is unchanged, the key becomes the newest

@@ -94,6 +94,10 @@ class Limiter:
         self._clock = clock
         self._sleep = sleep
         self._ignored_logged: set[str] = set()
+        # Set (and dropped) by ``observe`` when a reply reports a quota while callers wait for a turn:
+        # they decide again on the fresher report instead of sleeping out a wait computed from the
+        # older one. Made by the first waiter, for its event loop.
+        self._news: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self.waited = 0.0
         """Total seconds this limiter has made callers wait (a cheap metric for tests and dashboards)."""
 
@@ -243,12 +247,30 @@ class Limiter:
                             "past the call's deadline; nothing was sent",
                         )
                     trace.waiting("rate_limit", s, None)
-                    self.waited += s
-                    waited += s
-                    await self._sleep(s)
+                    began = self._clock()
+                    await self._nap(s)
+                    took = max(0.0, self._clock() - began)
+                    self.waited += took
+                    waited += took
                 case Never(reason=why):
                     return LlmError(kind=ErrorKind.RATE_LIMIT, message=why + "; nothing was sent",
                                     provider=provider, retryable=False, code="client_rate_limit")
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until a reply reports a fresher quota (:meth:`observe`), whichever
+        comes first: a wait computed from one report (say, nothing left until a reset a minute away)
+        should not outlast the next report, which may show room now."""
+        loop = asyncio.get_running_loop()
+        news = self._news
+        if news is None or news[0] is not loop:
+            news = self._news = (loop, asyncio.Event())
+        nap = asyncio.ensure_future(self._sleep(seconds))
+        woken = loop.create_task(news[1].wait())
+        try:
+            await asyncio.wait((nap, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            woken.cancel()
 
     def _log_ignored(self, provider: str, names: tuple[str, ...]) -> None:
         for name in names:
@@ -281,3 +303,7 @@ class Limiter:
             observed[key] = rec
             if len(observed) > self.max_keys:
                 observed.popitem(last=False)
+        news = self._news
+        if news is not None:  # callers are waiting for a turn: they decide again on this report
+            self._news = None
+            news[1].set()

@@ -5,6 +5,7 @@ of the headers says."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import math
 
@@ -171,3 +172,39 @@ async def test_limiter_waits_from_a_spent_window() -> None:
     assert clock.slept == []
     assert await asyncio.wait_for(lim.wait_turn("openai", "m", 1), 5) is None
     assert clock.slept == [60.0]
+
+
+async def test_a_fresher_report_ends_a_wait_early() -> None:
+    """A caller waiting out a reset a minute away decides again when a reply reports the quota anew:
+    a report that still shows nothing left keeps it waiting, one that shows room lets it go at once
+    (real clock and sleep: without the wake it would sleep 60 s and the test would time out)."""
+    lim = Limiter()
+    empty = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "60s",
+             "x-ratelimit-limit-requests": "10000"}
+    lim.observe("openai", "m", {**empty, "x-ratelimit-limit-requests": "1"})  # no refill to speak of: a 60 s wait
+    waiter = asyncio.ensure_future(lim.wait_turn("openai", "m", 1))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    lim.observe("openai", "other-model", empty)  # another model's report wakes it; it finds no room and waits again
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    lim.observe("openai", "m", {"x-ratelimit-remaining-requests": "9", "x-ratelimit-reset-requests": "6ms"})
+    assert await asyncio.wait_for(waiter, 5) is None
+    assert 0.05 < lim.waited < 5  # what it really waited, not the 60 s first computed
+    assert lim._news is None or not lim._news[1].is_set()
+
+
+async def test_a_cancelled_wait_leaves_no_task_behind() -> None:
+    """Cancelling a caller mid-wait cancels its sleep and its wake-up watch with it."""
+    lim = Limiter()
+    lim.observe("openai", "m", {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "60s",
+                                "x-ratelimit-limit-requests": "1"})
+    before = asyncio.all_tasks()
+    waiter = asyncio.ensure_future(lim.wait_turn("openai", "m", 1))
+    await asyncio.sleep(0.02)
+    assert len(asyncio.all_tasks() - before) == 3  # the caller, its sleep and its watch
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()

@@ -352,10 +352,11 @@ def _no_known_limit(model: str) -> int | None:
     return None
 
 
-# (id(dialect), id(cfg), base URL, path, streamed) -> (dialect, cfg, URL, headers): pure and the same
-# on every request (issue 19). The entry holds the dialect and the config, so their ids stay theirs
-# while cached (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
-_ADDRESSED: dict[tuple[int, int, str, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
+# (id(dialect), id(cfg), model string, path, streamed) -> (dialect, cfg, (model id, URL, headers)): the
+# key, config and base-URL checks passed and their result, pure and the same on every request (issue
+# 19). The entry holds the dialect and the config, so their ids stay theirs while cached (``is``
+# confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
+_ADDRESSED: dict[tuple[int, int, str, str, bool], tuple[Any, ProviderConfig, tuple[str, str, Headers]]] = {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -379,10 +380,15 @@ class AnthropicDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        built = self._body(req, cfg)
-        if type(built) is Failure:
-            return built
-        body, base = built.unwrap()
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
+        addressed = self._address(req, cfg, self.messages_path, stream)
+        if type(addressed) is Failure:
+            return addressed
+        model, url, headers = addressed.unwrap()
+        body = self._body(req, model)
+        if type(body) is Failure:
+            return body
         if stream:
             body.stream = True
         raw = _ENCODER.encode(body)
@@ -391,7 +397,7 @@ class AnthropicDialect:
             if type(merged) is Failure:
                 return merged
             raw = merged.unwrap()
-        return Success(self._http(base, self.messages_path, raw, cfg, stream=stream))
+        return Success(HttpRequest("POST", url, headers, raw))
 
     def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``POST /v1/messages/count_tokens`` for ``req``: only the fields that endpoint accepts
@@ -404,14 +410,19 @@ class AnthropicDialect:
         >>> r.url, r.body
         ('https://api.anthropic.com/v1/messages/count_tokens', b'{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"hi"}]}')
         """
-        built = self._body(req, cfg)
-        if type(built) is Failure:
-            return built
-        body, base = built.unwrap()
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
+        addressed = self._address(req, cfg, self.count_tokens_path, False)
+        if type(addressed) is Failure:
+            return addressed
+        model, url, headers = addressed.unwrap()
+        body = self._body(req, model)
+        if type(body) is Failure:
+            return body
         body = msgspec.structs.replace(
             body, max_tokens=UNSET, stop_sequences=UNSET, temperature=UNSET, top_p=UNSET, metadata=UNSET
         )
-        return Success(self._http(base, self.count_tokens_path, _ENCODER.encode(body), cfg, stream=False))
+        return Success(HttpRequest("POST", url, headers, _ENCODER.encode(body)))
 
     def decode_count_tokens(self, resp: HttpResponse) -> Result[int, LlmError]:
         """The ``input_tokens`` of a count_tokens reply, or the error it carries.
@@ -431,28 +442,12 @@ class AnthropicDialect:
             return Failure(malformed(self.name, "no input_tokens in the reply", resp.body, status=resp.status))
         return Success(c.input_tokens)
 
-    def _http(self, base: str, path: str, raw: bytes, cfg: ProviderConfig, *, stream: bool) -> HttpRequest:
-        key = (id(self), id(cfg), base, path, stream)
+    def _address(self, req: ChatRequest, cfg: ProviderConfig, path: str, stream: bool) -> Result[tuple[str, str, Headers], LlmError]:
+        """The model id, URL and headers of a request to ``path``, once the key and the config are checked."""
+        key = (id(self), id(cfg), req.model, path, stream)
         hit = _ADDRESSED.get(key)
-        if hit is None or hit[0] is not self or hit[1] is not cfg:
-            hit = remember(_ADDRESSED, key, (self, cfg, join_url(base, path), self._headers(cfg, stream)))
-        return HttpRequest("POST", hit[2], hit[3], raw)
-
-    def _headers(self, cfg: ProviderConfig, stream: bool) -> Headers:
-        headers: list[tuple[str, str]] = [
-            ("content-type", "application/json"),
-            ("accept", "text/event-stream" if stream else "application/json"),
-            ("anthropic-version", cfg.api_version or self.api_version),
-            ("user-agent", USER_AGENT),
-        ]
-        if cfg.api_key:
-            headers.append(("x-api-key", cfg.api_key.reveal()))
-        headers.extend(cfg.headers)
-        return Headers(headers)
-
-    def _body(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[_WRequest, str], LlmError]:
-        if (empty := refuse_empty(self.name, req)) is not None:
-            return empty
+        if hit is not None and hit[0] is self and hit[1] is cfg:
+            return Success(hit[2])
         if not cfg.api_key:
             return Failure(
                 LlmError(
@@ -466,7 +461,22 @@ class AnthropicDialect:
         checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
-        model = strip_model_prefix(req.model, *self.model_names)
+        addressed = (strip_model_prefix(req.model, *self.model_names), join_url(base, path), self._headers(cfg, stream))
+        return Success(remember(_ADDRESSED, key, (self, cfg, addressed))[2])
+
+    def _headers(self, cfg: ProviderConfig, stream: bool) -> Headers:
+        headers: list[tuple[str, str]] = [
+            ("content-type", "application/json"),
+            ("accept", "text/event-stream" if stream else "application/json"),
+            ("anthropic-version", cfg.api_version or self.api_version),
+            ("user-agent", USER_AGENT),
+        ]
+        if cfg.api_key:
+            headers.append(("x-api-key", cfg.api_key.reveal()))
+        headers.extend(cfg.headers)
+        return Headers(headers)
+
+    def _body(self, req: ChatRequest, model: str) -> _WRequest | Failure[LlmError]:
         problem = breakpoint_problem(req)
         if problem is not None:
             return invalid_request(self.name, problem)
@@ -523,7 +533,7 @@ class AnthropicDialect:
                 output.format = _WOutputFormat("json_schema", rf.schema)
         if output.format is not UNSET or output.effort is not UNSET:
             body.output_config = output
-        return Success((body, base))
+        return body
 
     def _max_tokens(self, req: ChatRequest, model: str) -> int:
         if req.max_tokens is not None:

@@ -412,10 +412,12 @@ def _image_base64(p: ImagePart) -> str:
     raise ValueError(f"unsupported image URL {url[:40]!r}: use base64 data or a data: URL")
 
 
-# (id(dialect), id(cfg), base URL, streamed) -> (dialect, cfg, chat URL, headers): pure and the same
-# on every request (issue 19). The entry holds the dialect and the config, so their ids stay theirs
-# while cached (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
-_ADDRESSED: dict[tuple[int, int, str, bool], tuple[Any, ProviderConfig, str, Headers]] = {}
+# (id(dialect), id(cfg), model string, streamed) -> (dialect, cfg, (model id, chat URL, headers)): the
+# config and base-URL checks passed and their result, pure and the same on every request (issue 19).
+# The entry holds the dialect and the config, so their ids stay theirs while cached (``is`` confirms a
+# hit). Headers are immutable and shared. Bounded: cleared when full.
+_ADDRESSED: dict[tuple[int, int, str, bool], tuple[Any, ProviderConfig, tuple[str, str, Headers]]] = {}
+_NO_OPTIONS = _WOptions()  # compared against, never changed
 
 
 def _headers(cfg: ProviderConfig, accept: str) -> Headers:
@@ -530,9 +532,18 @@ class OllamaDialect:
     ) -> Result[HttpRequest, LlmError]:
         if (empty := refuse_empty(self.name, req)) is not None:
             return empty
-        base = self._base(cfg)
-        if type(base) is Failure:
-            return base
+        key = (id(self), id(cfg), req.model, stream)
+        hit = _ADDRESSED.get(key)
+        if hit is not None and hit[0] is self and hit[1] is cfg:
+            model, url, headers = hit[2]
+        else:
+            base = self._base(cfg)
+            if type(base) is Failure:
+                return base
+            model = strip_model_prefix(req.model, *self.model_names)
+            url = join_url(base.unwrap(), self.chat_path)
+            headers = _headers(cfg, "application/x-ndjson" if stream else "application/json")
+            remember(_ADDRESSED, key, (self, cfg, (model, url, headers)))
         messages: list[_WMessage] = []
         call_names: dict[str, str] = {}
         for m in req.messages:
@@ -540,7 +551,7 @@ class OllamaDialect:
                 messages.append(_encode_message(m, call_names))
             except ValueError as e:
                 return invalid_request(self.name, str(e))
-        body = _WRequest(model=strip_model_prefix(req.model, *self.model_names), messages=messages, stream=stream)
+        body = _WRequest(model=model, messages=messages, stream=stream)
         tools = req.tools
         match req.tool_choice:
             case "none":
@@ -574,7 +585,7 @@ class OllamaDialect:
             opts.stop = list(req.stop)
         if req.seed is not None:
             opts.seed = req.seed
-        if opts != _WOptions():
+        if opts != _NO_OPTIONS:
             body.options = opts
         if req.reasoning is not None:
             effort = req.reasoning.effort
@@ -585,13 +596,7 @@ class OllamaDialect:
             if type(merged) is Failure:
                 return merged
             raw = merged.unwrap()
-        root = base.unwrap()
-        key = (id(self), id(cfg), root, stream)
-        hit = _ADDRESSED.get(key)
-        if hit is None or hit[0] is not self or hit[1] is not cfg:
-            accept = "application/x-ndjson" if stream else "application/json"
-            hit = remember(_ADDRESSED, key, (self, cfg, join_url(root, self.chat_path), _headers(cfg, accept)))
-        return Success(HttpRequest("POST", hit[2], hit[3], raw))
+        return Success(HttpRequest("POST", url, headers, raw))
 
     def encode_list_models(self, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``GET /api/tags``: the models installed on the server."""

@@ -379,16 +379,12 @@ class OpenAIDialect:
             return empty
         key = (id(self), id(cfg), req.model, stream)
         hit = _ADDRESSED.get(key)
-        if hit is not None and hit[0] is self and hit[1] is cfg:
-            model, url, headers, explicit = hit[2], hit[3], hit[4], hit[5]
-        else:
-            addressed = self._address(req, cfg)
-            if type(addressed) is Failure:
-                return addressed
-            base, model = addressed.unwrap()
-            url, headers = self.url_for(self, base, model, cfg), self._headers(cfg, stream)
-            explicit = self.prompt_cache_routing and explicit_breakpoints(model)
-            remember(_ADDRESSED, key, (self, cfg, model, url, headers, explicit))
+        if hit is None or hit[0] is not self or hit[1] is not cfg:
+            filled = self._fill_address(key, req.model, cfg, stream)
+            if type(filled) is Failure:
+                return filled
+            hit = filled.unwrap()
+        model, url, headers, explicit = hit[2], hit[3], hit[4], hit[5]
         messages: list[_WMessage] = []
         for m in req.messages:
             wm = _encode_message(m, explicit)
@@ -406,7 +402,32 @@ class OpenAIDialect:
             raw = merged.unwrap()
         return Success(HttpRequest("POST", url, headers, raw))
 
-    def _address(self, req: ChatRequest, cfg: ProviderConfig) -> Result[tuple[str, str], LlmError]:
+    def address(self, model: str, cfg: ProviderConfig, *, stream: bool = False) -> Result[tuple[str, str, Headers], LlmError]:
+        """The model id, URL and headers :meth:`encode_request` sends a request for ``model`` with, once
+        the key, the config and the id are checked (memoised as there). The Responses dialect of the
+        same server addresses its requests with it."""
+        key = (id(self), id(cfg), model, stream)
+        hit = _ADDRESSED.get(key)
+        if hit is None or hit[0] is not self or hit[1] is not cfg:
+            filled = self._fill_address(key, model, cfg, stream)
+            if type(filled) is Failure:
+                return filled
+            hit = filled.unwrap()
+        return Success((hit[2], hit[3], hit[4]))
+
+    def _fill_address(
+        self, key: tuple[int, int, str, bool], model: str, cfg: ProviderConfig, stream: bool
+    ) -> Result[tuple[Any, ProviderConfig, str, str, Headers, bool], LlmError]:
+        """Check and build the address of ``key`` and remember it in :data:`_ADDRESSED`."""
+        addressed = self._address(model, cfg)
+        if type(addressed) is Failure:
+            return addressed
+        base, model_id = addressed.unwrap()
+        url, headers = self.url_for(self, base, model_id, cfg), self._headers(cfg, stream)
+        explicit = self.prompt_cache_routing and explicit_breakpoints(model_id)
+        return Success(remember(_ADDRESSED, key, (self, cfg, model_id, url, headers, explicit)))
+
+    def _address(self, model: str, cfg: ProviderConfig) -> Result[tuple[str, str], LlmError]:
         """The base URL and the model id, once the key, the config and the id are checked."""
         if self.key_required and not (cfg.api_key or cfg.bearer_token):
             return Failure(
@@ -430,10 +451,10 @@ class OpenAIDialect:
         checked = preflight(self.name, cfg, base)
         if type(checked) is Failure:
             return checked
-        model = strip_model_prefix(req.model, *self.model_names)
-        if (problem := model_id_problem(model)) is not None:
+        model_id = strip_model_prefix(model, *self.model_names)
+        if (problem := model_id_problem(model_id)) is not None:
             return invalid_request(self.name, problem)  # Azure puts it in the URL path
-        return Success((base, model))
+        return Success((base, model_id))
 
     def _body(self, req: ChatRequest, model: str, messages: list[_WMessage], stream: bool) -> _WRequest:
         body = _WRequest(model=model, messages=messages)

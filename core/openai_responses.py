@@ -85,7 +85,7 @@ from .schema import (
     Usage,
     assistant_text,
 )
-from .shared import TokenCount, merge_provider_options, refuse_empty, settle, strip_model_prefix
+from .shared import TokenCount, merge_provider_options, refuse_empty, settle
 
 __all__ = [
     "AZURE_RESPONSES",
@@ -355,10 +355,10 @@ class ResponsesDialect:
         if req.stop:
             return invalid_request(self.name, "the Responses API has no stop sequences: leave stop empty")
         # The chat dialect checks key, base URL and builds the URL/headers; only the body differs.
-        shell = self.chat.encode_request(msgspec.structs.replace(_PLACEHOLDER, model=req.model), cfg, stream=stream)
-        if type(shell) is Failure:
-            return shell
-        model = strip_model_prefix(req.model, *self.chat.model_names)
+        addressed = self.chat.address(req.model, cfg, stream=stream)
+        if type(addressed) is Failure:
+            return addressed
+        model, url, headers = addressed.unwrap()
         instructions: list[str] = []
         items: list[_WItem] = []
         leading = True
@@ -433,8 +433,7 @@ class ResponsesDialect:
         merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
         if type(merged) is Failure:
             return merged
-        http = shell.unwrap()
-        return Success(HttpRequest(http.method, http.url, http.headers, merged.unwrap()))
+        return Success(HttpRequest("POST", url, headers, merged.unwrap()))
 
     # -- decode ---------------------------------------------------------------------------------
 
@@ -652,8 +651,6 @@ class ResponsesStreamState(msgspec.Struct, frozen=True):
     """The reasoning summary/content part the last reasoning delta belonged to."""
 
 
-_PLACEHOLDER = ChatRequest(model="", messages=(Message.user(""),))
-_PLACEHOLDER = ChatRequest(model="", messages=(Message.user("."),))  # only its URL and headers are used
 
 def _encode_message(m: Message, items: list[_WItem]) -> str | None:
     role = m.role

@@ -27,7 +27,7 @@ attempt, retry, give-up, breaker transition and failover reaches the call's obse
 How the code is laid out (httpx's ``auth_flow`` shape): :meth:`Client._flow` is the one attempt
 loop — a plain generator that decides everything (admit → encode → send → decode → report →
 retry or fail over) and *yields* what must be awaited: a :class:`_Send` (an HTTP exchange) or an
-awaitable (a sleep, the rate limiter). Two small drivers run it: :meth:`Client._drive` for the
+awaitable (a sleep, the rate limiter). Two small drivers run it: :meth:`Client._run` for the
 operations that read one body (``chat``, ``count_tokens``) and :meth:`Client._stream_call` for
 streams (``stream``, ``stream_response``). Each hook has one place in the flow: the deadline
 (``_Call.remaining``), the observer (``call.trace``), the cache (``ResponseCache.lookup/store``),
@@ -191,7 +191,7 @@ class _Op(Generic[T]):
 
     __slots__ = ("chat", "guarded", "name", "stream")
 
-    def __init__(self, name: str, *, stream: bool, guarded: bool, chat: bool = True) -> None:
+    def __init__(self, name: Operation, *, stream: bool, guarded: bool, chat: bool = True) -> None:
         self.name = name
         self.stream = stream
         self.guarded = guarded  # budget, context window and rate limits apply
@@ -385,6 +385,8 @@ class Client:
         p = self._prepare(model, messages, options)
         if type(p) is not Prepared:
             return Failure(cast(LlmError, p))
+        if self._cache is None and not self._closed:  # send's common case, one coroutine less (issue 19)
+            return await self._run(p, _CHAT, fallbacks, deadline, None)
         return await self.send(p, fallbacks=fallbacks, deadline=deadline, cache=cache, cache_ttl=cache_ttl)
 
     async def send(
@@ -403,29 +405,11 @@ class Client:
         if isinstance(step, CacheLayer):
             # identical calls in flight on this client share one upstream request (and its failure)
             layer = step.with_ttl(cache_ttl)
-            result, shared = await step.single_flight(key_of(p), lambda: self._send(p, fallbacks, deadline, layer))
+            result, shared = await step.single_flight(key_of(p), lambda: self._run(p, _CHAT, fallbacks, deadline, layer))
             if shared:  # the follower's own call, answered at no cost: its trace sees the hit
                 self._end(self._start(p, "chat", fallbacks, deadline), result)
             return result
-        return await self._send(p, fallbacks, deadline, step)
-
-    async def _send(
-        self, p: Prepared, fallbacks: Sequence[str] | None, deadline: float | None, cache: ResponseCache | None
-    ) -> Result[ChatResponse, LlmError]:
-        call = self._start(p, "chat", fallbacks, deadline)
-        call.cache = cache
-        try:
-            result = await self._drive(self._flow(call, p, _CHAT, fallbacks))
-        except BaseException:  # hook: otel: a cancelled call still ends its trace (and its span)
-            call.trace.ended(Failure(CALLER_CLOSED), None)
-            raise
-        if type(result) is Success:
-            # Success(...) without its two Python-level __init__ frames, as the stream loop builds its items
-            ok = _new(Success)
-            _set_inner(ok, self._stamp_response(result.unwrap(), call))
-            result = ok
-        self._end(call, result)
-        return result
+        return await self._run(p, _CHAT, fallbacks, deadline, step)
 
     async def count_tokens(
         self, model: str, messages: Messages, tools: Sequence[ToolSpec] = (), *, deadline: float | None = None
@@ -441,10 +425,7 @@ class Client:
             return Success(count_tokens(f"{p.ref.provider}:{p.request.model}", p.request.messages, p.request.tools))
         if self._closed:
             return Failure(_CLOSED_ERROR)
-        call = self._start(p, "count_tokens", (), deadline)
-        result = await self._drive(self._flow(call, p, _COUNT, ()))
-        self._end(call, result)
-        return result
+        return await self._run(p, _COUNT, (), deadline, None)
 
     def stream(
         self,
@@ -565,21 +546,38 @@ class Client:
                     cost = usage.calculate_cost(call.info)
         trace.ended(result, cost)
 
-    async def _drive(self, flow: _Flow[T]) -> Result[T, LlmError]:
-        """Run a flow whose exchanges read one whole body (chat, count_tokens)."""
+    async def _run(
+        self, p: Prepared, op: _Op[T], fallbacks: Sequence[str] | None, deadline: float | None, cache: ResponseCache | None
+    ) -> Result[T, LlmError]:
+        """Run the flow of an operation that reads one whole body (chat, count_tokens), from the call's
+        start to its end. One coroutine for it all: every layer of ``await`` is re-entered on each
+        resumption of the exchange below it (issue 19)."""
+        call = self._start(p, op.name, fallbacks, deadline)
+        call.cache = cache
+        flow = self._flow(call, p, op, fallbacks)
         try:
-            action = next(flow)
-            while True:
-                if type(action) is _Send:
-                    out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
-                else:
-                    out = await action  # type: ignore[misc]  # the flow yields only _Send or awaitables
-                action = flow.send(out)
-        except StopIteration as stop:
-            result: Result[T, LlmError] = stop.value
-            return result
-        finally:
-            flow.close()  # cancelled mid-flight: the flow reports CANCEL and gives its reservation back
+            try:
+                action = next(flow)
+                while True:
+                    if type(action) is _Send:
+                        out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
+                    else:
+                        out = await action  # type: ignore[misc]  # the flow yields only _Send or awaitables
+                    action = flow.send(out)
+            except StopIteration as stop:
+                result: Result[T, LlmError] = stop.value
+            finally:
+                flow.close()  # cancelled mid-flight: the flow reports CANCEL and gives its reservation back
+        except BaseException:  # hook: otel: a cancelled call still ends its trace (and its span)
+            call.trace.ended(Failure(CALLER_CLOSED), None)
+            raise
+        if op is _CHAT and type(result) is Success:
+            # Success(...) without its two Python-level __init__ frames, as the stream loop builds its items
+            ok = _new(Success)
+            _set_inner(ok, self._stamp_response(result.unwrap(), call))
+            result = ok
+        self._end(call, result)
+        return result
 
     # -- the one attempt loop -------------------------------------------------------------------------
 
@@ -676,7 +674,7 @@ class Client:
                     head = out.head
                     result = Success(cast("T", out)) if out.error is None else Failure(out.error)
                 else:
-                    sent: Result[HttpResponse, LlmError] = out  # type: ignore[assignment]  # what _drive sends back
+                    sent: Result[HttpResponse, LlmError] = out  # type: ignore[assignment]  # what _run sends back
                     if type(sent) is Success:
                         head = sent.unwrap()
                         self._guard.observe(name, p.request.model, head)  # rate-limit headers → limiter

@@ -380,15 +380,10 @@ class AnthropicDialect:
     def encode_request(
         self, req: ChatRequest, cfg: ProviderConfig, *, stream: bool = False, now: float | None = None
     ) -> Result[HttpRequest, LlmError]:
-        if (empty := refuse_empty(self.name, req)) is not None:
-            return empty
-        addressed = self._address(req, cfg, self.messages_path, stream)
-        if type(addressed) is Failure:
-            return addressed
-        model, url, headers = addressed.unwrap()
-        body = self._body(req, model)
-        if type(body) is Failure:
-            return body
+        built = self._request(req, cfg, self.messages_path, stream)
+        if type(built) is Failure:
+            return built
+        body, url, headers = built
         if stream:
             body.stream = True
         raw = _ENCODER.encode(body)
@@ -410,15 +405,10 @@ class AnthropicDialect:
         >>> r.url, r.body
         ('https://api.anthropic.com/v1/messages/count_tokens', b'{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"hi"}]}')
         """
-        if (empty := refuse_empty(self.name, req)) is not None:
-            return empty
-        addressed = self._address(req, cfg, self.count_tokens_path, False)
-        if type(addressed) is Failure:
-            return addressed
-        model, url, headers = addressed.unwrap()
-        body = self._body(req, model)
-        if type(body) is Failure:
-            return body
+        built = self._request(req, cfg, self.count_tokens_path, False)
+        if type(built) is Failure:
+            return built
+        body, url, headers = built
         body = msgspec.structs.replace(
             body, max_tokens=UNSET, stop_sequences=UNSET, temperature=UNSET, top_p=UNSET, metadata=UNSET
         )
@@ -441,6 +431,21 @@ class AnthropicDialect:
         if c.input_tokens is None:
             return Failure(malformed(self.name, "no input_tokens in the reply", resp.body, status=resp.status))
         return Success(c.input_tokens)
+
+    def _request(
+        self, req: ChatRequest, cfg: ProviderConfig, path: str, stream: bool
+    ) -> tuple[_WRequest, str, Headers] | Failure[LlmError]:
+        """The body, URL and headers of a request to ``path``, or the first reason there is none."""
+        if (empty := refuse_empty(self.name, req)) is not None:
+            return empty
+        addressed = self._address(req, cfg, path, stream)
+        if type(addressed) is Failure:
+            return addressed
+        model, url, headers = addressed.unwrap()
+        body = self._body(req, model)
+        if type(body) is Failure:
+            return body
+        return body, url, headers
 
     def _address(self, req: ChatRequest, cfg: ProviderConfig, path: str, stream: bool) -> Result[tuple[str, str, Headers], LlmError]:
         """The model id, URL and headers of a request to ``path``, once the key and the config are checked."""

@@ -217,9 +217,16 @@ async def test_anthropic_sdk_batch(fake: FakeServer) -> None:
     await ac.close()
 
 
-async def test_genai_sdk_batch(fake: FakeServer) -> None:
+@pytest.fixture
+async def gc(fake: FakeServer) -> AsyncIterator[genai.Client]:
+    """google-genai on v1beta pointed at the fake, closed afterwards (no connection left to the collector)."""
+    c = genai.Client(api_key=fake.api_key, http_options=gtypes.HttpOptions(base_url=fake.url_for("gemini"), api_version="v1beta"))
+    yield c
+    await c.aio.aclose()
+
+
+async def test_genai_sdk_batch(fake: FakeServer, gc: genai.Client) -> None:
     """google-genai batches create/get/list/cancel work unmodified; output read from where the SDK looks."""
-    gc = genai.Client(api_key=fake.api_key, http_options=gtypes.HttpOptions(base_url=fake.url_for("gemini"), api_version="v1beta"))
     job = await gc.aio.batches.create(model="gemini-2.5-flash", src=[
         {"contents": [{"role": "user", "parts": [{"text": "hey"}]}], "metadata": {"key": "k1"}},
         {"contents": [{"role": "user", "parts": [{"text": "you"}]}], "metadata": {"key": "k2"}},
@@ -266,11 +273,10 @@ async def test_gemini_large_job_goes_through_a_file(client: Client, fake: FakeSe
         assert got[cid].unwrap().text == chat.text and got[cid].unwrap().usage == chat.usage  # type: ignore[attr-defined]
 
 
-async def test_genai_sdk_file_batch(fake: FakeServer, tmp_path: object) -> None:
+async def test_genai_sdk_file_batch(fake: FakeServer, gc: genai.Client) -> None:
     """google-genai files.upload + batches.create(src=file) + files.download of the responses file work unmodified."""
     import io
 
-    gc = genai.Client(api_key=fake.api_key, http_options=gtypes.HttpOptions(base_url=fake.url_for("gemini"), api_version="v1beta"))
     lines = "".join(json.dumps({"key": f"k{i}", "request": {"contents": [{"role": "user", "parts": [{"text": f"t{i}"}]}]}}) + "\n"
                     for i in range(2))
     uploaded = await gc.aio.files.upload(file=io.BytesIO(lines.encode()),

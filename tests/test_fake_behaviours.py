@@ -108,20 +108,20 @@ async def test_ollama_openai_compatible_api(fake: FakeServer) -> None:
 
 async def test_ollama_generate_embed_ps_version(fake: FakeServer) -> None:
     """The ollama SDK's generate (stream and not), embed, ps and version against the fake."""
-    c = ollama.AsyncClient(host=fake.url_for("ollama"))
-    g = await c.generate(model="llama3.2", prompt="hello there", system="be brief", options={"num_predict": 50})
-    assert g.response == "Fake reply: hello there" and g.done and g.done_reason == "stop"
-    assert g.prompt_eval_count and g.eval_count and g.total_duration and g.context
-    pieces = [p async for p in await c.generate(model="llama3.2", prompt="hello there", stream=True)]
-    assert "".join(p.response for p in pieces) == g.response and pieces[-1].done
-    emb = await c.embed(model="nomic-embed-text", input=["one", "two"])
-    assert len(emb.embeddings) == 2 and emb.embeddings[0] != emb.embeddings[1]
-    assert [m.model for m in (await c.ps()).models] == ["llama3.2:latest", "nomic-embed-text:latest"]
+    async with ollama.AsyncClient(host=fake.url_for("ollama")) as c:
+        g = await c.generate(model="llama3.2", prompt="hello there", system="be brief", options={"num_predict": 50})
+        assert g.response == "Fake reply: hello there" and g.done and g.done_reason == "stop"
+        assert g.prompt_eval_count and g.eval_count and g.total_duration and g.context
+        pieces = [p async for p in await c.generate(model="llama3.2", prompt="hello there", stream=True)]
+        assert "".join(p.response for p in pieces) == g.response and pieces[-1].done
+        emb = await c.embed(model="nomic-embed-text", input=["one", "two"])
+        assert len(emb.embeddings) == 2 and emb.embeddings[0] != emb.embeddings[1]
+        assert [m.model for m in (await c.ps()).models] == ["llama3.2:latest", "nomic-embed-text:latest"]
+        with pytest.raises(ollama.ResponseError) as info:
+            await c.embed(model="llama3.2", input="x")
+        assert info.value.status_code == 400
     async with httpx.AsyncClient() as http:
         assert (await http.get(fake.url_for("ollama") + "/api/version")).json()["version"]
-    with pytest.raises(ollama.ResponseError) as info:
-        await c.embed(model="llama3.2", input="x")
-    assert info.value.status_code == 400
 
 
 # -- OpenAI parameters, logprobs, reasoning ----------------------------------------------------------------

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from returns.result import Result
 
-from interlingua.core import ErrorKind, Headers, HttpRequest
+from interlingua.core import ErrorKind, Headers, HttpRequest, HttpResponse, LlmError
 from interlingua.effects.transport import AiohttpTransport, Timeouts
 
 
@@ -58,6 +59,15 @@ def _req(server: TestServer, path: str) -> HttpRequest:
     return HttpRequest("POST", str(server.make_url(path)), Headers({"Content-Type": "application/json"}), b"{}")
 
 
+async def _send_once(server: TestServer, path: str, timeouts: Timeouts) -> tuple[Result[HttpResponse, LlmError], AiohttpTransport]:
+    """One exchange on a fresh transport, closed afterwards (returned too, for its watch list)."""
+    t = AiohttpTransport()
+    try:
+        return await t.send(_req(server, path), timeouts=timeouts, max_bytes=1 << 20), t
+    finally:
+        await t.close()
+
+
 def _watched(t: AiohttpTransport) -> int:
     dog = t._dog
     return 0 if dog is None else len(dog.watched)
@@ -90,12 +100,8 @@ async def test_concurrent_exchanges_each_end_at_their_own_deadline(server: TestS
 async def test_an_idle_limit_earlier_than_the_armed_timer_rearms_it(server: TestServer) -> None:
     """The timer is armed at the total (30 s) while waiting for the head; the head arrives and the idle
     limit (0.3 s) is earlier: the watchdog must move its timer there, not wait out the 30 s."""
-    t = AiohttpTransport()
     start = time.monotonic()
-    try:
-        r = await t.send(_req(server, "/head-then-hang"), timeouts=Timeouts(total=30, idle=0.3), max_bytes=1 << 20)
-    finally:
-        await t.close()
+    r, _ = await _send_once(server, "/head-then-hang", Timeouts(total=30, idle=0.3))
     assert r.failure().kind is ErrorKind.TIMEOUT
     assert "no data within 0.3s (idle timeout)" in r.failure().message
     assert time.monotonic() - start < 5
@@ -103,21 +109,13 @@ async def test_an_idle_limit_earlier_than_the_armed_timer_rearms_it(server: Test
 
 async def test_progress_moves_the_idle_deadline_later(server: TestServer) -> None:
     """A body that takes a second but never pauses for more than 0.1 s passes an idle limit of 0.4 s."""
-    t = AiohttpTransport()
-    try:
-        r = await t.send(_req(server, "/drip"), timeouts=Timeouts(total=30, idle=0.4), max_bytes=1 << 20)
-    finally:
-        await t.close()
+    r, t = await _send_once(server, "/drip", Timeouts(total=30, idle=0.4))
     assert r.unwrap().body == b"0123456789"
     assert _watched(t) == 0
 
 
 async def test_a_first_byte_limit_is_named(server: TestServer) -> None:
-    t = AiohttpTransport()
-    try:
-        r = await t.send(_req(server, "/hang"), timeouts=Timeouts(total=30, first_byte=0.2), max_bytes=1 << 20)
-    finally:
-        await t.close()
+    r, _ = await _send_once(server, "/hang", Timeouts(total=30, first_byte=0.2))
     assert r.failure().message == "no response headers within 0.2s (first_byte timeout)"
 
 

@@ -247,23 +247,24 @@ class Limiter:
                             "past the call's deadline; nothing was sent",
                         )
                     trace.waiting("rate_limit", s, None)
-                    began = self._clock()
-                    await self._nap(s)
-                    took = max(0.0, self._clock() - began)
+                    took = await self._nap(s)
                     self.waited += took
                     waited += took
                 case Never(reason=why):
                     return LlmError(kind=ErrorKind.RATE_LIMIT, message=why + "; nothing was sent",
                                     provider=provider, retryable=False, code="client_rate_limit")
 
-    async def _nap(self, seconds: float) -> None:
+    async def _nap(self, seconds: float) -> float:
         """Sleep ``seconds``, or until a reply reports a fresher quota (:meth:`observe`), whichever
         comes first: a wait computed from one report (say, nothing left until a reset a minute away)
-        should not outlast the next report, which may show room now."""
+        should not outlast the next report, which may show room now. Returns the seconds slept: all
+        of them when the sleep ran out (so a clock that steps back never lets a caller's waits add up
+        past its ``max_wait``), else the clock's reading of the time until the wake, at most ``seconds``."""
         loop = asyncio.get_running_loop()
         news = self._news
         if news is None or news[0] is not loop:
             news = self._news = (loop, asyncio.Event())
+        began = self._clock()
         nap = asyncio.ensure_future(self._sleep(seconds))
         woken = loop.create_task(news[1].wait())
         try:
@@ -271,6 +272,9 @@ class Limiter:
         finally:
             nap.cancel()
             woken.cancel()
+        if nap.done() and not nap.cancelled():
+            return seconds
+        return min(seconds, max(0.0, self._clock() - began))
 
     def _log_ignored(self, provider: str, names: tuple[str, ...]) -> None:
         for name in names:

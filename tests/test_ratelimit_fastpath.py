@@ -208,3 +208,19 @@ async def test_a_cancelled_wait_leaves_no_task_behind() -> None:
         await waiter
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()
+
+
+async def test_a_clock_that_stands_still_cannot_stretch_max_wait() -> None:
+    """Waits count as slept when the sleep runs out, whatever the clock says: with a clock that does not
+    move while sleeping, the turns still add up and the caller is refused once ``max_wait`` would pass
+    (counting by the clock alone would sleep forever)."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    lim = Limiter(clock=lambda: 1_000.0, sleep=sleep)
+    lim.observe("openai", "m", {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "40s"})
+    refused = await asyncio.wait_for(lim.wait_turn("openai", "m", 1, max_wait=100), 5)
+    assert refused is not None and refused.code == "client_rate_limit"
+    assert slept == [40.0, 40.0] and lim.waited == 80.0

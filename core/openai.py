@@ -343,9 +343,11 @@ def _default_url(d: OpenAIDialect, base: str, model: str, cfg: ProviderConfig) -
 
 # (id(dialect), id(cfg), model string, stream) -> (dialect, cfg, model id, URL, headers, whether
 # breakpoints go on content parts): what the checks, the URL and the headers make of one config and
-# model, all pure and the same on every request (issue 19: ~30 calls per request). Only an address that passed its checks is kept; the
-# entry holds the dialect and the config, so their ids stay theirs while cached (``is`` confirms a
-# hit). Headers are immutable and shared. Bounded: cleared when full.
+# model, all pure and the same on every request (issue 19: ~30 calls per request). Only an address
+# that passed its checks is kept; the entry holds the dialect and the config, so their ids stay theirs
+# while cached (``is`` confirms a hit). Headers are immutable and shared. Bounded: cleared when full.
+# Filled by ``_fill_address``; read inline by ``encode_request`` (one call less per request) and by
+# ``address`` (the Responses dialect's way in).
 _ADDRESSED: dict[tuple[int, int, str, bool], tuple[Any, ProviderConfig, str, str, Headers, bool]] = {}
 
 

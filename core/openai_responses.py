@@ -651,7 +651,6 @@ class ResponsesStreamState(msgspec.Struct, frozen=True):
     """The reasoning summary/content part the last reasoning delta belonged to."""
 
 
-
 def _encode_message(m: Message, items: list[_WItem]) -> str | None:
     role = m.role
     if role is Role.TOOL:

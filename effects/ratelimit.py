@@ -43,8 +43,7 @@ _GRANTED = Granted()
 # from it in place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call). A record
 # is ``[requests, tokens]``; each window is ``None`` or ``[remaining, reset_at, limit, observed_at]``
 # (``limit`` may be ``None``), the fields of :class:`~interlingua.core.ratelimit.Window`.
-_Win = QuotaWindow
-_Record = list[_Win | None]
+_Record = list[QuotaWindow | None]
 _REM, _RESET, _LIMIT, _AT = 0, 1, 2, 3
 _INF = float("inf")
 
@@ -57,7 +56,7 @@ def _record(o: Observed) -> _Record:
     ]
 
 
-def _window(w: _Win | None) -> Window | None:
+def _window(w: QuotaWindow | None) -> Window | None:
     if w is None:
         return None
     rem, reset = w[_REM], w[_RESET]

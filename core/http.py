@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
+from typing import Protocol
 
 import msgspec
 
@@ -31,14 +32,23 @@ SENSITIVE_HEADERS = frozenset(
 )
 
 
+class _Received(Protocol):
+    """A case-insensitive multi-mapping of received headers, read in place (aiohttp's
+    ``CIMultiDictProxy`` is one): all of its values for a name, and its pairs as received."""
+
+    def getall(self, key: str, default: None, /) -> list[str] | None: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
 class Headers(Mapping[str, str]):
     """An immutable, case-insensitive header mapping that keeps the original spelling for sending."""
 
-    __slots__ = ("_items", "_lower")
+    __slots__ = ("_items", "_lower", "_received")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
         # ``type(...) is dict`` first: isinstance against the Mapping ABC costs more than the copy.
-        self._items: tuple[tuple[str, str], ...] = (
+        self._items: tuple[tuple[str, str], ...] | None = (
             items if type(items) is tuple
             else tuple(items.items()) if type(items) is dict or isinstance(items, Mapping)
             else tuple(items)
@@ -46,12 +56,32 @@ class Headers(Mapping[str, str]):
         # The lower-cased index is built on the first lookup: most response headers are never read
         # (a successful decode looks at none), and building it costs more than the decode itself.
         self._lower: dict[str, str] | None = None
+        self._received: _Received | None = None
+
+    @classmethod
+    def received(cls, headers: _Received) -> Headers:
+        """The headers of a reply, over the transport's own case-insensitive multi-mapping of them,
+        without copying it (issue 19: most replies have only a few of their headers read, by name).
+        Reads exactly as ``Headers(tuple(headers.items()))`` would — the last of a repeated name
+        wins — for the header names HTTP allows (ASCII tokens, whose case-insensitive forms agree)."""
+        h = cls.__new__(cls)
+        h._items = None
+        h._lower = None
+        h._received = headers
+        return h
+
+    def _pairs(self) -> tuple[tuple[str, str], ...]:
+        items = self._items
+        if items is None:
+            assert self._received is not None
+            items = self._items = tuple(self._received.items())
+        return items
 
     @property
     def _index(self) -> dict[str, str]:
         index = self._lower
         if index is None:
-            index = self._lower = {k.lower(): v for k, v in self._items}
+            index = self._lower = {k.lower(): v for k, v in self._pairs()}
         return index
 
     def __getitem__(self, key: str) -> str:
@@ -68,20 +98,24 @@ class Headers(Mapping[str, str]):
         return isinstance(key, str) and key.lower() in self._index
 
     def __iter__(self) -> Iterator[str]:
-        return (k for k, _ in self._items)
+        return (k for k, _ in self._pairs())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._pairs())
+
+    def __reduce__(self) -> tuple[type[Headers], tuple[tuple[tuple[str, str], ...]]]:
+        return Headers, (self._pairs(),)
 
     def items_raw(self) -> tuple[tuple[str, str], ...]:
-        """The pairs in the order and spelling they will be sent."""
-        return self._items
+        """The pairs in the order and spelling they will be sent (or were received)."""
+        items = self._items
+        return items if items is not None else self._pairs()
 
     def merged(self, extra: Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:
         """A copy with ``extra`` added; a header already present is replaced."""
         add = tuple(extra.items()) if isinstance(extra, Mapping) else tuple(extra)
         drop = {k.lower() for k, _ in add}
-        return Headers(tuple((k, v) for k, v in self._items if k.lower() not in drop) + add)
+        return Headers(tuple((k, v) for k, v in self._pairs() if k.lower() not in drop) + add)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
@@ -94,7 +128,7 @@ class Headers(Mapping[str, str]):
         return hash(tuple(sorted(self._index.items())))
 
     def __repr__(self) -> str:
-        shown = {k: ("[redacted]" if k.lower() in SENSITIVE_HEADERS else v) for k, v in self._items}
+        shown = {k: ("[redacted]" if k.lower() in SENSITIVE_HEADERS else v) for k, v in self._pairs()}
         return f"Headers({shown!r})"
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 
@@ -264,6 +264,17 @@ def _rfc3339(text: str) -> float | None:
 _INF = float("inf")
 
 
+@functools.lru_cache(maxsize=256)
+def _limit(text: str) -> float | None:
+    # Memoised: a provider's limit for a window is the same figure on every response (issue 19:
+    # ``float`` of a string costs more than the cache hit).
+    try:
+        cap = float(text)
+    except ValueError:
+        return None
+    return cap if 0 <= cap < _INF else None
+
+
 # (remaining, limit, reset, reset is an absolute time?) header names, lower-case, in order of preference
 _WindowNames = tuple[str, str, str, bool]
 _REQUEST_WINDOWS: tuple[_WindowNames, ...] = (
@@ -304,10 +315,9 @@ def read_quota(headers: Mapping[str, str], now: float) -> tuple[list[QuotaWindow
     """:func:`parse_rate_headers` as plain numbers: ``([requests, tokens], ignored)``, each window a
     fresh :data:`QuotaWindow` or ``None`` (``None`` overall when the response reports no quota).
 
-    One frame for the whole read (issue 19: it runs on every reply of a provider that reports its
-    quota): one pass over the names as received, keeping the quota ones (the last of repeated names,
-    as a lower-cased index keeps); then, per kind, the first window the headers report in full and
-    believably. A reset refused as implausible (unreadable, not finite, or further away than
+    One frame for the whole read (issue 19: it runs on every reply): per kind, the first window the
+    headers report in full and believably, a name's last value counting as a lower-cased index
+    keeps it. A reset refused as implausible (unreadable, not finite, or further away than
     :data:`MAX_RESET_SECONDS`) is named in ``ignored`` and the next window of that kind is tried.
 
     >>> read_quota({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s"}, now=100.0)
@@ -315,50 +325,58 @@ def read_quota(headers: Mapping[str, str], now: float) -> tuple[list[QuotaWindow
     >>> read_quota({"content-type": "application/json"}, now=100.0) is None
     True
     """
-    items = headers._items if type(headers) is Headers else headers.items()  # Headers.items_raw(), without its frame
-    known = _QUOTA_NAME
-    h: dict[str, str] | None = None
-    for k, v in items:
-        name = known[k] if k in known else _quota_name(k)
-        if name is not None:
-            if h is None:
-                h = {}
-            h[name] = v
-    if h is None:
-        return None
+    # What a name's values are, as a list (the last one counts, as a lower-cased index keeps it):
+    # the transport's own case-insensitive multi-mapping, looked up in place, only for the names a
+    # window needs (issue 19: most reply headers are not quota headers); any other mapping gets one
+    # pass over its names as given.
+    pairs: Iterable[tuple[str, str]]
+    if type(headers) is Headers:
+        received = headers._received
+        pairs = headers.items_raw() if received is None else ()
+    else:
+        received, pairs = None, headers.items()
+    look: Callable[[str, None], list[str] | None]
+    if received is not None:
+        look = received.getall
+    else:
+        known = _QUOTA_NAME
+        h: dict[str, list[str]] = {}
+        for k, v in pairs:
+            name = known[k] if k in known else _quota_name(k)
+            if name is not None:
+                h[name] = [v]
+        if not h:
+            return None
+        look = h.get
     ignored: list[str] | None = None
     found: list[QuotaWindow | None] = [None, None]
-    # ``in`` and subscripts, no ``get``/``isfinite``/``_number`` frames; the checks are theirs
+    # subscripts and inline checks, no ``isfinite``/``_number`` frames; the checks are theirs
     for kind in (0, 1):
         for remaining, limit, reset, absolute in _WINDOWS[kind]:
-            if remaining not in h or reset not in h:
+            values = look(remaining, None)
+            if values is None:
+                continue
+            raw = look(reset, None)
+            if raw is None:
                 continue
             try:
-                left = float(h[remaining])
+                left = float(values[-1])
             except ValueError:
                 continue
             if not (0 <= left < _INF):  # negative, NaN or infinite → unreadable
                 continue
-            raw = h[reset]
             if absolute:
-                at = _rfc3339(raw)
+                at = _rfc3339(raw[-1])
             else:
-                d = parse_duration(raw)
+                d = parse_duration(raw[-1])
                 at = None if d is None else now + d
             if at is None or not (-_INF < at < _INF) or at - now > MAX_RESET_SECONDS:
                 if ignored is None:
                     ignored = []
                 ignored.append(reset)
                 continue
-            cap: float | None = None
-            if limit in h:
-                try:
-                    cap = float(h[limit])
-                except ValueError:
-                    cap = None
-                if cap is not None and not (0 <= cap < _INF):
-                    cap = None
-            found[kind] = [left, at, cap, now]
+            values = look(limit, None)
+            found[kind] = [left, at, None if values is None else _limit(values[-1]), now]
             break
     if ignored is not None:
         return found, tuple(ignored)

@@ -426,7 +426,7 @@ class AiohttpTransport:
             if body is None:
                 return Failure(_too_large(None, max_bytes))
             complete = True
-            return Success(HttpResponse(resp.status, Headers(tuple(resp.headers.items())), body, time.time()))
+            return Success(HttpResponse(resp.status, Headers.received(resp.headers), body, time.time()))
         except asyncio.CancelledError:
             if timed_out:
                 return Failure(cast(LlmError, d.expired))
@@ -463,7 +463,7 @@ class AiohttpTransport:
                 yield error
                 return
             assert resp is not None
-            head = HttpResponse(resp.status, Headers(tuple(resp.headers.items())), b"", time.time())
+            head = HttpResponse(resp.status, Headers.received(resp.headers), b"", time.time())
             if not 200 <= resp.status < 300:
                 if body is None:
                     yield _too_large(None, max_bytes)

@@ -8,9 +8,11 @@ import asyncio
 import contextlib
 import datetime
 import math
+import pickle
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from interlingua.core import Headers
 from interlingua.core.ratelimit import (
@@ -106,6 +108,38 @@ def test_parse_rate_headers_reads_what_a_lowered_index_says(pairs: list[tuple[st
     assert parse_rate_headers(Headers(tuple(pairs)), now) == expected
     plain = dict(pairs)  # a repeated spelling keeps its first place: index the dict's own order
     assert parse_rate_headers(plain, now) == _reference({k.lower(): v for k, v in plain.items()}, now)
+
+
+def _received(pairs: list[tuple[str, str]]) -> Headers:
+    """The headers as the transport hands them over: aiohttp's own multi-mapping, not copied."""
+    return Headers.received(CIMultiDictProxy(CIMultiDict((istr(k), v) for k, v in pairs)))
+
+
+@st.composite
+def _any_case(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """Reply headers in any ASCII case per letter (HTTP names are ASCII tokens), names repeated."""
+    pairs = draw(_headers())
+    flips = draw(st.lists(st.booleans(), min_size=64, max_size=64))
+    return [("".join(c.swapcase() if flips[i % 64] else c for i, c in enumerate(k)), v) for k, v in pairs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(pairs=_any_case(), now=st.sampled_from([0.0, 10.0, 1000.0]))
+def test_received_headers_read_as_their_copy(pairs: list[tuple[str, str]], now: float) -> None:
+    """Headers read in place over the transport's multi-mapping answer every question as a copy of
+    its pairs does (the last of a repeated name wins), and the quota read from them is the same."""
+    copy, received = Headers(tuple(pairs)), _received(pairs)
+    assert parse_rate_headers(received, now) == parse_rate_headers(copy, now) == _reference(
+        {k.lower(): v for k, v in pairs}, now)
+    assert received.items_raw() == copy.items_raw() == tuple(pairs)
+    assert received == copy and hash(received) == hash(copy) and repr(received) == repr(copy)
+    assert len(received) == len(copy) and list(received) == list(copy)
+    for name in {k for k, _ in pairs} | {"X-Absent", _OPENAI[0].upper()}:
+        for key in (name, name.lower(), name.upper()):
+            assert received.get(key) == copy.get(key)
+            assert (key in received) == (key in copy)
+    assert received.merged({"Content-Type": "text/plain"}) == copy.merged({"Content-Type": "text/plain"})
+    assert pickle.loads(pickle.dumps(received)) == copy
 
 
 _MODELS = ("m1", "m2")

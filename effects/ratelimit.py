@@ -287,7 +287,12 @@ class Limiter:
         if not self.adapt_to_headers:
             return
         if self._store is not None:  # hook: redis
-            self._store.rate_observe(provider, model, headers)
+            written = self._store.rate_observe(provider, model, headers)
+            if self._news is not None:  # callers wait for a turn: they ask the store again once it holds the report
+                if written is None:
+                    self._wake()
+                else:
+                    written.add_done_callback(lambda _: self._wake())
             return
         quota = read_quota(headers, self._clock())  # the record itself: no Observed/Window to convert
         if quota is None:
@@ -306,7 +311,11 @@ class Limiter:
             observed[key] = rec
             if len(observed) > self.max_keys:
                 observed.popitem(last=False)
+        if self._news is not None:  # callers are waiting for a turn: they decide again on this report
+            self._wake()
+
+    def _wake(self) -> None:
         news = self._news
-        if news is not None:  # callers are waiting for a turn: they decide again on this report
+        if news is not None:
             self._news = None
             news[1].set()

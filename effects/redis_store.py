@@ -307,20 +307,21 @@ class RedisStore:
                 return Wait(float(reply[1]) / self.clock_scale)
         return Never(f"a request of {tokens} tokens exceeds a per-minute limit for {provider}")  # pragma: no cover
 
-    def rate_observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
+    def rate_observe(self, provider: str, model: str, headers: Mapping[str, str]) -> asyncio.Task[None] | None:
         """Share the quota a response reported (written in the background: these limits are
-        eventually consistent; this process applies them at once through its own state)."""
+        eventually consistent; this process applies them at once through its own state). Returns
+        the write when there is one, so that this process's waiting callers ask again once it landed."""
         now = time.time()
         seen = parse_rate_headers(headers, now)
         if seen is None:
-            return
+            return None
         self.local.rate_observe(provider, model, headers)
         # Only a nearly exhausted quota can make anyone wait: others are not shared (saving a round
         # trip per response), except to replace a low figure this process shared before.
         key = self.key("rate-seen", provider, model)
         low = any(w is not None and (w.limit is None or w.remaining <= LOW_QUOTA * w.limit) for w in (seen.requests, seen.tokens))
         if not low and key not in self._low:
-            return
+            return None
         if low:
             self._low.add(key)
         else:
@@ -328,10 +329,11 @@ class RedisStore:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return
+            return None
         task = loop.create_task(self.share_observed(provider, model, seen, now))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def share_observed(self, provider: str, model: str, seen: Observed, now: float) -> None:
         """Replace the provider-reported windows of (provider, model), as the pure ``observe`` does;

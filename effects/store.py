@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -82,7 +82,10 @@ class Store(Protocol):
         self, rules: tuple[RateLimit, ...], provider: str, model: str, tokens: int, *, timeout: float | None = None
     ) -> Decision: ...
 
-    def rate_observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None: ...
+    def rate_observe(self, provider: str, model: str, headers: Mapping[str, str]) -> asyncio.Future[Any] | None:
+        """Take the quota a reply reported. ``None`` when :meth:`rate_acquire` already answers by it (or
+        there was nothing to take); else the write, under way, after which it does (a limiter wakes its
+        waiting callers then, not before)."""
 
     async def reserve(self, limits: B.Limits, plan: B.Plan, *, timeout: float | None = None) -> Result[Lease, LlmError]: ...
 
@@ -137,6 +140,7 @@ class LocalStore:
 
     def rate_observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
         self.limiter = observe(self.limiter, provider, model, headers, self._now(True))
+        return None
 
     async def reserve(self, limits: B.Limits, plan: B.Plan, *, timeout: float | None = None) -> Result[Lease, LlmError]:
         got = B.reserve(self.budget, limits, plan)

@@ -23,6 +23,7 @@ from interlingua.core.breaker import BreakerPolicy, BreakerState, Signal, step
 from interlingua.core.budget import RateLimit
 from interlingua.core.ratelimit import Granted, LimiterState, Never, Observed, Wait, Window, acquire
 from interlingua.effects import FailPolicy, LlmConfig, LocalStore, RedisStore, Store
+from interlingua.effects.ratelimit import Limiter
 
 from .redis_server import RedisServer
 
@@ -344,6 +345,61 @@ async def test_only_a_nearly_exhausted_quota_is_shared(redis_url: str) -> None:
         assert float((await settled())[b"r_rem"]) == 95.0
     finally:
         await store.aclose()
+
+
+async def test_a_waiting_caller_asks_the_shared_limiter_again_once_a_fresh_report_is_written(redis_url: str) -> None:
+    """A caller waiting out a shared quota (one request a minute left) goes as soon as this process's
+    next reply shows room and that report has landed in Redis, not a minute later (without the wake
+    the test times out)."""
+    store = RedisStore.from_url(redis_url)
+    limiter = Limiter(store=store)
+
+    def headers(remaining: int, limit: int) -> dict[str, str]:
+        return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-limit-requests": str(limit),
+                "x-ratelimit-reset-requests": "60s"}
+
+    try:
+        limiter.observe("openai", "gpt-4o", headers(0, 1))
+        await asyncio.gather(*store._tasks)
+        waiter = asyncio.ensure_future(limiter.wait_turn("openai", "gpt-4o", 1))
+        await asyncio.sleep(0.2)
+        assert not waiter.done()  # the shared figure says: nothing left for a minute
+        limiter.observe("openai", "gpt-4o", headers(900, 1000))
+        assert await asyncio.wait_for(waiter, 10) is None
+        assert 0.2 <= limiter.waited < 10
+    finally:
+        await store.aclose()
+
+
+async def test_a_waiting_caller_asks_the_store_only_once_the_report_is_written() -> None:
+    """The wake waits for the store's write: asked before it lands, the store would still say wait."""
+
+    class SlowStore(LocalStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.room = False
+            self.write: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.asked = 0
+
+        async def rate_acquire(self, rules: tuple[RateLimit, ...], provider: str, model: str, tokens: int, *,
+                               timeout: float | None = None) -> Granted | Wait:
+            self.asked += 1
+            return Granted() if self.room else Wait(60.0)
+
+        def rate_observe(self, provider: str, model: str, headers: Any) -> asyncio.Future[None]:  # type: ignore[override]
+            return self.write
+
+    store = SlowStore()
+    limiter = Limiter(store=store)
+    waiter = asyncio.ensure_future(limiter.wait_turn("openai", "m", 1))
+    await asyncio.sleep(0.05)
+    limiter.observe("openai", "m", {"x-ratelimit-remaining-requests": "9", "x-ratelimit-reset-requests": "1s"})
+    await asyncio.sleep(0.05)
+    assert not waiter.done() and store.asked == 1  # not woken while the write is under way
+    store.room = True
+    store.write.set_result(None)
+    assert await asyncio.wait_for(waiter, 5) is None
+    assert store.asked == 2
 
 
 async def test_fail_closed_breaker_and_limits_refuse_while_redis_is_down() -> None:

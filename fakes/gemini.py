@@ -182,13 +182,15 @@ _FUNCTION = {"!name": str, "description": str, "behavior": str, "parameters": _S
              "parametersJsonSchema": ANY, "response": _SCHEMA, "responseJsonSchema": ANY}
 _TOOL = {"functionDeclarations": [_FUNCTION], "googleSearchRetrieval": ANY, "codeExecution": ANY,
          "googleSearch": ANY, "computerUse": ANY, "urlContext": ANY, "fileSearch": ANY, "googleMaps": ANY}
-# v1's GenerationConfig (googleapis google/ai/generativelanguage/v1/generative_service.proto)
+# v1's GenerationConfig (googleapis google/ai/generativelanguage/v1/generative_service.proto): no
+# response MIME type, schema, modalities or thinking config — those are v1beta's
 _GENERATION_V1 = {
     "candidateCount": int, "stopSequences": [str], "maxOutputTokens": int, "temperature": float, "topP": float,
-    "topK": int, "presencePenalty": float, "frequencyPenalty": float, "responseLogprobs": bool, "logprobs": int,
+    "topK": int, "seed": int, "presencePenalty": float, "frequencyPenalty": float, "responseLogprobs": bool,
+    "logprobs": int, "enableEnhancedCivicAnswers": bool,
 }
 _GENERATION_V1BETA = {
-    **_GENERATION_V1, "responseMimeType": str, "seed": int, "enableEnhancedCivicAnswers": bool,
+    **_GENERATION_V1, "responseMimeType": str,
     "responseSchema": _SCHEMA, "responseJsonSchema": ANY, "_responseJsonSchema": ANY,
     "responseModalities": [str], "speechConfig": ANY, "mediaResolution": str, "imageConfig": ANY,
     "thinkingConfig": {"includeThoughts": bool, "thinkingBudget": int, "thinkingLevel": str},

@@ -196,6 +196,12 @@ async def test_gemini_refuses_unknown_fields_like_google(fake: FakeServer) -> No
                                json={"contents": contents, "generationConfig": {"maxTokens": 5}})
         ok = await http.post(url.format(v="v1"), headers=headers,
                              json={"contents": contents, "generation_config": {"max_output_tokens": 5}})
+        v1_seed = await http.post(url.format(v="v1"), headers=headers, json={"contents": contents, "generationConfig": {
+            "seed": 7, "enableEnhancedCivicAnswers": True}})
+        v1_modalities = await http.post(url.format(v="v1"), headers=headers, json={
+            "contents": contents, "generationConfig": {"responseModalities": ["TEXT"]}})
+        beta_modalities = await http.post(url.format(v="v1beta"), headers=headers, json={
+            "contents": contents, "generationConfig": {"responseModalities": ["TEXT"]}})
     err = r.json()["error"]
     message = ('Invalid JSON payload received. Unknown name "additionalProperties" at '
                "'tools[0].function_declarations[0].parameters': Cannot find field.")
@@ -205,6 +211,11 @@ async def test_gemini_refuses_unknown_fields_like_google(fake: FakeServer) -> No
     assert v1.status_code == 400 and 'Unknown name "systemInstruction": Cannot find field.' in v1.json()["error"]["message"]
     assert typo.status_code == 400 and "'generation_config'" in typo.json()["error"]["message"]
     assert ok.status_code == 200  # proto3 JSON takes snake_case names too
+    # v1's GenerationConfig has seed and enableEnhancedCivicAnswers; response modalities are v1beta's
+    # (what pydantic-ai sends on every request: it works on v1beta only)
+    assert v1_seed.status_code == 200 and beta_modalities.status_code == 200
+    assert v1_modalities.status_code == 400
+    assert 'Unknown name "responseModalities" at \'generation_config\'' in v1_modalities.json()["error"]["message"]
 
 
 # -- xAI and Docker Model Runner error shapes ---------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Third-party clients against the fakes, unmodified: LiteLLM and LangChain's provider packages, for every
-provider they speak over HTTP (the `fidelity` extra; CI runs this module in its own step).
+"""Third-party clients against the fakes, unmodified: LiteLLM, LangChain's provider packages and pydantic-ai,
+for every provider they speak over HTTP (the `fidelity` extra; CI runs this module in its own step).
 
 For each: chat, stream, a tool call, a 429 raising the client's own rate-limit type, and streamed usage
 equal to non-streamed usage. The fakes run on a background thread: some clients block their event loop
@@ -21,10 +21,26 @@ litellm = pytest.importorskip("litellm")
 lc_openai = pytest.importorskip("langchain_openai")
 lc_anthropic = pytest.importorskip("langchain_anthropic")
 lc_ollama = pytest.importorskip("langchain_ollama")
+pai = pytest.importorskip("pydantic_ai")
 
 import anthropic  # noqa: E402
+import boto3  # noqa: E402
+import botocore.config  # noqa: E402
 import ollama  # noqa: E402
 import openai  # noqa: E402
+import pydantic  # noqa: E402
+from google import genai  # noqa: E402
+from pydantic_ai.exceptions import ModelHTTPError  # noqa: E402
+from pydantic_ai.models import openai as pai_openai  # noqa: E402
+from pydantic_ai.models.anthropic import AnthropicModel  # noqa: E402
+from pydantic_ai.models.bedrock import BedrockConverseModel  # noqa: E402
+from pydantic_ai.models.google import GoogleModel  # noqa: E402
+from pydantic_ai.providers.anthropic import AnthropicProvider  # noqa: E402
+from pydantic_ai.providers.azure import AzureProvider  # noqa: E402
+from pydantic_ai.providers.bedrock import BedrockProvider  # noqa: E402
+from pydantic_ai.providers.google import GoogleProvider  # noqa: E402
+from pydantic_ai.providers.ollama import OllamaProvider  # noqa: E402
+from pydantic_ai.providers.openai import OpenAIProvider  # noqa: E402
 
 from interlingua.fakes import FakeServer, serve_in_thread  # noqa: E402
 from interlingua.fakes.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY  # noqa: E402
@@ -170,3 +186,100 @@ async def test_langchain(row: ChainRow, fake: FakeServer) -> None:
     with pytest.raises(Exception) as info:
         await model.ainvoke("hello there")
     assert row.rate_limited(info.value), repr(info.value)
+
+
+# -- pydantic-ai -------------------------------------------------------------------------------------------
+# Its models over each provider's own SDK, built with retries off (so that one injected 429 is seen).
+
+
+class City(pydantic.BaseModel):
+    city: str
+
+
+def _openai_sdk(f: FakeServer, provider: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f.url_for(provider), api_key=f.api_key or "unused", max_retries=0)
+
+
+def _bedrock_client(f: FakeServer) -> Any:
+    return boto3.client("bedrock-runtime", endpoint_url=f.url_for("bedrock"), region_name="us-east-1",
+                        aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
+                        config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+# name: (the fake's provider and endpoint the agent's requests reach, how to build the model)
+PYDANTIC_AI: dict[str, tuple[tuple[str, str], Callable[[FakeServer], Any]]] = {
+    "openai": (("openai", "chat"), lambda f: pai_openai.OpenAIChatModel(
+        "gpt-4o-mini", provider=OpenAIProvider(openai_client=_openai_sdk(f, "openai")))),
+    "openai_responses": (("openai", "responses"), lambda f: pai_openai.OpenAIResponsesModel(
+        "gpt-4o-mini", provider=OpenAIProvider(openai_client=_openai_sdk(f, "openai")))),
+    "azure": (("azure", "chat"), lambda f: pai_openai.OpenAIChatModel("gpt-4o-mini", provider=AzureProvider(
+        openai_client=openai.AsyncAzureOpenAI(azure_endpoint=f.url_for("azure"), api_key=f.api_key,
+                                              api_version="2024-10-21", max_retries=0)))),
+    "xai": (("xai", "chat"), lambda f: pai_openai.OpenAIChatModel("grok-3", provider=OpenAIProvider(
+        openai_client=_openai_sdk(f, "xai")))),
+    "anthropic": (("anthropic", "chat"), lambda f: AnthropicModel("claude-haiku-4-5", provider=AnthropicProvider(
+        anthropic_client=anthropic.AsyncAnthropic(base_url=f.url_for("anthropic"), api_key=f.api_key,
+                                                  max_retries=0)))),
+    # google-genai 3 addresses v1 by default, where pydantic-ai's responseModalities is not a field (a 400,
+    # from Google and from the fake alike); pydantic-ai itself pins google-genai < 3, whose default is v1beta.
+    "gemini": (("gemini", "chat"), lambda f: GoogleModel("gemini-2.5-flash", provider=GoogleProvider(client=genai.Client(
+        api_key=f.api_key, http_options={"base_url": f.origin("gemini"), "api_version": "v1beta"})))),
+    "ollama": (("ollama", "chat"), lambda f: pai_openai.OpenAIChatModel("llama3.2", provider=OllamaProvider(
+        openai_client=openai.AsyncOpenAI(base_url=f.url_for("ollama") + "/v1", api_key="ollama", max_retries=0)))),
+    "bedrock": (("bedrock", "chat"), lambda f: BedrockConverseModel("anthropic.claude-3-5-haiku-20241022-v1:0",
+                                                          provider=BedrockProvider(bedrock_client=_bedrock_client(f)))),
+}
+
+
+@pytest.mark.parametrize("name", list(PYDANTIC_AI))
+async def test_pydantic_ai(name: str, fake: FakeServer) -> None:
+    """An agent's run and run_stream give the same text and usage; a tool the model calls runs and its
+    result goes back for the final answer; a structured output arrives as a validated model; a 429 is
+    pydantic-ai's ModelHTTPError with that status."""
+    (provider, endpoint), make = PYDANTIC_AI[name]
+    model = make(fake)
+    try:
+        await _pydantic_ai_checks(model, provider, endpoint, fake)
+    finally:
+        await _close_sdk_client(model.client)
+
+
+async def _close_sdk_client(client: Any) -> None:
+    if isinstance(client, genai.Client):
+        await client.aio.aclose()
+    elif isinstance(client, openai.AsyncOpenAI | anthropic.AsyncAnthropic):
+        await client.close()
+    else:
+        client.close()  # boto3's
+
+
+async def _pydantic_ai_checks(model: Any, provider: str, endpoint: str, fake: FakeServer) -> None:
+    agent = pai.Agent(model)
+    whole = await agent.run("hello there")
+    async with agent.run_stream("hello there") as streamed:
+        text = await streamed.get_output()
+    assert whole.output == text == EXPECTED
+    usage, streamed_usage = whole.usage, streamed.usage
+    assert (usage.input_tokens, usage.output_tokens) == (streamed_usage.input_tokens, streamed_usage.output_tokens)
+    assert usage.input_tokens > 0 and usage.output_tokens > 0
+
+    tools = pai.Agent(model)
+    asked: list[str] = []
+
+    @tools.tool_plain
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        asked.append(city)
+        return f"sunny in {city}"
+
+    answer = await tools.run("Weather in Paris? call get_weather")
+    assert asked == ["Paris"]
+    assert answer.output.startswith("Fake reply: tool get_weather returned ") and "sunny in Paris" in answer.output
+
+    structured = await pai.Agent(model, output_type=City).run("Name a city like Paris")
+    assert structured.output == City(city="Paris")
+
+    fake.fail_next(provider, "429", endpoint=endpoint)
+    with pytest.raises(ModelHTTPError) as info:
+        await agent.run("hello there")
+    assert info.value.status_code == 429

@@ -44,6 +44,7 @@ __all__ = [
     "Wait",
     "Window",
     "acquire",
+    "as_window",
     "observe",
     "parse_duration",
     "parse_rate_headers",
@@ -383,7 +384,8 @@ def read_quota(headers: Mapping[str, str], now: float) -> tuple[list[QuotaWindow
     return None if found[0] is None and found[1] is None else (found, ())
 
 
-def _as_window(w: QuotaWindow | None) -> Window | None:
+def as_window(w: QuotaWindow | None) -> Window | None:
+    """A :data:`QuotaWindow` (as :func:`read_quota` gives it and a limiter keeps it) as a :class:`Window`."""
     if w is None:
         return None
     rem, reset, cap, at = w
@@ -405,4 +407,4 @@ def parse_rate_headers(headers: Mapping[str, str], now: float) -> Observed | Non
     if quota is None:
         return None
     (requests, tokens), ignored = quota
-    return Observed(_as_window(requests), _as_window(tokens), ignored)
+    return Observed(as_window(requests), as_window(tokens), ignored)

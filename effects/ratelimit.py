@@ -25,8 +25,8 @@ from interlingua.core.ratelimit import (
     Observed,
     QuotaWindow,
     Wait,
-    Window,
     acquire,
+    as_window,
     read_quota,
 )
 
@@ -44,7 +44,7 @@ _GRANTED = Granted()
 # is ``[requests, tokens]``; each window is ``None`` or ``[remaining, reset_at, limit, observed_at]``
 # (``limit`` may be ``None``), the fields of :class:`~interlingua.core.ratelimit.Window`.
 _Record = list[QuotaWindow | None]
-_REM, _RESET, _LIMIT, _AT = 0, 1, 2, 3
+_REM, _RESET = 0, 1  # the fields the call path spends from and checks
 _INF = float("inf")
 
 
@@ -56,16 +56,8 @@ def _record(o: Observed) -> _Record:
     ]
 
 
-def _window(w: QuotaWindow | None) -> Window | None:
-    if w is None:
-        return None
-    rem, reset = w[_REM], w[_RESET]
-    assert rem is not None and reset is not None
-    return Window(rem, reset, w[_LIMIT], w[_AT])
-
-
 def _observed(rec: _Record) -> Observed:
-    return Observed(_window(rec[0]), _window(rec[1]))
+    return Observed(as_window(rec[0]), as_window(rec[1]))
 
 
 class Limiter:

@@ -39,7 +39,7 @@ import datetime as _dt
 import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import msgspec
 from returns.result import Failure, Result, Success
@@ -55,13 +55,16 @@ __all__ = [
     "BATCH_EXPIRED",
     "BATCH_PROVIDERS",
     "GEMINI_INLINE_LIMIT",
+    "LIST_PAGE_SIZE",
     "BatchJob",
     "BatchStatus",
+    "JobPage",
     "RequestCounts",
     "ResultsState",
     "decode_gemini_file",
     "decode_job",
     "decode_job_list",
+    "decode_job_page",
     "decode_results",
     "decode_uploaded_file",
     "encode_cancel",
@@ -193,11 +196,12 @@ class _Site(msgspec.Struct, frozen=True):
     query: str
     headers: Headers
 
-    def url(self, path: str) -> str:
-        return self.prefix + path + (("?" + self.query) if self.query else "")
+    def url(self, path: str, params: Iterable[tuple[str, str]] = ()) -> str:
+        query = "&".join(q for q in (self.query, urlencode(tuple(params))) if q)
+        return self.prefix + path + (("?" + query) if query else "")
 
-    def get(self, path: str) -> HttpRequest:
-        return HttpRequest("GET", self.url(path), _without(self.headers, "content-type"))
+    def get(self, path: str, params: Iterable[tuple[str, str]] = ()) -> HttpRequest:
+        return HttpRequest("GET", self.url(path, params), _without(self.headers, "content-type"))
 
     def post(self, path: str, body: bytes, content_type: str = "application/json") -> HttpRequest:
         return HttpRequest("POST", self.url(path), self.headers.merged({"Content-Type": content_type}), body)
@@ -462,9 +466,28 @@ def encode_cancel(provider: str, job_id: str, cfg: ProviderConfig) -> Result[Htt
     return _site(provider, cfg).map(lambda s: s.post(_job_path(provider, job_id) + suffix, b"{}" if provider != "gemini" else b""))
 
 
-def encode_list(provider: str, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
-    path = {"anthropic": "/messages/batches", "gemini": "/batches"}.get(provider, "/batches")
-    return _site(provider, cfg).map(lambda s: s.get(path))
+LIST_PAGE_SIZE = 100
+"""Jobs asked for per page of a listing: the most OpenAI's ``limit`` takes (1-100); Anthropic's
+takes up to 1000 and Gemini's ``pageSize`` has no documented bound, so 100 suits all three."""
+
+# (path, page-size parameter, cursor parameter) of each provider's listing
+_LISTING = {
+    "anthropic": ("/messages/batches", "limit", "after_id"),
+    "gemini": ("/batches", "pageSize", "pageToken"),
+}
+_OPENAI_LISTING = ("/batches", "limit", "after")
+
+
+def encode_list(
+    provider: str, cfg: ProviderConfig, *, cursor: str | None = None, page_size: int | None = None
+) -> Result[HttpRequest, LlmError]:
+    """One page of the provider's job list: the first, or the one ``cursor`` (a :class:`JobPage`'s)
+    starts; at most ``page_size`` jobs (``None``: the provider's default page)."""
+    path, size_name, cursor_name = _LISTING.get(provider, _OPENAI_LISTING)
+    params = [] if page_size is None else [(size_name, str(page_size))]
+    if cursor is not None:
+        params.append((cursor_name, cursor))
+    return _site(provider, cfg).map(lambda s: s.get(path, params))
 
 
 def encode_result_requests(job: BatchJob, cfg: ProviderConfig) -> Result[tuple[HttpRequest, ...], LlmError]:
@@ -707,28 +730,61 @@ def decode_job(provider: str, body: bytes) -> Result[BatchJob, LlmError]:
 
 class _OAList(msgspec.Struct):
     data: list[_OABatch]
+    has_more: bool = False
+    last_id: str | None = None
 
 
 class _AList(msgspec.Struct):
     data: list[_ABatch]
+    has_more: bool = False
+    last_id: str | None = None
 
 
 class _GList(msgspec.Struct):
     operations: list[_GOperation] = msgspec.field(default_factory=list)
+    nextPageToken: str | None = None  # the wire's name
 
 
-def decode_job_list(provider: str, body: bytes) -> Result[tuple[BatchJob, ...], LlmError]:
-    """The first page of the provider's job list, newest first as the provider orders it."""
+class JobPage(msgspec.Struct, frozen=True):
+    """One page of a provider's job list, newest first as the provider orders it."""
+
+    jobs: tuple[BatchJob, ...]
+    cursor: str | None
+    """Where the next page starts (for :func:`encode_list`); ``None``: this page is the last."""
+
+
+def decode_job_page(provider: str, body: bytes) -> Result[JobPage, LlmError]:
+    """A page of the job list and where the next one starts: OpenAI's and Anthropic's ``has_more``
+    with the page's last id (``after`` / ``after_id``, as their SDKs page), Gemini's ``nextPageToken``.
+    A page that says more follow but names no place to go on from is malformed: the rest of the list
+    could not be read, and a listing that silently stopped there would lose it."""
     try:
-        if provider in _OPENAI_LIKE:
-            return Success(tuple(_job_openai(provider, b) for b in msgspec.json.decode(body, type=_OAList).data))
-        if provider == "anthropic":
-            return Success(tuple(_job_anthropic(b) for b in msgspec.json.decode(body, type=_AList).data))
+        if provider in _OPENAI_LIKE or provider == "anthropic":
+            if provider == "anthropic":
+                a = msgspec.json.decode(body, type=_AList)
+                jobs = tuple(_job_anthropic(b) for b in a.data)
+                more, last = a.has_more, a.last_id
+            else:
+                o = msgspec.json.decode(body, type=_OAList)
+                jobs = tuple(_job_openai(provider, b) for b in o.data)
+                more, last = o.has_more, o.last_id
+            if not more:
+                return Success(JobPage(jobs, None))
+            cursor = last or (jobs[-1].id if jobs else None)
+            if not cursor:
+                return Failure(malformed(provider, "a batch job list page says more follow but names no last id", body))
+            return Success(JobPage(jobs, cursor))
         if provider == "gemini":
-            return Success(tuple(_job_gemini(o) for o in msgspec.json.decode(body, type=_GList).operations))
+            g = msgspec.json.decode(body, type=_GList)
+            return Success(JobPage(tuple(_job_gemini(op) for op in g.operations), g.nextPageToken or None))
     except DECODE_ERRORS:
         return Failure(malformed(provider, "not a batch job list", body))
     return _unsupported(provider)
+
+
+def decode_job_list(provider: str, body: bytes) -> Result[tuple[BatchJob, ...], LlmError]:
+    """The jobs of one page of the provider's job list (:func:`decode_job_page` without the cursor)."""
+    return decode_job_page(provider, body).map(lambda page: page.jobs)
 
 
 # -- results -----------------------------------------------------------------------------------------

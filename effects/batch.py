@@ -41,6 +41,7 @@ from interlingua.core import (
     Message,
 )
 from interlingua.core import batch as B
+from interlingua.core.dialect import malformed
 from interlingua.core.retry import GiveUp, decide
 
 from .events import LOGGER
@@ -375,16 +376,45 @@ async def cancel_batch(client: Client, job: BatchRef) -> Result[B.BatchJob, LlmE
     return await batch_status(client, job)
 
 
-async def list_batches(client: Client, provider: str) -> Result[tuple[B.BatchJob, ...], LlmError]:
-    """The provider's most recent batch jobs (its first page)."""
+LIST_MAX_PAGES = 1000
+"""A listing that has not ended after this many pages is refused rather than followed further."""
+
+
+async def list_batches(client: Client, provider: str, *, limit: int | None = None) -> Result[tuple[B.BatchJob, ...], LlmError]:
+    """The provider's batch jobs, newest first as it lists them, page after page: all of them, or
+    the newest ``limit``. A page that cannot be fetched or read fails the whole listing (never a
+    list silently cut short), as does a listing that comes back to a page it already gave."""
     provider = {"google": "gemini"}.get(provider, provider)
-    req = B.encode_list(provider, client.config.provider(provider))
-    if type(req) is Failure:
-        return req
-    sent = await _exchange(client, provider, req.unwrap())
-    if type(sent) is Failure:
-        return sent
-    return B.decode_job_list(provider, sent.unwrap().body)
+    if limit is not None and limit < 1:
+        return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, message=f"limit must be at least 1, not {limit}",
+                                provider=provider))
+    cfg = client.config.provider(provider)
+    jobs: list[B.BatchJob] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(LIST_MAX_PAGES):
+        size = B.LIST_PAGE_SIZE if limit is None else min(B.LIST_PAGE_SIZE, limit - len(jobs))
+        req = B.encode_list(provider, cfg, cursor=cursor, page_size=size)
+        if type(req) is Failure:
+            return req
+        sent = await _exchange(client, provider, req.unwrap())
+        if type(sent) is Failure:
+            return sent
+        page = B.decode_job_page(provider, sent.unwrap().body)
+        if type(page) is Failure:
+            return page
+        got = page.unwrap()
+        jobs.extend(got.jobs)
+        if limit is not None and len(jobs) >= limit:
+            return Success(tuple(jobs[:limit]))
+        if got.cursor is None:
+            return Success(tuple(jobs))
+        if got.cursor in seen:
+            return Failure(malformed(provider, f"the batch job list came back to a page it already gave (cursor {got.cursor!r})"))
+        seen.add(got.cursor)
+        cursor = got.cursor
+    return Failure(LlmError(kind=ErrorKind.INVALID_REQUEST, provider=provider,
+                            message=f"the batch job list runs past {LIST_MAX_PAGES} pages; pass a limit"))
 
 
 async def batch_results(client: Client, job: BatchRef) -> AsyncIterator[Outcome]:

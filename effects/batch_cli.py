@@ -199,7 +199,7 @@ async def _cancel(args: argparse.Namespace) -> int:
 
 async def _list(args: argparse.Namespace) -> int:
     async with Client(_config(args)) as client:
-        result = await client.list_batches(args.provider)
+        result = await client.list_batches(args.provider, limit=args.limit)
     if isinstance(result, Failure):
         return _fail(result.failure())
     for job in result.unwrap():
@@ -266,6 +266,16 @@ async def _run(args: argparse.Namespace) -> int:
     return 0 if progress.failed == 0 else 1
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return n
+
+
 def register(sub: Any) -> None:
     def run_async(fn: Callable[[argparse.Namespace], Any]) -> Callable[[argparse.Namespace], int]:
         return lambda args: int(asyncio.run(fn(args)))
@@ -295,8 +305,9 @@ def register(sub: Any) -> None:
     c.add_argument("ref", help="provider:id")
     common(c)
     c.set_defaults(handler=run_async(_cancel))
-    ls = bsub.add_parser("list", help="a provider's recent batch jobs")
+    ls = bsub.add_parser("list", help="a provider's batch jobs, newest first (every page)")
     ls.add_argument("provider", help="openai, azure, anthropic or gemini")
+    ls.add_argument("--limit", type=_positive_int, default=None, help="only the newest N jobs")
     common(ls)
     ls.set_defaults(handler=run_async(_list))
     run = bsub.add_parser("run", help="send every request now, N at a time (no batch discount, no 24 h wait)")

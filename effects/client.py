@@ -797,10 +797,11 @@ class Client:
 
         return await cancel_batch(self, job)
 
-    async def list_batches(self, provider: str) -> Result[tuple[BatchJob, ...], LlmError]:
+    async def list_batches(self, provider: str, *, limit: int | None = None) -> Result[tuple[BatchJob, ...], LlmError]:
+        """The provider's batch jobs, newest first, every page of them (or the newest ``limit``)."""
         from .batch import list_batches
 
-        return await list_batches(self, provider)
+        return await list_batches(self, provider, limit=limit)
 
     # -- resilience plumbing ----------------------------------------------------------------------
 

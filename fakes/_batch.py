@@ -32,6 +32,7 @@ request fail as that fault (``interlingua.fakes._faults``) would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.parser
 import email.policy
 import itertools
@@ -121,6 +122,9 @@ class BatchBook:
     """Gemini resumable uploads started and not yet finalized: upload id → display name."""
     auto_advance: bool = False
     concurrency: int = 16
+    page_max: int | None = None
+    """At most this many jobs on a listing page, whatever the request asks (``None``: each provider's own
+    bound). A server may always give fewer than asked; clients follow ``has_more`` / ``nextPageToken``."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self, prefix: str) -> str:
@@ -211,6 +215,34 @@ def _store(book: BatchBook, filename: str, purpose: str, data: bytes) -> str:
     fid = book.new_id("file-")
     book.files[fid] = _File(fid, filename, purpose, data, int(time.time()))
     return fid
+
+
+def _limit_param(raw: str | None, default: int) -> int | str:
+    """A listing's page-size parameter as given (its default when absent), or the text that is no integer."""
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
+def _capped(n: int, book: BatchBook) -> int:
+    return n if book.page_max is None else min(n, book.page_max)
+
+
+def _page_token(offset: int) -> str:
+    # opaque to clients, as Google's are: where the next page starts
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _token_offset(token: str, size: int) -> int | None:
+    try:
+        kind, _, n = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
+        offset = int(n)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return offset if kind == "o" and 0 <= offset <= size else None
 
 
 def book_of(request: web.Request) -> BatchBook:
@@ -423,16 +455,23 @@ def _openai_handlers(site: _OpenAISite) -> dict[str, Callable[[web.Request], Awa
         _, denied = await guard(request)
         if denied is not None:
             return denied
-        jobs = [j for j in reversed(book_of(request).jobs.values()) if j.provider == site.provider]
+        book = book_of(request)
+        jobs = [j for j in reversed(book.jobs.values()) if j.provider == site.provider]
         after = request.query.get("after")
         if after:
             ids = [j.id for j in jobs]
             jobs = jobs[ids.index(after) + 1:] if after in ids else []
-        limit = int(request.query.get("limit", "20") or 20)
-        page = jobs[:limit]
+        limit = _limit_param(request.query.get("limit"), 20)
+        if isinstance(limit, str):
+            return spec_error(400, f"Invalid 'limit': {limit}", param="limit")
+        if not 1 <= limit <= 100:
+            side, bound = ("below minimum", ">= 1") if limit < 1 else ("above maximum", "<= 100")
+            return spec_error(400, f"Invalid 'limit': integer {side} value. Expected a value {bound}, but got "
+                                   f"{limit} instead.", param="limit")
+        page = jobs[:_capped(limit, book)]
         return _json({"object": "list", "data": [_oa_batch(j) for j in page],
                       "first_id": page[0].id if page else None, "last_id": page[-1].id if page else None,
-                      "has_more": len(jobs) > limit})
+                      "has_more": len(jobs) > len(page)})
 
     return {"upload": upload, "file_get": file_get, "file_content": file_content, "create": create,
             "get": get, "cancel": cancel, "list": listing}
@@ -672,10 +711,27 @@ def add_anthropic_routes(app: web.Application) -> None:
         _, denied = await guard(request)
         if denied is not None:
             return denied
-        jobs = [j for j in reversed(book_of(request).jobs.values()) if j.provider == "anthropic"]
-        limit = int(request.query.get("limit", "20") or 20)
-        page = jobs[:limit]
-        return _json({"data": [_an_batch(j) for j in page], "has_more": len(jobs) > limit,
+        # newest first; after_id pages on to older jobs, before_id back to newer ones (the page just
+        # before that job), as the API reference and the SDK's paginator use them
+        book = book_of(request)
+        jobs = [j for j in reversed(book.jobs.values()) if j.provider == "anthropic"]
+        limit = _limit_param(request.query.get("limit"), 20)
+        if isinstance(limit, str) or not 1 <= limit <= 1000:
+            what = "Input should be a valid integer" if isinstance(limit, str) else (
+                "Input should be greater than or equal to 1" if limit < 1 else "Input should be less than or equal to 1000")
+            return an._error(400, "invalid_request_error", f"limit: {what}")
+        after, before = request.query.get("after_id"), request.query.get("before_id")
+        if after and before:
+            return an._error(400, "invalid_request_error", "Cannot specify both before_id and after_id")
+        ids = [j.id for j in jobs]
+        n = _capped(limit, book)
+        if before:
+            end = ids.index(before) if before in ids else 0
+            page, more = jobs[max(0, end - n):end], end - n > 0
+        else:
+            start = ids.index(after) + 1 if after and after in ids else (len(jobs) if after else 0)
+            page, more = jobs[start:start + n], len(jobs) > start + n
+        return _json({"data": [_an_batch(j) for j in page], "has_more": more,
                       "first_id": page[0].id if page else None, "last_id": page[-1].id if page else None})
 
     app.router.add_post("/v1/messages/batches", create)
@@ -852,9 +908,20 @@ def add_gemini_routes(app: web.Application) -> None:
         _, denied = await guard(request)
         if denied is not None:
             return denied
-        jobs = [j for j in reversed(book_of(request).jobs.values()) if j.provider == "gemini"]
-        size = int(request.query.get("pageSize", "50") or 50)
-        return _json({"operations": [_g_operation(j) for j in jobs[:size]]})
+        book = book_of(request)
+        jobs = [j for j in reversed(book.jobs.values()) if j.provider == "gemini"]
+        size = _limit_param(request.query.get("pageSize"), 50)
+        if isinstance(size, str) or size < 0:
+            return ge._error(400, f"Invalid value at 'page_size' (TYPE_INT32), \"{request.query.get('pageSize')}\"")
+        token = request.query.get("pageToken")
+        start = _token_offset(token, len(jobs)) if token else 0
+        if start is None:
+            return ge._error(400, "Invalid page token.")
+        n = _capped(size or 50, book)  # 0: the server's default
+        out: dict[str, Any] = {"operations": [_g_operation(j) for j in jobs[start:start + n]]}
+        if len(jobs) > start + n:
+            out["nextPageToken"] = _page_token(start + n)
+        return _json(out)
 
     async def upload(request: web.Request) -> web.StreamResponse:
         # The Files API's resumable protocol: "start" answers the upload URL; "upload, finalize" takes the

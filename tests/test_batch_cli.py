@@ -93,3 +93,20 @@ def test_progress_bar_on_a_terminal() -> None:
         now[0] = i * 0.1
         q.update(True)
     assert plain.getvalue().splitlines() == ["progress: 51/100 done (51 ok, 0 failed)", "progress: 100/100 done (100 ok, 0 failed)"]
+
+
+def test_list_every_page_or_the_newest_n(env: FakeLlm, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``batch list`` prints every job across pages, newest first; ``--limit N`` the newest N; a limit
+    that is not a positive whole number is a usage error."""
+    env.server.batches.page_max = 1
+    refs = []
+    for _ in range(3):
+        code, out, _ = run(capsys, "batch", "submit", "openai:gpt-4o-mini", _requests(tmp_path))
+        refs.append(out.split()[0])
+    code, out, _ = run(capsys, "batch", "list", "openai")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == refs[::-1]
+    code, out, _ = run(capsys, "batch", "list", "openai", "--limit", "2")
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == refs[:0:-1]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["batch", "list", "openai", "--limit", "0"])
+    assert exc.value.code == 2 and "at least 1" in capsys.readouterr().err

@@ -139,6 +139,7 @@ def test_decoders_are_total(provider: str, data: bytes, cuts: list[int]) -> None
     """Arbitrary bytes never raise: a job decode is a Result, a bad result line a decode Failure."""
     assert isinstance(B.decode_job(provider, data), Success | Failure)
     assert isinstance(B.decode_job_list(provider, data), Success | Failure)
+    assert isinstance(B.decode_job_page(provider, data), Success | Failure)
     for _, r in B.decode_results(provider, data):
         assert isinstance(r, Success | Failure)
     st_ = B.results_start(provider)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anthropic
 import openai
@@ -14,7 +15,7 @@ from returns.result import Success
 
 from interlingua.core import ChatRequest, ErrorKind, Message
 from interlingua.core.batch import BATCH_CANCELLED, BATCH_EXPIRED, BatchStatus
-from interlingua.effects import Client
+from interlingua.effects import Client, LlmConfig
 from interlingua.fakes import FakeServer
 
 MODELS = {
@@ -351,3 +352,113 @@ async def test_control_calls_retry_only_when_safe(fake: FakeServer) -> None:
         fake.fail_next("anthropic", "500")
         assert (await client.batch_status(job)).unwrap().id == job.id
     assert fake.attempts("anthropic") == 5  # 1 refused create, 2 for the create, 2 for the read
+
+
+# -- listing: every page, in the provider's order -----------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", list(MODELS))
+async def test_list_follows_every_page(client: Client, fake: FakeServer, provider: str) -> None:
+    """With pages of two, list_batches still gives all five jobs, newest first, each once; ``limit``
+    gives the newest N, asking for no more than it needs. The fake saw the provider's own paging
+    parameters (OpenAI/Azure ``after``, Anthropic ``after_id``, Gemini ``pageToken``)."""
+    fake.batches.page_max = 2
+    made = [(await client.submit_batch(MODELS[provider], {"a": f"job {i}"})).unwrap().id for i in range(5)]
+    listed = (await client.list_batches(provider)).unwrap()
+    assert [j.id for j in listed] == made[::-1]
+    cursors = [r.query for r in fake.requests_for(provider) if r.method == "GET" and r.path.endswith("/batches")]
+    assert len(cursors) == 3  # 2 + 2 + 1
+    cursor_name = {"anthropic": "after_id", "gemini": "pageToken"}.get(provider, "after")
+    assert cursor_name not in cursors[0] and all(cursor_name in q for q in cursors[1:])
+    if provider != "gemini":  # OpenAI's and Anthropic's cursor is the last id of the page before
+        assert [q[cursor_name] for q in cursors[1:]] == [made[3], made[1]]
+    top = (await client.list_batches(provider, limit=3)).unwrap()
+    assert [j.id for j in top] == made[:1:-1]
+    size_name = "pageSize" if provider == "gemini" else "limit"
+    sizes = [r.query[size_name] for r in fake.requests_for(provider) if r.method == "GET" and r.path.endswith("/batches")]
+    assert sizes[3:] == ["3", "1"]  # the second page asks only for what is still missing
+
+
+async def test_list_refuses_a_limit_below_one(client: Client, fake: FakeServer) -> None:
+    before = len(fake.requests_for("openai"))
+    assert (await client.list_batches("openai", limit=0)).failure().kind is ErrorKind.INVALID_REQUEST
+    assert len(fake.requests_for("openai")) == before  # nothing sent
+
+
+_JOB = {"id": "batch_a", "object": "batch", "endpoint": "/v1/chat/completions", "status": "completed",
+        "created_at": 1, "request_counts": {"total": 1, "completed": 1, "failed": 0}}
+
+
+@pytest.mark.parametrize(("second_page", "kind", "words"), [
+    ("loop", ErrorKind.DECODE, "already gave"),  # the same cursor again, forever
+    ("no-cursor", ErrorKind.DECODE, "names no last id"),  # "more follow", and nothing to go on from
+    ("500", ErrorKind.PROVIDER, "boom"),  # a page that fails
+])
+async def test_a_listing_that_cannot_go_on_fails_whole(aiohttp_server: Any, second_page: str, kind: ErrorKind,
+                                                     words: str) -> None:
+    """Past its first page a listing that loops, names no cursor or fails is a Failure of that kind,
+    never the jobs read so far passed off as the whole list (and never an endless loop)."""
+    from aiohttp import web
+
+    hits: list[str] = []
+
+    async def listing(request: web.Request) -> web.Response:
+        hits.append(request.query.get("after", ""))
+        if not request.query.get("after") or second_page == "loop":
+            return web.json_response({"object": "list", "data": [_JOB], "has_more": True, "first_id": "batch_a",
+                                      "last_id": "batch_a"})
+        if second_page == "no-cursor":
+            return web.json_response({"object": "list", "data": [], "has_more": True, "first_id": None, "last_id": None})
+        return web.json_response({"error": {"message": "boom", "type": "server_error", "param": None, "code": None}},
+                                 status=500)
+
+    app = web.Application()
+    app.router.add_get("/v1/batches", listing)
+    server = await aiohttp_server(app)
+    cfg = LlmConfig(retry_enabled=False).with_provider("openai", base_url=str(server.make_url("/v1")), api_key="k")
+    async with Client(cfg) as c:
+        err = (await c.list_batches("openai")).failure()
+    assert err.kind is kind and words in err.message
+    assert hits == ["", "batch_a"]  # the loop is caught on the page that repeats the cursor
+
+
+async def test_sdks_page_through_the_fakes_listings(fake: FakeServer, oai: openai.AsyncOpenAI, gc: genai.Client) -> None:
+    """Each official SDK's own paginator walks the fake's pages (two jobs a page, five jobs) to the
+    same newest-first list; Anthropic's ``before_id`` pages back towards the newest."""
+    from .helpers import config_for
+
+    async with Client(config_for(fake)) as client:
+        made = {p: [(await client.submit_batch(MODELS[p], {"a": f"job {i}"})).unwrap().id for i in range(5)]
+                for p in ("openai", "anthropic", "gemini")}
+    assert [b.id async for b in oai.batches.list(limit=2)] == made["openai"][::-1]
+    ac = anthropic.AsyncAnthropic(base_url=fake.url_for("anthropic"), api_key=fake.api_key, max_retries=0)
+    try:
+        assert [b.id async for b in ac.messages.batches.list(limit=2)] == made["anthropic"][::-1]
+        first = await ac.messages.batches.list(limit=2, after_id=made["anthropic"][2])
+        assert [b.id for b in first.data] == made["anthropic"][1::-1] and not first.has_more
+        back = await ac.messages.batches.list(limit=2, before_id=made["anthropic"][2])
+        assert [b.id for b in back.data] == made["anthropic"][4:2:-1] and not back.has_more
+    finally:
+        await ac.close()
+    pager = await gc.aio.batches.list(config=gtypes.ListBatchJobsConfig(page_size=2))
+    assert [j.name async for j in pager] == made["gemini"][::-1]
+
+
+async def test_fake_listings_refuse_what_the_services_refuse(fake: FakeServer) -> None:
+    """Out-of-range page sizes, both of Anthropic's cursors at once and a page token the server never
+    gave are 400s in each provider's error shape."""
+    import aiohttp
+
+    key = fake.api_key
+    async with aiohttp.ClientSession() as s:
+        async with s.get(fake.url_for("openai") + "/batches?limit=101", headers={"Authorization": f"Bearer {key}"}) as r:
+            body = await r.json()
+        assert r.status == 400 and body["error"]["param"] == "limit" and "<= 100" in body["error"]["message"]
+        headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+        for query in ("limit=0", "before_id=a&after_id=b"):
+            async with s.get(fake.url_for("anthropic") + "/v1/messages/batches?" + query, headers=headers) as r:
+                body = await r.json()
+            assert r.status == 400 and body["error"]["type"] == "invalid_request_error"
+        async with s.get(fake.url_for("gemini") + "/v1beta/batches?pageToken=nonsense", headers={"x-goog-api-key": key}) as r:
+            body = await r.json()
+        assert r.status == 400 and body["error"]["status"] == "INVALID_ARGUMENT"

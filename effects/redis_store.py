@@ -315,7 +315,7 @@ class RedisStore:
         seen = parse_rate_headers(headers, now)
         if seen is None:
             return None
-        self.local.rate_observe(provider, model, headers)
+        self.local.rate_record(provider, model, seen)  # read once, above (the local clock is this same wall clock)
         # Only a nearly exhausted quota can make anyone wait: others are not shared (saving a round
         # trip per response), except to replace a low figure this process shared before.
         key = self.key("rate-seen", provider, model)

@@ -30,7 +30,7 @@ from interlingua.core import budget as B
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Signal, step
 from interlingua.core.budget import RateLimit
 from interlingua.core.errors import LlmError
-from interlingua.core.ratelimit import Decision, LimiterState, acquire, observe
+from interlingua.core.ratelimit import Decision, LimiterState, Observed, acquire, observe, record
 
 from .breakers import REJECTED, Breakers, OnChange
 
@@ -141,6 +141,10 @@ class LocalStore:
     def rate_observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
         self.limiter = observe(self.limiter, provider, model, headers, self._now(True))
         return None
+
+    def rate_record(self, provider: str, model: str, seen: Observed) -> None:
+        """:meth:`rate_observe` for windows a caller has already read off the headers."""
+        self.limiter = record(self.limiter, provider, model, seen)
 
     async def reserve(self, limits: B.Limits, plan: B.Plan, *, timeout: float | None = None) -> Result[Lease, LlmError]:
         got = B.reserve(self.budget, limits, plan)

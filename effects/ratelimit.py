@@ -258,8 +258,11 @@ class Limiter:
         began = self._clock()
         nap = asyncio.ensure_future(self._sleep(seconds))
         woken = loop.create_task(news[1].wait())
+        # hook: redis — a report another worker shared wakes us too (a future shared by every waiter: not cancelled here)
+        elsewhere = self._store.rate_reported() if self._store is not None else None
         try:
-            await asyncio.wait((nap, woken), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((nap, woken) if elsewhere is None else (nap, woken, elsewhere),
+                               return_when=asyncio.FIRST_COMPLETED)
         finally:
             nap.cancel()
             woken.cancel()

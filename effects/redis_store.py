@@ -20,6 +20,7 @@ The URL's password is never shown: ``repr``, log lines and errors carry the URL 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import sys
@@ -150,6 +151,10 @@ class RedisStore:
         self._tasks: set[asyncio.Task[None]] = set()
         self._breakers: dict[str, tuple[BreakerState, float]] = {}  # the last state seen per key, and when
         self._low: set[str] = set()  # rate-seen keys this process last shared as nearly exhausted
+        # Quota reports other workers share, heard on a channel while anyone here waits for a turn
+        # (the subscription starts with the first wait and lasts until aclose).
+        self._news: asyncio.Future[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self.clock: Callable[[], float] | None = None
         """``None``: the scripts read Redis's ``TIME``. Tests pin ``now`` with it."""
 
@@ -182,6 +187,10 @@ class RedisStore:
         return self.redis.connection_pool
 
     async def aclose(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
@@ -361,9 +370,43 @@ class RedisStore:
                     pipe.delete(key)
                     pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
                     pipe.expire(key, ttl)
+                    pipe.publish(self.key("rate-news"), f"{provider}:{model}")  # wakes the waiters of every worker
                     await pipe.execute()
         except _UNAVAILABLE as e:
             self._went_down(e)
+
+    def rate_reported(self) -> asyncio.Future[None]:
+        """Completes when any worker shares a quota report (written and announced together by
+        :meth:`share_observed`); the first call starts this process's subscription. A report shared
+        while no subscription is up is not heard: the waiter's own wait, which the shared script
+        computed, still bounds it."""
+        loop = asyncio.get_running_loop()
+        if self._listener is None or self._listener.done():
+            self._listener = loop.create_task(self._listen())
+        news = self._news
+        if news is None or news.done() or news.get_loop() is not loop:
+            news = self._news = loop.create_future()
+        return news
+
+    async def _listen(self) -> None:
+        """Hold a subscription to the reports channel; each message completes the waiters' future.
+        While Redis is unreachable, try again every ``retry_interval`` seconds."""
+        channel = self.key("rate-news")
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel)
+                while True:
+                    if await pubsub.get_message(ignore_subscribe_messages=True, timeout=None) is not None:
+                        news, self._news = self._news, None
+                        if news is not None and not news.done():
+                            news.set_result(None)
+            except _UNAVAILABLE as e:
+                self._went_down(e)
+            finally:
+                with contextlib.suppress(*_UNAVAILABLE):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(self.retry_interval)
 
     # -- budgets ----------------------------------------------------------------------------------
 

@@ -87,6 +87,11 @@ class Store(Protocol):
         there was nothing to take); else the write, under way, after which it does (a limiter wakes its
         waiting callers then, not before)."""
 
+    def rate_reported(self) -> asyncio.Future[None] | None:
+        """Completes when some worker sharing the store reports a quota (a waiting caller then asks
+        :meth:`rate_acquire` again); ``None`` when no other worker can report one. Never cancel it:
+        every waiter of this process may be given the same one."""
+
     async def reserve(self, limits: B.Limits, plan: B.Plan, *, timeout: float | None = None) -> Result[Lease, LlmError]: ...
 
     async def settle(
@@ -141,6 +146,9 @@ class LocalStore:
     def rate_observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
         self.limiter = observe(self.limiter, provider, model, headers, self._now(True))
         return None
+
+    def rate_reported(self) -> None:
+        return None  # this process is the only one that reports
 
     def rate_record(self, provider: str, model: str, seen: Observed) -> None:
         """:meth:`rate_observe` for windows a caller has already read off the headers."""

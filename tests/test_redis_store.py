@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -369,6 +370,60 @@ async def test_a_waiting_caller_asks_the_shared_limiter_again_once_a_fresh_repor
         assert 0.2 <= limiter.waited < 10
     finally:
         await store.aclose()
+
+
+async def test_a_report_another_worker_shares_wakes_this_workers_waiting_caller(redis_url: str) -> None:
+    """Two workers share a quota through Redis. Worker B's reply leaves one request a minute; worker
+    A's caller waits for its turn. B's next reply shows room: A's caller goes at once, woken by B's
+    shared report (without it, A sleeps out the minute and the test times out)."""
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    a, b = RedisStore.from_url(redis_url, prefix=prefix), RedisStore.from_url(redis_url, prefix=prefix)
+    limiter_a, limiter_b = Limiter(store=a), Limiter(store=b)
+
+    def headers(remaining: int, limit: int) -> dict[str, str]:
+        return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-limit-requests": str(limit),
+                "x-ratelimit-reset-requests": "60s"}
+
+    try:
+        limiter_b.observe("openai", "gpt-4o", headers(0, 1))
+        await asyncio.gather(*b._tasks)
+        waiter = asyncio.ensure_future(limiter_a.wait_turn("openai", "gpt-4o", 1))
+        await asyncio.sleep(0.3)  # A asked Redis (wait a minute) and subscribed
+        assert not waiter.done()
+        limiter_b.observe("openai", "gpt-4o", headers(900, 1000))
+        assert await asyncio.wait_for(waiter, 10) is None
+        assert 0.2 <= limiter_a.waited < 10
+    finally:
+        await a.aclose()
+        await b.aclose()
+    assert a._listener is None and b._listener is None  # the subscription ended with the store
+
+
+async def test_the_reports_subscription_outlives_an_outage() -> None:
+    """Redis goes away under a subscribed worker and comes back: the subscription is made again (after
+    ``retry_interval``), so a report shared afterwards still reaches the waiters. Nothing raises meanwhile."""
+    with RedisServer() as server:
+        prefix = f"t-{uuid.uuid4().hex[:8]}:"
+        a = RedisStore.from_url(server.url, prefix=prefix, timeout=0.3, retry_interval=0.2)
+        b = RedisStore.from_url(server.url, prefix=prefix, timeout=0.3, retry_interval=0.2)
+        seen = Observed(requests=Window(remaining=0.0, reset_at=time.time() + 60, limit=1.0, observed_at=time.time()),
+                        tokens=None)
+        try:
+            a.rate_reported()
+            await asyncio.sleep(0.2)
+            server.stop()
+            await asyncio.sleep(0.3)
+            assert a._listener is not None and not a._listener.done()  # retrying, not dead
+            server.start()
+            deadline = time.monotonic() + 10
+            news = a.rate_reported()
+            while not news.done() and time.monotonic() < deadline:  # once it has subscribed again, it hears b
+                await b.share_observed("openai", "m", seen, time.time())
+                await asyncio.sleep(0.1)
+            assert news.done()
+        finally:
+            await a.aclose()
+            await b.aclose()
 
 
 async def test_a_waiting_caller_asks_the_store_only_once_the_report_is_written() -> None:

@@ -348,55 +348,37 @@ async def test_only_a_nearly_exhausted_quota_is_shared(redis_url: str) -> None:
         await store.aclose()
 
 
-async def test_a_waiting_caller_asks_the_shared_limiter_again_once_a_fresh_report_is_written(redis_url: str) -> None:
-    """A caller waiting out a shared quota (one request a minute left) goes as soon as this process's
-    next reply shows room and that report has landed in Redis, not a minute later (without the wake
-    the test times out)."""
-    store = RedisStore.from_url(redis_url)
-    limiter = Limiter(store=store)
-
-    def headers(remaining: int, limit: int) -> dict[str, str]:
-        return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-limit-requests": str(limit),
-                "x-ratelimit-reset-requests": "60s"}
-
-    try:
-        limiter.observe("openai", "gpt-4o", headers(0, 1))
-        await asyncio.gather(*store._tasks)
-        waiter = asyncio.ensure_future(limiter.wait_turn("openai", "gpt-4o", 1))
-        await asyncio.sleep(0.2)
-        assert not waiter.done()  # the shared figure says: nothing left for a minute
-        limiter.observe("openai", "gpt-4o", headers(900, 1000))
-        assert await asyncio.wait_for(waiter, 10) is None
-        assert 0.2 <= limiter.waited < 10
-    finally:
-        await store.aclose()
-
-
-async def test_a_report_another_worker_shares_wakes_this_workers_waiting_caller(redis_url: str) -> None:
-    """Two workers share a quota through Redis. Worker B's reply leaves one request a minute; worker
-    A's caller waits for its turn. B's next reply shows room: A's caller goes at once, woken by B's
-    shared report (without it, A sleeps out the minute and the test times out)."""
+@pytest.mark.parametrize("reporter", ["this worker", "another worker"])
+async def test_a_waiting_caller_asks_the_shared_limiter_again_once_a_fresh_report_is_written(
+    redis_url: str, reporter: str
+) -> None:
+    """Workers share a quota through Redis. A reply leaves one request a minute; this worker's caller
+    waits for its turn. The next reply shows room, seen by this worker or by another one: the caller
+    goes as soon as that report has landed in Redis, not a minute later. This worker's own report wakes
+    it through its write; another worker's through the rate-news channel (without either wake the test
+    times out)."""
     prefix = f"t-{uuid.uuid4().hex[:8]}:"
     a, b = RedisStore.from_url(redis_url, prefix=prefix), RedisStore.from_url(redis_url, prefix=prefix)
-    limiter_a, limiter_b = Limiter(store=a), Limiter(store=b)
+    waiting = Limiter(store=a)
+    seeing = waiting if reporter == "this worker" else Limiter(store=b)
 
     def headers(remaining: int, limit: int) -> dict[str, str]:
         return {"x-ratelimit-remaining-requests": str(remaining), "x-ratelimit-limit-requests": str(limit),
                 "x-ratelimit-reset-requests": "60s"}
 
     try:
-        limiter_b.observe("openai", "gpt-4o", headers(0, 1))
-        await asyncio.gather(*b._tasks)
-        waiter = asyncio.ensure_future(limiter_a.wait_turn("openai", "gpt-4o", 1))
-        await asyncio.sleep(0.3)  # A asked Redis (wait a minute) and subscribed
-        assert not waiter.done()
-        limiter_b.observe("openai", "gpt-4o", headers(900, 1000))
+        seeing.observe("openai", "gpt-4o", headers(0, 1))
+        await asyncio.gather(*a._tasks, *b._tasks)
+        waiter = asyncio.ensure_future(waiting.wait_turn("openai", "gpt-4o", 1))
+        await asyncio.sleep(0.3)  # asked Redis (wait a minute) and subscribed
+        assert not waiter.done()  # the shared figure says: nothing left for a minute
+        seeing.observe("openai", "gpt-4o", headers(900, 1000))
         assert await asyncio.wait_for(waiter, 10) is None
-        assert 0.2 <= limiter_a.waited < 10
+        assert 0.2 <= waiting.waited < 10
     finally:
         await a.aclose()
         await b.aclose()
-    assert a._listener is None and b._listener is None  # the subscription ended with the store
+    assert a._listener is None and b._listener is None  # a subscription ends with its store
 
 
 async def test_the_reports_subscription_outlives_an_outage() -> None:

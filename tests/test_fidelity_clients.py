@@ -283,3 +283,19 @@ async def _pydantic_ai_checks(model: Any, provider: str, endpoint: str, fake: Fa
     with pytest.raises(ModelHTTPError) as info:
         await agent.run("hello there")
     assert info.value.status_code == 429
+
+
+async def test_litellm_pages_through_batch_listing(fake: FakeServer) -> None:
+    """LiteLLM's ``alist_batches`` (over the OpenAI SDK) reads the fake's batch list a page at a time:
+    ``limit`` bounds a page, ``has_more``/``last_id`` say where the next one starts, ``after`` goes there,
+    and the pages together are every job, newest first."""
+    from interlingua.effects import Client, LlmConfig
+
+    cfg = LlmConfig().with_provider("openai", base_url=fake.url_for("openai"), api_key=fake.api_key)
+    async with Client(cfg) as client:
+        made = [(await client.submit_batch("openai:gpt-4o-mini", {"a": f"job {i}"})).unwrap().id for i in range(3)]
+    where = {"custom_llm_provider": "openai", "api_base": fake.url_for("openai"), "api_key": fake.api_key}
+    first = await litellm.alist_batches(limit=2, **where)
+    assert [b.id for b in first.data] == made[:0:-1] and first.has_more and first.last_id == made[1]
+    rest = await litellm.alist_batches(limit=2, after=first.last_id, **where)
+    assert [b.id for b in rest.data] == made[:1] and not rest.has_more

@@ -150,7 +150,8 @@ class RedisStore:
         self._pending: list[tuple[Lease, B.BudgetState]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._breakers: dict[str, tuple[BreakerState, float]] = {}  # the last state seen per key, and when
-        self._low: set[str] = set()  # rate-seen keys this process last shared as nearly exhausted
+        # rate-seen keys this process last shared as nearly exhausted, or was told to wait on
+        self._low: set[str] = set()
         # Quota reports other workers share, heard on a channel while anyone here waits for a turn
         # (the subscription starts with the first wait and lasts until aclose).
         self._news: asyncio.Future[None] | None = None
@@ -313,6 +314,9 @@ class RedisStore:
             case "granted":
                 return Granted()
             case "wait":
+                # The shared figure may be a low one another worker wrote: this worker's next report
+                # of the quota is then shared too (replacing it), not kept to itself as "plenty left".
+                self._low.add(keys[-1])
                 return Wait(float(reply[1]) / self.clock_scale)
         return Never(f"a request of {tokens} tokens exceeds a per-minute limit for {provider}")  # pragma: no cover
 
@@ -326,7 +330,7 @@ class RedisStore:
             return None
         self.local.rate_record(provider, model, seen)  # read once, above (the local clock is this same wall clock)
         # Only a nearly exhausted quota can make anyone wait: others are not shared (saving a round
-        # trip per response), except to replace a low figure this process shared before.
+        # trip per response), except to replace a low figure this process shared before or was told to wait on.
         key = self.key("rate-seen", provider, model)
         low = any(w is not None and (w.limit is None or w.remaining <= LOW_QUOTA * w.limit) for w in (seen.requests, seen.tokens))
         if not low and key not in self._low:

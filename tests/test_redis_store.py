@@ -381,6 +381,30 @@ async def test_a_waiting_caller_asks_the_shared_limiter_again_once_a_fresh_repor
     assert a._listener is None and b._listener is None  # a subscription ends with its store
 
 
+async def test_room_seen_by_a_worker_that_was_told_to_wait_replaces_anothers_low_figure(redis_url: str) -> None:
+    """Worker A shares a low figure (one request a minute). Worker B never shared one, but the store
+    told it to wait on that figure: B's next report of room is shared, replacing A's, and A's
+    waiting caller goes. (Shared only when B itself had written a low figure, B's report of room
+    stayed B's own and every worker waited out the minute.)"""
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    a, b = RedisStore.from_url(redis_url, prefix=prefix), RedisStore.from_url(redis_url, prefix=prefix)
+    waiting = Limiter(store=a)
+    quota = {"x-ratelimit-limit-requests": "1000", "x-ratelimit-reset-requests": "60s"}
+    try:
+        waiting.observe("openai", "gpt-4o", quota | {"x-ratelimit-remaining-requests": "0", "x-ratelimit-limit-requests": "1"})
+        await asyncio.gather(*a._tasks)
+        assert isinstance(await b.rate_acquire((), "openai", "gpt-4o", 1), Wait)
+        waiter = asyncio.ensure_future(waiting.wait_turn("openai", "gpt-4o", 1))
+        await asyncio.sleep(0.3)
+        assert not waiter.done()
+        assert b.rate_observe("openai", "gpt-4o", quota | {"x-ratelimit-remaining-requests": "900"}) is not None
+        assert await asyncio.wait_for(waiter, 10) is None
+        assert isinstance(await b.rate_acquire((), "openai", "gpt-4o", 1), Granted)
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
 async def test_the_reports_subscription_outlives_an_outage() -> None:
     """Redis goes away under a subscribed worker and comes back: the subscription is made again (after
     ``retry_interval``), so a report shared afterwards still reaches the waiters. Nothing raises meanwhile."""

@@ -156,6 +156,7 @@ class RedisStore:
         # (the subscription starts with the first wait and lasts until aclose).
         self._news: asyncio.Future[None] | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._news_warned = False
         self.clock: Callable[[], float] | None = None
         """``None``: the scripts read Redis's ``TIME``. Tests pin ``now`` with it."""
 
@@ -374,10 +375,17 @@ class RedisStore:
                     pipe.delete(key)
                     pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
                     pipe.expire(key, ttl)
-                    pipe.publish(self.key("rate-news"), f"{provider}:{model}")  # wakes the waiters of every worker
                     await pipe.execute()
         except _UNAVAILABLE as e:
             self._went_down(e)
+            return
+        # Announced apart from the write, best effort: a Redis user without pub/sub rights (an ACL
+        # user of Redis >= 7 has no channels unless granted) must not lose the write itself.
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.redis.publish(self.key("rate-news"), f"{provider}:{model}")  # wakes every worker's waiters
+        except _UNAVAILABLE as e:
+            self._news_failed(e)
 
     def rate_reported(self) -> asyncio.Future[None]:
         """Completes when any worker shares a quota report (written and announced together by
@@ -394,23 +402,40 @@ class RedisStore:
 
     async def _listen(self) -> None:
         """Hold a subscription to the reports channel; each message completes the waiters' future.
-        While Redis is unreachable, try again every ``retry_interval`` seconds."""
+        When it fails, try again after ``retry_interval`` seconds, doubling up to a minute while it
+        keeps failing. Only the wake depends on it: the store is not marked unavailable by it."""
         channel = self.key("rate-news")
+        pause = self.retry_interval
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(channel)
                 while True:
-                    if await pubsub.get_message(ignore_subscribe_messages=True, timeout=None) is not None:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                    self._news_warned = False  # subscribed (its confirmation reads as None): a later failure is news again
+                    pause = self.retry_interval
+                    if message is not None:
                         news, self._news = self._news, None
                         if news is not None and not news.done():
                             news.set_result(None)
             except _UNAVAILABLE as e:
-                self._went_down(e)
+                self._news_failed(e)
             finally:
                 with contextlib.suppress(*_UNAVAILABLE):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(self.retry_interval)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 60.0)
+
+    def _news_failed(self, e: BaseException) -> None:
+        """One warning per failure spell of the reports channel (its password redacted)."""
+        if self._news_warned:
+            return
+        self._news_warned = True
+        why = str(e) or type(e).__name__
+        if self._password:
+            why = redact(why, self._password)
+        LOGGER.warning("redis store %r: the rate-news channel failed (%s); a caller waiting for a rate-limit turn "
+                       "is woken only by this worker's own reports until it answers", self, why)
 
     # -- budgets ----------------------------------------------------------------------------------
 

@@ -432,6 +432,36 @@ async def test_the_reports_subscription_outlives_an_outage() -> None:
             await b.aclose()
 
 
+async def test_a_user_without_pubsub_rights_still_shares_quota_and_budgets(caplog: pytest.LogCaptureFixture) -> None:
+    """An ACL user with no channels (Redis >= 7's default for a new user): the reports channel fails,
+    once and quietly, and nothing else does. The quota report is still written, the store is not taken
+    for unreachable (a budget still reserves), and the warning never shows the password."""
+    import redis.asyncio as aioredis
+
+    with RedisServer() as server:
+        admin = aioredis.from_url(server.url)
+        secret = "pw-" + uuid.uuid4().hex
+        await admin.execute_command("ACL", "SETUSER", "app", "on", f">{secret}", "~*", "+@all", "resetchannels")
+        await admin.aclose()
+        url = server.url.replace("redis://", f"redis://app:{secret}@", 1)
+        store = RedisStore.from_url(url, prefix=f"t-{uuid.uuid4().hex[:8]}:", retry_interval=0.05)
+        caplog.set_level(logging.WARNING, logger="interlingua")
+        seen = Observed(requests=Window(remaining=0.0, reset_at=time.time() + 60, limit=1.0, observed_at=time.time()),
+                        tokens=None)
+        try:
+            store.rate_reported()
+            await store.share_observed("openai", "m", seen, time.time())
+            await asyncio.sleep(0.3)  # the listener has failed and retried a few times
+            assert float((await store.redis.hgetall(store.key("rate-seen", "openai", "m")))[b"r_rem"]) == 0.0
+            assert store.available
+            plan = B.plan(INFO, prompt_tokens=10, exact=True, max_tokens=10)
+            assert isinstance(await store.reserve(B.Limits(max_cost=Decimal("1")), plan), Success)
+        finally:
+            await store.aclose()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "rate-news" in warnings[0] and secret not in warnings[0]
+
+
 async def test_a_waiting_caller_asks_the_store_only_once_the_report_is_written() -> None:
     """The wake waits for the store's write: asked before it lands, the store would still say wait."""
 

@@ -935,6 +935,7 @@ class _StreamCall:
         trace = call.trace
         # the base CallTrace.chunk does nothing: skip a call per chunk unless an observer overrides it
         on_chunk = trace.chunk if type(trace).chunk is not CallTrace.chunk else None
+        sending = trace.sending if type(trace).sending is not CallTrace.sending else None
         flow = client._flow(call, p, _STREAM, fallbacks)
         transport = client._transport
         env = client._env
@@ -953,6 +954,9 @@ class _StreamCall:
                 it = items.__aiter__()
                 feed = d.stream_feed
                 bounded = action.first_chunk_within is not None
+                # the call's trace context while the exchange starts (an HTTP instrumentation nests there),
+                # given back with the reply's head, before anything reaches the caller
+                restore = sending() if sending is not None else None
                 try:
                     while True:
                         try:
@@ -968,6 +972,9 @@ class _StreamCall:
                         except TimeoutError:
                             err = call.past_deadline(p.ref.provider)
                             break
+                        if restore is not None:
+                            restore()
+                            restore = None
                         if type(item) is bytes or isinstance(item, bytes):
                             state, events = feed(state, item)
                             for e in events:
@@ -1018,6 +1025,8 @@ class _StreamCall:
                                 flow.send(_FIRST_CHUNK)
                                 self.provider = call.provider
                 finally:
+                    if restore is not None:
+                        restore()
                     await items.aclose()  # type: ignore[attr-defined]
                 action = flow.send(_Streamed(err, head))
         except StopIteration as stop:

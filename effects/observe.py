@@ -92,6 +92,13 @@ class CallTrace:
     def chunk(self, chunk: ChatChunk) -> None:
         pass
 
+    def sending(self) -> Callable[[], None] | None:
+        """A stream's exchange is about to start. The trace may make its own context current until the
+        reply's head has arrived (an HTTP client instrumentation then starts its span, and injects its
+        ``traceparent``, inside the call's), and returns what restores the caller's context; it is
+        called before anything reaches the caller. ``None``: nothing was changed."""
+        return None
+
     def ended(self, result: Result[object, LlmError], cost: Decimal | None) -> None:
         pass
 
@@ -225,6 +232,17 @@ class _Tee(CallTrace):
     def chunk(self, chunk: ChatChunk) -> None:
         for t in self._traces:
             t.chunk(chunk)
+
+    def sending(self) -> Callable[[], None] | None:
+        undo = [u for u in (t.sending() for t in self._traces) if u is not None]
+        if not undo:
+            return None
+
+        def restore() -> None:
+            for u in reversed(undo):  # the last context made current is the first given back
+                u()
+
+        return undo[0] if len(undo) == 1 else restore
 
     def ended(self, result: Result[object, LlmError], cost: Decimal | None) -> None:
         for t in self._traces:

@@ -376,6 +376,16 @@ class _SpanTrace(CallTrace):
         if self.acc is not None:
             self.acc.add(chunk)
 
+    def sending(self) -> Callable[[], None] | None:
+        # A stream's span is current only while an exchange starts (up to the reply's head): an HTTP
+        # client instrumentation's span, and the traceparent it sends, then belong to the call's trace.
+        tel = self.tel
+        activate, deactivate = tel.activate, tel.deactivate
+        if self.token is not None or activate is None or deactivate is None or not self.span.is_recording():
+            return None  # a plain call's span is current throughout already
+        token = activate(self.span)
+        return lambda: deactivate(token)
+
     # -- the end --------------------------------------------------------------------------------------
 
     def ended(self, result: Result[object, LlmError], cost: Decimal | None) -> None:

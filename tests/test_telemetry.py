@@ -448,6 +448,71 @@ async def test_a_calls_span_is_current_while_it_runs(fake: FakeServer, otel: Ote
     assert seen[0] == "chat gpt-4o-mini"
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock"])
+async def test_http_client_instrumentation_nests_under_the_calls_span(fake: FakeServer, otel: Otel, provider: str) -> None:
+    """With OpenTelemetry's aiohttp-client instrumentation installed, each attempt's HTTP span is a child
+    of the call's span, for a plain call and for a stream alike, and the ``traceparent`` it sends names
+    that HTTP span in the call's trace; the caller's code between a stream's chunks still runs in its
+    own context."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    instrumentor.instrument(tracer_provider=otel.tracer_provider)
+    try:
+        async with otel.client(config_for(fake, retry_enabled=False)) as client:
+            assert isinstance(await client.chat(MODELS[provider], "hi"), Success)
+            chunks = 0
+            async for item in client.stream(MODELS[provider], "hi"):
+                assert isinstance(item, Success)
+                assert not otel_trace.get_current_span().is_recording()
+                chunks += 1
+            assert chunks > 1
+    finally:
+        instrumentor.uninstrument()
+    spans = sorted(otel.spans(), key=lambda s: s.start_time or 0)
+    ours = [s for s in spans if s.name.startswith("chat ")]
+    http = [s for s in spans if not s.name.startswith("chat ")]
+    assert len(ours) == 2 and len(http) == 2, [s.name for s in spans]
+    sent = [r.headers.get("traceparent") for r in fake.requests_for(provider)]
+    assert len(sent) == 2
+    for call, exchange, traceparent in zip(ours, http, sent, strict=True):
+        assert call.context is not None and exchange.context is not None
+        assert exchange.parent is not None and exchange.parent.span_id == call.context.span_id
+        assert exchange.context.trace_id == call.context.trace_id
+        ctx = exchange.context
+        assert traceparent == f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+async def test_instrumented_stream_retries_and_cuts_give_the_callers_context_back(fake: FakeServer, otel: Otel) -> None:
+    """A stream retried after a 500 nests both HTTP spans under its one span; a stream whose caller stops
+    waiting for the head (cancelled mid-exchange) leaves the caller's own context current."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    instrumentor.instrument(tracer_provider=otel.tracer_provider)
+    tracer = otel.tracer_provider.get_tracer("app")
+    try:
+        async with otel.client(config_for(fake, max_retries=1, retry_delay=0.0)) as client:
+            with tracer.start_as_current_span("app") as app:
+                fake.fail_next("openai", "500")
+                assert isinstance(await client.stream_response("openai:gpt-4o-mini", "hi"), Success)
+                assert otel_trace.get_current_span() is app
+                fake.fail_next("openai", "hang")  # the head never comes before the cancel
+                stream = client.stream("openai:gpt-4o-mini", "hi")
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.3):
+                        await stream.__anext__()
+                await stream.aclose()  # type: ignore[attr-defined]
+                assert otel_trace.get_current_span() is app
+    finally:
+        instrumentor.uninstrument()
+    spans = otel.spans()
+    streamed, cut = sorted((s for s in spans if s.name.startswith("chat ")), key=lambda s: s.start_time or 0)
+    assert streamed.context is not None and cut.status.status_code is StatusCode.ERROR
+    http = [s for s in spans if s.parent is not None and s.parent.span_id == streamed.context.span_id]
+    assert len(http) == 2, [s.name for s in spans]
+
+
 async def test_callers_active_span_is_the_parent(fake: FakeServer, otel: Otel) -> None:
     """Trace context propagates: the caller's current span becomes the parent of the call's span."""
     tracer = otel.tracer_provider.get_tracer("app")

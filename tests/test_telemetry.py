@@ -473,6 +473,7 @@ async def test_http_client_instrumentation_nests_under_the_calls_span(fake: Fake
     ours = [s for s in spans if s.name.startswith("chat ")]
     http = [s for s in spans if not s.name.startswith("chat ")]
     assert len(ours) == 2 and len(http) == 2, [s.name for s in spans]
+    assert SENTINEL_KEY not in _all_strings(spans)  # the key is a header (Gemini's too), never in a URL
     sent = [r.headers.get("traceparent") for r in fake.requests_for(provider)]
     assert len(sent) == 2
     for call, exchange, traceparent in zip(ours, http, sent, strict=True):

@@ -12,6 +12,9 @@ Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
 * ``POST /api/generate`` (prompt completion, stream or not), ``POST /api/embed``, ``GET /api/ps``.
 * ``GET /api/tags`` — the installed models, ``POST /api/show`` — details, ``model_info`` and
   ``capabilities``, ``GET /api/version``.
+* The OpenAI-compatible API (docs/openai.md): ``POST /v1/chat/completions``, ``GET /v1/models``,
+  ``GET /v1/models/{model}``, ``POST /v1/embeddings``, ``POST /v1/completions``, and
+  ``POST /v1/responses`` (stateless, as Ollama's: :mod:`.ollama_responses`).
 
 No auth (a local Ollama has none; an ``Authorization`` header is accepted and ignored). Errors
 are ``{"error": "..."}``: unknown model → 404 ``model "x" not found, try pulling it first``;
@@ -565,6 +568,9 @@ def add_routes(app: web.Application) -> None:
     serve_on_v1(app, OPENAI_FLAVOUR)  # /v1/chat/completions, /v1/models, /v1/models/{model}
     app.router.add_post("/v1/embeddings", openai_embeddings)
     app.router.add_post("/v1/completions", openai_completions)
+    from .ollama_responses import responses  # hook: responses (POST /v1/responses, stateless)
+
+    app.router.add_post("/v1/responses", responses)
 
 
 SPEC = FakeSpec(

@@ -1,0 +1,1018 @@
+"""Ollama's OpenAI-compatible Responses endpoint, ``POST /v1/responses`` (Ollama v0.13.3 and later),
+written from Ollama's source: ``openai/responses.go`` (the request types, ``FromResponsesRequest``,
+``ToResponse`` and ``ResponsesStreamConverter``), ``middleware/openai.go`` (``ResponsesMiddleware`` and
+``ResponsesWriter``), ``openai/openai.go`` (``NewError``, ``thinkFromReasoningEffort``,
+``decodeImageURL``) and ``server/routes.go`` (the route, and ``ChatHandler``, which answers it).
+
+Ollama turns the request into an ``/api/chat`` request and the chat answer back into a Responses
+answer; the fake does the same conversion in Python and takes its answer from the rule of
+:mod:`._content` through the Chat Completions decision the Ollama fake's ``/v1/chat/completions`` uses,
+so the same conversation gets the same text and the same token counts on both routes.
+
+What Ollama does, and so the fake:
+
+* **Stateless.** ``previous_response_id``, ``store`` and ``metadata`` are not fields of Ollama's
+  request type: they are ignored (the answer says ``"previous_response_id": null``, ``"store": false``,
+  ``"metadata": {}``), ``conversation`` is read and ignored, and there is no ``GET``/``DELETE
+  /v1/responses/{id}`` (404 ``404 page not found``). Each request carries its whole conversation.
+* **Input.** A string (one user message), or items: messages (``content`` a string or
+  ``input_text``/``output_text``/``input_image`` parts; ``input_file`` is refused), ``function_call``
+  (becomes an assistant tool call), ``function_call_output`` (a ``tool`` message answering its
+  ``call_id``), ``reasoning`` (its ``encrypted_content`` becomes the next assistant message's thinking).
+  ``instructions`` is a leading system message.
+* **Options.** ``temperature`` (default 1.0), ``top_p``, ``max_output_tokens`` (``num_predict``: the
+  answer is cut, and still ``"status": "completed"``: Ollama never reports ``incomplete``).
+  ``text.format`` ``json_schema`` with a ``schema`` constrains the answer to that schema; any other
+  format (``json_object`` included) is only echoed. ``tool_choice`` is not read (always echoed
+  ``"auto"``): the model calls a tool when it decides to (here: when the prompt names it).
+* **Thinking.** ``reasoning.effort`` maps to ``think`` (``none`` → off, ``minimal`` → low, ``xhigh``
+  and ``ultra`` → max, others as named; anything else 400). A model with the ``thinking`` capability
+  thinks unless told ``none``, and its answer starts with a ``reasoning`` item whose summary text and
+  ``encrypted_content`` are the thinking in plain text; asking a model without it to think is 400
+  ``"<model>" does not support thinking``.
+* **Answer.** Non-streamed: one JSON object (``output``: the reasoning item, then the function calls or
+  the message). Streamed (``"stream": true``): ``event: <type>`` / ``data: <json>`` frames, each
+  event with a ``sequence_number`` from 0, no ``[DONE]``: ``response.created``,
+  ``response.in_progress``, then per item ``response.output_item.added`` … ``.done`` (with the
+  reasoning summary text, text and content-part, or function-call-argument events between), then
+  ``response.completed`` carrying the whole output and the usage. Usage is the chat's
+  ``prompt_eval_count``/``eval_count``; ``reasoning_tokens`` and ``cached_tokens`` are always 0 (as
+  Ollama reports them).
+* **Errors** are OpenAI-shaped, ``{"error": {"message", "type", "param": null, "code": null}}`` with
+  type ``invalid_request_error`` (400), ``not_found_error`` (404) or ``api_error`` (others)
+  (``NewError``): a body Go's ``encoding/json`` cannot read into the request type (its own message,
+  e.g. ``json: cannot unmarshal number into Go struct field ResponsesRequest.model of type string``,
+  ``EOF`` for an empty body), a malformed input item, an invalid ``reasoning.effort``, an image URL
+  (only base64 data URIs are read) — 400; no ``model`` → 400 ``model is required``; a model that is
+  not installed (or declared unknown with ``fake.models("ollama", unknown=[…])``) → 404
+  ``model '<name>' not found``; tools for a model without tool support, or an embedding model → 400.
+  A request without messages only loads the model: an empty answer with zero usage.
+
+Not played: the built-in ``web_search`` tool (Ollama runs searches on ollama.com for it). A
+``web_search`` declaration is echoed in ``tools`` but never offered to the model, so the answer is
+one that chose not to search; ``web_search_call`` items in the input are read and ignored, as Ollama
+ignores them.
+
+Requests are recorded (and faults queued, ``fake.fail_next("ollama", …, endpoint="responses")``)
+under ``ollama``, like the other Ollama routes; a fault's error status arrives in the shape above
+(Ollama's OpenAI layer rewrites every error), and a mid-stream failure just ends the stream (Ollama's
+writer drops the chat's error line: no ``response.completed`` follows).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ._content import Decision, count_tokens, split_for_stream, stable_id
+from ._jsonenc import compact_utf8
+from ._server import SPEC_KEY, apply_pre_fault, record, send_json, send_stream, state_of
+from .ollama import _STATUS_MESSAGES, MODELS, NAME, _tool_call, resolve
+from .openai import _decision as _chat_decision
+
+__all__ = ["responses"]
+
+ENDPOINT = "responses"
+
+
+# -- Go's encoding/json, as far as Ollama's error messages show it ---------------------------------
+
+
+class _GoError(Exception):
+    """A message Go would return (the request is refused with it)."""
+
+
+class _Num(float):
+    """A JSON number with a fraction or exponent, keeping its literal (Go quotes it: ``number 1.5``)."""
+
+    literal: str
+
+    def __new__(cls, literal: str) -> _Num:
+        n = super().__new__(cls, literal)
+        n.literal = literal
+        return n
+
+
+def _quote_char(c: int) -> str:
+    """Go's ``quoteChar``: how the scanner names the byte it refuses."""
+    if c == 0x27:
+        return "'\\''"
+    if c == 0x22:
+        return "'\"'"
+    named = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v", 0x5C: "\\\\"}
+    if c in named:
+        return f"'{named[c]}'"
+    if c < 0x20 or c == 0x7F:
+        return f"'\\x{c:02x}'"
+    if 0x80 <= c < 0xA0 or c == 0xAD:
+        return f"'\\u{c:04x}'"
+    return f"'{chr(c)}'"
+
+
+_WS = b" \t\r\n"
+
+
+class _Scan:
+    """Go's JSON scanner over bytes: the first value's end, or Go's syntax error for it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.d, self.i = data, 0
+
+    def bad(self, context: str) -> _GoError:
+        return _GoError(f"invalid character {_quote_char(self.d[self.i])} {context}")
+
+    def ws(self) -> None:
+        while self.i < len(self.d) and self.d[self.i] in _WS:
+            self.i += 1
+
+    def more(self) -> int:
+        if self.i >= len(self.d):
+            raise EOFError
+        return self.d[self.i]
+
+    def value(self, top: bool = False) -> None:
+        self.ws()
+        c = self.more()
+        if c == 0x7B:  # {
+            self.i += 1
+            self.ws()
+            if self.more() == 0x7D:
+                self.i += 1
+                return
+            while True:
+                self.ws()
+                if self.more() != 0x22:
+                    raise self.bad("looking for beginning of object key string")
+                self.string()
+                self.ws()
+                if self.more() != 0x3A:
+                    raise self.bad("after object key")
+                self.i += 1
+                self.value()
+                self.ws()
+                c = self.more()
+                if c == 0x7D:
+                    self.i += 1
+                    return
+                if c != 0x2C:
+                    raise self.bad("after object key:value pair")
+                self.i += 1
+        elif c == 0x5B:  # [
+            self.i += 1
+            self.ws()
+            if self.more() == 0x5D:
+                self.i += 1
+                return
+            while True:
+                self.value()
+                self.ws()
+                c = self.more()
+                if c == 0x5D:
+                    self.i += 1
+                    return
+                if c != 0x2C:
+                    raise self.bad("after array element")
+                self.i += 1
+        elif c == 0x22:
+            self.string()
+        elif c == 0x2D or 0x30 <= c <= 0x39:
+            self.number(top)
+        elif c in b"tfn":
+            word = {0x74: b"true", 0x66: b"false", 0x6E: b"null"}[c]
+            self.i += 1
+            for expected in word[1:]:
+                if self.more() != expected:
+                    raise self.bad(f"in literal {word.decode()} (expecting {_quote_char(expected)})")
+                self.i += 1
+        else:
+            raise self.bad("looking for beginning of value")
+
+    def string(self) -> None:
+        self.i += 1
+        while True:
+            c = self.more()
+            if c == 0x22:
+                self.i += 1
+                return
+            if c == 0x5C:
+                self.i += 1
+                e = self.more()
+                if e == 0x75:
+                    self.i += 1
+                    for _ in range(4):
+                        if self.more() not in b"0123456789abcdefABCDEF":
+                            raise self.bad("in \\u hexadecimal character escape")
+                        self.i += 1
+                    continue
+                if e not in b'bfnrt\\/"':
+                    raise self.bad("in string escape code")
+            elif c < 0x20:
+                raise self.bad("in string literal")
+            self.i += 1
+
+    def number(self, top: bool) -> None:
+        def digits() -> None:
+            while self.i < len(self.d) and 0x30 <= self.d[self.i] <= 0x39:
+                self.i += 1
+
+        def need_digit(context: str) -> None:
+            if self.i >= len(self.d) and top:
+                raise EOFError
+            if not 0x30 <= self.more() <= 0x39:
+                raise self.bad(context)
+
+        if self.d[self.i] == 0x2D:
+            self.i += 1
+            need_digit("in numeric literal")
+        if self.d[self.i] == 0x30:
+            self.i += 1
+        else:
+            digits()
+        if self.i < len(self.d) and self.d[self.i] == 0x2E:
+            self.i += 1
+            need_digit("after decimal point in numeric literal")
+            digits()
+        if self.i < len(self.d) and self.d[self.i] in b"eE":
+            self.i += 1
+            if self.i < len(self.d) and self.d[self.i] in b"+-":
+                self.i += 1
+            need_digit("in exponent of numeric literal")
+            digits()
+
+
+def _loads(data: bytes) -> Any:
+    return json.loads(data.decode("utf-8", "replace"), parse_float=_Num)
+
+
+def decode_body(raw: bytes) -> Any:
+    """What ``json.NewDecoder(body).Decode`` (gin's ``ShouldBindJSON``) reads: the first JSON value
+    (anything after it is never read), ``EOF`` for an empty body, ``unexpected EOF`` for a cut one."""
+    s = _Scan(raw)
+    s.ws()
+    if s.i >= len(raw):
+        raise _GoError("EOF")
+    start = s.i
+    try:
+        s.value(top=True)
+    except EOFError:
+        raise _GoError("unexpected EOF") from None
+    return _loads(raw[start:s.i])
+
+
+def unmarshal(data: str) -> Any:
+    """What ``json.Unmarshal`` reads: exactly one JSON value, or its syntax error."""
+    raw = data.encode()
+    s = _Scan(raw)
+    try:
+        s.value(top=True)
+        s.ws()
+    except EOFError:
+        raise _GoError("unexpected end of JSON input") from None
+    if s.i < len(raw):
+        raise s.bad("after top-level value")
+    return _loads(raw)
+
+
+def _kind(v: Any) -> str:
+    return ("bool" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
+            if isinstance(v, str) else "array" if isinstance(v, list) else "object")
+
+
+@dataclass
+class _Struct:
+    """A Go struct type: ``name`` as errors name it (``""`` for an anonymous one), ``go`` its type string."""
+
+    name: str
+    go: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _List:
+    elem: Any
+    go: str
+
+
+_ANY = "any"  # json.RawMessage, interface{}: anything goes
+_MAP = "map[string]interface {}"
+
+
+def _go_type(spec: Any) -> str:
+    return spec.go if isinstance(spec, _Struct | _List) else str(spec)
+
+
+class _Decoder:
+    """``json.Unmarshal`` into a Go type: the value with Go's field names (keys matched case-insensitively,
+    the last one winning, unknown ones dropped, ``null`` leaving the zero value), and Go's first type
+    error (Go keeps decoding after one and returns the first)."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+
+    def fail(self, v: Any, spec: Any, struct: str, path: tuple[str, ...], value: str | None = None) -> None:
+        if self.error is None:
+            got = value or _kind(v)
+            where = f"Go struct field {struct}.{'.'.join(path)}" if path else "Go value"
+            self.error = f"json: cannot unmarshal {got} into {where} of type {_go_type(spec)}"
+
+    def decode(self, v: Any, spec: Any, struct: str = "", path: tuple[str, ...] = ()) -> Any:
+        if v is None or spec == _ANY:
+            return v
+        if isinstance(spec, _Struct):
+            if not isinstance(v, dict):
+                return self.fail(v, spec, struct, path)
+            out: dict[str, Any] = {}
+            folded = {k.lower(): k for k in spec.fields}
+            for key, value in v.items():
+                name = key if key in spec.fields else folded.get(key.lower())
+                if name is None:
+                    continue
+                sub = spec.fields[name]
+                if value is None:
+                    if sub == _ANY:
+                        out[name] = None
+                    else:
+                        out.pop(name, None)
+                    continue
+                decoded = self.decode(value, sub, spec.name, (*path, name))
+                if decoded is not None:
+                    out[name] = decoded
+            return out
+        if isinstance(spec, _List):
+            if not isinstance(v, list):
+                return self.fail(v, spec, struct, path)
+            return [x for x in (self.decode(e, spec.elem, struct, path) for e in v) if x is not None]
+        ok = {"string": isinstance(v, str), "bool": isinstance(v, bool), _MAP: isinstance(v, dict),
+              "float64": isinstance(v, int | float) and not isinstance(v, bool),
+              "int": isinstance(v, int) and not isinstance(v, bool)}[spec]
+        if ok:
+            return v
+        literal = getattr(v, "literal", repr(v)) if isinstance(v, float) else None
+        return self.fail(v, spec, struct, path, f"number {literal}" if spec == "int" and literal else None)
+
+
+def _strict_decode(v: Any, spec: Any) -> Any:
+    d = _Decoder()
+    out = d.decode(v, spec)
+    if d.error is not None:
+        raise _GoError(d.error)
+    return out
+
+
+def _anon(*names: str) -> _Struct:
+    tags = "; ".join(f'{n.title().replace("_", "")} string "json:\\"{n}\\""' for n in names)
+    return _Struct("", f"struct {{ {tags} }}", dict.fromkeys(names, "string"))
+
+
+_S = "string"
+_PEEK_ITEM = _anon("type", "role")
+_PEEK_CONTENT = _anon("type")
+_CONTENT = {
+    "input_text": _Struct("ResponsesTextContent", "openai.ResponsesTextContent", {"type": _S, "text": _S}),
+    "input_image": _Struct("ResponsesImageContent", "openai.ResponsesImageContent",
+                           {"type": _S, "detail": _S, "file_id": _S, "image_url": _S}),
+    "output_text": _Struct("ResponsesOutputTextContent", "openai.ResponsesOutputTextContent",
+                           {"type": _S, "text": _S}),
+    "input_file": _Struct("ResponsesFileContent", "openai.ResponsesFileContent",
+                          {"type": _S, "file_data": _S, "file_id": _S, "file_url": _S, "filename": _S}),
+}
+_MESSAGE = _Struct("", 'struct { Type string "json:\\"type\\""; Role string "json:\\"role\\""; '
+                   'Content json.RawMessage "json:\\"content\\"" }', {"type": _S, "role": _S, "content": _ANY})
+_FUNCTION_CALL = _Struct("ResponsesFunctionCall", "openai.ResponsesFunctionCall",
+                         {"id": _S, "type": _S, "call_id": _S, "name": _S, "arguments": _S})
+_CALL_OUTPUT = _Struct("", 'struct { Type string "json:\\"type\\""; CallID string "json:\\"call_id\\""; '
+                       'Output json.RawMessage "json:\\"output\\"" }', {"type": _S, "call_id": _S, "output": _ANY})
+_SUMMARY = _Struct("ResponsesReasoningSummary", "openai.ResponsesReasoningSummary", {"type": _S, "text": _S})
+_REASONING_ITEM = _Struct("ResponsesReasoningInput", "openai.ResponsesReasoningInput",
+                          {"id": _S, "type": _S, "summary": _List(_SUMMARY, "[]openai.ResponsesReasoningSummary"),
+                           "encrypted_content": _S})
+_WEB_SEARCH_CALL = _Struct("ResponsesWebSearchCall", "openai.ResponsesWebSearchCall", {
+    "id": _S, "type": _S, "status": _S,
+    "action": _Struct("ResponsesWebSearchAction", "openai.ResponsesWebSearchAction", {"type": _S, "query": _S})})
+_TOOL = _Struct("ResponsesTool", "openai.ResponsesTool",
+                {"type": _S, "name": _S, "description": _S, "strict": "bool", "parameters": _MAP})
+_TOOL.fields["tools"] = _List(_TOOL, "[]openai.ResponsesTool")
+_REQUEST = _Struct("ResponsesRequest", "openai.ResponsesRequest", {
+    "model": _S, "background": "bool", "conversation": _ANY, "include": _List(_S, "[]string"), "input": _ANY,
+    "instructions": _S, "max_output_tokens": "int",
+    "reasoning": _Struct("ResponsesReasoning", "openai.ResponsesReasoning",
+                         {"effort": _S, "generate_summary": _S, "summary": _S}),
+    "temperature": "float64",
+    "text": _Struct("ResponsesText", "openai.ResponsesText", {"format": _Struct(
+        "ResponsesTextFormat", "openai.ResponsesTextFormat", {"type": _S, "name": _S, "schema": _ANY, "strict": "bool"})}),
+    "top_p": "float64", "truncation": _S, "tools": _List(_TOOL, "[]openai.ResponsesTool"), "stream": "bool",
+})
+_TOOL_PARAMETERS = _Struct("ToolFunctionParameters", "api.ToolFunctionParameters",
+                           {"type": _S, "$defs": _ANY, "items": _ANY, "required": _List(_S, "[]string"),
+                            "properties": _ANY})
+_RAW_ARRAY = "json: cannot unmarshal {} into Go value of type []json.RawMessage"
+# buger/jsonparser's ObjectEach (under wk8/go-ordered-map's UnmarshalJSON) on anything but an object
+_NOT_AN_OBJECT = "Value looks like object, but can't find closing '}' symbol"
+
+
+def _go_quote(s: str) -> str:
+    """Go's ``%q`` for the strings these messages quote."""
+    body = json.dumps(s, ensure_ascii=False)[1:-1]
+    return '"' + body.replace("\\u007f", "\\x7f") + '"'
+
+
+def _content_part(raw: Any) -> dict[str, Any]:
+    """``unmarshalResponsesContent``: one content part, by its ``type``."""
+    kind = _strict_decode(raw, _PEEK_CONTENT) or {}
+    spec = _CONTENT.get(kind.get("type", ""))
+    if spec is None:
+        raise _GoError(f"unknown content type: {kind.get('type', '')}")
+    part: dict[str, Any] = _strict_decode(raw, spec) or {}
+    part["type"] = kind.get("type", "")
+    return part
+
+
+def _parts(raw: Any, what: str, label: str) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise _GoError(f"{what} must be a string or array: " + _RAW_ARRAY.format(_kind(raw)))
+    out = []
+    for j, p in enumerate(raw):
+        try:
+            out.append(_content_part(p))
+        except _GoError as e:
+            raise _GoError(f"{label}[{j}]: {e}") from None
+    return out
+
+
+def _input_item(raw: Any) -> dict[str, Any]:
+    """``unmarshalResponsesInputItem``: one input item, ``{"role", "content"}`` shorthand included."""
+    peek = _strict_decode(raw, _PEEK_ITEM) or {}
+    kind = peek.get("type", "") or ("message" if peek.get("role") else "")
+    if kind == "message":
+        aux = _strict_decode(raw, _MESSAGE) or {}
+        content = aux.get("content", ...)
+        if content is ...:
+            parts: list[dict[str, Any]] = []
+        elif content is None or isinstance(content, str):
+            parts = [{"type": "input_text", "text": content or ""}]
+        else:
+            parts = _parts(content, "content", "content")
+        return {"type": "message", "role": peek.get("role", ""), "content": parts}
+    if kind == "function_call":
+        return {**(_strict_decode(raw, _FUNCTION_CALL) or {}), "type": "function_call"}
+    if kind == "function_call_output":
+        aux = _strict_decode(raw, _CALL_OUTPUT) or {}
+        output, items = aux.get("output"), None
+        if output is not None and not isinstance(output, str):
+            items = _parts(output, "output", "output")
+            output = "".join(p.get("text", "") for p in items if p["type"] in ("input_text", "output_text"))
+        return {"type": kind, "call_id": aux.get("call_id", ""), "output": output or "", "items": items}
+    if kind == "reasoning":
+        return {**(_strict_decode(raw, _REASONING_ITEM) or {}), "type": kind}
+    if kind == "web_search_call":
+        return {**(_strict_decode(raw, _WEB_SEARCH_CALL) or {}), "type": kind}
+    if not kind:
+        raise _GoError("input item missing required 'type' field")
+    raise _GoError(f"unknown input item type: {_go_quote(kind)}")
+
+
+def parse_request(body: Any) -> tuple[dict[str, Any], str | list[dict[str, Any]]]:
+    """``ShouldBindJSON`` into ``openai.ResponsesRequest``: the request (Go's field names) and its input
+    (a string, or the parsed items). An error of ``ResponsesInput.UnmarshalJSON`` stops decoding and is
+    the one returned; otherwise the first type error anywhere is."""
+    if body is not None and not isinstance(body, dict):
+        raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type openai.ResponsesRequest")
+    d = _Decoder()
+    req = d.decode(body or {}, _REQUEST)
+    raw = req.get("input")
+    items: str | list[dict[str, Any]] = ""
+    if isinstance(raw, str):
+        items = raw
+    elif raw is not None:
+        if not isinstance(raw, list):
+            raise _GoError("input must be a string or array: " + _RAW_ARRAY.format(_kind(raw)))
+        items = []
+        for i, item in enumerate(raw):
+            try:
+                items.append(_input_item(item))
+            except _GoError as e:
+                raise _GoError(f"input[{i}]: {e}") from None
+    if d.error is not None:
+        raise _GoError(d.error)
+    return req, items
+
+
+# -- FromResponsesRequest ----------------------------------------------------------------------------
+
+_THINK = {"": None, "none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high", "max": "max",
+          "xhigh": "max", "ultra": "max"}
+
+
+def _decode_image(url: str) -> bytes:
+    """``decodeImageURL``: only base64 data URIs (jpeg, jpg, png, webp, or no type) are read."""
+    if url.startswith(("http://", "https://")):
+        raise _GoError("image URLs are not currently supported, please use base64 encoded data instead")
+    for prefix in ("data:;base64,", *(f"data:image/{t};base64," for t in ("jpeg", "jpg", "png", "webp"))):
+        if url.startswith(prefix):
+            try:
+                return base64.b64decode(url[len(prefix):].replace("\r", "").replace("\n", ""), validate=True)
+            except (binascii.Error, ValueError):
+                break
+    raise _GoError("invalid image input")
+
+
+def _content_of(parts: list[dict[str, Any]]) -> tuple[str, int]:
+    """``convertResponsesContent``: the text, and how many images."""
+    text, images = "", 0
+    for p in parts:
+        if p["type"] in ("input_text", "output_text"):
+            text += p.get("text", "")
+        elif p["type"] == "input_image" and p.get("image_url"):
+            _decode_image(p["image_url"])
+            images += 1
+        elif p["type"] == "input_file":
+            raise _GoError("file inputs are not currently supported")
+    return text, images
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    """``json.Unmarshal`` into ``api.ToolCallFunctionArguments`` (an ordered map)."""
+    try:
+        args = unmarshal(text)
+    except _GoError as e:
+        raise _GoError(f"failed to parse function call arguments: {e}") from None
+    if args is not None and not isinstance(args, dict):
+        raise _GoError(f"failed to parse function call arguments: {_NOT_AN_OBJECT}")
+    return args or {}
+
+
+def to_messages(req: dict[str, Any], items: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``FromResponsesRequest``'s messages, as ``api.Message`` objects (``tool_calls`` with ``id``,
+    ``name`` and ``arguments``; ``images`` counted)."""
+    msgs: list[dict[str, Any]] = []
+    if req.get("instructions"):
+        msgs.append({"role": "system", "content": req["instructions"]})
+    if isinstance(items, str):
+        if items:
+            msgs.append({"role": "user", "content": items})
+        return msgs
+    pending = ""
+    for i, item in enumerate(items):
+        kind = item["type"]
+        if kind == "reasoning":
+            pending = item.get("encrypted_content", "")
+        elif kind == "message":
+            text, images = _content_of(item["content"])
+            msg: dict[str, Any] = {"role": item["role"], "content": text, "images": images}
+            if msg["role"] == "assistant" and pending:
+                msg["thinking"], pending = pending, ""
+            nxt = items[i + 1] if i + 1 < len(items) else None
+            answered = nxt["call_id"] if nxt and nxt["type"] == "function_call_output" else ""
+            last = msgs[-1] if msgs else None
+            if (msg["role"] == "assistant" and answered and last and last["role"] == "assistant"
+                    and any(c["id"] == answered for c in last.get("tool_calls") or ())):
+                # an assistant message replayed between a call and its output joins the call's message
+                if last["content"] and msg["content"]:
+                    last["content"] += "\n"
+                last["content"] += msg["content"]
+                last["images"] = last.get("images", 0) + images
+                if msg.get("thinking"):
+                    last["thinking"] = msg["thinking"]
+                continue
+            msgs.append(msg)
+        elif kind == "function_call":
+            args = _arguments(item["arguments"]) if item.get("arguments") else {}
+            call = {"id": item.get("call_id", ""), "name": item.get("name", ""), "arguments": args}
+            if msgs and msgs[-1]["role"] == "assistant":
+                msgs[-1].setdefault("tool_calls", []).append(call)
+                target = msgs[-1]
+            else:
+                target = {"role": "assistant", "content": "", "tool_calls": [call]}
+                msgs.append(target)
+            if pending:
+                target["thinking"], pending = pending, ""
+        elif kind == "function_call_output":
+            text, images = _content_of(item["items"]) if item["items"] else (item["output"], 0)
+            msgs.append({"role": "tool", "content": text, "images": images, "tool_call_id": item["call_id"]})
+    if pending:
+        msgs.append({"role": "assistant", "content": "", "thinking": pending})
+    return msgs
+
+
+def _check_parameters(params: dict[str, Any] | None) -> None:
+    """``convertTool``: the parameters as ``api.ToolFunctionParameters`` (its direct fields' types, and
+    ``properties`` an object)."""
+    if params is None:
+        return
+    try:
+        # Go marshals the map (keys sorted) and reads it back; properties' own reader fails first
+        props = next((v for k, v in params.items() if k.lower() == "properties"), None)
+        if props is not None and not isinstance(props, dict):
+            raise _GoError(_NOT_AN_OBJECT)
+        _strict_decode(_sorted(params), _TOOL_PARAMETERS)
+    except _GoError as e:
+        raise _GoError(f"failed to unmarshal tool parameters: {e}") from None
+
+
+def to_tools(declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The function tools offered to the model: namespace members flattened to ``namespace.member``;
+    the built-in ``web_search`` (and a function of that name beside it) left out — not played here."""
+    web_search = any(t.get("type") == "web_search" for t in declared)
+
+    def expand(t: dict[str, Any]) -> list[dict[str, Any]]:
+        if t.get("type") != "namespace":
+            _check_parameters(t.get("parameters"))
+            fn: dict[str, Any] = {"name": t.get("name", "")}
+            if t.get("description"):
+                fn["description"] = t["description"]
+            if t.get("parameters") is not None:
+                fn["parameters"] = t["parameters"]
+            return [{"type": t.get("type", ""), "function": fn}]
+        out = []
+        ns = t.get("name", "")
+        for member in t.get("tools") or ():
+            for tool in expand(member):
+                if ns and not tool["function"]["name"].startswith(ns + "."):
+                    tool["function"]["name"] = f"{ns}.{tool['function']['name']}"
+                out.append(tool)
+        return out
+
+    tools = []
+    for t in declared:
+        if t.get("type") == "web_search":
+            continue
+        tools += [x for x in expand(t) if not (web_search and x["function"]["name"] == "web_search")]
+    return tools
+
+
+# -- the answer ---------------------------------------------------------------------------------------
+
+
+def _go_float(v: float) -> float | int:
+    """A float64 as Go's encoder writes it (``1``, not ``1.0``)."""
+    return int(v) if float(v).is_integer() and abs(v) < 1e21 else float(v)
+
+
+def _sorted(v: Any) -> Any:
+    """A Go ``map[string]any`` as ``json.Marshal`` writes it: keys sorted, at every level."""
+    if isinstance(v, dict):
+        return {k: _sorted(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_sorted(x) for x in v]
+    return v
+
+
+class _Raw:
+    """A ``json.RawMessage`` inside a map: written as sent, never sorted."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _map(v: Any) -> Any:
+    """:func:`_sorted` that leaves :class:`_Raw` values as they came."""
+    if isinstance(v, _Raw):
+        return v.value
+    if isinstance(v, dict):
+        return {k: _map(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_map(x) for x in v]
+    return v
+
+
+@dataclass
+class _Answer:
+    """The chat answer ``ChatHandler`` gives the writer (one object, or the chunks of a stream)."""
+
+    text: str = ""
+    thinking: str = ""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    prompt_tokens: int = 0
+    eval_tokens: int = 0
+
+
+def _echo_tool(t: dict[str, Any]) -> dict[str, Any]:
+    """A declared tool as ``ToResponse`` writes ``openai.ResponsesTool`` back."""
+    out: dict[str, Any] = {"type": t.get("type", ""), "name": t.get("name", ""), "description": t.get("description"),
+                           "strict": t.get("strict"),
+                           "parameters": _sorted(t["parameters"]) if t.get("parameters") is not None else None}
+    if t.get("tools"):
+        out["tools"] = [_echo_tool(m) for m in t["tools"]]
+    return out
+
+
+def _text_format(req: dict[str, Any]) -> dict[str, Any]:
+    fmt = (req.get("text") or {}).get("format")
+    if fmt is None:
+        return {"type": "text"}
+    out: dict[str, Any] = {"type": fmt.get("type", "")}
+    if fmt.get("name"):
+        out["name"] = fmt["name"]
+    if "schema" in fmt:
+        out["schema"] = fmt["schema"]
+    if "strict" in fmt:
+        out["strict"] = fmt["strict"]
+    return out
+
+
+def _arguments_text(args: dict[str, Any]) -> str:
+    return compact_utf8(args).decode()
+
+
+def to_response(model: str, response_id: str, item_id: str, answer: _Answer, req: dict[str, Any],
+                created: int) -> dict[str, Any]:
+    """``ToResponse`` (and the ``completed_at`` the writer sets): the non-streamed body."""
+    output: list[dict[str, Any]] = []
+    if answer.thinking:
+        output.append({"id": f"rs_{response_id}", "type": "reasoning",
+                       "summary": [{"type": "summary_text", "text": answer.thinking}],
+                       "encrypted_content": answer.thinking})
+    if answer.calls:
+        output += [{"id": f"fc_{response_id}_{i}", "type": "function_call", "status": "completed",
+                    "call_id": c["id"], "name": c["name"], "arguments": _arguments_text(c["arguments"])}
+                   for i, c in enumerate(answer.calls)]
+    else:
+        output.append({"id": item_id, "type": "message", "status": "completed", "role": "assistant",
+                       "content": [{"type": "output_text", "text": answer.text, "annotations": [], "logprobs": []}]})
+    reasoning = req.get("reasoning") or {}
+    shown = {k: reasoning[k] for k in ("effort", "summary") if reasoning.get(k)}
+    usage = {"input_tokens": answer.prompt_tokens, "output_tokens": answer.eval_tokens,
+             "total_tokens": answer.prompt_tokens + answer.eval_tokens,
+             "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+    return {
+        "id": response_id, "object": "response", "created_at": created, "completed_at": int(time.time()),
+        "status": "completed", "incomplete_details": None, "model": model, "previous_response_id": None,
+        "instructions": req.get("instructions") or None, "output": output, "error": None,
+        "tools": [_echo_tool(t) for t in req.get("tools") or ()], "tool_choice": "auto",
+        "truncation": req.get("truncation", "disabled"), "parallel_tool_calls": True,
+        "text": {"format": _text_format(req)}, "top_p": _go_float(req.get("top_p", 1.0)), "presence_penalty": 0,
+        "frequency_penalty": 0, "top_logprobs": 0, "temperature": _go_float(req.get("temperature", 1.0)),
+        "reasoning": shown or None, "usage": usage, "max_output_tokens": req.get("max_output_tokens"),
+        "max_tool_calls": None, "store": False, "background": bool(req.get("background")), "service_tier": "default",
+        "metadata": {}, "safety_identifier": None, "prompt_cache_key": None,
+    }
+
+
+class StreamConverter:
+    """``ResponsesStreamConverter``: chat chunks in, Responses stream events out (in order)."""
+
+    def __init__(self, response_id: str, item_id: str, model: str, req: dict[str, Any], rand: Callable[[], int]) -> None:
+        self.response_id, self.item_id, self.model, self.req, self.rand = response_id, item_id, model, req, rand
+        self.first, self.output_index, self.content_started, self.calls_sent = True, 0, False, False
+        self.text, self.sequence = "", 0
+        self.thinking, self.reasoning_id, self.reasoning_started = "", "", False
+        self.completed: list[dict[str, Any]] = []
+
+    def event(self, kind: str, **data: Any) -> tuple[str, dict[str, Any]]:
+        data["type"], data["sequence_number"] = kind, self.sequence
+        self.sequence += 1
+        return kind, data
+
+    def response(self, status: str, output: list[Any], usage: dict[str, Any] | None) -> dict[str, Any]:
+        reasoning = self.req.get("reasoning") or {}
+        shown = ({"effort": reasoning.get("effort") or None, "summary": reasoning.get("summary") or None}
+                 if reasoning.get("effort") or reasoning.get("summary") else None)
+        return {
+            "id": self.response_id, "object": "response", "created_at": int(time.time()), "completed_at": None,
+            "status": status, "incomplete_details": None, "model": self.model, "previous_response_id": None,
+            "instructions": self.req.get("instructions") or None, "output": output, "error": None,
+            "tools": [{"type": t.get("type", ""), "name": t.get("name", ""), "description": t.get("description"),
+                       "strict": t.get("strict"), "parameters": t.get("parameters")} for t in self.req.get("tools") or ()],
+            "tool_choice": "auto", "truncation": self.req.get("truncation", "disabled"), "parallel_tool_calls": True,
+            "text": {"format": {k: (_Raw(v) if k == "schema" else v) for k, v in _text_format(self.req).items()}},
+            "top_p": _go_float(self.req.get("top_p", 1.0)), "presence_penalty": 0, "frequency_penalty": 0,
+            "top_logprobs": 0, "temperature": _go_float(self.req.get("temperature", 1.0)), "reasoning": shown,
+            "usage": usage, "max_output_tokens": self.req.get("max_output_tokens"), "max_tool_calls": None,
+            "store": False, "background": bool(self.req.get("background")), "service_tier": "default",
+            "metadata": {}, "safety_identifier": None, "prompt_cache_key": None,
+        }
+
+    def process(self, chunk: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """``Process``: the events for one chat chunk (``thinking``, ``content``, ``tool_calls``, ``done``)."""
+        events = []
+        if self.first:
+            self.first = False
+            events.append(self.event("response.created", response=self.response("in_progress", [], None)))
+            events.append(self.event("response.in_progress", response=self.response("in_progress", [], None)))
+        if chunk.get("thinking"):
+            events += self._thinking(chunk["thinking"])
+        calls = chunk.get("tool_calls") or []
+        if calls:
+            events += self._finish_reasoning() + self._calls(calls)
+            self.calls_sent = True
+        if not calls and not self.calls_sent and chunk.get("content"):
+            events += self._text(chunk["content"])
+        if chunk.get("done"):
+            events += self._completion(chunk)
+        return events
+
+    def _thinking(self, piece: str) -> list[tuple[str, dict[str, Any]]]:
+        events = []
+        if not self.reasoning_started:
+            self.reasoning_started, self.reasoning_id = True, f"rs_{self.rand()}"
+            events.append(self.event("response.output_item.added", output_index=self.output_index,
+                                     item={"id": self.reasoning_id, "type": "reasoning", "summary": []}))
+        self.thinking += piece
+        events.append(self.event("response.reasoning_summary_text.delta", item_id=self.reasoning_id,
+                                 output_index=self.output_index, summary_index=0, delta=piece))
+        return events
+
+    def _finish_reasoning(self) -> list[tuple[str, dict[str, Any]]]:
+        if not self.reasoning_started:
+            return []
+        item = {"id": self.reasoning_id, "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": self.thinking}], "encrypted_content": self.thinking}
+        self.completed.append(item)
+        index, thinking, rid = self.output_index, self.thinking, self.reasoning_id
+        self.thinking, self.reasoning_id, self.reasoning_started = "", "", False
+        self.output_index += 1
+        return [self.event("response.reasoning_summary_text.done", item_id=rid, output_index=index, summary_index=0,
+                           text=thinking),
+                self.event("response.output_item.done", output_index=index, item=item)]
+
+    def _calls(self, calls: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        events = []
+        for i, c in enumerate(calls):
+            index, fid, args = self.output_index + i, f"fc_{self.rand()}_{i}", _arguments_text(c["arguments"])
+            item = {"id": fid, "type": "function_call", "status": "completed", "call_id": c["id"], "name": c["name"],
+                    "arguments": args}
+            self.completed.append(item)
+            events += [
+                self.event("response.output_item.added", output_index=index,
+                           item={**item, "status": "in_progress", "arguments": ""}),
+                self.event("response.function_call_arguments.delta", item_id=fid, output_index=index, delta=args),
+                self.event("response.function_call_arguments.done", item_id=fid, output_index=index, arguments=args),
+                self.event("response.output_item.done", output_index=index, item=item),
+            ]
+        self.output_index += len(calls)
+        return events
+
+    def _part(self, text: str) -> dict[str, Any]:
+        return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+    def _text(self, piece: str) -> list[tuple[str, dict[str, Any]]]:
+        events = self._finish_reasoning()
+        if not self.content_started:
+            self.content_started = True
+            events.append(self.event("response.output_item.added", output_index=self.output_index, item={
+                "id": self.item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}))
+            events.append(self.event("response.content_part.added", item_id=self.item_id,
+                                     output_index=self.output_index, content_index=0, part=self._part("")))
+        self.text += piece
+        events.append(self.event("response.output_text.delta", item_id=self.item_id, output_index=self.output_index,
+                                 content_index=0, delta=piece, logprobs=[]))
+        return events
+
+    def _message(self) -> dict[str, Any]:
+        return {"id": self.item_id, "type": "message", "status": "completed", "role": "assistant",
+                "content": [self._part(self.text)]}
+
+    def _completion(self, chunk: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        events = self._finish_reasoning()
+        if not self.calls_sent and self.content_started:
+            events += [
+                self.event("response.output_text.done", item_id=self.item_id, output_index=self.output_index,
+                           content_index=0, text=self.text, logprobs=[]),
+                self.event("response.content_part.done", item_id=self.item_id, output_index=self.output_index,
+                           content_index=0, part=self._part(self.text)),
+                self.event("response.output_item.done", output_index=self.output_index, item=self._message()),
+            ]
+        prompt, evals = chunk.get("prompt_eval_count", 0), chunk.get("eval_count", 0)
+        usage = {"input_tokens": prompt, "output_tokens": evals, "total_tokens": prompt + evals,
+                 "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+        output = self.completed + ([self._message()] if self.content_started else [])
+        response = self.response("completed", output, usage)
+        response["completed_at"] = int(time.time())
+        events.append(self.event("response.completed", response=response))
+        return events
+
+
+def chunks_of(answer: _Answer, done: bool = True) -> list[dict[str, Any]]:
+    """The chat stream ``ChatHandler`` writes (as the Ollama fake's ``/api/chat`` streams it): thinking
+    pieces, content pieces, the tool calls, then the ``done`` chunk with the counts."""
+    out: list[dict[str, Any]] = [{"thinking": p} for p in split_for_stream(answer.thinking)]
+    out += [{"content": p} for p in split_for_stream(answer.text)]
+    if answer.calls:
+        out.append({"tool_calls": answer.calls})
+    if done:
+        out.append({"done": True, "prompt_eval_count": answer.prompt_tokens, "eval_count": answer.eval_tokens})
+    return out
+
+
+def frame(kind: str, data: dict[str, Any]) -> bytes:
+    """``ResponsesWriter.writeEvent``: ``event:`` and ``data:`` lines (the data a Go map: keys sorted)."""
+    return b"event: " + kind.encode() + b"\ndata: " + compact_utf8(_map(data)) + b"\n\n"
+
+
+# -- the handler ----------------------------------------------------------------------------------------
+
+
+def _error(status: int, message: str, *, handler: bool = True, headers: dict[str, str] | None = None) -> web.Response:
+    """``NewError``'s body. From the middleware (``AbortWithStatusJSON``) gin's ``application/json;
+    charset=utf-8``; from the chat handler, through ``writeError``, ``application/json`` and a newline."""
+    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+    body = compact_utf8({"error": {"message": message, "type": kind, "param": None, "code": None}})
+    ctype = "application/json" if handler else "application/json; charset=utf-8"
+    return web.Response(status=status, body=body + (b"\n" if handler else b""), headers={"Content-Type": ctype, **(headers or {})})
+
+
+def _chat_body(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """The conversation as a ``/v1/chat/completions`` body, for the Ollama fake's own decision there."""
+    chat_msgs = []
+    for m in msgs:
+        cm: dict[str, Any] = {"role": m["role"], "content": m["content"]}
+        if m.get("tool_calls"):
+            cm["tool_calls"] = [{"id": c["id"], "type": "function",
+                                 "function": {"name": c["name"], "arguments": _arguments_text(c["arguments"])}}
+                                for c in m["tool_calls"]]
+        if m.get("tool_call_id") is not None:
+            cm["tool_call_id"] = m["tool_call_id"]
+        chat_msgs.append(cm)
+    body: dict[str, Any] = {"model": req.get("model", ""), "messages": chat_msgs}
+    if tools:
+        body["tools"] = tools
+    fmt = (req.get("text") or {}).get("format") or {}
+    schema = fmt.get("schema")
+    if fmt.get("type") == "json_schema" and isinstance(schema, dict):
+        body["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
+    elif fmt.get("type") == "json_schema" and schema == "json":  # Ollama's format "json"
+        body["response_format"] = {"type": "json_object"}
+    if req.get("max_output_tokens") is not None:
+        body["max_tokens"] = req["max_output_tokens"]
+    return body
+
+
+def _answer(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[str, Any]], thinking: bool,
+            seed: str) -> _Answer:
+    d: Decision
+    d, prompt_tokens, _ = _chat_decision(_chat_body(req, msgs, tools), thinking)
+    calls = []
+    if d.tool_name:
+        c = _tool_call(d, seed)
+        calls.append({"id": c["id"], "name": d.tool_name, "arguments": d.tool_args or {}})
+    # the /v1/chat/completions route's count: the answer, a call's arguments and 3, the thinking
+    eval_tokens = (count_tokens(d.text) + sum(count_tokens(_arguments_text(c["arguments"])) + 3 for c in calls)
+                   + count_tokens(d.reasoning))
+    return _Answer(d.text, d.reasoning, calls, prompt_tokens, eval_tokens)
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/responses`` on the Ollama fake."""
+    spec = request.app[SPEC_KEY]
+    raw, fault = await record(request, spec.name, ENDPOINT)
+    if fault is not None and fault.status is not None:
+        headers = {"Retry-After": fault.retry_after or "1"} if fault.status == 429 else None
+        return _error(fault.status, _STATUS_MESSAGES.get(fault.status, f"fake error {fault.status}"), headers=headers)
+    early = await apply_pre_fault(request, spec, fault)
+    if early is not None:
+        return early
+    # ResponsesMiddleware: bind the body, convert it (400s, from the middleware itself)
+    try:
+        req, items = parse_request(decode_body(raw))
+        msgs = to_messages(req, items)
+        effort = (req.get("reasoning") or {}).get("effort", "")
+        if effort not in _THINK:
+            raise _GoError(f'invalid reasoning value: {_go_quote(effort)} (must be "minimal", "low", "medium", '
+                           '"high", "xhigh", "ultra", "max", or "none")')
+        tools = to_tools(req.get("tools") or [])
+    except _GoError as e:
+        return _error(400, str(e), handler=False)
+    stream = bool(req.get("stream"))
+    extra = {"Cache-Control": "no-cache"} if stream else None
+    # ChatHandler: the model, its capabilities, then the answer (its errors pass through writeError)
+    model = req.get("model", "")
+    if not model:
+        return _error(400, "model is required", headers=extra)
+    full = resolve(model)
+    if full is None or model in state_of(request).unknown_models.get(NAME, ()):
+        return _error(404, f"model '{model}' not found", headers=extra)
+    caps = MODELS[full]["capabilities"]
+    think = _THINK[effort]
+    if "thinking" not in caps and think not in (None, False):
+        return _error(400, f"{_go_quote(model)} does not support thinking", headers=extra)
+    if "completion" not in caps:
+        return _error(400, f"{_go_quote(model)} does not support chat", headers=extra)
+    if tools and "tools" not in caps:
+        return _error(400, f"registry.ollama.ai/library/{full} does not support tools", headers=extra)
+    seed = stable_id(raw.decode("utf-8", "replace"), time.time_ns())
+    rng = random.Random(seed)
+
+    def rand() -> int:
+        return rng.randrange(999999)  # Go's rand.Intn(999999)
+
+    response_id, item_id = f"resp_{rand()}", f"msg_{rand()}"
+    if msgs:
+        answer = _answer(req, msgs, tools, "thinking" in caps and think is not False, stable_id(req, msgs))
+    else:
+        answer = _Answer()  # no messages: ChatHandler only loads the model (done_reason "load", no counts)
+    if not stream:
+        payload = to_response(model, response_id, item_id, answer, req, int(time.time()))
+        return await send_json(request, payload, fault)
+    converter = StreamConverter(response_id, item_id, model, req, rand)
+    frames = [frame(kind, data) for chunk in (chunks_of(answer) if msgs else [{"done": True}])
+              for kind, data in converter.process(chunk)]
+    return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
+                             error_frame=lambda: b"", headers={"Connection": "keep-alive"})

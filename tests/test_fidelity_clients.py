@@ -285,6 +285,68 @@ async def _pydantic_ai_checks(model: Any, provider: str, endpoint: str, fake: Fa
     assert info.value.status_code == 429
 
 
+async def test_pydantic_ai_responses_on_ollama(fake: FakeServer) -> None:
+    """pydantic-ai's OpenAIResponsesModel at Ollama's /v1/responses: run and run_stream give the same text and
+    usage; a tool the model calls runs and its function_call_output goes back for the final answer; a
+    NativeOutput (text.format json_schema, which Ollama constrains the answer to) validates; a 429 is a
+    ModelHTTPError. (Ollama reads no tool_choice, so pydantic-ai's tool-mode output is not exercised.)"""
+    client = openai.AsyncOpenAI(base_url=fake.url_for("ollama") + "/v1", api_key="ollama", max_retries=0)
+    model = pai_openai.OpenAIResponsesModel("llama3.2", provider=OllamaProvider(openai_client=client))
+    try:
+        agent = pai.Agent(model)
+        whole = await agent.run("hello there")
+        async with agent.run_stream("hello there") as streamed:
+            text = await streamed.get_output()
+        assert whole.output == text == EXPECTED
+        usage, streamed_usage = whole.usage, streamed.usage
+        assert (usage.input_tokens, usage.output_tokens) == (streamed_usage.input_tokens, streamed_usage.output_tokens)
+        assert usage.input_tokens > 0 and usage.output_tokens == 5  # "Fake reply: hello there"
+
+        tools = pai.Agent(model)
+        asked: list[str] = []
+
+        @tools.tool_plain
+        def get_weather(city: str) -> str:
+            """The weather in a city."""
+            asked.append(city)
+            return f"sunny in {city}"
+
+        answer = await tools.run("Weather in Paris? call get_weather")
+        assert asked == ["Paris"]
+        assert answer.output == "Fake reply: tool get_weather returned sunny in Paris"
+        sent = [r.json() for r in fake.requests_for("ollama") if r.endpoint == "responses"][-1]
+        assert [i.get("type") for i in sent["input"]][-2:] == ["function_call", "function_call_output"]
+
+        structured = await pai.Agent(model, output_type=pai.NativeOutput(City)).run("Name a city")
+        assert structured.output == City(city="sample")
+
+        fake.fail_next("ollama", "429", endpoint="responses")
+        with pytest.raises(ModelHTTPError) as info:
+            await agent.run("hello there")
+        assert info.value.status_code == 429
+    finally:
+        await client.close()
+
+
+async def test_langchain_responses_api_on_ollama(fake: FakeServer) -> None:
+    """LangChain's ChatOpenAI with use_responses_api at Ollama's /v1/responses: ainvoke and astream agree on
+    text and usage; bind_tools gets the call."""
+    model = lc_openai.ChatOpenAI(model="llama3.2", base_url=fake.url_for("ollama") + "/v1", api_key="ollama",
+                                 max_retries=0, use_responses_api=True)
+    whole = await model.ainvoke("hello there")
+    chunks = [c async for c in model.astream("hello there")]
+    merged = chunks[0]
+    for c in chunks[1:]:
+        merged = merged + c
+    assert whole.text == merged.text == EXPECTED
+    assert whole.usage_metadata is not None and merged.usage_metadata is not None
+    keys = ("input_tokens", "output_tokens", "total_tokens")
+    assert [merged.usage_metadata[k] for k in keys] == [whole.usage_metadata[k] for k in keys]
+    msg = await model.bind_tools([TOOL]).ainvoke("call get_weather")
+    assert [(c["name"], c["args"]) for c in msg.tool_calls] == [("get_weather", {"city": "sample"})]
+    assert fake.requests_for("ollama")[-1].path == "/v1/responses"
+
+
 async def test_litellm_pages_through_batch_listing(fake: FakeServer) -> None:
     """LiteLLM's ``alist_batches`` (over the OpenAI SDK) reads the fake's batch list a page at a time:
     ``limit`` bounds a page, ``has_more``/``last_id`` say where the next one starts, ``after`` goes there,

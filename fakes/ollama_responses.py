@@ -351,12 +351,13 @@ class _Decoder:
                 return self.fail(v, spec, struct, path)
             return [x for x in (self.decode(e, spec.elem, struct, path) for e in v) if x is not None]
         ok = {"string": isinstance(v, str), "bool": isinstance(v, bool), _MAP: isinstance(v, dict),
-              "float64": isinstance(v, int | float) and not isinstance(v, bool),
+              "float64": isinstance(v, int | float) and not isinstance(v, bool) and abs(v) != float("inf"),
               "int": isinstance(v, int) and not isinstance(v, bool)}[spec]
         if ok:
             return v
         literal = getattr(v, "literal", repr(v)) if isinstance(v, float) else None
-        return self.fail(v, spec, struct, path, f"number {literal}" if spec == "int" and literal else None)
+        number = spec in ("int", "float64") and literal
+        return self.fail(v, spec, struct, path, f"number {literal}" if number else None)
 
 
 def _strict_decode(v: Any, spec: Any) -> Any:

@@ -38,7 +38,7 @@ from ._clients import CLIENTS, Scenario
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PARTS = ("clients", "core", "import", "firstcall", "resilience", "capacity", "tokens", "batch", "redis")
+PARTS = ("clients", "core", "import", "firstcall", "resilience", "paired", "capacity", "tokens", "batch", "redis")
 
 # --- the scenario table: one row per provider -------------------------------------------------
 #
@@ -107,6 +107,12 @@ class Mode:
     """Requests (non-stream, stream) per resilience block."""
     res_seconds: float = 0.5
     """Each resilience block also stops after this long."""
+    pair_blocks: int = 24
+    """interlingua ÷ floor in one process (the ``paired`` part): pairs of blocks per provider, mode and concurrency."""
+    pair_n: tuple[int, int, int, int] = (200, 8, 40, 2)
+    """Calls per paired block: non-stream c1 requests, non-stream gathers of c32, streams at c1, gathers of c32 streams."""
+    pair_seconds: float = 0.4
+    """Each paired block also stops after this long."""
     cap_seconds: float = 2.0
     """Fake capacity: the time cap of each timed load (``benchmarks.fake_capacity.measure``)."""
     cap_n: tuple[int, int] = (4000, 800)
@@ -119,14 +125,16 @@ MODES: dict[str, Mode] = {
     # c1: CPU per request is stable at that size, and the spread that remains is between processes,
     # which the 5 repetitions address. The on ÷ off target has its own one-process part.
     "full": Mode("full", reps=5, seconds=1.0, n_once=(3000, 20000), n_stream=(1000, 4000), warmup=64, core_budget=2.0,
-                 import_reps=11, res_blocks=50, res_n=(200, 50)),
+                 import_reps=11, res_blocks=50, res_n=(200, 50), pair_blocks=30, pair_n=(200, 16, 40, 3)),
     "quick": Mode("quick", reps=3, seconds=1.0, n_once=(600, 4000), n_stream=(200, 800), warmup=32, core_budget=1.0, import_reps=5,
-                  firstcall_reps=3, res_blocks=16, res_n=(80, 20), res_seconds=0.3, cap_seconds=1.0, cap_n=(2000, 400)),
+                  firstcall_reps=3, res_blocks=16, res_n=(80, 20), res_seconds=0.3, pair_blocks=12, pair_seconds=0.3,
+                  cap_seconds=1.0, cap_n=(2000, 400)),
     # The smoke test's mode: proves the harness runs end to end; its figures mean nothing.
     "smoke": Mode(
         "smoke", reps=1, seconds=0.15, n_once=(10, 20), n_stream=(4, 8), warmup=2, concs=(1, 4),
         core_budget=0.05, import_reps=1, clients=("floor", "interlingua"), import_targets=("baseline", "interlingua"),
-        firstcall_reps=1, res_blocks=4, res_n=(5, 2), res_seconds=0.1, cap_seconds=0.15, cap_n=(20, 4),
+        firstcall_reps=1, res_blocks=4, res_n=(5, 2), res_seconds=0.1, pair_blocks=3, pair_n=(5, 1, 2, 1), pair_seconds=0.1,
+        cap_seconds=0.15, cap_n=(20, 4),
     ),
 }
 
@@ -535,6 +543,61 @@ def run_resilience(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, d
     return out
 
 
+def run_paired(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per provider and cell (``once@1``, ``stream@32``, …): interlingua ÷ the floor, both clients in one
+    process (``benchmarks._resilience`` with ``"pair": "floor"``), as per-pair CPU ratios with their
+    median and bootstrap interval against the cell's target (1.25x a request, 1.5x a stream)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    timeout = 120 + 4 * mode.pair_blocks * mode.pair_seconds * 2
+    for i, s in enumerate(scs):
+        for j, conc in enumerate(mode.concs):
+            print(f"[paired {i + 1}/{len(scs)}] {s.provider} c{conc}", file=sys.stderr, flush=True)
+            spec = {"scenario": asdict(s), "pair": "floor", "conc": conc, "blocks": mode.pair_blocks,
+                    "n_once": mode.pair_n[j], "n_stream": mode.pair_n[2 + j], "seconds": mode.pair_seconds,
+                    "warmup": max(2, mode.warmup // (4 * conc))}
+            try:
+                res = _child("benchmarks._resilience", spec, timeout)
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                notes.add(f"paired {s.provider} c{conc}: worker failed: {str(e)[-400:]}")
+                continue
+            for m, per in res.items():
+                ratios = [a / b for a, b in zip(per["on"], per["off"], strict=True) if a and b]
+                if len(ratios) < 3:
+                    notes.add(f"paired {s.provider} {m} c{conc}: too few blocks ({len(ratios)})")
+                    continue
+                med, lo, hi = bootstrap_median(ratios)
+                limit = 1.25 if m == "once" else 1.5
+                calls = per["on_calls"][0] / per["off_calls"][0] if per.get("on_calls") and per.get("off_calls") else None
+                out.setdefault(s.provider, {})[f"{m}@{conc}"] = {
+                    "ratios": ratios, "median": med, "lo": lo, "hi": hi, "limit": limit, "verdict": verdict(lo, hi, limit),
+                    "calls_ratio": calls, "floor_cpu": statistics.median(x for x in per["off"] if x)}
+    return out
+
+
+def paired_table(paired: dict[str, dict[str, dict[str, Any]]], mode: Mode) -> list[str]:
+    out = ["| provider | cell | interlingua ÷ floor CPU (median of pairs) | 95 % interval | target | verdict "
+           "| Python calls ratio | floor: CPU per request (absolute) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for p in sorted(paired, key=list(PROVIDERS).index):
+        for cell, r in paired[p].items():
+            m, conc = cell.split("@")
+            calls = f"{r['calls_ratio']:.2f}x" if r.get("calls_ratio") else "-"
+            out.append(f"| {p} | {'request' if m == 'once' else 'stream'} c{conc} | {r['median']:.3f}x | {r['lo']:.3f}-{r['hi']:.3f}x "
+                       f"| ≤ {r['limit']}x | {r['verdict']} | {calls} | {_ms(r['floor_cpu'])} |")
+    n1, n32, s1, s32 = mode.pair_n
+    out.append(
+        f"\nThe per-request and per-stream targets measured a second way: ONE process holds `interlingua` (default "
+        f"config) and the floor (each its own connection pool, the same fake) and alternates blocks between them, "
+        f"ABBA-ordered, {mode.pair_blocks} pairs per cell: ≤ {n1} requests or ≤ {s1} streams in turn at c1; ≤ {n32} "
+        f"(requests) or ≤ {s32} (streams) gathers of {mode.concs[1]} at c{mode.concs[1]}; each block also stops after "
+        f"{mode.pair_seconds:g} s. A pair's ratio is its two blocks' CPU time (`time.process_time`) per request (per "
+        "stream: the two clients read the same chunks, so this is the per-chunk ratio too). Median of the pairs with a "
+        "percentile-bootstrap 95 % interval: met if the upper end is within the target, missed if the lower end is "
+        "over it, else inconclusive. Python calls: a cProfile pass over 20 more calls of each client, per request."
+    )
+    return out
+
+
 def resilience_table(res: dict[str, dict[str, dict[str, Any]]], mode: Mode) -> list[str]:
     out = ["| provider | mode | on ÷ off CPU (median of pairs) | 95 % interval | ≤ 1.05x | on ÷ off Python calls "
            "| calls per call on / off | off: CPU per call (absolute) |",
@@ -580,9 +643,19 @@ def estimate_seconds(mode: Mode, scs: Sequence[Scenario], clients: Sequence[str]
         pairs = [(s, c) for s in scs for c in clients if s.provider in CLIENTS[c].providers]
         per_cells = 2 * len(mode.concs) * mode.seconds
         out["clients"] = mode.reps * sum(per_cells + STARTUP_S.get(c, 2.0) for _, c in pairs)
+    if "paired" in parts:
+        # per provider and concurrency: two clients' start-up, then the blocks (wall per request as measured
+        # in full runs: ~0.6 ms per request and ~2 ms per stream at c1; ~0.25 and ~1.2 ms per request of a
+        # c32 gather), never past pair_seconds
+        n1, n32, s1, s32 = mode.pair_n
+        c32 = mode.concs[1]
+        block = (min(mode.pair_seconds, n1 * 0.0006) + min(mode.pair_seconds, n32 * c32 * 0.00025)
+                 + min(mode.pair_seconds, s1 * 0.002) + min(mode.pair_seconds, s32 * c32 * 0.0012))
+        out["paired"] = len(scs) * (2 * mode.pair_blocks * block + 2 * 4.0)
     if "resilience" in parts:
-        # wall per call at c1 against the fake: ~0.8 ms per request, ~2.5 ms per stream
-        block = min(mode.res_seconds, mode.res_n[0] * 0.0008) + min(mode.res_seconds, mode.res_n[1] * 0.0025)
+        # wall per call at c1 against the fake, as the full runs measured it (this part took 2.0 min where
+        # 0.8 ms per request and 2.5 ms per stream had estimated 4.9): ~0.3 ms per request, ~0.8 ms per stream
+        block = min(mode.res_seconds, mode.res_n[0] * 0.0003) + min(mode.res_seconds, mode.res_n[1] * 0.0008)
         out["resilience"] = len(scs) * (2 * mode.res_blocks * block + 4.0)
     if "capacity" in parts:
         # per scenario and mode: the fakes, then aiohttp's canned floor; each a fresh fake and client process
@@ -706,12 +779,14 @@ def _met(ok: bool) -> str:
 
 
 def targets_summary(summary: dict[str, Any], mode: Mode, imports: dict[str, Any], firstcall: dict[str, Any] | None = None,
-                    resilience: dict[str, Any] | None = None, capacity: dict[str, Any] | None = None) -> list[str]:
+                    resilience: dict[str, Any] | None = None, capacity: dict[str, Any] | None = None,
+                    paired: dict[str, Any] | None = None) -> list[str]:
     """One row per issue-19 target and provider: the measured ratio and met / missed (inconclusive
     where the measurement says which way it cannot tell: the one-process resilience rows)."""
     c1, c32 = mode.concs
     out = ["| target | measured | verdict |", "|---|---|---|"]
-    providers = sorted({k.split("/")[0] for k in summary} | set(firstcall or {}) | set(resilience or {}) | set(capacity or {}),
+    providers = sorted({k.split("/")[0] for k in summary} | set(firstcall or {}) | set(resilience or {}) | set(capacity or {})
+                       | set(paired or {}),
                        key=list(PROVIDERS).index)
     for p in providers:
         floor = summary.get(f"{p}/floor", {})
@@ -723,6 +798,10 @@ def targets_summary(summary: dict[str, Any], mode: Mode, imports: dict[str, Any]
             x, b = il.get(k, {}).get("cpu_per_req"), floor.get(k, {}).get("cpu_per_req")
             if x and b:
                 out.append(f"| {p} {what} {k.replace('@', ' c')} ≤ {lim}x floor | {x / b:.2f}x | {_met(x / b <= lim)} |")
+            r = (paired or {}).get(p, {}).get(k)
+            if r:
+                out.append(f"| {p} {what} {k.replace('@', ' c')} ≤ {lim}x floor, one process (paired) "
+                           f"| {r['median']:.3f}x (95 %: {r['lo']:.3f}-{r['hi']:.3f}) | {r['verdict']} |")
         for sdk, lim in (("openai-sdk", 5.0), ("anthropic-sdk", 5.0), ("gemini-sdk", 5.0), ("ollama-sdk", 5.0), ("litellm", 20.0)):
             s = summary.get(f"{p}/{sdk}")
             if not s:
@@ -763,8 +842,8 @@ def targets_summary(summary: dict[str, Any], mode: Mode, imports: dict[str, Any]
             out.append(f"| import interlingua.effects ≤ 1.3x import aiohttp, msgspec | {r:.2f}x | {_met(r <= 1.3)} |")
         out.append(f"| RSS after import interlingua.effects ≤ 45 MiB | {il_imp['rss_mib']:.1f} MiB | {_met(il_imp['rss_mib'] <= 45)} |")
     out.append(
-        "\nCPU rows: section 1 (medians over fresh processes). Resilience rows: section 5b (one process, "
-        "bootstrap interval). First-call and RSS rows: section 3. Fake-capacity rows: section 4. The import "
+        "\nCPU rows: section 1 (medians over fresh processes); their \"one process (paired)\" rows: section 5c. "
+        "Resilience rows: section 5b (one process, bootstrap interval). First-call and RSS rows: section 3. Fake-capacity rows: section 4. The import "
         "row's ratio is the median of per-repetition pairs (the two imports run back to back), with its "
         "bootstrap interval."
     )
@@ -985,12 +1064,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = Notes()
     sections: list[tuple[str, list[str]]] = []
     dump: dict[str, Any] = {"mode": mode.name}
-    need_fake = bool({"clients", "core", "capacity", "resilience", "firstcall"} & set(parts))
+    need_fake = bool({"clients", "core", "capacity", "resilience", "paired", "firstcall"} & set(parts))
     fake: FakeProcess | None = FakeProcess(max_seconds=7200) if need_fake else None
     summary: dict[str, Any] = {}
     core: list[dict[str, Any]] = []
     firstcall: dict[str, Any] = {}
     resilience: dict[str, Any] = {}
+    paired: dict[str, Any] = {}
     events: dict[str, float] = {}
     try:
         scs = scenarios(fake.info, [x.strip() for x in args.providers.split(",") if x.strip()], notes) if fake else []
@@ -1008,6 +1088,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             resilience = run_resilience(mode, scs, notes)
             took["resilience"] = time.perf_counter() - t0
             dump["resilience"] = resilience
+        if "paired" in parts and scs:
+            t0 = time.perf_counter()
+            paired = run_paired(mode, scs, notes)
+            took["paired"] = time.perf_counter() - t0
+            dump["paired"] = paired
         if "firstcall" in parts and scs:
             print("firstcall: fresh processes", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
@@ -1055,10 +1140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                          (import_table(imports) if imports else []) + (["", *firstcall_table(firstcall)] if firstcall else [])))
     if capacity:
         sections.append(("4. The fake's own capacity", capacity_table(capacity, notes)))
-    if summary or imports or firstcall or resilience or capacity:
-        sections.append(("5. Targets (issue 19)", targets_summary(summary, mode, imports, firstcall, resilience, capacity)))
+    if summary or imports or firstcall or resilience or capacity or paired:
+        sections.append(("5. Targets (issue 19)", targets_summary(summary, mode, imports, firstcall, resilience, capacity, paired)))
     if resilience:
         sections.append(("5b. Resilience on ÷ off, one process (retry + breaker + budget guard)", resilience_table(resilience, mode)))
+    if paired:
+        sections.append(("5c. interlingua ÷ floor, one process (the per-request and per-chunk targets, paired)", paired_table(paired, mode)))
     if "tokens" in parts:
         t0 = time.perf_counter()
         sections.append(("6. Tokenizer (benchmarks/tokens_bench.py)", tokens_part(mode, notes)))

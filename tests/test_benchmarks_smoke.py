@@ -80,10 +80,10 @@ def test_unknown_part_is_rejected() -> None:
 
 def test_smoke_run_covers_issue_19_parts(tmp_path: Path) -> None:
     """The Responses API scenario, the uvloop row, the first-call part and the one-process resilience
-    part all run and land in the targets table with a verdict."""
+    and paired (interlingua ÷ floor) parts all run and land in the targets table with a verdict."""
     out = tmp_path / "RESULTS.md"
     r = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--parts", "clients,firstcall,resilience",
+        [sys.executable, "-m", "benchmarks", "--smoke", "--parts", "clients,firstcall,resilience,paired",
          "--providers", "openai_responses", "--clients", "floor,interlingua,interlingua-uvloop", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )
@@ -95,9 +95,13 @@ def test_smoke_run_covers_issue_19_parts(tmp_path: Path) -> None:
         assert row in section, row
     assert "| openai_responses | " in text.split("## 3.", 1)[1]  # its first-call row
     assert "## 5b. Resilience" in text
+    paired = text.split("## 5c.", 1)[1]
+    for cell in ("request c1", "stream c1", "request c4", "stream c4"):
+        assert f"| openai_responses | {cell} | " in paired, cell
     targets = text.split("## 5. Targets", 1)[1].split("## 5b.", 1)[0]
     for target in ("first call ÷ second call", "RSS after the first call", "on ÷ off, non-stream c1, one process",
-                   "on ÷ off, stream c1, one process"):
+                   "on ÷ off, stream c1, one process", "CPU/request once c1 ≤ 1.25x floor, one process (paired)",
+                   "CPU/chunk stream c4 ≤ 1.5x floor, one process (paired)"):
         assert f"openai_responses {target}" in targets or target in targets, target
     assert "worker failed" not in text
     assert "request errors" not in text

@@ -514,6 +514,19 @@ def verdict(lo: float, hi: float, limit: float) -> str:
     return "met" if hi <= limit else "missed" if lo > limit else "inconclusive"
 
 
+def _paired_figures(per: dict[str, Any], limit: float) -> dict[str, Any] | None:
+    """One cell of a one-process worker's output: the pairs' ratios (``on`` ÷ ``off``), their median and
+    bootstrap interval, the verdict against ``limit`` and the Python-call ratio (``None``: under 3 pairs)."""
+    ratios = [a / b for a, b in zip(per["on"], per["off"], strict=True) if a and b]
+    if len(ratios) < 3:
+        return None
+    med, lo, hi = bootstrap_median(ratios)
+    on_calls, off_calls = (per.get("on_calls") or [None])[0], (per.get("off_calls") or [None])[0]
+    return {"ratios": ratios, "median": med, "lo": lo, "hi": hi, "limit": limit, "verdict": verdict(lo, hi, limit),
+            "calls_ratio": on_calls / off_calls if on_calls and off_calls else None, "on_calls": on_calls,
+            "off_calls": off_calls, "off_cpu": statistics.median(x for x in per["off"] if x)}
+
+
 def run_resilience(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, dict[str, dict[str, Any]]]:
     """Per provider and mode (non-stream, stream): the per-pair CPU ratios on ÷ off, their median
     and bootstrap interval (``benchmarks._resilience`` runs both clients in one process)."""
@@ -529,17 +542,11 @@ def run_resilience(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, d
             notes.add(f"resilience {s.provider}: worker failed: {str(e)[-400:]}")
             continue
         for m, per in res.items():
-            ratios = [a / b for a, b in zip(per["on"], per["off"], strict=True) if a and b]
-            if len(ratios) < 3:
-                notes.add(f"resilience {s.provider} {m}: too few blocks ({len(ratios)})")
+            figures = _paired_figures(per, 1.05)
+            if figures is None:
+                notes.add(f"resilience {s.provider} {m}: too few blocks")
                 continue
-            med, lo, hi = bootstrap_median(ratios)
-            calls = per["on_calls"][0] / per["off_calls"][0] if per.get("on_calls") and per.get("off_calls") else None
-            out.setdefault(s.provider, {})[m] = {"ratios": ratios, "median": med, "lo": lo, "hi": hi,
-                                                 "verdict": verdict(lo, hi, 1.05), "calls_ratio": calls,
-                                                 "on_calls": (per.get("on_calls") or [None])[0],
-                                                 "off_calls": (per.get("off_calls") or [None])[0],
-                                                 "off_cpu": statistics.median(x for x in per["off"] if x)}
+            out.setdefault(s.provider, {})[m] = figures
     return out
 
 
@@ -561,16 +568,11 @@ def run_paired(mode: Mode, scs: list[Scenario], notes: Notes) -> dict[str, dict[
                 notes.add(f"paired {s.provider} c{conc}: worker failed: {str(e)[-400:]}")
                 continue
             for m, per in res.items():
-                ratios = [a / b for a, b in zip(per["on"], per["off"], strict=True) if a and b]
-                if len(ratios) < 3:
-                    notes.add(f"paired {s.provider} {m} c{conc}: too few blocks ({len(ratios)})")
+                figures = _paired_figures(per, 1.25 if m == "once" else 1.5)  # a request's target, a stream's (chunks)
+                if figures is None:
+                    notes.add(f"paired {s.provider} {m} c{conc}: too few blocks")
                     continue
-                med, lo, hi = bootstrap_median(ratios)
-                limit = 1.25 if m == "once" else 1.5
-                calls = per["on_calls"][0] / per["off_calls"][0] if per.get("on_calls") and per.get("off_calls") else None
-                out.setdefault(s.provider, {})[f"{m}@{conc}"] = {
-                    "ratios": ratios, "median": med, "lo": lo, "hi": hi, "limit": limit, "verdict": verdict(lo, hi, limit),
-                    "calls_ratio": calls, "floor_cpu": statistics.median(x for x in per["off"] if x)}
+                out.setdefault(s.provider, {})[f"{m}@{conc}"] = figures
     return out
 
 
@@ -583,7 +585,7 @@ def paired_table(paired: dict[str, dict[str, dict[str, Any]]], mode: Mode) -> li
             m, conc = cell.split("@")
             calls = f"{r['calls_ratio']:.2f}x" if r.get("calls_ratio") else "-"
             out.append(f"| {p} | {'request' if m == 'once' else 'stream'} c{conc} | {r['median']:.3f}x | {r['lo']:.3f}-{r['hi']:.3f}x "
-                       f"| ≤ {r['limit']}x | {r['verdict']} | {calls} | {_ms(r['floor_cpu'])} |")
+                       f"| ≤ {r['limit']}x | {r['verdict']} | {calls} | {_ms(r['off_cpu'])} |")
     n1, n32, s1, s32 = mode.pair_n
     out.append(
         f"\nThe per-request and per-stream targets measured a second way: ONE process holds `interlingua` (default "

@@ -4,11 +4,12 @@ for calls against the fakes over loopback (every provider), per semantic-convent
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ from interlingua.core.registry import get_spec
 from interlingua.core.schema import FinishReason
 from interlingua.effects import Client, LlmConfig
 from interlingua.effects import telemetry as tm
-from interlingua.effects.observe import NO_TRACE, CallInfo
+from interlingua.effects.observe import NO_TRACE, CallInfo, CallTrace
 from interlingua.effects.telemetry import TelemetrySettings
 from interlingua.fakes import FakeServer
 from interlingua.fakes.openai import SYSTEM_FINGERPRINT
@@ -448,27 +449,56 @@ async def test_a_calls_span_is_current_while_it_runs(fake: FakeServer, otel: Ote
     assert seen[0] == "chat gpt-4o-mini"
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock"])
-async def test_http_client_instrumentation_nests_under_the_calls_span(fake: FakeServer, otel: Otel, provider: str) -> None:
+class _ContextObserver:
+    """A second observer beside telemetry (the client then fans each call out to both): it sets a
+    context variable of its own while a stream's exchange starts, as telemetry makes its span current."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def call_started(self, info: CallInfo) -> CallTrace:
+        outer = self
+
+        class Trace(CallTrace):
+            def sending(self) -> Callable[[], None] | None:
+                token = _EXCHANGE.set(f"{info.ref}")
+                outer.seen.append(f"{info.ref}")
+                return lambda: _EXCHANGE.reset(token)
+
+        return Trace()
+
+
+_EXCHANGE: contextvars.ContextVar[str | None] = contextvars.ContextVar("exchange", default=None)
+
+
+@pytest.mark.parametrize(("provider", "observed"), [("openai", False), ("anthropic", False), ("gemini", False),
+                                                    ("bedrock", False), ("openai", True)])
+async def test_http_client_instrumentation_nests_under_the_calls_span(
+    fake: FakeServer, otel: Otel, provider: str, observed: bool
+) -> None:
     """With OpenTelemetry's aiohttp-client instrumentation installed, each attempt's HTTP span is a child
     of the call's span, for a plain call and for a stream alike, and the ``traceparent`` it sends names
     that HTTP span in the call's trace; the caller's code between a stream's chunks still runs in its
-    own context."""
+    own context. With a second observer beside telemetry, both are asked and both contexts given back."""
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 
     instrumentor = AioHttpClientInstrumentor()
     instrumentor.instrument(tracer_provider=otel.tracer_provider)
+    other = _ContextObserver() if observed else None
     try:
-        async with otel.client(config_for(fake, retry_enabled=False)) as client:
+        async with otel.client(config_for(fake, retry_enabled=False), observer=other) as client:
             assert isinstance(await client.chat(MODELS[provider], "hi"), Success)
             chunks = 0
             async for item in client.stream(MODELS[provider], "hi"):
                 assert isinstance(item, Success)
                 assert not otel_trace.get_current_span().is_recording()
+                assert _EXCHANGE.get() is None
                 chunks += 1
             assert chunks > 1
     finally:
         instrumentor.uninstrument()
+    if other is not None:  # one stream, one exchange (a plain call never asks)
+        assert other.seen == [MODELS[provider]]
     spans = sorted(otel.spans(), key=lambda s: s.start_time or 0)
     ours = [s for s in spans if s.name.startswith("chat ")]
     http = [s for s in spans if not s.name.startswith("chat ")]

@@ -1,7 +1,7 @@
 """A fake of OpenAI's Chat Completions API, written from OpenAI's API reference.
 
 Paths: ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``), ``GET /v1/models``,
-``GET /v1/models/{model}``. Auth: ``Authorization: Bearer <key>``; a missing or wrong key gets
+``GET /v1/models/{model}``, ``POST /v1/embeddings`` (:func:`answer_embeddings`). Auth: ``Authorization: Bearer <key>``; a missing or wrong key gets
 OpenAI's 401 body. Invalid JSON, missing parameters, mistyped or out-of-range values (the API
 reference's types, bounds and enums) and orphan tool messages get 400 in OpenAI's error shape
 (:func:`request_problem`). Any well-formed id of the family (``gpt-*``, ``o1``…``o9``, ``chatgpt-*``,
@@ -36,18 +36,21 @@ from interlingua.core._memo import remember
 from interlingua.core.tokens import get_encoding
 
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
+from ._embeddings import as_base64, vector, wire_floats
 from ._faults import Fault
 from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 
 __all__ = [
+    "EMBEDDING_MODELS",
     "FLAVOUR",
     "MODELS",
     "SPEC",
     "Extras",
     "Flavour",
     "answer_chat",
+    "answer_embeddings",
     "answer_models",
     "completion_payload",
     "serve_on_v1",
@@ -809,6 +812,126 @@ async def _v1_model(call: Call) -> web.StreamResponse:
                                           "owned_by": flavour.owned_by}, call.fault)
 
 
+# -- POST /v1/embeddings ----------------------------------------------------------------------------
+# The API reference (Embeddings → Create embeddings, and the openai SDK's ``embeddings.create``
+# docstring): ``input`` is a string, an array of strings, an array of tokens or an array of token
+# arrays; it "must not exceed the max input tokens for the model (8192 tokens for all embedding
+# models), cannot be an empty string, and any array must be 2048 dimensions or less", and "all
+# embedding models enforce a maximum of 300,000 tokens summed across all inputs in a single request";
+# ``dimensions`` is "only supported in text-embedding-3 and later models"; ``encoding_format`` is
+# ``float`` or ``base64``. The 400 bodies are the ones the service is reported sending for each.
+
+EMBEDDING_MODELS: dict[str, tuple[int, bool]] = {
+    "text-embedding-3-small": (1536, True),
+    "text-embedding-3-large": (3072, True),
+    "text-embedding-ada-002": (1536, False),
+}
+"""Embedding model → (its vector's size, whether ``dimensions`` may shorten it)."""
+_EMBED_INPUT_TOKENS = 8192
+_EMBED_MAX_INPUTS = 2048
+_EMBED_REQUEST_TOKENS = 300_000
+_INPUT_INVALID = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."
+
+
+def _embedding_inputs(value: Any) -> list[str | tuple[int, ...]] | None:
+    """The inputs of ``input`` — texts, or token arrays — or ``None`` when OpenAI's schema refuses it
+    (the service answers every such body with its ``'$.input' is invalid`` 400)."""
+
+    def tokens(v: Any) -> tuple[int, ...] | None:
+        ok = isinstance(v, list) and v and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in v)
+        return tuple(v) if ok else None
+
+    if isinstance(value, str):
+        return [value] if value else None
+    if not isinstance(value, list) or not value or len(value) > _EMBED_MAX_INPUTS:
+        return None
+    if all(isinstance(v, str) for v in value):
+        return list(value) if all(value) else None
+    single = tokens(value)
+    if single is not None:
+        return [single]
+    many = [tokens(v) for v in value]
+    return None if any(m is None for m in many) else [m for m in many if m is not None]
+
+
+def _embedding_problem(body: Any, model: str | None) -> web.Response | None:
+    """OpenAI's 400 for an embeddings body, or ``None`` (model-level checks come after the model is
+    known: see :func:`answer_embeddings`)."""
+    try:
+        if not isinstance(body, dict):
+            raise _Bad(_NOT_JSON)
+        if model is None:
+            if body.get("model") is None:
+                raise _Bad("you must provide a model parameter")
+            if not isinstance(body["model"], str):
+                raise _type_error("model", "a string", body["model"])
+        if "input" not in body:
+            raise _missing("input")
+        if _embedding_inputs(body["input"]) is None:
+            raise _Bad(_INPUT_INVALID)
+        fmt = body.get("encoding_format")
+        if fmt is not None and fmt not in ("float", "base64"):
+            # as reported from the service (lm-sys/FastChat#2281): the old validator's wording
+            raise _Bad(f"Invalid value for 'encoding_format' = {fmt}. Supported values: ['float', 'base64'].")
+        _typed(body, "user", str, "a string")
+    except _Bad as bad:
+        return _error(400, bad.message, param=bad.param, code=bad.code)
+    return None
+
+
+async def answer_embeddings(call: Call, flavour: Flavour, *, model: str | None = None,
+                            refuse: Callable[[str], web.Response | None] | None = None) -> web.StreamResponse:
+    """The ``POST …/embeddings`` answer for ``flavour`` (the :func:`endpoint` opening done); ``model``
+    overrides the body's (Azure's deployment path); ``refuse`` may turn a model away first (Azure: a
+    chat deployment)."""
+    body = call.json
+    refused = _embedding_problem(body, model)
+    if refused is not None:
+        return refused
+    model = model if model is not None else body["model"]
+    assert isinstance(model, str)
+    if refuse is not None and (turned := refuse(model)) is not None:
+        return turned
+    if model in state_of(call.request).unknown_models.get(flavour.name, ()) or model not in EMBEDDING_MODELS:
+        return flavour.model_missing(model)
+    size, shortens = EMBEDDING_MODELS[model]
+    dims = body.get("dimensions")
+    if "dimensions" in body and not shortens:
+        # also for an explicit null (sbintuitions/JMTEB#14): the key alone is refused
+        return _error(400, "This model does not support specifying dimensions.")
+    try:
+        _integer(body, "dimensions", 1, size)
+    except _Bad as bad:
+        return _error(400, bad.message, param=bad.param, code=bad.code)
+    inputs = _embedding_inputs(body["input"]) or []
+    counts = [len(x) if isinstance(x, tuple) else count_tokens(x) for x in inputs]
+    over = next((n for n in counts if n > _EMBED_INPUT_TOKENS), None)
+    if over is not None:
+        return _error(400, f"This model's maximum context length is {_EMBED_INPUT_TOKENS} tokens, however you "
+                      f"requested {over} tokens ({over} in your prompt; 0 for the completion). Please reduce your "
+                      "prompt; or completion length.")
+    total = sum(counts)
+    if total > _EMBED_REQUEST_TOKENS:
+        return _error(400, f"Requested {total} tokens, max {_EMBED_REQUEST_TOKENS} tokens per request",
+                      "max_tokens_per_request", code="max_tokens_per_request")
+    as_text = body.get("encoding_format") == "base64"
+    data = []
+    for i, x in enumerate(inputs):
+        # a token array embeds as its ids: the fake does not decode another tokenizer's tokens
+        v = vector(model, x if isinstance(x, str) else "\0tokens:" + ",".join(map(str, x)), size, dims)
+        data.append({"object": "embedding", "index": i, "embedding": as_base64(v) if as_text else wire_floats(v)})
+    headers = {"x-request-id": "req_" + stable_id(model, call.raw, n=16), "openai-processing-ms": "21",
+               **_quota_headers(total)}
+    return await send_json(call.request, {"object": "list", "data": data, "model": model,
+                                          "usage": {"prompt_tokens": total, "total_tokens": total}},
+                           call.fault, headers)
+
+
+@endpoint("embeddings")
+async def _v1_embeddings(call: Call) -> web.StreamResponse:
+    return await answer_embeddings(call, FLAVOUR)
+
+
 def not_found(request: web.Request) -> web.Response:
     """OpenAI's answer to a path it does not serve."""
     return _error(404, f"Invalid URL ({request.method} {request.path})")
@@ -820,6 +943,7 @@ FLAVOUR = Flavour(NAME, MODELS)
 
 def add_routes(app: web.Application) -> None:
     serve_on_v1(app, FLAVOUR, SPEC)
+    app.router.add_post("/v1/embeddings", _v1_embeddings)
     from ._batch import add_openai_routes  # hook: batch
     from .openai_responses import (
         add_openai_routes as add_responses_routes,  # hook: responses (POST/GET/DELETE /v1/responses)

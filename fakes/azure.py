@@ -13,12 +13,18 @@ Paths:
 * ``POST /openai/v1/chat/completions`` — the v1 API: no ``api-version``, or ``preview``/``latest``;
   the deployment is the body's ``model``.
 * ``GET /openai/v1/models``.
+* ``POST /openai/deployments/{deployment}/embeddings?api-version=…`` and ``POST /openai/v1/embeddings``
+  (Embeddings - Create), answered as the OpenAI fake's ``/v1/embeddings`` answers the same model.
+  An embedding operation on a chat deployment, and a chat completion on an embedding deployment, get
+  Azure's 400 ``OperationNotSupported`` ("The embeddings operation does not work with the specified
+  model, gpt-35-turbo. …", as the service is reported answering it).
 * ``GET /openai/models?api-version=…`` and ``GET /openai/models/{model}?api-version=…`` (Models - List /
   Get: ``status``, ``capabilities``, ``lifecycle_status``, ``deprecation``, …), what
   ``AzureOpenAI(api_version=…).models.list()`` calls.
 
 Deployments: a deployment exists when it is named after one of the OpenAI fake's models
-(``gpt-4o-mini``, …); any other name gets 404 ``DeploymentNotFound``.
+(``gpt-4o-mini``, …, and the embedding models ``text-embedding-3-small``, ``text-embedding-3-large``,
+``text-embedding-ada-002``); any other name gets 404 ``DeploymentNotFound``.
 
 Auth: the ``api-key`` header, or ``Authorization: Bearer <token>`` (a Microsoft Entra ID token;
 the fake accepts its API key as the token). Anything else → 401 ``{"error": {"code": "401",
@@ -46,7 +52,16 @@ from ._content import Decision, stable_id
 from ._faults import Fault
 from ._prompt_cache import install
 from ._server import Call, FakeSpec, endpoint, send_json, state_of
-from .openai import MODELS, Extras, Flavour, answer_chat, answer_models, stream_error_frame
+from .openai import (
+    EMBEDDING_MODELS,
+    MODELS,
+    Extras,
+    Flavour,
+    answer_chat,
+    answer_embeddings,
+    answer_models,
+    stream_error_frame,
+)
 
 __all__ = ["API_VERSIONS", "FILTER_ANSWER", "FILTER_PROMPT", "FLAVOUR", "SPEC"]
 
@@ -144,14 +159,50 @@ def _screen(prompt: str, d: Decision) -> tuple[Decision, Extras] | web.Response:
 FLAVOUR = Flavour(NAME, MODELS, check_auth=_check, model_missing=_deployment_missing, screen=_screen)
 
 
+def _unsupported(operation: str, model: str) -> web.Response:
+    return _error(400, "OperationNotSupported", f"The {operation} operation does not work with the specified model, "
+                  f"{model}. Please choose different model and try again. You can learn more about which models can "
+                  "be used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993.")
+
+
+def _not_for_chat(model: Any) -> web.Response | None:
+    """An embedding deployment asked for a chat completion."""
+    return _unsupported("chatCompletion", model) if isinstance(model, str) and model in EMBEDDING_MODELS else None
+
+
+def _not_for_embeddings(request: web.Request, model: str) -> web.Response | None:
+    """A chat deployment asked for embeddings (an unknown one is DeploymentNotFound, answered after)."""
+    declared = model in state_of(request).unknown_models.get(NAME, ())
+    known = FLAVOUR.knows(model) and not declared
+    return _unsupported("embeddings", model) if known and model not in EMBEDDING_MODELS else None
+
+
 @endpoint("chat")
 async def deployment_chat(call: Call) -> web.StreamResponse:
-    return await answer_chat(call, FLAVOUR, model=call.request.match_info["deployment"])
+    deployment = call.request.match_info["deployment"]
+    return _not_for_chat(deployment) or await answer_chat(call, FLAVOUR, model=deployment)
 
 
 @endpoint("chat")
 async def v1_chat(call: Call) -> web.StreamResponse:
-    return await answer_chat(call, FLAVOUR)
+    model = call.json.get("model") if isinstance(call.json, dict) else None
+    return _not_for_chat(model) or await answer_chat(call, FLAVOUR)
+
+
+@endpoint("embeddings")
+async def deployment_embeddings(call: Call) -> web.StreamResponse:
+    # the deployment is resolved (found, and able to embed) before the body is read
+    deployment = call.request.match_info["deployment"]
+    refused = _not_for_embeddings(call.request, deployment)
+    if refused is None and (deployment not in EMBEDDING_MODELS
+                            or deployment in state_of(call.request).unknown_models.get(NAME, ())):
+        refused = _deployment_missing(deployment)
+    return refused or await answer_embeddings(call, FLAVOUR, model=deployment)
+
+
+@endpoint("embeddings")
+async def v1_embeddings(call: Call) -> web.StreamResponse:
+    return await answer_embeddings(call, FLAVOUR, refuse=lambda model: _not_for_embeddings(call.request, model))
 
 
 @endpoint("models", content=False)
@@ -172,13 +223,15 @@ def _model_item(model: str) -> dict[str, Any]:
 
 @endpoint("models", content=False)
 async def list_models(call: Call) -> web.StreamResponse:
-    return await send_json(call.request, {"data": [_model_item(m) for m in MODELS], "object": "list"}, call.fault)
+    return await send_json(call.request, {"data": [_model_item(m) for m in (*MODELS, *EMBEDDING_MODELS)],
+                                          "object": "list"}, call.fault)
 
 
 @endpoint("models", content=False)
 async def get_model(call: Call) -> web.StreamResponse:
     model = call.request.match_info["model"]
-    if not FLAVOUR.knows(model) or model in state_of(call.request).unknown_models.get(NAME, ()):
+    known = FLAVOUR.knows(model) or model in EMBEDDING_MODELS
+    if not known or model in state_of(call.request).unknown_models.get(NAME, ()):
         return _error(404, "404", "Resource not found")
     return await send_json(call.request, _model_item(model), call.fault)
 
@@ -189,6 +242,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/openai/models/{model}", get_model)
     app.router.add_post("/openai/deployments/{deployment}/chat/completions", deployment_chat)
     app.router.add_post("/openai/v1/chat/completions", v1_chat)
+    app.router.add_post("/openai/deployments/{deployment}/embeddings", deployment_embeddings)
+    app.router.add_post("/openai/v1/embeddings", v1_embeddings)
     app.router.add_get("/openai/v1/models", v1_models)
     from ._batch import add_azure_routes  # hook: batch
     from .openai_responses import (

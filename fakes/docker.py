@@ -3,8 +3,15 @@ https://docs.docker.com/ai/model-runner/api-reference/.
 
 Paths (the runner listens on ``http://localhost:12434`` from the host): ``POST
 /engines/v1/chat/completions`` and ``POST /engines/llama.cpp/v1/chat/completions`` (the engine
-named), ``GET /engines/v1/models`` and ``GET /engines/llama.cpp/v1/models``. No auth: any or no
-``Authorization`` header is accepted.
+named), ``GET /engines/v1/models`` and ``GET /engines/llama.cpp/v1/models``, ``POST /engines/v1/embeddings``
+and ``POST /engines/llama.cpp/v1/embeddings``. No auth: any or no ``Authorization`` header is accepted.
+
+Embeddings are llama.cpp's ``/v1/embeddings`` (the runner loads the model in embedding mode for them, so
+any pulled model embeds): ``input`` a string or an array of strings (or token arrays), one unit-length
+vector per input (llama.cpp normalises by default) of the model's embedding size, ``encoding_format``
+``float`` or ``base64``, ``usage`` with ``prompt_tokens`` and ``total_tokens``; no ``input`` → 400 ``"input"
+or "content" must be provided``, an empty input → 400 ``Input content cannot be empty``, any other format
+→ 400, in llama.cpp's error shape.
 
 Models are namespaced Docker Hub ids (``ai/smollm2``), optionally tagged (``ai/smollm2:360M-Q4_K_M``).
 A model that is not pulled gets 404 with the plain-text body ``model not found`` (the runner is a
@@ -32,7 +39,8 @@ from typing import Any
 from aiohttp import web
 
 from . import _docker_ollama, anthropic
-from ._content import split_for_stream, stable_id
+from ._content import count_tokens, split_for_stream, stable_id
+from ._embeddings import as_base64, vector, wire_floats
 from ._faults import Fault
 from ._jsonenc import compact
 from ._prompt_cache import install
@@ -106,6 +114,59 @@ async def chat(call: Call) -> web.StreamResponse:
 @endpoint("models", content=False)
 async def models(call: Call) -> web.StreamResponse:
     return await answer_models(call, FLAVOUR)
+
+
+# -- embeddings (llama.cpp's /v1/embeddings) -----------------------------------------------------
+
+# model -> embedding size (the GGUF's ``embedding_length``; Docker Hub's ai/ model cards)
+EMBEDDING_SIZES: dict[str, int] = {"ai/mxbai-embed-large": 1024, "ai/nomic-embed-text-v1.5": 768,
+                                   "ai/all-minilm": 384, "ai/embeddinggemma": 768, "ai/smollm2": 960,
+                                   "ai/llama3.2": 3072, "ai/qwen3": 4096, "ai/gemma3": 2560, "ai/mistral": 4096}
+
+
+def _embedding_inputs(value: Any) -> list[str | list[int]] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(t, int) and not isinstance(t, bool) for t in value):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) or (isinstance(v, list) and all(
+            isinstance(t, int) and not isinstance(t, bool) for t in v)) for v in value):
+        return list(value)
+    return None
+
+
+@endpoint("embeddings")
+async def embeddings(call: Call) -> web.StreamResponse:
+    body = call.body
+    if body is NOT_JSON or not isinstance(body, dict):
+        return _llama_error(400, "Invalid JSON in request body")
+    model = body.get("model")
+    if not isinstance(model, str):  # the runner routes by the body's model: as its chat path answers
+        return _llama_error(400, "Missing required parameter: 'model'.")
+    if not FLAVOUR.knows(model) or model in state_of(call.request).unknown_models.get(NAME, ()):
+        return _model_missing(model)
+    if "input" not in body and "content" not in body:
+        return _llama_error(400, '"input" or "content" must be provided')
+    inputs = _embedding_inputs(body.get("input", body.get("content")))
+    if inputs is None:
+        return _llama_error(400, '"prompt" must be a string, a list of tokens, a list of mixed strings & tokens, '
+                            'or a list of prompts')
+    if not inputs or any(len(x) == 0 for x in inputs):
+        return _llama_error(400, "Input content cannot be empty")
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64"):
+        return _llama_error(400, "The format to return the embeddings in. Can be either float or base64")
+    name = model.partition(":")[0]  # a tag picks a quantisation of the same model
+    size = EMBEDDING_SIZES.get(name, 768)
+    data, tokens = [], 0
+    for i, x in enumerate(inputs):
+        tokens += count_tokens(x) if isinstance(x, str) else len(x)
+        v = vector(name, x if isinstance(x, str) else "\0tokens:" + ",".join(map(str, x)), size)
+        data.append({"embedding": as_base64(v) if fmt == "base64" else wire_floats(v), "index": i,
+                     "object": "embedding"})
+    return await send_json(call.request, {"model": model, "object": "list",
+                                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}, "data": data},
+                           call.fault)
 
 
 # -- the Anthropic-compatible API ---------------------------------------------------------------
@@ -195,6 +256,7 @@ def add_routes(app: web.Application) -> None:
     for prefix in ("/engines/v1", "/engines/llama.cpp/v1"):
         app.router.add_post(prefix + "/chat/completions", chat)
         app.router.add_get(prefix + "/models", models)
+        app.router.add_post(prefix + "/embeddings", embeddings)
     _docker_ollama.add_routes(app, FLAVOUR.knows)  # /api/version, /api/tags, /api/chat
     app.router.add_post("/anthropic/v1/messages", anthropic_messages)
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic_count_tokens)

@@ -2,7 +2,8 @@
 
 Paths (https://ai.google.dev/api; the POST methods also under ``v1``): ``POST /v1beta/models/{model}:generateContent``,
 ``POST /v1beta/models/{model}:streamGenerateContent`` (SSE with ``?alt=sse``, else one JSON array),
-``POST /v1beta/models/{model}:countTokens``, ``GET /v1beta/models``, ``GET /v1beta/models/{model}``.
+``POST /v1beta/models/{model}:countTokens``, ``GET /v1beta/models``, ``GET /v1beta/models/{model}``,
+``POST /v1beta/models/{model}:embedContent`` and ``:batchEmbedContents`` (:func:`embed`).
 
 Auth: the key in the ``x-goog-api-key`` header or the ``key`` query parameter, as the real API
 accepts both. No key gets 403 ``PERMISSION_DENIED``; a wrong key gets what Google sends for one:
@@ -31,13 +32,14 @@ from aiohttp import web
 from interlingua.core._memo import remember
 
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
+from ._embeddings import vector, wire_floats
 from ._faults import Fault
 from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, Ref, check, snake
 
-__all__ = ["MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
+__all__ = ["EMBEDDING_MODELS", "MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
 
 NAME = "gemini"
 # model -> (inputTokenLimit, outputTokenLimit, thinking); https://ai.google.dev/gemini-api/docs/models
@@ -52,6 +54,14 @@ MODELS: dict[str, tuple[int, int, bool]] = {
     "gemma-3-27b-it": (131_072, 8_192, False),
 }
 _METHODS = ("generateContent", "countTokens", "createCachedContent", "batchGenerateContent")
+# embedding model -> (inputTokenLimit, its vector's size); https://ai.google.dev/gemini-api/docs/models
+# ("gemini-embedding-001 … Output dimension size: Flexible, supports: 128 - 3072") and the embeddings
+# guide (text-embedding-004: 768). Any other ``gemini-embedding-*`` id is answered as the first.
+EMBEDDING_MODELS: dict[str, tuple[int, int]] = {
+    "gemini-embedding-001": (2_048, 3_072),
+    "text-embedding-004": (2_048, 768),
+}
+_EMBEDDING_FAMILY = re.compile(r"gemini-embedding-[a-z0-9.-]+")
 # HTTP status -> google.rpc.Code name and the message Google sends with it.
 _STATUS: dict[int, tuple[str, str]] = {
     400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
@@ -227,7 +237,12 @@ def _bad_request(message: str, field: str | None) -> web.Response:
 
 def shape_problem(body: Any, version: str, counting: bool = False) -> web.Response | None:
     """Google's 400 for a body its proto parser refuses (unknown field, wrong JSON type), or ``None``."""
-    problem = check(body, (_COUNT if counting else _REQUEST).get(version, _REQUEST["v1beta"]), aliases=True)
+    return _shape_refusal(body, (_COUNT if counting else _REQUEST).get(version, _REQUEST["v1beta"]))
+
+
+def _shape_refusal(body: Any, shape: Any) -> web.Response | None:
+    """Google's 400 for a body ``shape`` (a :mod:`._shapes` shape) refuses, or ``None``."""
+    problem = check(body, shape, aliases=True)
     if problem is None or problem.kind == "missing":
         return None  # a missing field is a semantic error, reported by _validate in its own words
     at = _proto_path(problem.path)
@@ -424,7 +439,14 @@ _FAMILY = re.compile(r"(gemini|gemma)-[a-z0-9.-]+")
 def _known(model: str, request: web.Request | None = None) -> bool:
     if request is not None and model in state_of(request).unknown_models.get(NAME, ()):
         return False
-    return model in MODELS or _FAMILY.fullmatch(model) is not None
+    return model in MODELS or _FAMILY.fullmatch(model) is not None or _embedder(model) is not None
+
+
+def _embedder(model: str) -> tuple[int, int] | None:
+    """(inputTokenLimit, vector size) of an embedding model, ``None`` for any other id."""
+    if model in EMBEDDING_MODELS:
+        return EMBEDDING_MODELS[model]
+    return EMBEDDING_MODELS["gemini-embedding-001"] if _EMBEDDING_FAMILY.fullmatch(model) else None
 
 
 def _not_found(model: str, version: str, method: str = "generateContent") -> web.Response:
@@ -483,8 +505,8 @@ async def model_method(call: Call) -> web.StreamResponse:
             return invalid
         if method != "countTokens":
             prep = remember(_PREPARED, key, _prepare(body), bound=_PREPARED_MAX)
-    if not _known(model, request):
-        return _not_found(model, version, method)
+    if not _known(model, request) or (method != "countTokens" and _embedder(model) is not None):
+        return _not_found(model, version, method)  # an embedding model does not generate
     if prep is None:  # countTokens
         prompt_tokens = _prompt_tokens(body)
         return await send_json(request, {"totalTokens": prompt_tokens, "promptTokensDetails": [
@@ -522,7 +544,93 @@ async def model_method(call: Call) -> web.StreamResponse:
                              error_frame=stream_error_frame)
 
 
+# -- embedContent / batchEmbedContents ---------------------------------------------------------------
+# ai.google.dev/api/embeddings: EmbedContentRequest {model, content, taskType, title,
+# outputDimensionality} → {"embedding": {"values": […]}}; BatchEmbedContentsRequest {requests: [
+# EmbedContentRequest]} → {"embeddings": [{"values": […]}, …]}, in the requests' order. google-genai's
+# ``models.embed_content`` calls ``:batchEmbedContents`` on the Gemini Developer API (models.py,
+# ``_embed_content``: every content a request with ``model`` and the config's fields).
+
+_TASK_TYPES = ("TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
+               "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY")
+_EMBED_REQUEST = {"model": str, "content": _CONTENT, "taskType": str, "title": str, "outputDimensionality": int}
+_BATCH_EMBED = {"model": str, "requests": [_EMBED_REQUEST]}
+_EMBED_BATCH_MAX = 100
+
+
+def _embed_one(req: dict[str, Any], at: str, where: str, model: str, size: int,
+               version: str) -> list[float] | web.Response:
+    """One EmbedContentRequest's vector, or Google's 400 for it (``at``: its proto path, ``where``: the
+    request type and path Google names in a semantic error)."""
+    task = _get(req, "taskType")
+    if task is not None and task not in _TASK_TYPES:
+        field = f"{at}task_type"
+        return _bad_request(f"Invalid value at '{field}' (type.googleapis.com/google.ai.generativelanguage."
+                            f"{version}.TaskType), {json.dumps(task)}", field)
+    content = req.get("content")
+    if not isinstance(content, dict):
+        return _error(400, f"* {where}.content: content is not specified\n")
+    parts = content.get("parts") or []
+    if not parts or any(not isinstance(p, dict) or not _get(p, "text") for p in parts):
+        # as reported from the service ("EmbedContentRequest.content contains an empty Part.")
+        return _error(400, "EmbedContentRequest.content contains an empty Part.")
+    dims = _get(req, "outputDimensionality")
+    if isinstance(dims, int) and dims < 0:
+        return _error(400, _STATUS[400][1])
+    # "the 3072 dimension embedding is normalized"; a shorter one is its leading part, not normalised
+    # again (the embeddings guide: normalise it yourself).
+    values = vector(model, _texts(content), size, dims or None, renormalise=False)
+    return wire_floats(values)
+
+
+@endpoint("embeddings")
+async def embed(call: Call) -> web.StreamResponse:
+    """``POST /{version}/models/{model}:embedContent`` and ``:batchEmbedContents``."""
+    request = call.request
+    version, model = request.match_info["version"], request.match_info["model"]
+    batch = request.path.endswith(":batchEmbedContents")
+    method = "batchEmbedContents" if batch else "embedContent"
+    body = call.json
+    if not isinstance(body, dict):
+        return _error(400, "Invalid JSON payload received. Unexpected token.")
+    refused = _shape_refusal(body, _BATCH_EMBED if batch else _EMBED_REQUEST)
+    if refused is not None:
+        return refused
+    embedder = _embedder(model)
+    if embedder is None or not _known(model, request):
+        return _not_found(model, version, method)  # a generateContent model does not embed
+    size = embedder[1]
+    if not batch:
+        one = _embed_one(body, "", "EmbedContentRequest", model, size, version)
+        if isinstance(one, web.Response):
+            return one
+        return await send_json(request, {"embedding": {"values": one}}, call.fault)
+    reqs = body.get("requests")
+    if not reqs:
+        return _error(400, "* BatchEmbedContentsRequest.requests: requests is not specified\n")
+    if len(reqs) > _EMBED_BATCH_MAX:
+        # the documented-by-users limit (langchain-ai/langchainjs#4491 quotes this 400)
+        return _error(400, f"* BatchEmbedContentsRequest.requests: at most {_EMBED_BATCH_MAX} requests can be in "
+                      "one batch\n")
+    out = []
+    for i, req in enumerate(reqs):
+        one = _embed_one(req, f"requests[{i}].", f"BatchEmbedContentsRequest.requests[{i}]", model, size, version)
+        if isinstance(one, web.Response):
+            return one
+        out.append({"values": one})
+    return await send_json(request, {"embeddings": out}, call.fault)
+
+
 def _model_info(model: str, version: str) -> dict[str, Any]:
+    embedder = _embedder(model)
+    if embedder is not None:
+        # ListModels' entries for the embedding models: outputTokenLimit 1, embedContent among the methods
+        methods = ["embedContent"] if model == "text-embedding-004" else \
+            ["embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"]
+        return {"name": f"models/{model}", "version": model.rsplit("-", 1)[-1],
+                "displayName": model.replace("-", " ").title(), "description": "Obtain a distributed "
+                "representation of a text.", "inputTokenLimit": embedder[0], "outputTokenLimit": 1,
+                "supportedGenerationMethods": methods}
     limit_in, limit_out, thinking = MODELS.get(model, (1_048_576, 65_536, model.startswith("gemini-2.5")))
     info: dict[str, Any] = {
         "name": f"models/{model}", "version": "001", "displayName": model.replace("-", " ").title(),
@@ -539,7 +647,8 @@ def _model_info(model: str, version: str) -> dict[str, Any]:
 async def list_models(call: Call) -> web.StreamResponse:
     request, fault = call.request, call.fault
     version = _version(request)
-    return await send_json(request, {"models": [_model_info(m, version) for m in MODELS]}, fault)
+    return await send_json(request, {"models": [_model_info(m, version) for m in (*MODELS, *EMBEDDING_MODELS)]},
+                           fault)
 
 
 @endpoint("models", content=False)
@@ -565,6 +674,9 @@ def add_routes(app: web.Application) -> None:
     )
 
     add_gemini_routes(app)
+    for version in ("v1beta", "v1"):  # before models/{target}, which would take them
+        app.router.add_post(f"/{{version:{version}}}/models/{{model}}:embedContent", embed)
+        app.router.add_post(f"/{{version:{version}}}/models/{{model}}:batchEmbedContents", embed)
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{{version:{version}}}/models/{{target}}", model_method)
         app.router.add_get(f"/{version}/models", list_models)

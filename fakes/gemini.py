@@ -55,11 +55,11 @@ MODELS: dict[str, tuple[int, int, bool]] = {
 }
 _METHODS = ("generateContent", "countTokens", "createCachedContent", "batchGenerateContent")
 # embedding model -> (inputTokenLimit, its vector's size); https://ai.google.dev/gemini-api/docs/models
-# ("gemini-embedding-001 … Output dimension size: Flexible, supports: 128 - 3072") and the embeddings
-# guide (text-embedding-004: 768). Any other ``gemini-embedding-*`` id is answered as the first.
+# ("gemini-embedding-001 … Output dimension size: Flexible, supports: 128 - 3072"). Any other
+# ``gemini-embedding-*`` id is answered as it. text-embedding-004 was shut down on January 14, 2026
+# (https://ai.google.dev/gemini-api/docs/deprecations), so it is an unknown model here, as there.
 EMBEDDING_MODELS: dict[str, tuple[int, int]] = {
     "gemini-embedding-001": (2_048, 3_072),
-    "text-embedding-004": (2_048, 768),
 }
 _EMBEDDING_FAMILY = re.compile(r"gemini-embedding-[a-z0-9.-]+")
 # HTTP status -> google.rpc.Code name and the message Google sends with it.
@@ -625,8 +625,7 @@ def _model_info(model: str, version: str) -> dict[str, Any]:
     embedder = _embedder(model)
     if embedder is not None:
         # ListModels' entries for the embedding models: outputTokenLimit 1, embedContent among the methods
-        methods = ["embedContent"] if model == "text-embedding-004" else \
-            ["embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"]
+        methods = ["embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"]
         return {"name": f"models/{model}", "version": model.rsplit("-", 1)[-1],
                 "displayName": model.replace("-", " ").title(), "description": "Obtain a distributed "
                 "representation of a text.", "inputTokenLimit": embedder[0], "outputTokenLimit": 1,

@@ -333,8 +333,9 @@ async def test_gemini_embed_content_and_batch(fake: FakeServer) -> None:
     status, many = await _post(fake, "gemini", "/v1/models/gemini-embedding-001:batchEmbedContents", batch)
     assert status == 200 and list(many) == ["embeddings"]
     assert many["embeddings"][1]["values"] == values != many["embeddings"][0]["values"]
+    # text-embedding-004 was shut down on 2026-01-14: Google answers it as any unknown model
     status, old = await _post(fake, "gemini", "/v1beta/models/text-embedding-004:embedContent", one)
-    assert status == 200 and len(old["embedding"]["values"]) == 768
+    assert status == 404 and old["error"]["status"] == "NOT_FOUND"
 
 
 async def test_gemini_output_dimensionality_is_a_prefix_not_renormalised(fake: FakeServer) -> None:
@@ -384,12 +385,14 @@ async def test_gemini_models_list_and_get_embedding_models(fake: FakeServer) -> 
     """ListModels and GetModel know the embedding models, with embedContent among their methods."""
     key = {"x-goog-api-key": fake.api_key}
     async with aiohttp.ClientSession(headers=key) as http:
-        async with http.get(fake.origin("gemini") + "/v1beta/models/text-embedding-004") as r:
+        async with http.get(fake.origin("gemini") + "/v1beta/models/gemini-embedding-001") as r:
             assert r.status == 200
             info = await r.json()
+        async with http.get(fake.origin("gemini") + "/v1beta/models/text-embedding-004") as r:
+            assert r.status == 404  # shut down on 2026-01-14
         async with http.get(fake.origin("gemini") + "/v1beta/models") as r:
             listed = {m["name"]: m["supportedGenerationMethods"] for m in (await r.json())["models"]}
-    assert info["name"] == "models/text-embedding-004" and info["supportedGenerationMethods"] == ["embedContent"]
+    assert info["name"] == "models/gemini-embedding-001" and "embedContent" in info["supportedGenerationMethods"]
     assert info["inputTokenLimit"] == 2048
     assert "embedContent" in listed["models/gemini-embedding-001"]
     assert "embedContent" not in listed["models/gemini-2.5-flash"]

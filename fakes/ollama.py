@@ -15,6 +15,8 @@ Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
 * The OpenAI-compatible API (docs/openai.md): ``POST /v1/chat/completions``, ``GET /v1/models``,
   ``GET /v1/models/{model}``, ``POST /v1/embeddings``, ``POST /v1/completions``, and
   ``POST /v1/responses`` (stateless, as Ollama's: :mod:`.ollama_responses`).
+* The Anthropic-compatible API (docs/api/anthropic-compatibility.mdx): ``POST /v1/messages`` (what Claude
+  Code and the ``anthropic`` SDK reach with the bare origin as ``base_url``: :mod:`.ollama_anthropic`).
 
 No auth (a local Ollama has none; an ``Authorization`` header is accepted and ignored). Errors
 are ``{"error": "..."}``: unknown model → 404 ``model "x" not found, try pulling it first``;
@@ -571,6 +573,9 @@ def add_routes(app: web.Application) -> None:
     from .ollama_responses import responses  # hook: responses (POST /v1/responses, stateless)
 
     app.router.add_post("/v1/responses", responses)
+    from .ollama_anthropic import messages  # hook: anthropic (POST /v1/messages, Anthropic's Messages API)
+
+    app.router.add_post("/v1/messages", messages)
 
 
 SPEC = FakeSpec(

@@ -617,6 +617,10 @@ def _invalid(message: str, param: str | None, code: str | None) -> web.Response:
     return _error(400, message, param=param, code=code)
 
 
+# what the service answers a chat request naming an embedding (or other non-chat) model
+_NOT_CHAT = "This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?"
+
+
 def _model_missing(model: str) -> web.Response:
     return _error(404, f"The model `{model}` does not exist or you do not have access to it.",
                   code="model_not_found")
@@ -633,6 +637,9 @@ class Flavour:
     check_auth: Callable[[web.Request], web.Response | None] = _auth
     model_missing: Callable[[str], web.Response] = _model_missing
     owned_by: str = "openai"
+    other_models: Mapping[str, str] = field(default_factory=dict)
+    """Models the server lists and describes that are not chat models (model → ``owned_by``): a chat
+    request naming one is OpenAI's 404 "This is not a chat model …", not an unknown model's."""
     reasoning: Mapping[str, str] = field(default_factory=dict)
     """Model → ``"shown"`` (``reasoning_content`` sent, tokens counted) or ``"hidden"`` (counted only)."""
     usage: Callable[[int, int, int], dict[str, Any]] = usage_payload
@@ -719,7 +726,10 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
     if prep.problem is not None:
         return flavour.invalid(*prep.problem)
     body, model, mode = prep.body, prep.model, prep.mode
-    if model in state_of(request).unknown_models.get(flavour.name, ()) or not flavour.knows(model):
+    unknown = model in state_of(request).unknown_models.get(flavour.name, ())
+    if not unknown and model in flavour.other_models:
+        return _error(404, _NOT_CHAT, param="model")
+    if unknown or not flavour.knows(model):
         return flavour.model_missing(model)
     window = flavour.models.get(model, 128_000)
     if mode is not None and flavour.reasoning_rejects_max_tokens and body.get("max_tokens") is not None:
@@ -769,8 +779,8 @@ async def answer_chat(call: Call, flavour: Flavour, *, model: str | None = None)
 
 
 def models_payload(flavours: Iterable[Flavour]) -> dict[str, Any]:
-    data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": f.owned_by}
-            for f in flavours for m in f.models]
+    data = [{"id": m, "object": "model", "created": 1_700_000_000, "owned_by": owner}
+            for f in flavours for m, owner in (*((m, f.owned_by) for m in f.models), *f.other_models.items())]
     return {"object": "list", "data": data}
 
 
@@ -806,10 +816,11 @@ async def _v1_models(call: Call) -> web.StreamResponse:
 async def _v1_model(call: Call) -> web.StreamResponse:
     flavour = call.request.app[_FLAVOUR_KEY]
     model = call.request.match_info["model"]
-    if model in state_of(call.request).unknown_models.get(flavour.name, ()) or not flavour.knows(model):
+    other = flavour.other_models.get(model)
+    if model in state_of(call.request).unknown_models.get(flavour.name, ()) or not (other or flavour.knows(model)):
         return _error(404, f"The model '{model}' does not exist", param="model", code="model_not_found")
     return await send_json(call.request, {"id": model, "object": "model", "created": 1_700_000_000,
-                                          "owned_by": flavour.owned_by}, call.fault)
+                                          "owned_by": other or flavour.owned_by}, call.fault)
 
 
 # -- POST /v1/embeddings ----------------------------------------------------------------------------
@@ -937,7 +948,8 @@ def not_found(request: web.Request) -> web.Response:
     return _error(404, f"Invalid URL ({request.method} {request.path})")
 
 
-FLAVOUR = Flavour(NAME, MODELS)
+# the embedding models are listed (owned by "system", as the service lists them) and chat refuses them
+FLAVOUR = Flavour(NAME, MODELS, other_models=dict.fromkeys(EMBEDDING_MODELS, "system"))
 
 
 

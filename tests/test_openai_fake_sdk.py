@@ -80,9 +80,24 @@ async def test_streamed_tool_call(sdk: openai.AsyncOpenAI) -> None:
 
 
 async def test_models_list(sdk: openai.AsyncOpenAI) -> None:
-    """GET /v1/models answers in OpenAI's list shape."""
-    ids = [m.id async for m in sdk.models.list()]
-    assert "gpt-4o-mini" in ids
+    """GET /v1/models answers in OpenAI's list shape, the embedding models (owned by "system") included."""
+    owners = {m.id: m.owned_by async for m in sdk.models.list()}
+    assert owners["gpt-4o-mini"] == "openai" and owners["text-embedding-3-small"] == "system"
+    assert (await sdk.models.retrieve("text-embedding-3-large")).owned_by == "system"
+
+
+async def test_chat_with_an_embedding_model_is_not_a_chat_model(sdk: openai.AsyncOpenAI, fake: FakeServer) -> None:
+    """An embedding model on /v1/chat/completions is the service's 404 "not a chat model" (param model, no
+    code), not an unknown model's; declared unknown, it is the unknown model's 404."""
+    with pytest.raises(openai.NotFoundError) as nf:
+        await sdk.chat.completions.create(model="text-embedding-3-small", messages=[{"role": "user", "content": "x"}])
+    assert nf.value.code is None and nf.value.param == "model"
+    assert nf.value.message.endswith("This is not a chat model and thus not supported in the v1/chat/completions "
+                                     "endpoint. Did you mean to use v1/completions?")
+    fake.models("openai", unknown=["text-embedding-3-small"])
+    with pytest.raises(openai.NotFoundError) as gone:
+        await sdk.chat.completions.create(model="text-embedding-3-small", messages=[{"role": "user", "content": "x"}])
+    assert gone.value.code == "model_not_found"
 
 
 @pytest.mark.parametrize(

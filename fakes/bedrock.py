@@ -1,8 +1,11 @@
 """A fake of Amazon Bedrock Runtime's Converse API, written from the AWS documentation.
 
 Paths (Bedrock Runtime API reference): ``POST /model/{modelId}/converse`` (JSON) and
-``POST /model/{modelId}/converse-stream`` (``application/vnd.amazon.eventstream``). Point an SDK at
-``fake.url_for("bedrock")`` as its endpoint URL; the region is whatever the client signs for.
+``POST /model/{modelId}/converse-stream`` (``application/vnd.amazon.eventstream``); InvokeModel's
+``POST /model/{modelId}/invoke`` and ``POST /model/{modelId}/invoke-with-response-stream`` for Claude
+(Anthropic's Messages body) and Titan Text Embeddings are in :mod:`interlingua.fakes.bedrock_invoke`.
+Point an SDK at ``fake.url_for("bedrock")`` as its endpoint URL; the region is whatever the client
+signs for.
 
 Auth, checked as Bedrock checks it:
 
@@ -63,6 +66,8 @@ _MODEL_ID = re.compile(
     r"^(arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:[a-z-]+/.+|((us|eu|apac|global|us-gov|jp|au|ca)\.)?"
     r"(anthropic|amazon|meta|mistral|cohere|ai21|deepseek|writer|qwen|openai)\.[A-Za-z0-9._:-]+)$"
 )
+# Embedding models answer InvokeModel only (bedrock_invoke); Converse refuses them
+_EMBEDDING_MODEL = re.compile(r"(^|[./])(amazon\.titan-embed|cohere\.embed)")
 _AUTH = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 _PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0"
@@ -478,6 +483,9 @@ async def _handle(call: Call) -> web.StreamResponse:
     body = prep.body
     if not _MODEL_ID.match(model):
         return _error(400, "ValidationException", "The provided model identifier is invalid.")
+    if _EMBEDDING_MODEL.search(model):
+        return _error(400, "ValidationException", "This action doesn't support the model that you provided. Try "
+                      "again with a supported text or chat model.")
     # A scripted answer replaces the rule for this request only, so it is never memoised.
     d, prompt_tokens = prep.decision if SCRIPTED.get() is None else _decision(body)
     if prompt_tokens > CONTEXT_WINDOW:
@@ -531,9 +539,19 @@ async def _handle(call: Call) -> web.StreamResponse:
                              error_frame=stream_error_frame, headers=headers)
 
 
+async def _route(request: web.Request) -> web.StreamResponse:
+    """Converse here; InvokeModel and its stream in :mod:`interlingua.fakes.bedrock_invoke` (which names
+    the endpoint by model: a Titan embedding is ``embeddings``, not ``chat``)."""
+    if request.raw_path.partition("?")[0].rpartition("/")[2] in ("invoke", "invoke-with-response-stream"):
+        from .bedrock_invoke import handle
+
+        return await handle(request)
+    return await _handle(request)
+
+
 def add_routes(app: web.Application) -> None:
     install(app)  # prompt-cache memory, one per server
-    app.router.add_post("/model/{tail:.+}", _handle)
+    app.router.add_post("/model/{tail:.+}", _route)
 
 
 SPEC = FakeSpec(

@@ -133,6 +133,17 @@ TARGETS = [
                                        "text": {"format": {"type": "json_schema", "name": "x", "schema": {"type": "object"}}},
                                        "reasoning": {"effort": "none"}},
            _none, _openai_shape),
+    # Ollama's Anthropic-compatible Messages endpoint answers in Anthropic's error shape
+    Target("ollama", "/v1/messages", {"model": "llama3.2", "max_tokens": 20, "temperature": 0.5, "stop_sequences": ["x"],
+                                      "system": [{"type": "text", "text": "be brief"}],
+                                      "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                                                   {"role": "assistant", "content": [
+                                                       {"type": "tool_use", "id": "c1", "name": "f", "input": {}}]},
+                                                   {"role": "user", "content": [
+                                                       {"type": "tool_result", "tool_use_id": "c1", "content": "ok"}]}],
+                                      "tools": [{"name": "f", "input_schema": {"type": "object", "properties": {}}}],
+                                      "thinking": {"type": "enabled", "budget_tokens": 1024}},
+           _none, _anthropic_shape),
     Target("anthropic", "/v1/messages", {"model": "claude-haiku-4-5", "max_tokens": 20, "messages": HI,
                                          "system": "be brief", "temperature": 0.5,
                                          "tools": [{"name": "f", "input_schema": {"type": "object"}}]},
@@ -143,9 +154,33 @@ TARGETS = [
     Target("gemini", "/v1beta/models/gemini-2.5-flash:countTokens", GEMINI, _gemini, _gemini_shape),
     Target("gemini", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", GEMINI, _gemini,
            _gemini_shape),
+    # embeddings (tests/test_fake_embeddings.py)
+    Target("openai", "/v1/embeddings", {"model": "text-embedding-3-small", "input": ["hi", "there"], "dimensions": 8,
+                                        "encoding_format": "float", "user": "u"}, _bearer, _openai_shape),
+    Target("azure", "/openai/deployments/text-embedding-3-small/embeddings?api-version=2024-10-21",
+           {"input": ["hi"], "dimensions": 8}, _azure, lambda r: _azure_shape(r) or _openai_shape(r)),
+    Target("azure", "/openai/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"}, _azure,
+           lambda r: _azure_shape(r) or _openai_shape(r)),
+    Target("docker", "/engines/v1/embeddings", {"model": "ai/all-minilm", "input": ["hi"], "encoding_format": "float"},
+           _none, _docker_shape),
+    Target("gemini", "/v1beta/models/gemini-embedding-001:embedContent",
+           {"content": {"parts": [{"text": "hi"}]}, "taskType": "RETRIEVAL_QUERY", "outputDimensionality": 8},
+           _gemini, _gemini_shape),
+    Target("gemini", "/v1/models/gemini-embedding-001:batchEmbedContents",
+           {"requests": [{"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "hi"}]},
+                          "outputDimensionality": 8}]}, _gemini, _gemini_shape),
     Target("bedrock", f"/model/{BEDROCK_MODEL}/converse",
            {"messages": [{"role": "user", "content": [{"text": "hi"}]}], "inferenceConfig": {"maxTokens": 20},
             "system": [{"text": "be brief"}]}, _bearer, _bedrock_shape),
+    # InvokeModel: Anthropic's Messages body for Claude (streamed and not), Titan's for its embeddings
+    *(Target("bedrock", f"/model/{BEDROCK_MODEL}/{action}",
+             {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 20, "system": "be brief", "temperature": 0.5,
+              "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+              "tools": [{"name": "f", "input_schema": {"type": "object"}}], "tool_choice": {"type": "auto"}},
+             _bearer, _bedrock_shape) for action in ("invoke", "invoke-with-response-stream")),
+    Target("bedrock", "/model/amazon.titan-embed-text-v2:0/invoke",
+           {"inputText": "hi", "dimensions": 256, "normalize": True, "embeddingTypes": ["float", "binary"]},
+           _bearer, _bedrock_shape),
 ]
 
 json_values = st.recursive(

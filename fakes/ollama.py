@@ -19,7 +19,7 @@ Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
   Code and the ``anthropic`` SDK reach with the bare origin as ``base_url``: :mod:`.ollama_anthropic`).
 
 No auth (a local Ollama has none; an ``Authorization`` header is accepted and ignored). Errors
-are ``{"error": "..."}``: unknown model → 404 ``model "x" not found, try pulling it first``;
+are ``{"error": "..."}``: unknown model → 404 ``model 'x' not found`` (``ChatHandler``'s words);
 tools or ``think`` for a model without that capability → 400; bad JSON → 400. Models with the
 ``thinking`` capability think unless ``"think": false`` (Ollama turns thinking on by default for
 them). Content follows :mod:`interlingua.fakes._content`; token counts use its tokenizer and the
@@ -51,7 +51,7 @@ from .openai import Flavour, serve_on_v1
 __all__ = ["MODELS", "SPEC", "chat_payload", "stream_lines"]
 
 NAME = "ollama"
-VERSION = "0.12.6"
+VERSION = "0.32.15"  # the release whose source the routes follow (the OpenAI, Responses and Anthropic layers included)
 MODIFIED_AT = "2025-09-18T10:41:05.716372884+02:00"
 
 
@@ -275,7 +275,7 @@ async def chat(call: Call) -> web.StreamResponse:
         return _error(400, "model is required")
     full = resolve(model)
     if full is None:
-        return _error(404, f'model "{model}" not found, try pulling it first')
+        return _error(404, f"model '{model}' not found")
     info = MODELS[full]
     msgs = body.get("messages")
     created_at = _now_rfc3339()
@@ -363,7 +363,7 @@ def _model_or_error(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Re
         return _error(400, "model is required")
     full = resolve(model)
     if full is None:
-        return _error(404, f'model "{model}" not found, try pulling it first')
+        return _error(404, f"model '{model}' not found")
     return model, MODELS[full]
 
 
@@ -496,8 +496,11 @@ class _OllamaFlavour(Flavour):
 
 OPENAI_FLAVOUR = _OllamaFlavour(
     NAME, {name: info["context_length"] for name, info in MODELS.items()}, check_auth=lambda request: None,
-    model_missing=lambda model: _compat_error(404, f'model "{model}" not found, try pulling it first', "api_error"),
+    model_missing=lambda model: _compat_error(404, f"model '{model}' not found", "not_found_error"),
     owned_by="library", reasoning_family="", reasoning_rejects_max_tokens=False,
+    # Ollama's ChatCompletionRequest (openai/openai.go) has no tool_choice: Go's decoder drops it unread,
+    # so it is neither checked nor followed (the model calls a tool when it decides to)
+    ignored=frozenset({"tool_choice"}),
     invalid=lambda message, param, code: _compat_error(400, message),
     usage=lambda prompt, completion, reasoning: {"prompt_tokens": prompt, "completion_tokens": completion + reasoning,
                                                  "total_tokens": prompt + completion + reasoning},
@@ -511,7 +514,7 @@ async def openai_embeddings(call: Call) -> web.StreamResponse:
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         return _compat_error(400, "invalid request: model is required")
     if resolve(body["model"]) is None:
-        return _compat_error(404, f'model "{body["model"]}" not found, try pulling it first', "api_error")
+        return _compat_error(404, f"model '{body['model']}' not found", "not_found_error")
     inputs = _inputs(body.get("input"))
     if not inputs:
         return _compat_error(400, "invalid input type")
@@ -529,7 +532,7 @@ async def openai_completions(call: Call) -> web.StreamResponse:
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         return _compat_error(400, "invalid request: model is required")
     if resolve(body["model"]) is None:
-        return _compat_error(404, f'model "{body["model"]}" not found, try pulling it first', "api_error")
+        return _compat_error(404, f"model '{body['model']}' not found", "not_found_error")
     prompt = body.get("prompt")
     if not isinstance(prompt, str):
         return _compat_error(400, "invalid type for 'prompt': expected a string")

@@ -656,6 +656,8 @@ class Flavour:
     reasoning_rejects_max_tokens: bool = True
     invalid: Callable[[str, str | None, str | None], web.Response] = _invalid
     """(message, param, code) → this server's 400 for an invalid request."""
+    ignored: frozenset[str] = frozenset()
+    """Request fields this server does not read at all (neither checked nor acted on)."""
 
     def knows(self, model: str) -> bool:
         return (model in self.models or any(model.startswith(m + "-20") for m in self.models)
@@ -695,6 +697,8 @@ def _prepare(body: Any, flavour: Flavour, model: str | None) -> _Prepared:
     reasoning mode, the rule's answer, the id seed and the prompt-cache segments."""
     if model is not None and isinstance(body, dict) and body.get("model") is None:
         body["model"] = model  # Azure's deployment path names the model; a body "model": null is ignored
+    if flavour.ignored and isinstance(body, dict) and not flavour.ignored.isdisjoint(body):
+        body = {k: v for k, v in body.items() if k not in flavour.ignored}
     problem = request_problem(body)
     if problem is not None:
         return _NOTHING._replace(problem=problem)

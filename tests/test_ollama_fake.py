@@ -88,7 +88,7 @@ async def test_sdk_response_error_for_faults(fake: FakeServer, sdk_client: ollam
 
 
 @pytest.mark.parametrize(("kwargs", "status", "fragment"), [
-    ({"model": "llama9"}, 404, 'model "llama9" not found, try pulling it first'),
+    ({"model": "llama9"}, 404, "model 'llama9' not found"),
     ({"model": "llava:7b", "tools": [WEATHER]}, 400, "does not support tools"),
     ({"model": "llama3.2", "think": True}, 400, "does not support thinking"),
 ])

@@ -65,7 +65,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -74,7 +74,7 @@ from ._content import Decision, count_tokens, split_for_stream, stable_id
 from ._jsonenc import compact_utf8, dumps
 from ._server import SPEC_KEY, apply_pre_fault, record, send_json, send_stream, state_of
 from .ollama import _STATUS_MESSAGES, MODELS, NAME, _decision, _tool_call, resolve
-from .ollama_responses import _NOT_AN_OBJECT, _go_quote, _GoError, _Scan, decode_body
+from .ollama_responses import _NOT_AN_OBJECT, ChatAnswer, _go_quote, _GoError, _Scan, decode_body
 
 __all__ = ["estimate_input_tokens", "messages"]
 
@@ -669,18 +669,6 @@ def to_chat_request(req: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the answer: ChatHandler's, then ToMessagesResponse / StreamConverter ----------------------------
-
-
-@dataclass
-class ChatAnswer:
-    """What ``ChatHandler`` gives the writer: the message and the done chunk's fields."""
-
-    text: str = ""
-    thinking: str = ""
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    done_reason: str = "stop"
-    prompt_tokens: int = 0
-    eval_tokens: int = 0
 
 
 def chat_answer(chat: dict[str, Any], thinking: bool) -> ChatAnswer:

@@ -685,14 +685,17 @@ def _map(v: Any) -> Any:
 
 
 @dataclass
-class _Answer:
-    """The chat answer ``ChatHandler`` gives the writer (one object, or the chunks of a stream)."""
+class ChatAnswer:
+    """The chat answer ``ChatHandler`` gives a compatibility layer's writer (one object, or the chunks
+    of a stream): the message and the done chunk's fields (the Responses and Anthropic layers both)."""
 
     text: str = ""
     thinking: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
+    done_reason: str = "stop"
     prompt_tokens: int = 0
     eval_tokens: int = 0
+
 
 
 def _echo_tool(t: dict[str, Any]) -> dict[str, Any]:
@@ -723,7 +726,7 @@ def _arguments_text(args: dict[str, Any]) -> str:
     return compact_utf8(args).decode()
 
 
-def to_response(model: str, response_id: str, item_id: str, answer: _Answer, req: dict[str, Any],
+def to_response(model: str, response_id: str, item_id: str, answer: ChatAnswer, req: dict[str, Any],
                 created: int) -> dict[str, Any]:
     """``ToResponse`` (and the ``completed_at`` the writer sets): the non-streamed body."""
     output: list[dict[str, Any]] = []
@@ -891,7 +894,7 @@ class StreamConverter:
         return events
 
 
-def chunks_of(answer: _Answer, done: bool = True) -> list[dict[str, Any]]:
+def chunks_of(answer: ChatAnswer, done: bool = True) -> list[dict[str, Any]]:
     """The chat stream ``ChatHandler`` writes (as the Ollama fake's ``/api/chat`` streams it): thinking
     pieces, content pieces, the tool calls, then the ``done`` chunk with the counts."""
     out: list[dict[str, Any]] = [{"thinking": p} for p in split_for_stream(answer.thinking)]
@@ -947,7 +950,7 @@ def _chat_body(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict
 
 
 def _answer(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[str, Any]], thinking: bool,
-            seed: str) -> _Answer:
+            seed: str) -> ChatAnswer:
     d: Decision
     d, prompt_tokens, _ = _chat_decision(_chat_body(req, msgs, tools), thinking)
     calls = []
@@ -957,7 +960,7 @@ def _answer(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[st
     # the /v1/chat/completions route's count: the answer, a call's arguments and 3, the thinking
     eval_tokens = (count_tokens(d.text) + sum(count_tokens(_arguments_text(c["arguments"])) + 3 for c in calls)
                    + count_tokens(d.reasoning))
-    return _Answer(d.text, d.reasoning, calls, prompt_tokens, eval_tokens)
+    return ChatAnswer(d.text, d.reasoning, calls, prompt_tokens=prompt_tokens, eval_tokens=eval_tokens)
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
@@ -1008,7 +1011,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
     if msgs:
         answer = _answer(req, msgs, tools, "thinking" in caps and think is not False, stable_id(req, msgs))
     else:
-        answer = _Answer()  # no messages: ChatHandler only loads the model (done_reason "load", no counts)
+        answer = ChatAnswer()  # no messages: ChatHandler only loads the model (done_reason "load", no counts)
     if not stream:
         payload = to_response(model, response_id, item_id, answer, req, int(time.time()))
         return await send_json(request, payload, fault)

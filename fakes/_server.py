@@ -13,6 +13,7 @@ import collections
 import contextlib
 import functools
 import json
+import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -549,15 +550,32 @@ def serve_in_thread(host: str = "127.0.0.1", port: int = 0, *, api_key: str = DE
 
 
 def run_forever(host: str, port: int, api_key: str = DEFAULT_API_KEY, ready: Callable[[FakeServer], Awaitable[None] | None] | None = None) -> None:
-    """Blocking server for the CLI (``interlingua fakes serve``); Ctrl-C stops it."""
+    """Blocking server for the CLI (``interlingua fakes serve``); Ctrl-C (or SIGTERM) stops it.
+
+    The stop signals are the loop's own handlers (``add_signal_handler``, which also sets the wakeup fd):
+    asyncio.run's plain ``signal.signal`` handler never wakes a loop idle in epoll when the signal lands
+    on another thread (the default executor's, which ``getaddrinfo`` starts), so the server would not stop."""
 
     async def main() -> None:
-        async with serve(host, port, api_key=api_key) as fake:
-            if ready is not None:
-                r = ready(fake)
-                if asyncio.iscoroutine(r):
-                    await r
-            await asyncio.Event().wait()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # nohup / a background job: stays ignored
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # Windows, not the main thread
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+        try:
+            async with serve(host, port, api_key=api_key) as fake:
+                if ready is not None:
+                    r = ready(fake)
+                    if asyncio.iscoroutine(r):
+                        await r
+                await stop.wait()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

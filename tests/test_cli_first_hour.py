@@ -227,6 +227,25 @@ def test_env_file_wires_an_app_to_the_running_fakes(tmp_path: Path) -> None:
         p.wait(10)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_fakes_serve_stops_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    """`fakes serve` stops at once and exits 0 on Ctrl-C or SIGTERM: the loop's own handlers wake it even
+    when the signal lands on a worker thread (a plain signal.signal handler leaves the loop in epoll)."""
+    env_file = tmp_path / "fakes.env"
+    p = subprocess.Popen([*CLI, "fakes", "serve", "--port", "0", "--env-file", str(env_file)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+    try:
+        deadline = time.monotonic() + 30
+        while not (env_file.exists() and env_file.read_text().count("\n") > 5) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        p.send_signal(sig)
+        assert p.wait(20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_bedrock_footer_names_the_model_when_converse_returns_none() -> None:
     """Converse answers carry no model id: the footer shows the one asked for, never 'bedrock:]'."""
     r = ChatResponse(id="x", model="", created=0, message=Message.assistant("hi"), finish_reason=FinishReason.STOP,

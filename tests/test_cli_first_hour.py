@@ -96,13 +96,17 @@ def stalling_openai() -> Iterator[str]:
     thread.join(10)
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_mid_stream_ends_the_line_and_exits_130(stalling_openai: str) -> None:
     """Ctrl-C while a stream stalls mid-line: the line gets its newline, the status is 130, at once."""
     p = subprocess.Popen(
         [*CLI, "chat", "openai:gpt-4o-mini", "tell me a story", "--base-url", stalling_openai,
          "--api-key", "k", "--retries", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's job may inherit SIG_IGN
+        preexec_fn=_sigint_default,  # a shell's job may inherit SIG_IGN
     )
     assert p.stdout is not None
     first = p.stdout.read1(1024)
@@ -209,7 +213,8 @@ def test_env_file_wires_an_app_to_the_running_fakes(tmp_path: Path) -> None:
     """`fakes serve --env-file F` writes the variables once listening; a client built from them gets answers."""
     env_file = tmp_path / "fakes.env"
     p = subprocess.Popen([*CLI, "fakes", "serve", "--port", "0", "--env-file", str(env_file)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+                         preexec_fn=_sigint_default)  # a background job inherits SIGINT ignored, and keeps it so
     try:
         deadline = time.monotonic() + 30
         while not (env_file.exists() and env_file.read_text().count("\n") > 5) and time.monotonic() < deadline:
@@ -233,7 +238,8 @@ def test_fakes_serve_stops_on_a_signal(tmp_path: Path, sig: signal.Signals) -> N
     when the signal lands on a worker thread (a plain signal.signal handler leaves the loop in epoll)."""
     env_file = tmp_path / "fakes.env"
     p = subprocess.Popen([*CLI, "fakes", "serve", "--port", "0", "--env-file", str(env_file)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+                         preexec_fn=_sigint_default)  # a background job inherits SIGINT ignored, and keeps it so
     try:
         deadline = time.monotonic() + 30
         while not (env_file.exists() and env_file.read_text().count("\n") > 5) and time.monotonic() < deadline:

@@ -229,7 +229,12 @@ def test_env_file_wires_an_app_to_the_running_fakes(tmp_path: Path) -> None:
         assert "hello" in run.stdout
     finally:
         p.send_signal(signal.SIGINT)
-        p.wait(10)
+        try:
+            p.wait(10)
+        finally:
+            if p.poll() is None:  # never leave a server behind, whatever failed
+                p.kill()
+                p.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -248,21 +248,25 @@ def endpoint(name: str, *, auth: bool = True, content: bool = True
     return wrap
 
 
-async def open_request(request: web.Request, name: str, auth: Auth | None, *,
-                       content: bool = True) -> tuple[bytes, Fault | None, web.StreamResponse | None]:
+async def open_request(request: web.Request, name: str, auth: Auth | None, *, content: bool = True,
+                       error_response: ErrorBody | None = None) -> tuple[bytes, Fault | None, web.StreamResponse | None]:
     """:func:`endpoint`'s opening for handlers that read their own bodies (multipart uploads, raw
     JSONL): record under the app's provider and ``name``, apply a fault that replaces the answer, check
-    ``auth``. Returns the body, the fault left for the handler, and an early answer (or ``None``)."""
+    ``auth``. Returns the body, the fault left for the handler, and an early answer (or ``None``).
+    ``error_response``: a route whose errors have another shape than the provider's (a compatibility
+    layer) answers a status fault in its own."""
     spec = request.app[SPEC_KEY]
     raw, fault = await record(request, spec.name, name, content=content)
-    early = await apply_pre_fault(request, spec, fault)
+    early = await apply_pre_fault(request, spec, fault, error_response)
     if early is None and auth is not None:
         early = auth(request, raw)
     return raw, fault, early
 
 
-async def apply_pre_fault(request: web.Request, spec: FakeSpec, fault: Fault | None) -> web.StreamResponse | None:
-    """Faults that happen before any normal processing; ``None`` means "carry on"."""
+async def apply_pre_fault(request: web.Request, spec: FakeSpec, fault: Fault | None,
+                          error_response: ErrorBody | None = None) -> web.StreamResponse | None:
+    """Faults that happen before any normal processing; ``None`` means "carry on". A status fault is
+    answered by ``error_response`` (default: the provider's ``spec.error_response``)."""
     if fault is None:
         return None
     if fault.name == "slow":
@@ -274,7 +278,7 @@ async def apply_pre_fault(request: web.Request, spec: FakeSpec, fault: Fault | N
         _abort(request)
         return web.Response(status=500)
     if fault.status is not None:
-        return spec.error_response(fault.status, spec.default_status_message(fault.status), fault)
+        return (error_response or spec.error_response)(fault.status, spec.default_status_message(fault.status), fault)
     return None
 
 

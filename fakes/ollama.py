@@ -90,10 +90,14 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return web.json_response({"error": message}, status=status, headers=headers)
 
 
+def retry_after(status: int, fault: Fault | None) -> dict[str, str] | None:
+    """The ``Retry-After`` header a status fault's 429 carries (every Ollama route's error shape)."""
+    return {"Retry-After": fault.retry_after or "1"} if status == 429 and fault else None
+
+
 def error_response(status: int, message: str, fault: Fault | None = None) -> web.Response:
     """Ollama's ``{"error": ...}`` body for a status the fault asked for."""
-    headers = {"Retry-After": fault.retry_after or "1"} if status == 429 and fault else None
-    return _error(status, _STATUS_MESSAGES.get(status, message), headers)
+    return _error(status, _STATUS_MESSAGES.get(status, message), retry_after(status, fault))
 
 
 def stream_error_frame() -> bytes:

@@ -71,9 +71,10 @@ from typing import Any
 from aiohttp import web
 
 from ._content import Decision, count_tokens, split_for_stream, stable_id
+from ._faults import Fault
 from ._jsonenc import compact_utf8, dumps
-from ._server import SPEC_KEY, apply_pre_fault, record, send_json, send_stream, state_of
-from .ollama import _STATUS_MESSAGES, MODELS, NAME, _decision, _tool_call, resolve
+from ._server import open_request, send_json, send_stream, state_of
+from .ollama import MODELS, NAME, _decision, _tool_call, resolve, retry_after
 from .ollama_responses import _NOT_AN_OBJECT, ChatAnswer, _go_quote, _GoError, _Scan, decode_body
 
 __all__ = ["estimate_input_tokens", "messages"]
@@ -824,14 +825,14 @@ def _error(status: int, message: str, *, handler: bool = True, headers: dict[str
                         headers={"Content-Type": ctype, **(headers or {})})
 
 
+def _fault_error(status: int, message: str, fault: Fault | None) -> web.Response:
+    """A status fault's answer in this layer's error shape (the provider's message for the status)."""
+    return _error(status, message, headers=retry_after(status, fault))
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     """``POST /v1/messages`` on the Ollama fake."""
-    spec = request.app[SPEC_KEY]
-    raw, fault = await record(request, spec.name, ENDPOINT)
-    if fault is not None and fault.status is not None:
-        headers = {"Retry-After": fault.retry_after or "1"} if fault.status == 429 else None
-        return _error(fault.status, _STATUS_MESSAGES.get(fault.status, f"fake error {fault.status}"), headers=headers)
-    early = await apply_pre_fault(request, spec, fault)
+    raw, fault, early = await open_request(request, ENDPOINT, None, error_response=_fault_error)
     if early is not None:
         return early
     # AnthropicMessagesMiddleware: bind, check, convert (its 400s)

@@ -73,9 +73,10 @@ from typing import Any
 from aiohttp import web
 
 from ._content import Decision, count_tokens, split_for_stream, stable_id
+from ._faults import Fault
 from ._jsonenc import compact_utf8
-from ._server import SPEC_KEY, apply_pre_fault, record, send_json, send_stream, state_of
-from .ollama import _STATUS_MESSAGES, MODELS, NAME, _tool_call, resolve
+from ._server import open_request, send_json, send_stream, state_of
+from .ollama import MODELS, NAME, _tool_call, resolve, retry_after
 from .openai import _decision as _chat_decision
 
 __all__ = ["responses"]
@@ -963,14 +964,14 @@ def _answer(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[st
     return ChatAnswer(d.text, d.reasoning, calls, prompt_tokens=prompt_tokens, eval_tokens=eval_tokens)
 
 
+def _fault_error(status: int, message: str, fault: Fault | None) -> web.Response:
+    """A status fault's answer in this layer's error shape (the provider's message for the status)."""
+    return _error(status, message, headers=retry_after(status, fault))
+
+
 async def responses(request: web.Request) -> web.StreamResponse:
     """``POST /v1/responses`` on the Ollama fake."""
-    spec = request.app[SPEC_KEY]
-    raw, fault = await record(request, spec.name, ENDPOINT)
-    if fault is not None and fault.status is not None:
-        headers = {"Retry-After": fault.retry_after or "1"} if fault.status == 429 else None
-        return _error(fault.status, _STATUS_MESSAGES.get(fault.status, f"fake error {fault.status}"), headers=headers)
-    early = await apply_pre_fault(request, spec, fault)
+    raw, fault, early = await open_request(request, ENDPOINT, None, error_response=_fault_error)
     if early is not None:
         return early
     # ResponsesMiddleware: bind the body, convert it (400s, from the middleware itself)

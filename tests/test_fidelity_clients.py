@@ -271,6 +271,16 @@ async def _close_sdk_client(client: Any) -> None:
 
 
 async def _pydantic_ai_checks(model: Any, provider: str, endpoint: str, fake: FakeServer, *, structured: bool = True) -> None:
+    await _pai_run_and_stream_agree(model)
+    await _pai_tool_round_trip(model)
+    if structured:
+        city = await pai.Agent(model, output_type=City).run("Name a city like Paris")
+        assert city.output == City(city="Paris")
+    await _pai_429(model, provider, endpoint, fake)
+
+
+async def _pai_run_and_stream_agree(model: Any) -> Any:
+    """An agent's run and run_stream give the same text and usage; returns the run's result."""
     agent = pai.Agent(model)
     whole = await agent.run("hello there")
     async with agent.run_stream("hello there") as streamed:
@@ -279,7 +289,11 @@ async def _pydantic_ai_checks(model: Any, provider: str, endpoint: str, fake: Fa
     usage, streamed_usage = whole.usage, streamed.usage
     assert (usage.input_tokens, usage.output_tokens) == (streamed_usage.input_tokens, streamed_usage.output_tokens)
     assert usage.input_tokens > 0 and usage.output_tokens > 0
+    return whole
 
+
+async def _pai_tool_round_trip(model: Any) -> Any:
+    """A tool the model calls runs, and its result goes back for the final answer; returns the run's result."""
     tools = pai.Agent(model)
     asked: list[str] = []
 
@@ -292,14 +306,13 @@ async def _pydantic_ai_checks(model: Any, provider: str, endpoint: str, fake: Fa
     answer = await tools.run("Weather in Paris? call get_weather")
     assert asked == ["Paris"]
     assert answer.output.startswith("Fake reply: tool get_weather returned ") and "sunny in Paris" in answer.output
+    return answer
 
-    if structured:
-        city = await pai.Agent(model, output_type=City).run("Name a city like Paris")
-        assert city.output == City(city="Paris")
 
+async def _pai_429(model: Any, provider: str, endpoint: str, fake: FakeServer) -> None:
     fake.fail_next(provider, "429", endpoint=endpoint)
     with pytest.raises(ModelHTTPError) as info:
-        await agent.run("hello there")
+        await pai.Agent(model).run("hello there")
     assert info.value.status_code == 429
 
 
@@ -311,26 +324,10 @@ async def test_pydantic_ai_responses_on_ollama(fake: FakeServer) -> None:
     client = openai.AsyncOpenAI(base_url=fake.url_for("ollama") + "/v1", api_key="ollama", max_retries=0)
     model = pai_openai.OpenAIResponsesModel("llama3.2", provider=OllamaProvider(openai_client=client))
     try:
-        agent = pai.Agent(model)
-        whole = await agent.run("hello there")
-        async with agent.run_stream("hello there") as streamed:
-            text = await streamed.get_output()
-        assert whole.output == text == EXPECTED
-        usage, streamed_usage = whole.usage, streamed.usage
-        assert (usage.input_tokens, usage.output_tokens) == (streamed_usage.input_tokens, streamed_usage.output_tokens)
-        assert usage.input_tokens > 0 and usage.output_tokens == 5  # "Fake reply: hello there"
+        whole = await _pai_run_and_stream_agree(model)
+        assert whole.usage.output_tokens == 5  # "Fake reply: hello there"
 
-        tools = pai.Agent(model)
-        asked: list[str] = []
-
-        @tools.tool_plain
-        def get_weather(city: str) -> str:
-            """The weather in a city."""
-            asked.append(city)
-            return f"sunny in {city}"
-
-        answer = await tools.run("Weather in Paris? call get_weather")
-        assert asked == ["Paris"]
+        answer = await _pai_tool_round_trip(model)
         assert answer.output == "Fake reply: tool get_weather returned sunny in Paris"
         sent = [r.json() for r in fake.requests_for("ollama") if r.endpoint == "responses"][-1]
         assert [i.get("type") for i in sent["input"]][-2:] == ["function_call", "function_call_output"]
@@ -338,10 +335,7 @@ async def test_pydantic_ai_responses_on_ollama(fake: FakeServer) -> None:
         structured = await pai.Agent(model, output_type=pai.NativeOutput(City)).run("Name a city")
         assert structured.output == City(city="sample")
 
-        fake.fail_next("ollama", "429", endpoint="responses")
-        with pytest.raises(ModelHTTPError) as info:
-            await agent.run("hello there")
-        assert info.value.status_code == 429
+        await _pai_429(model, "ollama", "responses", fake)
     finally:
         await client.close()
 

@@ -4,6 +4,7 @@ usage errors for bad numbers, error lines that speak shell, and the fakes' envir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -209,52 +210,48 @@ def test_print_env_prints_export_lines_without_serving() -> None:
     assert any(line.startswith("export OPENAI_BASE_URL=http://127.0.0.1:8787") for line in lines)
 
 
-def test_env_file_wires_an_app_to_the_running_fakes(tmp_path: Path) -> None:
-    """`fakes serve --env-file F` writes the variables once listening; a client built from them gets answers."""
-    env_file = tmp_path / "fakes.env"
+@contextlib.contextmanager
+def _fakes_serving(env_file: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`fakes serve --port 0 --env-file F`, once listening (F written); never left running. SIGINT starts at
+    its default: a background job (nohup, a CI runner) inherits it ignored, and a server started so keeps it so."""
     p = subprocess.Popen([*CLI, "fakes", "serve", "--port", "0", "--env-file", str(env_file)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-                         preexec_fn=_sigint_default)  # a background job inherits SIGINT ignored, and keeps it so
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(), preexec_fn=_sigint_default)
     try:
         deadline = time.monotonic() + 30
         while not (env_file.exists() and env_file.read_text().count("\n") > 5) and time.monotonic() < deadline:
             time.sleep(0.05)
-        values: dict[str, Any] = {}
-        for line in env_file.read_text().splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            values[name] = value.strip("'")
-        run = subprocess.run([*CLI, "chat", "anthropic:claude-haiku-4-5", "hello", "--no-stream"],
-                             capture_output=True, text=True, timeout=60, env=_env(**values))
-        assert run.returncode == 0, run.stderr
-        assert "hello" in run.stdout
+        yield p
     finally:
-        p.send_signal(signal.SIGINT)
+        if p.poll() is None:  # whatever failed
+            p.kill()
+            p.wait()
+
+
+def test_env_file_wires_an_app_to_the_running_fakes(tmp_path: Path) -> None:
+    """`fakes serve --env-file F` writes the variables once listening; a client built from them gets answers."""
+    env_file = tmp_path / "fakes.env"
+    with _fakes_serving(env_file) as p:
         try:
-            p.wait(10)
+            values: dict[str, Any] = {}
+            for line in env_file.read_text().splitlines():
+                name, _, value = line.removeprefix("export ").partition("=")
+                values[name] = value.strip("'")
+            run = subprocess.run([*CLI, "chat", "anthropic:claude-haiku-4-5", "hello", "--no-stream"],
+                                 capture_output=True, text=True, timeout=60, env=_env(**values))
+            assert run.returncode == 0, run.stderr
+            assert "hello" in run.stdout
         finally:
-            if p.poll() is None:  # never leave a server behind, whatever failed
-                p.kill()
-                p.wait()
+            p.send_signal(signal.SIGINT)
+            p.wait(10)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_fakes_serve_stops_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    """`fakes serve` stops at once and exits 0 on Ctrl-C or SIGTERM: the loop's own handlers wake it even
-    when the signal lands on a worker thread (a plain signal.signal handler leaves the loop in epoll)."""
-    env_file = tmp_path / "fakes.env"
-    p = subprocess.Popen([*CLI, "fakes", "serve", "--port", "0", "--env-file", str(env_file)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
-                         preexec_fn=_sigint_default)  # a background job inherits SIGINT ignored, and keeps it so
-    try:
-        deadline = time.monotonic() + 30
-        while not (env_file.exists() and env_file.read_text().count("\n") > 5) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    """`fakes serve` stops at once and exits 0 on Ctrl-C or SIGTERM (the loop's own handlers; SIGTERM used
+    to kill it outright)."""
+    with _fakes_serving(tmp_path / "fakes.env") as p:
         p.send_signal(sig)
         assert p.wait(20) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
 
 
 def test_bedrock_footer_names_the_model_when_converse_returns_none() -> None:

@@ -10,19 +10,19 @@ import base64
 import json
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import anthropic
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError, EventStreamError
 
 from interlingua.fakes import FakeServer
 from interlingua.fakes.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
+# boto3 clients as the Converse tests make them, closed after each test by the same autouse fixture
+from .test_bedrock_fake import _close_boto3_clients, sdk  # noqa: F401
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
 HAIKU_45 = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -31,24 +31,6 @@ TITAN = "amazon.titan-embed-text-v2:0"
 VERSION = "bedrock-2023-05-31"
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 HELLO = {"anthropic_version": VERSION, "max_tokens": 100, "messages": [{"role": "user", "content": "hello there"}]}
-
-_OPEN: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_boto3_clients() -> Iterator[None]:
-    yield
-    while _OPEN:
-        _OPEN.pop().close()
-
-
-def sdk(fake: FakeServer) -> Any:
-    client = boto3.client("bedrock-runtime", endpoint_url=fake.url_for("bedrock"), region_name="us-east-1",
-                          aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY,
-                          config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
-    _OPEN.append(client)
-    return client
-
 
 def bedrock(fake: FakeServer) -> anthropic.AsyncAnthropicBedrock:
     return anthropic.AsyncAnthropicBedrock(aws_region="us-east-1", base_url=fake.url_for("bedrock"),

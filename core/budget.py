@@ -29,7 +29,7 @@ import msgspec
 from returns.result import Failure, Result, Success
 
 from .errors import ErrorKind, LlmError
-from .schema import ModelInfo, Usage
+from .schema import ModelInfo, Usage, worst_table
 
 __all__ = [
     "ESTIMATE_MARGIN",
@@ -119,11 +119,22 @@ def worst_case_cost(info: ModelInfo | None, prompt_tokens: int, max_output_token
     >>> worst_case_cost(info, 1000, 100)       # prompt at the cache-write premium: the dearest case
     Decimal('0.00525000')
     """
-    if info is None or info.input_price is None or info.output_price is None or max_output_tokens is None:
+    if info is None or max_output_tokens is None:
         return None
-    # the dearest of the prompt prices (the first of equal ones, as ``max`` picks): a plain loop, no
-    # generator frames on the per-request path (issue 19)
-    prompt_price = info.input_price
+    t = worst_table(info)
+    if t is None:
+        return _decimal_worst_case(info, prompt_tokens, max_output_tokens)
+    # the two prices as integers over their common exponent: the same Decimal as the Decimal
+    # products' sum (value and exponent), in two Decimal operations (issue 19)
+    return Decimal(prompt_tokens * t[0] + max_output_tokens * t[1]).scaleb(t[2])
+
+
+def _decimal_worst_case(info: ModelInfo, prompt_tokens: int, max_output_tokens: int) -> Decimal | None:
+    """:func:`worst_case_cost` in Decimal arithmetic: for a price that is unknown (``None``) or not a
+    finite number."""
+    if info.input_price is None or info.output_price is None:
+        return None
+    prompt_price = info.input_price  # the dearest of the prompt prices (the first of equal ones, as ``max`` picks)
     for p in (info.cache_write_price, info.cache_write_1h_price, info.cached_input_price):  # hook: cache (1h writes)
         if p is not None and p > prompt_price:
             prompt_price = p

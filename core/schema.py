@@ -320,27 +320,106 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         >>> Usage(prompt_tokens=1).calculate_cost(ModelInfo(id="m", provider="p")) is None
         True
         """
-        if info.input_price is None or info.output_price is None:
-            return None
-        cached = info.cached_input_price if info.cached_input_price is not None else info.input_price
-        write = info.cache_write_price if info.cache_write_price is not None else info.input_price
-        write_1h = info.cache_write_1h_price if info.cache_write_1h_price is not None else write
-        # ``max(0, n)`` and ``min(a, b)`` as conditionals (same picks, no builtin calls per reply; issue 19)
+        table = _PRICED.get(id(info))
+        if table is None or table[0] is not info:
+            table = _price_table(info)
+        t = table[1]
+        if t is None:
+            return None if table[2] else _decimal_cost(self, info)
+        # integers over the prices' common exponent: the same Decimal (value and exponent) as summing
+        # the Decimal products, in two Decimal operations instead of eleven (issue 19)
+        # ``max(0, n)`` and ``min(a, b)`` as conditionals (same picks, no builtin calls per reply)
         uncached = self.prompt_tokens - self.cached_tokens - self.cache_write_tokens
         if not uncached > 0:
             uncached = 0
         long_writes = self.cache_write_1h_tokens
         if self.cache_write_tokens < long_writes:
             long_writes = self.cache_write_tokens
-        micro = (
-            uncached * info.input_price
-            + self.cached_tokens * cached
-            + (self.cache_write_tokens - long_writes) * write
-            + long_writes * write_1h
-            + self.completion_tokens * info.output_price
+        scaled = (
+            uncached * t[0]
+            + self.cached_tokens * t[1]
+            + (self.cache_write_tokens - long_writes) * t[2]
+            + long_writes * t[3]
+            + self.completion_tokens * t[4]
         )
         # never negative: a count or a price below zero (a hand-built Usage, a custom catalog) bills 0
-        return Decimal(micro if micro > 0 else 0).scaleb(-6)  # per 1M tokens; scaleb shifts the exponent, never rounds
+        return Decimal(scaled).scaleb(t[5]) if scaled > 0 else _ZERO_USD
+
+
+_ZERO_USD = Decimal(0).scaleb(-6)
+
+PriceTable = tuple[int, int, int, int, int, int]
+"""A model's prices for :meth:`Usage.calculate_cost` as integers over one exponent: input, cached
+input, cache write, 1-hour cache write, output (each with its fallback applied), and the exponent to
+shift their token-weighted sum by (their smallest exponent, less the 6 of "per 1M tokens")."""
+
+WorstTable = tuple[int, int, int]
+"""The dearest prompt price and the output price as integers over one exponent, and that exponent
+(less 6): :func:`interlingua.core.budget.worst_case_cost`'s figures."""
+
+# id(info) -> (info, cost table, whether the price is unknown, worst-case table): a catalog entry's
+# prices as integers, worked out once per entry (issue 19: the Decimal products cost ~12k
+# instructions a reply). The entry holds ``info``, so its id stays its own while cached (``is``
+# confirms a hit). ``None`` tables: the price is unknown, or not a finite number (then the Decimal
+# arithmetic itself decides, as before).
+_PRICED: dict[int, tuple[ModelInfo, PriceTable | None, bool, WorstTable | None]] = {}
+
+
+def _scaled(prices: tuple[Decimal, ...], shift: int) -> Any:
+    """``prices`` as integers times ``10**-e`` for their smallest exponent ``e``, and ``e - shift``;
+    ``None`` unless every price is finite."""
+    if not all(p.is_finite() for p in prices):
+        return None
+    e = min(int(p.as_tuple().exponent) for p in prices)
+    return (*(int(p.scaleb(-e)) for p in prices), e - shift)  # a PriceTable or a WorstTable, by the arity
+
+
+def _price_table(info: ModelInfo) -> tuple[ModelInfo, PriceTable | None, bool, WorstTable | None]:
+    from ._memo import remember
+
+    if info.input_price is None or info.output_price is None:
+        entry: tuple[ModelInfo, PriceTable | None, bool, WorstTable | None] = (info, None, True, None)
+        return remember(_PRICED, id(info), entry)
+    inp, out = info.input_price, info.output_price
+    cached = info.cached_input_price if info.cached_input_price is not None else inp
+    write = info.cache_write_price if info.cache_write_price is not None else inp
+    write_1h = info.cache_write_1h_price if info.cache_write_1h_price is not None else write
+    table: PriceTable | None = _scaled((inp, cached, write, write_1h, out), 6)
+    worst: WorstTable | None = None
+    if table is not None:
+        # the dearest of the prompt prices (the first of equal ones, as ``max`` picks)
+        prompt_price = inp
+        for p in (info.cache_write_price, info.cache_write_1h_price, info.cached_input_price):  # hook: cache (1h writes)
+            if p is not None and p > prompt_price:
+                prompt_price = p
+        worst = _scaled((prompt_price, out), 6)
+    return remember(_PRICED, id(info), (info, table, False, worst))
+
+
+def worst_table(info: ModelInfo) -> WorstTable | None:
+    """``info``'s :data:`WorstTable` (``None``: a price is unknown or not finite)."""
+    table = _PRICED.get(id(info))
+    if table is None or table[0] is not info:
+        table = _price_table(info)
+    return table[3]
+
+
+def _decimal_cost(usage: Usage, info: ModelInfo) -> Decimal | None:
+    """:meth:`Usage.calculate_cost` in Decimal arithmetic, for prices that are not finite numbers."""
+    assert info.input_price is not None and info.output_price is not None
+    cached = info.cached_input_price if info.cached_input_price is not None else info.input_price
+    write = info.cache_write_price if info.cache_write_price is not None else info.input_price
+    write_1h = info.cache_write_1h_price if info.cache_write_1h_price is not None else write
+    uncached = max(0, usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens)
+    long_writes = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+    micro = (
+        uncached * info.input_price
+        + usage.cached_tokens * cached
+        + (usage.cache_write_tokens - long_writes) * write
+        + long_writes * write_1h
+        + usage.completion_tokens * info.output_price
+    )
+    return Decimal(micro if micro > 0 else 0).scaleb(-6)
 
 
 class ChatResponse(msgspec.Struct, frozen=True, kw_only=True):

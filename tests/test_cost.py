@@ -74,3 +74,46 @@ async def test_client_keeps_a_running_total(client: Any) -> None:
     async for _ in client.stream("openai:gpt-4o-mini", "and a stream"):
         pass
     assert client.total_cost > expected > 0
+
+
+_price = st.builds(lambda n, e: Decimal(n).scaleb(e), st.integers(-10**6, 10**6), st.integers(-9, 3))
+_maybe_price = st.none() | _price
+
+
+@settings(max_examples=300, deadline=None)
+@given(_price, _price, _maybe_price, _maybe_price, _maybe_price,
+       st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**8), st.integers(0, 10**8), st.integers(0, 10**8))
+def test_integer_pricing_is_the_decimal_arithmetic(
+    inp: Decimal, out: Decimal, cached: Decimal | None, write: Decimal | None, write_1h: Decimal | None,
+    prompt: int, completion: int, cached_n: int, write_n: int, long_n: int,
+) -> None:
+    """The per-reply cost and the worst case, worked out over integers (issue 19), are the very Decimal
+    the Decimal products give: the same value and the same exponent (so the same ``str``, but for the
+    sign of a zero), for any finite prices, negative and integral ones included."""
+    from interlingua.core.budget import _decimal_worst_case, worst_case_cost
+    from interlingua.core.schema import _decimal_cost
+
+    info = ModelInfo(id="m", provider="p", input_price=inp, output_price=out, cached_input_price=cached,
+                     cache_write_price=write, cache_write_1h_price=write_1h)
+    u = Usage(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=cached_n,
+              cache_write_tokens=write_n, cache_write_1h_tokens=long_n)
+    fast, slow = u.calculate_cost(info), _decimal_cost(u, info)
+    assert fast is not None and slow is not None
+    assert fast == slow and fast.as_tuple().exponent == slow.as_tuple().exponent
+    worst, reference = worst_case_cost(info, prompt, completion), _decimal_worst_case(info, prompt, completion)
+    assert worst is not None and reference is not None
+    assert worst == reference and worst.as_tuple().exponent == reference.as_tuple().exponent  # a zero's sign aside
+
+
+def test_a_price_that_is_not_a_number_is_left_to_decimal_arithmetic() -> None:
+    """A custom catalog's infinite price takes the Decimal route, as before the integer tables: a
+    finite product is infinite, and infinity times no tokens is Decimal's own InvalidOperation."""
+    import decimal
+
+    import pytest
+
+    info = ModelInfo(id="m", provider="p", input_price=Decimal(1), output_price=Decimal("Infinity"))
+    assert Usage(prompt_tokens=1, completion_tokens=1).calculate_cost(info) == Decimal("Infinity")
+    with pytest.raises(decimal.InvalidOperation):
+        Usage(prompt_tokens=1).calculate_cost(info)  # 0 completion tokens x infinity
+    assert Usage(prompt_tokens=1).calculate_cost(ModelInfo(id="m", provider="p", output_price=Decimal(1))) is None

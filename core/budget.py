@@ -29,7 +29,7 @@ import msgspec
 from returns.result import Failure, Result, Success
 
 from .errors import ErrorKind, LlmError
-from .schema import ModelInfo, Usage, worst_table
+from .schema import _PRICED, ModelInfo, Usage, priced
 
 __all__ = [
     "ESTIMATE_MARGIN",
@@ -121,7 +121,9 @@ def worst_case_cost(info: ModelInfo | None, prompt_tokens: int, max_output_token
     """
     if info is None or max_output_tokens is None:
         return None
-    t = worst_table(info)
+    key = info.id  # the price memo, inline (issue 19: no calls per call)
+    entry = _PRICED[key] if key in _PRICED else None  # noqa: SIM401 (no `get` call per call)
+    t = (entry if entry is not None and entry[0] is info else priced(info))[3]
     if t is None:
         return _decimal_worst_case(info, prompt_tokens, max_output_tokens)
     # the two prices as integers over their common exponent: the same Decimal as the Decimal

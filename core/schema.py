@@ -320,7 +320,8 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         >>> Usage(prompt_tokens=1).calculate_cost(ModelInfo(id="m", provider="p")) is None
         True
         """
-        table = _PRICED.get(id(info))
+        key = info.id
+        table = _PRICED[key] if key in _PRICED else None  # noqa: SIM401 (no `get` call per reply)
         if table is None or table[0] is not info:
             table = _price_table(info)
         t = table[1]
@@ -357,12 +358,12 @@ WorstTable = tuple[int, int, int]
 """The dearest prompt price and the output price as integers over one exponent, and that exponent
 (less 6): :func:`interlingua.core.budget.worst_case_cost`'s figures."""
 
-# id(info) -> (info, cost table, whether the price is unknown, worst-case table): a catalog entry's
+# info.id -> (info, cost table, whether the price is unknown, worst-case table): a catalog entry's
 # prices as integers, worked out once per entry (issue 19: the Decimal products cost ~12k
-# instructions a reply). The entry holds ``info``, so its id stays its own while cached (``is``
-# confirms a hit). ``None`` tables: the price is unknown, or not a finite number (then the Decimal
-# arithmetic itself decides, as before).
-_PRICED: dict[int, tuple[ModelInfo, PriceTable | None, bool, WorstTable | None]] = {}
+# instructions a reply). ``is`` confirms a hit (two entries of one id take turns, each correct).
+# ``None`` tables: the price is unknown, or not a finite number (then the Decimal arithmetic itself
+# decides, as before).
+_PRICED: dict[str, tuple[ModelInfo, PriceTable | None, bool, WorstTable | None]] = {}
 
 
 def _scaled(prices: tuple[Decimal, ...], shift: int) -> Any:
@@ -379,7 +380,7 @@ def _price_table(info: ModelInfo) -> tuple[ModelInfo, PriceTable | None, bool, W
 
     if info.input_price is None or info.output_price is None:
         entry: tuple[ModelInfo, PriceTable | None, bool, WorstTable | None] = (info, None, True, None)
-        return remember(_PRICED, id(info), entry)
+        return remember(_PRICED, info.id, entry)
     inp, out = info.input_price, info.output_price
     cached = info.cached_input_price if info.cached_input_price is not None else inp
     write = info.cache_write_price if info.cache_write_price is not None else inp
@@ -393,15 +394,13 @@ def _price_table(info: ModelInfo) -> tuple[ModelInfo, PriceTable | None, bool, W
             if p is not None and p > prompt_price:
                 prompt_price = p
         worst = _scaled((prompt_price, out), 6)
-    return remember(_PRICED, id(info), (info, table, False, worst))
+    return remember(_PRICED, info.id, (info, table, False, worst))
 
 
-def worst_table(info: ModelInfo) -> WorstTable | None:
-    """``info``'s :data:`WorstTable` (``None``: a price is unknown or not finite)."""
-    table = _PRICED.get(id(info))
-    if table is None or table[0] is not info:
-        table = _price_table(info)
-    return table[3]
+def priced(info: ModelInfo) -> tuple[ModelInfo, PriceTable | None, bool, WorstTable | None]:
+    """``info``'s entry in the price memo (made on a miss): see :data:`_PRICED`."""
+    table = _PRICED.get(info.id)
+    return table if table is not None and table[0] is info else _price_table(info)
 
 
 def _decimal_cost(usage: Usage, info: ModelInfo) -> Decimal | None:

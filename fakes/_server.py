@@ -288,9 +288,11 @@ def _abort(request: web.Request) -> None:
         tr.abort()
 
 
-async def send_json(request: web.Request, payload: Any, fault: Fault | None, headers: Mapping[str, str] = {}) -> web.StreamResponse:
-    """A JSON success, or the body-level fault that replaces it."""
-    body = compact(payload)
+async def send_json(request: web.Request, payload: Any, fault: Fault | None, headers: Mapping[str, str] = {},
+                    *, encode: Callable[[Any], bytes] = compact) -> web.StreamResponse:
+    """A JSON success, or the body-level fault that replaces it. ``encode``: the server's own JSON
+    writer, where its bytes differ from ``json.dumps``' (Go's encoder: UTF-8, HTML-escaped, a newline)."""
+    body = encode(payload)
     name = fault.name if fault else None
     if name == "malformed":
         return web.Response(body=body[: max(1, len(body) // 2)] + b"}}garbage", content_type="application/json", headers=headers)

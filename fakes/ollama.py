@@ -12,9 +12,11 @@ Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
 * ``POST /api/generate`` (prompt completion, stream or not), ``POST /api/embed``, ``GET /api/ps``.
 * ``GET /api/tags`` — the installed models, ``POST /api/show`` — details, ``model_info`` and
   ``capabilities``, ``GET /api/version``.
-* The OpenAI-compatible API (docs/openai.md): ``POST /v1/chat/completions``, ``GET /v1/models``,
-  ``GET /v1/models/{model}``, ``POST /v1/embeddings``, ``POST /v1/completions``, and
-  ``POST /v1/responses`` (stateless, as Ollama's: :mod:`.ollama_responses`).
+* The OpenAI-compatible API (docs/openai.md): ``POST /v1/chat/completions`` (Ollama's translation of
+  its chat, thinking included: :mod:`.ollama_openai`), ``GET /v1/models``, ``GET /v1/models/{model}``,
+  ``POST /v1/embeddings``, ``POST /v1/completions``, and ``POST /v1/responses`` (stateless, as Ollama's:
+  :mod:`.ollama_responses`). Every compatibility layer answers with this fake's ``/api/chat`` answer
+  (:func:`chat_answer`): the same text, thinking and counts on every route, as on a real Ollama.
 * The Anthropic-compatible API (docs/api/anthropic-compatibility.mdx): ``POST /v1/messages`` (what Claude
   Code and the ``anthropic`` SDK reach with the bare origin as ``base_url``: :mod:`.ollama_anthropic`).
 
@@ -35,6 +37,7 @@ import hashlib
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -43,7 +46,7 @@ from interlingua.core._memo import remember
 
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._jsonenc import compact, compact_utf8
+from ._jsonenc import compact, compact_utf8, dumps
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, check
 from .openai import Flavour, serve_on_v1
@@ -485,6 +488,45 @@ async def ps(call: Call) -> web.StreamResponse:
     return await send_json(call.request, {"models": models}, call.fault)
 
 
+# -- the chat answer the compatibility layers translate (Chat Completions, Responses, Anthropic Messages)
+
+
+@dataclass
+class ChatAnswer:
+    """The chat answer ``ChatHandler`` gives a compatibility layer's writer (one object, or the chunks
+    of a stream): the message and the done chunk's fields (the Chat Completions, Responses and
+    Anthropic layers all translate it)."""
+
+    text: str = ""
+    thinking: str = ""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    done_reason: str = "stop"
+    prompt_tokens: int = 0
+    eval_tokens: int = 0
+
+
+def chat_answer(chat: dict[str, Any], thinking: bool) -> ChatAnswer:
+    """The Ollama fake's ``/api/chat`` answer to this chat request (same decision, same counts)."""
+    d: Decision
+    d, prompt_tokens = _decision(chat, thinking)
+    call = _tool_call(d, stable_id(chat)) if d.tool_name else None
+    eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(dumps(d.tool_args)) + 4 if call else 0)
+    return ChatAnswer(d.text, d.reasoning, [call] if call else [], "length" if d.finish == "length" else "stop",
+                      prompt_tokens, max(1, eval_tokens))
+
+
+def chat_chunks(a: ChatAnswer) -> list[dict[str, Any]]:
+    """The chat stream ``ChatHandler`` writes (as the Ollama fake's ``/api/chat`` streams it): thinking
+    pieces, content pieces, the tool call, then the ``done`` chunk with the counts."""
+    out: list[dict[str, Any]] = [{"thinking": p} for p in split_for_stream(a.thinking)]
+    out += [{"content": p} for p in split_for_stream(a.text)]
+    if a.calls:
+        out.append({"tool_calls": a.calls})
+    out.append({"done": True, "done_reason": a.done_reason, "prompt_eval_count": a.prompt_tokens,
+                "eval_count": a.eval_tokens})
+    return out
+
+
 # -- the OpenAI-compatible API (docs/openai.md): /v1/* on the same origin, the key "required but ignored"
 
 
@@ -498,16 +540,11 @@ class _OllamaFlavour(Flavour):
         return resolve(model) is not None
 
 
+# /v1/models and /v1/models/{model}: the installed models, owned by "library". (/v1/chat/completions is
+# Ollama's own translation layer, fakes/ollama_openai.py: not OpenAI's service played with Ollama's names.)
 OPENAI_FLAVOUR = _OllamaFlavour(
     NAME, {name: info["context_length"] for name, info in MODELS.items()}, check_auth=lambda request: None,
-    model_missing=lambda model: _compat_error(404, f"model '{model}' not found", "not_found_error"),
-    owned_by="library", reasoning_family="", reasoning_rejects_max_tokens=False,
-    # Ollama's ChatCompletionRequest (openai/openai.go) has no tool_choice: Go's decoder drops it unread,
-    # so it is neither checked nor followed (the model calls a tool when it decides to)
-    ignored=frozenset({"tool_choice"}),
-    invalid=lambda message, param, code: _compat_error(400, message),
-    usage=lambda prompt, completion, reasoning: {"prompt_tokens": prompt, "completion_tokens": completion + reasoning,
-                                                 "total_tokens": prompt + completion + reasoning},
+    owned_by="library",
 )
 
 
@@ -574,7 +611,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/show", show)
     app.router.add_get("/api/ps", ps)
     app.router.add_get("/api/version", version)
-    serve_on_v1(app, OPENAI_FLAVOUR)  # /v1/chat/completions, /v1/models, /v1/models/{model}
+    from .ollama_openai import chat_completions  # Ollama's own Chat Completions layer (not OpenAI's service)
+
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    serve_on_v1(app, OPENAI_FLAVOUR, chat=False)  # /v1/models, /v1/models/{model}
     app.router.add_post("/v1/embeddings", openai_embeddings)
     app.router.add_post("/v1/completions", openai_completions)
     from .ollama_responses import responses  # hook: responses (POST /v1/responses, stateless)

@@ -70,12 +70,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ._content import Decision, count_tokens, split_for_stream, stable_id
+from ._content import stable_id
 from ._faults import Fault
-from ._jsonenc import compact_utf8, dumps
+from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
-from .ollama import MODELS, NAME, _decision, _tool_call, resolve, retry_after
-from .ollama_responses import _NOT_AN_OBJECT, ChatAnswer, _go_quote, _GoError, _Scan, decode_body
+from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve, retry_after
+from .ollama_responses import _NOT_AN_OBJECT, _go_quote, _GoError, _Scan, decode_body
 
 __all__ = ["estimate_input_tokens", "messages"]
 
@@ -672,16 +672,6 @@ def to_chat_request(req: dict[str, Any]) -> dict[str, Any]:
 # -- the answer: ChatHandler's, then ToMessagesResponse / StreamConverter ----------------------------
 
 
-def chat_answer(chat: dict[str, Any], thinking: bool) -> ChatAnswer:
-    """The Ollama fake's ``/api/chat`` answer to this chat request (same decision, same counts)."""
-    d: Decision
-    d, prompt_tokens = _decision(chat, thinking)
-    call = _tool_call(d, stable_id(chat)) if d.tool_name else None
-    eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(dumps(d.tool_args)) + 4 if call else 0)
-    return ChatAnswer(d.text, d.reasoning, [call] if call else [], "length" if d.finish == "length" else "stop",
-                      prompt_tokens, max(1, eval_tokens))
-
-
 def _stop_reason(reason: str, has_calls: bool) -> str:
     """``mapStopReason``."""
     if has_calls:
@@ -707,18 +697,6 @@ def to_messages_response(message_id: str, model: str, a: ChatAnswer) -> dict[str
     if reason:
         out["stop_reason"] = reason
     out["usage"] = {"input_tokens": a.prompt_tokens, "output_tokens": a.eval_tokens}
-    return out
-
-
-def chat_chunks(a: ChatAnswer) -> list[dict[str, Any]]:
-    """The chat stream ``ChatHandler`` writes (as the Ollama fake's ``/api/chat`` streams it): thinking
-    pieces, content pieces, the tool call, then the ``done`` chunk with the counts."""
-    out: list[dict[str, Any]] = [{"thinking": p} for p in split_for_stream(a.thinking)]
-    out += [{"content": p} for p in split_for_stream(a.text)]
-    if a.calls:
-        out.append({"tool_calls": a.calls})
-    out.append({"done": True, "done_reason": a.done_reason, "prompt_eval_count": a.prompt_tokens,
-                "eval_count": a.eval_tokens})
     return out
 
 

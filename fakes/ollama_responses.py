@@ -5,9 +5,9 @@ written from Ollama's source: ``openai/responses.go`` (the request types, ``From
 ``decodeImageURL``) and ``server/routes.go`` (the route, and ``ChatHandler``, which answers it).
 
 Ollama turns the request into an ``/api/chat`` request and the chat answer back into a Responses
-answer; the fake does the same conversion in Python and takes its answer from the rule of
-:mod:`._content` through the Chat Completions decision the Ollama fake's ``/v1/chat/completions`` uses,
-so the same conversation gets the same text and the same token counts on both routes.
+answer; the fake does the same conversion in Python and takes its answer from the Ollama fake's own
+``/api/chat`` answer (:func:`.ollama.chat_answer`), so the same conversation gets the same text and the
+same token counts here, on ``/api/chat`` and on ``/v1/chat/completions``.
 
 What Ollama does, and so the fake:
 
@@ -72,12 +72,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ._content import Decision, count_tokens, split_for_stream, stable_id
+from ._content import stable_id
 from ._faults import Fault
 from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
-from .ollama import MODELS, NAME, _tool_call, resolve, retry_after
-from .openai import _decision as _chat_decision
+from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve, retry_after
 
 __all__ = ["responses"]
 
@@ -685,20 +684,6 @@ def _map(v: Any) -> Any:
     return v
 
 
-@dataclass
-class ChatAnswer:
-    """The chat answer ``ChatHandler`` gives a compatibility layer's writer (one object, or the chunks
-    of a stream): the message and the done chunk's fields (the Responses and Anthropic layers both)."""
-
-    text: str = ""
-    thinking: str = ""
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    done_reason: str = "stop"
-    prompt_tokens: int = 0
-    eval_tokens: int = 0
-
-
-
 def _echo_tool(t: dict[str, Any]) -> dict[str, Any]:
     """A declared tool as ``ToResponse`` writes ``openai.ResponsesTool`` back."""
     out: dict[str, Any] = {"type": t.get("type", ""), "name": t.get("name", ""), "description": t.get("description"),
@@ -895,18 +880,6 @@ class StreamConverter:
         return events
 
 
-def chunks_of(answer: ChatAnswer, done: bool = True) -> list[dict[str, Any]]:
-    """The chat stream ``ChatHandler`` writes (as the Ollama fake's ``/api/chat`` streams it): thinking
-    pieces, content pieces, the tool calls, then the ``done`` chunk with the counts."""
-    out: list[dict[str, Any]] = [{"thinking": p} for p in split_for_stream(answer.thinking)]
-    out += [{"content": p} for p in split_for_stream(answer.text)]
-    if answer.calls:
-        out.append({"tool_calls": answer.calls})
-    if done:
-        out.append({"done": True, "prompt_eval_count": answer.prompt_tokens, "eval_count": answer.eval_tokens})
-    return out
-
-
 def frame(kind: str, data: dict[str, Any]) -> bytes:
     """``ResponsesWriter.writeEvent``: ``event:`` and ``data:`` lines (the data a Go map: keys sorted)."""
     return b"event: " + kind.encode() + b"\ndata: " + compact_utf8(_map(data)) + b"\n\n"
@@ -925,13 +898,17 @@ def _error(status: int, message: str, *, handler: bool = True, headers: dict[str
 
 
 def _chat_body(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
-    """The conversation as a ``/v1/chat/completions`` body, for the Ollama fake's own decision there."""
+    """The ``/api/chat`` request ``FromResponsesRequest`` makes of the conversation (images as data,
+    the calls' arguments as objects), for the Ollama fake's own chat decision."""
     chat_msgs = []
     for m in msgs:
         cm: dict[str, Any] = {"role": m["role"], "content": m["content"]}
+        if m.get("images"):
+            cm["images"] = [b""] * m["images"]
+        if m.get("thinking"):
+            cm["thinking"] = m["thinking"]
         if m.get("tool_calls"):
-            cm["tool_calls"] = [{"id": c["id"], "type": "function",
-                                 "function": {"name": c["name"], "arguments": _arguments_text(c["arguments"])}}
+            cm["tool_calls"] = [{"id": c["id"], "function": {"index": 0, "name": c["name"], "arguments": c["arguments"]}}
                                 for c in m["tool_calls"]]
         if m.get("tool_call_id") is not None:
             cm["tool_call_id"] = m["tool_call_id"]
@@ -940,28 +917,20 @@ def _chat_body(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict
     if tools:
         body["tools"] = tools
     fmt = (req.get("text") or {}).get("format") or {}
-    schema = fmt.get("schema")
-    if fmt.get("type") == "json_schema" and isinstance(schema, dict):
-        body["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
-    elif fmt.get("type") == "json_schema" and schema == "json":  # Ollama's format "json"
-        body["response_format"] = {"type": "json_object"}
+    if fmt.get("type") == "json_schema" and fmt.get("schema") is not None:
+        body["format"] = fmt["schema"]  # a schema, or Ollama's "json"
     if req.get("max_output_tokens") is not None:
-        body["max_tokens"] = req["max_output_tokens"]
+        body["options"] = {"num_predict": req["max_output_tokens"]}
     return body
 
 
-def _answer(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[str, Any]], thinking: bool,
-            seed: str) -> ChatAnswer:
-    d: Decision
-    d, prompt_tokens, _ = _chat_decision(_chat_body(req, msgs, tools), thinking)
-    calls = []
-    if d.tool_name:
-        c = _tool_call(d, seed)
-        calls.append({"id": c["id"], "name": d.tool_name, "arguments": d.tool_args or {}})
-    # the /v1/chat/completions route's count: the answer, a call's arguments and 3, the thinking
-    eval_tokens = (count_tokens(d.text) + sum(count_tokens(_arguments_text(c["arguments"])) + 3 for c in calls)
-                   + count_tokens(d.reasoning))
-    return ChatAnswer(d.text, d.reasoning, calls, prompt_tokens=prompt_tokens, eval_tokens=eval_tokens)
+def _answer(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[str, Any]], thinking: bool) -> ChatAnswer:
+    """ChatHandler's answer: the Ollama fake's ``/api/chat`` decision and counts, its calls flattened to
+    ``{"id", "name", "arguments"}``."""
+    a = chat_answer(_chat_body(req, msgs, tools), thinking)
+    a.calls = [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"] or {}}
+               for c in a.calls]
+    return a
 
 
 def _fault_error(status: int, message: str, fault: Fault | None) -> web.Response:
@@ -1009,15 +978,13 @@ async def responses(request: web.Request) -> web.StreamResponse:
         return rng.randrange(999999)  # Go's rand.Intn(999999)
 
     response_id, item_id = f"resp_{rand()}", f"msg_{rand()}"
-    if msgs:
-        answer = _answer(req, msgs, tools, "thinking" in caps and think is not False, stable_id(req, msgs))
-    else:
-        answer = ChatAnswer()  # no messages: ChatHandler only loads the model (done_reason "load", no counts)
+    # no messages: ChatHandler only loads the model (done_reason "load", no counts)
+    answer = _answer(req, msgs, tools, "thinking" in caps and think is not False) if msgs else ChatAnswer()
     if not stream:
         payload = to_response(model, response_id, item_id, answer, req, int(time.time()))
         return await send_json(request, payload, fault)
     converter = StreamConverter(response_id, item_id, model, req, rand)
-    frames = [frame(kind, data) for chunk in (chunks_of(answer) if msgs else [{"done": True}])
+    frames = [frame(kind, data) for chunk in (chat_chunks(answer) if msgs else [{"done": True}])
               for kind, data in converter.process(chunk)]
     return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
                              error_frame=lambda: b"", headers={"Connection": "keep-alive"})

@@ -656,8 +656,6 @@ class Flavour:
     reasoning_rejects_max_tokens: bool = True
     invalid: Callable[[str, str | None, str | None], web.Response] = _invalid
     """(message, param, code) → this server's 400 for an invalid request."""
-    ignored: frozenset[str] = frozenset()
-    """Request fields this server does not read at all (neither checked nor acted on)."""
 
     def knows(self, model: str) -> bool:
         return (model in self.models or any(model.startswith(m + "-20") for m in self.models)
@@ -697,8 +695,6 @@ def _prepare(body: Any, flavour: Flavour, model: str | None) -> _Prepared:
     reasoning mode, the rule's answer, the id seed and the prompt-cache segments."""
     if model is not None and isinstance(body, dict) and body.get("model") is None:
         body["model"] = model  # Azure's deployment path names the model; a body "model": null is ignored
-    if flavour.ignored and isinstance(body, dict) and not flavour.ignored.isdisjoint(body):
-        body = {k: v for k, v in body.items() if k not in flavour.ignored}
     problem = request_problem(body)
     if problem is not None:
         return _NOTHING._replace(problem=problem)
@@ -796,12 +792,14 @@ async def answer_models(call: Call, flavour: Flavour) -> web.StreamResponse:
 _FLAVOUR_KEY: web.AppKey[Flavour] = web.AppKey("interlingua_fake_flavour")
 
 
-def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec | None = None) -> None:
+def serve_on_v1(app: web.Application, flavour: Flavour, spec: FakeSpec | None = None, *, chat: bool = True) -> None:
     """Answer ``flavour`` on ``/v1/chat/completions``, ``/v1/models`` and ``/v1/models/{model}``
-    (OpenAI's paths, which xAI's API uses too; each has its own origin)."""
+    (OpenAI's paths, which xAI's API uses too; each has its own origin). ``chat=False``: the server
+    answers Chat Completions with a handler of its own (Ollama's layer)."""
     install(app)  # prompt-cache memory, one per server (cache: marked edit)
     app[_FLAVOUR_KEY] = flavour
-    app.router.add_post("/v1/chat/completions", _v1_chat)
+    if chat:
+        app.router.add_post("/v1/chat/completions", _v1_chat)
     app.router.add_get("/v1/models", _v1_models)
     app.router.add_get("/v1/models/{model}", _v1_model)
 

@@ -123,6 +123,16 @@ TARGETS = [
     Target("ollama", "/api/chat", {"model": "llama3.2", "messages": HI, "stream": False,
                                    "options": {"num_predict": 20}, "tools": [TOOL]}, _none, _ollama_shape),
     Target("ollama", "/api/show", {"model": "llama3.2"}, _none, _ollama_shape),
+    # Ollama's OpenAI-compatible Chat Completions layer answers in the OpenAI error shape
+    Target("ollama", "/v1/chat/completions", {
+        "model": "qwen3:8b", "max_tokens": 20, "stop": ["x"], "reasoning_effort": "low", "top_logprobs": 2,
+        "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}},
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                     {"role": "assistant", "content": None, "tool_calls": [
+                         {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                     {"role": "tool", "tool_call_id": "c1", "content": "ok"}],
+        "tools": [TOOL]}, _none, _openai_shape),
     # Ollama's OpenAI-compatible Responses endpoint answers in the OpenAI error shape
     Target("ollama", "/v1/responses", {"model": "llama3.2", "instructions": "be brief", "max_output_tokens": 20,
                                        "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]},

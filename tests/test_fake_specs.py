@@ -272,17 +272,24 @@ async def test_ollama_errors_match_the_openapi_schema(fake: FakeServer) -> None:
 
 
 async def test_ollama_openai_compatible_api_matches_openais_schema(fake: FakeServer) -> None:
-    """Ollama's /v1 chat (stream and not), models and embeddings answer OpenAI's own schemas (docs/openai.md)."""
+    """Ollama's /v1 chat (stream and not), models and embeddings answer OpenAI's own schemas (docs/openai.md),
+    but for what Ollama's Go types leave out of a completion: ``choices[].logprobs`` (``omitempty``) and
+    ``message.refusal`` (no such field), and what it adds: a thinking model's ``message.reasoning``."""
     base = fake.origin("ollama") + "/v1"
-    body = {"model": "llama3.2", "messages": HELLO}
-    status, _, raw = await _call("POST", base + "/chat/completions", body, "ollama")
-    assert status == 200
-    assert_matches("CreateChatCompletionResponse", json.loads(raw))
-    status, _, raw = await _call("POST", base + "/chat/completions",
-                                 {**body, "stream": True, "stream_options": {"include_usage": True}}, "ollama")
-    assert status == 200
-    for chunk in sse_data(raw):
-        assert_matches("CreateChatCompletionStreamResponse", chunk)
+    omitted = ["choices/0: 'logprobs' is a required property", "choices/0/message: 'refusal' is a required property"]
+    added = ["choices/0/message: Additional properties are not allowed ('reasoning' was unexpected)"]
+    for body, extra in (({"model": "llama3.2", "messages": HELLO}, []), ({"model": "qwen3:8b", "messages": HELLO}, added)):
+        status, _, raw = await _call("POST", base + "/chat/completions", body, "ollama")
+        assert status == 200
+        assert sorted(problems(OPENAI["CreateChatCompletionResponse"], json.loads(raw))) == sorted(omitted + extra)
+        status, _, raw = await _call("POST", base + "/chat/completions",
+                                     {**body, "stream": True, "stream_options": {"include_usage": True}}, "ollama")
+        assert status == 200
+        for chunk in sse_data(raw):
+            found = problems(OPENAI["CreateChatCompletionStreamResponse"], chunk)
+            thinking = chunk["choices"] and "reasoning" in chunk["choices"][0]["delta"]
+            assert found == (["choices/0/delta: Additional properties are not allowed ('reasoning' was unexpected)"]
+                             if thinking else []), chunk
     status, _, raw = await _call("GET", base + "/models", None, "ollama")
     assert status == 200
     assert_matches("ListModelsResponse", json.loads(raw))

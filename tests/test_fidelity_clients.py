@@ -26,6 +26,7 @@ pai = pytest.importorskip("pydantic_ai")
 import anthropic  # noqa: E402
 import boto3  # noqa: E402
 import botocore.config  # noqa: E402
+import httpx  # noqa: E402
 import ollama  # noqa: E402
 import openai  # noqa: E402
 import pydantic  # noqa: E402
@@ -413,3 +414,26 @@ async def test_langchain_openai_embeddings_agree_with_the_sdk(fake: FakeServer) 
     assert _as_f32(got) == _as_f32(await _sdk_vectors(fake, docs))
     assert _as_f32([query]) == _as_f32(await _sdk_vectors(fake, ["a question"]))
     assert len(query) == 1536 and got[0] != got[1]
+
+
+async def test_pydantic_ai_reads_ollamas_thinking_as_a_thinking_part(fake: FakeServer) -> None:
+    """pydantic-ai's OllamaProvider on a thinking model at Ollama's /v1/chat/completions: the ``reasoning``
+    field Ollama sends (thinking is on by default) becomes a ThinkingPart before the answer, in run and
+    run_stream alike, and the thinking is counted in the output tokens, as /api/chat counts it."""
+    from pydantic_ai.messages import TextPart, ThinkingPart
+
+    client = openai.AsyncOpenAI(base_url=fake.url_for("ollama") + "/v1", api_key="ollama", max_retries=0)
+    agent = pai.Agent(pai_openai.OpenAIChatModel("qwen3:8b", provider=OllamaProvider(openai_client=client)))
+    result = await agent.run("hello there")
+    parts = result.all_messages()[-1].parts
+    assert [type(p) for p in parts] == [ThinkingPart, TextPart]
+    assert parts[0].content == "Thinking about: hello there" and result.output == EXPECTED
+    async with agent.run_stream("hello there") as streamed:
+        assert await streamed.get_output() == EXPECTED
+    streamed_parts = streamed.all_messages()[-1].parts
+    assert [type(p) for p in streamed_parts] == [ThinkingPart, TextPart] and streamed_parts[0].content == parts[0].content
+    async with httpx.AsyncClient() as http:
+        native = (await http.post(fake.url_for("ollama") + "/api/chat",
+                                  json={"model": "qwen3:8b", "messages": HELLO, "stream": False})).json()
+    assert result.usage().output_tokens == native["eval_count"]
+    await client.close()

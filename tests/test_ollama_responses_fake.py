@@ -87,11 +87,12 @@ async def test_non_streamed_body_has_toresponse_fields(fake: FakeServer, http: h
 
 async def test_usage_and_text_equal_the_chat_completions_route(http: httpx.AsyncClient) -> None:
     """The same conversation through /v1/chat/completions and /v1/responses: the same text and counts
-    (a model that does not think, or a thinking one told effort none)."""
-    for model, extra in (("llama3.2", {}), ("qwen3:8b", {"reasoning": {"effort": "none"}})):
+    (a model that does not think, a thinking one told effort none, and one that thinks: both routes think
+    by default)."""
+    for model, extra in (("llama3.2", {}), ("qwen3:8b", {"reasoning": {"effort": "none"}}), ("qwen3:8b", {})):
         chat = (await http.post("/chat/completions", json={"model": model, "messages": [
             {"role": "system", "content": "Be brief."}, {"role": "user", "content": "what is the tallest tree?"}],
-            "tools": [CHAT_WEATHER]})).json()
+            "tools": [CHAT_WEATHER], **extra})).json()
         resp = (await http.post("/responses", json={"model": model, "instructions": "Be brief.",
                                                     "input": "what is the tallest tree?", "tools": [WEATHER],
                                                     **extra})).json()

@@ -225,20 +225,22 @@ def _parse(raw: bytes) -> Any:
         return NOT_JSON
 
 
-def endpoint(name: str, *, auth: bool = True, content: bool = True
+def endpoint(name: str, *, auth: bool = True, content: bool = True, error_response: ErrorBody | None = None
              ) -> Callable[[Callable[[Call], Awaitable[web.StreamResponse]]], Handler]:
     """The opening every fake handler shares, once: record the request (under the app's provider and
     ``name``), apply a fault that replaces the answer, check the provider's auth, parse the JSON.
 
     ``auth=False`` for the endpoints a real service leaves open; ``content=False`` for endpoints
-    that generate nothing (a scripted answer stays queued for the next content call).
+    that generate nothing (a scripted answer stays queued for the next content call);
+    ``error_response`` for a route whose errors have another shape than the provider's (a status fault
+    is answered in it).
     """
 
     def wrap(fn: Callable[[Call], Awaitable[web.StreamResponse]]) -> Handler:
         @functools.wraps(fn)
         async def handler(request: web.Request) -> web.StreamResponse:
             raw, fault, early = await open_request(request, name, request.app[SPEC_KEY].auth if auth else None,
-                                                   content=content)
+                                                   content=content, error_response=error_response)
             if early is not None:
                 return early
             return await fn(Call(request, raw, fault, _parse(raw)))

@@ -530,9 +530,20 @@ def chat_chunks(a: ChatAnswer) -> list[dict[str, Any]]:
 # -- the OpenAI-compatible API (docs/openai.md): /v1/* on the same origin, the key "required but ignored"
 
 
-def _compat_error(status: int, message: str, type_: str = "invalid_request_error") -> web.Response:
-    return web.json_response({"error": {"message": message, "type": type_, "param": None, "code": None}},
-                             status=status)
+def compat_error(status: int, message: str, *, handler: bool = True, headers: dict[str, str] | None = None) -> web.Response:
+    """The OpenAI-compatible layers' errors: ``NewError``'s body (type by status). From a middleware
+    (``AbortWithStatusJSON``) gin's ``application/json; charset=utf-8``; from a handler, through the
+    writer's ``writeError``, ``application/json`` and a newline."""
+    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+    body = compact_utf8({"error": {"message": message, "type": kind, "param": None, "code": None}})
+    ctype = "application/json" if handler else "application/json; charset=utf-8"
+    return web.Response(status=status, body=body + (b"\n" if handler else b""),
+                        headers={"Content-Type": ctype, **(headers or {})})
+
+
+def compat_fault(status: int, message: str, fault: Fault | None) -> web.Response:
+    """A status fault's answer on an OpenAI-compatible route (the provider's message for the status)."""
+    return compat_error(status, message, headers=retry_after(status, fault))
 
 
 class _OllamaFlavour(Flavour):
@@ -548,35 +559,19 @@ OPENAI_FLAVOUR = _OllamaFlavour(
 )
 
 
-@endpoint("openai_embeddings")
-async def openai_embeddings(call: Call) -> web.StreamResponse:
-    """``POST /v1/embeddings``: ``input`` a string or list of strings."""
-    body = call.json
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-        return _compat_error(400, "invalid request: model is required")
-    if resolve(body["model"]) is None:
-        return _compat_error(404, f"model '{body['model']}' not found", "not_found_error")
-    inputs = _inputs(body.get("input"))
-    if not inputs:
-        return _compat_error(400, "invalid input type")
-    dims = body["dimensions"] if isinstance(body.get("dimensions"), int) and body["dimensions"] > 0 else 768
-    tokens = sum(count_tokens(t) for t in inputs)
-    data = [{"object": "embedding", "embedding": embedding_of(t, dims), "index": i} for i, t in enumerate(inputs)]
-    return await send_json(call.request, {"object": "list", "data": data, "model": body["model"],
-                                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, call.fault)
-
-
-@endpoint("openai_completions")
+@endpoint("openai_completions", error_response=compat_fault)
 async def openai_completions(call: Call) -> web.StreamResponse:
     """``POST /v1/completions`` (legacy text completions): ``prompt`` → ``choices[0].text``."""
     body = call.json
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-        return _compat_error(400, "invalid request: model is required")
+        return compat_error(400, "invalid request: model is required", handler=False)
     if resolve(body["model"]) is None:
-        return _compat_error(404, f"model '{body['model']}' not found", "not_found_error")
+        return compat_error(404, f"model '{body['model']}' not found")
     prompt = body.get("prompt")
     if not isinstance(prompt, str):
-        return _compat_error(400, "invalid type for 'prompt': expected a string")
+        kind = {bool: "bool", int: "number", float: "number", list: "array", dict: "object"}.get(type(prompt), "object")
+        return compat_error(400, f"json: cannot unmarshal {kind} into Go struct field CompletionRequest.prompt of type "
+                            "string", handler=False)
     max_tokens = body.get("max_tokens")
     d = decide(prompt=prompt, max_tokens=max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None)
     seed = stable_id(body)
@@ -615,7 +610,9 @@ def add_routes(app: web.Application) -> None:
 
     app.router.add_post("/v1/chat/completions", chat_completions)
     serve_on_v1(app, OPENAI_FLAVOUR, chat=False)  # /v1/models, /v1/models/{model}
-    app.router.add_post("/v1/embeddings", openai_embeddings)
+    from .ollama_openai import embeddings
+
+    app.router.add_post("/v1/embeddings", embeddings)
     app.router.add_post("/v1/completions", openai_completions)
     from .ollama_responses import responses  # hook: responses (POST /v1/responses, stateless)
 

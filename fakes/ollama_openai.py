@@ -1,4 +1,5 @@
-"""Ollama's OpenAI-compatible Chat Completions endpoint, ``POST /v1/chat/completions``, written from
+"""Ollama's OpenAI-compatible Chat Completions endpoint, ``POST /v1/chat/completions`` (and its
+``POST /v1/embeddings``, at the end), written from
 Ollama's source: ``openai/openai.go`` (``ChatCompletionRequest``, ``FromChatRequest``,
 ``FromCompletionToolCall``, ``thinkFromReasoningEffort``, ``ToChatCompletion``, ``ToStreamChunks``,
 ``FinishChunk``, ``ToUsage``, ``NewError``), ``middleware/openai.go`` (``ChatMiddleware``, ``ChatWriter``)
@@ -47,15 +48,18 @@ from __future__ import annotations
 import base64
 import binascii
 import random
+import struct
 import time
 from typing import Any
 
 from aiohttp import web
 
-from ._content import stable_id
+from ._content import count_tokens, stable_id
 from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
-from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve
+from .ollama import MODELS, NAME, ChatAnswer, _inputs, chat_answer, chat_chunks, embedding_of, resolve
+from .ollama import compat_error as _error
+from .ollama import compat_fault as _fault_error
 from .ollama_responses import (
     _ANY,
     _NOT_AN_OBJECT,
@@ -65,8 +69,6 @@ from .ollama_responses import (
     _anon,
     _decode_image,
     _Decoder,
-    _error,
-    _fault_error,
     _go_quote,
     _GoError,
     _kind,
@@ -362,3 +364,57 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                       "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": None}]})
     return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
                              error_frame=lambda: b"data: " + broken + b"\n\n")
+
+
+# -- POST /v1/embeddings: EmbeddingsMiddleware, EmbedHandler, EmbedWriter (ToEmbeddingList) ---------------
+
+_EMBED_REQUEST = _Struct("EmbedRequest", "openai.EmbedRequest",
+                         {"input": _ANY, "model": _S, "dimensions": "int", "encoding_format": _S})
+
+
+def _floats_to_base64(vector: list[float]) -> str:
+    """``floatsToBase64``: the float32 values, little-endian, base64."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/embeddings`` on the Ollama fake: ``input`` a string or a list of strings, ``float`` or
+    ``base64`` vectors; the counts are the native ``/api/embed``'s."""
+    raw, fault, early = await open_request(request, "openai_embeddings", None, error_response=_fault_error)
+    if early is not None:
+        return early
+    try:
+        body = decode_body(raw)
+        if body is not None and not isinstance(body, dict):
+            raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type openai.EmbedRequest")
+        d = _Decoder()
+        req: dict[str, Any] = d.decode(body or {}, _EMBED_REQUEST)
+        if d.error is not None:
+            raise _GoError(d.error)
+    except _GoError as e:
+        return _error(400, str(e), handler=False)
+    fmt = req.get("encoding_format", "")
+    if fmt and fmt.lower() not in ("float", "base64"):
+        return _error(400, f"Invalid value for 'encoding_format' = {fmt}. Supported values: ['float', 'base64'].",
+                      handler=False)
+    value = req.get("input")
+    if value == "":
+        value = [""]
+    if value is None or value == []:
+        return _error(400, "invalid input", handler=False)
+    model = req.get("model", "")
+    full = resolve(model) if model else None
+    if full is None or model in state_of(request).unknown_models.get(NAME, ()):
+        return _error(404, f"model '{model}' not found")
+    inputs = _inputs(value)
+    if inputs is None:
+        return _error(400, "invalid input type")
+    if "embedding" not in MODELS[full]["capabilities"]:
+        return _error(400, "this model does not support embeddings")
+    dims = req["dimensions"] if req.get("dimensions", 0) > 0 else 768
+    tokens = sum(count_tokens(t) for t in inputs)
+    as_text = fmt.lower() == "base64"
+    data = [{"object": "embedding", "embedding": _floats_to_base64(v) if as_text else v, "index": i}
+            for i, v in enumerate(embedding_of(t, dims) for t in inputs)]
+    payload = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return await send_json(request, payload, fault, encode=lambda p: go_json(p) + b"\n")

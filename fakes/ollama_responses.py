@@ -73,10 +73,11 @@ from typing import Any
 from aiohttp import web
 
 from ._content import stable_id
-from ._faults import Fault
 from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
-from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve, retry_after
+from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve
+from .ollama import compat_error as _error
+from .ollama import compat_fault as _fault_error
 
 __all__ = ["responses"]
 
@@ -352,11 +353,12 @@ class _Decoder:
             return [x for x in (self.decode(e, spec.elem, struct, path) for e in v) if x is not None]
         ok = {"string": isinstance(v, str), "bool": isinstance(v, bool), _MAP: isinstance(v, dict),
               "float64": isinstance(v, int | float) and not isinstance(v, bool) and abs(v) != float("inf"),
+              "float32": isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= 3.4028234663852886e38,
               "int": isinstance(v, int) and not isinstance(v, bool)}[spec]
         if ok:
             return v
         literal = getattr(v, "literal", repr(v)) if isinstance(v, float) else None
-        number = spec in ("int", "float64") and literal
+        number = spec in ("int", "float64", "float32") and literal
         return self.fail(v, spec, struct, path, f"number {literal}" if number else None)
 
 
@@ -888,15 +890,6 @@ def frame(kind: str, data: dict[str, Any]) -> bytes:
 # -- the handler ----------------------------------------------------------------------------------------
 
 
-def _error(status: int, message: str, *, handler: bool = True, headers: dict[str, str] | None = None) -> web.Response:
-    """``NewError``'s body. From the middleware (``AbortWithStatusJSON``) gin's ``application/json;
-    charset=utf-8``; from the chat handler, through ``writeError``, ``application/json`` and a newline."""
-    kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
-    body = compact_utf8({"error": {"message": message, "type": kind, "param": None, "code": None}})
-    ctype = "application/json" if handler else "application/json; charset=utf-8"
-    return web.Response(status=status, body=body + (b"\n" if handler else b""), headers={"Content-Type": ctype, **(headers or {})})
-
-
 def _chat_body(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``/api/chat`` request ``FromResponsesRequest`` makes of the conversation (images as data,
     the calls' arguments as objects), for the Ollama fake's own chat decision."""
@@ -931,11 +924,6 @@ def _answer(req: dict[str, Any], msgs: list[dict[str, Any]], tools: list[dict[st
     a.calls = [{"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"] or {}}
                for c in a.calls]
     return a
-
-
-def _fault_error(status: int, message: str, fault: Fault | None) -> web.Response:
-    """A status fault's answer in this layer's error shape (the provider's message for the status)."""
-    return _error(status, message, headers=retry_after(status, fault))
 
 
 async def responses(request: web.Request) -> web.StreamResponse:

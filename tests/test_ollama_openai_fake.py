@@ -242,3 +242,57 @@ async def test_langchain_chat_openai_reads_it_unmodified(fake: FakeServer) -> No
     called = await model.bind_tools([WEATHER]).ainvoke("what is the weather in Paris? use get_weather")
     assert [c["name"] for c in called.tool_calls] == ["get_weather"] and called.tool_calls[0]["args"] == {"city": "Paris"}
 
+
+
+# -- POST /v1/embeddings ---------------------------------------------------------------------------------
+
+
+async def test_embeddings_are_the_native_vectors_as_floats_or_base64(http: httpx.AsyncClient, fake: FakeServer) -> None:
+    """ToEmbeddingList over /api/embed's answer: the same vectors (``base64``: their float32 bytes,
+    little-endian) and the native prompt count; Go's encoding and no OpenAI headers."""
+    import base64
+    import struct
+
+    native = (await http.post("/api/embed", json={"model": "nomic-embed-text", "input": ["a", "bc"]})).json()
+    r = await http.post("/v1/embeddings", json={"model": "nomic-embed-text", "input": ["a", "bc"]})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json" and r.text.endswith("}\n")
+    body = r.json()
+    assert [d["embedding"] for d in body["data"]] == native["embeddings"]
+    assert [(d["object"], d["index"]) for d in body["data"]] == [("embedding", 0), ("embedding", 1)]
+    assert body["usage"] == {"prompt_tokens": native["prompt_eval_count"], "total_tokens": native["prompt_eval_count"]}
+    packed = (await http.post("/v1/embeddings", json={"model": "nomic-embed-text", "input": "a",
+                                                      "encoding_format": "BASE64"})).json()["data"][0]["embedding"]
+    vector = native["embeddings"][0]
+    assert base64.b64decode(packed) == struct.pack(f"<{len(vector)}f", *vector)
+    async with openai.AsyncOpenAI(base_url=fake.origin("ollama") + "/v1", api_key="ollama", max_retries=0) as sdk:
+        got = await sdk.embeddings.create(model="nomic-embed-text", input="a")  # the SDK asks for base64
+    assert got.data[0].embedding == pytest.approx(native["embeddings"][0], rel=1e-6)
+
+
+@pytest.mark.parametrize(("body", "status", "message", "middleware"), [
+    ({"model": "nomic-embed-text"}, 400, "invalid input", True),
+    ({"model": "nomic-embed-text", "input": []}, 400, "invalid input", True),
+    ({"model": "nomic-embed-text", "input": "a", "encoding_format": "int8"}, 400,
+     "Invalid value for 'encoding_format' = int8. Supported values: ['float', 'base64'].", True),
+    ({"model": "nomic-embed-text", "input": "a", "dimensions": "8"}, 400,
+     "json: cannot unmarshal string into Go struct field EmbedRequest.dimensions of type int", True),
+    ({"model": "text-embedding-3-small", "input": "a"}, 404, "model 'text-embedding-3-small' not found", False),
+    ({"model": "nomic-embed-text", "input": [1, 2]}, 400, "invalid input type", False),
+    ({"model": "llama3.2", "input": "a"}, 400, "this model does not support embeddings", False),
+])
+async def test_embedding_errors_in_the_layers_shape(http: httpx.AsyncClient, body: dict[str, Any], status: int,
+                                                    message: str, middleware: bool) -> None:
+    r = await http.post("/v1/embeddings", json=body)
+    kind = {400: "invalid_request_error", 404: "not_found_error"}[status]
+    assert (r.status_code, r.json()) == (status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+    assert r.headers["content-type"] == ("application/json; charset=utf-8" if middleware else "application/json")
+
+
+async def test_the_older_routes_answer_faults_in_the_layers_shape(fake: FakeServer, http: httpx.AsyncClient) -> None:
+    """/v1/embeddings and /v1/completions answer a status fault as NewError, not /api's {"error": "..."}."""
+    for path, endpoint, body in (("/v1/embeddings", "openai_embeddings", {"model": "nomic-embed-text", "input": "a"}),
+                                 ("/v1/completions", "openai_completions", {"model": "llama3.2", "prompt": "hi"})):
+        fake.fail_next("ollama", "503", endpoint=endpoint)
+        r = await http.post(path, json=body)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "api_error", r.text
+        assert (await http.post(path, json=body)).status_code == 200

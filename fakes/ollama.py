@@ -12,10 +12,10 @@ Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
 * ``POST /api/generate`` (prompt completion, stream or not), ``POST /api/embed``, ``GET /api/ps``.
 * ``GET /api/tags`` — the installed models, ``POST /api/show`` — details, ``model_info`` and
   ``capabilities``, ``GET /api/version``.
-* The OpenAI-compatible API (docs/openai.md): ``POST /v1/chat/completions`` (Ollama's translation of
-  its chat, thinking included: :mod:`.ollama_openai`), ``GET /v1/models``, ``GET /v1/models/{model}``,
-  ``POST /v1/embeddings``, ``POST /v1/completions``, and ``POST /v1/responses`` (stateless, as Ollama's:
-  :mod:`.ollama_responses`). Every compatibility layer answers with this fake's ``/api/chat`` answer
+* The OpenAI-compatible API (docs/openai.md): ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and
+  ``POST /v1/completions`` (Ollama's translations of its chat, embed and generate, thinking included:
+  :mod:`.ollama_openai`), ``GET /v1/models``, ``GET /v1/models/{model}``, and ``POST /v1/responses``
+  (stateless, as Ollama's: :mod:`.ollama_responses`). Every compatibility layer answers with this fake's ``/api/chat`` answer
   (:func:`chat_answer`): the same text, thinking and counts on every route, as on a real Ollama.
 * The Anthropic-compatible API (docs/api/anthropic-compatibility.mdx): ``POST /v1/messages`` (what Claude
   Code and the ``anthropic`` SDK reach with the bare origin as ``base_url``: :mod:`.ollama_anthropic`).
@@ -36,7 +36,6 @@ import datetime
 import hashlib
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +45,7 @@ from interlingua.core._memo import remember
 
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
-from ._jsonenc import compact, compact_utf8, dumps
+from ._jsonenc import compact_utf8, dumps
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from ._shapes import ANY, MapOf, check
 from .openai import Flavour, serve_on_v1
@@ -374,6 +373,21 @@ def _model_or_error(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Re
     return model, MODELS[full]
 
 
+def generate_answer(body: dict[str, Any], thinking: bool) -> tuple[Decision, int, int]:
+    """``/api/generate``'s answer to a request with a prompt: the decision, the prompt and eval counts
+    (``/v1/completions`` translates to it)."""
+    prompt = body.get("prompt") or ""
+    system = "" if body.get("raw") else (body.get("system") or "")
+    fmt = body.get("format")
+    opts = body.get("options") or {}
+    num_predict = opts.get("num_predict")
+    d = decide(prompt=prompt, schema=fmt if isinstance(fmt, dict) else None, json_mode=fmt == "json",
+               max_tokens=num_predict if isinstance(num_predict, int) and num_predict >= 0 else None,
+               stop=list(opts.get("stop") or ()), thinking=thinking)
+    prompt_tokens = 1 + count_tokens(prompt) + count_tokens(system) + 768 * len(body.get("images") or ())
+    return d, prompt_tokens, max(1, count_tokens(d.text) + count_tokens(d.reasoning))
+
+
 @endpoint("generate")
 async def generate(call: Call) -> web.StreamResponse:
     """``POST /api/generate`` (docs/api.md "Generate a completion"): ``prompt`` (+ ``system``, ``raw``,
@@ -402,15 +416,7 @@ async def generate(call: Call) -> web.StreamResponse:
     thinking, bad = _think_error(body, model, info["capabilities"])
     if bad is not None:
         return bad
-    system = "" if body.get("raw") else (body.get("system") or "")
-    fmt = body.get("format")
-    opts = body.get("options") or {}
-    num_predict = opts.get("num_predict")
-    d = decide(prompt=prompt, schema=fmt if isinstance(fmt, dict) else None, json_mode=fmt == "json",
-               max_tokens=num_predict if isinstance(num_predict, int) and num_predict >= 0 else None,
-               stop=list(opts.get("stop") or ()), thinking=thinking)
-    prompt_tokens = 1 + count_tokens(prompt) + count_tokens(system) + 768 * len(body.get("images") or ())
-    eval_tokens = max(1, count_tokens(d.text) + count_tokens(d.reasoning))
+    d, prompt_tokens, eval_tokens = generate_answer(body, thinking)
     # ``context``: the token ids of this exchange, to pass back for a follow-up (deprecated but sent)
     context = list(range(1, min(prompt_tokens + eval_tokens, 64) + 1))
     done = {"done": True, "done_reason": _done_reason(d), "context": context, **_metrics(prompt_tokens, eval_tokens)}
@@ -559,45 +565,6 @@ OPENAI_FLAVOUR = _OllamaFlavour(
 )
 
 
-@endpoint("openai_completions", error_response=compat_fault)
-async def openai_completions(call: Call) -> web.StreamResponse:
-    """``POST /v1/completions`` (legacy text completions): ``prompt`` → ``choices[0].text``."""
-    body = call.json
-    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-        return compat_error(400, "invalid request: model is required", handler=False)
-    if resolve(body["model"]) is None:
-        return compat_error(404, f"model '{body['model']}' not found")
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str):
-        kind = {bool: "bool", int: "number", float: "number", list: "array", dict: "object"}.get(type(prompt), "object")
-        return compat_error(400, f"json: cannot unmarshal {kind} into Go struct field CompletionRequest.prompt of type "
-                            "string", handler=False)
-    max_tokens = body.get("max_tokens")
-    d = decide(prompt=prompt, max_tokens=max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None)
-    seed = stable_id(body)
-    finish = "length" if d.finish == "length" else "stop"
-    usage = {"prompt_tokens": count_tokens(prompt), "completion_tokens": count_tokens(d.text),
-             "total_tokens": count_tokens(prompt) + count_tokens(d.text)}
-    head = {"id": "cmpl-" + seed[:6], "object": "text_completion", "created": int(time.time()),
-            "model": body["model"], "system_fingerprint": "fp_ollama"}
-    if not body.get("stream"):
-        return await send_json(call.request, {**head, "choices": [{"text": d.text, "index": 0,
-                                                                    "finish_reason": finish}], "usage": usage},
-                               call.fault)
-
-    def frame(obj: dict[str, Any]) -> bytes:
-        return b"data: " + compact(obj) + b"\n\n"
-
-    frames = [frame({**head, "choices": [{"text": piece, "index": 0, "finish_reason": None}]})
-              for piece in split_for_stream(d.text)]
-    frames.append(frame({**head, "choices": [{"text": "", "index": 0, "finish_reason": finish}]}))
-    if (body.get("stream_options") or {}).get("include_usage"):
-        frames.append(frame({**head, "choices": [], "usage": usage}))
-    frames.append(b"data: [DONE]\n\n")
-    return await send_stream(call.request, frames, content_type="text/event-stream", fault=call.fault,
-                             error_frame=stream_error_frame)
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/api/generate", generate)
@@ -610,10 +577,10 @@ def add_routes(app: web.Application) -> None:
 
     app.router.add_post("/v1/chat/completions", chat_completions)
     serve_on_v1(app, OPENAI_FLAVOUR, chat=False)  # /v1/models, /v1/models/{model}
-    from .ollama_openai import embeddings
+    from .ollama_openai import completions, embeddings
 
     app.router.add_post("/v1/embeddings", embeddings)
-    app.router.add_post("/v1/completions", openai_completions)
+    app.router.add_post("/v1/completions", completions)
     from .ollama_responses import responses  # hook: responses (POST /v1/responses, stateless)
 
     app.router.add_post("/v1/responses", responses)

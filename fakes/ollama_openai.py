@@ -1,5 +1,5 @@
 """Ollama's OpenAI-compatible Chat Completions endpoint, ``POST /v1/chat/completions`` (and its
-``POST /v1/embeddings``, at the end), written from
+``POST /v1/embeddings`` and ``POST /v1/completions``, at the end), written from
 Ollama's source: ``openai/openai.go`` (``ChatCompletionRequest``, ``FromChatRequest``,
 ``FromCompletionToolCall``, ``thinkFromReasoningEffort``, ``ToChatCompletion``, ``ToStreamChunks``,
 ``FinishChunk``, ``ToUsage``, ``NewError``), ``middleware/openai.go`` (``ChatMiddleware``, ``ChatWriter``)
@@ -54,10 +54,20 @@ from typing import Any
 
 from aiohttp import web
 
-from ._content import count_tokens, stable_id
+from ._content import count_tokens, split_for_stream, stable_id
 from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
-from .ollama import MODELS, NAME, ChatAnswer, _inputs, chat_answer, chat_chunks, embedding_of, resolve
+from .ollama import (
+    MODELS,
+    NAME,
+    ChatAnswer,
+    _inputs,
+    chat_answer,
+    chat_chunks,
+    embedding_of,
+    generate_answer,
+    resolve,
+)
 from .ollama import compat_error as _error
 from .ollama import compat_fault as _fault_error
 from .ollama_responses import (
@@ -418,3 +428,91 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
             for i, v in enumerate(embedding_of(t, dims) for t in inputs)]
     payload = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
     return await send_json(request, payload, fault, encode=lambda p: go_json(p) + b"\n")
+
+
+# -- POST /v1/completions: CompletionsMiddleware, GenerateHandler, CompleteWriter -----------------------
+
+_COMPLETION_REQUEST = _Struct("CompletionRequest", "openai.CompletionRequest", {
+    "model": _S, "prompt": _S, "frequency_penalty": "float32", "max_tokens": "int", "presence_penalty": "float32",
+    "seed": "int", "stop": _ANY, "stream": "bool",
+    "stream_options": _Struct("StreamOptions", "openai.StreamOptions", {"include_usage": "bool"}),
+    "temperature": "float32", "top_p": "float32", "suffix": _S, "logprobs": "int", "_debug_render_only": "bool",
+})
+
+
+def _stops(stop: Any) -> list[str] | None:
+    """``FromCompleteRequest``'s stop sequences (a string, or an array of strings only)."""
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list):
+        for s in stop:
+            if not isinstance(s, str):
+                raise _GoError(f"invalid type for 'stop' field: {_go_type_name(s)}")
+        return list(stop)
+    return None
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    """``POST /v1/completions`` (legacy text completions) on the Ollama fake: ``/api/generate``'s answer
+    (a thinking model thinks, as ``GenerateHandler`` defaults it, and the completion counts the thinking;
+    its text is the answer only) as ``text_completion`` objects."""
+    raw, fault, early = await open_request(request, "openai_completions", None, error_response=_fault_error)
+    if early is not None:
+        return early
+    try:
+        body = decode_body(raw)
+        if body is not None and not isinstance(body, dict):
+            raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type openai.CompletionRequest")
+        d = _Decoder()
+        req: dict[str, Any] = d.decode(body or {}, _COMPLETION_REQUEST)
+        if d.error is not None:
+            raise _GoError(d.error)
+        stops = _stops(req.get("stop"))
+    except _GoError as e:
+        return _error(400, str(e), handler=False)
+    model = req.get("model", "")
+    full = resolve(model) if model else None
+    if full is None or model in state_of(request).unknown_models.get(NAME, ()):
+        return _error(404, f"model '{model}' not found")
+    caps = MODELS[full]["capabilities"]
+    cid = f"cmpl-{random.Random(stable_id(raw.decode('utf-8', 'replace'))).randrange(999)}"  # rand.Intn(999)
+    created = int(time.time())
+    prompt = req.get("prompt", "")
+    if not prompt:  # an empty prompt only loads the model
+        text, thinking, reason, prompt_tokens, eval_tokens = "", "", "load", 0, 0
+    elif "completion" not in caps:
+        return _error(400, f"{_go_quote(model)} does not support generate")
+    else:
+        options: dict[str, Any] = {"stop": stops} if stops is not None else {}
+        if req.get("max_tokens") is not None:
+            options["num_predict"] = req["max_tokens"]
+        decision, prompt_tokens, eval_tokens = generate_answer({"prompt": prompt, "options": options},
+                                                               "thinking" in caps)
+        text, thinking = decision.text, decision.reasoning
+        reason = "length" if decision.finish == "length" else "stop"
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": eval_tokens, "total_tokens": prompt_tokens + eval_tokens}
+    if not req.get("stream"):
+        payload = {"id": cid, "object": "text_completion", "created": created, "model": model,
+                   "system_fingerprint": "fp_ollama",
+                   "choices": [{"text": text, "index": 0, "finish_reason": reason}], "usage": usage}
+        return await send_json(request, payload, fault, encode=lambda p: go_json(p) + b"\n")
+    include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
+
+    def chunk(piece: str, finish: str | None) -> bytes:
+        c: dict[str, Any] = {"id": cid, "object": "text_completion", "created": created,
+                             "choices": [{"text": piece, "index": 0, "finish_reason": finish}], "model": model,
+                             "system_fingerprint": "fp_ollama"}
+        if include_usage:  # the writer gives every chunk a zero usage when usage is asked for
+            c["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        return b"data: " + go_json(c) + b"\n\n"
+
+    # one chunk per /api/generate line: the thinking lines carry no text, then the answer, then done
+    frames = [chunk("", None) for _ in split_for_stream(thinking)]
+    frames += [chunk(piece, None) for piece in split_for_stream(text)]
+    frames.append(chunk("", reason))
+    if include_usage:
+        frames.append(b"data: " + go_json({"id": cid, "object": "text_completion", "created": created, "choices": [],
+                                           "model": model, "system_fingerprint": "fp_ollama", "usage": usage}) + b"\n\n")
+    frames.append(b"data: [DONE]\n\n")
+    return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
+                             error_frame=lambda: chunk("", None))

@@ -296,3 +296,60 @@ async def test_the_older_routes_answer_faults_in_the_layers_shape(fake: FakeServ
         r = await http.post(path, json=body)
         assert r.status_code == 503 and r.json()["error"]["type"] == "api_error", r.text
         assert (await http.post(path, json=body)).status_code == 200
+
+
+# -- POST /v1/completions --------------------------------------------------------------------------------
+
+
+async def test_a_text_completion_is_the_generate_answer(http: httpx.AsyncClient) -> None:
+    """ToCompletion over /api/generate's answer: its text (a thinking model's thinking left out of the
+    text but counted, as GenerateHandler thinks by default), its counts, Go's encoding, ``cmpl-<n>``."""
+    for model in ("llama3.2", "qwen3:8b"):
+        native = (await http.post("/api/generate", json={"model": model, "prompt": "hello there", "stream": False})).json()
+        r = await http.post("/v1/completions", json={"model": model, "prompt": "hello there"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json" and r.text.endswith("}\n")
+        body = r.json()
+        assert list(body) == ["id", "object", "created", "model", "system_fingerprint", "choices", "usage"]
+        assert re.fullmatch(r"cmpl-\d{1,3}", body["id"]) and body["object"] == "text_completion"
+        assert body["choices"] == [{"text": native["response"], "index": 0, "finish_reason": "stop"}]
+        assert body["usage"] == {"prompt_tokens": native["prompt_eval_count"], "completion_tokens": native["eval_count"],
+                                 "total_tokens": native["prompt_eval_count"] + native["eval_count"]}
+    empty = (await http.post("/v1/completions", json={"model": "llama3.2", "prompt": ""})).json()
+    assert empty["choices"][0] == {"text": "", "index": 0, "finish_reason": "load"}  # only loads the model
+
+
+async def test_a_text_completion_stream_is_one_chunk_per_generate_line(http: httpx.AsyncClient, fake: FakeServer) -> None:
+    """CompleteWriter: a chunk per /api/generate line (the thinking lines with no text), the done line's
+    chunk with its finish_reason; with include_usage every chunk carries a zero usage and a usage chunk
+    follows; choices come before model (CompletionChunk's field order)."""
+    native = (await http.post("/api/generate", json={"model": "qwen3:8b", "prompt": "hello there", "stream": False})).json()
+    r = await http.post("/v1/completions", json={"model": "qwen3:8b", "prompt": "hello there", "stream": True,
+                                                 "stream_options": {"include_usage": True}})
+    chunks = chunks_of(r.text)
+    *pieces, last, usage, done = chunks
+    assert done == "[DONE]" and list(pieces[0]) == ["id", "object", "created", "choices", "model", "system_fingerprint", "usage"]
+    texts = [c["choices"][0]["text"] for c in pieces]
+    assert texts[0] == "" and "".join(texts) == native["response"]
+    assert all(c["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0} for c in [*pieces, last])
+    assert last["choices"] == [{"text": "", "index": 0, "finish_reason": "stop"}]
+    assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == native["eval_count"]
+    async with openai.AsyncOpenAI(base_url=fake.origin("ollama") + "/v1", api_key="ollama", max_retries=0) as sdk:
+        whole = await sdk.completions.create(model="llama3.2", prompt="hello there")
+        streamed = [c.choices[0].text async for c in await sdk.completions.create(
+            model="llama3.2", prompt="hello there", stream=True) if c.choices]
+    assert whole.choices[0].text == "".join(streamed) == "Fake reply: hello there"
+
+
+@pytest.mark.parametrize(("body", "status", "message", "middleware"), [
+    ({"model": "llama3.2", "prompt": 5}, 400,
+     "json: cannot unmarshal number into Go struct field CompletionRequest.prompt of type string", True),
+    ({"model": "llama3.2", "prompt": "x", "stop": ["a", 1]}, 400, "invalid type for 'stop' field: float64", True),
+    ({"model": "gpt-3.5-turbo-instruct", "prompt": "x"}, 404, "model 'gpt-3.5-turbo-instruct' not found", False),
+    ({"model": "nomic-embed-text", "prompt": "x"}, 400, '"nomic-embed-text" does not support generate', False),
+])
+async def test_text_completion_errors_in_the_layers_shape(http: httpx.AsyncClient, body: dict[str, Any], status: int,
+                                                          message: str, middleware: bool) -> None:
+    r = await http.post("/v1/completions", json=body)
+    kind = {400: "invalid_request_error", 404: "not_found_error"}[status]
+    assert (r.status_code, r.json()) == (status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+    assert r.headers["content-type"] == ("application/json; charset=utf-8" if middleware else "application/json")

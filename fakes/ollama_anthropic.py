@@ -72,10 +72,10 @@ from aiohttp import web
 
 from ._content import stable_id
 from ._faults import Fault
+from ._gojson import NOT_AN_OBJECT, GoError, Scan, decode_body, go_quote
 from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
 from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve, retry_after
-from .ollama_responses import _NOT_AN_OBJECT, _go_quote, _GoError, _Scan, decode_body
 
 __all__ = ["estimate_input_tokens", "messages"]
 
@@ -238,7 +238,7 @@ class _Decoder:
             return [self.decode(e, t.elem, struct, path) for e in v]
         if t.kind == "args":
             if not isinstance(v, dict):  # buger/jsonparser's ObjectEach, under the ordered map's UnmarshalJSON
-                raise _GoError(_NOT_AN_OBJECT)
+                raise GoError(NOT_AN_OBJECT)
             return v
         ok = {"string": isinstance(v, str), "bool": isinstance(v, bool),
               "float64": isinstance(v, int | float) and not isinstance(v, bool),
@@ -246,9 +246,9 @@ class _Decoder:
         return v if ok else self.mismatch(v, t, struct, path)
 
 
-def _in_context(e: _TypeMismatch, struct: str, path: tuple[str, ...]) -> _GoError:
+def _in_context(e: _TypeMismatch, struct: str, path: tuple[str, ...]) -> GoError:
     """``addErrorContext``: a type error from inside an ``UnmarshalJSON`` named from the outer field."""
-    return _GoError(str(_TypeMismatch(e.value, e.go, struct, ".".join((*path, e.path) if e.path else path))))
+    return GoError(str(_TypeMismatch(e.value, e.go, struct, ".".join((*path, e.path) if e.path else path))))
 
 
 def _message_param(v: Any, struct: str, path: tuple[str, ...]) -> dict[str, Any]:
@@ -260,7 +260,7 @@ def _message_param(v: Any, struct: str, path: tuple[str, ...]) -> dict[str, Any]
     raw = raw or {}
     content = raw.get("content", _MISSING)
     if content is _MISSING:  # a nil json.RawMessage
-        raise _GoError("unexpected end of JSON input")
+        raise GoError("unexpected end of JSON input")
     if content is None or isinstance(content, str):
         return {"role": raw.get("role", ""), "content": [{"type": "text", "text": content or ""}]}
     d = _Decoder()
@@ -274,11 +274,11 @@ def bind(raw: bytes) -> dict[str, Any]:
     """The request as ``anthropic.MessagesRequest`` (Go's field names), or Go's error."""
     body = decode_body(raw)
     if body is not None and not isinstance(body, dict):
-        raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type anthropic.MessagesRequest")
+        raise GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type anthropic.MessagesRequest")
     d = _Decoder()
     req: dict[str, Any] = d.decode(body or {}, _REQUEST) or {}
     if d.saved is not None:
-        raise _GoError(str(d.saved))
+        raise GoError(str(d.saved))
     return req
 
 
@@ -286,7 +286,7 @@ def bind(raw: bytes) -> dict[str, Any]:
 
 
 def _members(data: bytes, at: int) -> Iterator[tuple[str, int, int]]:
-    s = _Scan(data)
+    s = Scan(data)
     s.i = at + 1
     s.ws()
     if data[s.i] == 0x7D:
@@ -309,7 +309,7 @@ def _members(data: bytes, at: int) -> Iterator[tuple[str, int, int]]:
 
 
 def _elements(data: bytes, at: int) -> Iterator[tuple[int, int]]:
-    s = _Scan(data)
+    s = Scan(data)
     s.i = at + 1
     s.ws()
     if data[s.i] == 0x5D:
@@ -397,7 +397,7 @@ def _count_any(content: Any) -> int:
             d = _Decoder()
             try:
                 block = d.decode(item, _CONTENT_BLOCK)
-            except _GoError:
+            except GoError:
                 continue
             if d.saved is None and block is not None:
                 total += _count_block(block)
@@ -464,11 +464,11 @@ def _b64_error(s: str) -> int | None:
 def _image(source: dict[str, Any]) -> str:
     """``resolveImageSource``: the base64 data of a ``base64`` source (as ``api.ImageData`` goes on)."""
     if source.get("type", "") != "base64":
-        raise _GoError(f"invalid image source type: {source.get('type', '')}. Only base64 images are supported.")
+        raise GoError(f"invalid image source type: {source.get('type', '')}. Only base64 images are supported.")
     data = source.get("data", "")
     bad = _b64_error(data)
     if bad is not None:
-        raise _GoError(f"invalid base64 image data: illegal base64 data at input byte {bad}")
+        raise GoError(f"invalid base64 image data: illegal base64 data at input byte {bad}")
     return str(data)
 
 
@@ -487,7 +487,7 @@ def _tool_result(content: Any) -> tuple[str, list[str]]:
         elif cb.get("type") == "image":
             src = cb.get("source")
             if not isinstance(src, dict):
-                raise _GoError("invalid tool_result image source")
+                raise GoError("invalid tool_result image source")
             images.append(_image({k: src[k] for k in ("type", "media_type", "data") if isinstance(src.get(k), str)}))
     return text, images
 
@@ -545,13 +545,13 @@ def _convert_message(msg: dict[str, Any]) -> list[dict[str, Any]]:
             text += b.get("text") or ""
         elif kind == "image":
             if b.get("source") is None:
-                raise _GoError("invalid image source")
+                raise GoError("invalid image source")
             images.append(_image(b["source"]))
         elif kind == "tool_use":
             if not b.get("id"):
-                raise _GoError("tool_use block missing required 'id' field")
+                raise GoError("tool_use block missing required 'id' field")
             if not b.get("name"):
-                raise _GoError("tool_use block missing required 'name' field")
+                raise GoError("tool_use block missing required 'name' field")
             calls.append(_call(b))
         elif kind == "tool_result":
             content, result_images = _tool_result(b.get("content"))
@@ -603,11 +603,11 @@ def _parameters(name: str, schema: Any) -> dict[str, Any]:
     d = _Decoder()
     params = d.decode(schema, _PARAMS) if schema is not None else {}
     if d.saved is not None:
-        raise _GoError(f"invalid input_schema for tool {_go_quote(name)}: {d.saved}")
+        raise GoError(f"invalid input_schema for tool {go_quote(name)}: {d.saved}")
     params = params or {}
     props = params.get("properties")
     if props is not None and not isinstance(props, dict):
-        raise _GoError(f"invalid input_schema for tool {_go_quote(name)}: {_NOT_AN_OBJECT}")
+        raise GoError(f"invalid input_schema for tool {go_quote(name)}: {NOT_AN_OBJECT}")
     out: dict[str, Any] = {"type": params.get("type", "")}
     for k in ("$defs", "items"):
         if params.get(k) is not None:
@@ -817,13 +817,13 @@ async def messages(request: web.Request) -> web.StreamResponse:
     try:
         req = bind(raw)
         if not req.get("model"):
-            raise _GoError("model is required")
+            raise GoError("model is required")
         if req.get("max_tokens", 0) <= 0:
-            raise _GoError("max_tokens is required and must be positive")
+            raise GoError("max_tokens is required and must be positive")
         if not req.get("messages"):
-            raise _GoError("messages is required")
+            raise GoError("messages is required")
         chat = to_chat_request(req)
-    except _GoError as e:
+    except GoError as e:
         return _error(400, str(e), handler=False)
     stream = bool(req.get("stream"))
     extra = {"Cache-Control": "no-cache"} if stream else None
@@ -835,7 +835,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     caps = MODELS[full]["capabilities"]
     think = chat.get("think")
     if "completion" not in caps:
-        return _error(400, f"{_go_quote(model)} does not support chat", headers=extra)
+        return _error(400, f"{go_quote(model)} does not support chat", headers=extra)
     if chat.get("tools") and "tools" not in caps:
         return _error(400, f"registry.ollama.ai/library/{full} does not support tools", headers=extra)
     answer = chat_answer(chat, "thinking" in caps and think is not False)

@@ -55,7 +55,21 @@ from typing import Any
 from aiohttp import web
 
 from ._content import count_tokens, split_for_stream, stable_id
-from ._jsonenc import compact_utf8
+from ._gojson import (
+    ANY,
+    NOT_AN_OBJECT,
+    Decoder,
+    GoError,
+    GoList,
+    GoStruct,
+    S,
+    anon,
+    decode_body,
+    go_json,
+    go_quote,
+    json_kind,
+    unmarshal,
+)
 from ._server import open_request, send_json, send_stream, state_of
 from .ollama import (
     MODELS,
@@ -70,53 +84,27 @@ from .ollama import (
 )
 from .ollama import compat_error as _error
 from .ollama import compat_fault as _fault_error
-from .ollama_responses import (
-    _ANY,
-    _NOT_AN_OBJECT,
-    _S,
-    _THINK,
-    _TOOL_PARAMETERS,
-    _anon,
-    _decode_image,
-    _Decoder,
-    _go_quote,
-    _GoError,
-    _kind,
-    _List,
-    _Struct,
-    decode_body,
-    unmarshal,
-)
+from .ollama_responses import _THINK, _TOOL_PARAMETERS, _decode_image
 
 ENDPOINT = "chat"
 
-_TOOL_CALL = _Struct("ToolCall", "openai.ToolCall", {"id": _S, "index": "int", "type": _S,
-                                                     "function": _anon("name", "arguments")})
-_MESSAGE = _Struct("Message", "openai.Message", {
-    "role": _S, "content": _ANY, "reasoning": _S, "tool_calls": _List(_TOOL_CALL, "[]openai.ToolCall"), "name": _S,
-    "tool_call_id": _S})
-_TOOL = _Struct("Tool", "api.Tool", {"type": _S, "items": _ANY, "function": _Struct(
-    "ToolFunction", "api.ToolFunction", {"name": _S, "description": _S, "parameters": _TOOL_PARAMETERS})})
-_REQUEST = _Struct("ChatCompletionRequest", "openai.ChatCompletionRequest", {
-    "model": _S, "messages": _List(_MESSAGE, "[]openai.Message"), "stream": "bool",
-    "stream_options": _Struct("StreamOptions", "openai.StreamOptions", {"include_usage": "bool"}),
-    "max_tokens": "int", "seed": "int", "stop": _ANY, "temperature": "float64", "frequency_penalty": "float64",
+_TOOL_CALL = GoStruct("ToolCall", "openai.ToolCall", {"id": S, "index": "int", "type": S,
+                                                     "function": anon("name", "arguments")})
+_MESSAGE = GoStruct("Message", "openai.Message", {
+    "role": S, "content": ANY, "reasoning": S, "tool_calls": GoList(_TOOL_CALL, "[]openai.ToolCall"), "name": S,
+    "tool_call_id": S})
+_TOOL = GoStruct("Tool", "api.Tool", {"type": S, "items": ANY, "function": GoStruct(
+    "ToolFunction", "api.ToolFunction", {"name": S, "description": S, "parameters": _TOOL_PARAMETERS})})
+_REQUEST = GoStruct("ChatCompletionRequest", "openai.ChatCompletionRequest", {
+    "model": S, "messages": GoList(_MESSAGE, "[]openai.Message"), "stream": "bool",
+    "stream_options": GoStruct("StreamOptions", "openai.StreamOptions", {"include_usage": "bool"}),
+    "max_tokens": "int", "seed": "int", "stop": ANY, "temperature": "float64", "frequency_penalty": "float64",
     "presence_penalty": "float64", "top_p": "float64",
-    "response_format": _Struct("ResponseFormat", "openai.ResponseFormat", {
-        "type": _S, "json_schema": _Struct("JsonSchema", "openai.JsonSchema", {"schema": _ANY})}),
-    "tools": _List(_TOOL, "[]api.Tool"), "reasoning": _Struct("Reasoning", "openai.Reasoning", {"effort": _S}),
-    "reasoning_effort": _S, "logprobs": "bool", "top_logprobs": "int", "_debug_render_only": "bool",
+    "response_format": GoStruct("ResponseFormat", "openai.ResponseFormat", {
+        "type": S, "json_schema": GoStruct("JsonSchema", "openai.JsonSchema", {"schema": ANY})}),
+    "tools": GoList(_TOOL, "[]api.Tool"), "reasoning": GoStruct("Reasoning", "openai.Reasoning", {"effort": S}),
+    "reasoning_effort": S, "logprobs": "bool", "top_logprobs": "int", "_debug_render_only": "bool",
 })
-
-
-def go_json(obj: Any) -> bytes:
-    """``json.Marshal``'s bytes: compact, UTF-8 as is, and HTML-safe (``<``, ``>``, ``&``, U+2028 and
-    U+2029 escaped, as Go's encoder does by default; they occur only inside strings)."""
-    out = compact_utf8(obj)
-    if any(c in out for c in (b"<", b">", b"&", "\u2028".encode(), "\u2029".encode())):
-        out = (out.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
-               .replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029"))
-    return out
 
 
 # -- ChatMiddleware: bind, then FromChatRequest ------------------------------------------------------
@@ -125,16 +113,16 @@ def go_json(obj: Any) -> bytes:
 def parse_request(body: Any) -> dict[str, Any]:
     """``ShouldBindJSON`` into ``openai.ChatCompletionRequest``: the request with Go's field names."""
     if body is not None and not isinstance(body, dict):
-        raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type openai.ChatCompletionRequest")
-    d = _Decoder()
+        raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type openai.ChatCompletionRequest")
+    d = Decoder()
     req: dict[str, Any] = d.decode(body or {}, _REQUEST)
     for t in req.get("tools") or ():
         params = (t.get("function") or {}).get("parameters") or {}
         props = next((v for k, v in params.items() if k.lower() == "properties"), None)
         if props is not None and not isinstance(props, dict):
-            raise _GoError(_NOT_AN_OBJECT)  # the ordered map's own UnmarshalJSON: it stops the decoding
+            raise GoError(NOT_AN_OBJECT)  # the ordered map's own UnmarshalJSON: it stops the decoding
     if d.error is not None:
-        raise _GoError(d.error)
+        raise GoError(d.error)
     return req
 
 
@@ -153,10 +141,10 @@ def _tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fn = tc.get("function") or {}
         try:
             args = unmarshal(fn.get("arguments", ""))
-        except _GoError:
-            raise _GoError("invalid tool call arguments") from None
+        except GoError:
+            raise GoError("invalid tool call arguments") from None
         if args is not None and not isinstance(args, dict):
-            raise _GoError("invalid tool call arguments")
+            raise GoError("invalid tool call arguments")
         out.append({"id": tc.get("id", ""), "function": {"index": 0, "name": fn.get("name", ""), "arguments": args or {}}})
     return out
 
@@ -166,21 +154,21 @@ def _image(part: dict[str, Any]) -> bytes:
     if isinstance(url, dict):
         url = url.get("url")
     if not isinstance(url, str):
-        raise _GoError("invalid message format")
+        raise GoError("invalid message format")
     return _decode_image(url)
 
 
 def _audio(part: dict[str, Any]) -> bytes:
     audio = part.get("input_audio")
     if not isinstance(audio, dict):
-        raise _GoError("invalid input_audio format")
+        raise GoError("invalid input_audio format")
     data = audio.get("data")
     if not isinstance(data, str):
-        raise _GoError("invalid input_audio format: missing data")
+        raise GoError("invalid input_audio format: missing data")
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as e:
-        raise _GoError(f"invalid input_audio base64 data: {e}") from None
+        raise GoError(f"invalid input_audio base64 data: {e}") from None
 
 
 def _tool_name(msgs: list[dict[str, Any]], call_id: str) -> str:
@@ -210,21 +198,21 @@ def to_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
         elif isinstance(content, list):
             for part in content:
                 if not isinstance(part, dict):
-                    raise _GoError("invalid message format")
+                    raise GoError("invalid message format")
                 kind = part.get("type")
                 if kind == "text":
                     if not isinstance(part.get("text"), str):
-                        raise _GoError("invalid message format")
+                        raise GoError("invalid message format")
                     msgs.append({"role": role, "content": part["text"]})
                 elif kind in ("image_url", "input_audio"):
                     msgs.append({"role": role, "content": "", "images": [_image(part) if kind == "image_url" else _audio(part)]})
                 else:
-                    raise _GoError("invalid message format")
+                    raise GoError("invalid message format")
             if msgs and m.get("tool_calls"):
                 msgs[-1].update(tool_calls=_tool_calls(m["tool_calls"]), thinking=m.get("reasoning", ""), **extra)
         else:
             if "tool_calls" not in m:  # content is optional only beside tool calls
-                raise _GoError(f"invalid message content type: {_go_type_name(content)}")
+                raise GoError(f"invalid message content type: {_go_type_name(content)}")
             msgs.append({"role": role, "content": "", "thinking": m.get("reasoning", ""),
                          "tool_calls": _tool_calls(m["tool_calls"]), "tool_call_id": m.get("tool_call_id", "")})
     return msgs
@@ -333,13 +321,13 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:  # ChatMiddleware: bind, check, convert (its 400s)
         req = parse_request(decode_body(raw))
         if not req.get("messages"):
-            raise _GoError("[] is too short - 'messages'")
+            raise GoError("[] is too short - 'messages'")
         msgs = to_messages(req)
         effort = (req.get("reasoning") or {}).get("effort", "") if "reasoning" in req else req.get("reasoning_effort", "")
         if effort not in _THINK:
-            raise _GoError(f'invalid reasoning value: {_go_quote(effort)} (must be "minimal", "low", "medium", '
+            raise GoError(f'invalid reasoning value: {go_quote(effort)} (must be "minimal", "low", "medium", '
                            '"high", "xhigh", "ultra", "max", or "none")')
-    except _GoError as e:
+    except GoError as e:
         return _error(400, str(e), handler=False)
     # ChatHandler: the model, its capabilities, then the answer (its errors pass through writeError)
     if not 0 <= req.get("top_logprobs", 0) <= 20:
@@ -353,9 +341,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     caps = MODELS[full]["capabilities"]
     think = _THINK[effort]
     if "thinking" not in caps and think not in (None, False):
-        return _error(400, f"{_go_quote(model)} does not support thinking")
+        return _error(400, f"{go_quote(model)} does not support thinking")
     if "completion" not in caps:
-        return _error(400, f"{_go_quote(model)} does not support chat")
+        return _error(400, f"{go_quote(model)} does not support chat")
     if req.get("tools") and "tools" not in caps:
         return _error(400, f"registry.ollama.ai/library/{full} does not support tools")
     chat = chat_request(req, msgs, think)
@@ -378,8 +366,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 # -- POST /v1/embeddings: EmbeddingsMiddleware, EmbedHandler, EmbedWriter (ToEmbeddingList) ---------------
 
-_EMBED_REQUEST = _Struct("EmbedRequest", "openai.EmbedRequest",
-                         {"input": _ANY, "model": _S, "dimensions": "int", "encoding_format": _S})
+_EMBED_REQUEST = GoStruct("EmbedRequest", "openai.EmbedRequest",
+                         {"input": ANY, "model": S, "dimensions": "int", "encoding_format": S})
 
 
 def _floats_to_base64(vector: list[float]) -> str:
@@ -396,12 +384,12 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     try:
         body = decode_body(raw)
         if body is not None and not isinstance(body, dict):
-            raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type openai.EmbedRequest")
-        d = _Decoder()
+            raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type openai.EmbedRequest")
+        d = Decoder()
         req: dict[str, Any] = d.decode(body or {}, _EMBED_REQUEST)
         if d.error is not None:
-            raise _GoError(d.error)
-    except _GoError as e:
+            raise GoError(d.error)
+    except GoError as e:
         return _error(400, str(e), handler=False)
     fmt = req.get("encoding_format", "")
     if fmt and fmt.lower() not in ("float", "base64"):
@@ -432,11 +420,11 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
 
 # -- POST /v1/completions: CompletionsMiddleware, GenerateHandler, CompleteWriter -----------------------
 
-_COMPLETION_REQUEST = _Struct("CompletionRequest", "openai.CompletionRequest", {
-    "model": _S, "prompt": _S, "frequency_penalty": "float32", "max_tokens": "int", "presence_penalty": "float32",
-    "seed": "int", "stop": _ANY, "stream": "bool",
-    "stream_options": _Struct("StreamOptions", "openai.StreamOptions", {"include_usage": "bool"}),
-    "temperature": "float32", "top_p": "float32", "suffix": _S, "logprobs": "int", "_debug_render_only": "bool",
+_COMPLETION_REQUEST = GoStruct("CompletionRequest", "openai.CompletionRequest", {
+    "model": S, "prompt": S, "frequency_penalty": "float32", "max_tokens": "int", "presence_penalty": "float32",
+    "seed": "int", "stop": ANY, "stream": "bool",
+    "stream_options": GoStruct("StreamOptions", "openai.StreamOptions", {"include_usage": "bool"}),
+    "temperature": "float32", "top_p": "float32", "suffix": S, "logprobs": "int", "_debug_render_only": "bool",
 })
 
 
@@ -447,7 +435,7 @@ def _stops(stop: Any) -> list[str] | None:
     if isinstance(stop, list):
         for s in stop:
             if not isinstance(s, str):
-                raise _GoError(f"invalid type for 'stop' field: {_go_type_name(s)}")
+                raise GoError(f"invalid type for 'stop' field: {_go_type_name(s)}")
         return list(stop)
     return None
 
@@ -462,13 +450,13 @@ async def completions(request: web.Request) -> web.StreamResponse:
     try:
         body = decode_body(raw)
         if body is not None and not isinstance(body, dict):
-            raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type openai.CompletionRequest")
-        d = _Decoder()
+            raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type openai.CompletionRequest")
+        d = Decoder()
         req: dict[str, Any] = d.decode(body or {}, _COMPLETION_REQUEST)
         if d.error is not None:
-            raise _GoError(d.error)
+            raise GoError(d.error)
         stops = _stops(req.get("stop"))
-    except _GoError as e:
+    except GoError as e:
         return _error(400, str(e), handler=False)
     model = req.get("model", "")
     full = resolve(model) if model else None
@@ -481,7 +469,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if not prompt:  # an empty prompt only loads the model
         text, thinking, reason, prompt_tokens, eval_tokens = "", "", "load", 0, 0
     elif "completion" not in caps:
-        return _error(400, f"{_go_quote(model)} does not support generate")
+        return _error(400, f"{go_quote(model)} does not support generate")
     else:
         options: dict[str, Any] = {"stop": stops} if stops is not None else {}
         if req.get("max_tokens") is not None:

@@ -63,16 +63,30 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from ._content import stable_id
+from ._gojson import (
+    ANY,
+    MAP,
+    NOT_AN_OBJECT,
+    Decoder,
+    GoError,
+    GoList,
+    GoStruct,
+    S,
+    anon,
+    decode_body,
+    go_quote,
+    json_kind,
+    strict_decode,
+    unmarshal,
+)
 from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
 from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve
@@ -84,378 +98,76 @@ __all__ = ["responses"]
 ENDPOINT = "responses"
 
 
-# -- Go's encoding/json, as far as Ollama's error messages show it ---------------------------------
-
-
-class _GoError(Exception):
-    """A message Go would return (the request is refused with it)."""
-
-
-class _Num(float):
-    """A JSON number with a fraction or exponent, keeping its literal (Go quotes it: ``number 1.5``)."""
-
-    literal: str
-
-    def __new__(cls, literal: str) -> _Num:
-        n = super().__new__(cls, literal)
-        n.literal = literal
-        return n
-
-
-def _quote_char(c: int) -> str:
-    """Go's ``quoteChar``: how the scanner names the byte it refuses."""
-    if c == 0x27:
-        return "'\\''"
-    if c == 0x22:
-        return "'\"'"
-    named = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v", 0x5C: "\\\\"}
-    if c in named:
-        return f"'{named[c]}'"
-    if c < 0x20 or c == 0x7F:
-        return f"'\\x{c:02x}'"
-    if 0x80 <= c < 0xA0 or c == 0xAD:
-        return f"'\\u{c:04x}'"
-    return f"'{chr(c)}'"
-
-
-_WS = b" \t\r\n"
-
-
-class _Scan:
-    """Go's JSON scanner over bytes: the first value's end, or Go's syntax error for it."""
-
-    def __init__(self, data: bytes) -> None:
-        self.d, self.i = data, 0
-
-    def bad(self, context: str) -> _GoError:
-        return _GoError(f"invalid character {_quote_char(self.d[self.i])} {context}")
-
-    def ws(self) -> None:
-        while self.i < len(self.d) and self.d[self.i] in _WS:
-            self.i += 1
-
-    def more(self) -> int:
-        if self.i >= len(self.d):
-            raise EOFError
-        return self.d[self.i]
-
-    def value(self, top: bool = False) -> None:
-        self.ws()
-        c = self.more()
-        if c == 0x7B:  # {
-            self.i += 1
-            self.ws()
-            if self.more() == 0x7D:
-                self.i += 1
-                return
-            while True:
-                self.ws()
-                if self.more() != 0x22:
-                    raise self.bad("looking for beginning of object key string")
-                self.string()
-                self.ws()
-                if self.more() != 0x3A:
-                    raise self.bad("after object key")
-                self.i += 1
-                self.value()
-                self.ws()
-                c = self.more()
-                if c == 0x7D:
-                    self.i += 1
-                    return
-                if c != 0x2C:
-                    raise self.bad("after object key:value pair")
-                self.i += 1
-        elif c == 0x5B:  # [
-            self.i += 1
-            self.ws()
-            if self.more() == 0x5D:
-                self.i += 1
-                return
-            while True:
-                self.value()
-                self.ws()
-                c = self.more()
-                if c == 0x5D:
-                    self.i += 1
-                    return
-                if c != 0x2C:
-                    raise self.bad("after array element")
-                self.i += 1
-        elif c == 0x22:
-            self.string()
-        elif c == 0x2D or 0x30 <= c <= 0x39:
-            self.number(top)
-        elif c in b"tfn":
-            word = {0x74: b"true", 0x66: b"false", 0x6E: b"null"}[c]
-            self.i += 1
-            for expected in word[1:]:
-                if self.more() != expected:
-                    raise self.bad(f"in literal {word.decode()} (expecting {_quote_char(expected)})")
-                self.i += 1
-        else:
-            raise self.bad("looking for beginning of value")
-
-    def string(self) -> None:
-        self.i += 1
-        while True:
-            c = self.more()
-            if c == 0x22:
-                self.i += 1
-                return
-            if c == 0x5C:
-                self.i += 1
-                e = self.more()
-                if e == 0x75:
-                    self.i += 1
-                    for _ in range(4):
-                        if self.more() not in b"0123456789abcdefABCDEF":
-                            raise self.bad("in \\u hexadecimal character escape")
-                        self.i += 1
-                    continue
-                if e not in b'bfnrt\\/"':
-                    raise self.bad("in string escape code")
-            elif c < 0x20:
-                raise self.bad("in string literal")
-            self.i += 1
-
-    def number(self, top: bool) -> None:
-        def digits() -> None:
-            while self.i < len(self.d) and 0x30 <= self.d[self.i] <= 0x39:
-                self.i += 1
-
-        def need_digit(context: str) -> None:
-            if self.i >= len(self.d) and top:
-                raise EOFError
-            if not 0x30 <= self.more() <= 0x39:
-                raise self.bad(context)
-
-        if self.d[self.i] == 0x2D:
-            self.i += 1
-            need_digit("in numeric literal")
-        if self.d[self.i] == 0x30:
-            self.i += 1
-        else:
-            digits()
-        if self.i < len(self.d) and self.d[self.i] == 0x2E:
-            self.i += 1
-            need_digit("after decimal point in numeric literal")
-            digits()
-        if self.i < len(self.d) and self.d[self.i] in b"eE":
-            self.i += 1
-            if self.i < len(self.d) and self.d[self.i] in b"+-":
-                self.i += 1
-            need_digit("in exponent of numeric literal")
-            digits()
-
-
-def _loads(data: bytes) -> Any:
-    return json.loads(data.decode("utf-8", "replace"), parse_float=_Num)
-
-
-def decode_body(raw: bytes) -> Any:
-    """What ``json.NewDecoder(body).Decode`` (gin's ``ShouldBindJSON``) reads: the first JSON value
-    (anything after it is never read), ``EOF`` for an empty body, ``unexpected EOF`` for a cut one."""
-    s = _Scan(raw)
-    s.ws()
-    if s.i >= len(raw):
-        raise _GoError("EOF")
-    start = s.i
-    try:
-        s.value(top=True)
-    except EOFError:
-        raise _GoError("unexpected EOF") from None
-    return _loads(raw[start:s.i])
-
-
-def unmarshal(data: str) -> Any:
-    """What ``json.Unmarshal`` reads: exactly one JSON value, or its syntax error."""
-    raw = data.encode()
-    s = _Scan(raw)
-    try:
-        s.value(top=True)
-        s.ws()
-    except EOFError:
-        raise _GoError("unexpected end of JSON input") from None
-    if s.i < len(raw):
-        raise s.bad("after top-level value")
-    return _loads(raw)
-
-
-def _kind(v: Any) -> str:
-    return ("bool" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
-            if isinstance(v, str) else "array" if isinstance(v, list) else "object")
-
-
-@dataclass
-class _Struct:
-    """A Go struct type: ``name`` as errors name it (``""`` for an anonymous one), ``go`` its type string."""
-
-    name: str
-    go: str
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _List:
-    elem: Any
-    go: str
-
-
-_ANY = "any"  # json.RawMessage, interface{}: anything goes
-_MAP = "map[string]interface {}"
-
-
-def _go_type(spec: Any) -> str:
-    return spec.go if isinstance(spec, _Struct | _List) else str(spec)
-
-
-class _Decoder:
-    """``json.Unmarshal`` into a Go type: the value with Go's field names (keys matched case-insensitively,
-    the last one winning, unknown ones dropped, ``null`` leaving the zero value), and Go's first type
-    error (Go keeps decoding after one and returns the first)."""
-
-    def __init__(self) -> None:
-        self.error: str | None = None
-
-    def fail(self, v: Any, spec: Any, struct: str, path: tuple[str, ...], value: str | None = None) -> None:
-        if self.error is None:
-            got = value or _kind(v)
-            where = f"Go struct field {struct}.{'.'.join(path)}" if path else "Go value"
-            self.error = f"json: cannot unmarshal {got} into {where} of type {_go_type(spec)}"
-
-    def decode(self, v: Any, spec: Any, struct: str = "", path: tuple[str, ...] = ()) -> Any:
-        if v is None or spec == _ANY:
-            return v
-        if isinstance(spec, _Struct):
-            if not isinstance(v, dict):
-                return self.fail(v, spec, struct, path)
-            out: dict[str, Any] = {}
-            folded = {k.lower(): k for k in spec.fields}
-            for key, value in v.items():
-                name = key if key in spec.fields else folded.get(key.lower())
-                if name is None:
-                    continue
-                sub = spec.fields[name]
-                if value is None:
-                    if sub == _ANY:
-                        out[name] = None
-                    else:
-                        out.pop(name, None)
-                    continue
-                decoded = self.decode(value, sub, spec.name, (*path, name))
-                if decoded is not None:
-                    out[name] = decoded
-            return out
-        if isinstance(spec, _List):
-            if not isinstance(v, list):
-                return self.fail(v, spec, struct, path)
-            return [x for x in (self.decode(e, spec.elem, struct, path) for e in v) if x is not None]
-        ok = {"string": isinstance(v, str), "bool": isinstance(v, bool), _MAP: isinstance(v, dict),
-              "float64": isinstance(v, int | float) and not isinstance(v, bool) and abs(v) != float("inf"),
-              "float32": isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= 3.4028234663852886e38,
-              "int": isinstance(v, int) and not isinstance(v, bool)}[spec]
-        if ok:
-            return v
-        literal = getattr(v, "literal", repr(v)) if isinstance(v, float) else None
-        number = spec in ("int", "float64", "float32") and literal
-        return self.fail(v, spec, struct, path, f"number {literal}" if number else None)
-
-
-def _strict_decode(v: Any, spec: Any) -> Any:
-    d = _Decoder()
-    out = d.decode(v, spec)
-    if d.error is not None:
-        raise _GoError(d.error)
-    return out
-
-
-def _anon(*names: str) -> _Struct:
-    tags = "; ".join(f'{n.title().replace("_", "")} string "json:\\"{n}\\""' for n in names)
-    return _Struct("", f"struct {{ {tags} }}", dict.fromkeys(names, "string"))
-
-
-_S = "string"
-_PEEK_ITEM = _anon("type", "role")
-_PEEK_CONTENT = _anon("type")
+_PEEK_ITEM = anon("type", "role")
+_PEEK_CONTENT = anon("type")
 _CONTENT = {
-    "input_text": _Struct("ResponsesTextContent", "openai.ResponsesTextContent", {"type": _S, "text": _S}),
-    "input_image": _Struct("ResponsesImageContent", "openai.ResponsesImageContent",
-                           {"type": _S, "detail": _S, "file_id": _S, "image_url": _S}),
-    "output_text": _Struct("ResponsesOutputTextContent", "openai.ResponsesOutputTextContent",
-                           {"type": _S, "text": _S}),
-    "input_file": _Struct("ResponsesFileContent", "openai.ResponsesFileContent",
-                          {"type": _S, "file_data": _S, "file_id": _S, "file_url": _S, "filename": _S}),
+    "input_text": GoStruct("ResponsesTextContent", "openai.ResponsesTextContent", {"type": S, "text": S}),
+    "input_image": GoStruct("ResponsesImageContent", "openai.ResponsesImageContent",
+                           {"type": S, "detail": S, "file_id": S, "image_url": S}),
+    "output_text": GoStruct("ResponsesOutputTextContent", "openai.ResponsesOutputTextContent",
+                           {"type": S, "text": S}),
+    "input_file": GoStruct("ResponsesFileContent", "openai.ResponsesFileContent",
+                          {"type": S, "file_data": S, "file_id": S, "file_url": S, "filename": S}),
 }
-_MESSAGE = _Struct("", 'struct { Type string "json:\\"type\\""; Role string "json:\\"role\\""; '
-                   'Content json.RawMessage "json:\\"content\\"" }', {"type": _S, "role": _S, "content": _ANY})
-_FUNCTION_CALL = _Struct("ResponsesFunctionCall", "openai.ResponsesFunctionCall",
-                         {"id": _S, "type": _S, "call_id": _S, "name": _S, "arguments": _S})
-_CALL_OUTPUT = _Struct("", 'struct { Type string "json:\\"type\\""; CallID string "json:\\"call_id\\""; '
-                       'Output json.RawMessage "json:\\"output\\"" }', {"type": _S, "call_id": _S, "output": _ANY})
-_SUMMARY = _Struct("ResponsesReasoningSummary", "openai.ResponsesReasoningSummary", {"type": _S, "text": _S})
-_REASONING_ITEM = _Struct("ResponsesReasoningInput", "openai.ResponsesReasoningInput",
-                          {"id": _S, "type": _S, "summary": _List(_SUMMARY, "[]openai.ResponsesReasoningSummary"),
-                           "encrypted_content": _S})
-_WEB_SEARCH_CALL = _Struct("ResponsesWebSearchCall", "openai.ResponsesWebSearchCall", {
-    "id": _S, "type": _S, "status": _S,
-    "action": _Struct("ResponsesWebSearchAction", "openai.ResponsesWebSearchAction", {"type": _S, "query": _S})})
-_TOOL = _Struct("ResponsesTool", "openai.ResponsesTool",
-                {"type": _S, "name": _S, "description": _S, "strict": "bool", "parameters": _MAP})
-_TOOL.fields["tools"] = _List(_TOOL, "[]openai.ResponsesTool")
-_REQUEST = _Struct("ResponsesRequest", "openai.ResponsesRequest", {
-    "model": _S, "background": "bool", "conversation": _ANY, "include": _List(_S, "[]string"), "input": _ANY,
-    "instructions": _S, "max_output_tokens": "int",
-    "reasoning": _Struct("ResponsesReasoning", "openai.ResponsesReasoning",
-                         {"effort": _S, "generate_summary": _S, "summary": _S}),
+_MESSAGE = GoStruct("", 'struct { Type string "json:\\"type\\""; Role string "json:\\"role\\""; '
+                   'Content json.RawMessage "json:\\"content\\"" }', {"type": S, "role": S, "content": ANY})
+_FUNCTION_CALL = GoStruct("ResponsesFunctionCall", "openai.ResponsesFunctionCall",
+                         {"id": S, "type": S, "call_id": S, "name": S, "arguments": S})
+_CALL_OUTPUT = GoStruct("", 'struct { Type string "json:\\"type\\""; CallID string "json:\\"call_id\\""; '
+                       'Output json.RawMessage "json:\\"output\\"" }', {"type": S, "call_id": S, "output": ANY})
+_SUMMARY = GoStruct("ResponsesReasoningSummary", "openai.ResponsesReasoningSummary", {"type": S, "text": S})
+_REASONING_ITEM = GoStruct("ResponsesReasoningInput", "openai.ResponsesReasoningInput",
+                          {"id": S, "type": S, "summary": GoList(_SUMMARY, "[]openai.ResponsesReasoningSummary"),
+                           "encrypted_content": S})
+_WEB_SEARCH_CALL = GoStruct("ResponsesWebSearchCall", "openai.ResponsesWebSearchCall", {
+    "id": S, "type": S, "status": S,
+    "action": GoStruct("ResponsesWebSearchAction", "openai.ResponsesWebSearchAction", {"type": S, "query": S})})
+_TOOL = GoStruct("ResponsesTool", "openai.ResponsesTool",
+                {"type": S, "name": S, "description": S, "strict": "bool", "parameters": MAP})
+_TOOL.fields["tools"] = GoList(_TOOL, "[]openai.ResponsesTool")
+_REQUEST = GoStruct("ResponsesRequest", "openai.ResponsesRequest", {
+    "model": S, "background": "bool", "conversation": ANY, "include": GoList(S, "[]string"), "input": ANY,
+    "instructions": S, "max_output_tokens": "int",
+    "reasoning": GoStruct("ResponsesReasoning", "openai.ResponsesReasoning",
+                         {"effort": S, "generate_summary": S, "summary": S}),
     "temperature": "float64",
-    "text": _Struct("ResponsesText", "openai.ResponsesText", {"format": _Struct(
-        "ResponsesTextFormat", "openai.ResponsesTextFormat", {"type": _S, "name": _S, "schema": _ANY, "strict": "bool"})}),
-    "top_p": "float64", "truncation": _S, "tools": _List(_TOOL, "[]openai.ResponsesTool"), "stream": "bool",
+    "text": GoStruct("ResponsesText", "openai.ResponsesText", {"format": GoStruct(
+        "ResponsesTextFormat", "openai.ResponsesTextFormat", {"type": S, "name": S, "schema": ANY, "strict": "bool"})}),
+    "top_p": "float64", "truncation": S, "tools": GoList(_TOOL, "[]openai.ResponsesTool"), "stream": "bool",
 })
-_TOOL_PARAMETERS = _Struct("ToolFunctionParameters", "api.ToolFunctionParameters",
-                           {"type": _S, "$defs": _ANY, "items": _ANY, "required": _List(_S, "[]string"),
-                            "properties": _ANY})
+_TOOL_PARAMETERS = GoStruct("ToolFunctionParameters", "api.ToolFunctionParameters",
+                           {"type": S, "$defs": ANY, "items": ANY, "required": GoList(S, "[]string"),
+                            "properties": ANY})
 _RAW_ARRAY = "json: cannot unmarshal {} into Go value of type []json.RawMessage"
-# buger/jsonparser's ObjectEach (under wk8/go-ordered-map's UnmarshalJSON) on anything but an object
-_NOT_AN_OBJECT = "Value looks like object, but can't find closing '}' symbol"
-
-
-def _go_quote(s: str) -> str:
-    """Go's ``%q`` for the strings these messages quote."""
-    body = json.dumps(s, ensure_ascii=False)[1:-1]
-    return '"' + body.replace("\\u007f", "\\x7f") + '"'
-
-
 def _content_part(raw: Any) -> dict[str, Any]:
     """``unmarshalResponsesContent``: one content part, by its ``type``."""
-    kind = _strict_decode(raw, _PEEK_CONTENT) or {}
+    kind = strict_decode(raw, _PEEK_CONTENT) or {}
     spec = _CONTENT.get(kind.get("type", ""))
     if spec is None:
-        raise _GoError(f"unknown content type: {kind.get('type', '')}")
-    part: dict[str, Any] = _strict_decode(raw, spec) or {}
+        raise GoError(f"unknown content type: {kind.get('type', '')}")
+    part: dict[str, Any] = strict_decode(raw, spec) or {}
     part["type"] = kind.get("type", "")
     return part
 
 
 def _parts(raw: Any, what: str, label: str) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
-        raise _GoError(f"{what} must be a string or array: " + _RAW_ARRAY.format(_kind(raw)))
+        raise GoError(f"{what} must be a string or array: " + _RAW_ARRAY.format(json_kind(raw)))
     out = []
     for j, p in enumerate(raw):
         try:
             out.append(_content_part(p))
-        except _GoError as e:
-            raise _GoError(f"{label}[{j}]: {e}") from None
+        except GoError as e:
+            raise GoError(f"{label}[{j}]: {e}") from None
     return out
 
 
 def _input_item(raw: Any) -> dict[str, Any]:
     """``unmarshalResponsesInputItem``: one input item, ``{"role", "content"}`` shorthand included."""
-    peek = _strict_decode(raw, _PEEK_ITEM) or {}
+    peek = strict_decode(raw, _PEEK_ITEM) or {}
     kind = peek.get("type", "") or ("message" if peek.get("role") else "")
     if kind == "message":
-        aux = _strict_decode(raw, _MESSAGE) or {}
+        aux = strict_decode(raw, _MESSAGE) or {}
         content = aux.get("content", ...)
         if content is ...:
             parts: list[dict[str, Any]] = []
@@ -465,21 +177,21 @@ def _input_item(raw: Any) -> dict[str, Any]:
             parts = _parts(content, "content", "content")
         return {"type": "message", "role": peek.get("role", ""), "content": parts}
     if kind == "function_call":
-        return {**(_strict_decode(raw, _FUNCTION_CALL) or {}), "type": "function_call"}
+        return {**(strict_decode(raw, _FUNCTION_CALL) or {}), "type": "function_call"}
     if kind == "function_call_output":
-        aux = _strict_decode(raw, _CALL_OUTPUT) or {}
+        aux = strict_decode(raw, _CALL_OUTPUT) or {}
         output, items = aux.get("output"), None
         if output is not None and not isinstance(output, str):
             items = _parts(output, "output", "output")
             output = "".join(p.get("text", "") for p in items if p["type"] in ("input_text", "output_text"))
         return {"type": kind, "call_id": aux.get("call_id", ""), "output": output or "", "items": items}
     if kind == "reasoning":
-        return {**(_strict_decode(raw, _REASONING_ITEM) or {}), "type": kind}
+        return {**(strict_decode(raw, _REASONING_ITEM) or {}), "type": kind}
     if kind == "web_search_call":
-        return {**(_strict_decode(raw, _WEB_SEARCH_CALL) or {}), "type": kind}
+        return {**(strict_decode(raw, _WEB_SEARCH_CALL) or {}), "type": kind}
     if not kind:
-        raise _GoError("input item missing required 'type' field")
-    raise _GoError(f"unknown input item type: {_go_quote(kind)}")
+        raise GoError("input item missing required 'type' field")
+    raise GoError(f"unknown input item type: {go_quote(kind)}")
 
 
 def parse_request(body: Any) -> tuple[dict[str, Any], str | list[dict[str, Any]]]:
@@ -487,8 +199,8 @@ def parse_request(body: Any) -> tuple[dict[str, Any], str | list[dict[str, Any]]
     (a string, or the parsed items). An error of ``ResponsesInput.UnmarshalJSON`` stops decoding and is
     the one returned; otherwise the first type error anywhere is."""
     if body is not None and not isinstance(body, dict):
-        raise _GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type openai.ResponsesRequest")
-    d = _Decoder()
+        raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type openai.ResponsesRequest")
+    d = Decoder()
     req = d.decode(body or {}, _REQUEST)
     raw = req.get("input")
     items: str | list[dict[str, Any]] = ""
@@ -496,15 +208,15 @@ def parse_request(body: Any) -> tuple[dict[str, Any], str | list[dict[str, Any]]
         items = raw
     elif raw is not None:
         if not isinstance(raw, list):
-            raise _GoError("input must be a string or array: " + _RAW_ARRAY.format(_kind(raw)))
+            raise GoError("input must be a string or array: " + _RAW_ARRAY.format(json_kind(raw)))
         items = []
         for i, item in enumerate(raw):
             try:
                 items.append(_input_item(item))
-            except _GoError as e:
-                raise _GoError(f"input[{i}]: {e}") from None
+            except GoError as e:
+                raise GoError(f"input[{i}]: {e}") from None
     if d.error is not None:
-        raise _GoError(d.error)
+        raise GoError(d.error)
     return req, items
 
 
@@ -517,14 +229,14 @@ _THINK = {"": None, "none": False, "minimal": "low", "low": "low", "medium": "me
 def _decode_image(url: str) -> bytes:
     """``decodeImageURL``: only base64 data URIs (jpeg, jpg, png, webp, or no type) are read."""
     if url.startswith(("http://", "https://")):
-        raise _GoError("image URLs are not currently supported, please use base64 encoded data instead")
+        raise GoError("image URLs are not currently supported, please use base64 encoded data instead")
     for prefix in ("data:;base64,", *(f"data:image/{t};base64," for t in ("jpeg", "jpg", "png", "webp"))):
         if url.startswith(prefix):
             try:
                 return base64.b64decode(url[len(prefix):].replace("\r", "").replace("\n", ""), validate=True)
             except (binascii.Error, ValueError):
                 break
-    raise _GoError("invalid image input")
+    raise GoError("invalid image input")
 
 
 def _content_of(parts: list[dict[str, Any]]) -> tuple[str, int]:
@@ -537,7 +249,7 @@ def _content_of(parts: list[dict[str, Any]]) -> tuple[str, int]:
             _decode_image(p["image_url"])
             images += 1
         elif p["type"] == "input_file":
-            raise _GoError("file inputs are not currently supported")
+            raise GoError("file inputs are not currently supported")
     return text, images
 
 
@@ -545,10 +257,10 @@ def _arguments(text: str) -> dict[str, Any]:
     """``json.Unmarshal`` into ``api.ToolCallFunctionArguments`` (an ordered map)."""
     try:
         args = unmarshal(text)
-    except _GoError as e:
-        raise _GoError(f"failed to parse function call arguments: {e}") from None
+    except GoError as e:
+        raise GoError(f"failed to parse function call arguments: {e}") from None
     if args is not None and not isinstance(args, dict):
-        raise _GoError(f"failed to parse function call arguments: {_NOT_AN_OBJECT}")
+        raise GoError(f"failed to parse function call arguments: {NOT_AN_OBJECT}")
     return args or {}
 
 
@@ -614,10 +326,10 @@ def _check_parameters(params: dict[str, Any] | None) -> None:
         # Go marshals the map (keys sorted) and reads it back; properties' own reader fails first
         props = next((v for k, v in params.items() if k.lower() == "properties"), None)
         if props is not None and not isinstance(props, dict):
-            raise _GoError(_NOT_AN_OBJECT)
-        _strict_decode(_sorted(params), _TOOL_PARAMETERS)
-    except _GoError as e:
-        raise _GoError(f"failed to unmarshal tool parameters: {e}") from None
+            raise GoError(NOT_AN_OBJECT)
+        strict_decode(_sorted(params), _TOOL_PARAMETERS)
+    except GoError as e:
+        raise GoError(f"failed to unmarshal tool parameters: {e}") from None
 
 
 def to_tools(declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -937,10 +649,10 @@ async def responses(request: web.Request) -> web.StreamResponse:
         msgs = to_messages(req, items)
         effort = (req.get("reasoning") or {}).get("effort", "")
         if effort not in _THINK:
-            raise _GoError(f'invalid reasoning value: {_go_quote(effort)} (must be "minimal", "low", "medium", '
+            raise GoError(f'invalid reasoning value: {go_quote(effort)} (must be "minimal", "low", "medium", '
                            '"high", "xhigh", "ultra", "max", or "none")')
         tools = to_tools(req.get("tools") or [])
-    except _GoError as e:
+    except GoError as e:
         return _error(400, str(e), handler=False)
     stream = bool(req.get("stream"))
     extra = {"Cache-Control": "no-cache"} if stream else None
@@ -954,9 +666,9 @@ async def responses(request: web.Request) -> web.StreamResponse:
     caps = MODELS[full]["capabilities"]
     think = _THINK[effort]
     if "thinking" not in caps and think not in (None, False):
-        return _error(400, f"{_go_quote(model)} does not support thinking", headers=extra)
+        return _error(400, f"{go_quote(model)} does not support thinking", headers=extra)
     if "completion" not in caps:
-        return _error(400, f"{_go_quote(model)} does not support chat", headers=extra)
+        return _error(400, f"{go_quote(model)} does not support chat", headers=extra)
     if tools and "tools" not in caps:
         return _error(400, f"registry.ollama.ai/library/{full} does not support tools", headers=extra)
     seed = stable_id(raw.decode("utf-8", "replace"), time.time_ns())

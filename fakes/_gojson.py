@@ -1,0 +1,321 @@
+"""Go's ``encoding/json`` as far as Ollama's answers show it: the decoder's errors (syntax, type, the
+first value only), a Go struct's field names and types, ``%q`` quoting, and the encoder's bytes. The
+Ollama fake's native routes and its OpenAI-, Responses- and Anthropic-compatible layers all read their
+bodies through it, so a body Ollama's Go would refuse is refused with Go's own words."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._jsonenc import compact_utf8
+
+
+class GoError(Exception):
+    """A message Go would return (the request is refused with it)."""
+
+
+class _Num(float):
+    """A JSON number with a fraction or exponent, keeping its literal (Go quotes it: ``number 1.5``)."""
+
+    literal: str
+
+    def __new__(cls, literal: str) -> _Num:
+        n = super().__new__(cls, literal)
+        n.literal = literal
+        return n
+
+
+def _quote_char(c: int) -> str:
+    """Go's ``quoteChar``: how the scanner names the byte it refuses."""
+    if c == 0x27:
+        return "'\\''"
+    if c == 0x22:
+        return "'\"'"
+    named = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v", 0x5C: "\\\\"}
+    if c in named:
+        return f"'{named[c]}'"
+    if c < 0x20 or c == 0x7F:
+        return f"'\\x{c:02x}'"
+    if 0x80 <= c < 0xA0 or c == 0xAD:
+        return f"'\\u{c:04x}'"
+    return f"'{chr(c)}'"
+
+
+_WS = b" \t\r\n"
+
+
+class Scan:
+    """Go's JSON scanner over bytes: the first value's end, or Go's syntax error for it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.d, self.i = data, 0
+
+    def bad(self, context: str) -> GoError:
+        return GoError(f"invalid character {_quote_char(self.d[self.i])} {context}")
+
+    def ws(self) -> None:
+        while self.i < len(self.d) and self.d[self.i] in _WS:
+            self.i += 1
+
+    def more(self) -> int:
+        if self.i >= len(self.d):
+            raise EOFError
+        return self.d[self.i]
+
+    def value(self, top: bool = False) -> None:
+        self.ws()
+        c = self.more()
+        if c == 0x7B:  # {
+            self.i += 1
+            self.ws()
+            if self.more() == 0x7D:
+                self.i += 1
+                return
+            while True:
+                self.ws()
+                if self.more() != 0x22:
+                    raise self.bad("looking for beginning of object key string")
+                self.string()
+                self.ws()
+                if self.more() != 0x3A:
+                    raise self.bad("after object key")
+                self.i += 1
+                self.value()
+                self.ws()
+                c = self.more()
+                if c == 0x7D:
+                    self.i += 1
+                    return
+                if c != 0x2C:
+                    raise self.bad("after object key:value pair")
+                self.i += 1
+        elif c == 0x5B:  # [
+            self.i += 1
+            self.ws()
+            if self.more() == 0x5D:
+                self.i += 1
+                return
+            while True:
+                self.value()
+                self.ws()
+                c = self.more()
+                if c == 0x5D:
+                    self.i += 1
+                    return
+                if c != 0x2C:
+                    raise self.bad("after array element")
+                self.i += 1
+        elif c == 0x22:
+            self.string()
+        elif c == 0x2D or 0x30 <= c <= 0x39:
+            self.number(top)
+        elif c in b"tfn":
+            word = {0x74: b"true", 0x66: b"false", 0x6E: b"null"}[c]
+            self.i += 1
+            for expected in word[1:]:
+                if self.more() != expected:
+                    raise self.bad(f"in literal {word.decode()} (expecting {_quote_char(expected)})")
+                self.i += 1
+        else:
+            raise self.bad("looking for beginning of value")
+
+    def string(self) -> None:
+        self.i += 1
+        while True:
+            c = self.more()
+            if c == 0x22:
+                self.i += 1
+                return
+            if c == 0x5C:
+                self.i += 1
+                e = self.more()
+                if e == 0x75:
+                    self.i += 1
+                    for _ in range(4):
+                        if self.more() not in b"0123456789abcdefABCDEF":
+                            raise self.bad("in \\u hexadecimal character escape")
+                        self.i += 1
+                    continue
+                if e not in b'bfnrt\\/"':
+                    raise self.bad("in string escape code")
+            elif c < 0x20:
+                raise self.bad("in string literal")
+            self.i += 1
+
+    def number(self, top: bool) -> None:
+        def digits() -> None:
+            while self.i < len(self.d) and 0x30 <= self.d[self.i] <= 0x39:
+                self.i += 1
+
+        def need_digit(context: str) -> None:
+            if self.i >= len(self.d) and top:
+                raise EOFError
+            if not 0x30 <= self.more() <= 0x39:
+                raise self.bad(context)
+
+        if self.d[self.i] == 0x2D:
+            self.i += 1
+            need_digit("in numeric literal")
+        if self.d[self.i] == 0x30:
+            self.i += 1
+        else:
+            digits()
+        if self.i < len(self.d) and self.d[self.i] == 0x2E:
+            self.i += 1
+            need_digit("after decimal point in numeric literal")
+            digits()
+        if self.i < len(self.d) and self.d[self.i] in b"eE":
+            self.i += 1
+            if self.i < len(self.d) and self.d[self.i] in b"+-":
+                self.i += 1
+            need_digit("in exponent of numeric literal")
+            digits()
+
+
+def _loads(data: bytes) -> Any:
+    return json.loads(data.decode("utf-8", "replace"), parse_float=_Num)
+
+
+def decode_body(raw: bytes) -> Any:
+    """What ``json.NewDecoder(body).Decode`` (gin's ``ShouldBindJSON``) reads: the first JSON value
+    (anything after it is never read), ``EOF`` for an empty body, ``unexpected EOF`` for a cut one."""
+    s = Scan(raw)
+    s.ws()
+    if s.i >= len(raw):
+        raise GoError("EOF")
+    start = s.i
+    try:
+        s.value(top=True)
+    except EOFError:
+        raise GoError("unexpected EOF") from None
+    return _loads(raw[start:s.i])
+
+
+def unmarshal(data: str) -> Any:
+    """What ``json.Unmarshal`` reads: exactly one JSON value, or its syntax error."""
+    raw = data.encode()
+    s = Scan(raw)
+    try:
+        s.value(top=True)
+        s.ws()
+    except EOFError:
+        raise GoError("unexpected end of JSON input") from None
+    if s.i < len(raw):
+        raise s.bad("after top-level value")
+    return _loads(raw)
+
+
+def json_kind(v: Any) -> str:
+    return ("bool" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
+            if isinstance(v, str) else "array" if isinstance(v, list) else "object")
+
+
+@dataclass
+class GoStruct:
+    """A Go struct type: ``name`` as errors name it (``""`` for an anonymous one), ``go`` its type string."""
+
+    name: str
+    go: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GoList:
+    elem: Any
+    go: str
+
+
+ANY = "any"  # json.RawMessage, interface{}: anything goes
+MAP = "map[string]interface {}"
+
+
+def _go_type(spec: Any) -> str:
+    return spec.go if isinstance(spec, GoStruct | GoList) else str(spec)
+
+
+class Decoder:
+    """``json.Unmarshal`` into a Go type: the value with Go's field names (keys matched case-insensitively,
+    the last one winning, unknown ones dropped, ``null`` leaving the zero value), and Go's first type
+    error (Go keeps decoding after one and returns the first)."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None
+
+    def fail(self, v: Any, spec: Any, struct: str, path: tuple[str, ...], value: str | None = None) -> None:
+        if self.error is None:
+            got = value or json_kind(v)
+            where = f"Go struct field {struct}.{'.'.join(path)}" if path else "Go value"
+            self.error = f"json: cannot unmarshal {got} into {where} of type {_go_type(spec)}"
+
+    def decode(self, v: Any, spec: Any, struct: str = "", path: tuple[str, ...] = ()) -> Any:
+        if v is None or spec == ANY:
+            return v
+        if isinstance(spec, GoStruct):
+            if not isinstance(v, dict):
+                return self.fail(v, spec, struct, path)
+            out: dict[str, Any] = {}
+            folded = {k.lower(): k for k in spec.fields}
+            for key, value in v.items():
+                name = key if key in spec.fields else folded.get(key.lower())
+                if name is None:
+                    continue
+                sub = spec.fields[name]
+                if value is None:
+                    if sub == ANY:
+                        out[name] = None
+                    else:
+                        out.pop(name, None)
+                    continue
+                decoded = self.decode(value, sub, spec.name, (*path, name))
+                if decoded is not None:
+                    out[name] = decoded
+            return out
+        if isinstance(spec, GoList):
+            if not isinstance(v, list):
+                return self.fail(v, spec, struct, path)
+            return [x for x in (self.decode(e, spec.elem, struct, path) for e in v) if x is not None]
+        ok = {"string": isinstance(v, str), "bool": isinstance(v, bool), MAP: isinstance(v, dict),
+              "float64": isinstance(v, int | float) and not isinstance(v, bool) and abs(v) != float("inf"),
+              "float32": isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= 3.4028234663852886e38,
+              "int": isinstance(v, int) and not isinstance(v, bool)}[spec]
+        if ok:
+            return v
+        literal = getattr(v, "literal", repr(v)) if isinstance(v, float) else None
+        number = spec in ("int", "float64", "float32") and literal
+        return self.fail(v, spec, struct, path, f"number {literal}" if number else None)
+
+
+def strict_decode(v: Any, spec: Any) -> Any:
+    d = Decoder()
+    out = d.decode(v, spec)
+    if d.error is not None:
+        raise GoError(d.error)
+    return out
+
+
+def anon(*names: str) -> GoStruct:
+    tags = "; ".join(f'{n.title().replace("_", "")} string "json:\\"{n}\\""' for n in names)
+    return GoStruct("", f"struct {{ {tags} }}", dict.fromkeys(names, "string"))
+
+
+S = "string"
+# buger/jsonparser's ObjectEach (under wk8/go-ordered-map's UnmarshalJSON) on anything but an object
+NOT_AN_OBJECT = "Value looks like object, but can't find closing '}' symbol"
+
+
+def go_quote(s: str) -> str:
+    """Go's ``%q`` for the strings these messages quote."""
+    body = json.dumps(s, ensure_ascii=False)[1:-1]
+    return '"' + body.replace("\\u007f", "\\x7f") + '"'
+
+
+def go_json(obj: Any) -> bytes:
+    """``json.Marshal``'s bytes: compact, UTF-8 as is, and HTML-safe (``<``, ``>``, ``&``, U+2028 and
+    U+2029 escaped, as Go's encoder does by default; they occur only inside strings)."""
+    out = compact_utf8(obj)
+    if any(c in out for c in (b"<", b">", b"&", "\u2028".encode(), "\u2029".encode())):
+        out = (out.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+               .replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029"))
+    return out

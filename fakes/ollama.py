@@ -21,8 +21,11 @@ Paths (no prefix, as on a real server at ``http://127.0.0.1:11434``):
   Code and the ``anthropic`` SDK reach with the bare origin as ``base_url``: :mod:`.ollama_anthropic`).
 
 No auth (a local Ollama has none; an ``Authorization`` header is accepted and ignored). Errors
-are ``{"error": "..."}``: unknown model → 404 ``model 'x' not found`` (``ChatHandler``'s words);
-tools or ``think`` for a model without that capability → 400; bad JSON → 400. Models with the
+are ``{"error": "..."}`` in gin's compact JSON: a request is bound as the handlers bind it (:func:`bind`:
+Go's own decoder errors, ``missing request body``, the ``think``/``keep_alive``/tool-argument readers'
+errors, 400); no model → 400 ``model is required``; unknown model → 404 ``model 'x' not found``
+(``ChatHandler``'s words); tools or ``think`` for a model without that capability → 400; an option of
+the wrong type → 500 (``Options.FromMap``, behind the model load). Models with the
 ``thinking`` capability think unless ``"think": false`` (Ollama turns thinking on by default for
 them). Content follows :mod:`interlingua.fakes._content`; token counts use its tokenizer and the
 durations are derived from them, so they are deterministic. Mid-stream errors are an
@@ -36,6 +39,7 @@ import datetime
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +49,22 @@ from interlingua.core._memo import remember
 
 from ._content import SCRIPTED, Decision, count_tokens, decide, split_for_stream, stable_id
 from ._faults import Fault
+from ._gojson import (
+    ANY,
+    MAP,
+    NOT_AN_OBJECT,
+    Decoder,
+    GoError,
+    GoList,
+    GoStruct,
+    S,
+    decode_body,
+    go_json,
+    go_quote,
+    json_kind,
+)
 from ._jsonenc import compact_utf8, dumps
-from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
-from ._shapes import ANY, MapOf, check
+from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from .openai import Flavour, serve_on_v1
 
 __all__ = ["MODELS", "SPEC", "chat_payload", "stream_lines"]
@@ -89,7 +106,9 @@ def resolve(name: str) -> str | None:
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers)
+    """``c.JSON(status, gin.H{"error": message})``: gin's compact JSON, ``application/json; charset=utf-8``."""
+    return web.Response(status=status, body=go_json({"error": message}),
+                        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
 
 
 def retry_after(status: int, fault: Fault | None) -> dict[str, str] | None:
@@ -202,42 +221,113 @@ def stream_lines(model: str, created_at: str, d: Decision, call: dict[str, Any] 
 
 # api.ChatRequest as Go's encoding/json sees it (unknown fields ignored; ``options`` is a map whose
 # documented keys Ollama converts with their types: docs/modelfile.md#valid-parameters-and-values).
-_MESSAGE = {"role": str, "content": str, "thinking": str, "images": [str], "tool_name": str, "tool_call_id": str,
-            "tool_calls": [{"id": str, "function": {"index": int, "name": str, "arguments": MapOf(ANY)}}]}
-_OPTIONS = {"num_predict": int, "num_ctx": int, "seed": int, "top_k": int, "temperature": float, "top_p": float,
-            "min_p": float, "repeat_penalty": float, "stop": [str]}
-_CHAT = {"model": str, "messages": [_MESSAGE], "stream": bool, "format": ANY, "keep_alive": ANY, "think": ANY,
-         "tools": [{"type": str, "function": {"name": str, "description": str, "parameters": ANY}}],
-         "options": _OPTIONS}
-_GO_KINDS = {str: "string", int: "int", float: "float64", bool: "bool", list: "array", dict: "object"}
+# The request types (api/types.go), as Go's decoder reads them: a wrong JSON type is Go's own 400
+_TOOL_CALL = GoStruct("ToolCall", "api.ToolCall", {"id": S, "function": GoStruct(
+    "ToolCallFunction", "api.ToolCallFunction", {"index": "int", "name": S, "arguments": ANY})})
+_MESSAGE = GoStruct("Message", "api.Message", {
+    "role": S, "content": S, "thinking": S, "images": GoList(S, "[]api.ImageData"),
+    "tool_calls": GoList(_TOOL_CALL, "[]api.ToolCall"), "tool_name": S, "tool_call_id": S})
+_TOOL = GoStruct("Tool", "api.Tool", {"type": S, "items": ANY, "function": GoStruct(
+    "ToolFunction", "api.ToolFunction", {"name": S, "description": S, "parameters": ANY})})
+_REQUEST_COMMON = {"model": S, "stream": "bool", "format": ANY, "keep_alive": ANY, "options": MAP, "think": ANY,
+                   "truncate": "bool", "shift": "bool", "_debug_render_only": "bool", "logprobs": "bool",
+                   "top_logprobs": "int"}
+CHAT_REQUEST = GoStruct("ChatRequest", "api.ChatRequest", {
+    **_REQUEST_COMMON, "messages": GoList(_MESSAGE, "[]api.Message"), "tools": GoList(_TOOL, "api.Tools")})
+GENERATE_REQUEST = GoStruct("GenerateRequest", "api.GenerateRequest", {
+    **_REQUEST_COMMON, "prompt": S, "suffix": S, "system": S, "template": S, "context": GoList("int", "[]int"),
+    "raw": "bool", "images": GoList(S, "[]api.ImageData")})
+EMBED_REQUEST = GoStruct("EmbedRequest", "api.EmbedRequest", {
+    "model": S, "input": ANY, "keep_alive": ANY, "truncate": "bool", "dimensions": "int", "options": MAP})
+
+_GO_DURATION = re.compile(r"[-+]?(0|((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)")
+_GO_ANY_TYPE = {bool: "bool", str: "string", list: "[]interface {}", dict: "map[string]interface {}"}
+_THINK_WORDS = '("high", "medium", "low", "max", true, or false)'
 
 
-def _go_kind(v: Any) -> str:
-    return ("bool" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
-            if isinstance(v, str) else "array" if isinstance(v, list) else "object")
+def _unmarshaler_problem(body: dict[str, Any]) -> str | None:
+    """The errors of the request types' own ``UnmarshalJSON`` (``ThinkValue``, ``Duration``): they stop
+    Go's decoding at once, so they are the answer whatever else is wrong."""
+    think = body.get("think")
+    if think is not None and not isinstance(think, bool):
+        if not isinstance(think, str):
+            return f"think must be a boolean or string {_THINK_WORDS}"
+        if think not in _THINK_LEVELS:
+            return f"invalid think value: {go_quote(think)} (must be \"high\", \"medium\", \"low\", \"max\", true, or false)"
+    keep = body.get("keep_alive")
+    if keep is not None and not (isinstance(keep, int | float) and not isinstance(keep, bool)):
+        if not isinstance(keep, str):
+            return f"Unsupported type: '{_GO_ANY_TYPE.get(type(keep), 'float64')}'"
+        if not _GO_DURATION.fullmatch(keep):
+            return f"time: invalid duration {go_quote(keep)}"
+    return None
 
 
-def shape_error(body: Any, shape: dict[str, Any], go_type: str) -> web.Response | None:
-    """Go's ``encoding/json`` refusal of a wrong JSON type, as Ollama relays it (400)."""
-    problem = check(body, shape, strict=False)
-    if problem is None or problem.kind != "type":
-        return None
-    field = ".".join(p for p in problem.path if isinstance(p, str))
-    if problem.path and problem.path[0] == "options":
-        return _error(400, f'option "{field.partition(".")[2]}" must be of type '
-                      f'{_GO_KINDS.get(problem.expected, "object")}')
-    return _error(400, f"json: cannot unmarshal {_go_kind(problem.value)} into Go struct field {go_type}.{field} "
-                  f"of type {_GO_KINDS.get(problem.expected, 'object')}")
+def bind(raw: bytes, spec: GoStruct) -> dict[str, Any] | web.Response:
+    """``c.ShouldBindJSON(&req)`` into ``spec`` as a handler does it: the request (Go's field names, nulls
+    dropped), or its 400 — ``missing request body`` for an empty one, else Go's own words."""
+    try:
+        body = decode_body(raw)
+    except GoError as e:
+        return _error(400, "missing request body" if str(e) == "EOF" else str(e))
+    if body is not None and not isinstance(body, dict):
+        return _error(400, f"json: cannot unmarshal {json_kind(body)} into Go value of type {spec.go}")
+    problem = _unmarshaler_problem(body or {})
+    if problem is not None:
+        return _error(400, problem)
+    d = Decoder()
+    req: dict[str, Any] = d.decode(body or {}, spec)
+    if d.error is not None:
+        return _error(400, d.error)
+    return req
+
+
+# api.Options (and its Runner), by JSON name: how ``Options.FromMap`` reads each (others are ignored)
+_OPTION_KINDS = {
+    **dict.fromkeys(("num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch", "num_gpu",
+                     "main_gpu", "num_thread", "draft_num_predict"), "integer"),
+    **dict.fromkeys(("top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty",
+                     "frequency_penalty"), "float32"),
+    "use_mmap": "boolean", "stop": "array",
+}
+
+
+def options_problem(options: dict[str, Any] | None) -> str | None:
+    """``Options.FromMap``'s refusal of an option of the wrong type (the model's options load first, so
+    it reaches the client as a 500 from ``handleScheduleError``); a number for an integer is taken."""
+    for key, value in (options or {}).items():
+        kind = _OPTION_KINDS.get(key)
+        if kind is None or value is None:
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = {"integer": number, "float32": number, "boolean": isinstance(value, bool),
+              "array": isinstance(value, list)}[kind]
+        if not ok:
+            return f"option {go_quote(key)} must be of type {kind}"
+        if kind == "array" and not all(isinstance(s, str) for s in value):
+            return f"option {go_quote(key)} must be of an array of strings"
+    return None
+
+
+def tool_arguments_problem(req: dict[str, Any]) -> str | None:
+    """A tool call's ``arguments`` that are not an object: the ordered map's own reader refuses it."""
+    for m in req.get("messages") or ():
+        for tc in m.get("tool_calls") or ():
+            args = (tc.get("function") or {}).get("arguments")
+            if args is not None and not isinstance(args, dict):
+                return NOT_AN_OBJECT
+    return None
 
 
 def _think_error(body: dict[str, Any], model: str, caps: list[str]) -> tuple[bool, web.Response | None]:
+    """Whether the model thinks (``ChatHandler`` turns it on for a thinking model when the request leaves
+    it unset), or the 400 for thinking asked of a model without it (the value itself was checked by
+    :func:`bind`)."""
     think = body.get("think")
     if think is None:
         return "thinking" in caps, None
-    if not isinstance(think, bool | str) or (isinstance(think, str) and think not in _THINK_LEVELS):
-        return False, _error(400, f'invalid think value: "{think}" (must be "high", "medium", "low", "max", true, or false)')
     if think is not False and "thinking" not in caps:
-        return False, _error(400, f'"{model}" does not support thinking')
+        return False, _error(400, f"{go_quote(model)} does not support thinking")
     return think is not False, None
 
 
@@ -266,37 +356,42 @@ def _lines_for(raw: bytes, created_at: str, model: str, d: Decision, tcall: dict
 
 @endpoint("chat")
 async def chat(call: Call) -> web.StreamResponse:
-    request, raw, fault, body = call.request, call.raw, call.fault, call.body
-    if not raw:
-        return _error(400, "missing request body")
-    if body is NOT_JSON:
-        return _error(400, "invalid character in request body: not JSON")
-    if not isinstance(body, dict):
-        return _error(400, "json: cannot unmarshal into Go value of type api.ChatRequest")
-    refused = shape_error(body, _CHAT, "ChatRequest")
-    if refused is not None:
-        return refused
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return _error(400, "model is required")
-    full = resolve(model)
-    if full is None:
-        return _error(404, f"model '{model}' not found")
-    info = MODELS[full]
+    """``POST /api/chat``, in ``ChatHandler``'s order: bind (Go's 400s), ``top_logprobs``, the model
+    (400 required, 404 not found), unload, tools and thinking, the runner (chat capability, options:
+    500), load, then the answer."""
+    request, raw, fault = call.request, call.raw, call.fault
+    body = bind(raw, CHAT_REQUEST)
+    if isinstance(body, web.Response):
+        return body
+    problem = tool_arguments_problem(body)
+    if problem is not None:
+        return _error(400, problem)
+    if not 0 <= body.get("top_logprobs", 0) <= 20:
+        return _error(400, "top_logprobs must be between 0 and 20")
+    found = _model_or_error(request, body)
+    if isinstance(found, web.Response):
+        return found
+    model, info = found
     msgs = body.get("messages")
     created_at = _now_rfc3339()
-    if not msgs:
-        reason = "unload" if body.get("keep_alive") in (0, "0", "0s") else "load"
+    if not msgs and body.get("keep_alive") in (0, "0", "0s"):
         return await send_json(request, {"model": model, "created_at": created_at,
                                          "message": {"role": "assistant", "content": ""},
-                                         "done_reason": reason, "done": True}, fault)
-    if "completion" not in info["capabilities"]:
-        return _error(400, f'"{model}" does not support chat')
-    if body.get("tools") and "tools" not in info["capabilities"]:
-        return _error(400, f"registry.ollama.ai/library/{full} does not support tools")
+                                         "done_reason": "unload", "done": True}, fault)
     thinking, bad = _think_error(body, model, info["capabilities"])
     if bad is not None:
         return bad
+    if "completion" not in info["capabilities"]:
+        return _error(400, f"{go_quote(model)} does not support chat")
+    if body.get("tools") and "tools" not in info["capabilities"]:
+        return _error(400, f"registry.ollama.ai/library/{resolve(model)} does not support tools")
+    problem = options_problem(body.get("options"))
+    if problem is not None:
+        return _error(500, problem)
+    if not msgs:
+        return await send_json(request, {"model": model, "created_at": created_at,
+                                         "message": {"role": "assistant", "content": ""},
+                                         "done_reason": "load", "done": True}, fault)
     d, prompt_tokens = _decision(body, thinking)
     seed = stable_id(body)
     tcall = _tool_call(d, seed) if d.tool_name else None
@@ -357,18 +452,14 @@ async def version(call: Call) -> web.StreamResponse:
     return await send_json(call.request, {"version": VERSION}, call.fault)
 
 
-_GENERATE = {"model": str, "prompt": str, "suffix": str, "system": str, "template": str, "images": [str],
-             "format": ANY, "options": _OPTIONS, "stream": bool, "raw": bool, "keep_alive": ANY, "context": [int],
-             "think": ANY}
-_EMBED = {"model": str, "input": ANY, "truncate": bool, "options": _OPTIONS, "keep_alive": ANY, "dimensions": int}
-
-
-def _model_or_error(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Response:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
+def _model_or_error(request: web.Request, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Response:
+    """The installed model a request names, or ``model is required`` (400) / ``model 'x' not found`` (404)
+    (a model declared unknown with ``fake.models("ollama", unknown=[…])`` too)."""
+    model = body.get("model", "")
+    if not model:
         return _error(400, "model is required")
     full = resolve(model)
-    if full is None:
+    if full is None or model in state_of(request).unknown_models.get(NAME, ()):
         return _error(404, f"model '{model}' not found")
     return model, MODELS[full]
 
@@ -393,14 +484,13 @@ async def generate(call: Call) -> web.StreamResponse:
     """``POST /api/generate`` (docs/api.md "Generate a completion"): ``prompt`` (+ ``system``, ``raw``,
     ``format``, ``images``, ``options``), streamed by default as ``response`` pieces, the ``done`` line
     carrying ``done_reason``, ``context`` and the durations and counts."""
-    request, fault, body = call.request, call.fault, call.body
-    if body is NOT_JSON or not isinstance(body, dict):
-        return _error(400, "missing request body" if not call.raw else
-                      "json: cannot unmarshal into Go value of type api.GenerateRequest")
-    refused = shape_error(body, _GENERATE, "GenerateRequest")
-    if refused is not None:
-        return refused
-    found = _model_or_error(body)
+    request, fault = call.request, call.fault
+    body = bind(call.raw, GENERATE_REQUEST)
+    if isinstance(body, web.Response):
+        return body
+    if not 0 <= body.get("top_logprobs", 0) <= 20:
+        return _error(400, "top_logprobs must be between 0 and 20")
+    found = _model_or_error(request, body)
     if isinstance(found, web.Response):
         return found
     model, info = found
@@ -412,10 +502,13 @@ async def generate(call: Call) -> web.StreamResponse:
         return await send_json(request, {"model": model, "created_at": created_at, "response": "", "done": True,
                                          "done_reason": reason}, fault)
     if "completion" not in info["capabilities"]:
-        return _error(400, f'"{model}" does not support generate')
+        return _error(400, f"{go_quote(model)} does not support generate")
     thinking, bad = _think_error(body, model, info["capabilities"])
     if bad is not None:
         return bad
+    problem = options_problem(body.get("options"))
+    if problem is not None:
+        return _error(500, problem)
     d, prompt_tokens, eval_tokens = generate_answer(body, thinking)
     # ``context``: the token ids of this exchange, to pass back for a follow-up (deprecated but sent)
     context = list(range(1, min(prompt_tokens + eval_tokens, 64) + 1))
@@ -456,13 +549,10 @@ def _inputs(value: Any) -> list[str] | None:
 @endpoint("embed")
 async def embed(call: Call) -> web.StreamResponse:
     """``POST /api/embed``: ``input`` is a string or a list of strings; one vector per input."""
-    body = call.json
-    if not isinstance(body, dict):
-        return _error(400, "json: cannot unmarshal into Go value of type api.EmbedRequest")
-    refused = shape_error(body, _EMBED, "EmbedRequest")
-    if refused is not None:
-        return refused
-    found = _model_or_error(body)
+    body = bind(call.raw, EMBED_REQUEST)
+    if isinstance(body, web.Response):
+        return body
+    found = _model_or_error(call.request, body)
     if isinstance(found, web.Response):
         return found
     model, info = found
@@ -471,7 +561,10 @@ async def embed(call: Call) -> web.StreamResponse:
         return _error(400, "invalid input type")
     if "embedding" not in info["capabilities"]:
         return _error(400, "this model does not support embeddings")
-    dims = body["dimensions"] if isinstance(body.get("dimensions"), int) and body["dimensions"] > 0 else 768
+    problem = options_problem(body.get("options"))
+    if problem is not None:
+        return _error(500, problem)
+    dims = body["dimensions"] if body.get("dimensions", 0) > 0 else 768
     tokens = sum(count_tokens(t) for t in inputs)
     return await send_json(call.request, {"model": model, "embeddings": [embedding_of(t, dims) for t in inputs],
                                           "total_duration": 14_143_917 + 1000 * tokens, "load_duration": 1_019_500,

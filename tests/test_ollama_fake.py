@@ -184,3 +184,64 @@ async def test_dialect_operations_against_fake(fake: FakeServer) -> None:
         assert OLLAMA.decode_show(missing).failure().kind is ErrorKind.NOT_FOUND
     finally:
         await t.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Binding a request as Ollama's handlers do (Go's encoding/json, the types' own readers, Options.FromMap)
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "message"), [
+    ("/api/chat", b"", 400, "missing request body"),
+    ("/api/embed", b"", 400, "missing request body"),
+    ("/api/chat", b"[1]", 400, "json: cannot unmarshal array into Go value of type api.ChatRequest"),
+    ("/api/generate", b'"x"', 400, "json: cannot unmarshal string into Go value of type api.GenerateRequest"),
+    ("/api/embed", b"5", 400, "json: cannot unmarshal number into Go value of type api.EmbedRequest"),
+    ("/api/chat", b'{"model": "llama3.2", "messages": {"a": 1}}', 400,
+     "json: cannot unmarshal object into Go struct field ChatRequest.messages of type []api.Message"),
+    ("/api/chat", b'{"model": "llama3.2", "messages": [{"role": "user", "content": 5}]}', 400,
+     "json: cannot unmarshal number into Go struct field Message.messages.content of type string"),
+    ("/api/chat", b'{"model": "llama3.2", "messages": [], "options": [1]}', 400,
+     "json: cannot unmarshal array into Go struct field ChatRequest.options of type map[string]interface {}"),
+    ("/api/chat", b'{"model": "llama3.2", "messages": [], "think": "hard"}', 400,
+     'invalid think value: "hard" (must be "high", "medium", "low", "max", true, or false)'),
+    ("/api/chat", b'{"model": "nope", "think": 1}', 400,
+     'think must be a boolean or string ("high", "medium", "low", "max", true, or false)'),
+    ("/api/generate", b'{"model": "llama3.2", "keep_alive": "soon"}', 400, 'time: invalid duration "soon"'),
+    ("/api/chat", b'{"model": "llama3.2", "keep_alive": true}', 400, "Unsupported type: 'bool'"),
+    ("/api/chat", b'{"model": "llama3.2", "messages": [{"role": "assistant", "tool_calls": [{"function": '
+     b'{"name": "f", "arguments": "{}"}}]}]}', 400, "Value looks like object, but can't find closing '}' symbol"),
+    ("/api/chat", b'{"model": "llama3.2", "messages": [], "top_logprobs": 21}', 400, "top_logprobs must be between 0 and 20"),
+    ("/api/chat", b'{"messages": []}', 400, "model is required"),
+    ("/api/chat", b'{"model": "llama3.2", "messages": [], "options": {"temperature": "hot"}}', 500,
+     'option "temperature" must be of type float32'),
+    ("/api/chat", b'{"model": "llama3.2", "messages": [], "options": {"num_ctx": "big"}}', 500,
+     'option "num_ctx" must be of type integer'),
+    ("/api/generate", b'{"model": "llama3.2", "prompt": "x", "options": {"stop": ["a", 1]}}', 500,
+     'option "stop" must be of an array of strings'),
+    ("/api/embed", b'{"model": "nomic-embed-text", "input": "x", "options": {"use_mmap": 1}}', 500,
+     'option "use_mmap" must be of type boolean'),
+])
+async def test_requests_are_bound_as_ollamas_go_binds_them(fake: FakeServer, path: str, body: bytes, status: int,
+                                                           message: str) -> None:
+    """Go's own decoder words (a JSON kind into a Go type, the innermost struct and the field's path), the
+    request types' own readers (think, keep_alive, tool-call arguments: they stop the decoding, so they
+    win), and ``Options.FromMap`` behind the model load (a 500): every body in gin's compact JSON."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=fake.url_for("ollama")) as http:
+        r = await http.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()) == (status, {"error": message})
+    assert r.headers["content-type"] == "application/json; charset=utf-8"
+    assert r.content == b'{"error":' + json.dumps(message, ensure_ascii=False).encode() + b"}"  # compact, as gin writes
+
+
+async def test_what_go_takes_is_taken(fake: FakeServer, sdk_client: ollama.AsyncClient) -> None:
+    """A number for an integer option (Go's FromMap truncates it), unknown options and fields, a numeric or
+    duration keep_alive, ``think: "max"``: all answered."""
+    r = await sdk_client.chat(model="qwen3:8b", messages=HI, think="max", keep_alive="1h30m",  # type: ignore[arg-type]
+                              options={"num_predict": 200.0, "mystery": 1})  # type: ignore[arg-type]
+    assert r.message.thinking and r.message.content == "Fake reply: hi"
+    r2 = await sdk_client.generate(model="llama3.2", prompt="hi", keep_alive=30)
+    assert r2.response == "Fake reply: hi"

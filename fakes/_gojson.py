@@ -6,6 +6,7 @@ bodies through it, so a body Ollama's Go would refuse is refused with Go's own w
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,11 +312,28 @@ def go_quote(s: str) -> str:
     return '"' + body.replace("\\u007f", "\\x7f") + '"'
 
 
+_HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def go_json(obj: Any) -> bytes:
-    """``json.Marshal``'s bytes: compact, UTF-8 as is, and HTML-safe (``<``, ``>``, ``&``, U+2028 and
-    U+2029 escaped, as Go's encoder does by default; they occur only inside strings)."""
-    out = compact_utf8(obj)
-    if any(c in out for c in (b"<", b">", b"&", "\u2028".encode(), "\u2029".encode())):
-        out = (out.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
-               .replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029"))
-    return out
+    """``json.Marshal``: compact, UTF-8 kept, ``<``, ``>``, ``&``, U+2028/9 escaped (only strings hold
+    them), invalid UTF-8 (here: lone surrogates) as U+FFFD."""
+    return _encode(obj).translate(_HTML).encode()
+
+
+def _encode(obj: Any) -> str:
+    try:
+        return compact_utf8(obj).decode()
+    except UnicodeEncodeError:
+        return compact_utf8(_scrub(obj)).decode()
+
+
+def _scrub(v: Any) -> Any:
+    if isinstance(v, str):
+        return _SURROGATE.sub("\ufffd", v)
+    if isinstance(v, dict):
+        return {_scrub(k): _scrub(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_scrub(x) for x in v]
+    return v

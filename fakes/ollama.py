@@ -63,7 +63,7 @@ from ._gojson import (
     go_quote,
     json_kind,
 )
-from ._jsonenc import compact_utf8, dumps
+from ._jsonenc import dumps
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
 from .openai import Flavour, serve_on_v1
 
@@ -209,7 +209,7 @@ def stream_lines(model: str, created_at: str, d: Decision, call: dict[str, Any] 
     def line(message: dict[str, Any], done: bool = False, **extra: Any) -> bytes:
         obj = {"model": model, "created_at": created_at, "message": {"role": "assistant", **message},
                "done": done, **extra}
-        return compact_utf8(obj) + b"\n"
+        return go_json(obj) + b"\n"
 
     out = [line({"content": "", "thinking": piece}) for piece in split_for_stream(d.reasoning)]
     out.extend(line({"content": piece}) for piece in split_for_stream(d.text))
@@ -377,7 +377,7 @@ async def chat(call: Call) -> web.StreamResponse:
     if not msgs and body.get("keep_alive") in (0, "0", "0s"):
         return await send_json(request, {"model": model, "created_at": created_at,
                                          "message": {"role": "assistant", "content": ""},
-                                         "done_reason": "unload", "done": True}, fault)
+                                         "done_reason": "unload", "done": True}, fault, encode=go_json)
     thinking, bad = _think_error(body, model, info["capabilities"])
     if bad is not None:
         return bad
@@ -391,14 +391,14 @@ async def chat(call: Call) -> web.StreamResponse:
     if not msgs:
         return await send_json(request, {"model": model, "created_at": created_at,
                                          "message": {"role": "assistant", "content": ""},
-                                         "done_reason": "load", "done": True}, fault)
+                                         "done_reason": "load", "done": True}, fault, encode=go_json)
     d, prompt_tokens = _decision(body, thinking)
     seed = stable_id(body)
     tcall = _tool_call(d, seed) if d.tool_name else None
     eval_tokens = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(json.dumps(d.tool_args)) + 4 if tcall else 0)
     eval_tokens = max(1, eval_tokens)
     if body.get("stream") is False:
-        return await send_json(request, chat_payload(model, created_at, d, tcall, prompt_tokens, eval_tokens), fault)
+        return await send_json(request, chat_payload(model, created_at, d, tcall, prompt_tokens, eval_tokens), fault, encode=go_json)
     lines = _lines_for(raw, created_at, model, d, tcall, prompt_tokens, eval_tokens)
     return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
                              error_frame=stream_error_frame)
@@ -409,7 +409,7 @@ async def tags(call: Call) -> web.StreamResponse:
     request, fault = call.request, call.fault
     models = [{"name": name, "model": name, "modified_at": MODIFIED_AT, "size": info["size"],
                "digest": _digest(name), "details": _details(info)} for name, info in MODELS.items()]
-    return await send_json(request, {"models": models}, fault)
+    return await send_json(request, {"models": models}, fault, encode=go_json)
 
 
 @endpoint("models", content=False)
@@ -444,12 +444,12 @@ async def show(call: Call) -> web.StreamResponse:
         "capabilities": info["capabilities"],
         "modified_at": MODIFIED_AT,
     }
-    return await send_json(request, payload, fault)
+    return await send_json(request, payload, fault, encode=go_json)
 
 
 @endpoint("version", content=False)
 async def version(call: Call) -> web.StreamResponse:
-    return await send_json(call.request, {"version": VERSION}, call.fault)
+    return await send_json(call.request, {"version": VERSION}, call.fault, encode=go_json)
 
 
 def _model_or_error(request: web.Request, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Response:
@@ -500,7 +500,7 @@ async def generate(call: Call) -> web.StreamResponse:
         # an empty prompt loads (or with keep_alive 0 unloads) the model
         reason = "unload" if body.get("keep_alive") in (0, "0", "0s") else "load"
         return await send_json(request, {"model": model, "created_at": created_at, "response": "", "done": True,
-                                         "done_reason": reason}, fault)
+                                         "done_reason": reason}, fault, encode=go_json)
     if "completion" not in info["capabilities"]:
         return _error(400, f"{go_quote(model)} does not support generate")
     thinking, bad = _think_error(body, model, info["capabilities"])
@@ -517,11 +517,11 @@ async def generate(call: Call) -> web.StreamResponse:
         payload: dict[str, Any] = {"model": model, "created_at": created_at, "response": d.text}
         if d.reasoning:
             payload["thinking"] = d.reasoning
-        return await send_json(request, {**payload, **done}, fault)
+        return await send_json(request, {**payload, **done}, fault, encode=go_json)
 
     def line(**fields: Any) -> bytes:
         obj = {"model": model, "created_at": created_at, **fields}
-        return compact_utf8(obj) + b"\n"
+        return go_json(obj) + b"\n"
 
     lines = [line(response="", thinking=piece, done=False) for piece in split_for_stream(d.reasoning)]
     lines += [line(response=piece, done=False) for piece in split_for_stream(d.text)]
@@ -568,7 +568,7 @@ async def embed(call: Call) -> web.StreamResponse:
     tokens = sum(count_tokens(t) for t in inputs)
     return await send_json(call.request, {"model": model, "embeddings": [embedding_of(t, dims) for t in inputs],
                                           "total_duration": 14_143_917 + 1000 * tokens, "load_duration": 1_019_500,
-                                          "prompt_eval_count": tokens}, call.fault)
+                                          "prompt_eval_count": tokens}, call.fault, encode=go_json)
 
 
 @endpoint("ps", content=False)
@@ -584,7 +584,7 @@ async def ps(call: Call) -> web.StreamResponse:
     expires = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)).isoformat()
     models = [{"name": n, "model": n, "size": MODELS[n]["size"], "digest": _digest(n), "details": _details(MODELS[n]),
                "expires_at": expires, "size_vram": MODELS[n]["size"], "context_length": 4096} for n in used]
-    return await send_json(call.request, {"models": models}, call.fault)
+    return await send_json(call.request, {"models": models}, call.fault, encode=go_json)
 
 
 # -- the chat answer the compatibility layers translate (Chat Completions, Responses, Anthropic Messages)
@@ -634,7 +634,7 @@ def compat_error(status: int, message: str, *, handler: bool = True, headers: di
     (``AbortWithStatusJSON``) gin's ``application/json; charset=utf-8``; from a handler, through the
     writer's ``writeError``, ``application/json`` and a newline."""
     kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
-    body = compact_utf8({"error": {"message": message, "type": kind, "param": None, "code": None}})
+    body = go_json({"error": {"message": message, "type": kind, "param": None, "code": None}})
     ctype = "application/json" if handler else "application/json; charset=utf-8"
     return web.Response(status=status, body=body + (b"\n" if handler else b""),
                         headers={"Content-Type": ctype, **(headers or {})})

@@ -62,7 +62,6 @@ error status arrives in the shape above (``writeError`` rewrites whatever the ch
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,8 +71,7 @@ from aiohttp import web
 
 from ._content import stable_id
 from ._faults import Fault
-from ._gojson import NOT_AN_OBJECT, GoError, Scan, decode_body, go_quote
-from ._jsonenc import compact_utf8
+from ._gojson import NOT_AN_OBJECT, GoError, Scan, decode_body, go_json, go_quote
 from ._server import open_request, send_json, send_stream, state_of
 from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve, retry_after
 
@@ -81,33 +79,6 @@ __all__ = ["estimate_input_tokens", "messages"]
 
 ENDPOINT = "chat"
 
-# -- Go's encoding/json, writing -----------------------------------------------------------------
-
-_HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def go_json(obj: Any) -> bytes:
-    """``json.Marshal``: compact, UTF-8 kept, ``<``, ``>``, ``&``, U+2028/9 escaped (only strings hold
-    them), invalid UTF-8 (here: lone surrogates) as U+FFFD."""
-    return _encode(obj).translate(_HTML).encode()
-
-
-def _encode(obj: Any) -> str:
-    try:
-        return compact_utf8(obj).decode()
-    except UnicodeEncodeError:
-        return compact_utf8(_scrub(obj)).decode()
-
-
-def _scrub(v: Any) -> Any:
-    if isinstance(v, str):
-        return _SURROGATE.sub("\ufffd", v)
-    if isinstance(v, dict):
-        return {_scrub(k): _scrub(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_scrub(x) for x in v]
-    return v
 
 
 def _go_any(v: Any) -> Any:
@@ -785,7 +756,6 @@ def frame(kind: str, data: dict[str, Any]) -> bytes:
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
           429: "rate_limit_error", 503: "overloaded_error", 529: "overloaded_error"}
-_BODY_FAULTS = frozenset({"malformed", "content-type", "oversize", "truncate", "cut"})
 
 
 def new_error(status: int, message: str) -> dict[str, Any]:
@@ -842,9 +812,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     message_id = "msg_" + stable_id("ollama-anthropic-message", raw.decode("utf-8", "replace"), time.time_ns())
     if not stream:
         payload = to_messages_response(message_id, model, answer)
-        if fault is not None and fault.name in _BODY_FAULTS:
-            return await send_json(request, payload, fault)
-        return web.Response(body=go_json(payload) + b"\n", headers={"Content-Type": "application/json"})
+        return await send_json(request, payload, fault, encode=lambda p: go_json(p) + b"\n")
     converter = StreamConverter(message_id, model, estimate_input_tokens(req, raw_schemas(raw)))
     frames = [frame(kind, data) for chunk in chat_chunks(answer) for kind, data in converter.process(chunk)]
     return await send_stream(request, frames, content_type="text/event-stream", fault=fault,

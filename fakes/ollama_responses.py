@@ -82,12 +82,12 @@ from ._gojson import (
     S,
     anon,
     decode_body,
+    go_json,
     go_quote,
     json_kind,
     strict_decode,
     unmarshal,
 )
-from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
 from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve
 from .ollama import compat_error as _error
@@ -423,7 +423,7 @@ def _text_format(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _arguments_text(args: dict[str, Any]) -> str:
-    return compact_utf8(args).decode()
+    return go_json(args).decode()
 
 
 def to_response(model: str, response_id: str, item_id: str, answer: ChatAnswer, req: dict[str, Any],
@@ -596,7 +596,7 @@ class StreamConverter:
 
 def frame(kind: str, data: dict[str, Any]) -> bytes:
     """``ResponsesWriter.writeEvent``: ``event:`` and ``data:`` lines (the data a Go map: keys sorted)."""
-    return b"event: " + kind.encode() + b"\ndata: " + compact_utf8(_map(data)) + b"\n\n"
+    return b"event: " + kind.encode() + b"\ndata: " + go_json(_map(data)) + b"\n\n"
 
 
 # -- the handler ----------------------------------------------------------------------------------------
@@ -682,7 +682,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
     answer = _answer(req, msgs, tools, "thinking" in caps and think is not False) if msgs else ChatAnswer()
     if not stream:
         payload = to_response(model, response_id, item_id, answer, req, int(time.time()))
-        return await send_json(request, payload, fault)
+        return await send_json(request, payload, fault, encode=lambda p: go_json(p) + b"\n")  # json.NewEncoder
     converter = StreamConverter(response_id, item_id, model, req, rand)
     frames = [frame(kind, data) for chunk in (chat_chunks(answer) if msgs else [{"done": True}])
               for kind, data in converter.process(chunk)]

@@ -71,6 +71,12 @@ class Target:
     base: dict[str, Any]
     headers: Callable[[FakeServer], dict[str, str]]
     error_shape: Callable[[httpx.Response], bool]
+    documented_5xx: Callable[[httpx.Response], bool] = lambda r: False
+    """A 5xx the real service answers for a body (Ollama: an option of the wrong type, from Options.FromMap)."""
+
+
+def _ollama_option_500(r: httpx.Response) -> bool:
+    return r.status_code == 500 and str(r.json().get("error", "")).startswith("option ")
 
 
 def _bearer(f: FakeServer) -> dict[str, str]:
@@ -121,7 +127,8 @@ TARGETS = [
                                    "options": {"num_predict": 20}, "tools": [TOOL]}, _none,
            lambda r: r.headers["content-type"].startswith("text/plain") and r.status_code in (400, 404)),
     Target("ollama", "/api/chat", {"model": "llama3.2", "messages": HI, "stream": False,
-                                   "options": {"num_predict": 20}, "tools": [TOOL]}, _none, _ollama_shape),
+                                   "options": {"num_predict": 20}, "tools": [TOOL]}, _none, _ollama_shape,
+           _ollama_option_500),
     Target("ollama", "/api/show", {"model": "llama3.2"}, _none, _ollama_shape),
     # Ollama's OpenAI-compatible Chat Completions layer answers in the OpenAI error shape
     Target("ollama", "/v1/chat/completions", {
@@ -230,7 +237,8 @@ def bodies(draw: st.DrawFn, base: dict[str, Any]) -> Any:
 
 @pytest.mark.parametrize("target", TARGETS, ids=[f"{t.provider}:{t.path.split('?')[0]}" for t in TARGETS])
 def test_arbitrary_bodies_never_crash_a_fake(running: FakeServer, target: Target) -> None:
-    """Every answer to an arbitrary JSON body is a 2xx or a documented 4xx, with the provider's own error body."""
+    """Every answer to an arbitrary JSON body is a 2xx, a documented 4xx, or a 5xx the real service gives for
+    that body, with the provider's own error body."""
     url = running.origin(target.provider) + target.path
     headers = {"content-type": "application/json", **target.headers(running)}
 
@@ -240,7 +248,7 @@ def test_arbitrary_bodies_never_crash_a_fake(running: FakeServer, target: Target
         @given(body=bodies(target.base))
         def check(body: Any) -> None:
             r = http.post(url, content=json.dumps(body).encode(), headers=headers)
-            assert r.status_code in (200, 400, 404, 413, 422), (r.status_code, r.text[:300], body)
+            assert r.status_code in (200, 400, 404, 413, 422) or target.documented_5xx(r), (r.status_code, r.text[:300], body)
             if r.status_code >= 400:
                 assert target.error_shape(r), (r.status_code, r.text[:300], body)
 

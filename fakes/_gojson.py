@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -286,6 +287,25 @@ class Decoder:
         literal = getattr(v, "literal", repr(v)) if isinstance(v, float) else None
         number = spec in ("int", "float64", "float32") and literal
         return self.fail(v, spec, struct, path, f"number {literal}" if number else None)
+
+
+def read_request(raw: bytes, spec: GoStruct, readers: Callable[[dict[str, Any]], str | None] | None = None
+                 ) -> dict[str, Any]:
+    """``ShouldBindJSON(&req)`` into ``spec``: the request (Go's field names, nulls dropped), or the
+    :class:`GoError` Go returns — a syntax error, ``EOF`` for an empty body, a non-object, the first type
+    error. ``readers``: the errors of the type's own ``UnmarshalJSON`` methods, which stop the decoding
+    (so they win over any type error)."""
+    body = decode_body(raw)
+    if body is not None and not isinstance(body, dict):
+        raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type {spec.go}")
+    problem = readers(body or {}) if readers is not None else None
+    if problem is not None:
+        raise GoError(problem)
+    d = Decoder()
+    req: dict[str, Any] = d.decode(body or {}, spec)
+    if d.error is not None:
+        raise GoError(d.error)
+    return req
 
 
 def strict_decode(v: Any, spec: Any) -> Any:

@@ -53,15 +53,13 @@ from ._gojson import (
     ANY,
     MAP,
     NOT_AN_OBJECT,
-    Decoder,
     GoError,
     GoList,
     GoStruct,
     S,
-    decode_body,
     go_json,
     go_quote,
-    json_kind,
+    read_request,
 )
 from ._jsonenc import dumps
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
@@ -246,8 +244,8 @@ _THINK_WORDS = '("high", "medium", "low", "max", true, or false)'
 
 
 def _unmarshaler_problem(body: dict[str, Any]) -> str | None:
-    """The errors of the request types' own ``UnmarshalJSON`` (``ThinkValue``, ``Duration``): they stop
-    Go's decoding at once, so they are the answer whatever else is wrong."""
+    """The errors of the request types' own ``UnmarshalJSON`` (``ThinkValue``, ``Duration``, a tool call's
+    ordered-map arguments): they stop Go's decoding at once, so they are the answer whatever else is wrong."""
     think = body.get("think")
     if think is not None and not isinstance(think, bool):
         if not isinstance(think, str):
@@ -260,26 +258,16 @@ def _unmarshaler_problem(body: dict[str, Any]) -> str | None:
             return f"Unsupported type: '{_GO_ANY_TYPE.get(type(keep), 'float64')}'"
         if not _GO_DURATION.fullmatch(keep):
             return f"time: invalid duration {go_quote(keep)}"
-    return None
+    return _tool_arguments_problem(body)
 
 
 def bind(raw: bytes, spec: GoStruct) -> dict[str, Any] | web.Response:
-    """``c.ShouldBindJSON(&req)`` into ``spec`` as a handler does it: the request (Go's field names, nulls
-    dropped), or its 400 — ``missing request body`` for an empty one, else Go's own words."""
+    """``c.ShouldBindJSON(&req)`` into ``spec`` as a handler does it: the request, or its 400 —
+    ``missing request body`` for an empty one, else Go's own words."""
     try:
-        body = decode_body(raw)
+        return read_request(raw, spec, _unmarshaler_problem)
     except GoError as e:
         return _error(400, "missing request body" if str(e) == "EOF" else str(e))
-    if body is not None and not isinstance(body, dict):
-        return _error(400, f"json: cannot unmarshal {json_kind(body)} into Go value of type {spec.go}")
-    problem = _unmarshaler_problem(body or {})
-    if problem is not None:
-        return _error(400, problem)
-    d = Decoder()
-    req: dict[str, Any] = d.decode(body or {}, spec)
-    if d.error is not None:
-        return _error(400, d.error)
-    return req
 
 
 # api.Options (and its Runner), by JSON name: how ``Options.FromMap`` reads each (others are ignored)
@@ -309,11 +297,14 @@ def options_problem(options: dict[str, Any] | None) -> str | None:
     return None
 
 
-def tool_arguments_problem(req: dict[str, Any]) -> str | None:
+def _tool_arguments_problem(body: dict[str, Any]) -> str | None:
     """A tool call's ``arguments`` that are not an object: the ordered map's own reader refuses it."""
-    for m in req.get("messages") or ():
-        for tc in m.get("tool_calls") or ():
-            args = (tc.get("function") or {}).get("arguments")
+    msgs = body.get("messages")
+    for m in msgs if isinstance(msgs, list) else ():
+        calls = m.get("tool_calls") if isinstance(m, dict) else None
+        for tc in calls if isinstance(calls, list) else ():
+            fn = tc.get("function") if isinstance(tc, dict) else None
+            args = fn.get("arguments") if isinstance(fn, dict) else None
             if args is not None and not isinstance(args, dict):
                 return NOT_AN_OBJECT
     return None
@@ -360,18 +351,10 @@ async def chat(call: Call) -> web.StreamResponse:
     (400 required, 404 not found), unload, tools and thinking, the runner (chat capability, options:
     500), load, then the answer."""
     request, raw, fault = call.request, call.raw, call.fault
-    body = bind(raw, CHAT_REQUEST)
-    if isinstance(body, web.Response):
-        return body
-    problem = tool_arguments_problem(body)
-    if problem is not None:
-        return _error(400, problem)
-    if not 0 <= body.get("top_logprobs", 0) <= 20:
-        return _error(400, "top_logprobs must be between 0 and 20")
-    found = _model_or_error(request, body)
-    if isinstance(found, web.Response):
-        return found
-    model, info = found
+    admitted = _admit(request, raw, CHAT_REQUEST)
+    if isinstance(admitted, web.Response):
+        return admitted
+    body, model, info = admitted
     msgs = body.get("messages")
     created_at = _now_rfc3339()
     if not msgs and body.get("keep_alive") in (0, "0", "0s"):
@@ -452,16 +435,36 @@ async def version(call: Call) -> web.StreamResponse:
     return await send_json(call.request, {"version": VERSION}, call.fault, encode=go_json)
 
 
-def _model_or_error(request: web.Request, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Response:
-    """The installed model a request names, or ``model is required`` (400) / ``model 'x' not found`` (404)
-    (a model declared unknown with ``fake.models("ollama", unknown=[…])`` too)."""
-    model = body.get("model", "")
+def model_problem(request: web.Request, model: str) -> str | tuple[int, str]:
+    """The installed model a request names (its full name), or the handler's refusal: ``model is
+    required`` (400), ``model 'x' not found`` (404; also for a model declared unknown with
+    ``fake.models("ollama", unknown=[…])``)."""
     if not model:
-        return _error(400, "model is required")
+        return 400, "model is required"
     full = resolve(model)
     if full is None or model in state_of(request).unknown_models.get(NAME, ()):
-        return _error(404, f"model '{model}' not found")
-    return model, MODELS[full]
+        return 404, f"model '{model}' not found"
+    return full
+
+
+def _model_or_error(request: web.Request, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | web.Response:
+    found = model_problem(request, body.get("model", ""))
+    if isinstance(found, tuple):
+        return _error(*found)
+    return body["model"], MODELS[found]
+
+
+def _admit(request: web.Request, raw: bytes, spec: GoStruct) -> tuple[dict[str, Any], str, dict[str, Any]] | web.Response:
+    """A chat or generate handler's opening: bind, the ``top_logprobs`` range, the model."""
+    body = bind(raw, spec)
+    if isinstance(body, web.Response):
+        return body
+    if not 0 <= body.get("top_logprobs", 0) <= 20:
+        return _error(400, "top_logprobs must be between 0 and 20")
+    found = _model_or_error(request, body)
+    if isinstance(found, web.Response):
+        return found
+    return body, *found
 
 
 def generate_answer(body: dict[str, Any], thinking: bool) -> tuple[Decision, int, int]:
@@ -485,15 +488,10 @@ async def generate(call: Call) -> web.StreamResponse:
     ``format``, ``images``, ``options``), streamed by default as ``response`` pieces, the ``done`` line
     carrying ``done_reason``, ``context`` and the durations and counts."""
     request, fault = call.request, call.fault
-    body = bind(call.raw, GENERATE_REQUEST)
-    if isinstance(body, web.Response):
-        return body
-    if not 0 <= body.get("top_logprobs", 0) <= 20:
-        return _error(400, "top_logprobs must be between 0 and 20")
-    found = _model_or_error(request, body)
-    if isinstance(found, web.Response):
-        return found
-    model, info = found
+    admitted = _admit(request, call.raw, GENERATE_REQUEST)
+    if isinstance(admitted, web.Response):
+        return admitted
+    body, model, info = admitted
     created_at = _now_rfc3339()
     prompt = body.get("prompt") or ""
     if not prompt and not body.get("images"):

@@ -58,16 +58,14 @@ from ._content import count_tokens, split_for_stream, stable_id
 from ._gojson import (
     ANY,
     NOT_AN_OBJECT,
-    Decoder,
     GoError,
     GoList,
     GoStruct,
     S,
     anon,
-    decode_body,
     go_json,
     go_quote,
-    json_kind,
+    read_request,
     unmarshal,
 )
 from ._server import open_request, send_json, send_stream, state_of
@@ -80,6 +78,7 @@ from .ollama import (
     chat_chunks,
     embedding_of,
     generate_answer,
+    model_problem,
     resolve,
 )
 from .ollama import compat_error as _error
@@ -110,20 +109,20 @@ _REQUEST = GoStruct("ChatCompletionRequest", "openai.ChatCompletionRequest", {
 # -- ChatMiddleware: bind, then FromChatRequest ------------------------------------------------------
 
 
-def parse_request(body: Any) -> dict[str, Any]:
-    """``ShouldBindJSON`` into ``openai.ChatCompletionRequest``: the request with Go's field names."""
-    if body is not None and not isinstance(body, dict):
-        raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type openai.ChatCompletionRequest")
-    d = Decoder()
-    req: dict[str, Any] = d.decode(body or {}, _REQUEST)
-    for t in req.get("tools") or ():
-        params = (t.get("function") or {}).get("parameters") or {}
-        props = next((v for k, v in params.items() if k.lower() == "properties"), None)
+def _properties_problem(body: dict[str, Any]) -> str | None:
+    """A tool's ``parameters.properties`` that is not an object: the ordered map's own reader stops Go."""
+    for t in body.get("tools") or () if isinstance(body.get("tools"), list) else ():
+        fn = t.get("function") if isinstance(t, dict) else None
+        params = fn.get("parameters") if isinstance(fn, dict) else None
+        props = next((v for k, v in params.items() if k.lower() == "properties"), None) if isinstance(params, dict) else None
         if props is not None and not isinstance(props, dict):
-            raise GoError(NOT_AN_OBJECT)  # the ordered map's own UnmarshalJSON: it stops the decoding
-    if d.error is not None:
-        raise GoError(d.error)
-    return req
+            return NOT_AN_OBJECT
+    return None
+
+
+def parse_request(raw: bytes) -> dict[str, Any]:
+    """``ShouldBindJSON`` into ``openai.ChatCompletionRequest``: the request with Go's field names."""
+    return read_request(raw, _REQUEST, _properties_problem)
 
 
 def _go_type_name(v: Any) -> str:
@@ -319,7 +318,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if early is not None:
         return early
     try:  # ChatMiddleware: bind, check, convert (its 400s)
-        req = parse_request(decode_body(raw))
+        req = parse_request(raw)
         if not req.get("messages"):
             raise GoError("[] is too short - 'messages'")
         msgs = to_messages(req)
@@ -333,11 +332,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if not 0 <= req.get("top_logprobs", 0) <= 20:
         return _error(400, "top_logprobs must be between 0 and 20")
     model = req.get("model", "")
-    if not model:
-        return _error(400, "model is required")
-    full = resolve(model)
-    if full is None or model in state_of(request).unknown_models.get(NAME, ()):
-        return _error(404, f"model '{model}' not found")
+    full = model_problem(request, model)
+    if isinstance(full, tuple):
+        return _error(*full)
     caps = MODELS[full]["capabilities"]
     think = _THINK[effort]
     if "thinking" not in caps and think not in (None, False):
@@ -382,13 +379,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     if early is not None:
         return early
     try:
-        body = decode_body(raw)
-        if body is not None and not isinstance(body, dict):
-            raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type openai.EmbedRequest")
-        d = Decoder()
-        req: dict[str, Any] = d.decode(body or {}, _EMBED_REQUEST)
-        if d.error is not None:
-            raise GoError(d.error)
+        req = read_request(raw, _EMBED_REQUEST)
     except GoError as e:
         return _error(400, str(e), handler=False)
     fmt = req.get("encoding_format", "")
@@ -448,13 +439,7 @@ async def completions(request: web.Request) -> web.StreamResponse:
     if early is not None:
         return early
     try:
-        body = decode_body(raw)
-        if body is not None and not isinstance(body, dict):
-            raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type openai.CompletionRequest")
-        d = Decoder()
-        req: dict[str, Any] = d.decode(body or {}, _COMPLETION_REQUEST)
-        if d.error is not None:
-            raise GoError(d.error)
+        req = read_request(raw, _COMPLETION_REQUEST)
         stops = _stops(req.get("stop"))
     except GoError as e:
         return _error(400, str(e), handler=False)

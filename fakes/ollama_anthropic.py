@@ -71,7 +71,7 @@ from aiohttp import web
 
 from ._content import stable_id
 from ._faults import Fault
-from ._gojson import NOT_AN_OBJECT, GoError, Scan, decode_body, go_json, go_quote
+from ._gojson import NOT_AN_OBJECT, GoError, Scan, decode_body, go_json, go_quote, json_kind
 from ._server import open_request, send_json, send_stream, state_of
 from .ollama import MODELS, NAME, ChatAnswer, chat_answer, chat_chunks, resolve, retry_after
 
@@ -157,14 +157,6 @@ _PARAMS = _T("struct", "api.ToolFunctionParameters", "ToolFunctionParameters",
 _MISSING = object()
 
 
-def _kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int | float):
-        return "number"
-    return "string" if isinstance(v, str) else "array" if isinstance(v, list) else "object"
-
-
 class _Decoder:
     """``json.Unmarshal`` into one of the types above: the value with Go's field names (keys matched
     exactly, else case-insensitively; unknown ones dropped; ``null`` leaves the zero value). A type
@@ -176,7 +168,7 @@ class _Decoder:
 
     def mismatch(self, v: Any, t: _T, struct: str, path: tuple[str, ...]) -> None:
         if self.saved is None:
-            value = _kind(v)
+            value = json_kind(v)
             if t.kind == "int" and isinstance(v, int | float) and not isinstance(v, bool):
                 value = "number " + getattr(v, "literal", str(v))
             self.saved = _TypeMismatch(value, t.go, struct, ".".join(path))
@@ -245,7 +237,7 @@ def bind(raw: bytes) -> dict[str, Any]:
     """The request as ``anthropic.MessagesRequest`` (Go's field names), or Go's error."""
     body = decode_body(raw)
     if body is not None and not isinstance(body, dict):
-        raise GoError(f"json: cannot unmarshal {_kind(body)} into Go value of type anthropic.MessagesRequest")
+        raise GoError(f"json: cannot unmarshal {json_kind(body)} into Go value of type anthropic.MessagesRequest")
     d = _Decoder()
     req: dict[str, Any] = d.decode(body or {}, _REQUEST) or {}
     if d.saved is not None:

@@ -422,7 +422,7 @@ class RedisStore:
                 self._news_failed(e)
             finally:
                 with contextlib.suppress(*_UNAVAILABLE):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8.2
             await asyncio.sleep(pause)
             pause = min(2 * pause, 60.0)
 

@@ -604,8 +604,8 @@ class AnthropicDialect:
 
     # -- stream ---------------------------------------------------------------------------------
 
-    def stream_start(self) -> AnthropicStreamState:
-        return AnthropicStreamState()
+    def stream_start(self, max_event_bytes: int = sse.DEFAULT_MAX_EVENT_BYTES) -> AnthropicStreamState:
+        return AnthropicStreamState(sse=sse.start(max_event_bytes))
 
     def stream_feed(
         self, state: AnthropicStreamState, data: bytes

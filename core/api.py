@@ -30,6 +30,7 @@ from .prepare import fill_max_tokens
 from .registry import get_dialect, get_spec
 from .schema import ChatChunk, ChatRequest, ChatResponse
 from .secret import Secret
+from .sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["decode_response", "decode_stream", "encode_request", "iter_stream"]
 
@@ -103,14 +104,18 @@ def _not_bytes(provider: str, body: object) -> LlmError:
                     message=f"a body must be bytes or str, not {type(body).__name__}")
 
 
-def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | LlmError]:
-    """The chunks of a streamed body fed in ``pieces``; an :class:`LlmError` item ends it."""
+def iter_stream(
+    provider: str, pieces: Iterable[bytes], *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> Iterable[ChatChunk | LlmError]:
+    """The chunks of a streamed body fed in ``pieces``; an :class:`LlmError` item ends it (an event
+    longer than ``max_event_bytes`` too)."""
     d = get_dialect(provider)
     if type(d) is Failure:
         yield d.failure()
         return
     dialect = d.unwrap()
-    st = dialect.stream_start()
+    # (the default asks nothing new of a dialect registered before the limit was a parameter)
+    st = dialect.stream_start() if max_event_bytes == DEFAULT_MAX_EVENT_BYTES else dialect.stream_start(max_event_bytes)
     # a whole body is one piece, not an iterable of byte values
     whole = isinstance(pieces, bytes | bytearray | memoryview | str)
     for piece in (pieces,) if whole else pieces:
@@ -130,14 +135,16 @@ def iter_stream(provider: str, pieces: Iterable[bytes]) -> Iterable[ChatChunk | 
     yield from tail.unwrap()
 
 
-def decode_stream(provider: str, pieces: Iterable[bytes]) -> Result[ChatResponse, LlmError]:
+def decode_stream(
+    provider: str, pieces: Iterable[bytes], *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> Result[ChatResponse, LlmError]:
     """Fold a streamed body, split into arbitrary byte slices, into the non-streamed response."""
     fold = StreamFold()
     name = provider
     d = get_dialect(provider)
     if type(d) is Success:
         name = d.unwrap().name
-    for item in iter_stream(provider, pieces):
+    for item in iter_stream(provider, pieces, max_event_bytes=max_event_bytes):
         if isinstance(item, LlmError):
             return Failure(item)
         fold.add(item)

@@ -110,6 +110,7 @@ from .shared import (
     refuse_empty,
     settle,
 )
+from .sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["BEDROCK", "BedrockDialect", "BedrockStreamState"]
 
@@ -549,7 +550,9 @@ class BedrockDialect:
 
     # -- stream ---------------------------------------------------------------------------------
 
-    def stream_start(self) -> BedrockStreamState:
+    def stream_start(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> BedrockStreamState:
+        """``max_event_bytes`` is not read: an event-stream frame is bounded by the format's own limits
+        (botocore's), which every AWS client applies."""
         return BedrockStreamState()
 
     def stream_feed(

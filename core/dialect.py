@@ -5,7 +5,7 @@ A dialect is a value with pure methods (h11's shape: no sockets, no clock, no en
     encode_request(req, cfg, *, stream, now)  -> Result[HttpRequest, LlmError]
     decode_response(resp)                      -> Result[ChatResponse, LlmError]
     decode_error(resp)                         -> LlmError
-    stream_start()                             -> state
+    stream_start(max_event_bytes=8 MiB)        -> state
     stream_feed(state, bytes)                  -> (state, (ChatChunk | LlmError, ...))
     stream_finish(state)                       -> Result[(ChatChunk, ...), LlmError]
 
@@ -28,6 +28,7 @@ from .errors import ErrorKind, LlmError, excerpt, kept_headers, kind_for_status,
 from .http import HttpRequest, HttpResponse
 from .schema import ChatChunk, ChatRequest, ChatResponse
 from .secret import Secret, redact
+from .sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
     "DECODE_ERRORS",
@@ -137,7 +138,10 @@ class Dialect(Protocol[S]):
 
     def decode_error(self, resp: HttpResponse) -> LlmError: ...
 
-    def stream_start(self) -> S: ...
+    def stream_start(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> S:
+        """A stream's first state. ``max_event_bytes``: the longest single event (SSE) or line (NDJSON)
+        the decoder holds; a longer one is a ``streaming`` error (``LlmConfig.max_event_bytes``)."""
+        ...
 
     def stream_feed(self, state: S, data: bytes) -> tuple[S, tuple[StreamEvent, ...]]: ...
 

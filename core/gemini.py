@@ -621,8 +621,8 @@ class GeminiDialect:
 
     # -- stream ---------------------------------------------------------------------------------
 
-    def stream_start(self) -> GeminiStreamState:
-        return GeminiStreamState()
+    def stream_start(self, max_event_bytes: int = sse.DEFAULT_MAX_EVENT_BYTES) -> GeminiStreamState:
+        return GeminiStreamState(sse=sse.start(max_event_bytes))
 
     def stream_feed(
         self, state: GeminiStreamState, data: bytes

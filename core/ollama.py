@@ -102,6 +102,7 @@ from .shared import (
     refuse_empty,
     strip_model_prefix,
 )
+from .sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -726,8 +727,11 @@ class OllamaDialect:
 
     # -- stream ---------------------------------------------------------------------------------
 
-    def stream_start(self) -> OllamaStreamState:
-        return OllamaStreamState()
+    def stream_start(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> OllamaStreamState:
+        """``max_event_bytes``: the longest NDJSON line held."""
+        if max_event_bytes == DEFAULT_MAX_EVENT_BYTES:
+            return OllamaStreamState()
+        return OllamaStreamState(lines=ndjson.NdjsonState(max_line_bytes=max_event_bytes))
 
     def stream_feed(
         self, state: OllamaStreamState, data: bytes

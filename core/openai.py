@@ -608,8 +608,8 @@ class OpenAIDialect:
 
     # -- stream ---------------------------------------------------------------------------------
 
-    def stream_start(self) -> OpenAIStreamState:
-        return OpenAIStreamState()
+    def stream_start(self, max_event_bytes: int = sse.DEFAULT_MAX_EVENT_BYTES) -> OpenAIStreamState:
+        return OpenAIStreamState(sse=sse.start(max_event_bytes))
 
     def stream_feed(
         self, state: OpenAIStreamState, data: bytes

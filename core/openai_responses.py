@@ -484,8 +484,8 @@ class ResponsesDialect:
 
     # -- stream ---------------------------------------------------------------------------------
 
-    def stream_start(self) -> ResponsesStreamState:
-        return ResponsesStreamState()
+    def stream_start(self, max_event_bytes: int = sse.DEFAULT_MAX_EVENT_BYTES) -> ResponsesStreamState:
+        return ResponsesStreamState(sse=sse.start(max_event_bytes))
 
     def stream_feed(
         self, state: ResponsesStreamState, data: bytes

@@ -19,7 +19,7 @@ import msgspec
 
 from ._pieces import Pieces
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SseEvent", "SseState", "feed", "finish"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SseEvent", "SseState", "feed", "finish", "start"]
 
 
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -49,6 +49,9 @@ class SseState(msgspec.Struct, frozen=True):
     """A line or event grew past ``max_event_bytes``: the decoder stopped, the caller reports it."""
 
 
+_START = SseState()
+
+
 def _lines(buf: bytes) -> tuple[list[bytes], bytes]:
     if b"\r" in buf:
         # A CR at the very end may be the first half of a CRLF split across reads: keep it back.
@@ -72,6 +75,16 @@ def _ends_no_line(st: SseState, chunk: bytes) -> bool:
 
 def _too_long(st: SseState, line: Pieces[bytes], data: Pieces[bytes]) -> bool:
     return line.size > st.max_event_bytes or data.size + len(data) > st.max_event_bytes
+
+
+def start(max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> SseState:
+    """A stream's first state, holding events of up to ``max_event_bytes`` (the shared default state
+    when it is the default).
+
+    >>> start(1024).max_event_bytes, start() is start()
+    (1024, True)
+    """
+    return _START if max_event_bytes == DEFAULT_MAX_EVENT_BYTES else SseState(max_event_bytes=max_event_bytes)
 
 
 def feed(st: SseState, chunk: bytes) -> tuple[SseState, tuple[SseEvent, ...]]:

@@ -82,6 +82,7 @@ from interlingua.core.registry import get_dialect
 from interlingua.core.retry import GiveUp, GiveUpReason, decide
 from interlingua.core.schema import ToolSpec
 from interlingua.core.secret import redact_error  # hook: edges
+from interlingua.core.sse import DEFAULT_MAX_EVENT_BYTES
 from interlingua.core.tokens import TokenCount, count_tokens
 
 from .breakers import REJECTED, Breakers
@@ -939,6 +940,7 @@ class _StreamCall:
         flow = client._flow(call, p, _STREAM, fallbacks)
         transport = client._transport
         env = client._env
+        max_event = client.config.max_event_bytes
         result: Result[Any, LlmError] | None = None
         try:
             action = next(flow)
@@ -947,7 +949,7 @@ class _StreamCall:
                     action = flow.send(await cast("Awaitable[object]", action))
                     continue
                 d = action.dialect
-                state = d.stream_start()
+                state = d.stream_start() if max_event == DEFAULT_MAX_EVENT_BYTES else d.stream_start(max_event_bytes=max_event)
                 err: LlmError | None = None
                 head: HttpResponse | None = None
                 items = transport.stream(action.request, timeouts=action.timeouts, max_bytes=client._max_bytes)

@@ -21,6 +21,7 @@ from interlingua.core.budget import Limits
 from interlingua.core.catalog import Catalog, default_catalog
 from interlingua.core.registry import SPECS, ProviderSpec
 from interlingua.core.retry import RetryPolicy
+from interlingua.core.sse import DEFAULT_MAX_EVENT_BYTES
 
 from .telemetry import TelemetrySettings, capture_content_from_env
 from .transport import Timeouts
@@ -144,7 +145,9 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
 
     ``fallbacks``: model strings tried in order when a model's retries are exhausted or its
     circuit is open (a call's ``fallbacks=`` replaces them). ``max_response_bytes`` caps a body or
-    a whole stream; ``pool_limit``/``pool_limit_per_host`` cap open connections.
+    a whole stream, ``max_event_bytes`` one stream event (an SSE event or an NDJSON line: raise it for a
+    provider that sends large ones, such as inline images); ``pool_limit``/``pool_limit_per_host`` cap
+    open connections.
 
     TLS: certificates and host names are always verified. ``ca_bundle`` (a PEM file, or a
     directory prepared with ``openssl rehash``) is the set of trusted CAs *instead of* the system
@@ -175,6 +178,7 @@ class LlmConfig(msgspec.Struct, kw_only=True, frozen=True):
     circuit_breaker_failure_ratio: float = 0.5
     circuit_breaker_per_model: bool = False
     max_response_bytes: int = 32 * 1024 * 1024
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     pool_limit: int = 100
     pool_limit_per_host: int = 0
     trust_env: bool = False

@@ -145,3 +145,82 @@ def test_large_anthropic_tool_input_in_tiny_fragments() -> None:
     end = dialect.stream_finish(state).unwrap()
     response = fold_chunks([*chunks, *end], "anthropic")
     assert json.loads(response.message.tool_calls[0].arguments) == value
+
+
+# -- the limit is the caller's to raise (LlmConfig.max_event_bytes) ---------------------------------------
+
+_BIG_TEXT = "y" * 3000
+
+
+def _big_event_bodies() -> dict[str, bytes]:
+    """A whole valid stream per text dialect in which one event carries a 3000-character text."""
+    oa = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    openai = b"".join(b"data: " + json.dumps({**oa, "choices": c}).encode() + b"\n\n" for c in (
+        [{"index": 0, "delta": {"role": "assistant", "content": _BIG_TEXT}, "finish_reason": None}],
+        [{"index": 0, "delta": {}, "finish_reason": "stop"}])) + b"data: [DONE]\n\n"
+    gemini = b"data: " + json.dumps({"candidates": [{"content": {"role": "model", "parts": [{"text": _BIG_TEXT}]},
+                                                     "finishReason": "STOP"}], "modelVersion": "g"}).encode() + b"\r\n\r\n"
+    ollama = b"".join(json.dumps(x).encode() + b"\n" for x in (
+        {"model": "l", "message": {"role": "assistant", "content": _BIG_TEXT}, "done": False},
+        {"model": "l", "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
+         "prompt_eval_count": 1, "eval_count": 1}))
+    anthropic = b"".join(b"event: %s\ndata: %s\n\n" % (e["type"].encode(), json.dumps(e).encode()) for e in (
+        {"type": "message_start", "message": {"id": "m", "model": "c", "usage": {"input_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": _BIG_TEXT}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}},
+        {"type": "message_stop"}))
+    return {"openai": openai, "gemini": gemini, "ollama": ollama, "anthropic": anthropic}
+
+
+def test_the_event_limit_is_a_parameter_of_every_text_dialect() -> None:
+    """``stream_start(max_event_bytes=n)`` (and ``decode_stream(..., max_event_bytes=n)``): an event
+    longer than ``n`` is one streaming error naming ``n``, split anywhere; the same stream under a
+    larger limit folds to its text."""
+    from interlingua.core.api import decode_stream
+
+    for provider, body in _big_event_bodies().items():
+        small = decode_stream(provider, _slices(body, 700), max_event_bytes=2048)
+        assert small.failure().kind is ErrorKind.STREAMING, provider
+        assert "max_event_bytes (2048 bytes)" in small.failure().message, provider
+        ok = decode_stream(provider, _slices(body, 700), max_event_bytes=4096)
+        assert ok.unwrap().text == _BIG_TEXT, provider
+        assert decode_stream(provider, body).unwrap().text == _BIG_TEXT, provider  # the 8 MiB default
+    assert DIALECTS["bedrock"].stream_start(max_event_bytes=10) == DIALECTS["bedrock"].stream_start()  # its own frame limits
+    assert DIALECTS["openai_responses"].stream_start(max_event_bytes=10).sse.max_event_bytes == 10
+
+
+async def test_the_client_takes_its_event_limit_from_the_config() -> None:
+    """A 9 MiB event (Gemini's inline images are this large) is a streaming error under the default
+    limit and streams whole with ``LlmConfig(max_event_bytes=16 MiB)``."""
+    from collections.abc import AsyncIterator
+
+    from interlingua.core import Headers, HttpResponse
+    from interlingua.effects import Client, LlmConfig
+
+    text = "z" * (DEFAULT_MAX_EVENT_BYTES + 1024 * 1024)
+    body = b"data: " + json.dumps({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
+                                                   "finishReason": "STOP"}]}).encode() + b"\r\n\r\n"
+
+    class Canned:
+        async def send(self, request: object, *, timeouts: object, max_bytes: int) -> object:
+            raise AssertionError("a stream only")
+
+        async def stream(self, request: object, *, timeouts: object, max_bytes: int) -> AsyncIterator[object]:
+            yield HttpResponse(200, Headers({"content-type": "text/event-stream"}), b"")
+            for piece in _slices(body, 1024 * 1024):
+                yield piece
+
+        async def close(self) -> None:
+            pass
+
+    for limit, whole in ((None, False), (16 * 1024 * 1024, True)):
+        cfg = LlmConfig(retry_enabled=False, **({"max_event_bytes": limit} if limit else {}),
+                        max_response_bytes=64 * 1024 * 1024).with_provider("gemini", api_key="k")
+        async with Client(cfg, transport=Canned()) as client:  # type: ignore[arg-type]
+            got = await client.stream_response("gemini:gemini-2.5-flash", "draw")
+        if whole:
+            assert got.unwrap().text == text
+        else:
+            assert got.failure().kind is ErrorKind.STREAMING and "max_event_bytes" in got.failure().message

@@ -556,12 +556,16 @@ class Client:
         call = self._start(p, op.name, fallbacks, deadline)
         call.cache = cache
         flow = self._flow(call, p, op, fallbacks)
+        trace = call.trace
+        # the trace's headers on each attempt (telemetry's traceparent); the default trace adds none
+        outgoing = trace.outgoing if type(trace).outgoing is not CallTrace.outgoing else None
         try:
             try:
                 action = next(flow)
                 while True:
                     if type(action) is _Send:
-                        out: object = await self._transport.send(action.request, timeouts=action.timeouts, max_bytes=self._max_bytes)
+                        request = action.request if outgoing is None else outgoing(action.request)
+                        out: object = await self._transport.send(request, timeouts=action.timeouts, max_bytes=self._max_bytes)
                     else:
                         out = await action  # type: ignore[misc]  # the flow yields only _Send or awaitables
                     action = flow.send(out)
@@ -937,6 +941,7 @@ class _StreamCall:
         # the base CallTrace.chunk does nothing: skip a call per chunk unless an observer overrides it
         on_chunk = trace.chunk if type(trace).chunk is not CallTrace.chunk else None
         sending = trace.sending if type(trace).sending is not CallTrace.sending else None
+        outgoing = trace.outgoing if type(trace).outgoing is not CallTrace.outgoing else None
         flow = client._flow(call, p, _STREAM, fallbacks)
         transport = client._transport
         env = client._env
@@ -952,7 +957,8 @@ class _StreamCall:
                 state = d.stream_start() if max_event == DEFAULT_MAX_EVENT_BYTES else d.stream_start(max_event_bytes=max_event)
                 err: LlmError | None = None
                 head: HttpResponse | None = None
-                items = transport.stream(action.request, timeouts=action.timeouts, max_bytes=client._max_bytes)
+                request = action.request if outgoing is None else outgoing(action.request)
+                items = transport.stream(request, timeouts=action.timeouts, max_bytes=client._max_bytes)
                 it = items.__aiter__()
                 feed = d.stream_feed
                 bounded = action.first_chunk_within is not None

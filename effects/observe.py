@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 import msgspec
 from returns.result import Result
 
-from interlingua.core import ChatChunk, ChatRequest, HttpResponse, LlmError, ModelRef
+from interlingua.core import ChatChunk, ChatRequest, HttpRequest, HttpResponse, LlmError, ModelRef
 from interlingua.core.breaker import BreakerState, Phase
 from interlingua.core.prepare import Prepared
 from interlingua.core.retry import GiveUpReason
@@ -91,6 +91,11 @@ class CallTrace:
 
     def chunk(self, chunk: ChatChunk) -> None:
         pass
+
+    def outgoing(self, request: HttpRequest) -> HttpRequest:
+        """The request an attempt sends, with any headers the trace adds (telemetry: the W3C
+        ``traceparent``). Only consulted when a trace's class overrides it."""
+        return request
 
     def sending(self) -> Callable[[], None] | None:
         """A stream's exchange is about to start. The trace may make its own context current until the
@@ -232,6 +237,11 @@ class _Tee(CallTrace):
     def chunk(self, chunk: ChatChunk) -> None:
         for t in self._traces:
             t.chunk(chunk)
+
+    def outgoing(self, request: HttpRequest) -> HttpRequest:
+        for t in self._traces:
+            request = t.outgoing(request)
+        return request
 
     def sending(self) -> Callable[[], None] | None:
         undo = [u for u in (t.sending() for t in self._traces) if u is not None]

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from returns.result import Failure, Result
 
-from interlingua.core import ChatChunk, ChatResponse, HttpResponse, LlmError, ModelRef, Usage
+from interlingua.core import ChatChunk, ChatResponse, HttpRequest, HttpResponse, LlmError, ModelRef, Usage
 from interlingua.core import semconv as sc
 from interlingua.core.breaker import Phase
 from interlingua.core.fold import StreamFold
@@ -67,10 +67,15 @@ CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 
 class TelemetrySettings(msgspec.Struct, frozen=True, kw_only=True):
     """``enabled=False`` turns spans and metrics off for a client; ``capture_content=True`` records
-    prompts and answers on the span (they may hold personal data: opt in knowingly)."""
+    prompts and answers on the span (they may hold personal data: opt in knowingly).
+    ``propagate=True`` sends the call's W3C trace context (``traceparent``, ``tracestate``) with each of its
+    requests, so a gateway or proxy in between (a LiteLLM proxy, an API gateway) joins the trace; the
+    caller's baggage is never sent. An HTTP client instrumentation, when installed, sends its own span's
+    instead (a child of the call's)."""
 
     enabled: bool = True
     capture_content: bool = False
+    propagate: bool = True
 
 
 def capture_content_from_env(env: Mapping[str, str]) -> bool:
@@ -143,7 +148,23 @@ def telemetry_for(
                      client_kind=trace.SpanKind.CLIENT, error_status=status.Status(status.StatusCode.ERROR),
                      is_noop=_noop_check(trace, metrics, tracer_provider, meter_provider),
                      activate=lambda span: context.attach(trace.set_span_in_context(span)),
-                     deactivate=context.detach)
+                     deactivate=context.detach, inject=_trace_context(trace) if settings.propagate else None)
+
+
+def _trace_context(trace: Any) -> Callable[[Span], dict[str, str]]:
+    """W3C trace context only (``traceparent``/``tracestate``), whatever propagators the application set
+    globally: the global ones may include baggage, which is the application's to send, not a provider's
+    to receive."""
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    propagator = TraceContextTextMapPropagator()
+
+    def inject(span: Span) -> dict[str, str]:
+        carrier: dict[str, str] = {}
+        propagator.inject(carrier, context=trace.set_span_in_context(span))
+        return carrier
+
+    return inject
 
 
 def _noop_check(trace: Any, metrics: Any, tracer_provider: Any, meter_provider: Any) -> Callable[[], bool]:
@@ -183,12 +204,14 @@ class Telemetry:
     """Spans and metrics per the GenAI conventions (built by :func:`telemetry_for`)."""
 
     __slots__ = ("_servers", "activate", "capture_content", "client_kind", "clock", "deactivate", "duration",
-                 "error_status", "is_noop", "per_chunk", "tokens", "tracer", "ttfc")
+                 "error_status", "inject", "is_noop", "per_chunk", "tokens", "tracer", "ttfc")
 
     def __init__(self, tracer: Tracer, meter: Any, *, clock: Callable[[], float], capture_content: bool,
                  client_kind: Any, error_status: Any, is_noop: Callable[[], bool] = lambda: False,
-                 activate: Callable[[Span], object] | None = None, deactivate: Callable[[Any], None] | None = None) -> None:
+                 activate: Callable[[Span], object] | None = None, deactivate: Callable[[Any], None] | None = None,
+                 inject: Callable[[Span], dict[str, str]] | None = None) -> None:
         self.tracer = tracer
+        self.inject = inject  # a span's W3C trace-context headers (None: not propagated)
         self.is_noop = is_noop
         self.activate = activate
         self.deactivate = deactivate
@@ -375,6 +398,14 @@ class _SpanTrace(CallTrace):
             self.model = chunk.model
         if self.acc is not None:
             self.acc.add(chunk)
+
+    def outgoing(self, request: HttpRequest) -> HttpRequest:
+        # the call's trace context rides with each attempt (a header the caller configured is kept)
+        inject = self.tel.inject
+        if inject is None or "traceparent" in request.headers:
+            return request
+        carrier = inject(self.span)
+        return msgspec.structs.replace(request, headers=request.headers.merged(carrier)) if carrier else request
 
     def sending(self) -> Callable[[], None] | None:
         # A stream's span is current only while an exchange starts (up to the reply's head): an HTTP

@@ -676,3 +676,50 @@ def test_response_format_text_is_text() -> None:
     assert sc.OUTPUT_TYPE not in sc.request_attributes(base, provider_name="openai", stream=False)
     text = ChatRequest(model="m", messages=(Message.user("x"),), response_format=ResponseFormat(type="text"))
     assert sc.request_attributes(text, provider_name="openai", stream=False)[sc.OUTPUT_TYPE] == "text"
+
+
+# -- W3C trace context on the wire, without an HTTP client instrumentation ---------------------------------
+
+
+def _traceparent_of(span: ReadableSpan) -> str:
+    ctx = span.context
+    assert ctx is not None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+@by_provider
+async def test_each_request_carries_the_calls_traceparent(fake: FakeServer, otel: Otel, provider: str) -> None:
+    """Without any HTTP instrumentation, every attempt of a plain call and of a stream sends the call
+    span's ``traceparent`` (so a gateway between joins the trace), the retry of a 500 too, and the
+    application's baggage never leaves with it."""
+    from opentelemetry import baggage
+    from opentelemetry import context as otel_context
+
+    token = otel_context.attach(baggage.set_baggage("user.email", "someone@example.com"))
+    try:
+        async with otel.client(config_for(fake, max_retries=1, retry_delay=0.0)) as client:
+            fake.fail_next(provider, "500")
+            assert isinstance(await client.chat(MODELS[provider], "hi"), Success)
+            assert isinstance(await client.stream_response(MODELS[provider], "hi"), Success)
+    finally:
+        otel_context.detach(token)
+    call, stream = sorted(otel.spans(), key=lambda s: s.start_time or 0)
+    sent = fake.requests_for(provider)
+    assert len(sent) == 3  # the 500, its retry, the stream
+    assert [r.headers.get("traceparent") for r in sent] == [_traceparent_of(call)] * 2 + [_traceparent_of(stream)]
+    assert not any("baggage" in {k.lower() for k in r.headers} for r in sent)
+
+
+async def test_trace_context_stays_home_when_asked_or_when_the_caller_sets_it(fake: FakeServer, otel: Otel) -> None:
+    """``TelemetrySettings(propagate=False)`` sends none (the spans are still made); telemetry off sends
+    none; a ``traceparent`` the caller configured as a header is the one sent."""
+    for settings in (TelemetrySettings(propagate=False), TelemetrySettings(enabled=False)):
+        async with otel.client(config_for(fake, telemetry=settings)) as client:
+            assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+        assert "traceparent" not in fake.requests_for("openai")[-1].headers
+    assert len(otel.spans()) == 1
+    own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    cfg = config_for(fake).with_provider("openai", headers=(("traceparent", own),))
+    async with otel.client(cfg) as client:
+        assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
+    assert fake.requests_for("openai")[-1].headers.get("traceparent") == own

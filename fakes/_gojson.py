@@ -209,6 +209,13 @@ def unmarshal(data: str) -> Any:
     return _loads(raw)
 
 
+def go_type_name(v: Any) -> str:
+    """Go's ``%T`` (``reflect.TypeOf``) of a decoded JSON value held in an ``any``: a number is a float64."""
+    if v is None:
+        return "<nil>"
+    return {bool: "bool", str: "string", list: "[]interface {}", dict: "map[string]interface {}"}.get(type(v), "float64")
+
+
 def json_kind(v: Any) -> str:
     return ("bool" if isinstance(v, bool) else "number" if isinstance(v, int | float) else "string"
             if isinstance(v, str) else "array" if isinstance(v, list) else "object")

@@ -59,6 +59,7 @@ from ._gojson import (
     S,
     go_json,
     go_quote,
+    go_type_name,
     read_request,
 )
 from ._jsonenc import dumps
@@ -239,7 +240,6 @@ EMBED_REQUEST = GoStruct("EmbedRequest", "api.EmbedRequest", {
     "model": S, "input": ANY, "keep_alive": ANY, "truncate": "bool", "dimensions": "int", "options": MAP})
 
 _GO_DURATION = re.compile(r"[-+]?(0|((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)")
-_GO_ANY_TYPE = {bool: "bool", str: "string", list: "[]interface {}", dict: "map[string]interface {}"}
 _THINK_WORDS = '("high", "medium", "low", "max", true, or false)'
 
 
@@ -255,7 +255,7 @@ def _unmarshaler_problem(body: dict[str, Any]) -> str | None:
     keep = body.get("keep_alive")
     if keep is not None and not (isinstance(keep, int | float) and not isinstance(keep, bool)):
         if not isinstance(keep, str):
-            return f"Unsupported type: '{_GO_ANY_TYPE.get(type(keep), 'float64')}'"
+            return f"Unsupported type: '{go_type_name(keep)}'"
         if not _GO_DURATION.fullmatch(keep):
             return f"time: invalid duration {go_quote(keep)}"
     return _tool_arguments_problem(body)

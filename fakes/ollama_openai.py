@@ -65,6 +65,7 @@ from ._gojson import (
     anon,
     go_json,
     go_quote,
+    go_type_name,
     read_request,
     unmarshal,
 )
@@ -123,14 +124,6 @@ def _properties_problem(body: dict[str, Any]) -> str | None:
 def parse_request(raw: bytes) -> dict[str, Any]:
     """``ShouldBindJSON`` into ``openai.ChatCompletionRequest``: the request with Go's field names."""
     return read_request(raw, _REQUEST, _properties_problem)
-
-
-def _go_type_name(v: Any) -> str:
-    """Go's ``%T`` of a decoded JSON value held in an ``any``."""
-    if v is None:
-        return "<nil>"
-    return {bool: "bool", int: "float64", float: "float64", dict: "map[string]interface {}", list: "[]interface {}",
-            str: "string"}.get(type(v), "float64")
 
 
 def _tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -211,7 +204,7 @@ def to_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
                 msgs[-1].update(tool_calls=_tool_calls(m["tool_calls"]), thinking=m.get("reasoning", ""), **extra)
         else:
             if "tool_calls" not in m:  # content is optional only beside tool calls
-                raise GoError(f"invalid message content type: {_go_type_name(content)}")
+                raise GoError(f"invalid message content type: {go_type_name(content)}")
             msgs.append({"role": role, "content": "", "thinking": m.get("reasoning", ""),
                          "tool_calls": _tool_calls(m["tool_calls"]), "tool_call_id": m.get("tool_call_id", "")})
     return msgs
@@ -426,7 +419,7 @@ def _stops(stop: Any) -> list[str] | None:
     if isinstance(stop, list):
         for s in stop:
             if not isinstance(s, str):
-                raise GoError(f"invalid type for 'stop' field: {_go_type_name(s)}")
+                raise GoError(f"invalid type for 'stop' field: {go_type_name(s)}")
         return list(stop)
     return None
 

@@ -333,9 +333,12 @@ async def send_stream(
     fault: Fault | None,
     error_frame: Callable[[], bytes],
     headers: Mapping[str, str] = {},
+    cache_control: str | None = "no-cache",
 ) -> web.StreamResponse:
-    """Write ``frames`` one by one (each its own write, as a real server flushes), with stream faults."""
-    resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache", **headers})
+    """Write ``frames`` one by one (each its own write, as a real server flushes), with stream faults.
+    ``cache_control``: the stream's ``Cache-Control`` (``None``: none, as Ollama's own handlers send)."""
+    base = {"Content-Type": content_type} if cache_control is None else {"Content-Type": content_type, "Cache-Control": cache_control}
+    resp = web.StreamResponse(headers={**base, **headers})
     await resp.prepare(request)
     # aiohttp frames the body in chunks for HTTP/1.1 (no Content-Length, no compression here)
     chunked = resp.headers.get("Transfer-Encoding") == "chunked" and resp.compression is False

@@ -384,7 +384,7 @@ async def chat(call: Call) -> web.StreamResponse:
         return await send_json(request, chat_payload(model, created_at, d, tcall, prompt_tokens, eval_tokens), fault, encode=go_json)
     lines = _lines_for(raw, created_at, model, d, tcall, prompt_tokens, eval_tokens)
     return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
-                             error_frame=stream_error_frame)
+                             error_frame=stream_error_frame, cache_control=None)
 
 
 @endpoint("models", content=False)
@@ -525,7 +525,7 @@ async def generate(call: Call) -> web.StreamResponse:
     lines += [line(response=piece, done=False) for piece in split_for_stream(d.text)]
     lines.append(line(response="", **done))
     return await send_stream(request, lines, content_type="application/x-ndjson", fault=fault,
-                             error_frame=stream_error_frame)
+                             error_frame=stream_error_frame, cache_control=None)
 
 
 def embedding_of(text: str, dims: int = 768) -> list[float]:

@@ -351,7 +351,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                       "system_fingerprint": "fp_ollama",
                       "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": None}]})
     return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
-                             error_frame=lambda: b"data: " + broken + b"\n\n")
+                             error_frame=lambda: b"data: " + broken + b"\n\n", cache_control=None)
 
 
 # -- POST /v1/embeddings: EmbeddingsMiddleware, EmbedHandler, EmbedWriter (ToEmbeddingList) ---------------
@@ -481,4 +481,4 @@ async def completions(request: web.Request) -> web.StreamResponse:
                                            "model": model, "system_fingerprint": "fp_ollama", "usage": usage}) + b"\n\n")
     frames.append(b"data: [DONE]\n\n")
     return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
-                             error_frame=lambda: chunk("", None))
+                             error_frame=lambda: chunk("", None), cache_control=None)

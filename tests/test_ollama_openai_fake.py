@@ -353,3 +353,23 @@ async def test_text_completion_errors_in_the_layers_shape(http: httpx.AsyncClien
     kind = {400: "invalid_request_error", 404: "not_found_error"}[status]
     assert (r.status_code, r.json()) == (status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
     assert r.headers["content-type"] == ("application/json; charset=utf-8" if middleware else "application/json")
+
+
+@pytest.mark.parametrize(("path", "body", "ctype", "cache_control"), [
+    # server/routes.go streamResponse: gin's c.Stream with only the content type set
+    ("/api/chat", {"model": "llama3.2", "messages": HELLO}, "application/x-ndjson", None),
+    ("/api/generate", {"model": "llama3.2", "prompt": "hello"}, "application/x-ndjson", None),
+    # middleware/openai.go ChatWriter/CompleteWriter: the content type alone
+    ("/v1/chat/completions", {"model": "llama3.2", "messages": HELLO, "stream": True}, "text/event-stream", None),
+    ("/v1/completions", {"model": "llama3.2", "prompt": "hello", "stream": True}, "text/event-stream", None),
+    # ResponsesMiddleware and the Anthropic middleware set Cache-Control and Connection themselves
+    ("/v1/responses", {"model": "llama3.2", "input": "hello", "stream": True}, "text/event-stream", "no-cache"),
+    ("/v1/messages", {"model": "llama3.2", "max_tokens": 64, "messages": HELLO, "stream": True}, "text/event-stream",
+     "no-cache"),
+])
+async def test_stream_headers_are_the_handlers_own(http: httpx.AsyncClient, path: str, body: dict[str, Any], ctype: str,
+                                                   cache_control: str | None) -> None:
+    """Each Ollama stream sends the headers its Go handler sets, and no ``Cache-Control`` it does not."""
+    r = await http.post(path, json=body)
+    assert r.status_code == 200 and r.headers["content-type"] == ctype
+    assert r.headers.get("cache-control") == cache_control

@@ -6,12 +6,15 @@ bodies through it, so a body Ollama's Go would refuse is refused with Go's own w
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from ._jsonenc import compact_utf8
+from ._jsonenc import _default, _encoder, compact_utf8
 
 
 class GoError(Exception):
@@ -343,9 +346,58 @@ _HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028":
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def go_float(x: float, bits: int = 64) -> str:
+    """Go's ``encoding/json`` text of a float64 (``bits=64``) or of ``x`` as a float32 (``bits=32``):
+    the shortest digits that read back as the same value, positional for 1e-6 <= |x| < 1e21 (``1``, not
+    ``1.0``; ``0.00001``, not ``1e-05``), else ``1e-7``/``1e+21`` (``floatEncoder.encode``).
+
+    >>> [go_float(x) for x in (1.0, 0.00001, 1e-7, 1e21, 1e20, -0.0, 0.1 + 0.2)]
+    ['1', '0.00001', '1e-7', '1e+21', '100000000000000000000', '-0', '0.30000000000000004']
+    >>> [go_float(x, 32) for x in (0.1, 123456789.0, 3.4028234663852886e38, 1e-7)]
+    ['0.1', '123456790', '3.4028235e+38', '1e-7']
+    """
+    if bits == 32:
+        x = _f32(x)
+        shortest = next(t for t in (f"{x:.{p}e}" for p in range(9)) if _f32(float(t)) == x)
+    else:
+        shortest = repr(x)
+    d = Decimal(shortest).normalize()
+    if x == 0:
+        return "-0" if str(d).startswith("-") else "0"
+    if 1e-6 <= abs(x) < 1e21:
+        return format(d, "f")
+    sign, digits, exp = d.as_tuple()
+    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
+    e = exp + len(digits) - 1  # type: ignore[operator]  # finite: an int exponent
+    return ("-" if sign else "") + mantissa + f"e{'-' if e < 0 else '+'}{abs(e):02d}".replace("e-0", "e-")
+
+
+_F32_MAX = 3.4028234663852886e38
+
+
+def _f32(x: float) -> float:
+    """``x`` rounded to the nearest float32 (as Go's ``ParseFloat(s, 32)``: within half an ulp above
+    the largest float32 is that float32, which ``struct`` refuses to pack)."""
+    try:
+        value: float = struct.unpack("<f", struct.pack("<f", x))[0]
+    except OverflowError:
+        return math.copysign(_F32_MAX if abs(x) < _F32_MAX + 2.0**103 else math.inf, x)
+    return value
+
+
+class GoFloat32s:
+    """A ``[]float32`` in an answer (Ollama's embeddings): :func:`go_json` writes each value as Go does
+    (:func:`go_float` with ``bits=32``)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence[float]) -> None:
+        self.values = values
+
+
 def go_json(obj: Any) -> bytes:
     """``json.Marshal``: compact, UTF-8 kept, ``<``, ``>``, ``&``, U+2028/9 escaped (only strings hold
-    them), invalid UTF-8 (here: lone surrogates) as U+FFFD."""
+    them), invalid UTF-8 (here: lone surrogates) as U+FFFD, a :class:`GoFloat32s` as Go's float32s."""
     return _encode(obj).translate(_HTML).encode()
 
 
@@ -354,6 +406,26 @@ def _encode(obj: Any) -> str:
         return compact_utf8(obj).decode()
     except UnicodeEncodeError:
         return compact_utf8(_scrub(obj)).decode()
+    except TypeError:  # a GoFloat32s (the C encoder writes any float as Python's repr)
+        return _with_float32s(_scrub(obj))
+
+
+_VECTOR_MARK = re.compile(r'"\\u0000(\d+)\\u0000"')
+
+
+def _with_float32s(obj: Any) -> str:
+    """Encode with each :class:`GoFloat32s` as a marker string, then put its Go text in the marker's place
+    (a marker is ``"\\u0000<n>\\u0000"``: only this pass writes one, as a whole string)."""
+    vectors: list[GoFloat32s] = []
+
+    def mark(o: Any) -> Any:
+        if not isinstance(o, GoFloat32s):
+            return _default(o)
+        vectors.append(o)
+        return f"\0{len(vectors) - 1}\0"
+
+    text = "".join(_encoder(":", ",", False, default=mark)(obj, 0))
+    return _VECTOR_MARK.sub(lambda m: "[" + ",".join(go_float(x, 32) for x in vectors[int(m[1])].values) + "]", text)
 
 
 def _scrub(v: Any) -> Any:

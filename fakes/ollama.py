@@ -54,6 +54,7 @@ from ._gojson import (
     MAP,
     NOT_AN_OBJECT,
     GoError,
+    GoFloat32s,
     GoList,
     GoStruct,
     S,
@@ -87,7 +88,8 @@ MODELS: dict[str, dict[str, Any]] = {
                        ["llama", "clip"]),
     "gpt-oss:20b": _model("gptoss", "gptoss", 13_780_173_724, "20.9B", "MXFP4", 131_072,
                           ["completion", "tools", "thinking"]),
-    "nomic-embed-text:latest": _model("nomic-bert", "nomic-bert", 274_302_450, "137M", "F16", 2_048, ["embedding"]),
+    "nomic-embed-text:latest": {**_model("nomic-bert", "nomic-bert", 274_302_450, "137M", "F16", 2_048, ["embedding"]),
+                                "embedding_length": 768},
 }
 _THINK_LEVELS = frozenset({"low", "medium", "high", "max"})
 _STATUS_MESSAGES: dict[int, str] = {
@@ -421,7 +423,7 @@ async def show(call: Call) -> web.StreamResponse:
             "general.parameter_count": int(float(info["parameter_size"].rstrip("BM")) * (1e9 if info["parameter_size"].endswith("B") else 1e6)),
             "general.quantization_version": 2,
             f"{arch}.context_length": info["context_length"],
-            f"{arch}.embedding_length": 4096,
+            f"{arch}.embedding_length": info.get("embedding_length", 4096),
             f"{arch}.block_count": 32,
         },
         "capabilities": info["capabilities"],
@@ -536,6 +538,13 @@ def embedding_of(text: str, dims: int = 768) -> list[float]:
     return [round(x / norm, 6) for x in raw]
 
 
+def embedding_dims(info: dict[str, Any], asked: int) -> int:
+    """A vector's length: the model's own, or ``dimensions`` when it asks for fewer (``EmbedHandler``
+    truncates and normalises again; more than the model has is not an error, just the whole vector)."""
+    length: int = info["embedding_length"]
+    return asked if 0 < asked < length else length
+
+
 def _inputs(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value]
@@ -562,9 +571,9 @@ async def embed(call: Call) -> web.StreamResponse:
     problem = options_problem(body.get("options"))
     if problem is not None:
         return _error(500, problem)
-    dims = body["dimensions"] if body.get("dimensions", 0) > 0 else 768
+    dims = embedding_dims(info, body.get("dimensions", 0))
     tokens = sum(count_tokens(t) for t in inputs)
-    return await send_json(call.request, {"model": model, "embeddings": [embedding_of(t, dims) for t in inputs],
+    return await send_json(call.request, {"model": model, "embeddings": [GoFloat32s(embedding_of(t, dims)) for t in inputs],
                                           "total_duration": 14_143_917 + 1000 * tokens, "load_duration": 1_019_500,
                                           "prompt_eval_count": tokens}, call.fault, encode=go_json)
 

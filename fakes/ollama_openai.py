@@ -59,6 +59,7 @@ from ._gojson import (
     ANY,
     NOT_AN_OBJECT,
     GoError,
+    GoFloat32s,
     GoList,
     GoStruct,
     S,
@@ -77,6 +78,7 @@ from .ollama import (
     _inputs,
     chat_answer,
     chat_chunks,
+    embedding_dims,
     embedding_of,
     generate_answer,
     model_problem,
@@ -393,10 +395,10 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
         return _error(400, "invalid input type")
     if "embedding" not in MODELS[full]["capabilities"]:
         return _error(400, "this model does not support embeddings")
-    dims = req["dimensions"] if req.get("dimensions", 0) > 0 else 768
+    dims = embedding_dims(MODELS[full], req.get("dimensions", 0))
     tokens = sum(count_tokens(t) for t in inputs)
     as_text = fmt.lower() == "base64"
-    data = [{"object": "embedding", "embedding": _floats_to_base64(v) if as_text else v, "index": i}
+    data = [{"object": "embedding", "embedding": _floats_to_base64(v) if as_text else GoFloat32s(v), "index": i}
             for i, v in enumerate(embedding_of(t, dims) for t in inputs)]
     payload = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
     return await send_json(request, payload, fault, encode=lambda p: go_json(p) + b"\n")

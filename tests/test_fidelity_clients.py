@@ -81,6 +81,11 @@ LITELLM = [
     # LiteLLM appends /models/{model}:generateContent to the base: the API version is part of it.
     LiteRow("gemini", "gemini", lambda f: {"model": "gemini/gemini-2.5-flash",
                                            "api_base": f.origin("gemini") + "/v1beta", "api_key": f.api_key}),
+    # LiteLLM's docker_model_runner provider. Its docs give the base as ".../engines/llama.cpp", but this
+    # LiteLLM posts to {api_base}/chat/completions, which DMR's router does not serve (only .../v1/...:
+    # docker/model-runner pkg/inference/scheduling/http_handler.go), so the base names the /v1 path.
+    LiteRow("docker", "docker", lambda f: {"model": "docker_model_runner/ai/smollm2",
+                                           "api_base": f.origin("docker") + "/engines/llama.cpp/v1"}),
     LiteRow("ollama_chat", "ollama", lambda f: {"model": "ollama_chat/llama3.2", "api_base": f.url_for("ollama")}),
     LiteRow("bedrock", "bedrock", lambda f: {
         "model": "bedrock/converse/anthropic.claude-3-5-haiku-20241022-v1:0",
@@ -162,6 +167,10 @@ CHAINS = [
     ChainRow("anthropic", "anthropic", lambda f: lc_anthropic.ChatAnthropic(
         model="claude-haiku-4-5", base_url=f.url_for("anthropic"), api_key=f.api_key, max_retries=0,
         max_tokens=200), lambda e: isinstance(e, anthropic.RateLimitError)),
+    # Docker Model Runner: its OpenAI-compatible API takes no key (any bearer is accepted)
+    ChainRow("docker", "docker", lambda f: lc_openai.ChatOpenAI(
+        model="ai/smollm2", base_url=f.url_for("docker"), api_key="unused", max_retries=0, stream_usage=True),
+        _openai_429),
     ChainRow("ollama", "ollama", lambda f: lc_ollama.ChatOllama(model="llama3.2", base_url=f.url_for("ollama")),
              lambda e: isinstance(e, ollama.ResponseError) and e.status_code == 429),
     # Ollama's Anthropic-compatible /v1/messages: ChatAnthropic with the bare Ollama origin as its base URL
@@ -227,6 +236,8 @@ PYDANTIC_AI: dict[str, tuple[tuple[str, str], Callable[[FakeServer], Any]]] = {
                                               api_version="2024-10-21", max_retries=0)))),
     "xai": (("xai", "chat"), lambda f: pai_openai.OpenAIChatModel("grok-3", provider=OpenAIProvider(
         openai_client=_openai_sdk(f, "xai")))),
+    "docker": (("docker", "chat"), lambda f: pai_openai.OpenAIChatModel("ai/smollm2", provider=OpenAIProvider(
+        openai_client=_openai_sdk(f, "docker")))),
     "anthropic": (("anthropic", "chat"), lambda f: AnthropicModel("claude-haiku-4-5", provider=AnthropicProvider(
         anthropic_client=anthropic.AsyncAnthropic(base_url=f.url_for("anthropic"), api_key=f.api_key,
                                                   max_retries=0)))),
@@ -437,3 +448,59 @@ async def test_pydantic_ai_reads_ollamas_thinking_as_a_thinking_part(fake: FakeS
                                   json={"model": "qwen3:8b", "messages": HELLO, "stream": False})).json()
     assert result.usage().output_tokens == native["eval_count"]
     await client.close()
+
+
+# -- LiteLLM's Bedrock invoke route for the native bodies of Llama, Mistral, Nova and Titan Text ---------------------
+
+
+def _invoke_kwargs(fake: FakeServer, model: str) -> dict[str, Any]:
+    return {"model": f"bedrock/invoke/{model}", "aws_bedrock_runtime_endpoint": fake.url_for("bedrock"),
+            "aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY,
+            "aws_region_name": "us-east-1", "num_retries": 0}
+
+
+# LiteLLM renders the conversation into each prompt family's chat template and sends that string, which the fake
+# reads as one user message: the answer is "Fake reply: " and the template's first 60 words.
+PROMPT_FAMILIES = ["meta.llama3-1-8b-instruct-v1:0", "mistral.mistral-7b-instruct-v0:2", "amazon.titan-text-express-v1"]
+
+
+@pytest.mark.parametrize("model", PROMPT_FAMILIES, ids=["llama", "mistral", "titan"])
+async def test_litellm_invoke_prompt_families(model: str, fake: FakeServer) -> None:
+    """Text non-streamed and streamed; the non-streamed usage is the fake's (LiteLLM reads the
+    x-amzn-bedrock-*-token-count headers). LiteLLM's stream parser for these families reads only the text
+    (``generation``, ``outputs[0].text``, ``outputText``): the streamed usage it reports is its own estimate,
+    not the chunks' counts, so only the text is compared there."""
+    r = await litellm.acompletion(messages=HELLO, **_invoke_kwargs(fake, model))
+    sent = fake.requests_for("bedrock")[-1]
+    assert sent.path == f"/model/{model}/invoke"
+    body = sent.json()
+    prompt = body["prompt"] if "prompt" in body else body["inputText"]
+    assert "hello there" in prompt
+    expected = "Fake reply: " + " ".join(prompt.split()[:60])
+    assert r.choices[0].message.content == expected and r.choices[0].finish_reason == "stop"
+    from interlingua.fakes._content import count_tokens
+
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (3 + count_tokens(prompt), count_tokens(expected))
+    stream = await litellm.acompletion(messages=HELLO, stream=True, **_invoke_kwargs(fake, model))
+    chunks = [c async for c in stream]
+    assert fake.requests_for("bedrock")[-1].path == f"/model/{model}/invoke-with-response-stream"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == expected
+
+
+async def test_litellm_invoke_nova(fake: FakeServer) -> None:
+    """Nova's messages-v1 body (LiteLLM's Converse transform): text and usage non-streamed and streamed (the
+    ``metadata`` chunk's usage), and a tool call."""
+    kwargs = _invoke_kwargs(fake, "us.amazon.nova-lite-v1:0")
+    r = await litellm.acompletion(messages=HELLO, **kwargs)
+    stream = await litellm.acompletion(messages=HELLO, stream=True, stream_options={"include_usage": True}, **kwargs)
+    chunks = [c async for c in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    usage = [c.usage for c in chunks if getattr(c, "usage", None)][-1]
+    assert r.choices[0].message.content == text == EXPECTED
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (usage.prompt_tokens, usage.completion_tokens) == (5, 5)
+    tool = await litellm.acompletion(messages=[{"role": "user", "content": "call get_weather"}], tools=[TOOL], **kwargs)
+    call = tool.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather" and call.function.arguments.replace(" ", "") == '{"city":"sample"}'
+    fake.fail_next("bedrock", "429", endpoint="chat")
+    with pytest.raises(litellm.RateLimitError):
+        await litellm.acompletion(messages=HELLO, **kwargs)

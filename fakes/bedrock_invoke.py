@@ -43,9 +43,49 @@ on ``/invoke`` only (streaming them is 400 "The model is unsupported for streami
 Titan Embeddings Text"); the vectors are :mod:`interlingua.fakes._embeddings`' deterministic unit
 vectors, the binary one their signs as 0/1.
 
-Any other model id (one the Converse path serves, like ``meta.…`` or ``mistral.…``, whose native
-invoke bodies this fake does not implement, or a malformed one) is 400 "The provided model identifier
-is invalid."
+The other chat families' native bodies (AWS user guide, "Inference request parameters and response
+fields for foundation models"; :mod:`interlingua.fakes.bedrock_invoke_native`), each checked against its
+schema first with the same everit-style "Malformed input request: …" 400 (a missing or unknown key, a
+wrong type, a value out of range: ``#/max_gen_len: 8192 is not less or equal to 2048``), then read as the
+equivalent Converse request and answered by the Converse path's rule, with the same headers, faults and
+chunk framing as Claude's (the last chunk carries ``amazon-bedrock-invocationMetrics``). A prompt string
+is one user message whose text is the whole prompt (a chat template in it is text like any other):
+
+* Meta Llama 3, 3.1, 3.2, 3.3 and 4 (``meta.llama3-…``, ``meta.llama4-…``, profiles ``us.meta.…``):
+  ``{"prompt", "temperature", "top_p", "max_gen_len" (1-2048, 512 by default), "images"}`` →
+  ``{"generation", "prompt_token_count", "generation_token_count", "stop_reason": "stop"|"length"}``;
+  streamed, one chunk per piece ``{"generation", "prompt_token_count" (the first only, else null),
+  "generation_token_count" (so far), "stop_reason": null}`` and a last ``{"generation": "", …,
+  "stop_reason"}``. Llama 4 does not stream (the guide: no InvokeModelWithResponseStream): 400 "The model
+  is unsupported for streaming."
+* Mistral AI text completion (``mistral.mistral-7b-instruct-v0:2``, ``mistral.mixtral-8x7b-instruct-v0:1``,
+  ``mistral.mistral-large-2402/2407-v1:0``, ``mistral.mistral-small-2402-v1:0``): ``{"prompt", "max_tokens"
+  (1-8192, Mixtral 4096), "stop", "temperature", "top_p", "top_k"}`` → ``{"outputs": [{"text",
+  "stop_reason": "stop"|"length"}]}``; streamed, ``{"outputs": [{"text": piece, "stop_reason": null}]}``
+  chunks and a last ``{"outputs": [{"text": "", "stop_reason"}]}``. Mistral Large also takes the chat
+  completion body ``{"messages" (system/user/assistant with ``tool_calls``/tool with ``tool_call_id``),
+  "tools", "tool_choice": "auto"|"any"|"none", "max_tokens", "top_p", "temperature"}`` → ``{"choices":
+  [{"index": 0, "message": {"role": "assistant", "content", "tool_calls"?: [{"id", "function": {"name",
+  "arguments"}}]}, "stop_reason": "stop"|"length"|"tool_calls"}]}``, streamed as the same ``choices``
+  object per piece (``stop_reason`` null) and a last one with the ``stop_reason``.
+* Amazon Nova Micro, Lite, Pro, Premier (and 2 Lite): the ``messages-v1`` body (Converse's request with
+  ``inferenceConfig`` ``max_new_tokens``/``maxTokens`` 1-5000 (Premier, 2 Lite: no ceiling here),
+  ``temperature``, ``top_p``/``topP``, ``top_k``/``topK`` 0-500, ``stopSequences``; ``toolConfig``; no
+  documents) → ``{"output": {"message": {"content", "role"}}, "stopReason", "usage": {"inputTokens",
+  "outputTokens", "totalTokens", "cacheReadInputTokenCount", "cacheWriteInputTokenCount"}}``; streamed,
+  one chunk per ConverseStream event, keyed by its name (``messageStart``, ``contentBlockDelta``,
+  ``contentBlockStop``, ``contentBlockStart`` for a tool, ``messageStop``, ``metadata``). The conversation
+  rules past the schema are the Converse path's, in its words.
+* Amazon Titan Text Express, Lite, Premier: ``{"inputText", "textGenerationConfig": {"maxTokenCount"
+  (0-8192, Lite 4096, Premier 3072; 512 by default), "temperature", "topP", "stopSequences"}}`` →
+  ``{"inputTextTokenCount", "results": [{"tokenCount", "outputText", "completionReason": "FINISH"|"LENGTH"|
+  "STOP_CRITERIA_MET"}]}``; streamed, ``{"outputText", "index": 0, "totalOutputTextTokenCount",
+  "completionReason", "inputTextTokenCount"}`` per piece (the input count on the first, the output count
+  and reason on the last).
+
+Not served: Cohere Command, AI21 Jamba, DeepSeek, OpenAI gpt-oss, Qwen, Writer and the other Mistral
+models (Pixtral, Ministral…), whose ids, like a malformed one, are 400 "The provided model identifier is
+invalid."
 """
 
 from __future__ import annotations
@@ -425,8 +465,13 @@ async def _invoke_titan(call: Call) -> web.StreamResponse:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     """``POST /model/{modelId}/invoke[-with-response-stream]``: Titan embeddings are recorded as the
-    ``embeddings`` endpoint, everything else (Claude, and the refusal of other ids) as ``chat``."""
+    ``embeddings`` endpoint, everything else (Claude, the native families of
+    :mod:`interlingua.fakes.bedrock_invoke_native`, and the refusal of other ids) as ``chat``."""
+    from .bedrock_invoke_native import family, invoke_native
+
     model, _ = _model_and_action(request)
     if _MODEL_ID.match(model) and _is_titan(model):
         return await _invoke_titan(request)
+    if _MODEL_ID.match(model) and family(model) is not None:
+        return await invoke_native(request)
     return await _invoke_claude(request)

@@ -198,6 +198,25 @@ TARGETS = [
     Target("bedrock", "/model/amazon.titan-embed-text-v2:0/invoke",
            {"inputText": "hi", "dimensions": 256, "normalize": True, "embeddingTypes": ["float", "binary"]},
            _bearer, _bedrock_shape),
+    # InvokeModel's native bodies of the other chat families (Llama, Mistral text and chat, Nova, Titan Text)
+    *(Target("bedrock", f"/model/{model}/{action}", base, _bearer, _bedrock_shape)
+      for model, base in (
+          ("meta.llama3-1-8b-instruct-v1:0", {"prompt": "hi", "max_gen_len": 20, "temperature": 0.5, "top_p": 0.9}),
+          ("mistral.mistral-7b-instruct-v0:2", {"prompt": "hi", "max_tokens": 20, "stop": ["x"], "top_k": 5}),
+          ("mistral.mistral-large-2407-v1:0",
+           {"messages": [{"role": "user", "content": "hi"},
+                         {"role": "assistant", "content": "", "tool_calls": [
+                             {"id": "c1", "function": {"name": "f", "arguments": "{}"}}]},
+                         {"role": "tool", "tool_call_id": "c1", "content": "ok"}],
+            "tools": [TOOL], "tool_choice": "auto", "max_tokens": 20}),
+          ("us.amazon.nova-lite-v1:0",
+           {"schemaVersion": "messages-v1", "system": [{"text": "be brief"}],
+            "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "inferenceConfig": {"max_new_tokens": 20, "top_k": 5, "stopSequences": ["x"]},
+            "toolConfig": {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}]}}),
+          ("amazon.titan-text-express-v1",
+           {"inputText": "hi", "textGenerationConfig": {"maxTokenCount": 20, "stopSequences": ["x"]}}),
+      ) for action in ("invoke", "invoke-with-response-stream")),
 ]
 
 json_values = st.recursive(

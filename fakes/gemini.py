@@ -347,7 +347,7 @@ def _decision(body: dict[str, Any]) -> tuple[Decision, bool]:
         prompt=prompt, tools=tools, choice=choice, forced_tool=forced, tool_result=tool_result,
         schema=schema if isinstance(schema, dict) else None,
         json_mode=_get(gen, "responseMimeType") == "application/json",
-        max_tokens=_get(gen, "maxOutputTokens"), stop=list(_get(gen, "stopSequences") or ()), thinking=thinking,
+        max_tokens=_whole(_get(gen, "maxOutputTokens")), stop=list(_get(gen, "stopSequences") or ()), thinking=thinking,
     )
     return d, thinking
 
@@ -558,6 +558,12 @@ _BATCH_EMBED = {"model": str, "requests": [_EMBED_REQUEST]}
 _EMBED_BATCH_MAX = 100
 
 
+def _whole(value: Any) -> Any:
+    """An integer field's value as an int: proto3 JSON takes an integral number written as a float
+    (``2.0``) for an int32 (the shape check has refused any other float)."""
+    return int(value) if isinstance(value, float) else value
+
+
 def _embed_one(req: dict[str, Any], at: str, where: str, model: str, size: int,
                version: str) -> list[float] | web.Response:
     """One EmbedContentRequest's vector, or Google's 400 for it (``at``: its proto path, ``where``: the
@@ -574,7 +580,7 @@ def _embed_one(req: dict[str, Any], at: str, where: str, model: str, size: int,
     if not parts or any(not isinstance(p, dict) or not _get(p, "text") for p in parts):
         # as reported from the service ("EmbedContentRequest.content contains an empty Part.")
         return _error(400, "EmbedContentRequest.content contains an empty Part.")
-    dims = _get(req, "outputDimensionality")
+    dims = _whole(_get(req, "outputDimensionality"))
     if isinstance(dims, int) and dims < 0:
         return _error(400, _STATUS[400][1])
     # "the 3072 dimension embedding is normalized"; a shorter one is its leading part, not normalised

@@ -257,7 +257,7 @@ def _json(payload: Any, status: int = 200) -> web.Response:
 async def _read(request: web.Request) -> Any:
     try:
         return json.loads(await request.read() or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -283,7 +283,7 @@ def _oa_line(j: FakeBatch, ln: _Line) -> bytes:
     if isinstance(o, tuple):
         try:
             body = json.loads(o[1])
-        except ValueError:
+        except (ValueError, RecursionError):
             body = {"error": {"message": o[1].decode("utf-8", "replace"), "type": "server_error"}}
         line["response"] = {"status_code": o[0], "request_id": stable_id(ln.custom_id, n=32), "body": body}
         line["error"] = None
@@ -392,7 +392,7 @@ def _openai_handlers(site: _OpenAISite) -> dict[str, Callable[[web.Request], Awa
             return denied
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             return spec_error(400, "We could not parse the JSON body of your request.")
@@ -497,7 +497,7 @@ def _parse_input(data: bytes, endpoint: str, site: _OpenAISite) -> tuple[list[_L
             continue
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             errors.append({"code": "invalid_json_line", "message": "This line is not parseable as valid JSON.",
                            "param": None, "line": n})
             continue
@@ -610,7 +610,7 @@ def _an_result(ln: _Line) -> bytes:
     elif isinstance(o, tuple):
         try:
             err = json.loads(o[1])
-        except ValueError:
+        except (ValueError, RecursionError):
             err = {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}
         err.pop("request_id", None)
         result = {"type": "errored", "error": err}
@@ -634,7 +634,7 @@ def add_anthropic_routes(app: web.Application) -> None:
             return denied
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         reqs = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(reqs, list) or not reqs:
@@ -759,7 +759,7 @@ def _g_inline(ln: _Line) -> dict[str, Any] | None:
     meta = {"key": ln.custom_id}
     try:
         body = json.loads(o[1])
-    except ValueError:
+    except (ValueError, RecursionError):
         body = {"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}}
     if 200 <= o[0] < 300:
         return {"response": body, "metadata": meta}
@@ -818,7 +818,7 @@ def add_gemini_routes(app: web.Application) -> None:
             return ge._not_found(model, version, "batchGenerateContent")
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         batch = body.get("batch") if isinstance(body, dict) else None
         config = (batch or {}).get("inputConfig") or (batch or {}).get("input_config") or {}
@@ -934,7 +934,17 @@ def add_gemini_routes(app: web.Application) -> None:
             return denied
         command = request.headers.get("X-Goog-Upload-Command", "")
         if command == "start":
-            meta = json.loads(raw or b"{}").get("file") or {}
+            try:
+                start = json.loads(raw or b"{}")
+            except (ValueError, RecursionError):
+                return ge._error(400, "Invalid JSON payload received. Unexpected token.")
+            if not isinstance(start, dict):
+                return ge._error(400, "Invalid JSON payload received. Unexpected token.")
+            meta = start.get("file") or {}
+            if not isinstance(meta, dict):  # the gemini fake's words for a value where a message belongs
+                return ge._error(400, "Invalid JSON payload received. Proto field is not repeating, cannot start list "
+                                      "at 'file'." if isinstance(meta, list) else
+                                 f"Invalid JSON payload received. Expected an object at 'file', got {json.dumps(meta)}.")
             upload_id = book.new_id("")
             book.uploads[upload_id] = str(meta.get("displayName") or "")
             url = f"{request.url.origin()}{request.path}?upload_id={upload_id}&upload_protocol=resumable"

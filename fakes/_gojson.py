@@ -49,6 +49,12 @@ def _quote_char(c: int) -> str:
 
 
 _WS = b" \t\r\n"
+_MAX_DEPTH = 10_000
+"""Go's ``maxNestingDepth`` (encoding/json/scanner.go): the scanner refuses the container that opens past it."""
+_PY_DEPTH = 500
+"""Deeper than this, Python's ``json`` (recursive, bounded by the interpreter's recursion limit) may not hold
+the value: such a body is refused with Go's max-depth error at the container that opens past this depth,
+the one place the fake is stricter than Go (which reads up to 10,000 levels)."""
 
 
 class Scan:
@@ -56,6 +62,7 @@ class Scan:
 
     def __init__(self, data: bytes) -> None:
         self.d, self.i = data, 0
+        self.deep_at = -1
 
     def bad(self, context: str) -> GoError:
         return GoError(f"invalid character {_quote_char(self.d[self.i])} {context}")
@@ -70,61 +77,76 @@ class Scan:
         return self.d[self.i]
 
     def value(self, top: bool = False) -> None:
-        self.ws()
-        c = self.more()
-        if c == 0x7B:  # {
-            self.i += 1
+        """Scan one value. Iterative, with a stack of the open containers (Go's ``parseState``), so any
+        depth is scanned without recursion, and the container past ``maxNestingDepth`` is Go's error
+        ``invalid character '[' exceeded max depth``. ``deep_at``: where the first container deeper than
+        :data:`_PY_DEPTH` opens (-1: none), for :func:`_loads`' refusal of what Python cannot hold."""
+        stack = bytearray()  # the open containers' opening bytes, outermost first
+        while True:
             self.ws()
-            if self.more() == 0x7D:
+            c = self.more()
+            if c == 0x7B or c == 0x5B:  # { or [
+                if len(stack) >= _MAX_DEPTH:
+                    raise self.bad("exceeded max depth")
+                if len(stack) == _PY_DEPTH and self.deep_at < 0:
+                    self.deep_at = self.i
                 self.i += 1
-                return
-            while True:
                 self.ws()
-                if self.more() != 0x22:
-                    raise self.bad("looking for beginning of object key string")
+                if self.more() == (0x7D if c == 0x7B else 0x5D):
+                    self.i += 1  # an empty container: a whole value
+                else:
+                    stack.append(c)
+                    if c == 0x7B:
+                        self._key()
+                    continue  # the first member's or element's value
+            elif c == 0x22:
                 self.string()
-                self.ws()
-                if self.more() != 0x3A:
-                    raise self.bad("after object key")
+            elif c == 0x2D or 0x30 <= c <= 0x39:
+                self.number(top and not stack)
+            elif c in b"tfn":
+                word = {0x74: b"true", 0x66: b"false", 0x6E: b"null"}[c]
                 self.i += 1
-                self.value()
+                for expected in word[1:]:
+                    if self.more() != expected:
+                        raise self.bad(f"in literal {word.decode()} (expecting {_quote_char(expected)})")
+                    self.i += 1
+            else:
+                raise self.bad("looking for beginning of value")
+            # a value is complete: close every container it completes, or go on to the next value
+            while stack:
                 self.ws()
                 c = self.more()
-                if c == 0x7D:
+                if stack[-1] == 0x7B:
+                    if c == 0x7D:
+                        self.i += 1
+                        stack.pop()
+                        continue
+                    if c != 0x2C:
+                        raise self.bad("after object key:value pair")
                     self.i += 1
-                    return
-                if c != 0x2C:
-                    raise self.bad("after object key:value pair")
-                self.i += 1
-        elif c == 0x5B:  # [
-            self.i += 1
-            self.ws()
-            if self.more() == 0x5D:
-                self.i += 1
+                    self._key()
+                else:
+                    if c == 0x5D:
+                        self.i += 1
+                        stack.pop()
+                        continue
+                    if c != 0x2C:
+                        raise self.bad("after array element")
+                    self.i += 1
+                break
+            else:
                 return
-            while True:
-                self.value()
-                self.ws()
-                c = self.more()
-                if c == 0x5D:
-                    self.i += 1
-                    return
-                if c != 0x2C:
-                    raise self.bad("after array element")
-                self.i += 1
-        elif c == 0x22:
-            self.string()
-        elif c == 0x2D or 0x30 <= c <= 0x39:
-            self.number(top)
-        elif c in b"tfn":
-            word = {0x74: b"true", 0x66: b"false", 0x6E: b"null"}[c]
-            self.i += 1
-            for expected in word[1:]:
-                if self.more() != expected:
-                    raise self.bad(f"in literal {word.decode()} (expecting {_quote_char(expected)})")
-                self.i += 1
-        else:
-            raise self.bad("looking for beginning of value")
+
+    def _key(self) -> None:
+        """An object member's key and colon (the value follows)."""
+        self.ws()
+        if self.more() != 0x22:
+            raise self.bad("looking for beginning of object key string")
+        self.string()
+        self.ws()
+        if self.more() != 0x3A:
+            raise self.bad("after object key")
+        self.i += 1
 
     def string(self) -> None:
         self.i += 1
@@ -183,6 +205,12 @@ def _loads(data: bytes) -> Any:
     return json.loads(data.decode("utf-8", "replace"), parse_float=_Num)
 
 
+def _held(s: Scan) -> None:
+    """Refuse a scanned value Python cannot hold (see :data:`_PY_DEPTH`) with Go's max-depth error."""
+    if s.deep_at >= 0:
+        raise GoError(f"invalid character {_quote_char(s.d[s.deep_at])} exceeded max depth")
+
+
 def decode_body(raw: bytes) -> Any:
     """What ``json.NewDecoder(body).Decode`` (gin's ``ShouldBindJSON``) reads: the first JSON value
     (anything after it is never read), ``EOF`` for an empty body, ``unexpected EOF`` for a cut one."""
@@ -195,6 +223,7 @@ def decode_body(raw: bytes) -> Any:
         s.value(top=True)
     except EOFError:
         raise GoError("unexpected EOF") from None
+    _held(s)
     return _loads(raw[start:s.i])
 
 
@@ -209,6 +238,7 @@ def unmarshal(data: str) -> Any:
         raise GoError("unexpected end of JSON input") from None
     if s.i < len(raw):
         raise s.bad("after top-level value")
+    _held(s)
     return _loads(raw)
 
 

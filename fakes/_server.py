@@ -221,7 +221,7 @@ def _parse(raw: bytes) -> Any:
         return NOT_JSON
     try:
         return json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
+    except (ValueError, RecursionError):  # also UnicodeDecodeError; nested past Python's recursion limit
         return NOT_JSON
 
 

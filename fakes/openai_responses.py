@@ -293,7 +293,7 @@ async def _create(request: web.Request, provider: str, check: Check, missing: Mi
         return early
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     history: list[dict[str, Any]] = []
     prev = body.get("previous_response_id") if isinstance(body, dict) else None

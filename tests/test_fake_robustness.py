@@ -289,3 +289,34 @@ def test_known_crashes_are_documented_400s(running: FakeServer) -> None:
                       json={"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": "x"}})
         assert g.status_code == 400 and g.json()["error"]["status"] == "INVALID_ARGUMENT"
         assert 'generation_config.max_output_tokens' in g.json()["error"]["message"]
+
+
+DEEP = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[f"{t.provider}:{t.path.split('?')[0]}" for t in TARGETS])
+def test_deeply_nested_bodies_are_refused_not_crashed(running: FakeServer, target: Target) -> None:
+    """A body nested 100,000 deep (past Python's recursion limit in every JSON parser here) is the service's
+    answer to a body it cannot read, never a crash of the fake."""
+    url = running.origin(target.provider) + target.path
+    headers = {"content-type": "application/json", **target.headers(running)}
+    with httpx.Client(timeout=30) as http:
+        for body in DEEP:
+            r = http.post(url, content=body, headers=headers)
+            assert r.status_code in (400, 404, 413, 422) or target.documented_5xx(r), (r.status_code, r.text[:300])
+            assert target.error_shape(r), (r.status_code, r.text[:300])
+
+
+def test_an_integral_float_is_an_int32_on_gemini(running: FakeServer) -> None:
+    """proto3 JSON reads 2.0 as the int32 2 (the shape check refuses 2.5): maxOutputTokens and
+    outputDimensionality written as floats are used as the integers they are (found by a 10x hypothesis run)."""
+    with httpx.Client(timeout=30, headers=_gemini(running)) as http:
+        base = running.origin("gemini") + "/v1beta/models/"
+        r = http.post(base + "gemini-2.5-flash:generateContent",
+                      json={"contents": [{"parts": [{"text": "hello there friend"}]}], "generationConfig": {"maxOutputTokens": 2.0}})
+        assert r.status_code == 200 and r.json()["candidates"][0]["finishReason"] == "MAX_TOKENS"
+        e = http.post(base + "gemini-embedding-001:embedContent",
+                      json={"content": {"parts": [{"text": "hi"}]}, "outputDimensionality": 2.0})
+        assert e.status_code == 200 and len(e.json()["embedding"]["values"]) == 2
+        assert http.post(base + "gemini-embedding-001:embedContent", json={
+            "content": {"parts": [{"text": "hi"}]}, "outputDimensionality": -2.0}).status_code == 400

@@ -85,3 +85,19 @@ async def test_ollama_embeddings_are_float32_text(fake: FakeServer, path: str, d
         _shape_holds(text, x)
     if length == 1:
         assert texts in (["1"], ["-1"])
+
+
+def test_nesting_past_what_is_held_is_gos_max_depth_error() -> None:
+    """The scanner keeps no Python recursion per level: 100,000 levels are Go's own ``exceeded max depth``
+    error at the container past the limit; a value Python's json holds (400 levels) decodes as before."""
+    from interlingua.fakes._gojson import GoError, decode_body
+
+    for deep, char in ((b"[" * 100_000, "["), (b'{"a":' * 100_000, "{"), (b"[" * 600 + b"]" * 600, "[")):
+        with pytest.raises(GoError, match=re.escape(f"invalid character '{char}' exceeded max depth")):
+            decode_body(deep)
+    held = decode_body(b"[" * 400 + b"]" * 400)
+    for _ in range(399):
+        held = held[0]
+    assert held == []
+    with pytest.raises(GoError, match=re.escape("invalid character ']' looking for beginning of value")):
+        decode_body(b"[[1,]]")

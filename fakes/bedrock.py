@@ -3,7 +3,8 @@
 Paths (Bedrock Runtime API reference): ``POST /model/{modelId}/converse`` (JSON) and
 ``POST /model/{modelId}/converse-stream`` (``application/vnd.amazon.eventstream``); InvokeModel's
 ``POST /model/{modelId}/invoke`` and ``POST /model/{modelId}/invoke-with-response-stream`` for Claude
-(Anthropic's Messages body) and Titan Text Embeddings are in :mod:`interlingua.fakes.bedrock_invoke`.
+(Anthropic's Messages body), Titan Text Embeddings and the native bodies of Meta Llama, Mistral, Amazon Nova
+and Amazon Titan Text are in :mod:`interlingua.fakes.bedrock_invoke` (and ``bedrock_invoke_native``).
 Point an SDK at ``fake.url_for("bedrock")`` as its endpoint URL; the region is whatever the client
 signs for.
 

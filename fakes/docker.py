@@ -1,21 +1,32 @@
-"""A fake of Docker Model Runner's OpenAI-compatible API, written from
-https://docs.docker.com/ai/model-runner/api-reference/.
+"""A fake of Docker Model Runner (DMR): the runner's Go router and scheduler (docker/model-runner) in front of
+llama.cpp's ``llama-server``, which answers the inference routes. The runner listens on
+``http://localhost:12434`` from the host; no auth (any or no ``Authorization`` header is accepted).
 
-Paths (the runner listens on ``http://localhost:12434`` from the host): ``POST
-/engines/v1/chat/completions`` and ``POST /engines/llama.cpp/v1/chat/completions`` (the engine
-named), ``GET /engines/v1/models`` and ``GET /engines/llama.cpp/v1/models``, ``POST /engines/v1/embeddings``
-and ``POST /engines/llama.cpp/v1/embeddings``. No auth: any or no ``Authorization`` header is accepted.
+Routes, what each answers, and from which source:
 
-Embeddings are llama.cpp's ``/v1/embeddings`` (the runner loads the model in embedding mode for them, so
-any pulled model embeds): ``input`` a string or an array of strings (or token arrays), one unit-length
-vector per input (llama.cpp normalises by default) of the model's embedding size, ``encoding_format``
-``float`` or ``base64``, ``usage`` with ``prompt_tokens`` and ``total_tokens``; no ``input`` → 400 ``"input"
-or "content" must be provided``, an empty input → 400 ``Input content cannot be empty``, any other format
-→ 400, in llama.cpp's error shape.
+* ``POST /engines/v1/chat/completions``, ``POST /engines/{backend}/v1/chat/completions`` and the ``/v1/…``
+  alias (``pkg/routing/router.go`` ``NewRouter``, ``pkg/middleware/alias.go``,
+  ``pkg/inference/scheduling/http_handler.go`` ``routeHandlers``): :mod:`.docker_llamacpp` — DMR's own
+  checks in Go's plain text (``backend not found``, ``invalid request``, ``model is required``, ``error while
+  getting model: get model '"<ref>"': model not found``), then llama.cpp's chat completion and stream
+  (``tools/server/server-task.cpp``, ``server-common.cpp``, ``common/chat.cpp``): ``Server: llama.cpp``,
+  ``chatcmpl-`` + 32 alphanumerics, ``model`` ``model.gguf``, ``system_fingerprint`` ``b9879-…``, usage with
+  ``prompt_tokens_details``, ``timings``, ``reasoning_content``, llama.cpp's error bodies; no OpenAI
+  headers or fields, no OpenAI range checks.
+* ``GET /engines/v1/models``, ``GET /engines/{backend}/v1/models`` and ``GET /v1/models``: every known
+  model, as the runner's model handler lists it (``handleModels``; any backend name: the route does not
+  check it).
+* ``POST /engines/v1/embeddings``, ``POST /engines/llama.cpp/v1/embeddings`` and ``POST /v1/embeddings``
+  (another backend: 404 ``backend not found``): llama.cpp's ``/v1/embeddings`` (the runner loads the model
+  in embedding mode for them, so any pulled model embeds): ``input`` a string or an array of strings (or
+  token arrays), one unit-length vector per input (llama.cpp normalises by default) of the model's
+  embedding size, ``encoding_format`` ``float`` or ``base64``, ``usage`` with ``prompt_tokens`` and
+  ``total_tokens``; no ``input`` → 400 ``"input" or "content" must be provided``, an empty input → 400
+  ``Input content cannot be empty``, any other format → 400, in llama.cpp's error shape.
+* Any other path under ``/engines/`` or ``/v1/`` — or a route with another method — is the scheduler's
+  404 ``not found``; any other path elsewhere ServeMux's ``404 page not found`` (Go's ``http.Error`` text).
 
 Models are namespaced Docker Hub ids (``ai/smollm2``), optionally tagged (``ai/smollm2:360M-Q4_K_M``).
-A model that is not pulled gets 404 with the plain-text body ``model not found`` (the runner is a
-Go server answering with ``http.Error``). Usage has only the three totals, as llama.cpp reports it.
 
 Anthropic-compatible API (docs "Anthropic-compatible API"; the Anthropic SDK's base URL is the bare
 origin): ``POST /anthropic/v1/messages`` (stream or not) and ``POST /anthropic/v1/messages/count_tokens``.
@@ -38,14 +49,14 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _docker_ollama, anthropic
+from . import _docker_ollama, anthropic, docker_llamacpp
 from ._content import count_tokens, split_for_stream, stable_id
 from ._embeddings import as_base64, vector, wire_floats
 from ._faults import Fault
 from ._jsonenc import compact
 from ._prompt_cache import install
 from ._server import NOT_JSON, Call, FakeSpec, endpoint, send_json, send_stream, state_of
-from .openai import Flavour, answer_chat, answer_models
+from .openai import Flavour, answer_models
 
 __all__ = ["FLAVOUR", "MODELS", "SPEC"]
 
@@ -104,11 +115,6 @@ FLAVOUR = _DockerFlavour(
     family=r"ai/[a-z0-9._-]+(:[A-Za-z0-9._-]+)?", reasoning_family="", reasoning_rejects_max_tokens=False,
     invalid=_invalid,
 )
-
-
-@endpoint("chat")
-async def chat(call: Call) -> web.StreamResponse:
-    return await answer_chat(call, FLAVOUR)
 
 
 @endpoint("models", content=False)
@@ -253,13 +259,24 @@ async def anthropic_count_tokens(call: Call) -> web.StreamResponse:
 
 def add_routes(app: web.Application) -> None:
     install(app)  # prompt-cache memory (cache: marked edit)
-    for prefix in ("/engines/v1", "/engines/llama.cpp/v1"):
-        app.router.add_post(prefix + "/chat/completions", chat)
+    docker_llamacpp.add_routes(app)  # chat completions: DMR's scheduler, then llama.cpp
+    for prefix in ("/engines/v1", "/engines/{backend}/v1", "/v1"):  # routeHandlers, and AliasHandler's /v1
         app.router.add_get(prefix + "/models", models)
+    for prefix in ("/engines/v1", "/v1"):
         app.router.add_post(prefix + "/embeddings", embeddings)
+    for prefix in ("/engines/{backend}/v1", "/v1/{backend}/v1"):
+        app.router.add_post(prefix + "/embeddings", _embeddings_on_backend)
     _docker_ollama.add_routes(app, FLAVOUR.knows)  # /api/version, /api/tags, /api/chat
     app.router.add_post("/anthropic/v1/messages", anthropic_messages)
     app.router.add_post("/anthropic/v1/messages/count_tokens", anthropic_count_tokens)
 
 
-SPEC = FakeSpec(NAME, "/engines/v1", add_routes, error_response, stream_error_frame)
+async def _embeddings_on_backend(request: web.Request) -> web.StreamResponse:
+    """``/engines/{backend}/v1/embeddings``: a backend the runner does not have is its 404 first."""
+    if request.match_info["backend"] not in docker_llamacpp.BACKENDS:
+        return docker_llamacpp.go_error(404, "backend not found")
+    return await embeddings(request)
+
+
+SPEC = FakeSpec(NAME, "/engines/v1", add_routes, error_response, stream_error_frame,
+                not_found=docker_llamacpp.not_found)

@@ -1,0 +1,587 @@
+"""Docker Model Runner's OpenAI-compatible Chat Completions: DMR's scheduler in front of llama.cpp's
+``llama-server``, not OpenAI's service under DMR's name.
+
+Written from docker/model-runner (``pkg/routing/router.go`` ``NewRouter``, ``pkg/middleware/alias.go``
+``AliasHandler``, ``pkg/inference/scheduling/http_handler.go`` ``routeHandlers`` and
+``handleOpenAIInference``, ``pkg/inference/scheduling/api.go``, ``scheduling/runner.go`` (the reverse
+proxy), ``pkg/inference/models/manager.go`` ``GetLocal``, ``pkg/distribution/distribution/client.go``
+``GetModel``, ``pkg/distribution/internal/bundle/unpack.go`` ``unpackGGUFs``,
+``pkg/inference/backends/llamacpp/download.go`` (the pinned ``b9879``) and ``llamacpp_config.go``
+``GetArgs``) and from llama.cpp's server (``tools/server/server-common.cpp``
+``oaicompat_chat_params_parse``, ``format_error_response``, ``random_string``/``gen_chatcmplid``/
+``gen_tool_call_id``, ``format_oai_sse``; ``common/chat.cpp`` ``common_chat_msgs_parse_oaicompat``,
+``common_chat_tools_parse_oaicompat``, ``common_chat_tool_choice_parse_oaicompat``,
+``common_chat_msg::to_json_oaicompat``, ``common_chat_msg_diff_to_json_oaicompat``;
+``tools/server/server-task.cpp`` ``to_json_oaicompat_chat``, ``to_json_oaicompat_chat_stream``,
+``server_task_result_cmpl_partial::to_json_oaicompat_chat``, ``usage_json_oaicompat``,
+``result_timings::to_json``, ``params_from_json_cmpl``; ``tools/server/server-http.cpp`` (headers,
+404, streams); ``tools/server/server.cpp`` ``ex_wrapper``).
+
+What comes back, in order of who answers:
+
+* **DMR's router** (Go). ``POST /engines/v1/chat/completions``, ``POST /engines/{backend}/v1/chat/completions``
+  and the ``/v1/...`` alias (``AliasHandler`` prepends ``/engines``). A path under ``/engines/`` or ``/v1/``
+  the scheduler does not route — or a route with another method, which only the scheduler's ``/``
+  catch-all matches — is 404 ``not found``; a path outside every prefix is ServeMux's 404 ``404 page not
+  found``. Both are ``http.Error`` text: ``text/plain; charset=utf-8``, ``X-Content-Type-Options: nosniff``,
+  a newline, no ``Server`` header.
+* **DMR's checks before proxying** (``handleOpenAIInference``, plain text): a backend other than
+  ``llama.cpp`` (the one backend every install registers) → 404 ``backend not found``; a body over
+  10 MiB → 400 ``request too large``; a body Go cannot read into ``{"model": string}`` (not JSON, not an
+  object, a non-string ``model``) → 400 ``invalid request``; no or empty ``model`` → 400 ``model is
+  required``; a model not pulled → 404 ``error while getting model: get model '"<ref>"': model not
+  found`` (``GetLocal`` wrapping ``GetModel`` wrapping the store's ``ErrModelNotFound``).
+* **llama.cpp** (relayed by ``httputil.ReverseProxy``, which drops hop-by-hop headers and the
+  ``Access-Control-Allow-Origin`` llama.cpp sets): ``Server: llama.cpp``; ``application/json;
+  charset=utf-8`` bodies written by nlohmann's ``ordered_json`` (compact, UTF-8 unescaped, fields in
+  the order the source builds them, no trailing newline); no ``x-ratelimit-*``, ``x-request-id`` or
+  ``openai-processing-ms``.
+
+  The completion: ``choices`` (``finish_reason``, ``index``, ``message``), ``created``, ``model``,
+  ``system_fingerprint``, ``object``, ``usage``, ``id``, ``timings``. ``id`` is ``chatcmpl-`` and 32
+  random alphanumerics; ``model`` is what llama-server names its model — DMR passes no ``--alias``, so the
+  GGUF's file name, ``model.gguf`` (``unpackGGUFs``), not the requested id; ``system_fingerprint`` is the
+  build info, ``b9879-<commit>``. The message is ``role``, ``content`` (``""`` beside tool calls, never
+  null), ``reasoning_content`` (a thinking model), ``tool_calls`` (``type``, ``function`` with ``name``
+  and ``arguments`` text, ``id``: 32 random alphanumerics); no ``refusal``, ``annotations``, ``logprobs``
+  or ``service_tier``. ``finish_reason`` is ``stop``, ``length`` or ``tool_calls``. ``usage`` is
+  ``completion_tokens``, ``prompt_tokens``, ``total_tokens``, ``prompt_tokens_details.cached_tokens``
+  (reported 0: the fake keeps no KV cache); ``completion_tokens`` counts the thinking too. ``timings``
+  is ``cache_n``, ``prompt_n``, ``prompt_ms``, ``prompt_per_token_ms``, ``prompt_per_second``,
+  ``predicted_n``, ``predicted_ms``, ``predicted_per_token_ms``, ``predicted_per_second``.
+
+  The stream (``text/event-stream``, ``X-Accel-Buffering: no``, no ``Cache-Control``): ``data: <chunk>``
+  frames whose fields are ``choices`` (``finish_reason``, ``index``, ``delta``), ``created``, ``id``,
+  ``model``, ``system_fingerprint``, ``object``; the first delta is ``{"role": "assistant", "content":
+  null}``, then one chunk per piece — ``reasoning_content``, then ``content``, or a tool call as a
+  header (``index``, ``id``, ``type``, ``function.name``) and ``function.arguments`` pieces —; a finish
+  chunk with an empty delta; with ``stream_options.include_usage`` a chunk with ``choices: []`` and the
+  usage; ``timings`` on the last of those; ``data: [DONE]``. A failure after the first chunk is
+  ``data: {"error": {"code", "message", "type"}}`` and the stream ends without ``[DONE]``.
+
+  What llama.cpp reads: ``tool_choice`` only as a string (``auto``/``none``/``required``; an object —
+  OpenAI's named function — fails ``json_value``'s type and counts as ``auto``), ``stop`` (a string or
+  strings), ``n_predict`` > ``max_completion_tokens`` > ``max_tokens`` (negative: no limit),
+  ``response_format`` ``text``/``json_object``/``json_schema``, ``chat_template_kwargs.enable_thinking``;
+  no ranges are checked (``temperature: 7``, ``top_p: 3`` and a wrongly typed sampling value are taken
+  — the last as the default). Its refusals are ``{"error": {"code", "message", "type"}}``: 400
+  ``invalid_request_error`` for what it throws as ``invalid_argument`` (``'messages' is required``,
+  ``Expected 'messages' to be an array``, ``All non-assistant messages must contain 'content'``,
+  ``Assistant message must contain either 'content' or 'tool_calls'!``, ``Expected 'content' to be a
+  string or an array``, ``unsupported content[].type``, ``response_format type must be …``, ``Invalid
+  tool_choice: …``, ``top_logprobs requires logprobs to be set to true``, ``n_cmpl cannot be greater
+  than the number of slots …``), 500 ``server_error`` for any other exception (``Failed to parse
+  messages: …``, ``Failed to parse tools: …``, ``image input is not supported …``, ``Cannot use both
+  json_schema and grammar``).
+
+The answer itself — the text, the tool call and the counts — is the fakes' shared rule
+(:mod:`._content` through :func:`.openai._decision`), so interlingua's tests and benchmarks get the
+same ``Fake reply: …`` as before. ``ai/qwen3`` (a thinking template) thinks unless
+``chat_template_kwargs.enable_thinking`` is false. Status faults answer in llama.cpp's shape.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ._content import count_tokens, split_for_stream, stable_id
+from ._faults import Fault
+from ._jsonenc import compact_utf8
+from ._server import open_request, send_json, send_stream, state_of
+from .openai import _decision
+
+__all__ = ["BUILD_INFO", "MODEL_FILE", "add_routes", "go_error", "llama_error", "not_found"]
+
+NAME = "docker"
+ENDPOINT = "chat"
+# download.go pinnedServerVersion; the commit half of llama_build_info() is not in DMR's source
+# ("unknown" is what llama.cpp's CMake writes when it cannot read git).
+BUILD_INFO = "b9879-unknown"
+# unpackGGUFs: a single-file model is unpacked as model.gguf, which llama-server names its model.
+MODEL_FILE = "model.gguf"
+BACKENDS = frozenset({"llama.cpp"})
+_MAX_BODY = 10 * 1024 * 1024  # scheduling/api.go maximumOpenAIInferenceRequestSize
+_SLOTS = 4  # llama-server's automatic --parallel when DMR passes none
+_THINKING_MODELS = frozenset({"ai/qwen3"})
+_ALNUM = string.digits + string.ascii_uppercase + string.ascii_lowercase  # random_string()'s alphabet
+_NO_SERVER: web.AppKey[bool] = web.AppKey("interlingua_docker_no_server_header")
+_GO_KEY: web.ResponseKey[bool] = web.ResponseKey("interlingua_go_error")
+JSON_TYPE = "application/json; charset=utf-8"
+LLAMA_HEADERS = {"Server": "llama.cpp"}
+
+
+# -- DMR (Go) -----------------------------------------------------------------------------------------
+
+
+def go_error(status: int, text: str) -> web.Response:
+    """Go's ``http.Error``: the text and a newline, as plain text, ``nosniff``; a Go server names no Server."""
+    resp = web.Response(status=status, body=(text + "\n").encode(),
+                        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
+    resp[_GO_KEY] = True
+    return resp
+
+
+_SCHEDULER_PREFIXES = ("/engines/", "/v1/")
+
+
+def not_found(request: web.Request) -> web.Response:
+    """The runner's answer to a path (or a method) nothing serves: the scheduler's ``/`` catch-all under
+    ``/engines/`` (and the ``/v1/``, ``/rerank``, ``/score`` aliases), ServeMux's own 404 elsewhere."""
+    path = request.path
+    if path.startswith(_SCHEDULER_PREFIXES) or path in ("/rerank", "/score"):
+        return go_error(404, "not found")
+    return go_error(404, "404 page not found")
+
+
+def _sanitize(s: str) -> str:
+    """``utils.SanitizeForLog`` with its default 100-byte cut."""
+    out = []
+    for ch in s:
+        if ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append("?")
+    text = "".join(out)
+    raw = text.encode()
+    return raw[:100].decode("utf-8", "replace") + "...[truncated]" if len(raw) > 100 else text
+
+
+def _go_quote(s: str) -> str:
+    """Go's ``%q`` (``strconv.Quote``) of a sanitised reference."""
+    return '"' + json.dumps(s, ensure_ascii=False)[1:-1].replace("\\u007f", "\\x7f") + '"'
+
+
+def _model_of(raw: bytes) -> str | None:
+    """``json.Unmarshal`` into ``OpenAIInferenceRequest``: the ``model`` (matched case-insensitively, the
+    last match winning), ``""`` when absent or null, ``None`` when Go refuses the body."""
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)  # NaN/Infinity: not JSON to Go
+
+    try:
+        body = json.loads(raw, parse_constant=no_constants)
+    except (ValueError, RecursionError):
+        return None
+    if body is None:
+        return ""
+    if not isinstance(body, dict):
+        return None
+    model: str = ""
+    for key, value in body.items():
+        if key.lower() == "model":
+            if isinstance(value, str):
+                model = value
+            elif value is not None:
+                return None
+    return model
+
+
+def dmr_problem(request: web.Request, raw: bytes, knows: Any) -> tuple[web.Response | None, str]:
+    """``handleOpenAIInference`` before it proxies: the backend, the body's size and model, the model's
+    presence in the local store. Returns (DMR's refusal or ``None``, the model)."""
+    backend = request.match_info.get("backend")
+    if backend is not None and backend not in BACKENDS:
+        return go_error(404, "backend not found"), ""
+    if len(raw) > _MAX_BODY:
+        return go_error(400, "request too large"), ""
+    model = _model_of(raw)
+    if model is None:
+        return go_error(400, "invalid request"), ""
+    if model == "":
+        return go_error(400, "model is required"), ""
+    if not knows(model) or model in state_of(request).unknown_models.get(NAME, ()):
+        ref = _go_quote(_sanitize(model))
+        return go_error(404, f"error while getting model: get model '{ref}': model not found"), model
+    return None, model
+
+
+# -- llama.cpp -------------------------------------------------------------------------------------------
+
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+          500: "server_error", 501: "not_supported_error", 503: "unavailable_error"}
+
+
+def _dump(obj: Any) -> str:
+    """nlohmann's ``dump()``: compact, UTF-8 as is."""
+    return compact_utf8(obj).decode()
+
+
+def llama_error(status: int, message: str, type_: str | None = None, headers: dict[str, str] | None = None,
+                **extra: Any) -> web.Response:
+    """``format_error_response`` under ``"error"``, as llama-server writes it."""
+    type_ = type_ or _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    body = {"error": {"code": status, "message": message, "type": type_, **extra}}
+    return web.Response(status=status, body=compact_utf8(body),
+                        headers={"Content-Type": JSON_TYPE, **LLAMA_HEADERS, **(headers or {})})
+
+
+def fault_response(status: int, message: str, fault: Fault | None = None) -> web.Response:
+    """A status fault on this route, in llama.cpp's shape (503 is its own ``Loading model``)."""
+    headers = {"Retry-After": fault.retry_after or "1"} if status == 429 and fault else None
+    text = {429: "Too many requests", 503: "Loading model", 500: "Internal server error"}.get(status, message)
+    return llama_error(status, text, headers=headers)
+
+
+class _Refusal(Exception):
+    """What llama.cpp throws: ``invalid_argument`` (400) or anything else (500)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _jv(body: Any, key: str, kinds: type | tuple[type, ...], default: Any) -> Any:
+    """``json_value``: the value when present, not null and of the wanted type, else the default."""
+    if not isinstance(body, dict) or body.get(key) is None:
+        return default
+    v = body[key]
+    if isinstance(v, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        return default
+    return v if isinstance(v, kinds) else default
+
+
+def _parse_messages(messages: list[Any]) -> None:
+    """``common_chat_msgs_parse_oaicompat``'s refusals (runtime errors: 500)."""
+    try:
+        for m in messages:
+            if not isinstance(m, dict):
+                raise ValueError(f"Expected 'message' to be an object, got {_dump(m)}")
+            if "role" not in m:
+                raise ValueError(f"Missing 'role' in message: {_dump(m)}")
+            if not isinstance(m["role"], str):
+                raise ValueError(f"[json.exception.type_error.302] type must be string, but is {_kind(m['role'])}")
+            content = m.get("content")
+            if isinstance(content, list):
+                for part in content:
+                    if part.get("type") in ("image_url", "input_audio"):
+                        continue  # already a media marker with its text
+                    if "text" not in part:
+                        raise ValueError("[json.exception.out_of_range.403] key 'text' not found")
+                    if not isinstance(part["text"], str):
+                        raise ValueError(f"[json.exception.type_error.302] type must be string, but is {_kind(part['text'])}")
+            calls = m.get("tool_calls")  # nlohmann iterates an object's values, a primitive as itself, null as nothing
+            for tc in calls if isinstance(calls, list) else calls.values() if isinstance(calls, dict) else \
+                    () if calls is None else (calls,):
+                if not isinstance(tc, dict) or "type" not in tc:
+                    raise ValueError(f"Missing tool call type: {_dump(tc)}")
+                if tc["type"] != "function":
+                    raise ValueError(f"Unsupported tool call type: {_dump(tc)}")
+                if "function" not in tc:
+                    raise ValueError(f"Missing tool call function: {_dump(tc)}")
+                fc = tc["function"]
+                if not isinstance(fc, dict) or "name" not in fc:
+                    raise ValueError(f"Missing tool call name: {_dump(tc)}")
+                if "arguments" not in fc:
+                    raise ValueError("[json.exception.out_of_range.403] key 'arguments' not found")
+            if "content" not in m and "tool_calls" not in m:
+                raise ValueError("Expected 'content' or 'tool_calls' (ref: https://github.com/ggml-org/llama.cpp/issues/8367 "
+                                 "& https://github.com/ggml-org/llama.cpp/issues/12279)")
+    except ValueError as e:
+        raise _Refusal(f"Failed to parse messages: {e}", 500) from None
+
+
+def _kind(v: Any) -> str:
+    """nlohmann's ``type_name()``."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
+
+
+def _parse_tools(tools: Any) -> list[dict[str, Any]]:
+    """``common_chat_tools_parse_oaicompat`` (its refusals are runtime errors: 500)."""
+    if tools is None:
+        return []
+    try:
+        if not isinstance(tools, list):
+            raise ValueError(f"Expected 'tools' to be an array, got {_dump(tools)}")
+        for t in tools:
+            if not isinstance(t, dict) or "type" not in t:
+                raise ValueError(f"Missing tool type: {_dump(t)}")
+            if t["type"] != "function":
+                raise ValueError(f"Unsupported tool type: {_dump(t)}")
+            if "function" not in t:
+                raise ValueError(f"Missing tool function: {_dump(t)}")
+            fn = t["function"]
+            if not isinstance(fn, dict) or "name" not in fn:
+                raise ValueError("[json.exception.out_of_range.403] key 'name' not found")
+            if not isinstance(fn["name"], str):
+                raise ValueError(f"[json.exception.type_error.302] type must be string, but is {_kind(fn['name'])}")
+    except ValueError as e:
+        raise _Refusal(f"Failed to parse tools: {e}; tools = {json.dumps(tools, indent=2, ensure_ascii=False)}",
+                       500) from None
+    return list(tools)
+
+
+_DATA_URL = re.compile(r"data:image/[^,]*base64")
+
+
+def _check_media(part: dict[str, Any], vision: bool) -> None:
+    """``oaicompat_chat_params_parse``'s content parts and ``handle_media``."""
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind == "image_url":
+        if not vision:
+            raise _Refusal("image input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+                           500)
+        image = part.get("image_url")
+        url = image.get("url", "") if isinstance(image, dict) else ""
+        url = url if isinstance(url, str) else ""
+        if url.startswith("http"):
+            return  # downloaded by the server
+        if url.startswith("file://"):
+            raise _Refusal("file:// URLs are not allowed unless --media-path is specified")
+        pieces = url.split(",")
+        if len(pieces) != 2:
+            raise _Refusal("Invalid url value", 500)
+        if not pieces[0].startswith("data:image/"):
+            raise _Refusal("Invalid url format: " + pieces[0], 500)
+        if not pieces[0].endswith("base64"):
+            raise _Refusal("url must be base64 encoded", 500)
+    elif kind == "input_audio":
+        raise _Refusal("audio input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+                       500)
+    elif kind != "text":
+        raise _Refusal("unsupported content[].type")
+
+
+def chat_params(body: dict[str, Any], vision: bool) -> dict[str, Any]:
+    """``oaicompat_chat_params_parse`` and the part of ``params_from_json_cmpl`` that refuses: the request
+    as the fakes' shared rule reads it (``messages``, ``tools``, a string ``tool_choice``, ``stop``,
+    ``response_format``, ``max_tokens``), or :class:`_Refusal`."""
+    tools = body.get("tools")
+    tool_choice = _jv(body, "tool_choice", str, "auto")
+    stream = _jv(body, "stream", bool, False)
+    stop = body.get("stop")
+    stops = [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str) and s] if isinstance(stop, list) else []
+    if body.get("json_schema") is not None and _jv(body, "grammar", str, ""):
+        raise _Refusal("Cannot use both json_schema and grammar", 500)
+    rf = _jv(body, "response_format", dict, {}) if "response_format" in body else None
+    if rf is not None:
+        kind = _jv(rf, "type", str, "")
+        if kind not in ("", "text", "json_object", "json_schema"):
+            raise _Refusal('response_format type must be one of "text" or "json_object", but got: ' + kind)
+    if "messages" not in body:
+        raise _Refusal("'messages' is required")
+    messages = body["messages"]
+    if not isinstance(messages, list):
+        raise _Refusal("Expected 'messages' to be an array")
+    for m in messages:
+        role = _jv(m, "role", str, "")
+        has = isinstance(m, dict) and "content" in m
+        if role != "assistant" and not has:
+            raise _Refusal("All non-assistant messages must contain 'content'")
+        if role == "assistant" and not has:
+            if not (isinstance(m, dict) and "tool_calls" in m):
+                raise _Refusal("Assistant message must contain either 'content' or 'tool_calls'!")
+            continue
+        content = m["content"]
+        if content is None or isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            raise _Refusal("Expected 'content' to be a string or an array")
+        for part in content:
+            _check_media(part, vision)
+    _parse_messages(messages)
+    function_tools = _parse_tools(tools)
+    if tool_choice not in ("auto", "none", "required"):
+        raise _Refusal("Invalid tool_choice: " + tool_choice)
+    if function_tools and tool_choice != "none" and "grammar" in body:
+        raise _Refusal("Cannot use custom grammar constraints with tools.")
+    kwargs = _jv(body, "chat_template_kwargs", dict, {})
+    thinking = kwargs.get("enable_thinking")
+    if isinstance(thinking, str):
+        raise _Refusal('invalid type for "enable_thinking" (expected boolean, got string)')
+    if _jv(body, "logprobs", bool, False):
+        if function_tools and stream:
+            raise _Refusal("logprobs is not supported with tools + stream")
+    elif body.get("top_logprobs") is not None:
+        raise _Refusal("top_logprobs requires logprobs to be set to true")
+    # params_from_json_cmpl (its throws come back as invalid requests)
+    n = _jv(body, "n_cmpl", int, _jv(body, "n", int, 1))
+    if n > _SLOTS:
+        raise _Refusal("n_cmpl cannot be greater than the number of slots, please increase -np")
+    for key in ("repeat_last_n", "dry_penalty_last_n"):
+        if _jv(body, key, (int, float), 0) < -1:
+            raise _Refusal(f"Error: {key} must be >= -1")
+    if "lora" in body and not isinstance(body["lora"], list):
+        raise _Refusal("Error: 'lora' must be an array of objects with 'id' and 'scale' fields")
+    limit = _jv(body, "n_predict", (int, float), _jv(body, "max_completion_tokens", (int, float),
+                                                     _jv(body, "max_tokens", (int, float), -1)))
+    return {"messages": messages, "tools": function_tools, "tool_choice": tool_choice, "stop": stops,
+            "response_format": rf or {}, "max_tokens": int(limit) if limit >= 0 else None,
+            "n": max(1, n), "stream": stream, "thinking": thinking is not False,
+            "include_usage": bool(_jv(_jv(body, "stream_options", dict, {}), "include_usage", bool, False))}
+
+
+# -- the answer --------------------------------------------------------------------------------------------
+
+
+def _random_string(seed: str, salt: str) -> str:
+    """``random_string()``: 32 characters of its alphabet (here drawn from the request, so repeatable)."""
+    rng = random.Random(stable_id(seed, salt))
+    return "".join(rng.choice(_ALNUM) for _ in range(32))
+
+
+def timings(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    """``result_timings::to_json`` for a fake that evaluates 2 prompt tokens a millisecond and predicts one
+    token every 10 ms."""
+    prompt_ms, predicted_ms = prompt_tokens * 0.5, completion_tokens * 10.0
+    return {"cache_n": 0, "prompt_n": prompt_tokens, "prompt_ms": prompt_ms,
+            "prompt_per_token_ms": prompt_ms / prompt_tokens if prompt_tokens else 0.0,
+            "prompt_per_second": 1e3 * prompt_tokens / prompt_ms if prompt_ms else 0.0,
+            "predicted_n": completion_tokens, "predicted_ms": predicted_ms,
+            "predicted_per_token_ms": predicted_ms / completion_tokens if completion_tokens else 0.0,
+            "predicted_per_second": 1e3 * completion_tokens / predicted_ms if predicted_ms else 0.0}
+
+
+def _usage(prompt: int, completion: int) -> dict[str, Any]:
+    """``usage_json_oaicompat``."""
+    return {"completion_tokens": completion, "prompt_tokens": prompt, "total_tokens": completion + prompt,
+            "prompt_tokens_details": {"cached_tokens": 0}}
+
+
+def answer(params: dict[str, Any], model: str, seed: str) -> dict[str, Any]:
+    """The shared rule's answer under llama.cpp's reading of the request: text, thinking, the tool call
+    (``None`` or its id, name and argument text), the finish reason and the counts."""
+    rf = params["response_format"]
+    tools = [{**t, "function": {**t["function"], "parameters": t["function"].get("parameters")
+                                if isinstance(t["function"].get("parameters"), dict) else {}}} for t in params["tools"]]
+    messages = [{**m, "tool_calls": m["tool_calls"] if isinstance(m.get("tool_calls"), list) else None}
+                for m in params["messages"]]
+    norm = {"messages": messages, "tools": tools, "tool_choice": params["tool_choice"],
+            "stop": params["stop"], "max_tokens": params["max_tokens"],
+            "response_format": {"type": "json_schema", "json_schema": {"schema": (rf.get("json_schema") or {}).get("schema") or {}}}
+            if rf.get("type") == "json_schema" else rf}
+    thinking = params["thinking"] and model.partition(":")[0] in _THINKING_MODELS
+    d, prompt_tokens, _ = _decision(norm, thinking=thinking)
+    call = None
+    if d.tool_name:
+        call = {"id": _random_string(seed, "tool:" + d.tool_name), "name": d.tool_name,
+                "arguments": _dump(d.tool_args or {})}
+    completion = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(call["arguments"]) + 3 if call else 0)
+    finish = "length" if d.finish == "length" else "tool_calls" if call else "stop"
+    return {"text": "" if call else d.text, "reasoning": d.reasoning, "call": call, "finish": finish,
+            "prompt_tokens": prompt_tokens, "completion_tokens": completion}
+
+
+def _message(a: dict[str, Any]) -> dict[str, Any]:
+    """``common_chat_msg::to_json_oaicompat``."""
+    msg: dict[str, Any] = {"role": "assistant", "content": a["text"]}
+    if a["reasoning"]:
+        msg["reasoning_content"] = a["reasoning"]
+    if a["call"]:
+        c = a["call"]
+        msg["tool_calls"] = [{"type": "function", "function": {"name": c["name"], "arguments": c["arguments"]},
+                              "id": c["id"]}]
+    return msg
+
+
+def completion(cid: str, created: int, a: dict[str, Any], n: int) -> dict[str, Any]:
+    """``to_json_oaicompat_chat`` (with ``n`` > 1 the choices of every completion, one index each)."""
+    choices = [{"finish_reason": a["finish"], "index": i, "message": _message(a)} for i in range(n)]
+    completion_tokens = a["completion_tokens"] * n
+    return {"choices": choices, "created": created, "model": MODEL_FILE, "system_fingerprint": BUILD_INFO,
+            "object": "chat.completion", "usage": _usage(a["prompt_tokens"], completion_tokens), "id": cid,
+            "timings": timings(a["prompt_tokens"], completion_tokens)}
+
+
+def stream_frames(cid: str, created: int, a: dict[str, Any], include_usage: bool) -> list[bytes]:
+    """The partial results' chunks (role first, then one per piece), the final result's finish chunk and
+    usage chunk, ``timings`` on the last, ``[DONE]``."""
+
+    def chunk(choices: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+        return {"choices": choices, "created": created, "id": cid, "model": MODEL_FILE,
+                "system_fingerprint": BUILD_INFO, "object": "chat.completion.chunk", **more}
+
+    def delta(d: dict[str, Any]) -> dict[str, Any]:
+        return chunk([{"finish_reason": None, "index": 0, "delta": d}])
+
+    out = [delta({"role": "assistant", "content": None})]
+    out += [delta({"reasoning_content": p}) for p in split_for_stream(a["reasoning"])]
+    out += [delta({"content": p}) for p in split_for_stream(a["text"])]
+    if a["call"]:
+        c = a["call"]
+        out.append(delta({"tool_calls": [{"index": 0, "id": c["id"], "type": "function", "function": {"name": c["name"]}}]}))
+        args = c["arguments"]
+        out += [delta({"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 8]}}]})
+                for i in range(0, len(args), 8)]
+    tail = [chunk([{"finish_reason": a["finish"], "index": 0, "delta": {}}])]
+    if include_usage:
+        tail.append(chunk([], usage=_usage(a["prompt_tokens"], a["completion_tokens"])))
+    tail[-1]["timings"] = timings(a["prompt_tokens"], a["completion_tokens"])
+    return [b"data: " + compact_utf8(c) + b"\n\n" for c in out + tail] + [b"data: [DONE]\n\n"]
+
+
+def _stream_error_frame() -> bytes:
+    """A failure mid-stream: ``format_oai_sse({"error": …})``, and the stream ends."""
+    return b'data: {"error":{"code":500,"message":"Internal server error","type":"server_error"}}\n\n'
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    """``POST /engines[/{backend}]/v1/chat/completions`` and ``POST /v1/chat/completions``."""
+    from .docker import FLAVOUR, MODELS  # the runner's model table (docker.py imports this module)
+
+    raw, fault, early = await open_request(request, ENDPOINT, None, error_response=fault_response)
+    if early is not None:
+        return early
+    refused, model = dmr_problem(request, raw, FLAVOUR.knows)
+    if refused is not None:
+        return refused
+    body = json.loads(raw)  # Go read it; nlohmann reads the same text
+    try:
+        params = chat_params(body, vision=model.partition(":")[0] == "ai/gemma3")
+    except _Refusal as r:
+        return llama_error(r.status, r.message)
+    seed = stable_id(raw.decode("utf-8", "replace"))
+    a = answer(params, model, seed)
+    window = MODELS.get(model.partition(":")[0], 131_072)
+    if a["prompt_tokens"] > window:
+        return llama_error(400, "the request exceeds the available context size, try increasing it",
+                           "exceed_context_size_error", n_prompt_tokens=a["prompt_tokens"], n_ctx=window)
+    cid, created = "chatcmpl-" + _random_string(seed, "id"), int(time.time())
+    if not params["stream"]:
+        resp = await send_json(request, completion(cid, created, a, params["n"]), fault, LLAMA_HEADERS,
+                               encode=compact_utf8)
+        if isinstance(resp, web.Response) and not resp.prepared and resp.content_type == "application/json":
+            resp.charset = "utf-8"
+        return resp
+    frames = stream_frames(cid, created, a, params["include_usage"])
+    return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
+                             error_frame=_stream_error_frame, cache_control=None,
+                             headers={**LLAMA_HEADERS, "X-Accel-Buffering": "no"})
+
+
+async def _drop_aiohttp_server(request: web.Request, response: web.StreamResponse) -> None:
+    """A Go handler's answer names no server: drop aiohttp's default ``Server`` header from it."""
+    if response.get(_GO_KEY):
+        response.headers.popall("Server", None)
+
+
+def add_routes(app: web.Application) -> None:
+    """The chat routes ``routeHandlers`` registers, with the ``/v1`` alias."""
+    for path in ("/engines/v1/chat/completions", "/engines/{backend}/v1/chat/completions", "/v1/chat/completions",
+                 "/v1/{backend}/v1/chat/completions"):
+        app.router.add_post(path, chat_completions)
+    if not app.get(_NO_SERVER):
+        app[_NO_SERVER] = True
+        app.on_response_prepare.append(_drop_aiohttp_server)

@@ -40,10 +40,17 @@ def _xai_shape(r: httpx.Response) -> bool:
 
 
 def _docker_shape(r: httpx.Response) -> bool:
-    # llama.cpp server's {"error": {"code", "message", "type"}}; the runner's own plain-text 404
+    # llama.cpp server's {"error": {"code", "message", "type"}}; the runner's own Go http.Error text (its
+    # 404s, and on the chat route its 400s: "invalid request", "model is required", "request too large")
     if r.headers["content-type"].startswith("text/plain"):
-        return r.status_code == 404
+        return r.status_code in (400, 404) and r.text.endswith("\n")
     return _openai_shape(r) or (isinstance(r.json().get("error"), dict) and "message" in r.json()["error"])
+
+
+def _llama_cpp_500(r: httpx.Response) -> bool:
+    """llama.cpp answers 500 server_error for what it throws as other than invalid_argument (ex_wrapper):
+    messages or tools it cannot parse (common_chat_msgs_parse_oaicompat, common_chat_tools_parse_oaicompat)."""
+    return r.status_code == 500 and r.json()["error"]["type"] == "server_error"
 
 
 def _anthropic_shape(r: httpx.Response) -> bool:
@@ -115,7 +122,8 @@ TARGETS = [
            {k: v for k, v in CHAT.items() if k != "model"}, _azure, _azure_shape),
     Target("azure", "/openai/v1/chat/completions", CHAT, _azure, _azure_shape),
     Target("xai", "/v1/chat/completions", {**CHAT, "model": "grok-3"}, _bearer, _xai_shape),
-    Target("docker", "/engines/v1/chat/completions", {**CHAT, "model": "ai/smollm2"}, _none, _docker_shape),
+    Target("docker", "/engines/v1/chat/completions", {**CHAT, "model": "ai/smollm2"}, _none, _docker_shape,
+           _llama_cpp_500),
     # DMR's Anthropic layer answers in Anthropic's shape, what llama.cpp refuses after it in llama.cpp's
     Target("docker", "/anthropic/v1/messages", {"model": "ai/smollm2", "max_tokens": 20, "messages": HI,
                                                 "tools": [{"name": "f", "input_schema": {"type": "object"}}]},

@@ -370,19 +370,31 @@ def test_the_gemini_validator_rejects_snake_case_and_unknown_enums() -> None:
                     {"candidates": [{**good["candidates"][0], "finishReason": "DONE"}]})
 
 
+def _llama_cpp_to_openai(body: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp's answer with its three departures from OpenAI's schema undone: its own ``timings``, and no
+    ``logprobs`` on a choice nor ``refusal`` on a message (to_json_oaicompat_chat writes neither)."""
+    out = {k: v for k, v in body.items() if k != "timings"}
+    out["choices"] = [{**c, "logprobs": None, **({"message": {**c["message"], "refusal": None}} if "message" in c else {})}
+                      for c in body["choices"]]
+    return out
+
+
 async def test_docker_openai_compatible_api_matches_openais_schema(fake: FakeServer) -> None:
-    """Docker Model Runner's /engines/v1 chat (stream and not) and models answer OpenAI's own schemas."""
+    """Docker Model Runner's /engines/v1 chat (stream and not) answers OpenAI's own schemas but for what
+    llama.cpp's server writes differently (timings; no logprobs or refusal), and its models list matches."""
     body = {"model": "ai/smollm2", "messages": HELLO}
     status, _, raw = await _post(fake, "docker", "/chat/completions", body)
     assert status == 200
-    assert_matches("CreateChatCompletionResponse", json.loads(raw))
+    done = json.loads(raw)
+    assert "timings" in done and "logprobs" not in done["choices"][0] and "refusal" not in done["choices"][0]["message"]
+    assert_matches("CreateChatCompletionResponse", _llama_cpp_to_openai(done))
     status, _, raw = await _post(fake, "docker", "/chat/completions",
                                  {**body, "stream": True, "stream_options": {"include_usage": True}})
     assert status == 200
     chunks = sse_data(raw)
     assert chunks
     for chunk in chunks:
-        assert_matches("CreateChatCompletionStreamResponse", chunk)
+        assert_matches("CreateChatCompletionStreamResponse", {k: v for k, v in chunk.items() if k != "timings"})
     status, listing = await _get(fake, "docker", "/models")
     assert status == 200
     assert_matches("ListModelsResponse", listing)

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from ._content import decide, split_for_stream, stable_id
 from ._jsonenc import dumps
-from ._server import NOT_JSON, Call, endpoint, send_json, send_stream, state_of
+from ._server import NOT_JSON, Call, endpoint, send_json, send_stream
 
 __all__ = ["add_routes"]
 
@@ -71,7 +71,7 @@ def _text(content: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _problem(call: Call, knows: Any) -> web.Response | None:
+def _problem(call: Call, pulled: Any) -> web.Response | None:
     body = call.body
     if body is NOT_JSON:
         return _go_error(400, "Invalid request: invalid character looking for beginning of value")
@@ -89,7 +89,7 @@ def _problem(call: Call, knows: Any) -> web.Response | None:
         if value is not None and not isinstance(value, kind):  # Go's encoding/json refuses the whole body
             return _go_error(400, f"Invalid request: json: cannot unmarshal {_json_kind(value)} into Go struct "
                                   f"field ChatRequest.{field} of type {go_type}")
-    if not knows(model) or model in state_of(call.request).unknown_models.get("docker", ()):
+    if not pulled(call.request, model):
         return web.Response(status=404, text="model not found\n", content_type="text/plain")
     return None
 
@@ -109,12 +109,12 @@ def _tool_call(seed: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
     return {"id": stable_id(seed, name, n=32), "function": {"index": 0, "name": name, "arguments": args}}
 
 
-def make_chat(knows: Any) -> Any:
-    """The ``POST /api/chat`` handler, given the Docker fake's model test."""
+def make_chat(pulled: Any) -> Any:
+    """The ``POST /api/chat`` handler, given the Docker fake's store lookup (``pulled(request, model)``)."""
 
     @endpoint("chat", auth=False)
     async def chat(call: Call) -> web.StreamResponse:
-        problem = _problem(call, knows)
+        problem = _problem(call, pulled)
         if problem is not None:
             return problem
         body: dict[str, Any] = call.body
@@ -150,7 +150,7 @@ def make_chat(knows: Any) -> Any:
     return chat
 
 
-def add_routes(app: web.Application, knows: Any) -> None:
+def add_routes(app: web.Application, pulled: Any) -> None:
     app.router.add_get("/api/version", version)
     app.router.add_get("/api/tags", tags)
-    app.router.add_post("/api/chat", make_chat(knows))
+    app.router.add_post("/api/chat", make_chat(pulled))

@@ -1,5 +1,12 @@
-"""Docker Model Runner's OpenAI-compatible Chat Completions: DMR's scheduler in front of llama.cpp's
-``llama-server``, not OpenAI's service under DMR's name.
+"""Docker Model Runner's OpenAI-compatible Chat Completions and text completions: DMR's scheduler in front
+of llama.cpp's ``llama-server``, not OpenAI's service under DMR's name. Also the pieces every DMR inference
+route shares: the scheduler's checks (:func:`dmr_problem`, through :func:`scheduler_route`), the runner's
+model reference normalisation (:func:`normalize_ref`, ``pkg/distribution/distribution/client.go``
+``normalizeModelName`` and the store's ``reference.ParseReference``), llama.cpp's JSON and stream writers.
+Text completions: see :func:`completions_params` and :func:`text_completion` (``tools/server/server-common.cpp``
+``oaicompat_completion_params_parse``, ``tokenize_input_prompts``; ``server-task.cpp``
+``server_task_result_cmpl_final::to_json_oaicompat``, ``server_task_result_cmpl_partial::to_json_oaicompat``;
+``server-context.cpp`` ``send_final_response`` (a stream's final text is ``""``), ``gen_chatcmplid``).
 
 Written from docker/model-runner (``pkg/routing/router.go`` ``NewRouter``, ``pkg/middleware/alias.go``
 ``AliasHandler``, ``pkg/inference/scheduling/http_handler.go`` ``routeHandlers`` and
@@ -87,6 +94,7 @@ import random
 import re
 import string
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -97,7 +105,8 @@ from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
 from .openai import _decision
 
-__all__ = ["BUILD_INFO", "MODEL_FILE", "add_routes", "go_error", "llama_error", "not_found"]
+__all__ = ["BUILD_INFO", "MODEL_FILE", "PREFIXES", "add_routes", "dmr_problem", "go_error", "llama_error", "normalize_ref",
+           "not_found", "pulled", "scheduler_route"]
 
 NAME = "docker"
 ENDPOINT = "chat"
@@ -107,6 +116,8 @@ BUILD_INFO = "b9879-unknown"
 # unpackGGUFs: a single-file model is unpacked as model.gguf, which llama-server names its model.
 MODEL_FILE = "model.gguf"
 BACKENDS = frozenset({"llama.cpp"})
+# routeHandlers' inference prefixes, and AliasHandler's /v1 (which prepends /engines to the whole path)
+PREFIXES = ("/engines/v1", "/engines/{backend}/v1", "/v1", "/v1/{backend}/v1")
 _MAX_BODY = 10 * 1024 * 1024  # scheduling/api.go maximumOpenAIInferenceRequestSize
 _SLOTS = 4  # llama-server's automatic --parallel when DMR passes none
 _THINKING_MODELS = frozenset({"ai/qwen3"})
@@ -166,7 +177,7 @@ def _go_quote(s: str) -> str:
     return '"' + json.dumps(s, ensure_ascii=False)[1:-1].replace("\\u007f", "\\x7f") + '"'
 
 
-def _model_of(raw: bytes) -> str | None:
+def model_of(raw: bytes) -> str | None:
     """``json.Unmarshal`` into ``OpenAIInferenceRequest``: the ``model`` (matched case-insensitively, the
     last match winning), ``""`` when absent or null, ``None`` when Go refuses the body."""
 
@@ -191,23 +202,122 @@ def _model_of(raw: bytes) -> str | None:
     return model
 
 
-def dmr_problem(request: web.Request, raw: bytes, knows: Any) -> tuple[web.Response | None, str]:
-    """``handleOpenAIInference`` before it proxies: the backend, the body's size and model, the model's
-    presence in the local store. Returns (DMR's refusal or ``None``, the model)."""
+# -- model references (pkg/distribution) -------------------------------------------------------------
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(rf"{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?")
+_PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+_HEX64 = re.compile(r"(?:sha256:)?[0-9a-f]{64}")
+_PULLED = re.compile(rf"ai/{_COMPONENT}")  # the fake's local store: every ai/ model, any tag
+
+
+def _go_trim_space(s: str) -> str:
+    """``strings.TrimSpace``: Unicode white space, as Python's ``str.strip()`` takes it (near enough)."""
+    return s.strip()
+
+
+def normalize_ref(ref: str) -> str | None:
+    """The reference the runner's store looks a model up by: ``Client.normalizeModelName`` (trim, ``hf.co/`` →
+    ``huggingface.co/``, the default org ``ai/`` for a bare name, the default tag ``latest``, the name lowered,
+    the tag as is), then the store's ``reference.ParseReference`` with the default org (docker/distribution's
+    ``ParseNormalizedNamed``: ``docker.io``/``index.docker.io`` are Docker Hub, ``library/`` becomes
+    ``ai/``). ``ai/smollm2``, ``smollm2``, ``SmolLM2``, ``ai/smollm2:latest``, ``docker.io/ai/smollm2`` and
+    ``index.docker.io/smollm2`` are all ``ai/smollm2:latest``; another registry keeps its name
+    (``huggingface.co/org/model:latest``). ``None``: no store entry can match (not a reference, a full
+    64-hex ID or digest — the fake keeps no IDs)."""
+    model = _go_trim_space(ref)
+    if not model:
+        return None
+    if model.startswith("hf.co/"):
+        model = "huggingface.co/" + model[len("hf.co/"):]
+    if _HEX64.fullmatch(model):
+        return None  # resolveID finds no model with that ID; ParseNormalizedNamed refuses 64 hex digits
+    last_slash, last_colon = model.rfind("/"), model.rfind(":")
+    name, tag = model, "latest"
+    if last_colon > last_slash:
+        name, tag = model[:last_colon], model[last_colon + 1:] or "latest"
+    first = name.find("/")
+    if not (first > 0 and "." in name[:first]) and "/" not in name:
+        name = "ai/" + name
+    name = name.lower()
+    # ParseReference(name:tag): the registry, the org, the path and tag grammars
+    first = name.find("/")
+    head = name[:first] if first > 0 else ""
+    explicit_registry = bool(head) and ("." in head or ":" in head or head == "localhost")
+    domain, path = (head, name[first + 1:]) if explicit_registry else ("docker.io", name)
+    if explicit_registry and not _DOMAIN.fullmatch(domain):
+        return None
+    if domain == "index.docker.io":
+        domain = "docker.io"
+    if not _PATH.fullmatch(path) or not _TAG.fullmatch(tag) or len(name) > 255:
+        return None
+    if domain == "docker.io" and "/" not in path:
+        path = "ai/" + path  # ParseNormalizedNamed's library/, which the runner's default org replaces
+    return (path if domain == "docker.io" else domain + "/" + path) + ":" + tag
+
+
+def model_name(model: str) -> str:
+    """The repository a request's model names (``ai/qwen3`` for ``qwen3:8B-Q4_K_M``), for per-model facts."""
+    ref = normalize_ref(model)
+    return ref.rpartition(":")[0] if ref else model
+
+
+def pulled(request: web.Request, model: str) -> bool:
+    """``GetLocal``: whether the runner's store has the model (the fake's store: every ``ai/`` model but those a
+    test marked unknown, matched as the store matches them, after normalisation)."""
+    ref = normalize_ref(model)
+    if ref is None or not _PULLED.fullmatch(ref.rpartition(":")[0]):
+        return False
+    return not any(normalize_ref(u) == ref for u in state_of(request).unknown_models.get(NAME, ()))
+
+
+def not_pulled(model: str) -> str:
+    """``GetLocal``'s error wrapping ``GetModel``'s and the store's ``ErrModelNotFound``."""
+    return f"error while getting model: get model '{_go_quote(_sanitize(model))}': model not found"
+
+
+def dmr_problem(request: web.Request, raw: bytes) -> tuple[web.Response | None, str]:
+    """``handleOpenAIInference`` before it proxies (every inference route: chat, completions, embeddings,
+    Anthropic messages and count_tokens): the backend, the body's size and model, the model's presence in
+    the local store. Returns (DMR's refusal or ``None``, the model)."""
     backend = request.match_info.get("backend")
     if backend is not None and backend not in BACKENDS:
         return go_error(404, "backend not found"), ""
     if len(raw) > _MAX_BODY:
         return go_error(400, "request too large"), ""
-    model = _model_of(raw)
+    model = model_of(raw)
     if model is None:
         return go_error(400, "invalid request"), ""
     if model == "":
         return go_error(400, "model is required"), ""
-    if not knows(model) or model in state_of(request).unknown_models.get(NAME, ()):
-        ref = _go_quote(_sanitize(model))
-        return go_error(404, f"error while getting model: get model '{ref}': model not found"), model
+    if not pulled(request, model):
+        return go_error(404, not_pulled(model)), model
     return None, model
+
+
+Answer = Callable[[web.Request, bytes, dict[str, Any], str, Fault | None], Awaitable[web.StreamResponse]]
+
+
+def scheduler_route(endpoint: str, answer: Answer) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A route ``routeHandlers`` sends to ``handleOpenAIInference``: record the request, apply a fault (in
+    llama.cpp's shape: it comes from the engine), DMR's checks (:func:`dmr_problem`), then llama.cpp's
+    ``answer(request, raw, body, model, fault)``."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raw, fault, early = await open_request(request, endpoint, None, error_response=fault_response)
+        if early is not None:
+            return early
+        refused, model = dmr_problem(request, raw)
+        if refused is not None:
+            return refused
+        body = json.loads(raw)  # Go read it; nlohmann reads the same text
+        if not isinstance(body, dict):
+            body = {}  # null: Go's model is "" and was refused above
+        return await answer(request, raw, body, model, fault)
+
+    return handler
 
 
 # -- llama.cpp -------------------------------------------------------------------------------------------
@@ -371,8 +481,6 @@ def chat_params(body: dict[str, Any], vision: bool) -> dict[str, Any]:
     tools = body.get("tools")
     tool_choice = _jv(body, "tool_choice", str, "auto")
     stream = _jv(body, "stream", bool, False)
-    stop = body.get("stop")
-    stops = [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str) and s] if isinstance(stop, list) else []
     if body.get("json_schema") is not None and _jv(body, "grammar", str, ""):
         raise _Refusal("Cannot use both json_schema and grammar", 500)
     rf = _jv(body, "response_format", dict, {}) if "response_format" in body else None
@@ -416,7 +524,19 @@ def chat_params(body: dict[str, Any], vision: bool) -> dict[str, Any]:
             raise _Refusal("logprobs is not supported with tools + stream")
     elif body.get("top_logprobs") is not None:
         raise _Refusal("top_logprobs requires logprobs to be set to true")
-    # params_from_json_cmpl (its throws come back as invalid requests)
+    return {"messages": messages, "tools": function_tools, "tool_choice": tool_choice, "stop": _stops(body),
+            "response_format": rf or {}, "stream": stream, "thinking": thinking is not False, **_cmpl_params(body)}
+
+
+def _stops(body: dict[str, Any]) -> list[str]:
+    """``stop``: a string or strings (``oaicompat_*_params_parse``)."""
+    stop = body.get("stop")
+    return [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str) and s] if isinstance(stop, list) else []
+
+
+def _cmpl_params(body: dict[str, Any]) -> dict[str, Any]:
+    """``params_from_json_cmpl``, shared by every completion route: its throws (invalid requests) and the
+    counts it reads."""
     n = _jv(body, "n_cmpl", int, _jv(body, "n", int, 1))
     if n > _SLOTS:
         raise _Refusal("n_cmpl cannot be greater than the number of slots, please increase -np")
@@ -427,16 +547,14 @@ def chat_params(body: dict[str, Any], vision: bool) -> dict[str, Any]:
         raise _Refusal("Error: 'lora' must be an array of objects with 'id' and 'scale' fields")
     limit = _jv(body, "n_predict", (int, float), _jv(body, "max_completion_tokens", (int, float),
                                                      _jv(body, "max_tokens", (int, float), -1)))
-    return {"messages": messages, "tools": function_tools, "tool_choice": tool_choice, "stop": stops,
-            "response_format": rf or {}, "max_tokens": int(limit) if limit >= 0 else None,
-            "n": max(1, n), "stream": stream, "thinking": thinking is not False,
+    return {"max_tokens": int(limit) if limit >= 0 else None, "n": max(1, n),
             "include_usage": bool(_jv(_jv(body, "stream_options", dict, {}), "include_usage", bool, False))}
 
 
 # -- the answer --------------------------------------------------------------------------------------------
 
 
-def _random_string(seed: str, salt: str) -> str:
+def random_string(seed: str, salt: str) -> str:
     """``random_string()``: 32 characters of its alphabet (here drawn from the request, so repeatable)."""
     rng = random.Random(stable_id(seed, salt))
     return "".join(rng.choice(_ALNUM) for _ in range(32))
@@ -472,11 +590,11 @@ def answer(params: dict[str, Any], model: str, seed: str) -> dict[str, Any]:
             "stop": params["stop"], "max_tokens": params["max_tokens"],
             "response_format": {"type": "json_schema", "json_schema": {"schema": (rf.get("json_schema") or {}).get("schema") or {}}}
             if rf.get("type") == "json_schema" else rf}
-    thinking = params["thinking"] and model.partition(":")[0] in _THINKING_MODELS
+    thinking = params["thinking"] and model_name(model) in _THINKING_MODELS
     d, prompt_tokens, _ = _decision(norm, thinking=thinking)
     call = None
     if d.tool_name:
-        call = {"id": _random_string(seed, "tool:" + d.tool_name), "name": d.tool_name,
+        call = {"id": random_string(seed, "tool:" + d.tool_name), "name": d.tool_name,
                 "arguments": _dump(d.tool_args or {})}
     completion = count_tokens(d.text) + count_tokens(d.reasoning) + (count_tokens(call["arguments"]) + 3 if call else 0)
     finish = "length" if d.finish == "length" else "tool_calls" if call else "stop"
@@ -532,43 +650,168 @@ def stream_frames(cid: str, created: int, a: dict[str, Any], include_usage: bool
     return [b"data: " + compact_utf8(c) + b"\n\n" for c in out + tail] + [b"data: [DONE]\n\n"]
 
 
-def _stream_error_frame() -> bytes:
-    """A failure mid-stream: ``format_oai_sse({"error": …})``, and the stream ends."""
+def stream_error_frame() -> bytes:
+    """A failure mid-stream on an OpenAI-compatible route: ``format_oai_sse({"error": …})``, and the stream ends
+    (no ``[DONE]``)."""
     return b'data: {"error":{"code":500,"message":"Internal server error","type":"server_error"}}\n\n'
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    """``POST /engines[/{backend}]/v1/chat/completions`` and ``POST /v1/chat/completions``."""
-    from .docker import FLAVOUR, MODELS  # the runner's model table (docker.py imports this module)
+async def send_llama_json(request: web.Request, payload: Any, fault: Fault | None) -> web.StreamResponse:
+    """``res->ok(json)``: nlohmann's compact UTF-8, ``application/json; charset=utf-8``, ``Server: llama.cpp``."""
+    resp = await send_json(request, payload, fault, LLAMA_HEADERS, encode=compact_utf8)
+    if isinstance(resp, web.Response) and not resp.prepared and resp.content_type == "application/json":
+        resp.charset = "utf-8"
+    return resp
 
-    raw, fault, early = await open_request(request, ENDPOINT, None, error_response=fault_response)
-    if early is not None:
-        return early
-    refused, model = dmr_problem(request, raw, FLAVOUR.knows)
-    if refused is not None:
-        return refused
-    body = json.loads(raw)  # Go read it; nlohmann reads the same text
+
+async def send_llama_stream(request: web.Request, frames: list[bytes], fault: Fault | None,
+                            error_frame: Callable[[], bytes] = stream_error_frame) -> web.StreamResponse:
+    """llama-server's event stream: ``text/event-stream``, ``X-Accel-Buffering: no``, no ``Cache-Control``."""
+    return await send_stream(request, frames, content_type="text/event-stream", fault=fault, error_frame=error_frame,
+                             cache_control=None, headers={**LLAMA_HEADERS, "X-Accel-Buffering": "no"})
+
+
+def context_window(model: str) -> int:
+    from .docker import MODELS  # the runner's model table (docker.py imports this module)
+
+    return MODELS.get(model_name(model), 131_072)
+
+
+def _too_long(prompt_tokens: int, model: str) -> web.Response | None:
+    """``exceed_context_size_error``: the prompt does not fit the slot's context."""
+    window = context_window(model)
+    if prompt_tokens <= window:
+        return None
+    return llama_error(400, "the request exceeds the available context size, try increasing it",
+                       "exceed_context_size_error", n_prompt_tokens=prompt_tokens, n_ctx=window)
+
+
+def completion_id(seed: str) -> str:
+    """``gen_chatcmplid()``: every completion route's id (chat, text and Anthropic messages)."""
+    return "chatcmpl-" + random_string(seed, "id")
+
+
+async def _chat(request: web.Request, raw: bytes, body: dict[str, Any], model: str,
+                fault: Fault | None) -> web.StreamResponse:
+    """llama.cpp's ``/v1/chat/completions``."""
     try:
-        params = chat_params(body, vision=model.partition(":")[0] == "ai/gemma3")
+        params = chat_params(body, vision=model_name(model) == "ai/gemma3")
     except _Refusal as r:
         return llama_error(r.status, r.message)
     seed = stable_id(raw.decode("utf-8", "replace"))
     a = answer(params, model, seed)
-    window = MODELS.get(model.partition(":")[0], 131_072)
-    if a["prompt_tokens"] > window:
-        return llama_error(400, "the request exceeds the available context size, try increasing it",
-                           "exceed_context_size_error", n_prompt_tokens=a["prompt_tokens"], n_ctx=window)
-    cid, created = "chatcmpl-" + _random_string(seed, "id"), int(time.time())
+    too_long = _too_long(a["prompt_tokens"], model)
+    if too_long is not None:
+        return too_long
+    cid, created = completion_id(seed), int(time.time())
     if not params["stream"]:
-        resp = await send_json(request, completion(cid, created, a, params["n"]), fault, LLAMA_HEADERS,
-                               encode=compact_utf8)
-        if isinstance(resp, web.Response) and not resp.prepared and resp.content_type == "application/json":
-            resp.charset = "utf-8"
-        return resp
-    frames = stream_frames(cid, created, a, params["include_usage"])
-    return await send_stream(request, frames, content_type="text/event-stream", fault=fault,
-                             error_frame=_stream_error_frame, cache_control=None,
-                             headers={**LLAMA_HEADERS, "X-Accel-Buffering": "no"})
+        return await send_llama_json(request, completion(cid, created, a, params["n"]), fault)
+    return await send_llama_stream(request, stream_frames(cid, created, a, params["include_usage"]), fault)
+
+
+chat_completions = scheduler_route(ENDPOINT, _chat)
+"""``POST /engines[/{backend}]/v1/chat/completions`` and ``POST /v1/chat/completions``."""
+
+
+# -- text completions (llama.cpp's /v1/completions) ---------------------------------------------------------
+
+_PROMPT_ELEMENTS = ('"prompt" elements must be a string, a list of tokens, a JSON object containing a prompt '
+                    'string, or a list of mixed strings & tokens.')
+
+
+def _is_tokens(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(t, int) and not isinstance(t, bool) for t in v)
+
+
+def _prompts(prompt: Any) -> list[str | list[int]]:
+    """``tokenize_input_prompts``: a string, a token list, or a list of either (one task each); its
+    refusals are runtime errors (500)."""
+    items = list(prompt) if isinstance(prompt, list) and not _is_tokens(prompt) else [prompt]
+    out: list[str | list[int]] = []
+    for p in items:
+        if isinstance(p, dict) and isinstance(p.get("prompt_string"), str):
+            p = p["prompt_string"]
+        if isinstance(p, str) or _is_tokens(p):
+            out.append(p)
+        elif isinstance(p, list) and all(isinstance(t, str) or (isinstance(t, int) and not isinstance(t, bool)) for t in p):
+            out.append("".join(t if isinstance(t, str) else f"<{t}>" for t in p))  # mixed strings & tokens
+        else:
+            raise _Refusal(_PROMPT_ELEMENTS, 500)
+    if not out:
+        raise _Refusal('"prompt" must not be empty', 500)
+    return out
+
+
+def completions_params(body: dict[str, Any]) -> dict[str, Any]:
+    """``oaicompat_completion_params_parse`` (runtime errors: 500), the prompts, ``params_from_json_cmpl``."""
+    if "prompt" not in body:
+        raise _Refusal('"prompt" is required', 500)
+    if _jv(body, "echo", bool, False):
+        raise _Refusal("Only no echo is supported", 500)
+    for param in ("best_of", "suffix"):
+        if param in body:
+            raise _Refusal("Unsupported param: " + param, 500)
+    return {"prompts": _prompts(body["prompt"]), "stop": _stops(body), "stream": _jv(body, "stream", bool, False),
+            **_cmpl_params(body)}
+
+
+def text_answer(params: dict[str, Any], prompt: str | list[int], model: str, seed: str) -> dict[str, Any]:
+    """The chat route's decision for the prompt as one user message (no chat template: no thinking, no tools)."""
+    text = prompt if isinstance(prompt, str) else " ".join(map(str, prompt))
+    a = answer({"messages": [{"role": "user", "content": text}], "tools": [], "tool_choice": "auto",
+                "stop": params["stop"], "max_tokens": params["max_tokens"], "response_format": {},
+                "thinking": False}, model, seed)
+    if not isinstance(prompt, str):
+        a["prompt_tokens"] = len(prompt)
+    return a
+
+
+def _text_choice(text: str, index: int, finish: str | None) -> dict[str, Any]:
+    return {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
+
+
+def text_completion(cid: str, created: int, a: dict[str, Any], index: int, *, stream: bool = False) -> dict[str, Any]:
+    """``server_task_result_cmpl_final::to_json_oaicompat`` (streamed: its text is already sent, ``""``)."""
+    return {"choices": [_text_choice("" if stream else a["text"], index, a["finish"])], "created": created,
+            "model": MODEL_FILE, "system_fingerprint": BUILD_INFO, "object": "text_completion",
+            "usage": _usage(a["prompt_tokens"], a["completion_tokens"]), "id": cid,
+            "timings": timings(a["prompt_tokens"], a["completion_tokens"])}
+
+
+def text_stream_frames(cid: str, created: int, answers: list[dict[str, Any]]) -> list[bytes]:
+    """``server_task_result_cmpl_partial::to_json_oaicompat`` per piece, the final result per prompt, ``[DONE]``."""
+    out: list[dict[str, Any]] = []
+    for i, a in enumerate(answers):
+        out += [{"choices": [_text_choice(p, i, None)], "created": created, "model": MODEL_FILE,
+                 "system_fingerprint": BUILD_INFO, "object": "text_completion", "id": cid}
+                for p in split_for_stream(a["text"])]
+        out.append(text_completion(cid, created, a, i, stream=True))
+    return [b"data: " + compact_utf8(c) + b"\n\n" for c in out] + [b"data: [DONE]\n\n"]
+
+
+async def _completions(request: web.Request, raw: bytes, body: dict[str, Any], model: str,
+                       fault: Fault | None) -> web.StreamResponse:
+    """llama.cpp's ``/v1/completions``: one task per prompt, each its own choice ``index``; one prompt is one
+    object, several an array of them (``arr.size() == 1 ? arr[0] : arr``)."""
+    try:
+        params = completions_params(body)
+    except _Refusal as r:
+        return llama_error(r.status, r.message)
+    seed = stable_id(raw.decode("utf-8", "replace"))
+    answers = [text_answer(params, p, model, stable_id(seed, i)) for i, p in enumerate(params["prompts"])]
+    for a in answers:
+        too_long = _too_long(a["prompt_tokens"], model)
+        if too_long is not None:
+            return too_long
+    cid, created = completion_id(seed), int(time.time())
+    if params["stream"]:
+        return await send_llama_stream(request, text_stream_frames(cid, created, answers), fault)
+    results = [text_completion(cid, created, a, i) for i, a in enumerate(answers)]
+    return await send_llama_json(request, results[0] if len(results) == 1 else results, fault)
+
+
+completions = scheduler_route(ENDPOINT, _completions)
+"""``POST /engines[/{backend}]/v1/completions`` and ``POST /v1/completions``."""
 
 
 async def _drop_aiohttp_server(request: web.Request, response: web.StreamResponse) -> None:
@@ -578,10 +821,10 @@ async def _drop_aiohttp_server(request: web.Request, response: web.StreamRespons
 
 
 def add_routes(app: web.Application) -> None:
-    """The chat routes ``routeHandlers`` registers, with the ``/v1`` alias."""
-    for path in ("/engines/v1/chat/completions", "/engines/{backend}/v1/chat/completions", "/v1/chat/completions",
-                 "/v1/{backend}/v1/chat/completions"):
-        app.router.add_post(path, chat_completions)
+    """The chat and text completion routes ``routeHandlers`` registers, with the ``/v1`` alias."""
+    for prefix in PREFIXES:
+        app.router.add_post(prefix + "/chat/completions", chat_completions)
+        app.router.add_post(prefix + "/completions", completions)
     if not app.get(_NO_SERVER):
         app[_NO_SERVER] = True
         app.on_response_prepare.append(_drop_aiohttp_server)

@@ -27,7 +27,8 @@ async def test_messages_answer_through_the_official_sdk(fake: FakeServer) -> Non
     async with _sdk(fake) as client:
         msg = await client.messages.create(model="ai/smollm2", max_tokens=100, messages=HELLO)
     assert msg.content[0].type == "text" and msg.content[0].text == "Fake reply: hello there"
-    assert msg.stop_reason == "end_turn" and msg.model == "ai/smollm2"
+    # oaicompat_model: llama-server's own model name (DMR passes no --alias: the GGUF's file name)
+    assert msg.stop_reason == "end_turn" and msg.model == "model.gguf"
     assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
     assert msg.usage.cache_read_input_tokens == 0 and msg.usage.cache_creation_input_tokens is None
 

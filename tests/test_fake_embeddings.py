@@ -286,7 +286,7 @@ async def test_azure_v1_path_version_and_auth(fake: FakeServer) -> None:
 @pytest.mark.parametrize("prefix", ["/engines/v1", "/engines/llama.cpp/v1"])
 async def test_docker_embeddings(fake: FakeServer, prefix: str) -> None:
     """llama.cpp's /v1/embeddings under both engine prefixes: the model's size, unit length, base64 too,
-    no auth; its 400s in llama.cpp's shape and the runner's plain-text 404."""
+    no auth; its 400s in llama.cpp's shape and the runner's plain-text 404 (GetLocal's message)."""
     body = {"model": "ai/mxbai-embed-large", "input": ["x", "y"]}
     status, got = await _post(fake, "docker", prefix + "/embeddings", body)
     assert status == 200 and got["object"] == "list" and got["model"] == "ai/mxbai-embed-large"
@@ -302,7 +302,8 @@ async def test_docker_embeddings(fake: FakeServer, prefix: str) -> None:
                         "type": "invalid_request_error"}})
     async with aiohttp.ClientSession() as http, \
             http.post(fake.origin("docker") + prefix + "/embeddings", json={"model": "nope/x", "input": "a"}) as r:
-        assert r.status == 404 and await r.text() == "model not found\n"
+        # the scheduler's GetLocal refusal (handleOpenAIInference), before llama.cpp sees the body
+        assert r.status == 404 and await r.text() == "error while getting model: get model '\"nope/x\"': model not found\n"
 
 
 async def test_docker_openai_sdk(fake: FakeServer) -> None:

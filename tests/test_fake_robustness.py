@@ -124,6 +124,13 @@ TARGETS = [
     Target("xai", "/v1/chat/completions", {**CHAT, "model": "grok-3"}, _bearer, _xai_shape),
     Target("docker", "/engines/v1/chat/completions", {**CHAT, "model": "ai/smollm2"}, _none, _docker_shape,
            _llama_cpp_500),
+    Target("docker", "/v1/completions", {"model": "ai/smollm2", "prompt": "hi", "max_tokens": 20, "stop": ["x"],
+                                         "stream": False, "n": 1}, _none, _docker_shape, _llama_cpp_500),
+    # Anthropic Messages through the scheduler (/v1 alias): the runner's plain text, then llama.cpp's shape
+    Target("docker", "/v1/messages", {"model": "ai/smollm2", "max_tokens": 20, "messages": HI,
+                                      "tools": [{"name": "f", "input_schema": {"type": "object"}}]}, _none, _docker_shape),
+    Target("docker", "/engines/llama.cpp/v1/messages/count_tokens", {"model": "ai/smollm2", "messages": HI}, _none,
+           _docker_shape),
     # DMR's Anthropic layer answers in Anthropic's shape, what llama.cpp refuses after it in llama.cpp's
     Target("docker", "/anthropic/v1/messages", {"model": "ai/smollm2", "max_tokens": 20, "messages": HI,
                                                 "tools": [{"name": "f", "input_schema": {"type": "object"}}]},

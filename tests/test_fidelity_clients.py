@@ -149,6 +149,9 @@ class ChainRow:
     provider: str
     make: Callable[[FakeServer], Any]
     rate_limited: Callable[[BaseException], bool]
+    streams_input_tokens: bool = True
+    """False where the service's stream reports input tokens only in ``message_start``, which LangChain's
+    ChatAnthropic does not count (llama.cpp's ``message_delta`` carries ``output_tokens`` alone)."""
 
 
 def _openai_429(e: BaseException) -> bool:
@@ -171,6 +174,11 @@ CHAINS = [
     ChainRow("docker", "docker", lambda f: lc_openai.ChatOpenAI(
         model="ai/smollm2", base_url=f.url_for("docker"), api_key="unused", max_retries=0, stream_usage=True),
         _openai_429),
+    # DMR's Anthropic path: ChatAnthropic with the bare origin (DMR's docs), so /v1/messages through the
+    # scheduler's /v1 alias to llama.cpp's Anthropic Messages; no key needed (the SDK insists on one)
+    ChainRow("docker_anthropic", "docker", lambda f: lc_anthropic.ChatAnthropic(
+        model="ai/smollm2", base_url=f.origin("docker"), api_key="unused", max_retries=0, max_tokens=200),
+        lambda e: isinstance(e, anthropic.RateLimitError), streams_input_tokens=False),
     ChainRow("ollama", "ollama", lambda f: lc_ollama.ChatOllama(model="llama3.2", base_url=f.url_for("ollama")),
              lambda e: isinstance(e, ollama.ResponseError) and e.status_code == 429),
     # Ollama's Anthropic-compatible /v1/messages: ChatAnthropic with the bare Ollama origin as its base URL
@@ -195,6 +203,9 @@ async def test_langchain(row: ChainRow, fake: FakeServer) -> None:
     assert whole.content == merged.content == EXPECTED
     assert whole.usage_metadata is not None and merged.usage_metadata is not None
     keys = ("input_tokens", "output_tokens", "total_tokens")
+    if not row.streams_input_tokens:
+        assert merged.usage_metadata["input_tokens"] == 0
+        keys = ("output_tokens",)
     assert [merged.usage_metadata[k] for k in keys] == [whole.usage_metadata[k] for k in keys]
     assert whole.usage_metadata["input_tokens"] > 0
 

@@ -422,7 +422,7 @@ def _decision(body: dict[str, Any], thinking: bool = False) -> tuple[Decision, i
     prompt_tokens = 3
     for m in msgs:
         prompt_tokens += 3 + count_tokens(str(m.get("role", ""))) + count_tokens(_text_of(m.get("content")))
-    last = msgs[-1]
+    last = msgs[-1] if msgs else {}  # none: llama.cpp (the DMR fake) takes `messages: []`
     tool_result = None
     if last.get("role") == "tool":
         name = next((tc["function"]["name"] for m in msgs for tc in (m.get("tool_calls") or ())

@@ -258,3 +258,13 @@ async def test_the_openai_sdk_reads_it_unmodified(fake: FakeServer) -> None:
         fake.fail_next("docker", "429", endpoint="chat")
         with pytest.raises(openai.RateLimitError):
             await sdk.chat.completions.create(model="ai/smollm2", messages=HELLO)  # type: ignore[arg-type]
+
+
+async def test_an_empty_conversation_is_answered(http: httpx.AsyncClient) -> None:
+    """llama.cpp parses ``messages: []`` (``oaicompat_chat_params_parse`` checks only that it is an array) and
+    renders the template's bare generation prompt, so it answers; the fake did crash on it (found by a
+    1,500-example robustness run)."""
+    for stream in (False, True):
+        r = await http.post("/engines/v1/chat/completions", json={"model": "ai/smollm2", "messages": [], "stream": stream})
+        assert r.status_code == 200
+        assert ('"finish_reason":"stop"' in r.text) and ("data: [DONE]" in r.text) == stream

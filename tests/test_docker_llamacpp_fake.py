@@ -4,7 +4,6 @@ write, and the official ``openai`` SDK driving it unmodified."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +13,8 @@ import openai
 import pytest
 
 from interlingua.fakes import FakeServer
+
+from .test_ollama_openai_fake import chunks_of
 
 HELLO = [{"role": "user", "content": "hello <there> & you é"}]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather for a city", "parameters": {
@@ -27,17 +28,6 @@ OPENAI_HEADERS = ("x-ratelimit-", "x-request-id", "openai-")
 async def http(fake: FakeServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=fake.origin("docker"), timeout=30) as c:
         yield c
-
-
-def chunks_of(raw: str) -> list[Any]:
-    """The ``data:`` payloads in order, ``[DONE]`` as the string."""
-    assert raw.endswith("\n\n")
-    out = []
-    for block in raw[:-2].split("\n\n"):
-        assert block.startswith("data: ") and "\n" not in block, block
-        data = block[len("data: "):]
-        out.append(data if data == "[DONE]" else json.loads(data))
-    return out
 
 
 async def test_a_completion_is_what_llama_cpp_writes_not_what_openai_does(http: httpx.AsyncClient) -> None:

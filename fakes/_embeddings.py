@@ -34,8 +34,17 @@ def _full(model: str, text: str, size: int) -> tuple[float, ...]:
     return tuple(c / norm for c in comps)
 
 
+_F32_MAX = 3.4028234663852886e38
+_F32_MIN_NORMAL = 1.1754943508222875e-38
+
+
 def _f32(x: float) -> float:
-    return float(struct.unpack("<f", struct.pack("<f", x))[0])
+    """``x`` rounded to the nearest float32 (as Go's ``ParseFloat(s, 32)``: within half an ulp above
+    the largest float32 is that float32, which ``struct`` refuses to pack)."""
+    try:
+        return float(struct.unpack("<f", struct.pack("<f", x))[0])
+    except OverflowError:
+        return math.copysign(_F32_MAX if abs(x) < _F32_MAX + 2.0**103 else math.inf, x)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -61,7 +70,8 @@ def as_base64(values: tuple[float, ...] | list[float]) -> str:
 def _shortest(x: float) -> float:
     """The float with the fewest significant digits that is still the float32 ``x`` (how a float32 is
     printed: ``-0.0069292835``, not its float64 expansion)."""
-    for digits in range(6, 10):
+    # a normal float32 needs at least 6 digits; a subnormal one, with fewer significant bits, may need fewer
+    for digits in range(6 if abs(x) >= _F32_MIN_NORMAL else 1, 10):
         y = float(f"{x:.{digits}g}")
         if _f32(y) == x:
             return y

@@ -6,14 +6,13 @@ bodies through it, so a body Ollama's Go would refuse is refused with Go's own w
 from __future__ import annotations
 
 import json
-import math
 import re
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ._embeddings import _f32, _shortest
 from ._jsonenc import _default, _encoder, compact_utf8
 
 
@@ -388,7 +387,7 @@ def go_float(x: float, bits: int = 64) -> str:
     """
     if bits == 32:
         x = _f32(x)
-        shortest = next(t for t in (f"{x:.{p}e}" for p in range(9)) if _f32(float(t)) == x)
+        shortest = repr(_shortest(x))  # the fewest digits that read back as the float32
     else:
         shortest = repr(x)
     d = Decimal(shortest).normalize()
@@ -400,19 +399,6 @@ def go_float(x: float, bits: int = 64) -> str:
     mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
     e = exp + len(digits) - 1  # type: ignore[operator]  # finite: an int exponent
     return ("-" if sign else "") + mantissa + f"e{'-' if e < 0 else '+'}{abs(e):02d}".replace("e-0", "e-")
-
-
-_F32_MAX = 3.4028234663852886e38
-
-
-def _f32(x: float) -> float:
-    """``x`` rounded to the nearest float32 (as Go's ``ParseFloat(s, 32)``: within half an ulp above
-    the largest float32 is that float32, which ``struct`` refuses to pack)."""
-    try:
-        value: float = struct.unpack("<f", struct.pack("<f", x))[0]
-    except OverflowError:
-        return math.copysign(_F32_MAX if abs(x) < _F32_MAX + 2.0**103 else math.inf, x)
-    return value
 
 
 class GoFloat32s:
@@ -445,7 +431,8 @@ _VECTOR_MARK = re.compile(r'"\\u0000(\d+)\\u0000"')
 
 def _with_float32s(obj: Any) -> str:
     """Encode with each :class:`GoFloat32s` as a marker string, then put its Go text in the marker's place
-    (a marker is ``"\\u0000<n>\\u0000"``: only this pass writes one, as a whole string)."""
+    (a marker is ``"\\u0000<n>\\u0000"``; a string of the payload's own that read exactly so would be
+    taken for one: the payloads that hold vectors carry no such string, only resolved model names)."""
     vectors: list[GoFloat32s] = []
 
     def mark(o: Any) -> Any:

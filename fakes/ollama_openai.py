@@ -48,13 +48,13 @@ from __future__ import annotations
 import base64
 import binascii
 import random
-import struct
 import time
 from typing import Any
 
 from aiohttp import web
 
 from ._content import count_tokens, split_for_stream, stable_id
+from ._embeddings import as_base64
 from ._gojson import (
     ANY,
     NOT_AN_OBJECT,
@@ -362,11 +362,6 @@ _EMBED_REQUEST = GoStruct("EmbedRequest", "openai.EmbedRequest",
                          {"input": ANY, "model": S, "dimensions": "int", "encoding_format": S})
 
 
-def _floats_to_base64(vector: list[float]) -> str:
-    """``floatsToBase64``: the float32 values, little-endian, base64."""
-    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
-
-
 async def embeddings(request: web.Request) -> web.StreamResponse:
     """``POST /v1/embeddings`` on the Ollama fake: ``input`` a string or a list of strings, ``float`` or
     ``base64`` vectors; the counts are the native ``/api/embed``'s."""
@@ -398,7 +393,7 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     dims = embedding_dims(MODELS[full], req.get("dimensions", 0))
     tokens = sum(count_tokens(t) for t in inputs)
     as_text = fmt.lower() == "base64"
-    data = [{"object": "embedding", "embedding": _floats_to_base64(v) if as_text else GoFloat32s(v), "index": i}
+    data = [{"object": "embedding", "embedding": as_base64(v) if as_text else GoFloat32s(v), "index": i}
             for i, v in enumerate(embedding_of(t, dims) for t in inputs)]
     payload = {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
     return await send_json(request, payload, fault, encode=lambda p: go_json(p) + b"\n")

@@ -49,6 +49,7 @@ from aiohttp import web
 from ._content import stable_id
 from ._faults import FAULT_HEADER
 from ._server import open_request, state_of
+from ._shapes import ANY, MapOf
 
 __all__ = ["BatchBook", "FakeBatch", "add_anthropic_routes", "add_azure_routes", "add_gemini_routes", "add_openai_routes"]
 
@@ -937,14 +938,13 @@ def add_gemini_routes(app: web.Application) -> None:
             try:
                 start = json.loads(raw or b"{}")
             except (ValueError, RecursionError):
-                return ge._error(400, "Invalid JSON payload received. Unexpected token.")
+                start = None
             if not isinstance(start, dict):
                 return ge._error(400, "Invalid JSON payload received. Unexpected token.")
             meta = start.get("file") or {}
-            if not isinstance(meta, dict):  # the gemini fake's words for a value where a message belongs
-                return ge._error(400, "Invalid JSON payload received. Proto field is not repeating, cannot start list "
-                                      "at 'file'." if isinstance(meta, list) else
-                                 f"Invalid JSON payload received. Expected an object at 'file', got {json.dumps(meta)}.")
+            refused = ge._shape_refusal({"file": meta}, {"file": MapOf(ANY)})  # a File is an object
+            if refused is not None:
+                return refused
             upload_id = book.new_id("")
             book.uploads[upload_id] = str(meta.get("displayName") or "")
             url = f"{request.url.origin()}{request.path}?upload_id={upload_id}&upload_protocol=resumable"

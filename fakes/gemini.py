@@ -37,7 +37,7 @@ from ._faults import Fault
 from ._jsonenc import compact
 from ._prompt_cache import Segment, install, prompt_cache
 from ._server import Call, FakeSpec, endpoint, send_json, send_stream, state_of
-from ._shapes import ANY, MapOf, Ref, check, snake
+from ._shapes import ANY, MapOf, Ref, check, proto_number, snake
 
 __all__ = ["EMBEDDING_MODELS", "MODELS", "SPEC", "generate_payload", "stream_frames", "usage_metadata"]
 
@@ -242,7 +242,7 @@ def shape_problem(body: Any, version: str, counting: bool = False) -> web.Respon
 
 def _shape_refusal(body: Any, shape: Any) -> web.Response | None:
     """Google's 400 for a body ``shape`` (a :mod:`._shapes` shape) refuses, or ``None``."""
-    problem = check(body, shape, aliases=True)
+    problem = check(body, shape, aliases=True, proto=True)
     if problem is None or problem.kind == "missing":
         return None  # a missing field is a semantic error, reported by _validate in its own words
     at = _proto_path(problem.path)
@@ -559,9 +559,9 @@ _EMBED_BATCH_MAX = 100
 
 
 def _whole(value: Any) -> Any:
-    """An integer field's value as an int: proto3 JSON takes an integral number written as a float
-    (``2.0``) for an int32 (the shape check has refused any other float)."""
-    return int(value) if isinstance(value, float) else value
+    """An int32 field's value as an int: proto3 JSON takes an integral number written as a float
+    (``2.0``) or as a string (``"2"``, ``"1e2"``); the shape check has refused anything else."""
+    return value if value is None else proto_number(value, integral=True)
 
 
 def _embed_one(req: dict[str, Any], at: str, where: str, model: str, size: int,

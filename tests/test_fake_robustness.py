@@ -335,3 +335,41 @@ def test_an_integral_float_is_an_int32_on_gemini(running: FakeServer) -> None:
         assert e.status_code == 200 and len(e.json()["embedding"]["values"]) == 2
         assert http.post(base + "gemini-embedding-001:embedContent", json={
             "content": {"parts": [{"text": "hi"}]}, "outputDimensionality": -2.0}).status_code == 400
+
+
+@pytest.mark.parametrize("written", ["2", "2.0", "0.2e1", 2, 2.0])
+def test_an_int32_written_as_a_string_or_a_float_is_read_on_gemini(running: FakeServer, written: object) -> None:
+    """proto3 JSON: "Either numbers or strings are accepted" for an int32, exponents included, so
+    ``"maxOutputTokens": "2"`` is the integer 2 (an official client in a language without int32 may send it)."""
+    with httpx.Client(timeout=30, headers=_gemini(running)) as http:
+        base = running.origin("gemini") + "/v1beta/models/"
+        r = http.post(base + "gemini-2.5-flash:generateContent",
+                      json={"contents": [{"parts": [{"text": "hello there friend"}]}], "generationConfig": {"maxOutputTokens": written}})
+        assert r.status_code == 200 and r.json()["candidates"][0]["finishReason"] == "MAX_TOKENS"
+        assert r.json()["usageMetadata"]["candidatesTokenCount"] == 2
+        e = http.post(base + "gemini-embedding-001:embedContent",
+                      json={"content": {"parts": [{"text": "hi"}]}, "outputDimensionality": written})
+        assert e.status_code == 200 and len(e.json()["embedding"]["values"]) == 2
+
+
+@pytest.mark.parametrize("written", ["2.5", "", " 2", "0x10", "1e", 2.5, 2**31, "2147483648", True, "NaN"])
+def test_a_value_no_int32_reads_as_is_googles_400_on_gemini(running: FakeServer, written: object) -> None:
+    """Not an integer, past int32, not a number, or a bool: Google's "Invalid value at … (TYPE_INT32)" with the
+    field violation, never a crash or a silent truncation."""
+    with httpx.Client(timeout=30, headers=_gemini(running)) as http:
+        r = http.post(running.origin("gemini") + "/v1beta/models/gemini-2.5-flash:generateContent",
+                      json={"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": written}})
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["status"] == "INVALID_ARGUMENT"
+        assert err["message"] == f"Invalid value at 'generation_config.max_output_tokens' (TYPE_INT32), {json.dumps(written)}"
+        assert err["details"][0]["fieldViolations"][0]["field"] == "generation_config.max_output_tokens"
+
+
+@pytest.mark.parametrize("written", ["0.5", "NaN", "Infinity", "-Infinity", "5e-1", 1])
+def test_a_float_written_as_a_string_is_read_on_gemini(running: FakeServer, written: object) -> None:
+    """proto3 JSON's float: a number, a numeric string, or "NaN"/"Infinity"/"-Infinity"."""
+    with httpx.Client(timeout=30, headers=_gemini(running)) as http:
+        r = http.post(running.origin("gemini") + "/v1beta/models/gemini-2.5-flash:generateContent",
+                      json={"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"temperature": written}})
+        assert r.status_code == 200, r.text

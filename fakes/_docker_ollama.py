@@ -13,20 +13,29 @@ and translates the answer back, so what it sends is narrower than Ollama's:
   finish-only chunk give lines with empty content), then ``{"model", "created_at", "message":
   {"role": "", "content": ""}, "done": true}`` (Go marshals the zero ``Message``). Tool calls carry the
   engine's ``id``, ``function.index`` and the arguments as an object (convertToolCallsToOllamaFormat).
-* A body that is not a JSON object: 400, Go's ``http.Error`` text ``Invalid request: …``; a model that is
-  not pulled: the runner's plain-text 404 ``model not found`` passed through.
+* The body is read by Go's ``encoding/json`` into the runner's ``ChatRequest`` (``name`` wins over ``model``):
+  a syntax error, an empty body (``EOF``), a non-object or a field of the wrong JSON type is 400, Go's
+  ``http.Error`` text ``Invalid request: `` and Go's own words; ``keep_alive`` that is neither a string nor a
+  number stops the decoding with its type's ``keep_alive must be a string or number, got …``.
+* The translated request meets the scheduler's checks: no model → 400 ``model is required``, a model not
+  pulled → 404 ``error while getting model: …``. Not streaming, the converter passes that plain text through;
+  streaming (the default), its writer keeps only ``data:`` lines, so the client gets the status and
+  ``http.Error``'s headers with an empty body.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 from aiohttp import web
 
 from ._content import decide, split_for_stream, stable_id
+from ._gojson import ANY, MAP, GoError, GoList, GoStruct, S, read_request
 from ._jsonenc import dumps
-from ._server import NOT_JSON, Call, endpoint, send_json, send_stream
+from ._server import Call, endpoint, send_json, send_stream
+from .docker_llamacpp import not_pulled
 
 __all__ = ["add_routes"]
 
@@ -71,38 +80,48 @@ def _text(content: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _problem(call: Call, pulled: Any) -> web.Response | None:
-    body = call.body
-    if body is NOT_JSON:
-        return _go_error(400, "Invalid request: invalid character looking for beginning of value")
-    if not isinstance(body, dict):
-        return _go_error(400, f"Invalid request: json: cannot unmarshal {type(body).__name__} into Go value "
-                              "of type ollama.ChatRequest")
-    model = body.get("model") or body.get("name")
-    messages = body.get("messages")
-    if not isinstance(model, str) or not isinstance(messages, list) \
-            or not all(isinstance(m, dict) for m in messages):
-        return _go_error(400, "Invalid request: json: cannot unmarshal into Go struct field ChatRequest")
-    for field, kind, go_type in (("tools", list, "[]api.Tool"), ("options", dict, "map[string]interface {}"),
-                                 ("stream", bool, "bool")):
-        value = body.get(field)
-        if value is not None and not isinstance(value, kind):  # Go's encoding/json refuses the whole body
-            return _go_error(400, f"Invalid request: json: cannot unmarshal {_json_kind(value)} into Go struct "
-                                  f"field ChatRequest.{field} of type {go_type}")
-    if not pulled(call.request, model):
-        return web.Response(status=404, text="model not found\n", content_type="text/plain")
-    return None
+# The runner's own request types (pkg/ollama/api.go), as ``json.NewDecoder(r.Body).Decode(&req)`` reads them
+_TOOL_CALL = GoStruct("ToolCall", "ollama.ToolCall", {"id": S, "type": S, "function": GoStruct(
+    "FunctionCall", "ollama.FunctionCall", {"index": "int", "name": S, "arguments": ANY})})
+_MESSAGE = GoStruct("Message", "ollama.Message", {
+    "role": S, "content": S, "images": GoList(S, "[]string"), "tool_calls": GoList(_TOOL_CALL, "[]ollama.ToolCall"),
+    "tool_call_id": S, "thinking": S})
+_TOOL = GoStruct("Tool", "ollama.Tool", {"type": S, "function": GoStruct(
+    "ToolFunction", "ollama.ToolFunction", {"name": S, "description": S, "parameters": MAP})})
+CHAT_REQUEST = GoStruct("ChatRequest", "ollama.ChatRequest", {
+    "name": S, "model": S, "messages": GoList(_MESSAGE, "[]ollama.Message"), "tools": GoList(_TOOL, "[]ollama.Tool"),
+    "stream": "bool", "think": ANY, "keep_alive": ANY, "options": MAP})
 
 
-def _json_kind(value: Any) -> str:
-    """The JSON type name Go's encoding/json puts in an UnmarshalTypeError."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "value"
+def _keep_alive_problem(body: dict[str, Any]) -> str | None:
+    """``OllamaKeepAlive.UnmarshalJSON``: a string or a number, else its error (which stops the decoding)."""
+    keep = body.get("keep_alive")
+    if keep is None or isinstance(keep, str) or (isinstance(keep, int | float) and not isinstance(keep, bool)):
+        return None
+    return f"keep_alive must be a string or number, got {json.dumps(keep, separators=(',', ':'))}"
+
+
+def _problem(request: web.Request, raw: bytes, pulled: Any) -> tuple[dict[str, Any], str, bool] | web.Response:
+    """``handleChat`` up to the scheduler's answer: the request, its model and whether it streams, or what the
+    client receives instead — the decoder's ``Invalid request: …`` (400), or the scheduler's refusal of the
+    translated request (``handleOpenAIInference``: ``model is required``, a model not pulled). That refusal
+    comes back through the runner's response converters: the non-stream one passes a body that is not an
+    OpenAI error through as it is (Go sniffs it as text/plain); the streaming writer keeps only ``data:``
+    lines, so a streamed refusal is its status and ``http.Error``'s headers with an empty body."""
+    try:
+        body = read_request(raw, CHAT_REQUEST, _keep_alive_problem)
+    except GoError as e:
+        return _go_error(400, f"Invalid request: {e}")
+    model = body.get("name") or body.get("model") or ""
+    stream = body.get("stream") is not False
+    refusal = (400, "model is required") if model == "" else None if pulled(request, model) else (404, not_pulled(model))
+    if refusal is None:
+        return body, model, stream
+    status, text = refusal
+    if stream:
+        return web.Response(status=status, headers={"Content-Type": "text/plain; charset=utf-8",
+                                                    "X-Content-Type-Options": "nosniff"})
+    return web.Response(status=status, body=text.encode() + b"\n", content_type="text/plain", charset="utf-8")
 
 
 def _tool_call(seed: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -114,12 +133,11 @@ def make_chat(pulled: Any) -> Any:
 
     @endpoint("chat", auth=False)
     async def chat(call: Call) -> web.StreamResponse:
-        problem = _problem(call, pulled)
-        if problem is not None:
-            return problem
-        body: dict[str, Any] = call.body
-        model = body.get("model") or body.get("name")
-        msgs = body["messages"]
+        read = _problem(call.request, call.raw, pulled)
+        if isinstance(read, web.StreamResponse):
+            return read
+        body, model, stream = read
+        msgs = body.get("messages") or []
         prompt = next((_text(m.get("content")) for m in reversed(msgs) if m.get("role") == "user"), "")
         tools = [(t["function"]["name"], t["function"].get("parameters") or {})
                  for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)
@@ -129,7 +147,7 @@ def make_chat(pulled: Any) -> Any:
         d = decide(prompt=prompt, tools=tools, max_tokens=limit if isinstance(limit, int) and limit > 0 else None)
         seed = stable_id({k: v for k, v in body.items() if k != "stream"})
         calls = [_tool_call(seed, d.tool_name, d.tool_args or {})] if d.tool_name else []
-        if body.get("stream") is False:
+        if not stream:
             message: dict[str, Any] = {"role": "assistant", "content": d.text}
             if calls:
                 message["tool_calls"] = calls

@@ -69,19 +69,44 @@ async def test_tool_call_arrives_as_an_object_with_an_index(fake: FakeServer) ->
     assert r2.message.tool_calls and r2.message.tool_calls[0].function.arguments == {"city": "Paris"}
 
 
-@pytest.mark.parametrize(("raw", "status", "starts"), [
-    (b"{not json", 400, "Invalid request: "),
-    (b"[1, 2]", 400, "Invalid request: "),
-    (json.dumps({"model": "ai/gone", "messages": []}).encode(), 404, "model not found"),
+NOT_PULLED = "error while getting model: get model '\"ai/gone\"': model not found\n"
+
+
+@pytest.mark.parametrize(("raw", "status", "text"), [
+    (b"{not json", 400, "Invalid request: invalid character 'n' looking for beginning of object key string\n"),
+    (b"", 400, "Invalid request: EOF\n"),
+    (b'{"model": "ai/smollm2", "messages": [', 400, "Invalid request: unexpected EOF\n"),
+    (b"[1, 2]", 400, "Invalid request: json: cannot unmarshal array into Go value of type ollama.ChatRequest\n"),
+    (b'{"model": 7, "messages": []}', 400,
+     "Invalid request: json: cannot unmarshal number into Go struct field ChatRequest.model of type string\n"),
+    (b'{"model": "ai/smollm2", "messages": [{"role": "user", "content": ["hi"]}]}', 400,
+     "Invalid request: json: cannot unmarshal array into Go struct field Message.messages.content of type string\n"),
+    (b'{"model": "ai/smollm2", "messages": [], "stream": "no"}', 400,
+     "Invalid request: json: cannot unmarshal string into Go struct field ChatRequest.stream of type bool\n"),
+    (b'{"model": 7, "messages": [], "keep_alive": true}', 400,
+     "Invalid request: keep_alive must be a string or number, got true\n"),
+    (json.dumps({"model": "ai/gone", "messages": [], "stream": False}).encode(), 404, NOT_PULLED),
+    (json.dumps({"messages": [], "stream": False}).encode(), 400, "model is required\n"),
 ])
-async def test_errors_are_go_plain_text(fake: FakeServer, raw: bytes, status: int, starts: str) -> None:
-    """Bad bodies get net/http's plain-text 400, a model not pulled the runner's plain-text 404."""
+async def test_errors_are_go_plain_text(fake: FakeServer, raw: bytes, status: int, text: str) -> None:
+    """What ``handleChat`` answers: the decoder's error as net/http's plain-text 400 (``Invalid request: `` and
+    Go's own words; the keep_alive type's UnmarshalJSON error wins over an earlier type error), and the
+    scheduler's refusal of the translated request passed through by the non-stream converter as it is."""
     fake.models("docker", unknown=["ai/gone"])
     async with aiohttp.ClientSession() as http, http.post(fake.origin("docker") + "/api/chat", data=raw) as r:
         assert r.status == status and r.headers["Content-Type"].startswith("text/plain")
-        assert (await r.text()).startswith(starts)
-    if status == 404:
-        async with ollama.AsyncClient(host=fake.origin("docker")) as client:
-            with pytest.raises(ollama.ResponseError) as info:
-                await client.chat(model="ai/gone", messages=[])
-        assert info.value.status_code == 404
+        assert await r.text() == text
+
+
+@pytest.mark.parametrize(("body", "status"), [({"model": "ai/gone", "messages": []}, 404), ({"messages": []}, 400)])
+async def test_a_streamed_refusal_is_its_status_with_no_body(fake: FakeServer, body: dict[str, object], status: int) -> None:
+    """Streaming (the default), the runner's writer keeps only the scheduler's ``data:`` lines, so a refusal
+    reaches the client as its status and ``http.Error``'s headers with an empty body; the ollama SDK raises."""
+    fake.models("docker", unknown=["ai/gone"])
+    async with aiohttp.ClientSession() as http, http.post(fake.origin("docker") + "/api/chat", json=body) as r:
+        assert (r.status, r.headers["Content-Type"], await r.read()) == (status, "text/plain; charset=utf-8", b"")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+    async with ollama.AsyncClient(host=fake.origin("docker")) as client:
+        with pytest.raises(ollama.ResponseError) as info:
+            await client.chat(model="ai/gone", messages=[])
+    assert info.value.status_code == 404

@@ -83,9 +83,42 @@ is one user message whose text is the whole prompt (a chat template in it is tex
   "completionReason", "inputTextTokenCount"}`` per piece (the input count on the first, the output count
   and reason on the last).
 
-Not served: Cohere Command, AI21 Jamba, DeepSeek, OpenAI gpt-oss, Qwen, Writer and the other Mistral
-models (Pixtral, Ministral…), whose ids, like a malformed one, are 400 "The provided model identifier is
-invalid."
+* Cohere Command R and R+ (``cohere.command-r-v1:0``, ``cohere.command-r-plus-v1:0``; "Cohere Command R and
+  Command R+ models"): ``{"message", "chat_history": [{"role": "USER"|"CHATBOT", "message"}], "documents",
+  "search_queries_only", "preamble", "max_tokens" (1-4000), "temperature", "p" (0.01-0.99), "k" (0-500),
+  "prompt_truncation": "OFF"|"AUTO_PRESERVE_ORDER", "frequency_penalty", "presence_penalty", "seed",
+  "return_prompt", "tools": [{"name", "description", "parameter_definitions"}], "tool_results": [{"call":
+  {"name", "parameters"}, "outputs"}], "stop_sequences" (up to 4), "raw_prompting"}`` → ``{"response_id",
+  "text", "generation_id", "chat_history" (the history, the message and the answer), "finish_reason":
+  "COMPLETE"|"MAX_TOKENS", "tool_calls"?: [{"name", "parameters"}]}``; streamed, Cohere's events ``{"is_finished":
+  false, "event_type": "stream-start", "generation_id"}``, ``text-generation`` (``text``) per piece,
+  ``tool-calls-generation`` (``tool_calls``) for a call, and ``{"is_finished": true, "event_type": "stream-end",
+  "response": <the non-streamed answer>, "finish_reason"}``. The preamble is the system prompt, tool results an
+  assistant turn calling the tools and a user turn with their outputs.
+* AI21 Labs Jamba 1.5 Mini, 1.5 Large and Instruct (``ai21.jamba-…-v1:0``; "AI21 Labs Jamba models"): the chat
+  completion body ``{"messages" (system/user/assistant/tool), "max_tokens" (0-4096, 4096 by default),
+  "temperature" (0-2), "top_p", "stop", "n" (1-16), "frequency_penalty", "presence_penalty", "tools",
+  "response_format", "documents"}`` → ``{"id": "chatcmpl-…", "choices": [{"index", "message": {"role",
+  "content", "tool_calls"}, "finish_reason": "stop"|"length"|"tool_calls"}] (n of them), "usage":
+  {"prompt_tokens", "completion_tokens", "total_tokens"}, "meta": {"requestDurationMillis"}, "model":
+  "jamba-1.5-mini"…}``; streamed, chat completion chunks (``choices[0].delta``: the role first, then the
+  content pieces and any ``tool_calls``, then an empty delta with the ``finish_reason``; ``usage`` on the last).
+* DeepSeek-R1 (``deepseek.r1-v1:0`` through an inference profile such as ``us.deepseek.r1-v1:0``; the bare id
+  is 400 "Invocation of model ID deepseek.r1-v1:0 with on-demand throughput isn't supported. Retry your request
+  with the ID or ARN of an inference profile that contains this model." (its apostrophe a U+2019); "DeepSeek models"): ``{"prompt",
+  "temperature" (≤ 1), "top_p" (≤ 1), "max_tokens" (1-32,768), "stop" (up to 10)}`` → ``{"choices": [{"text",
+  "stop_reason": "stop"|"length"}]}``; streamed, ``{"choices": [{"text": piece, "stop_reason": null}]}`` chunks
+  and a last ``{"choices": [{"text": "", "stop_reason"}]}``.
+* OpenAI gpt-oss 20b and 120b (``openai.gpt-oss-20b-1:0``, ``-120b-1:0``; "OpenAI models"): OpenAI's Create chat
+  completion body → the chat completion object (``id``, ``object``, ``created``, ``model``, ``choices``,
+  ``usage``). ``model``, if given, must be the called model's id, and ``stream`` must be false: InvokeModel
+  only, as the models do not stream (InvokeModelWithResponseStream, or ``"stream": true``, is 400 "The model is
+  unsupported for streaming.", as users saw it live: langchain-aws#573). The reasoning the real model writes
+  before the answer (in ``<reasoning>`` tags) is not modelled.
+
+Not served: Qwen, Writer, DeepSeek V3, Cohere's legacy Command and AI21's Jurassic models, and the other
+Mistral models (Pixtral, Ministral…), whose ids, like a malformed one, are 400 "The provided model identifier
+is invalid."
 """
 
 from __future__ import annotations

@@ -1,18 +1,20 @@
 """InvokeModel and InvokeModelWithResponseStream for the chat families whose native bodies are not
-Anthropic's: Meta Llama, Mistral AI (text completion and chat completion), Amazon Nova and Amazon Titan
-Text (:mod:`interlingua.fakes.bedrock_invoke` routes them here; its docstring says what each serves).
+Anthropic's: Meta Llama, Mistral AI (text completion and chat completion), Amazon Nova, Amazon Titan Text,
+Cohere Command R/R+, AI21 Labs Jamba, DeepSeek-R1 and OpenAI gpt-oss (:mod:`interlingua.fakes.bedrock_invoke`
+routes them here; its docstring says what each serves).
 
 Each body is checked against the model's schema first, with Bedrock's everit-style violations
 ("Malformed input request: #/max_gen_len: 8192 is not less or equal to 2048, please reformat your input
 and try again."), then read as the equivalent Converse request and answered by the Converse path's rule
 (:func:`interlingua.fakes.bedrock._decision`), so invoke and converse agree on text and tokens: a prompt
-string (Llama, Mistral text completion, Titan) is one user message whose text is the whole prompt.
+string (Llama, Mistral text completion, Titan, DeepSeek) is one user message whose text is the whole prompt.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,13 +41,19 @@ _MISTRAL = re.compile(r"^mistral\.(mistral-7b-instruct|mixtral-8x7b-instruct|mis
                       r"-v\d+(:\d+)?$")
 _NOVA = re.compile(r"^amazon\.nova-(micro|lite|pro|premier|2-lite)-v1(:0)?$")
 _TITAN_TEXT = re.compile(r"^amazon\.titan-text-(express-v1|lite-v1|premier-v1:0)(:0:\d+k)?$")
+_COHERE = re.compile(r"^cohere\.command-r(-plus)?-v1:0$")
+_JAMBA = re.compile(r"^ai21\.jamba-(1-5-mini|1-5-large|instruct)-v1:0$")
+_DEEPSEEK = re.compile(r"^deepseek\.r1-v1:0$")
+_GPT_OSS = re.compile(r"^openai\.gpt-oss-(20b|120b)-1:0$")
+_FAMILIES = (("llama", _LLAMA), ("mistral", _MISTRAL), ("nova", _NOVA), ("titan", _TITAN_TEXT), ("cohere", _COHERE),
+             ("jamba", _JAMBA), ("deepseek", _DEEPSEEK), ("gpt-oss", _GPT_OSS))
 
 
 def family(model: str) -> str | None:
-    """``llama``, ``mistral``, ``nova`` or ``titan`` for a model id (or inference profile, or ARN) of a
-    family served here; ``None`` otherwise."""
+    """``llama``, ``mistral``, ``nova``, ``titan``, ``cohere``, ``jamba``, ``deepseek`` or ``gpt-oss`` for a
+    model id (or inference profile, or ARN) of a family served here; ``None`` otherwise."""
     base = _base_id(model)
-    for name, pattern in (("llama", _LLAMA), ("mistral", _MISTRAL), ("nova", _NOVA), ("titan", _TITAN_TEXT)):
+    for name, pattern in _FAMILIES:
         if pattern.match(base):
             return name
     return None
@@ -66,6 +74,7 @@ class _S:
     """An object whose other keys are ``extraneous key [k] is not permitted``."""
     items: _S | None = None
     min_items: int | None = None
+    max_items: int | None = None
     minimum: float | None = None
     maximum: float | None = None
     enum: tuple[str, ...] | None = None
@@ -98,6 +107,8 @@ def _violations(v: Any, s: _S, at: str = "#") -> list[str]:
     if isinstance(v, list):
         if s.min_items is not None and len(v) < s.min_items:
             out.append(f"{at}: expected minimum item count: {s.min_items}, found: {len(v)}")
+        if s.max_items is not None and len(v) > s.max_items:
+            out.append(f"{at}: expected maximum item count: {s.max_items}, found: {len(v)}")
         if s.items is not None:
             for i, x in enumerate(v):
                 out += _violations(x, s.items, f"{at}/{i}")
@@ -203,6 +214,70 @@ def _titan_schema(ceiling: int) -> _S:
             "temperature": _UNIT, "topP": _UNIT, "maxTokenCount": _S("Integer", minimum=0, maximum=ceiling),
             "stopSequences": _STRINGS}),
     })
+
+
+_BOOL = _S("Boolean")
+_OBJECT = _S("JSONObject", closed=False, props={})
+
+# Cohere Command R and R+ ("Cohere Command R and Command R+ models"): Cohere's v1 chat body without ``model``
+# and ``stream``, the sampling ranges of the user guide's tables
+_COHERE_SCHEMA = _S("JSONObject", required=("message",), props={
+    "message": _STR,
+    "chat_history": _S("JSONArray", items=_S("JSONObject", required=("role", "message"), closed=False, props={
+        "role": _S("String", enum=("USER", "CHATBOT")), "message": _STR})),
+    "documents": _S("JSONArray", items=_OBJECT), "search_queries_only": _BOOL, "preamble": _STR,
+    "max_tokens": _S("Integer", minimum=1, maximum=4000), "temperature": _UNIT,
+    "p": _S("Number", minimum=0.01, maximum=0.99), "k": _S("Number", minimum=0, maximum=500),
+    "prompt_truncation": _S("String", enum=("OFF", "AUTO_PRESERVE_ORDER")), "frequency_penalty": _UNIT,
+    "presence_penalty": _UNIT, "seed": _S("Integer"), "return_prompt": _BOOL,
+    "tools": _S("JSONArray", items=_S("JSONObject", required=("name",), props={
+        "name": _STR, "description": _STR, "parameter_definitions": _S("JSONObject", closed=False, props={})})),
+    "tool_results": _S("JSONArray", items=_S("JSONObject", required=("call", "outputs"), props={
+        "call": _S("JSONObject", required=("name",), closed=False, props={"name": _STR, "parameters": _OBJECT}),
+        "outputs": _S("JSONArray", items=_OBJECT)})),
+    "stop_sequences": _S("JSONArray", items=_STR, max_items=4), "raw_prompting": _BOOL,
+})
+
+_OPENAI_TOOLS = _S("JSONArray", items=_S("JSONObject", required=("function",), closed=False, props={
+    "type": _S("String", enum=("function",)),
+    "function": _S("JSONObject", required=("name",), closed=False, props={
+        "name": _STR, "description": _STR, "parameters": _OBJECT}),
+}))
+
+
+def _chat_messages(roles: tuple[str, ...]) -> _S:
+    return _S("JSONArray", min_items=1, items=_S("JSONObject", required=("role",), closed=False, props={
+        "role": _S("String", enum=roles), "tool_call_id": _STR,
+        "tool_calls": _S("JSONArray", items=_S("JSONObject", closed=False, props={
+            "id": _STR, "function": _S("JSONObject", closed=False, required=("name",), props={"name": _STR})})),
+    }))
+
+
+# AI21 Labs Jamba ("AI21 Labs Jamba models"): the chat completion body, max_tokens 0-4096 (4096 by default),
+# temperature 0-2, n 1-16
+_JAMBA_SCHEMA = _S("JSONObject", required=("messages",), props={
+    "messages": _chat_messages(("system", "user", "assistant", "tool")),
+    "max_tokens": _S("Integer", minimum=0, maximum=4096), "temperature": _S("Number", minimum=0, maximum=2),
+    "top_p": _UNIT, "stop": _S(), "n": _S("Integer", minimum=1, maximum=16),
+    "frequency_penalty": _S("Number"), "presence_penalty": _S("Number"), "tools": _OPENAI_TOOLS,
+    "response_format": _S("JSONObject", required=("type",), props={"type": _S("String", enum=("text", "json_object"))}),
+    "documents": _S("JSONArray", items=_OBJECT),
+})
+_JAMBA_DEFAULT_MAX = 4096
+
+# DeepSeek-R1 ("DeepSeek models"): a prompt, temperature and top_p at most 1, max_tokens 1-32,768, up to 10 stops
+_DEEPSEEK_SCHEMA = _S("JSONObject", required=("prompt",), props={
+    "prompt": _STR, "temperature": _UNIT, "top_p": _UNIT, "max_tokens": _S("Integer", minimum=1, maximum=32768),
+    "stop": _S("JSONArray", items=_STR, max_items=10),
+})
+
+# OpenAI gpt-oss ("OpenAI models"): OpenAI's Create chat completion body, which takes many more members than
+# these (so the object stays open); ``model`` and ``stream`` are checked against the call after the schema
+_GPT_OSS_SCHEMA = _S("JSONObject", required=("messages",), closed=False, props={
+    "messages": _chat_messages(("system", "developer", "user", "assistant", "tool")), "model": _STR,
+    "stream": _BOOL, "max_tokens": _S("Integer", minimum=1), "max_completion_tokens": _S("Integer", minimum=1),
+    "temperature": _S("Number", minimum=0, maximum=2), "top_p": _UNIT, "stop": _S(), "tools": _OPENAI_TOOLS,
+})
 
 
 # -- the answer -------------------------------------------------------------------------------------------
@@ -352,6 +427,83 @@ def _mistral_chat(a: _Answer, seed: str) -> _Reply:
     return _Reply(body, chunks)
 
 
+def _uuid(seed: str) -> str:
+    h = stable_id(seed, n=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _cohere(a: _Answer, seed: str, body: dict[str, Any]) -> _Reply:
+    d = a.d
+    reason = "MAX_TOKENS" if d.finish == "length" else "COMPLETE"
+    calls = [{"name": d.tool_name, "parameters": d.tool_args or {}}] if d.tool_name else []
+    turn: dict[str, Any] = {"role": "CHATBOT", "message": d.text}
+    if calls:
+        turn["tool_calls"] = calls
+    history = [*(body.get("chat_history") or ()), {"role": "USER", "message": body["message"]}, turn]
+    generation = _uuid(seed + "generation")
+    answer: dict[str, Any] = {"response_id": _uuid(seed + "response"), "text": d.text, "generation_id": generation,
+                              "chat_history": history, "finish_reason": reason}
+    if calls:
+        answer["tool_calls"] = calls
+    chunks: list[dict[str, Any]] = [{"is_finished": False, "event_type": "stream-start", "generation_id": generation}]
+    chunks += [{"is_finished": False, "event_type": "text-generation", "text": p} for p in split_for_stream(d.text)]
+    if calls:
+        chunks.append({"is_finished": False, "event_type": "tool-calls-generation", "text": d.text, "tool_calls": calls})
+    chunks.append({"is_finished": True, "event_type": "stream-end", "response": answer, "finish_reason": reason})
+    return _Reply(answer, chunks)
+
+
+_JAMBA_NAMES = {"1-5-mini": "jamba-1.5-mini", "1-5-large": "jamba-1.5-large", "instruct": "jamba-instruct"}
+
+
+def _openai_call(seed: str, a: _Answer) -> dict[str, Any]:
+    return {"id": "call_" + _b62(seed + (a.d.tool_name or ""), 24), "type": "function",
+            "function": {"name": a.d.tool_name, "arguments": a.args}}
+
+
+def _jamba(a: _Answer, seed: str, base: str, n: int) -> _Reply:
+    d = a.d
+    reason = "tool_calls" if d.tool_name else "length" if d.finish == "length" else "stop"
+    message: dict[str, Any] = {"role": "assistant", "content": d.text,
+                               "tool_calls": [_openai_call(seed, a)] if d.tool_name else None}
+    usage = {"prompt_tokens": a.prompt, "completion_tokens": a.completion * n, "total_tokens": a.prompt + a.completion * n}
+    rid = "chatcmpl-" + _uuid(seed)
+    name = next(v for k, v in _JAMBA_NAMES.items() if f"jamba-{k}-" in base)
+    body = {"id": rid, "choices": [{"index": i, "message": message, "finish_reason": reason} for i in range(n)],
+            "usage": usage, "meta": {"requestDurationMillis": 100 + a.completion}, "model": name}
+    chunks: list[dict[str, Any]] = []
+    for i in range(n):
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": p} for p in split_for_stream(d.text)]
+        if d.tool_name:
+            deltas.append({"tool_calls": [{"index": 0, **_openai_call(seed, a)}]})
+        chunks += [{"id": rid, "choices": [{"index": i, "delta": x, "finish_reason": None}], "usage": None}
+                   for x in deltas]
+        chunks.append({"id": rid, "choices": [{"index": i, "delta": {}, "finish_reason": reason}], "usage": None})
+    chunks[-1]["usage"] = usage
+    return _Reply(body, chunks)
+
+
+def _deepseek(a: _Answer) -> _Reply:
+    reason = "length" if a.d.finish == "length" else "stop"
+    chunks: list[dict[str, Any]] = [{"choices": [{"text": p, "stop_reason": None}]} for p in split_for_stream(a.d.text)]
+    chunks.append({"choices": [{"text": "", "stop_reason": reason}]})
+    return _Reply({"choices": [{"text": a.d.text, "stop_reason": reason}]}, chunks)
+
+
+def _gpt_oss(a: _Answer, seed: str, model: str) -> _Reply:
+    d = a.d
+    reason = "tool_calls" if d.tool_name else "length" if d.finish == "length" else "stop"
+    message: dict[str, Any] = {"role": "assistant", "content": d.text}
+    if d.tool_name:
+        message["tool_calls"] = [_openai_call(seed, a)]
+    body = {"id": "chatcmpl-" + stable_id(seed, n=32), "object": "chat.completion", "created": int(time.time()),
+            "model": model, "choices": [{"index": 0, "message": message, "finish_reason": reason}],
+            "usage": {"prompt_tokens": a.prompt, "completion_tokens": a.completion,
+                      "total_tokens": a.prompt + a.completion}}
+    return _Reply(body, [])
+
+
 # -- each family's body read as the Converse request it means ----------------------------------------------
 
 
@@ -364,13 +516,14 @@ def _mistral_content(content: Any) -> str:
 
 
 def _mistral_chat_conv(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The Converse request of a Mistral chat body, and the prompt tokens of tools ``tool_choice: none``
-    leaves out of it (counted, not offered, as on the Claude path)."""
+    """The Converse request of an OpenAI-style chat body (Mistral Large's, Jamba's, gpt-oss's: a ``developer``
+    message is system text too; ``tool_choice`` ``any``/``required`` or a named function), and the prompt tokens
+    of tools ``tool_choice: none`` leaves out of it (counted, not offered, as on the Claude path)."""
     system: list[dict[str, Any]] = []
     msgs: list[dict[str, Any]] = []
     for m in body["messages"]:
         role, text = m["role"], _mistral_content(m.get("content"))
-        if role == "system":
+        if role in ("system", "developer"):
             system.append({"text": text})
         elif role == "tool":
             block = {"toolResult": {"toolUseId": str(m.get("tool_call_id") or ""), "content": [{"text": text}]}}
@@ -400,10 +553,57 @@ def _mistral_chat_conv(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if tools and choice == "none":
         extra = sum(count_tokens(json.dumps(t)) for t in tools)
     elif tools:
-        conv["toolConfig"] = {"tools": tools, "toolChoice": {"any": {}} if choice == "any" else {"auto": {}}}
+        function = choice.get("function") if isinstance(choice, dict) else None
+        forced = function.get("name") if isinstance(function, dict) else None
+        conv["toolConfig"] = {"tools": tools, "toolChoice": {"tool": {"name": forced}} if forced else
+                              {"any": {}} if choice in ("any", "required") else {"auto": {}}}
+    tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if tokens is not None:
+        conv["inferenceConfig"] = {"maxTokens": tokens}
+    return conv, extra
+
+
+_COHERE_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "list": "array",
+                 "dict": "object"}
+
+
+def _cohere_conv(body: dict[str, Any]) -> dict[str, Any]:
+    """The Converse request of a Cohere chat body: the preamble is the system prompt, the history's USER and
+    CHATBOT turns user and assistant messages (a run of one role merged), tool results an assistant turn
+    calling each tool and a user turn with their outputs, and the message the last user turn."""
+    msgs: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if msgs and msgs[-1]["role"] == role:
+            msgs[-1]["content"] += blocks
+        else:
+            msgs.append({"role": role, "content": blocks})
+
+    for turn in body.get("chat_history") or ():
+        add("user" if turn["role"] == "USER" else "assistant", [{"text": turn["message"]}])
+    results = body.get("tool_results") or []
+    if results:
+        add("assistant", [{"toolUse": {"toolUseId": f"c{i}", "name": r["call"]["name"],
+                                       "input": r["call"].get("parameters") or {}}} for i, r in enumerate(results)])
+        add("user", [{"toolResult": {"toolUseId": f"c{i}", "content": [{"text": json.dumps(o)} for o in r["outputs"]]}}
+                     for i, r in enumerate(results)])
+    if body["message"] or not results:
+        add("user", [{"text": body["message"]}])
+    conv: dict[str, Any] = {"messages": msgs, "system": [{"text": body["preamble"]}] if body.get("preamble") else []}
+    tools = []
+    for t in body.get("tools") or ():
+        params = {k: v for k, v in (t.get("parameter_definitions") or {}).items() if isinstance(v, dict)}
+        schema = {"type": "object", "properties": {
+            k: {"type": _COHERE_TYPES.get(str(v.get("type")), v.get("type") or "string"),
+                **({"description": v["description"]} if isinstance(v.get("description"), str) else {})}
+            for k, v in params.items()}, "required": [k for k, v in params.items() if v.get("required") is True]}
+        tools.append({"toolSpec": {"name": t["name"], "inputSchema": {"json": schema},
+                                   **({"description": t["description"]} if t.get("description") else {})}})
+    if tools:
+        conv["toolConfig"] = {"tools": tools}
     if "max_tokens" in body:
         conv["inferenceConfig"] = {"maxTokens": body["max_tokens"]}
-    return conv, extra
+    return conv
 
 
 def _nova_conv(body: dict[str, Any]) -> dict[str, Any]:
@@ -423,7 +623,7 @@ def _nova_conv(body: dict[str, Any]) -> dict[str, Any]:
 
 def _answer_for(fam: str, base: str, body: Any) -> tuple[web.Response | None, _Answer | None, str]:
     """A refusal, or the answer and the body's kind (``llama``, ``mistral``, ``mistral-chat``, ``nova``,
-    ``titan``)."""
+    ``titan``, ``cohere``, ``jamba``, ``deepseek``, ``gpt-oss``)."""
     if fam == "llama":
         problem = _problem(body, _LLAMA_SCHEMA)
         if problem is not None:
@@ -453,6 +653,26 @@ def _answer_for(fam: str, base: str, body: Any) -> tuple[web.Response | None, _A
         if invalid is not None:
             return invalid, None, fam
         return None, _decide(conv, _stops((body.get("inferenceConfig") or {}).get("stopSequences"))), fam
+    if fam == "cohere":
+        problem = _problem(body, _COHERE_SCHEMA)
+        if problem is not None:
+            return problem, None, fam
+        return None, _decide(_cohere_conv(body), _stops(body.get("stop_sequences"))), fam
+    if fam in ("jamba", "gpt-oss"):
+        problem = _problem(body, _JAMBA_SCHEMA if fam == "jamba" else _GPT_OSS_SCHEMA)
+        if problem is not None:
+            return problem, None, fam
+        conv, extra = _mistral_chat_conv(body)
+        if fam == "jamba":
+            conv["inferenceConfig"] = {"maxTokens": body.get("max_tokens", _JAMBA_DEFAULT_MAX)}
+        stop = body.get("stop")
+        return None, _decide(conv, [stop] if isinstance(stop, str) and stop else _stops(stop), extra), fam
+    if fam == "deepseek":
+        problem = _problem(body, _DEEPSEEK_SCHEMA)
+        if problem is not None:
+            return problem, None, fam
+        conv = _one_user_message(body["prompt"], body.get("max_tokens"))
+        return None, _decide(conv, _stops(body.get("stop"))), fam
     ceiling = next(v for k, v in _TITAN_MAX.items() if f"-{k}-" in base)
     problem = _problem(body, _titan_schema(ceiling))
     if problem is not None:
@@ -462,6 +682,16 @@ def _answer_for(fam: str, base: str, body: Any) -> tuple[web.Response | None, _A
     return None, _decide(conv, _stops(cfg.get("stopSequences"))), fam
 
 
+def _gpt_oss_mismatch(body: dict[str, Any], model: str, base: str) -> web.Response | None:
+    """The OpenAI models page: ``model``, if given, "must match the value in the header", and ``stream``
+    "must match the API operation" (false on InvokeModel)."""
+    if body.get("stream") is True:
+        return _error(400, "ValidationException", "The model is unsupported for streaming.")
+    if "model" in body and body["model"] not in (model, base):
+        return _error(400, "ValidationException", "The provided model identifier is invalid.")
+    return None
+
+
 @endpoint("chat")
 async def invoke_native(call: Call) -> web.StreamResponse:
     """``/invoke`` and ``/invoke-with-response-stream`` for a model :func:`family` names."""
@@ -469,10 +699,18 @@ async def invoke_native(call: Call) -> web.StreamResponse:
     model, action = _model_and_action(request)
     fam = family(model) or "llama"
     base = _base_id(model)
-    if action == "invoke-with-response-stream" and base.startswith("meta.llama4"):
-        # "You can't use InvokeModelWithResponseStream or ConverseStream with Llama 4 Instruct."
+    if fam == "deepseek" and base == model:
+        # "Since this model is invoked through cross-Region inference, you will need to use the Inference
+        # profile ID as the model ID" (DeepSeek models); Bedrock's words for an on-demand call of such a model
+        return _error(400, "ValidationException", f"Invocation of model ID {model} with on-demand throughput isn\u2019t "
+                      "supported. Retry your request with the ID or ARN of an inference profile that contains this model.")
+    if action == "invoke-with-response-stream" and (base.startswith("meta.llama4") or fam == "gpt-oss"):
+        # "You can't use InvokeModelWithResponseStream or ConverseStream with Llama 4 Instruct."; gpt-oss on
+        # InvokeModelWithResponseStream answers the same (langchain-aws#573, LiteLLM#13346: no streaming)
         return _error(400, "ValidationException", "The model is unsupported for streaming.")
     refusal, answer, kind = _answer_for(fam, base, call.body)
+    if refusal is None and fam == "gpt-oss":
+        refusal = _gpt_oss_mismatch(call.body, model, base)
     if refusal is not None or answer is None:
         return refusal or _error(400, "ValidationException", "The request failed validation.")
     if answer.prompt > CONTEXT_WINDOW:
@@ -482,8 +720,15 @@ async def invoke_native(call: Call) -> web.StreamResponse:
         reply = _nova(answer, seed)
     elif kind == "mistral-chat":
         reply = _mistral_chat(answer, seed)
+    elif kind == "cohere":
+        reply = _cohere(answer, seed, call.body)
+    elif kind == "jamba":
+        reply = _jamba(answer, seed, base, call.body.get("n", 1))
+        answer.completion *= call.body.get("n", 1)
+    elif kind == "gpt-oss":
+        reply = _gpt_oss(answer, seed, model)
     else:
-        reply = {"llama": _llama, "mistral": _mistral_text, "titan": _titan}[kind](answer)
+        reply = {"llama": _llama, "mistral": _mistral_text, "titan": _titan, "deepseek": _deepseek}[kind](answer)
     latency = 100 + answer.completion
     headers = {"x-amzn-RequestId": _request_id(seed, action)}
     if action == "invoke":

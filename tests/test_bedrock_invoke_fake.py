@@ -202,7 +202,7 @@ async def test_stop_sequence_and_max_tokens(fake: FakeServer) -> None:
                     "input and try again."),
     (MODEL, b"{not json", "Malformed input request, please reformat your input and try again."),
     ("anthropic.nope", HELLO, "The provided model identifier is invalid."),
-    ("cohere.command-r-v1:0", HELLO, "The provided model identifier is invalid."),  # Llama: test_bedrock_invoke_families
+    ("qwen.qwen3-32b-v1:0", HELLO, "The provided model identifier is invalid."),  # Llama, Cohere…: test_bedrock_invoke_families*
     (TITAN, {"inputText": "hi", "dimensions": 100},
      "Malformed input request: #/dimensions: 100 is not a valid enum value, please reformat your input and try "
      "again."),

@@ -354,7 +354,7 @@ def malformed(*violations: str) -> str:
                                         "#: extraneous key [prompt] is not permitted")),
     (LLAMA, [1], malformed("#: expected type: JSONObject, found: JSONArray")),
     (NOVA, b"{not json", "Malformed input request, please reformat your input and try again."),
-    ("cohere.command-r-v1:0", {"message": "hi"}, "The provided model identifier is invalid."),
+    ("qwen.qwen3-32b-v1:0", {"prompt": "hi"}, "The provided model identifier is invalid."),
     ("mistral.pixtral-large-2502-v1:0", {"prompt": "hi"}, "The provided model identifier is invalid."),
     ("meta.llama2-13b-chat-v1", {"prompt": "hi"}, "The provided model identifier is invalid."),
 ])

@@ -231,7 +231,23 @@ TARGETS = [
             "toolConfig": {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}]}}),
           ("amazon.titan-text-express-v1",
            {"inputText": "hi", "textGenerationConfig": {"maxTokenCount": 20, "stopSequences": ["x"]}}),
+          # Cohere Command R, AI21 Jamba, DeepSeek-R1 (by its inference profile)
+          ("cohere.command-r-v1:0",
+           {"message": "", "preamble": "be brief", "max_tokens": 20, "stop_sequences": ["x"], "p": 0.5,
+            "chat_history": [{"role": "USER", "message": "hi"}, {"role": "CHATBOT", "message": "hello"}],
+            "tools": [{"name": "f", "parameter_definitions": {"a": {"type": "str", "required": True}}}],
+            "tool_results": [{"call": {"name": "f", "parameters": {"a": "b"}}, "outputs": [{"x": 1}]}]}),
+          ("ai21.jamba-1-5-mini-v1:0",
+           {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+            "tools": [TOOL], "max_tokens": 20, "n": 2, "stop": ["x"], "response_format": {"type": "text"}}),
+          ("us.deepseek.r1-v1:0", {"prompt": "hi", "max_tokens": 20, "temperature": 0.5, "stop": ["x"]}),
       ) for action in ("invoke", "invoke-with-response-stream")),
+    # OpenAI gpt-oss: the Chat Completions body, on InvokeModel only (it does not stream)
+    Target("bedrock", "/model/openai.gpt-oss-20b-1:0/invoke",
+           {"model": "openai.gpt-oss-20b-1:0", "messages": [{"role": "developer", "content": "be brief"},
+                                                          {"role": "user", "content": "hi"}],
+            "tools": [TOOL], "tool_choice": "auto", "max_completion_tokens": 20, "stream": False}, _bearer,
+           _bedrock_shape),
 ]
 
 json_values = st.recursive(

@@ -40,12 +40,12 @@ from .docker_llamacpp import not_pulled
 __all__ = ["add_routes"]
 
 # model -> (architecture, parameters, quantization) as the runner's model config reports them
-_DETAILS: dict[str, tuple[str, str, str]] = {
+DETAILS: dict[str, tuple[str, str, str]] = {
     "ai/smollm2": ("llama", "361.82 M", "IQ2_XXS/Q4_K_M"), "ai/llama3.2": ("llama", "3.21 B", "IQ2_XXS/Q4_K_M"),
-    "ai/qwen3": ("qwen3", "8.19 B", "IQ2_XXS/Q4_K_M"), "ai/gemma3": ("gemma3", "3.88 B", "IQ2_XXS/Q4_K_M"),
+    "ai/qwen3": ("qwen3", "8.19 B", "IQ2_XXS/Q4_K_M"), "ai/gemma3": ("gemma3", "3.88 B", "MOSTLY_Q4_K_M"),
     "ai/mistral": ("llama", "7.25 B", "IQ2_XXS/Q4_K_M"),
 }
-_CREATED = 1_742_816_981  # the models' creation time (Unix seconds), fixed so answers are deterministic
+CREATED = 1_742_816_981  # the models' creation time (Unix seconds), fixed so answers are deterministic
 
 
 def _now() -> str:
@@ -65,9 +65,9 @@ async def version(call: Call) -> web.StreamResponse:
 
 @endpoint("models", auth=False, content=False)
 async def tags(call: Call) -> web.StreamResponse:
-    created = datetime.datetime.fromtimestamp(_CREATED, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = datetime.datetime.fromtimestamp(CREATED, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     models = []
-    for name, (arch, params, quant) in _DETAILS.items():
+    for name, (arch, params, quant) in DETAILS.items():
         tag = name + ":latest"
         models.append({"name": tag, "model": tag, "modified_at": created, "size": 0,
                        "digest": "sha256:" + stable_id(name, n=64),

@@ -47,8 +47,10 @@ alias (``pkg/routing/router.go`` ``NewRouter``, ``pkg/middleware/alias.go``: ``/
   (``pkg/anthropic/handler.go`` ``proxyToBackend``) answers bad JSON and a missing ``model`` with 400 and an
   unpulled model with 404 ``Model not found: <id>``, in Anthropic's error shape, then hands the body to the
   scheduler's ``/engines/v1/messages``: the same llama.cpp answer as above.
-* ``GET {prefix}/models``: every known model, as the runner's model handler lists it (``handleModels``; any
-  backend name: the route does not check it).
+* ``GET {prefix}/models``: the store's models as the runner's model handler lists them (``handleModels``,
+  ``ToOpenAI``: each model's first tag as its id, ``ai/smollm2:latest``, ``owned_by`` ``docker`` and its config
+  as ``dmr`` metadata; any backend name: the route does not check it); ``GET {prefix}/models/{name...}``: one
+  of them, the name normalised as the store does, or ``GetLocal``'s plain-text 404.
 * Any other path under ``/engines/`` or ``/v1/`` — or a route with another method — is the scheduler's 404
   ``not found``; any other path elsewhere ServeMux's ``404 page not found`` (Go's ``http.Error`` text).
 * Ollama-compatible API (``/api/version``, ``/api/tags``, ``/api/chat``): see :mod:`._docker_ollama`.
@@ -57,8 +59,7 @@ llama.cpp's answers carry ``Server: llama.cpp`` and nlohmann's compact UTF-8 JSO
 charset=utf-8``); its streams ``X-Accel-Buffering: no``. Status faults answer in llama.cpp's error shape.
 
 Not served: the scheduler's rerank and score routes (``/rerank``, ``/score``), image generation
-(``/v1/images/generations``), the Responses API, ``GET {prefix}/models/{name}`` and the runner's
-``/models`` management API.
+(``/v1/images/generations``), the Responses API and the runner's ``/models`` management API.
 """
 
 from __future__ import annotations
@@ -72,9 +73,10 @@ from . import _docker_ollama, anthropic, docker_llamacpp
 from ._content import count_tokens, split_for_stream, stable_id
 from ._embeddings import as_base64, vector, wire_floats
 from ._faults import Fault
+from ._gojson import go_json
 from ._jsonenc import compact_utf8
 from ._prompt_cache import install
-from ._server import Call, FakeSpec, endpoint, open_request
+from ._server import Call, FakeSpec, endpoint, open_request, send_json
 from .docker_llamacpp import (
     MODEL_FILE,
     PREFIXES,
@@ -90,7 +92,7 @@ from .docker_llamacpp import (
     send_llama_json,
     send_llama_stream,
 )
-from .openai import Flavour, answer_models
+from .openai import Flavour
 
 __all__ = ["FLAVOUR", "MODELS", "SPEC"]
 
@@ -136,9 +138,42 @@ FLAVOUR = _DockerFlavour(
 )
 
 
+# what the store's model configs say beyond _docker_ollama.DETAILS (architecture, parameters, quantization)
+_SIZES = {"ai/smollm2": "256.35 MiB", "ai/llama3.2": "1.87 GiB", "ai/qwen3": "4.68 GiB", "ai/gemma3": "2.31 GiB",
+          "ai/mistral": "4.07 GiB"}
+
+
+def _openai_model(ref: str) -> dict[str, Any]:
+    """``ToOpenAI`` of the stored model ``ref`` (normalised, ``ai/smollm2:latest``): its tag as the id, its creation
+    time, and its config as ``dmr`` metadata (no ``context_window``: these configs set none; a model outside the
+    fake's table of configs has none to show)."""
+    out: dict[str, Any] = {"id": ref, "object": "model", "created": _docker_ollama.CREATED, "owned_by": "docker"}
+    repo = ref.rpartition(":")[0]
+    if repo in _docker_ollama.DETAILS:
+        arch, params, quant = _docker_ollama.DETAILS[repo]
+        out["dmr"] = {"architecture": arch, "parameters": params, "quantization": quant, "size": _SIZES[repo]}
+    return out
+
+
+def _go_encoder(payload: Any) -> bytes:
+    return go_json(payload) + b"\n"  # json.NewEncoder(w).Encode: Marshal's bytes and a newline
+
+
 @endpoint("models", content=False)
 async def models(call: Call) -> web.StreamResponse:
-    return await answer_models(call, FLAVOUR)
+    """``handleOpenAIGetModels``: the store's models (``RawList``), each as :func:`_openai_model`."""
+    data = [_openai_model(repo + ":latest") for repo in MODELS if pulled(call.request, repo)]
+    return await send_json(call.request, {"object": "list", "data": data}, call.fault, encode=_go_encoder)
+
+
+@endpoint("models", content=False)
+async def model(call: Call) -> web.StreamResponse:
+    """``handleOpenAIGetModel``: ``GetLocal`` of the rest of the path (normalised as the store does), or its 404."""
+    name = call.request.match_info["name"]
+    ref = normalize_ref(name)
+    if ref is None or not pulled(call.request, name):
+        return docker_llamacpp.go_error(404, not_pulled(name))
+    return await send_json(call.request, _openai_model(ref), call.fault, encode=_go_encoder)
 
 
 # -- embeddings (llama.cpp's /v1/embeddings) -----------------------------------------------------
@@ -313,6 +348,7 @@ def add_routes(app: web.Application) -> None:
     count = scheduler_route("count_tokens", _llama_count_tokens)
     for prefix in PREFIXES:  # routeHandlers, and AliasHandler's /v1
         app.router.add_get(prefix + "/models", models)
+        app.router.add_get(prefix + "/models/{name:.+}", model)
         app.router.add_post(prefix + "/embeddings", embeddings)
         app.router.add_post(prefix + "/messages", messages)
         app.router.add_post(prefix + "/messages/count_tokens", count)

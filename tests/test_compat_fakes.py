@@ -169,7 +169,13 @@ async def test_sdk_docker_model_runner(fake: FakeServer, engine: str) -> None:
         stream = await c.chat.completions.create(model="ai/smollm2", messages=HELLO, stream=True)
         assert "".join([ch.choices[0].delta.content or "" async for ch in stream if ch.choices]) == (
             "Fake reply: hello there")
-        assert "ai/smollm2" in [m.id for m in (await c.models.list()).data]
+        listed = {m.id: m for m in (await c.models.list()).data}
+        assert "ai/smollm2:latest" in listed and listed["ai/smollm2:latest"].owned_by == "docker"
+        one = await c.models.retrieve("ai/smollm2")  # GET …/models/ai/smollm2: the name normalised as the store does
+        assert one.id == "ai/smollm2:latest" and one.model_extra and one.model_extra["dmr"]["architecture"] == "llama"
+        assert (await c.models.retrieve("smollm2:360M-Q4_K_M")).id == "ai/smollm2:360M-Q4_K_M"
+        with pytest.raises(openai.NotFoundError):
+            await c.models.retrieve("ai/not-pulled")
         with pytest.raises(openai.NotFoundError):
             await c.chat.completions.create(model="ai/not-pulled", messages=HELLO)
 

@@ -342,3 +342,28 @@ async def test_an_unpulled_model_is_unpulled_under_every_name(fake: FakeServer, 
         r = await http.post("/v1/completions", json={"model": model, "prompt": "x"})
         assert (r.status_code, r.text) == (404, NOT_PULLED.format(model))
     assert (await http.post("/v1/completions", json={"model": "ai/nope:other-tag", "prompt": "x"})).status_code == 200
+
+
+async def test_the_models_routes_answer_from_the_store(fake: FakeServer, http: httpx.AsyncClient) -> None:
+    """handleOpenAIGetModels/handleOpenAIGetModel: the store's models under their normalised tags with DMR's
+    ``dmr`` metadata (json.NewEncoder's bytes: a trailing newline), one looked up by the rest of the path on every
+    prefix, and GetLocal's plain-text 404 for one the store has not; a model a test removed leaves the list."""
+    fake.models("docker", unknown=["ai/gemma3"])
+    r = await http.get("/engines/v1/models")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json" and r.content.endswith(b"}\n")
+    ids = [m["id"] for m in r.json()["data"]]
+    assert "ai/smollm2:latest" in ids and "ai/gemma3:latest" not in ids
+    first = r.json()["data"][0]
+    assert first == {"id": "ai/smollm2:latest", "object": "model", "created": 1742816981, "owned_by": "docker",
+                     "dmr": {"architecture": "llama", "parameters": "361.82 M", "quantization": "IQ2_XXS/Q4_K_M",
+                             "size": "256.35 MiB"}}
+    for path in ("/engines/v1/models/ai/smollm2", "/engines/llama.cpp/v1/models/smollm2:latest",
+                 "/v1/models/docker.io/ai/smollm2", "/engines/v1/models/ai/smollm2:latest"):
+        one = await http.get(path)
+        assert (one.status_code, one.json()) == (200, first), path
+    tagged = await http.get("/engines/v1/models/ai/qwen3:8B-Q4_K_M")
+    assert tagged.json()["id"] == "ai/qwen3:8B-Q4_K_M"
+    for model in ("ai/gemma3", "someone/else"):
+        gone = await http.get("/engines/v1/models/" + model)
+        assert (gone.status_code, gone.headers["content-type"], gone.text) == (
+            404, "text/plain; charset=utf-8", NOT_PULLED.format(model))

@@ -397,4 +397,7 @@ async def test_docker_openai_compatible_api_matches_openais_schema(fake: FakeSer
         assert_matches("CreateChatCompletionStreamResponse", {k: v for k, v in chunk.items() if k != "timings"})
     status, listing = await _get(fake, "docker", "/models")
     assert status == 200
-    assert_matches("ListModelsResponse", listing)
+    # DMR's own addition to each Model (ToOpenAI's ``dmr`` metadata of the model's config) aside
+    assert all(set(m["dmr"]) == {"architecture", "parameters", "quantization", "size"} for m in listing["data"])
+    assert_matches("ListModelsResponse", {**listing, "data": [{k: v for k, v in m.items() if k != "dmr"}
+                                                              for m in listing["data"]]})

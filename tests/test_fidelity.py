@@ -84,9 +84,11 @@ async def _openai_models(c: openai.AsyncOpenAI) -> list[str]:
     return ids
 
 
-async def _openai_list_only(c: openai.AsyncOpenAI) -> list[str]:
-    # Docker Model Runner's lookup path takes the namespaced id unescaped; the fake serves the list only.
-    return [m.id async for m in c.models.list()]
+async def _dmr_models(c: openai.AsyncOpenAI) -> list[str]:
+    # Docker Model Runner lists each model under its normalised tag (ai/smollm2:latest) and looks one up by
+    # the rest of the path, unescaped; the short names its docs use are those tags without ":latest".
+    ids = await _openai_models(c)
+    return [i.removesuffix(":latest") for i in ids]
 
 
 def _openai_oracle(name: str, provider: str, model: str, make: Callable[[FakeServer, str], Any],
@@ -252,7 +254,7 @@ ORACLES: tuple[Oracle, ...] = (
                    lambda f, k: openai.AsyncOpenAI(base_url=f.url_for("xai"), api_key=k, max_retries=0)),
     _openai_oracle("docker", "docker", "ai/smollm2",
                    lambda f, k: openai.AsyncOpenAI(base_url=f.url_for("docker"), api_key=k, max_retries=0),
-                   models=_openai_list_only),
+                   models=_dmr_models),
     Oracle(
         name="anthropic", provider="anthropic", model="claude-haiku-4-5",
         make=lambda f, k: anthropic.AsyncAnthropic(base_url=f.url_for("anthropic"), api_key=k, max_retries=0),

@@ -90,10 +90,12 @@ is one user message whose text is the whole prompt (a chat template in it is tex
   "return_prompt", "tools": [{"name", "description", "parameter_definitions"}], "tool_results": [{"call":
   {"name", "parameters"}, "outputs"}], "stop_sequences" (up to 4), "raw_prompting"}`` → ``{"response_id",
   "text", "generation_id", "chat_history" (the history, the message and the answer), "finish_reason":
-  "COMPLETE"|"MAX_TOKENS", "tool_calls"?: [{"name", "parameters"}]}``; streamed, Cohere's events ``{"is_finished":
-  false, "event_type": "stream-start", "generation_id"}``, ``text-generation`` (``text``) per piece,
-  ``tool-calls-generation`` (``tool_calls``) for a call, and ``{"is_finished": true, "event_type": "stream-end",
-  "response": <the non-streamed answer>, "finish_reason"}``. The preamble is the system prompt, tool results an
+  "COMPLETE"|"MAX_TOKENS", "tool_calls"?: [{"name", "parameters"}], "prompt"? (with ``return_prompt``: the
+  conversation in Command R's turn tokens)}``; streamed, Cohere's events ``{"is_finished": false, "event_type":
+  "stream-start", "generation_id"}``, ``text-generation`` (``text``) per piece, ``tool-calls-generation``
+  (``tool_calls``) for a call, and ``{"is_finished": true, "event_type": "stream-end", "response": <the
+  non-streamed answer with "meta": {"api_version", "billed_units": {"input_tokens", "output_tokens"}}, which the
+  guide says "only exists for streaming">, "finish_reason"}``. No ``citations`` (no documents are searched). The preamble is the system prompt, tool results an
   assistant turn calling the tools and a user turn with their outputs.
 * AI21 Labs Jamba 1.5 Mini, 1.5 Large and Instruct (``ai21.jamba-…-v1:0``; "AI21 Labs Jamba models"): the chat
   completion body ``{"messages" (system/user/assistant/tool), "max_tokens" (0-4096, 4096 by default),

@@ -445,12 +445,29 @@ def _cohere(a: _Answer, seed: str, body: dict[str, Any]) -> _Reply:
                               "chat_history": history, "finish_reason": reason}
     if calls:
         answer["tool_calls"] = calls
+    if body.get("return_prompt") is True:
+        answer["prompt"] = _cohere_prompt(body)
     chunks: list[dict[str, Any]] = [{"is_finished": False, "event_type": "stream-start", "generation_id": generation}]
     chunks += [{"is_finished": False, "event_type": "text-generation", "text": p} for p in split_for_stream(d.text)]
     if calls:
         chunks.append({"is_finished": False, "event_type": "tool-calls-generation", "text": d.text, "tool_calls": calls})
-    chunks.append({"is_finished": True, "event_type": "stream-end", "response": answer, "finish_reason": reason})
+    # "meta: API usage data (only exists for streaming)": the streamed answer carries Cohere's billed units
+    meta = {"api_version": {"version": "1"}, "billed_units": {"input_tokens": a.prompt, "output_tokens": a.completion}}
+    chunks.append({"is_finished": True, "event_type": "stream-end", "response": {**answer, "meta": meta},
+                   "finish_reason": reason})
     return _Reply(answer, chunks)
+
+
+def _cohere_prompt(body: dict[str, Any]) -> str:
+    """``return_prompt``: "the full prompt that was sent to the model", in Command R's documented turn tokens."""
+    turn = "<|START_OF_TURN_TOKEN|>{}<|END_OF_TURN_TOKEN|>"
+    parts = ["<BOS_TOKEN>"]
+    if body.get("preamble"):
+        parts.append(turn.format("<|SYSTEM_TOKEN|>" + body["preamble"]))
+    for t in body.get("chat_history") or ():
+        parts.append(turn.format(("<|USER_TOKEN|>" if t["role"] == "USER" else "<|CHATBOT_TOKEN|>") + t["message"]))
+    parts.append(turn.format("<|USER_TOKEN|>" + body["message"]))
+    return "".join(parts) + "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"
 
 
 _JAMBA_NAMES = {"1-5-mini": "jamba-1.5-mini", "1-5-large": "jamba-1.5-large", "instruct": "jamba-instruct"}

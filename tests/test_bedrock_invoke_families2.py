@@ -142,8 +142,19 @@ async def test_cohere_answer_and_its_stream_events(fake: FakeServer) -> None:
     assert events[1] == {"is_finished": False, "event_type": "text-generation", "text": "Fake reply:"}
     assert events[2] == {"is_finished": False, "event_type": "text-generation", "text": " hello there"}
     last = dict(events[3])
-    del last["amazon-bedrock-invocationMetrics"]
-    assert last == {"is_finished": True, "event_type": "stream-end", "response": whole, "finish_reason": "COMPLETE"}
+    metrics = last.pop("amazon-bedrock-invocationMetrics")
+    # "meta: API usage data (only exists for streaming)": Cohere's billed units, the invocation's own counts
+    meta = {"api_version": {"version": "1"}, "billed_units": {"input_tokens": metrics["inputTokenCount"],
+                                                              "output_tokens": metrics["outputTokenCount"]}}
+    assert "meta" not in whole and "prompt" not in whole
+    assert last == {"is_finished": True, "event_type": "stream-end", "response": {**whole, "meta": meta},
+                    "finish_reason": "COMPLETE"}
+    shown, _ = await answer(fake, COHERE, {**body, "preamble": "Be brief.", "return_prompt": True})
+    assert shown["prompt"] == (
+        "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>Be brief.<|END_OF_TURN_TOKEN|>"
+        "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>hi<|END_OF_TURN_TOKEN|>"
+        "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>hello<|END_OF_TURN_TOKEN|>"
+        "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>hello there<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>")
 
 
 async def test_jamba_stream_is_chat_completion_chunks_with_usage_last(fake: FakeServer) -> None:

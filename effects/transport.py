@@ -414,9 +414,9 @@ class AiohttpTransport:
             # The lean path skips what this session would only do with options it was not given: it is
             # taken only when no proxy may apply (trust_env), no aiohttp tracing (e.g. OpenTelemetry's
             # aiohttp instrumentation) or client middleware is installed, on a checked aiohttp version.
-            plain = (not self._trust_env and not session.trace_configs and not getattr(session, "_middlewares", ())
-                     and getattr(session, "_default_proxy", None) is None)
-            self._lean_for = _Lean(session) if self._want_lean and _LEAN_AIOHTTP and plain else None
+            plain = (self._want_lean and _LEAN_AIOHTTP and not self._trust_env and not session.trace_configs
+                     and not session._middlewares and session._default_proxy is None)
+            self._lean_for = _Lean(session) if plain else None
         return self._session
 
     def _timeout(self, t: Timeouts) -> aiohttp.ClientTimeout:

@@ -63,21 +63,25 @@ async def version(call: Call) -> web.StreamResponse:
     return await send_json(call.request, {"version": "0.1.0"}, call.fault)
 
 
-@endpoint("models", auth=False, content=False)
-async def tags(call: Call) -> web.StreamResponse:
-    created = datetime.datetime.fromtimestamp(CREATED, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    models = []
-    for name, (arch, params, quant) in DETAILS.items():
-        tag = name + ":latest"
-        models.append({"name": tag, "model": tag, "modified_at": created, "size": 0,
-                       "digest": "sha256:" + stable_id(name, n=64),
-                       "details": {"format": "gguf", "family": arch, "families": [arch], "parameter_size": params,
-                                   "quantization_level": quant}})
-    return await send_json(call.request, {"models": models}, call.fault)
+def make_tags(pulled: Any) -> Any:
+    """``GET /api/tags`` (``handleListModels``): the store's models, one entry per tag, given the Docker fake's
+    store lookup (``pulled(request, model)``: a model a test removed is not listed)."""
 
+    @endpoint("models", auth=False, content=False)
+    async def tags(call: Call) -> web.StreamResponse:
+        created = datetime.datetime.fromtimestamp(CREATED, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        models = []
+        for name, (arch, params, quant) in DETAILS.items():
+            if not pulled(call.request, name):
+                continue
+            tag = name + ":latest"
+            models.append({"name": tag, "model": tag, "modified_at": created, "size": 0,
+                           "digest": "sha256:" + stable_id(name, n=64),
+                           "details": {"format": "gguf", "family": arch, "families": [arch], "parameter_size": params,
+                                       "quantization_level": quant}})
+        return await send_json(call.request, {"models": models}, call.fault)
 
-def _text(content: Any) -> str:
-    return content if isinstance(content, str) else ""
+    return tags
 
 
 # The runner's own request types (pkg/ollama/api.go), as ``json.NewDecoder(r.Body).Decode(&req)`` reads them
@@ -138,7 +142,7 @@ def make_chat(pulled: Any) -> Any:
             return read
         body, model, stream = read
         msgs = body.get("messages") or []
-        prompt = next((_text(m.get("content")) for m in reversed(msgs) if m.get("role") == "user"), "")
+        prompt = next((m.get("content") or "" for m in reversed(msgs) if m.get("role") == "user"), "")  # Go: a string
         tools = [(t["function"]["name"], t["function"].get("parameters") or {})
                  for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)
                  and isinstance(t["function"].get("name"), str)]
@@ -170,5 +174,5 @@ def make_chat(pulled: Any) -> Any:
 
 def add_routes(app: web.Application, pulled: Any) -> None:
     app.router.add_get("/api/version", version)
-    app.router.add_get("/api/tags", tags)
+    app.router.add_get("/api/tags", make_tags(pulled))
     app.router.add_post("/api/chat", make_chat(pulled))

@@ -24,6 +24,10 @@ async def test_tags_and_version_list_the_pulled_models(fake: FakeServer) -> None
     assert all(m.size == 0 and m.details is not None and m.details.format == "gguf" for m in listing.models)
     async with aiohttp.ClientSession() as http, http.get(fake.origin("docker") + "/api/version") as r:
         assert (r.status, await r.json()) == (200, {"version": "0.1.0"})
+    fake.models("docker", unknown=["ai/gemma3"])  # no longer in the store: no longer listed
+    async with ollama.AsyncClient(host=fake.origin("docker")) as client:
+        after = [m.model for m in (await client.list()).models]
+    assert after == [n for n in names if n != "ai/gemma3:latest"] and len(after) == len(names) - 1
 
 
 async def test_chat_answers_without_ollamas_metrics(fake: FakeServer) -> None:

@@ -26,6 +26,7 @@ from interlingua.fakes.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 # boto3 clients as the Converse tests make them, closed after each test by the same autouse fixture
 from .test_bedrock_fake import _close_boto3_clients, sdk  # noqa: F401
 from .test_bedrock_invoke_fake import chunks, error_of, frames, post
+from .test_bedrock_invoke_families import assert_invoke_answers, assert_stream_adds_up
 
 COHERE = "cohere.command-r-v1:0"
 COHERE_PLUS = "cohere.command-r-plus-v1:0"
@@ -102,30 +103,12 @@ async def answer(fake: FakeServer, model: str, body: Any) -> tuple[dict[str, Any
 
 @by_family
 async def test_invoke_answers_the_familys_body_with_bedrocks_headers(fam: Family, fake: FakeServer) -> None:
-    status, headers, raw = await post(fake, fam.model, "invoke", fam.body)
-    assert status == 200 and headers["Content-Type"] == "application/json"
-    body = json.loads(raw)
-    assert list(body) == fam.keys
-    assert fam.text(body) == EXPECTED
-    assert headers_counts(headers) == (5, 5)  # Converse's count of one user message "hello there" and its answer
-    assert headers["x-amzn-bedrock-invocation-latency"] == str(105)
-    assert fake.requests[-1].endpoint == "chat" and fake.requests[-1].path == f"/model/{fam.model}/invoke"
+    await assert_invoke_answers(fam, fake)
 
 
 @by_streaming_family
 async def test_stream_chunks_add_up_to_the_invoke_answer(fam: Family, fake: FakeServer) -> None:
-    _, whole_headers, whole = await post(fake, fam.model, "invoke", fam.body)
-    status, headers, raw = await post(fake, fam.model, "invoke-with-response-stream", fam.body)
-    assert status == 200 and headers["Content-Type"] == "application/vnd.amazon.eventstream"
-    assert headers["X-Amzn-Bedrock-Content-Type"] == "application/json"
-    events = chunks(raw)
-    assert len(events) >= 3
-    assert "".join(fam.piece(e) for e in events) == fam.text(json.loads(whole))
-    assert [e for e in events if "amazon-bedrock-invocationMetrics" in e] == [events[-1]]
-    metrics = events[-1]["amazon-bedrock-invocationMetrics"]
-    assert (metrics["inputTokenCount"], metrics["outputTokenCount"]) == headers_counts(whole_headers)
-    assert metrics["invocationLatency"] == int(whole_headers["x-amzn-bedrock-invocation-latency"])
-    assert metrics["firstByteLatency"] == 100
+    await assert_stream_adds_up(fam, fake, min_events=3)
 
 
 async def test_cohere_answer_and_its_stream_events(fake: FakeServer) -> None:

@@ -388,6 +388,11 @@ async def test_llama_4_answers_but_does_not_stream(fake: FakeServer) -> None:
 
 @by_family
 async def test_faults_up_front_and_mid_stream(fam: Family, fake: FakeServer) -> None:
+    await assert_faults(fam, fake)
+
+
+async def assert_faults(fam: Any, fake: FakeServer) -> None:
+    """A 429 up front is ThrottlingException; an error event mid-stream ends the chunks with an exception frame."""
     fake.fail_next("bedrock", "429")
     assert error_of(*await post(fake, fam.model, "invoke", fam.body))[:2] == (429, "ThrottlingException")
     fake.fail_next("bedrock", "error-event=424")

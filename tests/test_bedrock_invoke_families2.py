@@ -25,8 +25,8 @@ from interlingua.fakes.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 # boto3 clients as the Converse tests make them, closed after each test by the same autouse fixture
 from .test_bedrock_fake import _close_boto3_clients, sdk  # noqa: F401
-from .test_bedrock_invoke_fake import chunks, error_of, frames, post
-from .test_bedrock_invoke_families import assert_invoke_answers, assert_stream_adds_up
+from .test_bedrock_invoke_fake import chunks, error_of, post
+from .test_bedrock_invoke_families import assert_faults, assert_invoke_answers, assert_stream_adds_up
 
 COHERE = "cohere.command-r-v1:0"
 COHERE_PLUS = "cohere.command-r-plus-v1:0"
@@ -358,14 +358,7 @@ async def test_gpt_oss_model_member_must_name_the_called_model(fake: FakeServer)
 
 @by_streaming_family
 async def test_faults_up_front_and_mid_stream(fam: Family, fake: FakeServer) -> None:
-    fake.fail_next("bedrock", "429")
-    assert error_of(*await post(fake, fam.model, "invoke", fam.body))[:2] == (429, "ThrottlingException")
-    fake.fail_next("bedrock", "error-event=424")
-    status, _, raw = await post(fake, fam.model, "invoke-with-response-stream", fam.body)
-    msgs = frames(raw)
-    assert status == 200 and msgs[0].headers[":event-type"] == "chunk"
-    assert (msgs[-1].headers[":message-type"], msgs[-1].headers[":exception-type"]) == \
-        ("exception", "modelStreamErrorException")
+    await assert_faults(fam, fake)
 
 
 async def test_scripted_answer(fake: FakeServer) -> None:

@@ -12,7 +12,14 @@ and translates the answer back, so what it sends is narrower than Ollama's:
   default) as ``application/json`` lines, one per OpenAI chunk (its first, role-only chunk and its last,
   finish-only chunk give lines with empty content), then ``{"model", "created_at", "message":
   {"role": "", "content": ""}, "done": true}`` (Go marshals the zero ``Message``). Tool calls carry the
-  engine's ``id``, ``function.index`` and the arguments as an object (convertToolCallsToOllamaFormat).
+  engine's ``id``, ``function.index`` and the arguments as an object (convertToolCallsToOllamaFormat); the
+  engine's ``reasoning_content`` is ``thinking``. Both are json.NewEncoder's bytes (HTML-escaped, a newline).
+* The answer is the engine's: the request is translated as ``handleChat`` does (convertMessages: images as
+  ``image_url`` parts, a tool call's object arguments as JSON text; the tools; the options that have an
+  OpenAI name, ``num_predict`` as ``max_tokens``) and answered by the Docker fake's llama-server layer (its
+  reading of the request and its answer), so a conversation reads the same here as on
+  ``/engines/v1/chat/completions``. A refusal of the engine's comes back as ``{"error": message}`` (sniffed
+  as text/plain: the converter sets its type after the status), or, streaming, as the status alone.
 * The body is read by Go's ``encoding/json`` into the runner's ``ChatRequest`` (``name`` wins over ``model``):
   a syntax error, an empty body (``EOF``), a non-object or a field of the wrong JSON type is 400, Go's
   ``http.Error`` text ``Invalid request: `` and Go's own words; ``keep_alive`` that is neither a string nor a
@@ -31,11 +38,22 @@ from typing import Any
 
 from aiohttp import web
 
-from ._content import decide, split_for_stream, stable_id
-from ._gojson import ANY, MAP, GoError, GoList, GoStruct, S, read_request
-from ._jsonenc import dumps
+from ._content import stable_id
+from ._gojson import ANY, MAP, GoError, GoList, GoStruct, S, go_json, go_json_line, read_request
 from ._server import Call, endpoint, send_json, send_stream
-from .docker_llamacpp import not_pulled
+from .docker_llamacpp import (
+    JSON_TYPE,
+    LLAMA_HEADERS,
+    answer,
+    chat_params,
+    completion,
+    completion_id,
+    context_window,
+    model_name,
+    not_pulled,
+    stream_frames,
+)
+from .docker_llamacpp import _Refusal as LlamaRefusal
 
 __all__ = ["add_routes"]
 
@@ -128,12 +146,94 @@ def _problem(request: web.Request, raw: bytes, pulled: Any) -> tuple[dict[str, A
     return web.Response(status=status, body=text.encode() + b"\n", content_type="text/plain", charset="utf-8")
 
 
-def _tool_call(seed: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    return {"id": stable_id(seed, name, n=32), "function": {"index": 0, "name": name, "arguments": args}}
+_OPTIONS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "num_predict": "max_tokens",
+            "stop": "stop", "seed": "seed", "presence_penalty": "presence_penalty",
+            "frequency_penalty": "frequency_penalty"}
+"""``mapOllamaOptionsToOpenAI``: the options that have an OpenAI name, passed as they are."""
+
+
+def _to_openai(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]:
+    """``handleChat``'s translation: ``convertMessages`` (images as ``image_url`` parts after the text, a tool call's
+    object arguments as JSON text, its ``type`` "function"), the tools as sent, the mapped options."""
+    messages = []
+    for m in body.get("messages") or ():
+        out: dict[str, Any] = {"role": m.get("role", "")}
+        images = m.get("images") or []
+        if images:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": m["content"]}] if m.get("content") else []
+            parts += [{"type": "image_url", "image_url": {"url": _data_uri(i)}} for i in images]
+            out["content"] = parts
+        else:
+            out["content"] = m.get("content", "")
+        if m.get("tool_calls"):
+            out["tool_calls"] = [{**tc, "type": tc.get("type") or "function", "function": {
+                **(tc.get("function") or {}), **({"arguments": json.dumps((tc.get("function") or {})["arguments"],
+                                                                           separators=(",", ":"), sort_keys=True)}
+                                                 if isinstance((tc.get("function") or {}).get("arguments"), dict) else {})}}
+                                 for tc in m["tool_calls"]]
+        if m.get("tool_call_id"):
+            out["tool_call_id"] = m["tool_call_id"]
+        messages.append(out)
+    req: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
+    if body.get("tools"):
+        req["tools"] = body["tools"]
+    for name, openai_name in _OPTIONS.items():
+        if name in (body.get("options") or {}):
+            req[openai_name] = body["options"][name]
+    return req
+
+
+def _data_uri(image: str) -> str:
+    """``ensureDataURIPrefix``: a bare base64 image gets a data URI (PNG, JPEG, GIF or WebP by its first bytes)."""
+    image = image.strip()
+    if image.startswith(("data:", "http://", "https://")):
+        return image
+    kind = next((t for prefix, t in (("iVBOR", "png"), ("/9j/", "jpeg"), ("R0lGOD", "gif"), ("UklGR", "webp"))
+                 if image.startswith(prefix)), "jpeg")
+    return f"data:image/{kind};base64,{image}"
+
+
+def _ollama_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``convertToolCallsToOllamaFormat``: no ``type``, JSON-object arguments parsed, each call's index."""
+    out = []
+    for i, tc in enumerate(calls):
+        fn = dict(tc.get("function") or {})
+        args = fn.get("arguments")
+        if isinstance(args, str) and args:
+            try:
+                parsed = json.loads(args)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                fn["arguments"] = parsed
+        out.append({**{k: v for k, v in tc.items() if k not in ("type", "index", "function")},
+                    "function": {"index": i, **{k: v for k, v in fn.items() if k != "index"}}})
+    return out
+
+
+def _ollama_message(m: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI message or delta as the runner's ``Message``: role, content, tool calls, thinking."""
+    out: dict[str, Any] = {"role": "assistant", "content": m.get("content") or ""}
+    if m.get("tool_calls"):
+        out["tool_calls"] = _ollama_calls(m["tool_calls"])
+    if m.get("reasoning_content"):
+        out["thinking"] = m["reasoning_content"]
+    return out
+
+
+def _engine_refusal(status: int, message: str, stream: bool) -> web.Response:
+    """llama.cpp's refusal as the runner's converters pass it: without streaming ``{"error": message}`` (written
+    after the status, so Go sniffs it as text/plain); streaming, the status and llama.cpp's headers alone."""
+    if stream:
+        return web.Response(status=status, headers={"Content-Type": JSON_TYPE, **LLAMA_HEADERS})
+    return web.Response(status=status, body=go_json({"error": message}) + b"\n", content_type="text/plain",
+                        charset="utf-8")
 
 
 def make_chat(pulled: Any) -> Any:
-    """The ``POST /api/chat`` handler, given the Docker fake's store lookup (``pulled(request, model)``)."""
+    """The ``POST /api/chat`` handler, given the Docker fake's store lookup (``pulled(request, model)``): the body
+    read as the runner reads it, translated to a chat completion, answered by llama.cpp (the Docker fake's own
+    llama-server layer: its checks and its answer) and translated back."""
 
     @endpoint("chat", auth=False)
     async def chat(call: Call) -> web.StreamResponse:
@@ -141,32 +241,31 @@ def make_chat(pulled: Any) -> Any:
         if isinstance(read, web.StreamResponse):
             return read
         body, model, stream = read
-        msgs = body.get("messages") or []
-        prompt = next((m.get("content") or "" for m in reversed(msgs) if m.get("role") == "user"), "")  # Go: a string
-        tools = [(t["function"]["name"], t["function"].get("parameters") or {})
-                 for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)
-                 and isinstance(t["function"].get("name"), str)]
-        options = body.get("options")
-        limit = options.get("num_predict") if isinstance(options, dict) else None
-        d = decide(prompt=prompt, tools=tools, max_tokens=limit if isinstance(limit, int) and limit > 0 else None)
-        seed = stable_id({k: v for k, v in body.items() if k != "stream"})
-        calls = [_tool_call(seed, d.tool_name, d.tool_args or {})] if d.tool_name else []
+        req = _to_openai(body, model, stream)
+        try:
+            params = chat_params(req, vision=model_name(model) == "ai/gemma3")
+        except LlamaRefusal as r:
+            return _engine_refusal(r.status, r.message, stream)
+        seed = stable_id(go_json(req).decode())
+        a = answer(params, model, seed)
+        if a["prompt_tokens"] > context_window(model):
+            return _engine_refusal(400, "the request exceeds the available context size, try increasing it", stream)
         if not stream:
-            message: dict[str, Any] = {"role": "assistant", "content": d.text}
-            if calls:
-                message["tool_calls"] = calls
-            return await send_json(call.request, {"model": model, "created_at": _now(), "message": message,
-                                                  "done": True}, call.fault)
-        lines: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]  # the role-only first chunk
-        lines += [{"role": "assistant", "content": p} for p in split_for_stream(d.text)]
-        if calls:
-            lines.append({"role": "assistant", "content": "", "tool_calls": calls})
-        lines.append({"role": "assistant", "content": ""})  # the finish-only chunk
-        frames = [dumps({"model": model, "created_at": _now(), "message": m, "done": False}).encode() + b"\n"
-                  for m in lines]
-        frames.append(dumps({"model": model, "created_at": _now(), "message": {"role": "", "content": ""},
-                                  "done": True}).encode() + b"\n")
-        return await send_stream(call.request, frames, content_type="application/json", fault=call.fault,
+            done = completion(completion_id(seed), 0, a, 1)
+            return await send_json(call.request, {"model": model, "created_at": _now(),
+                                                  "message": _ollama_message(done["choices"][0]["message"]),
+                                                  "done": True}, call.fault, encode=go_json_line)
+        lines = []
+        for frame in stream_frames(completion_id(seed), 0, a, include_usage=False):
+            data = frame.removeprefix(b"data: ").strip()
+            if data == b"[DONE]":  # the zero Message, done
+                lines.append(go_json_line({"model": model, "created_at": _now(), "message": {"role": "", "content": ""},
+                                           "done": True}))
+                continue
+            choices = json.loads(data)["choices"]
+            message = _ollama_message(choices[0]["delta"]) if choices else {"role": "assistant", "content": ""}
+            lines.append(go_json_line({"model": model, "created_at": _now(), "message": message, "done": False}))
+        return await send_stream(call.request, lines, content_type="application/json", fault=call.fault,
                                  error_frame=lambda: b'{"error":"Internal server error"}\n')
 
     return chat

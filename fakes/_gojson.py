@@ -417,6 +417,11 @@ def go_json(obj: Any) -> bytes:
     return _encode(obj).translate(_HTML).encode()
 
 
+def go_json_line(obj: Any) -> bytes:
+    """``json.NewEncoder(w).Encode``: :func:`go_json`'s bytes and a newline."""
+    return go_json(obj) + b"\n"
+
+
 def _encode(obj: Any) -> str:
     try:
         return compact_utf8(obj).decode()

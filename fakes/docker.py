@@ -73,7 +73,7 @@ from . import _docker_ollama, anthropic, docker_llamacpp
 from ._content import count_tokens, split_for_stream, stable_id
 from ._embeddings import as_base64, vector, wire_floats
 from ._faults import Fault
-from ._gojson import go_json
+from ._gojson import go_json_line
 from ._jsonenc import compact_utf8
 from ._prompt_cache import install
 from ._server import Call, FakeSpec, endpoint, open_request, send_json
@@ -155,15 +155,11 @@ def _openai_model(ref: str) -> dict[str, Any]:
     return out
 
 
-def _go_encoder(payload: Any) -> bytes:
-    return go_json(payload) + b"\n"  # json.NewEncoder(w).Encode: Marshal's bytes and a newline
-
-
 @endpoint("models", content=False)
 async def models(call: Call) -> web.StreamResponse:
     """``handleOpenAIGetModels``: the store's models (``RawList``), each as :func:`_openai_model`."""
     data = [_openai_model(repo + ":latest") for repo in MODELS if pulled(call.request, repo)]
-    return await send_json(call.request, {"object": "list", "data": data}, call.fault, encode=_go_encoder)
+    return await send_json(call.request, {"object": "list", "data": data}, call.fault, encode=go_json_line)
 
 
 @endpoint("models", content=False)
@@ -173,7 +169,7 @@ async def model(call: Call) -> web.StreamResponse:
     ref = normalize_ref(name)
     if ref is None or not pulled(call.request, name):
         return docker_llamacpp.go_error(404, not_pulled(name))
-    return await send_json(call.request, _openai_model(ref), call.fault, encode=_go_encoder)
+    return await send_json(call.request, _openai_model(ref), call.fault, encode=go_json_line)
 
 
 # -- embeddings (llama.cpp's /v1/embeddings) -----------------------------------------------------

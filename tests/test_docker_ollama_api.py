@@ -114,3 +114,50 @@ async def test_a_streamed_refusal_is_its_status_with_no_body(fake: FakeServer, b
         with pytest.raises(ollama.ResponseError) as info:
             await client.chat(model="ai/gone", messages=[])
     assert info.value.status_code == 404
+
+
+async def test_the_engine_answers_the_translated_conversation(fake: FakeServer) -> None:
+    """/api/chat is translated into a chat completion and answered by the engine, so a conversation reads the
+    same as on /engines/v1/chat/completions: a tool's result, a thinking model's reasoning as ``thinking``, an
+    option with an OpenAI name (num_predict as max_tokens); json.NewEncoder's bytes (HTML-escaped, newline)."""
+    call = {"id": "c1", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+    convo = [{"role": "user", "content": "call get_weather for Paris"},
+             {"role": "assistant", "content": "", "tool_calls": [call]},
+             {"role": "tool", "content": "sunny", "tool_call_id": "c1"}]
+    openai_convo = [convo[0], {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]}, convo[2]]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(fake.origin("docker") + "/api/chat",
+                             json={"model": "ai/qwen3", "stream": False, "tools": [WEATHER], "messages": convo}) as r:
+            raw = await r.read()
+        async with http.post(fake.origin("docker") + "/engines/v1/chat/completions",
+                             json={"model": "ai/qwen3", "tools": [WEATHER], "messages": openai_convo}) as r:
+            engine = (await r.json())["choices"][0]["message"]
+        ours = json.loads(raw)["message"]
+        assert raw.endswith(b"}\n")
+        assert ours == {"role": "assistant", "content": engine["content"], "thinking": engine["reasoning_content"]}
+        assert "sunny" in ours["content"]
+        async with http.post(fake.origin("docker") + "/api/chat", json={
+                "model": "ai/smollm2", "stream": False, "options": {"num_predict": 2},
+                "messages": [{"role": "user", "content": "<b> hello there"}]}) as r:
+            short = await r.read()
+    assert json.loads(short)["message"]["content"] == "Fake reply" and b"\\u003c" not in short  # the cut text
+    async with aiohttp.ClientSession() as http, http.post(fake.origin("docker") + "/api/chat", json={
+            "model": "ai/smollm2", "stream": False, "messages": [{"role": "user", "content": "<b>"}]}) as r:
+        assert b"\\u003cb\\u003e" in await r.read()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_engine_refusal_comes_back_through_the_converters(fake: FakeServer, stream: bool) -> None:
+    """A prompt past the engine's context: llama.cpp's 400, passed on as ``{"error": message}`` (typed by Go's
+    sniffing, the converter sets its type after the status) or, streaming, as the status alone."""
+    huge = "word " * 20_000
+    async with aiohttp.ClientSession() as http, http.post(fake.origin("docker") + "/api/chat", json={
+            "model": "ai/smollm2", "stream": stream, "messages": [{"role": "user", "content": huge}]}) as r:
+        body = await r.read()
+        assert r.status == 400
+        if stream:
+            assert body == b""
+        else:
+            assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
+            assert body == b'{"error":"the request exceeds the available context size, try increasing it"}\n'

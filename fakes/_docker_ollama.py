@@ -166,21 +166,31 @@ def _to_openai(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]
         else:
             out["content"] = m.get("content", "")
         if m.get("tool_calls"):
-            out["tool_calls"] = [{**tc, "type": tc.get("type") or "function", "function": {
-                **(tc.get("function") or {}), **({"arguments": json.dumps((tc.get("function") or {})["arguments"],
-                                                                           separators=(",", ":"), sort_keys=True)}
-                                                 if isinstance((tc.get("function") or {}).get("arguments"), dict) else {})}}
-                                 for tc in m["tool_calls"]]
+            out["tool_calls"] = [_go_tool_call(tc) for tc in m["tool_calls"]]
         if m.get("tool_call_id"):
             out["tool_call_id"] = m["tool_call_id"]
         messages.append(out)
     req: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
-    if body.get("tools"):
-        req["tools"] = body["tools"]
+    if body.get("tools"):  # []Tool marshalled again: every field, a missing one as Go's zero value
+        req["tools"] = [{"type": t.get("type", ""), "function": {
+            "name": (t.get("function") or {}).get("name", ""), "description": (t.get("function") or {}).get("description", ""),
+            "parameters": (t.get("function") or {}).get("parameters")}} for t in body["tools"]]
     for name, openai_name in _OPTIONS.items():
         if name in (body.get("options") or {}):
             req[openai_name] = body["options"][name]
     return req
+
+
+def _go_tool_call(tc: dict[str, Any]) -> dict[str, Any]:
+    """A ``ToolCall`` as convertMessages passes it on: ``type`` "function" when empty, object arguments as JSON
+    text (json.Marshal's, keys sorted), every field marshalled (``index`` only when sent)."""
+    fn = tc.get("function") or {}
+    args = fn.get("arguments")
+    if isinstance(args, dict):
+        args = go_json(args).decode()
+    function: dict[str, Any] = {"index": fn["index"]} if "index" in fn else {}
+    function.update(name=fn.get("name", ""), arguments=args)
+    return {"id": tc.get("id", ""), "type": tc.get("type") or "function", "function": function}
 
 
 def _data_uri(image: str) -> str:

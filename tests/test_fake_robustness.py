@@ -53,6 +53,11 @@ def _llama_cpp_500(r: httpx.Response) -> bool:
     return r.status_code == 500 and r.json()["error"]["type"] == "server_error"
 
 
+def _dmr_ollama_500(r: httpx.Response) -> bool:
+    """:func:`_llama_cpp_500` through DMR's Ollama layer, which passes the engine's message on as ``{"error": …}``."""
+    return r.status_code == 500 and (r.content == b"" or isinstance(r.json().get("error"), str))
+
+
 def _anthropic_shape(r: httpx.Response) -> bool:
     body = r.json()
     return body.get("type") == "error" and isinstance(body["error"].get("message"), str) and "type" in body["error"]
@@ -137,10 +142,12 @@ TARGETS = [
            _none, lambda r: _anthropic_shape(r) or _docker_shape(r)),
     Target("docker", "/anthropic/v1/messages/count_tokens", {"model": "ai/smollm2", "messages": HI}, _none,
            lambda r: _anthropic_shape(r) or _docker_shape(r)),
-    # the runner's Ollama layer: net/http's plain-text 400s and the runner's plain-text 404
+    # the runner's Ollama layer: net/http's plain-text 400s, the runner's plain-text 404, and the engine's
+    # refusals passed on as {"error": …} (sniffed as text/plain too); streamed, a refusal is its status alone
     Target("docker", "/api/chat", {"model": "ai/smollm2", "messages": HI, "stream": False,
                                    "options": {"num_predict": 20}, "tools": [TOOL]}, _none,
-           lambda r: r.headers["content-type"].startswith("text/plain") and r.status_code in (400, 404)),
+           lambda r: (r.headers["content-type"].startswith("text/plain") or r.content == b"")
+           and r.status_code in (400, 404, 500), _dmr_ollama_500),
     Target("ollama", "/api/chat", {"model": "llama3.2", "messages": HI, "stream": False,
                                    "options": {"num_predict": 20}, "tools": [TOOL]}, _none, _ollama_shape,
            _ollama_option_500),

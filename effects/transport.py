@@ -409,7 +409,7 @@ class AiohttpTransport:
                 connector=aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit_per_host, ssl=self._ssl),
                 trust_env=self._trust_env,
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
+                skip_auto_headers=_SKIP_AUTO,
             )
             # The lean path skips what this session would only do with options it was not given: it is
             # taken only when no proxy may apply (trust_env), no aiohttp tracing (e.g. OpenTelemetry's

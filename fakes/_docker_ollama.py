@@ -57,11 +57,13 @@ from .docker_llamacpp import _Refusal as LlamaRefusal
 
 __all__ = ["add_routes"]
 
-# model -> (architecture, parameters, quantization) as the runner's model config reports them
-DETAILS: dict[str, tuple[str, str, str]] = {
-    "ai/smollm2": ("llama", "361.82 M", "IQ2_XXS/Q4_K_M"), "ai/llama3.2": ("llama", "3.21 B", "IQ2_XXS/Q4_K_M"),
-    "ai/qwen3": ("qwen3", "8.19 B", "IQ2_XXS/Q4_K_M"), "ai/gemma3": ("gemma3", "3.88 B", "MOSTLY_Q4_K_M"),
-    "ai/mistral": ("llama", "7.25 B", "IQ2_XXS/Q4_K_M"),
+# model -> (architecture, parameters, quantization, size) as the runner's model config reports them
+DETAILS: dict[str, tuple[str, str, str, str]] = {
+    "ai/smollm2": ("llama", "361.82 M", "IQ2_XXS/Q4_K_M", "256.35 MiB"),
+    "ai/llama3.2": ("llama", "3.21 B", "IQ2_XXS/Q4_K_M", "1.87 GiB"),
+    "ai/qwen3": ("qwen3", "8.19 B", "IQ2_XXS/Q4_K_M", "4.68 GiB"),
+    "ai/gemma3": ("gemma3", "3.88 B", "MOSTLY_Q4_K_M", "2.31 GiB"),
+    "ai/mistral": ("llama", "7.25 B", "IQ2_XXS/Q4_K_M", "4.07 GiB"),
 }
 CREATED = 1_742_816_981  # the models' creation time (Unix seconds), fixed so answers are deterministic
 
@@ -89,7 +91,7 @@ def make_tags(pulled: Any) -> Any:
     async def tags(call: Call) -> web.StreamResponse:
         created = datetime.datetime.fromtimestamp(CREATED, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         models = []
-        for name, (arch, params, quant) in DETAILS.items():
+        for name, (arch, params, quant, _) in DETAILS.items():
             if not pulled(call.request, name):
                 continue
             tag = name + ":latest"

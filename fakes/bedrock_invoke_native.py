@@ -356,11 +356,18 @@ def _llama(a: _Answer) -> _Reply:
     return _Reply(body, chunks)
 
 
-def _mistral_text(a: _Answer) -> _Reply:
+def _text_completion(a: _Answer, key: str) -> _Reply:
+    """Mistral's (``outputs``) and DeepSeek-R1's (``choices``) text completion: ``{key: [{"text", "stop_reason"}]}``,
+    streamed one piece per chunk (``stop_reason`` null) and a last empty one with the stop reason."""
     reason = "length" if a.d.finish == "length" else "stop"
-    chunks: list[dict[str, Any]] = [{"outputs": [{"text": p, "stop_reason": None}]} for p in split_for_stream(a.d.text)]
-    chunks.append({"outputs": [{"text": "", "stop_reason": reason}]})
-    return _Reply({"outputs": [{"text": a.d.text, "stop_reason": reason}]}, chunks)
+    chunks: list[dict[str, Any]] = [{key: [{"text": p, "stop_reason": None}]} for p in split_for_stream(a.d.text)]
+    chunks.append({key: [{"text": "", "stop_reason": reason}]})
+    return _Reply({key: [{"text": a.d.text, "stop_reason": reason}]}, chunks)
+
+
+def _openai_finish(d: Decision) -> str:
+    """The OpenAI-style ``finish_reason``/``stop_reason`` of an answer (Mistral Large's chat, Jamba, gpt-oss)."""
+    return "tool_calls" if d.tool_name else "length" if d.finish == "length" else "stop"
 
 
 def _titan(a: _Answer) -> _Reply:
@@ -410,7 +417,7 @@ def _nova(a: _Answer, seed: str) -> _Reply:
 
 def _mistral_chat(a: _Answer, seed: str) -> _Reply:
     d = a.d
-    reason = "tool_calls" if d.tool_name else "length" if d.finish == "length" else "stop"
+    reason = _openai_finish(d)
     message: dict[str, Any] = {"role": "assistant", "content": d.text}
     if d.tool_name:
         call = {"id": _b62(seed + d.tool_name, 22), "function": {"name": d.tool_name, "arguments": a.args}}
@@ -480,7 +487,7 @@ def _openai_call(seed: str, a: _Answer) -> dict[str, Any]:
 
 def _jamba(a: _Answer, seed: str, base: str, n: int) -> _Reply:
     d = a.d
-    reason = "tool_calls" if d.tool_name else "length" if d.finish == "length" else "stop"
+    reason = _openai_finish(d)
     message: dict[str, Any] = {"role": "assistant", "content": d.text,
                                "tool_calls": [_openai_call(seed, a)] if d.tool_name else None}
     usage = {"prompt_tokens": a.prompt, "completion_tokens": a.completion * n, "total_tokens": a.prompt + a.completion * n}
@@ -501,16 +508,9 @@ def _jamba(a: _Answer, seed: str, base: str, n: int) -> _Reply:
     return _Reply(body, chunks)
 
 
-def _deepseek(a: _Answer) -> _Reply:
-    reason = "length" if a.d.finish == "length" else "stop"
-    chunks: list[dict[str, Any]] = [{"choices": [{"text": p, "stop_reason": None}]} for p in split_for_stream(a.d.text)]
-    chunks.append({"choices": [{"text": "", "stop_reason": reason}]})
-    return _Reply({"choices": [{"text": a.d.text, "stop_reason": reason}]}, chunks)
-
-
 def _gpt_oss(a: _Answer, seed: str, model: str) -> _Reply:
     d = a.d
-    reason = "tool_calls" if d.tool_name else "length" if d.finish == "length" else "stop"
+    reason = _openai_finish(d)
     message: dict[str, Any] = {"role": "assistant", "content": d.text}
     if d.tool_name:
         message["tool_calls"] = [_openai_call(seed, a)]
@@ -745,7 +745,8 @@ async def invoke_native(call: Call) -> web.StreamResponse:
     elif kind == "gpt-oss":
         reply = _gpt_oss(answer, seed, model)
     else:
-        reply = {"llama": _llama, "mistral": _mistral_text, "titan": _titan, "deepseek": _deepseek}[kind](answer)
+        reply = {"llama": _llama, "titan": _titan, "mistral": lambda a: _text_completion(a, "outputs"),
+                 "deepseek": lambda a: _text_completion(a, "choices")}[kind](answer)
     latency = 100 + answer.completion
     headers = {"x-amzn-RequestId": _request_id(seed, action)}
     if action == "invoke":

@@ -138,11 +138,6 @@ FLAVOUR = _DockerFlavour(
 )
 
 
-# what the store's model configs say beyond _docker_ollama.DETAILS (architecture, parameters, quantization)
-_SIZES = {"ai/smollm2": "256.35 MiB", "ai/llama3.2": "1.87 GiB", "ai/qwen3": "4.68 GiB", "ai/gemma3": "2.31 GiB",
-          "ai/mistral": "4.07 GiB"}
-
-
 def _openai_model(ref: str) -> dict[str, Any]:
     """``ToOpenAI`` of the stored model ``ref`` (normalised, ``ai/smollm2:latest``): its tag as the id, its creation
     time, and its config as ``dmr`` metadata (no ``context_window``: these configs set none; a model outside the
@@ -150,8 +145,8 @@ def _openai_model(ref: str) -> dict[str, Any]:
     out: dict[str, Any] = {"id": ref, "object": "model", "created": _docker_ollama.CREATED, "owned_by": "docker"}
     repo = ref.rpartition(":")[0]
     if repo in _docker_ollama.DETAILS:
-        arch, params, quant = _docker_ollama.DETAILS[repo]
-        out["dmr"] = {"architecture": arch, "parameters": params, "quantization": quant, "size": _SIZES[repo]}
+        arch, params, quant, size = _docker_ollama.DETAILS[repo]
+        out["dmr"] = {"architecture": arch, "parameters": params, "quantization": quant, "size": size}
     return out
 
 

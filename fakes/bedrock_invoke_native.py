@@ -12,9 +12,11 @@ string (Llama, Mistral text completion, Titan, DeepSeek) is one user message who
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -745,8 +747,10 @@ async def invoke_native(call: Call) -> web.StreamResponse:
     elif kind == "gpt-oss":
         reply = _gpt_oss(answer, seed, model)
     else:
-        reply = {"llama": _llama, "titan": _titan, "mistral": lambda a: _text_completion(a, "outputs"),
-                 "deepseek": lambda a: _text_completion(a, "choices")}[kind](answer)
+        replies: dict[str, Callable[[_Answer], _Reply]] = {
+            "llama": _llama, "titan": _titan, "mistral": functools.partial(_text_completion, key="outputs"),
+            "deepseek": functools.partial(_text_completion, key="choices")}
+        reply = replies[kind](answer)
     latency = 100 + answer.completion
     headers = {"x-amzn-RequestId": _request_id(seed, action)}
     if action == "invoke":

@@ -42,6 +42,7 @@ from ._content import stable_id
 from ._gojson import ANY, MAP, GoError, GoList, GoStruct, S, go_json, go_json_line, read_request
 from ._server import Call, endpoint, send_json, send_stream
 from .docker_llamacpp import (
+    CONTEXT_EXCEEDED,
     JSON_TYPE,
     LLAMA_HEADERS,
     answer,
@@ -175,8 +176,8 @@ def _to_openai(body: dict[str, Any], model: str, stream: bool) -> dict[str, Any]
     req: dict[str, Any] = {"model": model, "messages": messages, "stream": stream}
     if body.get("tools"):  # []Tool marshalled again: every field, a missing one as Go's zero value
         req["tools"] = [{"type": t.get("type", ""), "function": {
-            "name": (t.get("function") or {}).get("name", ""), "description": (t.get("function") or {}).get("description", ""),
-            "parameters": (t.get("function") or {}).get("parameters")}} for t in body["tools"]]
+            "name": fn.get("name", ""), "description": fn.get("description", ""), "parameters": fn.get("parameters")}}
+            for t in body["tools"] for fn in (t.get("function") or {},)]
     for name, openai_name in _OPTIONS.items():
         if name in (body.get("options") or {}):
             req[openai_name] = body["options"][name]
@@ -238,8 +239,7 @@ def _engine_refusal(status: int, message: str, stream: bool) -> web.Response:
     after the status, so Go sniffs it as text/plain); streaming, the status and llama.cpp's headers alone."""
     if stream:
         return web.Response(status=status, headers={"Content-Type": JSON_TYPE, **LLAMA_HEADERS})
-    return web.Response(status=status, body=go_json({"error": message}) + b"\n", content_type="text/plain",
-                        charset="utf-8")
+    return web.Response(status=status, body=go_json_line({"error": message}), content_type="text/plain", charset="utf-8")
 
 
 def make_chat(pulled: Any) -> Any:
@@ -261,7 +261,7 @@ def make_chat(pulled: Any) -> Any:
         seed = stable_id(go_json(req).decode())
         a = answer(params, model, seed)
         if a["prompt_tokens"] > context_window(model):
-            return _engine_refusal(400, "the request exceeds the available context size, try increasing it", stream)
+            return _engine_refusal(400, CONTEXT_EXCEEDED, stream)
         if not stream:
             done = completion(completion_id(seed), 0, a, 1)
             return await send_json(call.request, {"model": model, "created_at": _now(),

@@ -105,7 +105,7 @@ from ._jsonenc import compact_utf8
 from ._server import open_request, send_json, send_stream, state_of
 from .openai import _decision
 
-__all__ = ["BUILD_INFO", "MODEL_FILE", "PREFIXES", "add_routes", "dmr_problem", "go_error", "llama_error", "normalize_ref",
+__all__ = ["BUILD_INFO", "CONTEXT_EXCEEDED", "MODEL_FILE", "PREFIXES", "add_routes", "dmr_problem", "go_error", "llama_error", "normalize_ref",
            "not_found", "pulled", "scheduler_route"]
 
 NAME = "docker"
@@ -677,13 +677,16 @@ def context_window(model: str) -> int:
     return MODELS.get(model_name(model), 131_072)
 
 
+CONTEXT_EXCEEDED = "the request exceeds the available context size, try increasing it"
+"""llama-server's ``exceed_context_size_error`` message (every route that runs the model reports it)."""
+
+
 def _too_long(prompt_tokens: int, model: str) -> web.Response | None:
     """``exceed_context_size_error``: the prompt does not fit the slot's context."""
     window = context_window(model)
     if prompt_tokens <= window:
         return None
-    return llama_error(400, "the request exceeds the available context size, try increasing it",
-                       "exceed_context_size_error", n_prompt_tokens=prompt_tokens, n_ctx=window)
+    return llama_error(400, CONTEXT_EXCEEDED, "exceed_context_size_error", n_prompt_tokens=prompt_tokens, n_ctx=window)
 
 
 def completion_id(seed: str) -> str:

@@ -50,6 +50,7 @@ from .docker_llamacpp import (
     completion,
     completion_id,
     context_window,
+    go_error,
     model_name,
     not_pulled,
     stream_frames,
@@ -72,11 +73,6 @@ CREATED = 1_742_816_981  # the models' creation time (Unix seconds), fixed so an
 def _now() -> str:
     # Go's time.Time marshals as RFC 3339 with nanoseconds
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
-
-
-def _go_error(status: int, text: str) -> web.Response:
-    # net/http's http.Error: text/plain, the message and a newline
-    return web.Response(status=status, text=text + "\n", content_type="text/plain")
 
 
 @endpoint("models", auth=False, content=False)
@@ -136,7 +132,7 @@ def _problem(request: web.Request, raw: bytes, pulled: Any) -> tuple[dict[str, A
     try:
         body = read_request(raw, CHAT_REQUEST, _keep_alive_problem)
     except GoError as e:
-        return _go_error(400, f"Invalid request: {e}")
+        return go_error(400, f"Invalid request: {e}")
     model = body.get("name") or body.get("model") or ""
     stream = body.get("stream") is not False
     refusal = (400, "model is required") if model == "" else None if pulled(request, model) else (404, not_pulled(model))

@@ -26,7 +26,16 @@ from interlingua.fakes.bedrock import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 # boto3 clients as the Converse tests make them, closed after each test by the same autouse fixture
 from .test_bedrock_fake import _close_boto3_clients, sdk  # noqa: F401
 from .test_bedrock_invoke_fake import chunks, error_of, post
-from .test_bedrock_invoke_families import assert_faults, assert_invoke_answers, assert_stream_adds_up
+from .test_bedrock_invoke_families import (
+    EXPECTED,
+    SCHEMA,
+    assert_faults,
+    assert_invoke_answers,
+    assert_stream_adds_up,
+    converse_of,
+    headers_counts,
+    malformed,
+)
 
 COHERE = "cohere.command-r-v1:0"
 COHERE_PLUS = "cohere.command-r-plus-v1:0"
@@ -36,11 +45,9 @@ JAMBA_INSTRUCT = "ai21.jamba-instruct-v1:0"
 DEEPSEEK = "us.deepseek.r1-v1:0"
 GPT_OSS = "openai.gpt-oss-20b-1:0"
 GPT_OSS_120 = "openai.gpt-oss-120b-1:0"
-SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": SCHEMA}}
 COHERE_TOOL = {"name": "get_weather", "description": "Weather",
                "parameter_definitions": {"city": {"description": "The city", "type": "str", "required": True}}}
-EXPECTED = "Fake reply: hello there"
 HELLO = [{"role": "user", "content": "hello there"}]
 
 
@@ -86,10 +93,6 @@ FAMILIES = [
 by_family = pytest.mark.parametrize("fam", FAMILIES, ids=[f.name for f in FAMILIES])
 streaming = [f for f in FAMILIES if f.streams]
 by_streaming_family = pytest.mark.parametrize("fam", streaming, ids=[f.name for f in streaming])
-
-
-def headers_counts(headers: dict[str, str]) -> tuple[int, int]:
-    return int(headers["x-amzn-bedrock-input-token-count"]), int(headers["x-amzn-bedrock-output-token-count"])
 
 
 async def answer(fake: FakeServer, model: str, body: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -246,10 +249,6 @@ async def test_jamba_and_gpt_oss_tool_calls(fake: FakeServer) -> None:
 # -- invoke and converse agree ---------------------------------------------------------------------------------
 
 
-def converse_of(text: str, **more: Any) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": [{"text": text}]}], **more}
-
-
 @pytest.mark.parametrize(("model", "invoke", "text"), [
     (COHERE, {"message": "tell me about Lisbon", "preamble": "be brief"}, lambda b: b["text"]),
     (JAMBA, {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "tell me about Lisbon"}]},
@@ -291,10 +290,6 @@ async def answer_converse(fake: FakeServer, model: str, body: dict[str, Any]) ->
 
 
 # -- Bedrock's refusals ----------------------------------------------------------------------------------------
-
-
-def malformed(*violations: str) -> str:
-    return f"Malformed input request: {''.join(violations)}, please reformat your input and try again."
 
 
 @pytest.mark.parametrize(("model", "body", "expected"), [

@@ -298,7 +298,8 @@ def check_base_url(provider: str, base_url: str, allow_insecure_http: bool) -> R
     try:
         parts = urlsplit(base_url)
         host = parts.hostname
-    except ValueError:  # "http://[::1" and friends
+        parts.port  # noqa: B018  # read to be checked: urlsplit refuses a port past 65535 or not a number only here
+    except ValueError:  # "http://[::1", "http://host:99999" and friends
         return invalid_request(provider, "base URL is not a valid URL")
     if parts.scheme not in ("http", "https") or not host:
         shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # never echo user:password@

@@ -115,7 +115,8 @@ def test_key_is_never_in_the_url(provider: str) -> None:
 
 def test_malformed_base_urls_are_failures_without_echoing_credentials() -> None:
     """A broken or non-http base URL is an invalid_request Failure, and user:password is not echoed."""
-    for url in ("http://[::1", "ftp://host/x", "not a url", f"ftp://user:{SENTINEL_KEY}@host/"):
+    for url in ("http://[::1", "ftp://host/x", "not a url", f"ftp://user:{SENTINEL_KEY}@host/",
+                "http://127.0.0.1:99999/v1", "https://host:port/v1"):  # a port urlsplit refuses only when read
         err = DIALECTS["openai"].encode_request(REQ, _cfg(url)).failure()
         assert err.kind is ErrorKind.INVALID_REQUEST
         _no_secret(err)

@@ -126,7 +126,9 @@ def _url(url: str) -> yarl.URL:
     """Send an already percent-encoded URL byte for byte: yarl would otherwise normalise escapes
     such as ``%3A`` to ``:``, and a signed request (AWS SigV4 signs the path) must arrive as signed."""
     try:
-        return yarl.URL(url, encoded=True) if _ENCODED_URL.match(url) else yarl.URL(url)
+        parsed = yarl.URL(url, encoded=True) if _ENCODED_URL.match(url) else yarl.URL(url)
+        parsed.port  # noqa: B018  # an encoded URL's port is checked only when read: a bad one is an InvalidURL here
+        return parsed
     except ValueError as e:  # what aiohttp itself raises for a URL it cannot parse
         raise aiohttp.InvalidURL(url) from e
 
@@ -462,6 +464,11 @@ class AiohttpTransport:
         request; this one saves ~80k of them. Cookies, the connect timeout, the connection's release on
         failure and aiohttp's exception types are kept as the session keeps them."""
         url = self._urls[request.url]
+        # the session's own refusals of a URL it cannot send to, in its words
+        if url.scheme not in lean.connector.allowed_protocol_schema_set:
+            raise aiohttp.NonHttpUrlClientError(url)
+        if not url.raw_host:
+            raise aiohttp.InvalidUrlClientError(url)
         jar = lean.jar
         req = aiohttp.ClientRequest(
             "POST", url, headers=request.headers.items_raw(), skip_auto_headers=_SKIP_AUTO, data=request.body or None,

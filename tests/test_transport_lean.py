@@ -165,10 +165,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("path", ["refused", "close"])
+@pytest.mark.parametrize("path", ["refused", "close", "ftp://127.0.0.1:1/x", "http:///x", "relative/x",
+                                  "http://127.0.0.1:99999/x", "http://[::1/x"])
 async def test_failures_are_the_same_errors(server: TestServer, path: str) -> None:
-    """A refused connection and a connection dropped before the answer: the same LlmError either way."""
-    url = f"http://127.0.0.1:{_free_port()}/x" if path == "refused" else str(server.make_url("/close"))
+    """A refused connection, a connection dropped before the answer, and URLs the session will not send to (a
+    scheme other than http(s)/ws(s), no host, a port past 65535, unparseable): the same LlmError either way,
+    never an exception."""
+    url = {"refused": f"http://127.0.0.1:{_free_port()}/x", "close": str(server.make_url("/close"))}.get(path, path)
     errors: list[LlmError] = []
     for lean in (True, False):
         t = AiohttpTransport(lean=lean)

@@ -44,7 +44,7 @@ _GRANTED = Granted()
 # is ``[requests, tokens]``; each window is ``None`` or ``[remaining, reset_at, limit, observed_at]``
 # (``limit`` may be ``None``), the fields of :class:`~interlingua.core.ratelimit.Window`.
 _Record = list[QuotaWindow | None]
-_REM, _RESET = 0, 1  # the fields the call path spends from and checks
+_REM, _RESET, _LIMIT = 0, 1, 2  # the fields the call path spends from and checks
 _INF = float("inf")
 
 
@@ -106,18 +106,15 @@ class Limiter:
         for r in self.rules:
             if r.provider == provider and r.tokens_per_minute is not None and (r.model is None or r.model == model):
                 return None
-        room = _INF
+        # what ``observe`` records is per (provider, model): no provider-wide window to look at
         observed = self._observed
-        if observed:
-            now = self._clock()
-            for key in ((provider, model), (provider, None)):
-                if key in observed:  # ``in`` + subscript: no method calls on the per-request path
-                    tk = observed[key][1]
-                    if tk is not None and now < tk[_RESET]:  # type: ignore[operator]
-                        rem: float = tk[_REM]  # type: ignore[assignment]
-                        if rem < room:  # ``min(room, rem)``: the first of equals, as ``min`` keeps
-                            room = rem
-        return room
+        rec = observed.get((provider, model)) if observed else None
+        if rec is None:
+            return _INF
+        tk = rec[1]
+        if tk is None or self._clock() >= tk[_RESET]:  # type: ignore[operator]
+            return _INF
+        return tk[_REM]
 
     def decide(self, provider: str, model: str, tokens: int) -> Decision:
         """Take one request of ``tokens`` tokens now (``Granted``), or say how long to wait or that it
@@ -125,72 +122,80 @@ class Limiter:
         store, use :meth:`wait_turn`.
 
         Without rules of the caller's this is :func:`~interlingua.core.ratelimit.acquire` over the
-        provider's windows, inline (``Window.wait_for`` in the same float operations) and spending in
-        place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call); the property
-        ``test_fast_path_decides_as_acquire`` holds it to the pure machine."""
+        provider's windows for ``provider``/``model`` (the only ones :meth:`observe` records), spending
+        in place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call). A window with at
+        least the amount left, and not more left than its limit, grants it with no arithmetic (its
+        continuous refill can only add to what is left); any other takes ``Window.wait_for``'s
+        arithmetic, inline. The property ``test_fast_path_decides_as_acquire`` holds it to the pure
+        machine."""
         if self.rules:
             return self._take_ruled(provider, model, tokens)
         observed = self._observed
         if not observed:
             return _GRANTED  # no limit of the caller's and none reported yet: the common case
-        now = self._clock()
-        k1: Key = (provider, model)
-        k2: Key = (provider, None)
-        r1 = observed[k1] if k1 in observed else None  # noqa: SIM401 (no `get` call per request)
-        r2 = observed[k2] if k2 in observed else None  # noqa: SIM401
-        if r1 is None and r2 is None:
+        key: Key = (provider, model)
+        rec = observed.get(key)
+        if rec is None:
             return _GRANTED
+        now = self._clock()
+        rq, tk = rec
+        # A window in force (before its reset) with room for the amount grants it with no arithmetic:
+        # its refill (a rate of (limit - remaining) / span, from ``observed_at``) only adds to what is
+        # left. Only when no more is left than its limit, though: a report of more left than the limit
+        # refills at a negative rate, toward the limit, and ``wait_for``'s float sum can then fall a hair
+        # short of the amount; that case decides the long way, as any other.
+        live_rq = rq is not None and now < rq[_RESET]  # type: ignore[operator]
+        if live_rq and not (rq[_REM] >= 1.0 and (rq[_LIMIT] is None or rq[_LIMIT] >= rq[_REM])):  # type: ignore[index,operator]
+            return self._wait_or_take(key, rec, tokens, now)
+        live_tk = tk is not None and now < tk[_RESET]  # type: ignore[operator]
+        if live_tk and not (tk[_REM] >= tokens and (tk[_LIMIT] is None or tk[_LIMIT] >= tk[_REM])):  # type: ignore[index,operator]
+            return self._wait_or_take(key, rec, tokens, now)
+        # granted: spend from every window in force; past its reset the provider's figure says nothing
+        # any more and is dropped (core's ``_spend``)
+        if live_rq:
+            rq[_REM] -= 1.0  # type: ignore[index,operator]
+        elif rq is not None:
+            rec[0] = None
+        if live_tk:
+            tk[_REM] -= tokens  # type: ignore[index,operator]
+        elif tk is not None:
+            rec[1] = None
+        observed.move_to_end(key)
+        return _GRANTED
+
+    def _wait_or_take(self, key: Key, rec: _Record, tokens: int, now: float) -> Decision:
+        """:meth:`decide` for a window that may not hold the amount: ``Window.wait_for``'s arithmetic,
+        inline, for each window in force; all-or-nothing, as ``acquire``."""
         need = float(tokens)
         wait = 0.0
-        for rec in (r1, r2):
-            if rec is None:
+        for win, amount in ((rec[0], 1.0), (rec[1], need)):
+            if win is None:
                 continue
-            for win, amount in ((rec[0], 1.0), (rec[1], need)):
-                if win is None:
-                    continue
-                rem, reset, limit, at = win
-                assert rem is not None and reset is not None
-                if now >= reset:
-                    continue  # wait_for: 0.0
-                if limit is None or at is None:
-                    w = 0.0 if rem >= amount else reset - now
-                else:
-                    if limit < amount:  # min(amount, limit)
-                        amount = limit
-                    span = reset - at
-                    rate = (limit - rem) / span if span > 0 else 0.0
-                    elapsed = now - at
-                    available = rem + rate * (elapsed if elapsed > 0.0 else 0.0)  # max(0.0, elapsed)
-                    if available >= amount - 1e-9:
-                        continue  # 0.0
-                    if rate > 0:
-                        w = reset - now
-                        more = (amount - available) / rate
-                        if more < w:  # min(reset - now, more)
-                            w = more
-                    else:
-                        w = reset - now
-                if w > wait:  # max(wait, w)
-                    wait = w
+            rem, reset, limit, at = win
+            assert rem is not None and reset is not None
+            if now >= reset:
+                continue  # wait_for: 0.0
+            if limit is None or at is None:
+                w = 0.0 if rem >= amount else reset - now
+            else:
+                amount = min(amount, limit)
+                span = reset - at
+                rate = (limit - rem) / span if span > 0 else 0.0
+                available = rem + rate * max(0.0, now - at)
+                if available >= amount - 1e-9:
+                    continue  # 0.0
+                w = min(reset - now, (amount - available) / rate) if rate > 0 else reset - now
+            wait = max(wait, w)
         if wait > 0:
             return Wait(wait)
-        # granted: spend from every window until its reset; past it the provider's figure says
-        # nothing any more and is dropped (core's ``_spend``)
-        for key, rec in ((k1, r1), (k2, r2)):
-            if rec is None:
-                continue
-            rq, tk = rec
-            if rq is not None:
-                if now >= rq[_RESET]:  # type: ignore[operator]
-                    rec[0] = None
+        for i, amount in ((0, 1.0), (1, need)):
+            win = rec[i]
+            if win is not None:
+                if now >= win[_RESET]:  # type: ignore[operator]
+                    rec[i] = None
                 else:
-                    rq[_REM] -= 1.0  # type: ignore[operator]
-            if tk is not None:
-                if now >= tk[_RESET]:  # type: ignore[operator]
-                    rec[1] = None
-                else:
-                    tk[_REM] -= need  # type: ignore[operator]
-            observed.move_to_end(key)
+                    win[_REM] -= amount  # type: ignore[operator]
+        self._observed.move_to_end(key)
         return _GRANTED
 
     def _take_ruled(self, provider: str, model: str, tokens: int) -> Decision:

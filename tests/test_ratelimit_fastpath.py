@@ -155,7 +155,7 @@ def _steps(draw: st.DrawFn) -> list[tuple[str, float, object]]:
             rem_t = draw(st.sampled_from([None, 0.0, 10.0, 100.0, 1234.5, 40_000.0]))
             windows = tuple(
                 None if rem is None else (rem, draw(st.sampled_from([0.0, 0.12, 1.0, 6.0, 60.0])),
-                                          draw(st.sampled_from([None, rem, rem + 1.0, 2 * rem + 10.0, 50_000.0])))
+                                          draw(st.sampled_from([None, rem, rem + 1.0, 2 * rem + 10.0, 50_000.0, rem / 2])))
                 for rem in (rem_r, rem_t)
             )
             steps.append(("observe", dt, (draw(st.sampled_from(_MODELS)), windows)))

@@ -23,7 +23,6 @@ Wait(seconds=30.0)
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -232,7 +231,6 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
-@functools.lru_cache(maxsize=256)
 def parse_duration(text: str) -> float | None:
     """OpenAI's reset durations, in seconds.
 
@@ -241,7 +239,6 @@ def parse_duration(text: str) -> float | None:
     >>> parse_duration("soon") is None
     True
     """
-    # Memoised: a provider repeats a handful of reset strings ("120ms", "2ms"), one per response (issue 19).
     text = text.strip()
     pos, total = 0, 0.0
     for m in _DURATION.finditer(text):
@@ -252,9 +249,7 @@ def parse_duration(text: str) -> float | None:
     return total if pos == len(text) and pos > 0 else None
 
 
-@functools.lru_cache(maxsize=64)
 def _rfc3339(text: str) -> float | None:
-    # Memoised: every response within one second carries the same reset time.
     try:
         when = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
         return when.timestamp() if when.tzinfo is not None else None
@@ -265,10 +260,7 @@ def _rfc3339(text: str) -> float | None:
 _INF = float("inf")
 
 
-@functools.lru_cache(maxsize=256)
 def _limit(text: str) -> float | None:
-    # Memoised: a provider's limit for a window is the same figure on every response (issue 19:
-    # ``float`` of a string costs more than the cache hit).
     try:
         cap = float(text)
     except ValueError:
@@ -292,6 +284,15 @@ _TOKEN_WINDOWS: tuple[_WindowNames, ...] = (
         True,
     ),
 )
+
+# Memos of what the reply headers repeat (issue 19; a dict look-up in place costs less than an
+# ``lru_cache`` call): a provider repeats a handful of reset durations ("120ms", "2ms"), every reply
+# within a second the same reset time, and a window's limit the same figure on every reply (where
+# ``float`` of the string costs more than the look-up). Bounded: cleared when full (``_memo.remember``).
+_DURATIONS: dict[str, float | None] = {}
+_TIMES: dict[str, float | None] = {}
+_LIMITS: dict[str, float | None] = {}
+_MEMO_MAX = 256
 
 _NAMES = frozenset(name for names in _REQUEST_WINDOWS + _TOKEN_WINDOWS for name in names[:3])
 _WINDOWS = (_REQUEST_WINDOWS, _TOKEN_WINDOWS)
@@ -366,10 +367,11 @@ def read_quota(headers: Mapping[str, str], now: float) -> tuple[list[QuotaWindow
                 continue
             if not (0 <= left < _INF):  # negative, NaN or infinite → unreadable
                 continue
+            text = raw[-1]
             if absolute:
-                at = _rfc3339(raw[-1])
+                at = _TIMES[text] if text in _TIMES else remember(_TIMES, text, _rfc3339(text), _MEMO_MAX)
             else:
-                d = parse_duration(raw[-1])
+                d = _DURATIONS[text] if text in _DURATIONS else remember(_DURATIONS, text, parse_duration(text), _MEMO_MAX)
                 at = None if d is None else now + d
             if at is None or not (-_INF < at < _INF) or at - now > MAX_RESET_SECONDS:
                 if ignored is None:
@@ -377,7 +379,12 @@ def read_quota(headers: Mapping[str, str], now: float) -> tuple[list[QuotaWindow
                 ignored.append(reset)
                 continue
             values = look(limit, None)
-            found[kind] = [left, at, None if values is None else _limit(values[-1]), now]
+            if values is None:
+                cap = None
+            else:
+                text = values[-1]
+                cap = _LIMITS[text] if text in _LIMITS else remember(_LIMITS, text, _limit(text), _MEMO_MAX)
+            found[kind] = [left, at, cap, now]
             break
     if ignored is not None:
         return found, tuple(ignored)

@@ -359,12 +359,14 @@ class _Lean:
     """What ``ClientSession._request`` works out per call and this transport knows once per session: the
     response parser's settings (the session's own) and the pieces of the request it reuses."""
 
-    __slots__ = ("connector", "jar", "params", "session")
+    __slots__ = ("connector", "jar", "loop", "params", "session")
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         connector = session.connector
         assert connector is not None
         self.session, self.connector, self.jar = session, connector, session.cookie_jar
+        # the session's loop, as ``_request`` passes it (``get_running_loop`` per call is a getpid on 3.11)
+        self.loop = session._loop
         params: dict[str, Any] = {
             "timer": _TIMER, "skip_payload": False, "read_until_eof": True,
             "auto_decompress": session.auto_decompress, "read_timeout": None,
@@ -472,7 +474,7 @@ class AiohttpTransport:
         jar = lean.jar
         req = aiohttp.ClientRequest(
             "POST", url, headers=request.headers.items_raw(), skip_auto_headers=_SKIP_AUTO, data=request.body or None,
-            cookies=jar.filter_cookies(url) if len(jar) else None, loop=asyncio.get_running_loop(),
+            cookies=jar.filter_cookies(url) if len(jar) else None, loop=lean.loop,
             response_class=aiohttp.ClientResponse, timer=_TIMER, session=lean.session, ssl=True, traces=[],
         )
         try:

@@ -60,6 +60,7 @@ from returns.result import Failure, Result, Success
 from . import sse
 from ._memo import remember
 from ._pieces import Pieces
+from ._result import ok
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -392,7 +393,7 @@ class AnthropicDialect:
             if type(merged) is Failure:
                 return merged
             raw = merged.unwrap()
-        return Success(HttpRequest("POST", url, headers, raw))
+        return ok(HttpRequest("POST", url, headers, raw))
 
     def encode_count_tokens(self, req: ChatRequest, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``POST /v1/messages/count_tokens`` for ``req``: only the fields that endpoint accepts
@@ -452,7 +453,7 @@ class AnthropicDialect:
         key = (id(self), id(cfg), req.model, path, stream)
         hit = _ADDRESSED.get(key)
         if hit is not None and hit[0] is self and hit[1] is cfg:
-            return Success(hit[2])
+            return ok(hit[2])
         if not cfg.api_key:
             return Failure(
                 LlmError(
@@ -467,7 +468,7 @@ class AnthropicDialect:
         if type(checked) is Failure:
             return checked
         addressed = (strip_model_prefix(req.model, *self.model_names), join_url(base, path), self._headers(cfg, stream))
-        return Success(remember(_ADDRESSED, key, (self, cfg, addressed))[2])
+        return ok(remember(_ADDRESSED, key, (self, cfg, addressed))[2])
 
     def _headers(self, cfg: ProviderConfig, stream: bool) -> Headers:
         headers: list[tuple[str, str]] = [
@@ -569,7 +570,7 @@ class AnthropicDialect:
         else:
             message = _message(m.content)
         finish, raw_finish = _finish(m.stop_reason)
-        return Success(
+        return ok(
             settle(ChatResponse(
                 id=m.id or "",
                 model=m.model or "",

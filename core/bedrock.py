@@ -70,6 +70,7 @@ from returns.result import Failure, Result, Success
 
 from . import eventstream, sigv4
 from ._memo import remember
+from ._result import ok
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -443,12 +444,12 @@ class BedrockDialect:
                 return merged
             raw = merged.unwrap()
         if cfg.api_key:
-            return Success(HttpRequest("POST", url, base_headers, raw))
+            return ok(HttpRequest("POST", url, base_headers, raw))
         headers = list(base_headers.items_raw())
         assert cfg.aws_access_key_id and cfg.aws_secret_access_key and cfg.region and now is not None
         creds = sigv4.Credentials(cfg.aws_access_key_id, cfg.aws_secret_access_key, cfg.aws_session_token)
         headers.extend(sigv4.sign("POST", url, headers, raw, creds, cfg.region, self.service, now))
-        return Success(HttpRequest("POST", url, Headers(headers), raw))
+        return ok(HttpRequest("POST", url, Headers(headers), raw))
 
     def _address(self, cfg: ProviderConfig, model: str, stream: bool) -> Result[tuple[str, Headers], LlmError]:
         """The checks and the parts of a request that depend only on the config and the model: the
@@ -515,7 +516,7 @@ class BedrockDialect:
                 elif rc.reasoning_text is not None:
                     parts.append(ReasoningPart(text=rc.reasoning_text.text or "", signature=rc.reasoning_text.signature))
         finish, raw_finish = _finish(c.stop_reason)
-        return Success(
+        return ok(
             settle(ChatResponse(
                 id="",
                 model="",

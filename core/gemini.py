@@ -63,6 +63,7 @@ from returns.result import Failure, Result, Success
 
 from . import sse
 from ._memo import remember
+from ._result import ok
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -428,13 +429,13 @@ class GeminiDialect:
         key = (id(self), id(cfg), model, method, sse_accept)
         hit = _ADDRESSED.get(key)
         if hit is not None and hit[0] is self and hit[1] is cfg:
-            return Success(HttpRequest("POST", hit[2], hit[3], raw))
+            return ok(HttpRequest("POST", hit[2], hit[3], raw))
         addressed = self._address(cfg, model, method, sse_accept)
         if type(addressed) is Failure:
             return addressed
         url, headers = addressed.unwrap()
         remember(_ADDRESSED, key, (self, cfg, url, headers))
-        return Success(HttpRequest("POST", url, headers, raw))
+        return ok(HttpRequest("POST", url, headers, raw))
 
     def _address(self, cfg: ProviderConfig, model: str, method: str, sse_accept: bool) -> Result[tuple[str, Headers], LlmError]:
         """The URL and headers of one method of one model, once the key, the config and the id are checked."""
@@ -571,7 +572,7 @@ class GeminiDialect:
                 # The common answer, one plain text part: what the fold below builds from it,
                 # without the round trip through chunks (the fold's equality tests cover both).
                 finish, raw_finish, meta = _outcome(cand, 0)
-                return Success(
+                return ok(
                     settle(ChatResponse(
                         id=r.response_id or "",
                         model=r.model_version or "",

@@ -61,6 +61,7 @@ from returns.result import Failure, Result, Success
 
 from . import ndjson
 from ._memo import remember
+from ._result import ok
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -597,7 +598,7 @@ class OllamaDialect:
             if type(merged) is Failure:
                 return merged
             raw = merged.unwrap()
-        return Success(HttpRequest("POST", url, headers, raw))
+        return ok(HttpRequest("POST", url, headers, raw))
 
     def encode_list_models(self, cfg: ProviderConfig) -> Result[HttpRequest, LlmError]:
         """``GET /api/tags``: the models installed on the server."""
@@ -639,7 +640,7 @@ class OllamaDialect:
             calls = _tool_calls(msg.tool_calls, 0)
             message = assistant_message(parts, calls)
         finish, raw_finish = _finish(c, bool(calls))
-        return Success(
+        return ok(
             ChatResponse(
                 id="",
                 model=c.model or "",

@@ -26,6 +26,7 @@ from returns.result import Failure, Result, Success
 
 from . import sse
 from ._memo import remember
+from ._result import ok
 from .dialect import (
     DECODE_ERRORS,
     ProviderConfig,
@@ -402,7 +403,7 @@ class OpenAIDialect:
             if type(merged) is Failure:
                 return merged
             raw = merged.unwrap()
-        return Success(HttpRequest("POST", url, headers, raw))
+        return ok(HttpRequest("POST", url, headers, raw))
 
     def address(self, model: str, cfg: ProviderConfig, *, stream: bool = False) -> Result[tuple[str, str, Headers], LlmError]:
         """The model id, URL and headers :meth:`encode_request` sends a request for ``model`` with, once
@@ -537,7 +538,7 @@ class OpenAIDialect:
         finish, raw_finish = _finish(choice.finish_reason, msg.refusal)
         meta = _filter_metadata(c.prompt_filter_results, choice.content_filter_results)
         _serving_metadata(meta, c)
-        return Success(
+        return ok(
             settle(ChatResponse(
                 id=c.id or "",
                 model=c.model or "",

@@ -55,6 +55,7 @@ from msgspec import UNSET, UnsetType
 from returns.result import Failure, Result, Success
 
 from . import sse
+from ._result import ok
 from .compat import AZURE, OPENAI_COMPATIBLE, azure_url
 from .dialect import (
     DECODE_ERRORS,
@@ -433,7 +434,7 @@ class ResponsesDialect:
         merged = merge_provider_options(self.name, _ENCODER.encode(body), req.provider_options)
         if type(merged) is Failure:
             return merged
-        return Success(HttpRequest("POST", url, headers, merged.unwrap()))
+        return ok(HttpRequest("POST", url, headers, merged.unwrap()))
 
     # -- decode ---------------------------------------------------------------------------------
 
@@ -454,7 +455,7 @@ class ResponsesDialect:
             if part.type == "output_text":
                 # The usual answer, one text part: what the fold below returns, without building chunks.
                 finish, raw = _finish(r, False)
-                return Success(
+                return ok(
                     settle(ChatResponse(
                         id=r.id or "",
                         model=r.model or "",

@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from returns.result import Failure, Result, Success
+from returns.result import Failure, Result
 
 from ._memo import remember
+from ._result import ok
 from ._version import __version__
 from .dialect import ProviderConfig, check_base_url, invalid_request
 from .errors import LlmError
@@ -106,7 +107,7 @@ def merge_provider_options(
     Any other key replaces the body's value.
     """
     if not options:
-        return Success(raw)
+        return ok(raw)
     refused = refused_option(options)
     if refused is not None:
         key, why = refused
@@ -127,7 +128,7 @@ def merge_provider_options(
             body[k] = v
     if inner:
         body[inner_name] = inner
-    return Success(_ENCODER.encode(body))
+    return ok(_ENCODER.encode(body))
 
 
 # -- usage --------------------------------------------------------------------------------------------

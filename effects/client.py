@@ -73,6 +73,7 @@ from interlingua.core import (
     ProviderConfig,
     Usage,
 )
+from interlingua.core._result import ok
 from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
 from interlingua.core.cache import replay_chunks
 from interlingua.core.fold import StreamFold
@@ -999,9 +1000,9 @@ class _StreamCall:
                                 if on_chunk is not None:
                                     on_chunk(e)
                                 # Success(e) without its two Python-level __init__ frames (issue 19)
-                                ok = _new(Success)
-                                _set_inner(ok, e)
-                                yield ok
+                                good = _new(Success)
+                                _set_inner(good, e)
+                                yield good
                             if err is not None:
                                 break
                         elif isinstance(item, HttpResponse):
@@ -1028,7 +1029,7 @@ class _StreamCall:
                                     call.usage = c.usage
                                 if on_chunk is not None:
                                     on_chunk(c)
-                                yield Success(c)
+                                yield ok(c)
                             if not call.delivered:  # a stream that ended well without a single chunk
                                 flow.send(_FIRST_CHUNK)
                                 self.provider = call.provider

@@ -16,10 +16,11 @@ from typing import Any, Protocol, cast
 import aiohttp
 import msgspec
 import yarl
-from returns.result import Failure, Result, Success
+from returns.result import Failure, Result
 
 from interlingua.core import ErrorKind, Headers, HttpRequest, HttpResponse, LlmError
 from interlingua.core._memo import remember
+from interlingua.core._result import ok
 
 __all__ = ["EXCEPTION_KINDS", "AiohttpTransport", "StreamItem", "Timeouts", "Transport", "map_exception", "never_sent"]
 
@@ -522,7 +523,7 @@ class AiohttpTransport:
             if body is None:
                 return Failure(_too_large(None, max_bytes))
             complete = True
-            return Success(HttpResponse(resp.status, Headers.received(resp.headers), body, time.time()))
+            return ok(HttpResponse(resp.status, Headers.received(resp.headers), body, time.time()))
         except asyncio.CancelledError:
             if timed_out:
                 return Failure(cast(LlmError, d.expired))

@@ -71,21 +71,20 @@ def request_problem(req: ChatRequest, provider: str, info: ModelInfo | None = No
     rules = spec.rules if spec is not None else _DEFAULT
     if _plain_conversation(req, rules):
         # the three conversation rules hold; each other rule runs only when a field it reads is set
-        # (an unset field is never a problem), in the same order (issue 19: ~15 calls per request);
-        # each entry is tested for truth only
-        needed = (
-            req.tools or req.tool_choice is not None,
-            req.max_tokens is not None,
-            req.temperature is not None or req.top_p is not None,
-            req.response_format is not None,
-            req.provider_options,
-        )
-        for rule, due in zip(_FIELD_RULES, needed, strict=True):
-            if due:
-                problem = rule(req, provider, rules, info)
-                if problem is not None:
-                    return _fail(provider, problem)
-        return None
+        # (an unset field is never a problem), in ``_FIELD_RULES`` order (issue 19: ~15 calls per
+        # request before; no tuple or loop now)
+        problem = None
+        if req.tools or req.tool_choice is not None:
+            problem = _tools(req, provider, rules, info)
+        if problem is None and req.max_tokens is not None:
+            problem = _max_tokens(req, provider, rules, info)
+        if problem is None and (req.temperature is not None or req.top_p is not None):
+            problem = _sampling(req, provider, rules, info)
+        if problem is None and req.response_format is not None:
+            problem = _response_format(req, provider, rules, info)
+        if problem is None and req.provider_options:
+            problem = _provider_options(req, provider, rules, info)
+        return None if problem is None else _fail(provider, problem)
     for rule in _RULES:
         problem = rule(req, provider, rules, info)
         if problem is not None:
@@ -274,5 +273,5 @@ _RULES: tuple[Rule, ...] = (
     _has_messages, _has_content, _messages, _tools, _max_tokens, _sampling, _response_format, _provider_options,
 )
 # The rules after the conversation's, in ``_RULES`` order; each finds nothing while the fields it
-# reads are unset (``request_problem`` skips it then).
+# reads are unset (``request_problem`` calls them in this order, only when those fields are set).
 _FIELD_RULES: tuple[Rule, ...] = _RULES[3:]

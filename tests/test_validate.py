@@ -141,9 +141,11 @@ def _text_request(draw: st.DrawFn) -> ChatRequest:
     return ChatRequest(
         model="m",
         messages=tuple(draw(st.lists(_turn, max_size=4))),
-        temperature=draw(st.one_of(st.none(), st.floats(-1, 3, allow_nan=False))),
-        top_p=draw(st.one_of(st.none(), st.floats(-1, 2, allow_nan=False))),
-        max_tokens=draw(st.one_of(st.none(), st.integers(-1, 10**6))),
+        # the values each rule turns on drawn often, so that two problems in one request (and which
+        # one comes first) are common
+        temperature=draw(st.one_of(st.sampled_from([None, -0.5, 0.7, 1.5, 2.5]), st.floats(-1, 3, allow_nan=False))),
+        top_p=draw(st.one_of(st.sampled_from([None, -0.1, 0.5, 1.5]), st.floats(-1, 2, allow_nan=False))),
+        max_tokens=draw(st.one_of(st.sampled_from([None, -1, 0, 1, 150, 10**6]), st.integers(-1, 10**6))),
         tool_choice=draw(st.sampled_from([None, "auto", "required"])),
         provider_options=draw(st.sampled_from([{}, {"x": 1}, {"model": "other"}])),
         response_format=draw(st.sampled_from([None, ResponseFormat(type="json_schema", name="o", schema={})])),

@@ -107,6 +107,10 @@ from .shared import (
     strip_model_prefix,
 )
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_FINISH_OTHER, _SYSTEM = FinishReason.OTHER, Role.SYSTEM
+
 __all__ = ["ANTHROPIC", "API_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicDialect", "AnthropicStreamState"]
 
 API_VERSION = "2023-06-01"
@@ -878,8 +882,8 @@ def _message(blocks: list[_RBlock]) -> Message:
 
 def _finish(raw: str | None) -> tuple[FinishReason, str | None]:
     if raw is None:
-        return FinishReason.OTHER, None
-    return FINISH_REASONS.get(raw, FinishReason.OTHER), raw
+        return _FINISH_OTHER, None
+    return FINISH_REASONS.get(raw, _FINISH_OTHER), raw
 
 
 def _usage(t: _Tally) -> Usage:
@@ -908,7 +912,7 @@ def _encode_messages(msgs: tuple[Message, ...]) -> tuple[list[_WText], list[_WMe
     system: list[_WText] = []
     turns: list[_WMessage] = []
     for m in msgs:
-        if m.role == Role.SYSTEM:
+        if m.role == _SYSTEM:
             if any(isinstance(p, ImagePart) for p in m.parts):
                 return "images are not allowed in system messages"
             if isinstance(m.content, str):

@@ -113,6 +113,10 @@ from .shared import (
 )
 from .sse import DEFAULT_MAX_EVENT_BYTES
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_FINISH_OTHER, _ASSISTANT, _SYSTEM, _TOOL, _USER = FinishReason.OTHER, Role.ASSISTANT, Role.SYSTEM, Role.TOOL, Role.USER
+
 __all__ = ["BEDROCK", "BedrockDialect", "BedrockStreamState"]
 
 
@@ -712,7 +716,7 @@ def _encode_body(req: ChatRequest) -> _WRequest | str:
     system: list[_WSystem] = []
     turns: list[_WMessage] = []
     for m in req.messages:
-        if m.role is Role.SYSTEM:
+        if m.role is _SYSTEM:
             if any(isinstance(p, ImagePart) for p in m.parts):
                 return "images are not allowed in system messages"
             if isinstance(m.content, str):
@@ -780,7 +784,7 @@ def _tool_choice(req: ChatRequest) -> _WToolChoice | UnsetType:
 
 
 def _encode_blocks(m: Message) -> list[_WBlock] | str:
-    if m.role is Role.TOOL:
+    if m.role is _TOOL:
         if not m.tool_call_id:
             return "a tool message needs tool_call_id"
         result = _WToolResult(m.tool_call_id, [_WToolResultText(m.text)], "error" if m.is_error else "success")
@@ -797,14 +801,14 @@ def _encode_blocks(m: Message) -> list[_WBlock] | str:
                 if p.cache is not None:
                     blocks.append(_WBlock(cache_point=_cache_point(p.cache)))
             case ImagePart():
-                if m.role is not Role.USER:
+                if m.role is not _USER:
                     return f"images are only allowed in user messages, not {m.role.value}"
                 image = _encode_image(p)
                 if isinstance(image, str):
                     return image
                 blocks.append(_WBlock(image=image))
             case ReasoningPart(text=text, signature=signature, redacted=redacted):
-                if m.role is not Role.ASSISTANT:
+                if m.role is not _ASSISTANT:
                     continue
                 if redacted is not None:
                     blocks.append(_WBlock(reasoning_content=_WReasoning(redacted_content=redacted)))
@@ -846,8 +850,8 @@ def _encode_image(p: ImagePart) -> _WImage | str:
 
 def _finish(raw: str | None) -> tuple[FinishReason, str | None]:
     if raw is None:
-        return FinishReason.OTHER, None
-    return FINISH_REASONS.get(raw, FinishReason.OTHER), raw
+        return _FINISH_OTHER, None
+    return FINISH_REASONS.get(raw, _FINISH_OTHER), raw
 
 
 def _usage(u: _RUsage | None) -> Usage:

@@ -104,6 +104,10 @@ from .shared import (
     settle,
 )
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_FINISH_OTHER, _FINISH_STOP, _FINISH_TOOL_CALLS, _ASSISTANT, _SYSTEM, _TOOL = FinishReason.OTHER, FinishReason.STOP, FinishReason.TOOL_CALLS, Role.ASSISTANT, Role.SYSTEM, Role.TOOL
+
 __all__ = ["GEMINI", "GeminiDialect", "GeminiStreamState", "synthesize_call_id"]
 
 API_VERSION = "v1beta"
@@ -484,14 +488,14 @@ class GeminiDialect:
                 pending.clear()
 
         for i, m in enumerate(req.messages):
-            if m.role is Role.TOOL:
+            if m.role is _TOOL:
                 part = _tool_result(m, calls, len(pending))
                 if isinstance(part, str):
                     return f"messages[{i}]: {part}"
                 pending.append(part)
                 continue
             flush()
-            if m.role is Role.SYSTEM:
+            if m.role is _SYSTEM:
                 for p in m.parts:
                     if not isinstance(p, TextPart):
                         return f"messages[{i}]: only text is allowed in a system message"
@@ -500,7 +504,7 @@ class GeminiDialect:
             parts = _encode_parts(m)
             if isinstance(parts, str):
                 return f"messages[{i}]: {parts}"
-            if m.role is Role.ASSISTANT:
+            if m.role is _ASSISTANT:
                 for pos, tc in enumerate(m.tool_calls):
                     calls[tc.id] = (tc.name, pos)
                     try:
@@ -888,9 +892,9 @@ def _outcome(cand: _RCandidate | None, calls: int) -> tuple[FinishReason | None,
     finish: FinishReason | None = None
     raw_finish = cand.finish_reason if cand else None
     if raw_finish is not None:
-        finish = FINISH_REASONS.get(raw_finish, FinishReason.OTHER)
-        if finish is FinishReason.STOP and calls:
-            finish = FinishReason.TOOL_CALLS
+        finish = FINISH_REASONS.get(raw_finish, _FINISH_OTHER)
+        if finish is _FINISH_STOP and calls:
+            finish = _FINISH_TOOL_CALLS
     meta: dict[str, Any] = {}
     if cand is not None and cand.finish_message:
         meta["finish_message"] = cand.finish_message

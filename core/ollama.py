@@ -105,6 +105,10 @@ from .shared import (
 )
 from .sse import DEFAULT_MAX_EVENT_BYTES
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_FINISH_OTHER, _FINISH_STOP, _FINISH_TOOL_CALLS, _ASSISTANT, _TOOL = FinishReason.OTHER, FinishReason.STOP, FinishReason.TOOL_CALLS, Role.ASSISTANT, Role.TOOL
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "OLLAMA",
@@ -838,7 +842,7 @@ class OllamaStreamState(msgspec.Struct, frozen=True):
 def _encode_message(m: Message, call_names: dict[str, str]) -> _WMessage:
     """One unified message on the wire; raises ``ValueError`` with the reason it cannot be sent."""
     text = m.text
-    if m.role is Role.TOOL:
+    if m.role is _TOOL:
         wm = _WMessage("tool", text)
         name = call_names.get(m.tool_call_id or "") or m.name
         if name:
@@ -850,7 +854,7 @@ def _encode_message(m: Message, call_names: dict[str, str]) -> _WMessage:
     images = [_image_base64(p) for p in m.parts if isinstance(p, ImagePart)]
     if images:
         wm.images = images
-    if m.role is Role.ASSISTANT:
+    if m.role is _ASSISTANT:
         thinking = m.reasoning
         if thinking:
             wm.thinking = thinking
@@ -883,11 +887,11 @@ def _tool_calls(raw: list[_RToolCall] | None, start: int) -> tuple[ToolCall, ...
 def _finish(c: _RChat, has_calls: bool) -> tuple[FinishReason, str | None]:
     raw = c.done_reason or None
     if has_calls:
-        return FinishReason.TOOL_CALLS, raw
+        return _FINISH_TOOL_CALLS, raw
     if raw is None:
         # Servers before done_reason existed end a normal reply with just "done": true.
-        return (FinishReason.STOP if c.done else FinishReason.OTHER), None
-    return FINISH_REASONS.get(raw, FinishReason.OTHER), raw
+        return (_FINISH_STOP if c.done else _FINISH_OTHER), None
+    return FINISH_REASONS.get(raw, _FINISH_OTHER), raw
 
 
 def _usage(c: _RChat) -> Usage:

@@ -76,6 +76,10 @@ from .shared import (
     strip_model_prefix,
 )
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_FINISH_CONTENT_FILTER, _FINISH_OTHER, _ASSISTANT, _SYSTEM, _TOOL, _USER = FinishReason.CONTENT_FILTER, FinishReason.OTHER, Role.ASSISTANT, Role.SYSTEM, Role.TOOL, Role.USER
+
 __all__ = ["OPENAI", "OpenAIDialect", "OpenAIStreamState", "strip_model_prefix"]
 
 
@@ -748,11 +752,11 @@ def _encode_message(m: Message, explicit: bool = False) -> _WMessage | str:
 
 def _encode_plain(m: Message) -> _WMessage | str:
     role = m.role
-    if role is Role.TOOL:
+    if role is _TOOL:
         if not m.tool_call_id:
             return "a tool message needs tool_call_id"
         return _WMessage("tool", content=m.text, tool_call_id=m.tool_call_id)
-    if role is Role.ASSISTANT:
+    if role is _ASSISTANT:
         text = m.text
         wm = _WMessage("assistant", content=text if text or not m.tool_calls else None)
         if m.tool_calls:
@@ -771,12 +775,12 @@ def _encode_plain(m: Message) -> _WMessage | str:
             if isinstance(p, TextPart):
                 parts.append(_WTextPart(p.text))
             elif isinstance(p, ImagePart):
-                if role is not Role.USER:
+                if role is not _USER:
                     return f"images are only allowed in user messages, not {role.value}"
                 url = p.url if p.url is not None else f"data:{p.media_type};base64,{p.data}"
                 parts.append(_WImagePart(_WImageUrl(url, UNSET if p.detail is None else p.detail)))
             # ReasoningPart: Chat Completions has no way to send reasoning back; it is dropped.
-        if role is Role.SYSTEM:
+        if role is _SYSTEM:
             if any(isinstance(p, _WImagePart) for p in parts):
                 return "images are not allowed in system messages"
             wm = _WMessage("system", content="".join(p.text for p in parts if isinstance(p, _WTextPart)))
@@ -789,10 +793,10 @@ def _encode_plain(m: Message) -> _WMessage | str:
 
 def _finish(raw: str | None, refusal: str | None = None) -> tuple[FinishReason, str | None]:
     if refusal:
-        return FinishReason.CONTENT_FILTER, raw or "refusal"
+        return _FINISH_CONTENT_FILTER, raw or "refusal"
     if raw is None:
-        return FinishReason.OTHER, None
-    return FINISH_REASONS.get(raw, FinishReason.OTHER), raw
+        return _FINISH_OTHER, None
+    return FINISH_REASONS.get(raw, _FINISH_OTHER), raw
 
 
 def _usage(u: _RUsage | None, reasoning_in_completion: bool = True) -> Usage:

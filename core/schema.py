@@ -47,6 +47,11 @@ class Role(enum.StrEnum):
     TOOL = "tool"
 
 
+# The member the per-request code builds with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_ASSISTANT = Role.ASSISTANT
+
+
 class CacheControl(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A prompt-cache breakpoint: the provider may cache the prompt up to and including the thing
     it is set on (a message, a text part, a tool; a system message for the system prompt).
@@ -183,7 +188,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 def assistant_text(text: str, *, refusal: str | None = None) -> Message:
     """The normal form of a text-only assistant turn: what :func:`assistant_message` returns for
     one text part and no calls (decoders call it directly for the common answer)."""
-    return Message(role=Role.ASSISTANT, content=text, tool_calls=(), refusal=refusal)
+    return Message(role=_ASSISTANT, content=text, tool_calls=(), refusal=refusal)
 
 
 def assistant_message(

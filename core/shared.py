@@ -27,6 +27,10 @@ from .errors import LlmError
 from .schema import ChatChunk, ChatRequest, ChatResponse, ImagePart, Role, TextPart, Usage
 from .secret import Secret
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_TOOL = Role.TOOL
+
 __all__ = [
     "USER_AGENT",
     "TokenCount",
@@ -291,7 +295,7 @@ def conversation_problem(req: ChatRequest) -> str | None:
     if not req.messages:
         return "messages must not be empty"
     for m in req.messages:
-        if m.tool_calls or m.role is Role.TOOL:
+        if m.tool_calls or m.role is _TOOL:
             return None
         if isinstance(m.content, str):
             if m.content.strip():

@@ -23,6 +23,10 @@ from .registry import SPECS, ProviderRules
 from .schema import ChatRequest, ImagePart, Message, ModelInfo, Role, ToolSpec
 from .shared import conversation_problem, refused_option
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_SYSTEM, _TOOL = Role.SYSTEM, Role.TOOL
+
 __all__ = ["PROVIDER_RULES", "ProviderRules", "request_problem", "validate_request"]
 
 
@@ -99,9 +103,9 @@ def _plain_conversation(req: ChatRequest, rules: ProviderRules) -> bool:
     seen_other = has_content = False
     for m in req.messages:
         role = m.role
-        if type(role) is not Role or role is Role.TOOL or type(m.content) is not str or m.tool_calls:
+        if type(role) is not Role or role is _TOOL or type(m.content) is not str or m.tool_calls:
             return False
-        if role is Role.SYSTEM:
+        if role is _SYSTEM:
             if seen_other and not rules.system_anywhere:
                 return False
         else:

@@ -15,6 +15,10 @@ from collections.abc import Callable
 
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal, step
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_PHASE_CLOSED, _SIGNAL_REQUEST, _SIGNAL_SUCCESS = Phase.CLOSED, Signal.REQUEST, Signal.SUCCESS
+
 __all__ = ["CLOSED", "REJECTED", "Breakers"]
 
 CLOSED = BreakerState()
@@ -41,11 +45,11 @@ class Breakers:
     def admit(self, key: str, now: float, on_change: OnChange) -> int:
         """Ask the breaker for ``key``: the generation to report the outcome with, or :data:`REJECTED`."""
         old = self._states.get(key, CLOSED)
-        if old.phase is Phase.CLOSED:
+        if old.phase is _PHASE_CLOSED:
             # core.breaker TRANSITIONS (CLOSED, REQUEST) is ``_stay``: admitted, nothing changes
             # (issue 19: three calls less per attempt on a healthy circuit)
             return old.generation
-        s = step(self.policy, old, Signal.REQUEST, now)
+        s = step(self.policy, old, _SIGNAL_REQUEST, now)
         if s.state is not old:
             self._set(key, old, s.state, on_change)
         return s.state.generation if s.admitted else REJECTED
@@ -53,7 +57,7 @@ class Breakers:
     def report(self, key: str, generation: int, signal: Signal, now: float, on_change: OnChange) -> None:
         """The outcome of an attempt admitted at ``generation`` (a stale generation changes nothing)."""
         old = self._states.get(key, CLOSED)
-        if signal is Signal.SUCCESS and old.phase is Phase.CLOSED and old.failures == 0 and self.policy.window <= 0:
+        if signal is _SIGNAL_SUCCESS and old.phase is _PHASE_CLOSED and old.failures == 0 and self.policy.window <= 0:
             return  # core.breaker ``_closed_success``'s common case: a healthy circuit stays as it is
         s = step(self.policy, old, signal, now, generation)
         if s.state is not old:

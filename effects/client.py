@@ -96,6 +96,10 @@ from .store import SharedBreakers, Store
 from .telemetry import telemetry_for
 from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 
+# Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
+# unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
+_SIGNAL_CANCEL, _SIGNAL_FAILURE, _SIGNAL_SUCCESS = Signal.CANCEL, Signal.FAILURE, Signal.SUCCESS
+
 if TYPE_CHECKING:  # hook: batch
     from collections.abc import AsyncIterable, Iterable, Mapping
 
@@ -661,7 +665,7 @@ class Client:
                 # an attempt in flight gets at most what remains of the call (a stream: up to its
                 # first chunk, which the stream driver bounds)
                 timeouts = msgspec.structs.replace(timeouts, total=remaining)
-            signal: Signal | None = Signal.CANCEL  # None once the outcome is reported
+            signal: Signal | None = _SIGNAL_CANCEL  # None once the outcome is reported
             head: HttpResponse | None = None
             call.in_flight = True
             try:
@@ -672,7 +676,7 @@ class Client:
                     call.delivered = True
                     call.provider, call.info = name, p.info
                     signal = None
-                    self._report_soon(key, generation, Signal.SUCCESS, trace)
+                    self._report_soon(key, generation, _SIGNAL_SUCCESS, trace)
                     trace.attempt_ended(ref, attempt, env.clock() - now, None, None)
                     out = yield None
                 result: Result[T, LlmError]
@@ -692,7 +696,7 @@ class Client:
                     call.provider, call.info = name, p.info
                     if signal is not None:
                         signal = None
-                        pending = self._report(key, generation, Signal.SUCCESS, trace)
+                        pending = self._report(key, generation, _SIGNAL_SUCCESS, trace)
                         if pending is not None:  # hook: redis
                             yield pending
                         trace.attempt_ended(ref, attempt, env.clock() - now, None, head)
@@ -704,7 +708,7 @@ class Client:
                 )
                 if signal is not None:
                     signal = None
-                    pending = self._report(key, generation, Signal.FAILURE if err.is_retryable() else Signal.SUCCESS, trace)
+                    pending = self._report(key, generation, _SIGNAL_FAILURE if err.is_retryable() else _SIGNAL_SUCCESS, trace)
                     if pending is not None:  # hook: redis
                         yield pending
             finally:

@@ -109,7 +109,7 @@ from .shared import (
 
 # Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
 # unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
-_FINISH_OTHER, _SYSTEM = FinishReason.OTHER, Role.SYSTEM
+_FINISH_OTHER, _ASSISTANT, _SYSTEM, _TOOL = FinishReason.OTHER, Role.ASSISTANT, Role.SYSTEM, Role.TOOL
 
 __all__ = ["ANTHROPIC", "API_VERSION", "DEFAULT_MAX_TOKENS", "AnthropicDialect", "AnthropicStreamState"]
 
@@ -959,46 +959,46 @@ def _encode_turn(m: Message) -> tuple[str, str | list[_WBlock]] | str:
 
 
 def _encode_content(m: Message) -> tuple[str, str | list[_WBlock]] | str:
-    match m.role:
-        case Role.TOOL:
-            if not m.tool_call_id:
-                return "a tool message needs tool_call_id"
-            result = _WToolResult(m.tool_call_id, m.text, True if m.is_error else UNSET)
-            return "user", [result]
-        case Role.ASSISTANT:
-            blocks: list[_WBlock] = []
-            for p in m.parts:
-                if isinstance(p, ReasoningPart):
-                    if p.redacted is not None:
-                        blocks.append(_WRedactedThinking(p.redacted))
-                    elif p.signature:
-                        blocks.append(_WThinking(p.text, p.signature))
-                    # unsigned reasoning (another provider's) would be rejected: left out
-            for p in m.parts:
-                if isinstance(p, TextPart) and p.text:
-                    blocks.append(_WText(p.text, _cc(p.cache)))
-                elif isinstance(p, ImagePart):
-                    return "images are only allowed in user messages, not assistant"
-            for tc in m.tool_calls:
-                try:
-                    args = _ANY.decode(tc.arguments or "{}")
-                except DECODE_ERRORS:
-                    return f"tool call {tc.id!r} has arguments that are not valid JSON"
-                blocks.append(_WToolUse(tc.id, tc.name, args))
-            if isinstance(m.content, str) and not m.tool_calls:
-                return "assistant", m.content
-            return "assistant", blocks
-        case _:
-            if isinstance(m.content, str):
-                return "user", m.content
-            parts: list[_WBlock] = []
-            for p in m.content:
-                if isinstance(p, TextPart):
-                    if p.text:
-                        parts.append(_WText(p.text, _cc(p.cache)))
-                elif isinstance(p, ImagePart):
-                    parts.append(_WImage(_image_source(p)))
-            return "user", parts
+    role = m.role  # if/elif on module-bound members: a ``case Role.TOOL:`` reads Role.TOOL each time
+    if role is _TOOL:
+        if not m.tool_call_id:
+            return "a tool message needs tool_call_id"
+        result = _WToolResult(m.tool_call_id, m.text, True if m.is_error else UNSET)
+        return "user", [result]
+    elif role is _ASSISTANT:
+        blocks: list[_WBlock] = []
+        for p in m.parts:
+            if isinstance(p, ReasoningPart):
+                if p.redacted is not None:
+                    blocks.append(_WRedactedThinking(p.redacted))
+                elif p.signature:
+                    blocks.append(_WThinking(p.text, p.signature))
+                # unsigned reasoning (another provider's) would be rejected: left out
+        for p in m.parts:
+            if isinstance(p, TextPart) and p.text:
+                blocks.append(_WText(p.text, _cc(p.cache)))
+            elif isinstance(p, ImagePart):
+                return "images are only allowed in user messages, not assistant"
+        for tc in m.tool_calls:
+            try:
+                args = _ANY.decode(tc.arguments or "{}")
+            except DECODE_ERRORS:
+                return f"tool call {tc.id!r} has arguments that are not valid JSON"
+            blocks.append(_WToolUse(tc.id, tc.name, args))
+        if isinstance(m.content, str) and not m.tool_calls:
+            return "assistant", m.content
+        return "assistant", blocks
+    else:
+        if isinstance(m.content, str):
+            return "user", m.content
+        parts: list[_WBlock] = []
+        for p in m.content:
+            if isinstance(p, TextPart):
+                if p.text:
+                    parts.append(_WText(p.text, _cc(p.cache)))
+            elif isinstance(p, ImagePart):
+                parts.append(_WImage(_image_source(p)))
+        return "user", parts
 
 
 def _image_source(p: ImagePart) -> _WBase64Source | _WUrlSource:

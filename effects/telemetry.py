@@ -197,7 +197,22 @@ def _noop_check(trace: Any, metrics: Any, tracer_provider: Any, meter_provider: 
     if tracer_provider is not None and meter_provider is not None:
         constant = tracer_is_noop() and meter_is_noop()
         return lambda: constant
-    return lambda: tracer_is_noop() and meter_is_noop()
+
+    def both_noop() -> bool:
+        # ``tracer_is_noop() and meter_is_noop()`` in one frame (issue 19: it runs on every call)
+        if tracer_provider is not None:
+            if not isinstance(tracer_provider, noop_tracers):
+                return False
+        else:
+            t = getattr(trace, "_TRACER_PROVIDER", False)
+            if t is not None and not isinstance(t if t is not False else trace.get_tracer_provider(), noop_tracers):
+                return False
+        if meter_provider is not None:
+            return isinstance(meter_provider, noop_meters)
+        m = getattr(metrics_state, "_METER_PROVIDER", False)
+        return m is None or isinstance(m if m is not False else metrics.get_meter_provider(), noop_meters)
+
+    return both_noop
 
 
 class Telemetry:

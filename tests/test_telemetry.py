@@ -723,3 +723,18 @@ async def test_trace_context_stays_home_when_asked_or_when_the_caller_sets_it(fa
     async with otel.client(cfg) as client:
         assert isinstance(await client.chat("openai:gpt-4o-mini", "hi"), Success)
     assert fake.requests_for("openai")[-1].headers.get("traceparent") == own
+
+
+def test_the_no_op_check_is_both_providers_being_no_ops() -> None:
+    """Every mix of an explicit provider (an SDK one or the API's no-op) and the global default (the
+    API's proxy, a no-op while no SDK is set): the per-call check says no-op only when both are."""
+    from opentelemetry import metrics
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    tracers = {"global": (None, True), "no-op": (NoOpTracerProvider(), True), "sdk": (TracerProvider(), False)}
+    meters = {"global": (None, True), "no-op": (NoOpMeterProvider(), True), "sdk": (MeterProvider(), False)}
+    for t_name, (tracer, t_noop) in tracers.items():
+        for m_name, (meter, m_noop) in meters.items():
+            check = tm._noop_check(otel_trace, metrics, tracer, meter)
+            assert check() is (t_noop and m_noop), (t_name, m_name)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
 from interlingua.effects import LlmConfig
 from interlingua.fakes import FakeServer
 
@@ -23,3 +28,18 @@ def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
         prev = p
     out.append(data[prev:])
     return out
+
+
+@contextlib.asynccontextmanager
+async def one_route(path: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    """A loopback aiohttp server that answers ``POST path`` with ``handler``; yields its root URL
+    (``http://127.0.0.1:<port>``) and stops with the block."""
+    app = web.Application()
+    app.router.add_post(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

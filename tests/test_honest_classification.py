@@ -4,6 +4,7 @@ the public decoders never raise, whatever they are given."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -24,26 +25,19 @@ from interlingua.core import (
 )
 from interlingua.effects import Client, LlmConfig
 
+from .helpers import one_route
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
     """Start a one-route OpenAI-shaped server on a free loopback port; yields its base URL."""
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as servers:
+        async def start(handler: Handler) -> str:
+            return await servers.enter_async_context(one_route("/v1/chat/completions", handler)) + "/v1"
 
-    async def start(handler: Handler) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-
-    yield start
-    for r in runners:
-        await r.cleanup()
+        yield start
 
 
 _OK = {"id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",

@@ -4,6 +4,7 @@ as ``Success`` items, after any that came before them, or as the only ones."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -14,6 +15,8 @@ from returns.result import Success
 from interlingua.core import ChatChunk
 from interlingua.effects import Client, LlmConfig
 
+from .helpers import one_route
+
 _LINE = {"model": "llama3.2", "created_at": "2026-12-04T00:00:00Z", "done": False}
 _DONE = {"model": "llama3.2", "created_at": "2026-12-04T00:00:01Z", "message": {"role": "assistant", "content": ""},
          "done": True, "done_reason": "stop", "total_duration": 1000, "prompt_eval_count": 5, "eval_count": 2}
@@ -21,28 +24,20 @@ _DONE = {"model": "llama3.2", "created_at": "2026-12-04T00:00:01Z", "message": {
 
 @pytest.fixture
 async def ollama() -> AsyncIterator[Callable[[list[bytes]], Awaitable[str]]]:
-    runners: list[web.AppRunner] = []
+    """Start an Ollama-shaped ``/api/chat`` that writes the given byte strings as its body; yields its URL."""
+    async with contextlib.AsyncExitStack() as servers:
+        async def start(writes: list[bytes]) -> str:
+            async def chat(request: web.Request) -> web.StreamResponse:
+                resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+                await resp.prepare(request)
+                for w in writes:
+                    await resp.write(w)
+                await resp.write_eof()
+                return resp
 
-    async def start(writes: list[bytes]) -> str:
-        async def chat(request: web.Request) -> web.StreamResponse:
-            resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-            await resp.prepare(request)
-            for w in writes:
-                await resp.write(w)
-            await resp.write_eof()
-            return resp
+            return await servers.enter_async_context(one_route("/api/chat", chat))
 
-        app = web.Application()
-        app.router.add_post("/api/chat", chat)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    yield start
-    for r in runners:
-        await r.cleanup()
+        yield start
 
 
 def _line(content: str) -> bytes:

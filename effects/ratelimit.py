@@ -123,10 +123,9 @@ class Limiter:
 
         Without rules of the caller's this is :func:`~interlingua.core.ratelimit.acquire` over the
         provider's windows for ``provider``/``model`` (the only ones :meth:`observe` records), spending
-        in place (issue 19: no ``LimiterState``/``Observed``/``Window`` copies per call). A window with at
-        least the amount left, and not more left than its limit, grants it with no arithmetic (its
-        continuous refill can only add to what is left); any other takes ``Window.wait_for``'s
-        arithmetic, inline. The property ``test_fast_path_decides_as_acquire`` holds it to the pure
+        in place (issue 19: no ``Observed``/``Window`` copies on the common path). A window with at least
+        the amount left, and not more left than its limit, grants it with no arithmetic (its continuous
+        refill can only add to what is left); any other asks core's ``Window.wait_for``. The property ``test_fast_path_decides_as_acquire`` holds it to the pure
         machine."""
         if self.rules:
             return self._take_ruled(provider, model, tokens)
@@ -164,28 +163,14 @@ class Limiter:
         return _GRANTED
 
     def _wait_or_take(self, key: Key, rec: _Record, tokens: int, now: float) -> Decision:
-        """:meth:`decide` for a window that may not hold the amount: ``Window.wait_for``'s arithmetic,
-        inline, for each window in force; all-or-nothing, as ``acquire``."""
+        """:meth:`decide` for a window that may not hold the amount: the wait is core's
+        ``Window.wait_for`` for each window in force; all-or-nothing, as ``acquire``."""
         need = float(tokens)
         wait = 0.0
         for win, amount in ((rec[0], 1.0), (rec[1], need)):
-            if win is None:
-                continue
-            rem, reset, limit, at = win
-            assert rem is not None and reset is not None
-            if now >= reset:
-                continue  # wait_for: 0.0
-            if limit is None or at is None:
-                w = 0.0 if rem >= amount else reset - now
-            else:
-                amount = min(amount, limit)
-                span = reset - at
-                rate = (limit - rem) / span if span > 0 else 0.0
-                available = rem + rate * max(0.0, now - at)
-                if available >= amount - 1e-9:
-                    continue  # 0.0
-                w = min(reset - now, (amount - available) / rate) if rate > 0 else reset - now
-            wait = max(wait, w)
+            w = as_window(win)
+            if w is not None:
+                wait = max(wait, w.wait_for(amount, now))
         if wait > 0:
             return Wait(wait)
         for i, amount in ((0, 1.0), (1, need)):

@@ -18,6 +18,7 @@ __all__ = ["ok"]
 
 T = TypeVar("T")
 
+# ``ok``'s two steps, for a loop that builds one per item without a Python call (the client's stream loop)
 _new = object.__new__
 _set_inner = BaseContainer.__dict__["_inner_value"].__set__
 

@@ -56,7 +56,6 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Unpack, cast
 from urllib.parse import urlsplit
 
 import msgspec
-from returns.primitives.container import BaseContainer
 from returns.result import Failure, Result, Success
 
 from interlingua.core import (
@@ -73,7 +72,7 @@ from interlingua.core import (
     ProviderConfig,
     Usage,
 )
-from interlingua.core._result import ok
+from interlingua.core._result import _new, _set_inner, ok
 from interlingua.core.breaker import BreakerState, Phase, Signal, reopens_at
 from interlingua.core.cache import replay_chunks
 from interlingua.core.fold import StreamFold
@@ -241,11 +240,6 @@ _CUT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK, ErrorKind.STREAMIN
 _NO_INFO = CallInfo(operation="chat", ref=ModelRef("", ""), provider_name="", stream=False, deadline=None)
 _CLOSED_ERROR = LlmError(kind=ErrorKind.INVALID_REQUEST, message="client is closed")
 _CALLER_CLOSED = LlmError(kind=ErrorKind.STREAMING, message="the caller closed the stream")
-# ``returns`` containers are frozen slots objects; their __init__ stores ``_inner_value`` with
-# ``object.__setattr__``. The stream loop builds each chunk's ``Success`` the same way, inline,
-# through the slot's own setter: ``object.__setattr__`` first walks Success's 25-class MRO to find it.
-_new = object.__new__
-_set_inner = BaseContainer.__dict__["_inner_value"].__set__
 CALLER_CLOSED = _CALLER_CLOSED  # hook: otel: what a trace hears when the caller abandons a call
 
 
@@ -582,10 +576,7 @@ class Client:
             call.trace.ended(Failure(CALLER_CLOSED), None)
             raise
         if op is _CHAT and type(result) is Success:
-            # Success(...) without its two Python-level __init__ frames, as the stream loop builds its items
-            ok = _new(Success)
-            _set_inner(ok, self._stamp_response(result.unwrap(), call))
-            result = ok
+            result = ok(cast("T", self._stamp_response(result.unwrap(), call)))
         self._end(call, result)
         return result
 
@@ -1003,7 +994,7 @@ class _StreamCall:
                                     call.usage = e.usage
                                 if on_chunk is not None:
                                     on_chunk(e)
-                                # Success(e) without its two Python-level __init__ frames (issue 19)
+                                # ``ok(e)`` inline: no Python call per chunk (tests/test_callcount.py counts them)
                                 good = _new(Success)
                                 _set_inner(good, e)
                                 yield good

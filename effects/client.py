@@ -678,7 +678,7 @@ class Client:
                     sent: Result[HttpResponse, LlmError] = out  # type: ignore[assignment]  # what _run sends back
                     if type(sent) is Success:
                         head = sent.unwrap()
-                        self._guard.limiter.observe(name, p.request.model, head.headers)  # rate-limit headers → limiter
+                        self._guard.observe(name, p.request.model, head)  # rate-limit headers → limiter
                         # the chat decode is inlined (one call less on the hot path); T is ChatResponse there
                         result = d.decode_response(head) if op.chat else op.decode(d, head)  # type: ignore[assignment]
                     else:
@@ -1002,7 +1002,7 @@ class _StreamCall:
                                 break
                         elif isinstance(item, HttpResponse):
                             head = item
-                            client._guard.limiter.observe(p.ref.provider, p.request.model, item.headers)
+                            client._guard.observe(p.ref.provider, p.request.model, item)
                             if not 200 <= item.status < 300:
                                 err = d.decode_error(item)
                                 break

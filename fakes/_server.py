@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE as _AIOHTTP_SERVER
 
 from ._content import SCRIPTED, as_decision
 from ._faults import FAULT_HEADER, Fault, parse_fault
@@ -93,6 +94,10 @@ class FakeSpec:
     """Checked by every :func:`endpoint` handler after faults and before the handler (``None``: no auth)."""
     not_found: Callable[[web.Request], web.Response] = _plain_404
     """The answer to a path (or method) the real service does not have, in its own shape."""
+    server: str | None = None
+    """The ``Server`` header the real service sends (``None``: it names none, as a Go ``net/http`` or
+    AWS front end). It replaces aiohttp's own ``Python/… aiohttp/…``, which no provider sends; a
+    handler's explicit ``Server`` (llama.cpp's behind Docker Model Runner) stays."""
 
 
 @dataclass
@@ -403,11 +408,27 @@ async def _provider_404(request: web.Request, handler: Handler) -> web.StreamRes
         return request.app[SPEC_KEY].not_found(request)
 
 
+def _server_header(name: str | None) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """An ``on_response_prepare`` hook (it runs after aiohttp filled in its defaults, before the
+    head is written) that puts the service's own ``Server`` in place of aiohttp's."""
+
+    async def hook(request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        if headers.get("Server") == _AIOHTTP_SERVER:
+            if name is None:
+                del headers["Server"]
+            else:
+                headers["Server"] = name
+
+    return hook
+
+
 def build_app(spec: FakeSpec | None = None, state: FakeState | None = None) -> web.Application:
     """One provider's application (default: OpenAI's), serving its real paths only."""
     if spec is None:
         spec = all_specs()[0]
     app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_provider_404])
+    app.on_response_prepare.append(_server_header(spec.server))
     app[STATE_KEY] = state or FakeState()
     app[SPEC_KEY] = spec
     spec.add_routes(app)

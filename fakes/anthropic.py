@@ -773,4 +773,5 @@ SPEC = FakeSpec(
     default_status_message=lambda status: f"fake error {status}",
     auth=lambda request, raw: _check_headers(request),
     not_found=not_found,
+    server="cloudflare",  # api.anthropic.com is behind Cloudflare
 )

@@ -122,8 +122,6 @@ _MAX_BODY = 10 * 1024 * 1024  # scheduling/api.go maximumOpenAIInferenceRequestS
 _SLOTS = 4  # llama-server's automatic --parallel when DMR passes none
 _THINKING_MODELS = frozenset({"ai/qwen3"})
 _ALNUM = string.digits + string.ascii_uppercase + string.ascii_lowercase  # random_string()'s alphabet
-_NO_SERVER: web.AppKey[bool] = web.AppKey("interlingua_docker_no_server_header")
-_GO_KEY: web.ResponseKey[bool] = web.ResponseKey("interlingua_go_error")
 JSON_TYPE = "application/json; charset=utf-8"
 LLAMA_HEADERS = {"Server": "llama.cpp"}
 
@@ -132,11 +130,10 @@ LLAMA_HEADERS = {"Server": "llama.cpp"}
 
 
 def go_error(status: int, text: str) -> web.Response:
-    """Go's ``http.Error``: the text and a newline, as plain text, ``nosniff``; a Go server names no Server."""
-    resp = web.Response(status=status, body=(text + "\n").encode(),
+    """Go's ``http.Error``: the text and a newline, as plain text, ``nosniff`` (and, as every answer of a Go
+    server, no ``Server``: the fake's spec names none)."""
+    return web.Response(status=status, body=(text + "\n").encode(),
                         headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"})
-    resp[_GO_KEY] = True
-    return resp
 
 
 _SCHEDULER_PREFIXES = ("/engines/", "/v1/")
@@ -817,17 +814,8 @@ completions = scheduler_route(ENDPOINT, _completions)
 """``POST /engines[/{backend}]/v1/completions`` and ``POST /v1/completions``."""
 
 
-async def _drop_aiohttp_server(request: web.Request, response: web.StreamResponse) -> None:
-    """A Go handler's answer names no server: drop aiohttp's default ``Server`` header from it."""
-    if response.get(_GO_KEY):
-        response.headers.popall("Server", None)
-
-
 def add_routes(app: web.Application) -> None:
     """The chat and text completion routes ``routeHandlers`` registers, with the ``/v1`` alias."""
     for prefix in PREFIXES:
         app.router.add_post(prefix + "/chat/completions", chat_completions)
         app.router.add_post(prefix + "/completions", completions)
-    if not app.get(_NO_SERVER):
-        app[_NO_SERVER] = True
-        app.on_response_prepare.append(_drop_aiohttp_server)

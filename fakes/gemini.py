@@ -705,4 +705,5 @@ SPEC = FakeSpec(
     default_status_message=lambda status: _STATUS.get(status, ("UNKNOWN", f"fake error {status}"))[1],
     auth=lambda request, raw: _auth(request),
     not_found=not_found,
+    server="scaffolding on HTTPServer2",  # Google's API front end, on answers and its 404 pages alike
 )

@@ -975,4 +975,5 @@ SPEC = FakeSpec(
     stream_error_frame=stream_error_frame,
     auth=lambda request, raw: FLAVOUR.check_auth(request),
     not_found=not_found,
+    server="cloudflare",  # api.openai.com is behind Cloudflare (with cf-ray, __cf_bm)
 )

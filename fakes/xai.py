@@ -110,5 +110,6 @@ def not_found(request: web.Request) -> web.Response:
     return _error(404, "Some requested entity was not found", f"Path not found: {request.method} {request.path}")
 
 
+# No ``Server``: no recorded api.x.ai answer was found to name one (naming none is closer than aiohttp's own).
 SPEC = FakeSpec(NAME, "/v1", add_routes, error_response, stream_error_frame,
                 auth=lambda request, raw: _auth(request), not_found=not_found)

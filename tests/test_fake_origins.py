@@ -88,3 +88,27 @@ async def test_fail_next_by_path_and_scripts_survive_model_listings(fake: FakeSe
             await a.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HELLO)  # type: ignore[arg-type]
         msg = await a.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HELLO)  # type: ignore[arg-type]
     assert msg.content[0].text == "scripted"  # type: ignore[union-attr]
+
+
+# What each real service names itself in ``Server`` (None: nothing, as Go's net/http and AWS's front ends).
+SERVER = {"openai": "cloudflare", "anthropic": "cloudflare", "gemini": "scaffolding on HTTPServer2"}
+
+
+async def test_answers_name_the_services_server_never_aiohttp(fake: FakeServer) -> None:
+    """No real provider answers ``Server: Python/3.11 aiohttp/…``: every fake names what its service does
+    (or nothing), on a 404, a JSON answer and a stream alike."""
+    async with aiohttp.ClientSession() as http:
+        for s in SPECS:
+            async with http.post(fake.origin(s.name) + "/no/such/path") as r:
+                assert r.status == 404 and r.headers.get("Server") == SERVER.get(s.name), s.name
+    async with openai.AsyncOpenAI(base_url=fake.url_for("openai"), api_key=fake.api_key, max_retries=0) as o:
+        raw = await o.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)  # type: ignore[arg-type]
+        assert raw.headers["server"] == "cloudflare" and raw.parse().choices[0].message.content
+        async with o.chat.completions.with_streaming_response.create(
+                model="gpt-4o-mini", messages=HELLO, stream=True) as streamed:  # type: ignore[arg-type]
+            assert streamed.headers["server"] == "cloudflare"
+            assert b"data: [DONE]" in b"".join([chunk async for chunk in streamed.iter_bytes()])
+    async with aiohttp.ClientSession() as http:
+        ollama_chat = {"model": "llama3.2", "messages": HELLO, "stream": True}
+        async with http.post(fake.origin("ollama") + "/api/chat", json=ollama_chat) as r:
+            assert r.status == 200 and "Server" not in r.headers and (await r.read()).count(b"\n") >= 2

@@ -18,6 +18,8 @@ from interlingua.core.errors import kept_headers
 from interlingua.core.secret import redact, redact_error
 from interlingua.effects import Client, LlmConfig
 
+from .helpers import one_route
+
 KEY = "sk-proj-Zq7/Xw+Lm9=Rt4Yp2Ks8Hd6Jf1Vb3Nc0"
 
 
@@ -101,14 +103,8 @@ async def echo_server() -> AsyncIterator[str]:
                      "x-echo-authorization": "Bearer " + key, "Set-Cookie": "k=" + key},
         )
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    await runner.cleanup()
+    async with one_route("/v1/chat/completions", handler) as root:
+        yield root + "/v1"
 
 
 async def test_no_key_in_error_event_or_log_over_loopback(echo_server: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -16,6 +16,7 @@ from interlingua.effects import Client, LlmConfig
 from interlingua.effects.budget import Guard
 from interlingua.effects.ratelimit import Limiter
 
+from .helpers import one_route
 from .test_ratelimit import FakeClock
 
 HOSTILE_DURATIONS = ["inf", "1e309", "100000h", "9" * 400 + "s", "25h", "nan"]
@@ -91,23 +92,13 @@ async def test_client_after_a_hostile_429_is_not_stalled() -> None:
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         })
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     clock = FakeClock()
-    try:
-        cfg = LlmConfig(retry_enabled=False).with_provider(
-            "openai", base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test-000000000000")
+    async with one_route("/v1/chat/completions", handler) as root:
+        cfg = LlmConfig(retry_enabled=False).with_provider("openai", base_url=root + "/v1", api_key="sk-test-000000000000")
         async with Client(cfg) as client:
             client._guard = Guard(Limits(), clock=clock, sleep=clock.sleep)
             first = await client.chat("openai:gpt-4o-mini", "hi")
             second = await client.chat("openai:gpt-4o-mini", "hi")
-    finally:
-        await runner.cleanup()
     err = first.failure()
     assert err.kind is ErrorKind.RATE_LIMIT and err.retry_after is None
     assert isinstance(second, Success) and clock.slept == []

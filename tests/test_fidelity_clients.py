@@ -9,7 +9,7 @@ while streaming, which would starve a server on the same loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,15 @@ def fake() -> Iterator[FakeServer]:
     """The fakes on their own thread and loop for the module."""
     with serve_in_thread() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+async def _close_litellm_clients() -> AsyncIterator[None]:
+    """LiteLLM caches its HTTP clients across calls; each test has its own event loop, so close them at
+    its end (LiteLLM's own clean-up) rather than leave their sockets for the garbage collector."""
+    yield
+    await litellm.close_litellm_async_clients()
+    litellm.in_memory_llm_clients_cache.flush_cache()
 
 
 # -- LiteLLM -------------------------------------------------------------------------------------------
@@ -457,7 +466,7 @@ async def test_pydantic_ai_reads_ollamas_thinking_as_a_thinking_part(fake: FakeS
     async with httpx.AsyncClient() as http:
         native = (await http.post(fake.url_for("ollama") + "/api/chat",
                                   json={"model": "qwen3:8b", "messages": HELLO, "stream": False})).json()
-    assert result.usage().output_tokens == native["eval_count"]
+    assert result.usage.output_tokens == native["eval_count"]
     await client.close()
 
 

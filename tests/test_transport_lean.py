@@ -232,3 +232,85 @@ async def test_the_session_path_is_kept_where_the_lean_one_would_drop_something(
         assert json.loads(got.body)["method"] == "GET"
     finally:
         await t.close()
+
+
+# -- the request head written directly (aiohttp 3.14: ``_direct_head`` / ``_write_direct``) ------------------------
+
+_SPECIAL = ["Accept", "accept", "Accept-Encoding", "ACCEPT-ENCODING", "Content-Type", "content-type", "Cookie",
+            "Connection", "Host"]
+
+
+def _special_value(name: str, port: int) -> str:
+    return {"accept-encoding": "identity", "cookie": "given=1", "connection": "keep-alive",
+            "host": f"127.0.0.1:{port}"}.get(name.lower(), "text/plain")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(names=st.lists(st.sampled_from(_SPECIAL) | st.from_regex(r"X-[A-Za-z0-9-]{1,8}", fullmatch=True),
+                      max_size=5, unique_by=str.lower),
+       body=st.sampled_from([b"", b"{}", b"x" * 70_000]))
+async def test_headers_aiohttp_acts_on_arrive_as_the_session_sends_them(server: TestServer, names: list[str],
+                                                                         body: bytes) -> None:
+    """``Accept``, ``Accept-Encoding`` and ``Content-Type`` given or not (any case), ``Cookie``, ``Connection`` and
+    ``Host`` given (those take ``ClientRequest``), an empty body and one past the direct path's 64 KiB: the same
+    bytes arrive either way."""
+    extra = {n: _special_value(n, server.port) for n in names}
+    lean, session = await _both([HttpRequest("POST", str(server.make_url("/echo")), Headers(extra), body)])
+    assert lean == session
+
+
+async def _sent_directly(requests: list[HttpRequest]) -> list[bool]:
+    """Whether each request's head was written by the transport itself (not by ``ClientRequest``)."""
+    seen: list[bool] = []
+    original = tr._write_direct
+
+    def spy(*a: Any, **kw: Any) -> aiohttp.ClientResponse:
+        seen[-1] = True
+        return original(*a, **kw)
+
+    t = AiohttpTransport()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tr, "_write_direct", spy)
+        try:
+            for r in requests:
+                seen.append(False)
+                assert (await t.send(r, timeouts=T, max_bytes=1 << 20)).unwrap().status == 200
+        finally:
+            await t.close()
+    return seen
+
+
+@pytest.mark.skipif(not tr._DIRECT_AIOHTTP, reason="this aiohttp version always builds a ClientRequest")
+async def test_a_plain_post_is_written_directly_and_the_rest_by_client_request(server: TestServer) -> None:
+    """The common request (the dialects' headers, a small body) skips ``ClientRequest``; a header aiohttp acts
+    on, credentials in the URL or a body past 64 KiB keep it (and arrive as the session sends them, above)."""
+    plain = _req(server, "/echo")
+    with_host = _req(server, "/echo", headers={"Host": f"127.0.0.1:{server.port}"})
+    userinfo = HttpRequest("POST", str(server.make_url("/echo")).replace("http://", "http://u:p@"),
+                           Headers({"Content-Type": "application/json"}), b"{}")
+    large = _req(server, "/echo", body=b"x" * 70_000)
+    assert await _sent_directly([plain, with_host, userinfo, large, plain]) == [True, False, False, False, True]
+
+
+async def test_credentials_in_the_url_arrive_as_the_session_sends_them(server: TestServer) -> None:
+    url = str(server.make_url("/echo")).replace("http://", "http://user:p%40ss@")
+    lean, session = await _both([HttpRequest("POST", url, Headers({"Content-Type": "application/json"}), b"{}")])
+    assert lean == session and "Authorization" in lean[0][3].decode()
+
+
+async def test_a_jar_cookie_and_a_given_cookie_merge_as_the_session_merges_them(server: TestServer) -> None:
+    out = []
+    for lean in (True, False):
+        t = AiohttpTransport(lean=lean)
+        try:
+            base = f"http://localhost:{server.port}"
+            await t.send(HttpRequest("POST", base + "/cookie", Headers({}), b"{}"), timeouts=T, max_bytes=1 << 20)
+            echoed = []
+            for h in ({}, {"Cookie": "given=1"}):
+                r = await t.send(HttpRequest("POST", base + "/echo", Headers(h), b"{}"), timeouts=T, max_bytes=1 << 20)
+                echoed.append(json.loads(r.unwrap().body)["headers"])
+            out.append(echoed)
+        finally:
+            await t.close()
+    assert out[0] == out[1]
+    assert ["Cookie", "affinity=node-7"] in out[0][0] and ["Cookie", "affinity=node-7; given=1"] in out[0][1]

@@ -605,12 +605,15 @@ class AiohttpTransport:
             head = _direct_head(target, request.headers.items_raw(), cookies, len(body), lean.accept_encoding)
         req: aiohttp.ClientRequest | None = None
         if head is None:
-            req = self._client_request(lean, url, request, cookies)
+            req = keyed = self._client_request(lean, url, request, cookies)
+        else:
+            assert target is not None
+            keyed = target.conn_req  # the pool's key and a new connection's address: the URL's alone
         try:
             try:
-                conn = await lean.connector.connect(req or target.conn_req, traces=[], timeout=timeout)  # type: ignore[union-attr]
+                conn = await lean.connector.connect(keyed, traces=[], timeout=timeout)
             except TimeoutError as exc:
-                raise aiohttp.ConnectionTimeoutError(f"Connection timeout to host {url}") from exc
+                raise aiohttp.ConnectionTimeoutError(f"Connection timeout to host {keyed.url}") from exc
             protocol = conn.protocol
             assert protocol is not None
             protocol.set_response_params(**lean.params)

@@ -6,6 +6,7 @@ tracing, non-POST methods). Real aiohttp servers on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import socket
@@ -314,3 +315,35 @@ async def test_a_jar_cookie_and_a_given_cookie_merge_as_the_session_merges_them(
             await t.close()
     assert out[0] == out[1]
     assert ["Cookie", "affinity=node-7"] in out[0][0] and ["Cookie", "affinity=node-7; given=1"] in out[0][1]
+
+
+@pytest.mark.parametrize("answer", [b"NOT HTTP AT ALL\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+                                    b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", b""])
+async def test_a_malformed_answer_is_the_same_error_either_way(answer: bytes) -> None:
+    """A server that answers with something that is not HTTP, a body cut short of its length, a header past
+    aiohttp's line limit, or nothing at all: the same LlmError on either path (the direct path's responses
+    carry no request headers in their error details, only the URL and method)."""
+
+    async def handle(reader: Any, writer: Any) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    errors: list[LlmError] = []
+    try:
+        for lean in (True, False):
+            t = AiohttpTransport(lean=lean)
+            try:
+                r = await t.send(HttpRequest("POST", f"http://127.0.0.1:{port}/x", Headers({"Authorization": "Bearer sk-x"}),
+                                             b"{}"), timeouts=T, max_bytes=1 << 20)
+                errors.append(r.failure())
+            finally:
+                await t.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (errors[0].kind, errors[0].message) == (errors[1].kind, errors[1].message)
+    assert "sk-x" not in errors[0].message

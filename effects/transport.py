@@ -365,9 +365,11 @@ if _DIRECT_AIOHTTP:
     from aiohttp._cookie_helpers import preserve_morsel_with_coded_value as _keep_coded
 _DIRECT_MAX_BODY = 1 << 16
 """A larger body goes through ``ClientRequest``, whose writer waits for the socket to drain (backpressure)."""
-_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "cookie", "connection", "expect",
-                          "content-encoding", "accept", "accept-encoding", "content-type"})
-"""Names ``ClientRequest`` adds, merges or acts on: a request that sets one itself takes ``ClientRequest``."""
+_CLIENT_REQUEST_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "cookie", "connection", "expect",
+                                     "content-encoding"})
+"""Names ``ClientRequest`` merges or acts on: a request that sets one itself takes ``ClientRequest``."""
+_ACCEPT_ENCODING = aiohttp.ClientRequest.DEFAULT_HEADERS[aiohttp.hdrs.ACCEPT_ENCODING]
+"""What ``ClientRequest`` sends unless the request names its own (the decoders this aiohttp has)."""
 
 
 class _HeadPairs(list[tuple[str, str]]):
@@ -408,7 +410,7 @@ class _Lean:
     """What ``ClientSession._request`` works out per call and this transport knows once per session: the
     response parser's settings (the session's own) and the pieces of the request it reuses."""
 
-    __slots__ = ("accept_encoding", "connector", "direct", "jar", "loop", "params", "session", "targets")
+    __slots__ = ("connector", "direct", "jar", "loop", "params", "session", "targets")
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         connector = session.connector
@@ -417,7 +419,6 @@ class _Lean:
         # the request heads this transport writes itself (``_Target``), by URL
         self.direct = _DIRECT_AIOHTTP and not connector.force_close
         self.targets: dict[yarl.URL, _Target] = {}
-        self.accept_encoding: str = aiohttp.ClientRequest.DEFAULT_HEADERS[aiohttp.hdrs.ACCEPT_ENCODING]
         # the session's loop, as ``_request`` passes it (``get_running_loop`` per call is a getpid on 3.11)
         self.loop = session._loop
         params: dict[str, Any] = {
@@ -440,11 +441,10 @@ _ROLE = {"accept": 1, "accept-encoding": 2, "content-type": 3}
 
 def _role(name: str) -> int:
     low = name.lower()
-    return remember(_HEADER_ROLE, name, 4 if low in _OWN_HEADERS and low not in _ROLE else _ROLE.get(low, 0))
+    return remember(_HEADER_ROLE, name, _ROLE.get(low, 4 if low in _CLIENT_REQUEST_HEADERS else 0))
 
 
-def _direct_head(t: _Target, pairs: tuple[tuple[str, str], ...], cookies: Any, size: int,
-                 accept_encoding: str) -> _HeadPairs | None:
+def _direct_head(t: _Target, pairs: tuple[tuple[str, str], ...], cookies: Any, size: int) -> _HeadPairs | None:
     """A POST's head as ``ClientRequest`` (aiohttp 3.14) builds it, in its order: ``Host``, the request's
     own headers, ``Accept`` and ``Accept-Encoding`` unless given, ``Cookie`` from the jar, ``Content-Length``,
     and ``Content-Type`` unless given (``tests/test_transport_lean.py`` compares the two byte for byte).
@@ -464,7 +464,7 @@ def _direct_head(t: _Target, pairs: tuple[tuple[str, str], ...], cookies: Any, s
     if not given & 1:
         head.append(("Accept", "*/*"))
     if not given & 2:
-        head.append(("Accept-Encoding", accept_encoding))
+        head.append(("Accept-Encoding", _ACCEPT_ENCODING))
     if cookies:
         jar = SimpleCookie()
         for name, value in cookies.items():
@@ -602,7 +602,7 @@ class AiohttpTransport:
         if lean.direct and len(body) <= _DIRECT_MAX_BODY and not url.raw_user and not url.raw_password:
             targets = lean.targets
             target = targets[url] if url in targets else remember(targets, url, _Target(url, lean))
-            head = _direct_head(target, request.headers.items_raw(), cookies, len(body), lean.accept_encoding)
+            head = _direct_head(target, request.headers.items_raw(), cookies, len(body))
         req: aiohttp.ClientRequest | None = None
         if head is None:
             req = keyed = self._client_request(lean, url, request, cookies)

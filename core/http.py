@@ -47,9 +47,11 @@ class Headers(Mapping[str, str]):
     __slots__ = ("_items", "_lower", "_received")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
-        # ``type(...) is dict`` first: isinstance against the Mapping ABC costs more than the copy.
+        # The concrete types first: isinstance against the Mapping ABC costs more than the copy (and a
+        # process's first such check walks the ABC's registry), and dialects build a list per request.
         self._items: tuple[tuple[str, str], ...] | None = (
             items if type(items) is tuple
+            else tuple(items) if type(items) is list
             else tuple(items.items()) if type(items) is dict or isinstance(items, Mapping)
             else tuple(items)
         )

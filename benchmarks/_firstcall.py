@@ -3,8 +3,9 @@
 Issue 19: "first call in a fresh process ≤ 2x the second call's latency, and RSS after the first
 call ≤ 45 MiB, with default config, for every provider". The worker is that fresh process: it
 imports ``interlingua.effects``, builds a :class:`Client` from the DEFAULT :class:`LlmConfig` (only
-the provider's base URL and key set, as a user pointing at the provider would), and times
-``chat`` twice with the same request. Call 1 pays every lazy load (catalog, tokenizer, SigV4, …)
+the provider's base URL and key set, as a user pointing at the provider would), enters it with
+``async with`` as the README does (the pool opens there, as the floor's session is made before its
+timer), and times ``chat`` twice with the same request. Call 1 pays every lazy load (catalog, tokenizer, SigV4, …)
 and the TCP connect; call 2 reuses the connection, so "call 1 ÷ call 2" is the first-call tax.
 It prints one JSON line: the import time, both call latencies, and VmRSS / VmHWM (KiB) read from
 ``/proc/self/status`` right after call 1 (and after the import and after the last call), and the
@@ -90,17 +91,16 @@ async def _calls(spec: dict[str, Any]) -> dict[str, Any]:
 
     s = spec["scenario"]
     cfg = LlmConfig().with_provider(s["provider"], base_url=s["url"], api_key=s["api_key"] or None)
-    client = Client(cfg)
     req = ChatRequest(
         model=f"{s['provider']}:{s['model']}",
         messages=(Message.user(s["prompt"]),),
         max_tokens=s["max_tokens"],
         response_format=ResponseFormat(type="json_object") if s["json_mode"] else None,
     )
-    try:
+    # as the README uses it: the pool opens on entering the block, as the floor's session is made
+    # before its timer starts
+    async with Client(cfg) as client:
         out = await _sequence(lambda: client.chat(req), spec.get("profile", False))
-    finally:
-        await client.close()
     out["errors"] = [repr(r)[:300] for r in out.pop("results") if not isinstance(r, Success)]
     return out
 

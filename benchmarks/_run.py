@@ -478,8 +478,8 @@ def firstcall_table(fc: dict[str, dict[str, dict[str, float]]]) -> list[str]:
         )
     out.append(
         "\nA fresh process per sample (median over the samples after one discarded warm-up): `import "
-        "interlingua.effects`, a `Client` from the DEFAULT `LlmConfig` (only base URL and key set), then "
-        "`chat` 7 times with the same request. Call 1 pays every lazy load and the TCP connect; call 2 "
+        "interlingua.effects`, a `Client` from the DEFAULT `LlmConfig` (only base URL and key set) entered with "
+        "`async with` (the pool opens there), then `chat` 7 times with the same request. Call 1 pays every lazy load and the TCP connect; call 2 "
         "reuses the connection; steady = median of calls 3-7. *call 2 ÷ steady* ≫ 1 means a load moved "
         "from call 1 to call 2 (e.g. a tokenizer needed once rate-limit headers are known), which the "
         "issue's call 1 ÷ call 2 would reward, so ✓ needs both ≤ 2x; *peak RSS after 7 calls* (VmHWM) shows it too. The floor "

@@ -316,6 +316,10 @@ class Client:
             get_dialect(name)
 
     async def __aenter__(self) -> Client:
+        # The connection pool opens here, in the running loop, rather than inside the first call (issue
+        # 19: the first call's latency); a client used without ``async with`` still opens it on first use.
+        if not self._closed and isinstance(self._transport, AiohttpTransport):
+            self._transport.open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -522,6 +522,11 @@ class AiohttpTransport:
         self._want_lean = lean
         self._lean_for: _Lean | None = None  # the current session's, when its POSTs may take the lean path
 
+    def open(self) -> None:
+        """Create the pooled session now (inside the running loop); a request creates it otherwise.
+        Connections are still made on demand."""
+        self._get_session()
+
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             session = self._session = aiohttp.ClientSession(

@@ -133,6 +133,24 @@ async def test_a_closed_client_answers_without_reopening(fake: FakeServer) -> No
     counted = await client.count_tokens("anthropic:claude-haiku-4-5", "hi")
     assert counted.failure().message == "client is closed"
     assert client._transport._session is None  # type: ignore[attr-defined]
+    async with client:  # entering a closed client opens nothing either
+        assert client._transport._session is None  # type: ignore[attr-defined]
+
+
+async def test_entering_the_client_opens_its_pool_and_the_first_call_uses_it(fake: FakeServer) -> None:
+    """``async with Client(...)`` makes the pooled session on entry (not inside the first call), the
+    calls go over it, and leaving closes it; a client never entered still opens one on first use."""
+    async with Client(config_for(fake)) as client:
+        session = client._transport._session  # type: ignore[attr-defined]
+        assert session is not None and not session.closed
+        assert isinstance(await client.chat(MODEL, "hi"), Success)
+        assert client._transport._session is session  # type: ignore[attr-defined]
+    assert session.closed
+    plain = Client(config_for(fake))
+    assert plain._transport._session is None  # type: ignore[attr-defined]
+    assert isinstance(await plain.chat(MODEL, "hi"), Success)
+    assert plain._transport._session is not None  # type: ignore[attr-defined]
+    await plain.close()
 
 
 def test_config_is_frozen_and_with_options_copies() -> None:

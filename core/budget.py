@@ -65,6 +65,12 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
     ``max_cost``/``max_tokens`` cap the client's lifetime total; the ``_per_call`` fields cap each call.
     With a cost cap set, a model whose price is unknown is refused rather than sent unmetered.
+
+    ``adapt_to_headers`` follows the quota a provider reports in its rate-limit headers. Replies that
+    arrive within ``quota_refresh`` seconds of the last one read are not read again while every window
+    it reported had more than a fifth of its limit left (or it reported none); a reply that is not
+    2xx, a nearly used-up window or a caller waiting for a turn makes every reply count. ``0``: read
+    every reply; at most one second is honoured.
     """
 
     max_cost: Decimal | None = None
@@ -74,6 +80,7 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     rate_limits: tuple[RateLimit, ...] = ()
     enforce_context_window: bool = True
     adapt_to_headers: bool = True
+    quota_refresh: float = 0.05
 
     def caps_cost(self) -> bool:
         return self.max_cost is not None or self.max_cost_per_call is not None

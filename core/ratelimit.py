@@ -33,6 +33,7 @@ from .budget import RateLimit
 from .http import Headers
 
 __all__ = [
+    "LOW_QUOTA",
     "Bucket",
     "Decision",
     "Granted",
@@ -49,7 +50,13 @@ __all__ = [
     "parse_rate_headers",
     "read_quota",
     "record",
+    "roomy",
 ]
+
+LOW_QUOTA = 0.2
+"""A provider-reported window with at most this fraction of its limit left is *nearly used up*: only
+then can a report make a caller wait soon, so only then is it shared across workers, and re-read on
+every reply (:func:`roomy`)."""
 
 MAX_RESET_SECONDS = 86_400.0
 """A reset further away than a day is not believed: both providers' windows are a minute to a day,
@@ -389,6 +396,28 @@ def read_quota(headers: Mapping[str, str], now: float) -> tuple[list[QuotaWindow
     if ignored is not None:
         return found, tuple(ignored)
     return None if found[0] is None and found[1] is None else (found, ())
+
+
+def roomy(rec: list[QuotaWindow | None], now: float) -> bool:
+    """Whether every window of a :func:`read_quota` record still in force (before its reset; one past
+    it says nothing any more) has more than :data:`LOW_QUOTA` of a known limit left: a report no
+    caller can be made to wait on soon.
+
+    >>> roomy([[9000.0, 101.0, 10000.0, 100.0], None], now=100.0)
+    True
+    >>> roomy([[9000.0, 101.0, 10000.0, 100.0], [100.0, 160.0, 30000.0, 100.0]], now=100.0)
+    False
+    >>> roomy([[9000.0, 101.0, None, 100.0], None], now=100.0)  # no limit: no fraction to judge by
+    False
+    >>> roomy([[0.0, 101.0, 10000.0, 100.0], None], now=101.0)  # past its reset
+    True
+    """
+    for w in rec:
+        if w is not None and now < w[1]:  # type: ignore[operator]
+            limit = w[2]
+            if limit is None or not w[0] > LOW_QUOTA * limit:  # type: ignore[operator]
+                return False
+    return True
 
 
 def as_window(w: QuotaWindow | None) -> Window | None:

@@ -106,7 +106,8 @@ class Guard:
         self._shared = store
         self._tasks: set[asyncio.Task[None]] = set()
         self.limiter = Limiter(
-            self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep, store=store
+            self.limits.rate_limits, adapt_to_headers=self.limits.adapt_to_headers, clock=clock, sleep=sleep, store=store,
+            quota_refresh=self.limits.quota_refresh,
         )
         lim = self.limits
         self._paced = bool(lim.rate_limits) or lim.adapt_to_headers
@@ -244,7 +245,7 @@ class Guard:
 
     def observe(self, provider: str, model: str, resp: HttpResponse) -> None:
         """Fold a response's rate-limit headers (any status, every attempt) into the limiter."""
-        self.limiter.observe(provider, model, resp.headers)
+        self.limiter.observe(provider, model, resp.headers, resp.status)
 
 
 # -- exact counts from the providers' count-tokens endpoints ----------------------------------------

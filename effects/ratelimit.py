@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from interlingua.core import ErrorKind, LlmError
 from interlingua.core.budget import RateLimit
 from interlingua.core.ratelimit import (
+    LOW_QUOTA,
     Bucket,
     Decision,
     Granted,
@@ -28,6 +29,7 @@ from interlingua.core.ratelimit import (
     acquire,
     as_window,
     read_quota,
+    roomy,
 )
 
 from .observe import NO_TRACE, CallTrace
@@ -46,6 +48,7 @@ _GRANTED = Granted()
 _Record = list[QuotaWindow | None]
 _REM, _RESET, _LIMIT = 0, 1, 2  # the fields the call path spends from and checks
 _INF = float("inf")
+_MAX_REFRESH = 1.0
 
 
 def _record(o: Observed) -> _Record:
@@ -75,6 +78,7 @@ class Limiter:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         max_keys: int = 4096,
         store: Store | None = None,  # hook: redis
+        quota_refresh: float = 0.0,
     ) -> None:
         self._store = store
         self.rules = rules
@@ -82,6 +86,10 @@ class Limiter:
         self.max_keys = max_keys
         self._buckets: dict[tuple[str, str | None, str], Bucket] = {}
         self._observed: OrderedDict[Key, _Record] = OrderedDict()
+        # (provider, model) → until when a 2xx reply's quota headers are not read again: set by a reading
+        # that left every window roomy (or found none), for ``quota_refresh`` seconds (at most one)
+        self.quota_refresh = min(quota_refresh, _MAX_REFRESH) if quota_refresh > 0 else 0.0
+        self._quiet: dict[Key, float] = {}
         self._clock = clock
         self._sleep = sleep
         self._ignored_logged: set[str] = set()
@@ -268,7 +276,15 @@ class Limiter:
                 _log.debug("ignored %s from %s: not a believable reset (unreadable, infinite or over a day)",
                            name, provider)
 
-    def observe(self, provider: str, model: str, headers: Mapping[str, str]) -> None:
+    def observe(self, provider: str, model: str, headers: Mapping[str, str], status: int = 200) -> None:
+        """Take the quota a reply reports (its status ``status``) as this (provider, model)'s windows.
+
+        With ``quota_refresh`` set, a 2xx reply within that many seconds of the last reading is not read
+        when that reading found every window roomy (more than ``LOW_QUOTA`` of a known limit, before its
+        reset) or no quota at all, and the record is still roomy after this client's own sends since
+        (``decide`` spends them from it in place): replies that close together report about the same
+        figures. Every other reply is read: one that is not 2xx, one while a window is nearly used up or a
+        caller waits for a turn, the first after the interval."""
         if not self.adapt_to_headers:
             return
         if self._store is not None:  # hook: redis
@@ -279,16 +295,40 @@ class Limiter:
                 else:
                     written.add_done_callback(lambda _: self._wake())
             return
-        quota = read_quota(headers, self._clock())  # the record itself: no Observed/Window to convert
+        now = self._clock()
+        key = (provider, model)
+        refresh = self.quota_refresh
+        if refresh:
+            quiet = self._quiet
+            if quiet and status < 300 and self._news is None:
+                until = quiet.get(key)
+                if until is not None and now < until:
+                    # still roomy after this client's own sends since (spent from the record in place)?
+                    # ``roomy`` inline (issue 19: the path of most replies)
+                    rec = self._observed.get(key)
+                    if rec is None:
+                        return
+                    for w in rec:
+                        if w is not None and now < w[_RESET] and (w[_LIMIT] is None or not w[_REM] > LOW_QUOTA * w[_LIMIT]):  # type: ignore[operator]
+                            break
+                    else:
+                        return
+        quota = read_quota(headers, now)  # the record itself: no Observed/Window to convert
         if quota is None:
+            if refresh:
+                self._set_quiet(key, now + refresh)
             return
         rec, ignored = quota
+        if refresh:
+            if roomy(rec, now):
+                self._set_quiet(key, now + refresh)
+            else:
+                self._quiet.pop(key, None)
         if ignored:  # hook: edges — implausible resets are dropped by core, reported once here
             self._log_ignored(provider, ignored)
             if rec[0] is None and rec[1] is None:
                 return
         observed = self._observed
-        key = (provider, model)
         if key in observed:  # replaced: the size is unchanged, the key becomes the newest
             observed[key] = rec
             observed.move_to_end(key)
@@ -298,6 +338,12 @@ class Limiter:
                 observed.popitem(last=False)
         if self._news is not None:  # callers are waiting for a turn: they decide again on this report
             self._wake()
+
+    def _set_quiet(self, key: Key, until: float) -> None:
+        quiet = self._quiet
+        if key not in quiet and len(quiet) >= self.max_keys:  # bounded as the record LRU is: start afresh
+            quiet.clear()
+        quiet[key] = until
 
     def _wake(self) -> None:
         news = self._news

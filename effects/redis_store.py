@@ -41,6 +41,7 @@ from interlingua.core import budget as B
 from interlingua.core.breaker import BreakerPolicy, BreakerState, Phase, Signal
 from interlingua.core.budget import RateLimit
 from interlingua.core.ratelimit import (
+    LOW_QUOTA,  # a provider-reported quota is shared with other workers once at most this fraction of it is left
     Decision,
     Granted,
     LimiterState,
@@ -60,9 +61,6 @@ LOGGER = logging.getLogger("interlingua")
 
 TICK = 10
 """Money is stored in integer units of 10**-TICK USD."""
-
-LOW_QUOTA = 0.2
-"""A provider-reported quota is shared with other workers once at most this fraction of it is left."""
 
 MAX_WINDOW = 52
 """The largest breaker ``window`` the Lua script holds exactly (its bit-window is a double)."""

@@ -67,6 +67,7 @@ async def test_a_client_seeing_many_models_holds_bounded_state() -> None:
             r = await client.chat(f"openai:gpt-4o-{i}", "hi")
             assert r.unwrap().text == "hi"
         assert len(client._guard.limiter.state.observed) == 4096
+        assert len(client._guard.limiter._quiet) <= 4096  # when each key's quota is read next: bounded too
         assert len(client._breakers) <= 4096
 
 

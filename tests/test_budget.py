@@ -175,7 +175,9 @@ async def test_a_reported_token_window_with_room_needs_no_tokenizer(fake: FakeSe
     """After a reply carrying x-ratelimit-remaining-tokens, a prompt whose byte bound (with the output
     cap) fits what the window still holds is not tokenized; one that might not fit it is counted."""
     counted = _spy_on_counting(monkeypatch)
-    async with _client(fake) as client:  # default limits: the context check and header pacing on
+    # default limits (the context check and header pacing on), every reply read: the fake's token window
+    # resets within a millisecond, so the last reply's report is the one in force
+    async with _client(fake, quota_refresh=0) as client:
         for _ in range(3):
             assert isinstance(await client.chat("openai:gpt-4o-mini", "hello there", max_tokens=5), Success)
         limiter = client._guard.limiter

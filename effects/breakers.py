@@ -29,12 +29,17 @@ OnChange = Callable[[str, Phase, Phase], None]
 
 
 class Breakers:
-    __slots__ = ("_states", "max_keys", "policy")
+    __slots__ = ("_states", "idle", "max_keys", "policy")
 
     def __init__(self, policy: BreakerPolicy, *, max_keys: int = 4096) -> None:
         self.policy = policy
         self.max_keys = max_keys
         self._states: OrderedDict[str, BreakerState] = OrderedDict()
+        self.idle = policy.window <= 0
+        """No circuit has held any state yet (every one is :data:`CLOSED`) and a success on a closed,
+        failure-free circuit changes nothing (no sliding window): ``admit`` would answer ``CLOSED``'s
+        generation and ``report(SUCCESS)`` do nothing, so the call path skips both (issue 19). False
+        from the first state stored on."""
 
     def get(self, key: str) -> BreakerState:
         return self._states.get(key, CLOSED)
@@ -64,6 +69,7 @@ class Breakers:
             self._set(key, old, s.state, on_change)
 
     def _set(self, key: str, old: BreakerState, new: BreakerState, on_change: OnChange) -> None:
+        self.idle = False
         states = self._states
         states[key] = new
         states.move_to_end(key)

@@ -85,7 +85,7 @@ from interlingua.core.secret import redact_error  # hook: edges
 from interlingua.core.sse import DEFAULT_MAX_EVENT_BYTES
 from interlingua.core.tokens import TokenCount, count_tokens
 
-from .breakers import REJECTED, Breakers
+from .breakers import CLOSED, REJECTED, Breakers
 from .budget import CountTokens, Guard, Ticket
 from .cache import Cache, CacheLayer, cache_layer, key_of
 from .config import LlmConfig
@@ -98,6 +98,7 @@ from .transport import AiohttpTransport, Timeouts, Transport, never_sent
 # Enum members the per-request code compares with, read once: on Python 3.11 ``Role.TOOL`` is an
 # unspecialised lookup through EnumType's ``__getattr__`` hook (~1k instructions; issue 19).
 _SIGNAL_CANCEL, _SIGNAL_FAILURE, _SIGNAL_SUCCESS = Signal.CANCEL, Signal.FAILURE, Signal.SUCCESS
+_CLOSED_GENERATION = CLOSED.generation  # what ``Breakers.admit`` answers for a circuit with no state
 
 if TYPE_CHECKING:  # hook: batch
     from collections.abc import AsyncIterable, Iterable, Mapping
@@ -649,7 +650,11 @@ class Client:
             if self._shared_breakers is not None:  # hook: redis (one round trip, bounded by the deadline)
                 generation = cast("int", (yield self._shared_breakers.admit(key, on_change, remaining)))
             else:
-                generation = self._breakers.admit(key, now, on_change) if self.config.circuit_breaker_enabled else 0
+                breakers = self._breakers
+                generation = (
+                    _CLOSED_GENERATION if not self.config.circuit_breaker_enabled or breakers.idle
+                    else breakers.admit(key, now, on_change)
+                )
             if generation == REJECTED:
                 return Failure(self._circuit_open(key, name))
             attempt += 1
@@ -818,7 +823,9 @@ class Client:
         if self._shared_breakers is not None:  # hook: redis
             return self._shared_breakers.report(key, generation, signal, trace.breaker_changed)
         if self.config.circuit_breaker_enabled:
-            self._breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
+            breakers = self._breakers
+            if signal is not _SIGNAL_SUCCESS or not breakers.idle:  # a success on an idle store: nothing to do
+                breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
         return None
 
     def _report_soon(self, key: str, generation: int, signal: Signal, trace: CallTrace) -> None:
@@ -826,7 +833,9 @@ class Client:
         if self._shared_breakers is not None:  # hook: redis
             self._shared_breakers.report_soon(key, generation, signal, trace.breaker_changed)
         elif self.config.circuit_breaker_enabled:
-            self._breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
+            breakers = self._breakers
+            if signal is not _SIGNAL_SUCCESS or not breakers.idle:
+                breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
 
     def _circuit_open(self, key: str, provider: str) -> LlmError:
         s = self._breakers.get(key)

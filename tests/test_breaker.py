@@ -194,3 +194,32 @@ def test_breakers_shortcuts_change_what_step_changes(
         b.report("k", generation, signal, now, lambda *c: changes.append(c))
     assert b.get("k") == expected.state
     assert changes == ([] if expected.state.phase is state.phase else [("k", state.phase, expected.state.phase)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([BreakerPolicy(), BreakerPolicy(window=3), BreakerPolicy(threshold=1, probes=2)]),
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(list(Signal)), st.floats(0, 100)), max_size=12),
+)
+def test_an_idle_store_is_one_whose_admit_and_success_change_nothing(
+    policy: BreakerPolicy, ops: list[tuple[str, Signal, float]]
+) -> None:
+    """``Breakers.idle`` (which lets the client skip ``admit`` and a successful ``report``) holds exactly
+    while no circuit has state and the policy keeps no sliding window, and while it holds, ``admit``
+    answers ``CLOSED``'s generation and ``report(SUCCESS)`` changes nothing, as the skipped calls would."""
+    b = Breakers(policy)
+    noop = lambda *c: None  # noqa: E731
+    generation = 0
+    for key, signal, now in ops:
+        assert b.idle == (policy.window <= 0 and len(b) == 0)
+        if b.idle:
+            for k in ("a", "b"):
+                assert b.admit(k, now, noop) == BreakerState().generation
+                b.report(k, generation, Signal.SUCCESS, now, noop)
+            assert b.idle and len(b) == 0
+        if signal is Signal.REQUEST:
+            g = b.admit(key, now, noop)
+            generation = g if g != REJECTED else generation
+        else:
+            b.report(key, generation, signal, now, noop)
+    assert b.idle == (policy.window <= 0 and len(b) == 0)

@@ -244,7 +244,8 @@ class Guard:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def observe(self, provider: str, model: str, resp: HttpResponse) -> None:
-        """Fold a response's rate-limit headers (any status, every attempt) into the limiter."""
+        """Hand a response's rate-limit headers (any status, every attempt) to the limiter, which reads
+        them unless a recent roomy reading makes that needless (``Limits.quota_refresh``)."""
         self.limiter.observe(provider, model, resp.headers, resp.status)
 
 

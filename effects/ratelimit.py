@@ -86,8 +86,8 @@ class Limiter:
         self.max_keys = max_keys
         self._buckets: dict[tuple[str, str | None, str], Bucket] = {}
         self._observed: OrderedDict[Key, _Record] = OrderedDict()
-        # (provider, model) → until when a 2xx reply's quota headers are not read again: set by a reading
-        # that left every window roomy (or found none), for ``quota_refresh`` seconds (at most one)
+        # (provider, model) → when a reading found every window roomy (or none): for ``quota_refresh``
+        # seconds after it (at most one), a 2xx reply's quota headers need not be read again
         self.quota_refresh = min(quota_refresh, _MAX_REFRESH) if quota_refresh > 0 else 0.0
         self._quiet: dict[Key, float] = {}
         self._clock = clock
@@ -300,9 +300,10 @@ class Limiter:
         refresh = self.quota_refresh
         if refresh:
             quiet = self._quiet
-            if quiet and status < 300 and self._news is None:
-                until = quiet.get(key)
-                if until is not None and now < until:
+            if quiet and 200 <= status < 300 and self._news is None:
+                read_at = quiet.get(key)
+                # within the interval after that reading (a wall clock stepped back ends it)
+                if read_at is not None and 0.0 <= now - read_at < refresh:
                     # still roomy after this client's own sends since (spent from the record in place)?
                     # ``roomy`` inline (issue 19: the path of most replies)
                     rec = self._observed.get(key)
@@ -316,12 +317,12 @@ class Limiter:
         quota = read_quota(headers, now)  # the record itself: no Observed/Window to convert
         if quota is None:
             if refresh:
-                self._set_quiet(key, now + refresh)
+                self._set_quiet(key, now)
             return
         rec, ignored = quota
         if refresh:
             if roomy(rec, now):
-                self._set_quiet(key, now + refresh)
+                self._set_quiet(key, now)
             else:
                 self._quiet.pop(key, None)
         if ignored:  # hook: edges — implausible resets are dropped by core, reported once here
@@ -339,11 +340,11 @@ class Limiter:
         if self._news is not None:  # callers are waiting for a turn: they decide again on this report
             self._wake()
 
-    def _set_quiet(self, key: Key, until: float) -> None:
+    def _set_quiet(self, key: Key, read_at: float) -> None:
         quiet = self._quiet
         if key not in quiet and len(quiet) >= self.max_keys:  # bounded as the record LRU is: start afresh
             quiet.clear()
-        quiet[key] = until
+        quiet[key] = read_at
 
     def _wake(self) -> None:
         news = self._news

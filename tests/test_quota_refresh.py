@@ -98,7 +98,7 @@ def test_a_reply_without_quota_is_not_looked_at_again_within_the_refresh() -> No
     lim.observe(P, M, Headers({"content-type": "application/json"}))
     lim.observe(P, M, _quota(90))
     assert _left(lim) is None
-    clock.now += 0.05
+    clock.now += 0.06
     lim.observe(P, M, _quota(90))
     assert _left(lim) == 90
 
@@ -123,6 +123,25 @@ def test_no_refresh_reads_every_reply(refresh: float) -> None:
     assert lim.quota_refresh == 0.0
 
 
+def test_a_wall_clock_stepped_back_ends_the_quiet() -> None:
+    """The interval is measured from the reading on the wall clock: stepped back, it does not stretch."""
+    clock = FakeClock()
+    lim = Limiter(clock=clock, quota_refresh=0.05)
+    lim.observe(P, M, _quota(90))
+    clock.now -= 3600.0
+    lim.observe(P, M, _quota(80))
+    assert _left(lim) == 80
+
+
+def test_a_reply_that_is_not_2xx_is_read_whatever_its_status() -> None:
+    for status in (101, 304, 400, 404, 429, 500, 529):
+        clock = FakeClock()
+        lim = Limiter(clock=clock, quota_refresh=0.05)
+        lim.observe(P, M, _quota(90))
+        lim.observe(P, M, _quota(80), status=status)
+        assert _left(lim) == 80, status
+
+
 def test_the_refresh_is_capped_at_a_second() -> None:
     assert Limiter(quota_refresh=float("inf")).quota_refresh == Limiter(quota_refresh=30).quota_refresh == 1.0
 
@@ -139,10 +158,10 @@ def _steps(draw: st.DrawFn) -> list[tuple[Any, ...]]:
     for _ in range(draw(st.integers(1, 30))):
         what = draw(st.sampled_from(["time", "reply", "reply", "send"]))
         if what == "time":
-            steps.append(("time", draw(st.sampled_from([0.001, 0.01, 0.03, 0.05, 0.2, 2.0]))))
+            steps.append(("time", draw(st.sampled_from([0.001, 0.01, 0.03, 0.05, 0.2, 2.0, -0.02, -5.0]))))
         elif what == "reply":
             headers = _quota(draw(_LEFT), draw(_LEFT), limit=draw(st.sampled_from([100, 100, None])), reset=draw(_RESETS))
-            steps.append(("reply", headers, draw(st.sampled_from([200, 200, 200, 429, 500])), draw(st.booleans())))
+            steps.append(("reply", headers, draw(st.sampled_from([200, 200, 200, 204, 304, 429, 500])), draw(st.booleans())))
         else:
             steps.append(("send", draw(st.sampled_from([1, 10, 30]))))
     return steps
@@ -171,8 +190,8 @@ def test_a_refreshing_limiter_is_an_every_reply_limiter_that_missed_the_skipped_
         else:
             _, headers, status, waiting = step
             rec = every._observed.get((P, M))
-            skip = (refresh > 0 and status < 300 and not waiting and quiet and last_read is not None
-                    and now < last_read + refresh and (rec is None or roomy(rec, now)))
+            skip = (refresh > 0 and 200 <= status < 300 and not waiting and quiet and last_read is not None
+                    and 0.0 <= now - last_read < refresh and (rec is None or roomy(rec, now)))
             if waiting:
                 lim._news = (None, asyncio.Event())  # type: ignore[assignment]
             lim.observe(P, M, headers, status)

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 
 from interlingua.core import ErrorKind, LlmError
+from interlingua.core._memo import remember
 from interlingua.core.budget import RateLimit
 from interlingua.core.ratelimit import (
     LOW_QUOTA,
@@ -317,12 +318,12 @@ class Limiter:
         quota = read_quota(headers, now)  # the record itself: no Observed/Window to convert
         if quota is None:
             if refresh:
-                self._set_quiet(key, now)
+                remember(self._quiet, key, now, self.max_keys)  # bounded by the record LRU's size
             return
         rec, ignored = quota
         if refresh:
             if roomy(rec, now):
-                self._set_quiet(key, now)
+                remember(self._quiet, key, now, self.max_keys)  # bounded by the record LRU's size
             else:
                 self._quiet.pop(key, None)
         if ignored:  # hook: edges — implausible resets are dropped by core, reported once here
@@ -339,12 +340,6 @@ class Limiter:
                 observed.popitem(last=False)
         if self._news is not None:  # callers are waiting for a turn: they decide again on this report
             self._wake()
-
-    def _set_quiet(self, key: Key, read_at: float) -> None:
-        quiet = self._quiet
-        if key not in quiet and len(quiet) >= self.max_keys:  # bounded as the record LRU is: start afresh
-            quiet.clear()
-        quiet[key] = read_at
 
     def _wake(self) -> None:
         news = self._news

@@ -832,10 +832,8 @@ class Client:
         """``_report`` where the flow cannot wait (a stream's first chunk, a call closed mid-flight)."""
         if self._shared_breakers is not None:  # hook: redis
             self._shared_breakers.report_soon(key, generation, signal, trace.breaker_changed)
-        elif self.config.circuit_breaker_enabled:
-            breakers = self._breakers
-            if signal is not _SIGNAL_SUCCESS or not breakers.idle:
-                breakers.report(key, generation, signal, self._env.clock(), trace.breaker_changed)
+        else:  # this process's breakers: done at once anyway
+            self._report(key, generation, signal, trace)
 
     def _circuit_open(self, key: str, provider: str) -> LlmError:
         s = self._breakers.get(key)
